@@ -1,0 +1,1 @@
+"""Files that run inside an execution environment, not in the test process."""

@@ -1,0 +1,464 @@
+"""A function's configuration, validated the way Lambda's CreateFunction validates it.
+
+Every check reads its numbers from `_limits`; messages use Lambda's own wording where Lambda has
+one, followed by how to fix the call.
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import json
+import os
+import re
+import stat
+import threading
+import zipfile
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from . import _aws, _limits
+from ._errors import ConfigurationError
+from ._runtimes import Runtime, get_runtime
+
+#: Keys Lambda sets itself and refuses in a function's environment.
+RESERVED_ENVIRONMENT_KEYS = frozenset(
+    {
+        "_HANDLER",
+        "_X_AMZN_TRACE_ID",
+        "AWS_DEFAULT_REGION",
+        "AWS_REGION",
+        "AWS_EXECUTION_ENV",
+        "AWS_LAMBDA_FUNCTION_NAME",
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+        "AWS_LAMBDA_FUNCTION_VERSION",
+        "AWS_LAMBDA_INITIALIZATION_TYPE",
+        "AWS_LAMBDA_LOG_GROUP_NAME",
+        "AWS_LAMBDA_LOG_STREAM_NAME",
+        "AWS_ACCESS_KEY",
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "AWS_LAMBDA_RUNTIME_API",
+        "LAMBDA_TASK_ROOT",
+        "LAMBDA_RUNTIME_DIR",
+    }
+)
+
+_ENV_KEY_RE = re.compile(r"^[a-zA-Z]([a-zA-Z0-9_])+$")
+_FUNCTION_NAME_RE = re.compile(r"^[a-zA-Z0-9_-]+$")
+_FUNCTION_NAME_PATTERN = (
+    r"(arn:(aws[a-zA-Z-]*)?:lambda:)?([a-z]{2}(-gov)?-[a-z]+-\d{1}:)?(\d{12}:)?"
+    r"(function:)?([a-zA-Z0-9-_]+)(:(\$LATEST|[a-zA-Z0-9-_]+))?"
+)
+
+
+def _range_error(field_name: str, value: object, low: int, high: int, hint: str) -> str:
+    bound = (
+        f"greater than or equal to {low}"
+        if isinstance(value, int) and value < low
+        else f"less than or equal to {high}"
+    )
+    return (
+        f"1 validation error detected: Value '{value}' at '{field_name}' failed to satisfy "
+        f"constraint: Member must have value {bound} ({hint})."
+    )
+
+
+def _check_int(field_name: str, value: object, low: int, high: int, hint: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ConfigurationError(
+            f"{field_name} must be a whole number, not {value!r} ({hint})."
+        )
+    if not low <= value <= high:
+        raise ConfigurationError(_range_error(field_name, value, low, high, hint))
+    return value
+
+
+def validate_memory_size(value: object) -> int:
+    """Return `value` if Lambda accepts it as MemorySize (MB), else raise ConfigurationError."""
+    return _check_int(
+        "memorySize", value, _limits.MEMORY_MIN_MB, _limits.MEMORY_MAX_MB,
+        f"pass memory_size= between {_limits.MEMORY_MIN_MB} and {_limits.MEMORY_MAX_MB} MB",
+    )
+
+
+def validate_timeout(value: object) -> int:
+    """Return `value` if Lambda accepts it as Timeout (seconds), else raise ConfigurationError."""
+    return _check_int(
+        "timeout", value, _limits.TIMEOUT_MIN_S, _limits.TIMEOUT_MAX_S,
+        f"pass timeout= between {_limits.TIMEOUT_MIN_S} and {_limits.TIMEOUT_MAX_S} seconds",
+    )
+
+
+def validate_ephemeral_storage(value: object) -> int:
+    """Return `value` if Lambda accepts it as EphemeralStorage.Size (MB)."""
+    return _check_int(
+        "ephemeralStorage.size", value, _limits.EPHEMERAL_STORAGE_MIN_MB,
+        _limits.EPHEMERAL_STORAGE_MAX_MB,
+        f"pass ephemeral_storage= between {_limits.EPHEMERAL_STORAGE_MIN_MB} and "
+        f"{_limits.EPHEMERAL_STORAGE_MAX_MB} MB",
+    )
+
+
+def validate_function_name(name: object) -> str:
+    """Return `name` if Lambda accepts it as a function name."""
+    if not isinstance(name, str) or not name:
+        raise ConfigurationError(f"Function name must be a non-empty string, not {name!r}.")
+    shown = name if name.isprintable() else repr(name)[1:-1]
+    if len(name) > _limits.FUNCTION_NAME_MAX_LEN:
+        raise ConfigurationError(
+            f"1 validation error detected: Value '{shown}' at 'functionName' failed to satisfy "
+            f"constraint: Member must have length less than or equal to "
+            f"{_limits.FUNCTION_NAME_MAX_LEN} (pass a shorter name=)."
+        )
+    if not _FUNCTION_NAME_RE.fullmatch(name):
+        raise ConfigurationError(
+            f"1 validation error detected: Value '{shown}' at 'functionName' failed to satisfy "
+            f"constraint: Member must satisfy regular expression pattern: "
+            f"{_FUNCTION_NAME_PATTERN} (use only letters, digits, '-' and '_' in name=)."
+        )
+    return name
+
+
+def validate_handler(handler: object) -> str:
+    """Return `handler` if it names a module and a function (`module.function`)."""
+    if not isinstance(handler, str) or not handler or any(c.isspace() for c in handler):
+        raise ConfigurationError(
+            f"Handler {handler!r} is not valid: pass 'module.function', for example 'app.handler'."
+        )
+    module, dot, function = handler.rpartition(".")
+    if dot and module and not function:
+        raise ConfigurationError(
+            f"Handler {handler!r} has no function: pass 'module.function', for example "
+            f"'app.handler' for the function handler in app.py."
+        )
+    if not dot or not module:
+        raise ConfigurationError(
+            f"Handler {handler!r} has no module: pass 'module.function', for example "
+            f"'app.handler' for the function handler in app.py."
+        )
+    return handler
+
+
+def validate_environment(environment: Mapping[str, object] | None) -> dict[str, str]:
+    """Return the user's variables as strings if Lambda accepts them."""
+    if environment is None:
+        return {}
+    if not isinstance(environment, Mapping):
+        raise ConfigurationError(
+            f"environment must be a dict of variable names to strings, not "
+            f"{type(environment).__name__}."
+        )
+    result: dict[str, str] = {}
+    for key, value in environment.items():
+        if not isinstance(key, str) or not _ENV_KEY_RE.fullmatch(key):
+            raise ConfigurationError(
+                f"1 validation error detected: Value at 'environment.variables' failed to "
+                f"satisfy constraint: Map keys must satisfy constraint: [Member must satisfy "
+                f"regular expression pattern: [a-zA-Z]([a-zA-Z0-9_])+] (rename {key!r})."
+            )
+        if not isinstance(value, str):
+            raise ConfigurationError(
+                f"Environment variable {key} must be a string, not {type(value).__name__}: "
+                f"Lambda stores variables as strings (pass str(value))."
+            )
+        result[key] = value
+    reserved = sorted(k for k in result if k in RESERVED_ENVIRONMENT_KEYS)
+    if reserved:
+        raise ConfigurationError(
+            "Lambda was unable to configure your environment variables because the environment "
+            "variables you have provided contains reserved keys that are currently not supported "
+            f"for modification. Reserved keys used in this request: {', '.join(reserved)}"
+        )
+    measured = json.dumps(result, separators=(",", ":"))
+    if len(measured.encode()) > _limits.ENVIRONMENT_MAX_BYTES:
+        raise ConfigurationError(
+            "Lambda was unable to configure your environment variables because the environment "
+            f"variables you have provided exceeded the 4KB limit. String measured: {measured}"
+        )
+    return result
+
+
+# -- code ------------------------------------------------------------------------------------
+
+_HASH_CACHE: dict[tuple[str, tuple[tuple[str, int, int, int], ...]], str] = {}
+_HASH_LOCK = threading.Lock()
+
+
+def _tree_fingerprint(root: Path) -> tuple[tuple[str, int, int, int], ...]:
+    entries = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if d != "__pycache__")
+        for name in sorted(filenames):
+            if name.endswith(".pyc"):
+                continue
+            path = Path(dirpath, name)
+            st = path.lstat()
+            entries.append((str(path.relative_to(root)), st.st_size, st.st_mtime_ns, st.st_mode))
+    return tuple(entries)
+
+
+def hash_tree(root: Path) -> str:
+    """Return a content hash of a directory (paths, modes and bytes; `__pycache__` ignored).
+
+    The hash is memoised per process on the files' sizes and modification times, so a test
+    suite that makes many functions from one directory reads its files once.
+    """
+    fingerprint = _tree_fingerprint(root)
+    key = (str(root), fingerprint)
+    with _HASH_LOCK:
+        cached = _HASH_CACHE.get(key)
+    if cached:
+        return cached
+    digest = hashlib.sha256()
+    for rel, _size, _mtime, mode in fingerprint:
+        path = root / rel
+        digest.update(rel.encode() + b"\0" + oct(stat.S_IMODE(mode) & 0o111).encode() + b"\0")
+        if stat.S_ISLNK(mode):
+            digest.update(b"link:" + os.readlink(path).encode())
+        else:
+            with open(path, "rb") as f:
+                for block in iter(lambda: f.read(1 << 20), b""):
+                    digest.update(block)
+        digest.update(b"\0")
+    value = digest.hexdigest()
+    with _HASH_LOCK:
+        _HASH_CACHE[key] = value
+    return value
+
+
+def hash_file(path: Path) -> str:
+    """Return the SHA-256 of a file's bytes."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def cache_dir() -> Path:
+    """Return the harness's cache directory (`PYTEST_LAMBDA_CACHE_DIR`, else ~/.cache)."""
+    base = os.environ.get("PYTEST_LAMBDA_CACHE_DIR")
+    if base:
+        return Path(base)
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    return Path(xdg) / "pytest-lambda" if xdg else Path.home() / ".cache" / "pytest-lambda"
+
+
+def safe_extract(archive: Path, target: Path) -> None:
+    """Unpack a .zip into `target`, refusing entries that would land outside it.
+
+    Unix permission bits stored in the archive survive; symbolic links are recreated only when
+    they point inside the target.
+    """
+    try:
+        _extract(archive, target.resolve())
+    except (RuntimeError, OSError) as exc:  # links in a loop, a file where a directory goes
+        if isinstance(exc, OSError) and exc.errno not in _ARCHIVE_ERRNOS:
+            raise
+        raise ConfigurationError(
+            f"{archive} cannot be unpacked ({exc}): rebuild the archive without looping "
+            f"symbolic links or entries that clash."
+        ) from None
+
+
+_ARCHIVE_ERRNOS = frozenset({errno.ELOOP, errno.ENOTDIR, errno.EEXIST, errno.EISDIR})
+
+
+def _extract(archive: Path, target: Path) -> None:
+    with zipfile.ZipFile(archive) as zf:
+        for info in zf.infolist():
+            name = info.filename
+            dest = (target / name).resolve()
+            if name.startswith(("/", "\\")) or (dest != target and target not in dest.parents):
+                raise ConfigurationError(
+                    f"{archive} has an entry {name!r} that points outside the directory it is "
+                    f"unpacked into: rebuild the archive with relative paths."
+                )
+            mode = info.external_attr >> 16
+            if stat.S_ISLNK(mode):
+                link = zf.read(info).decode()
+                resolved = (dest.parent / link).resolve()
+                if os.path.isabs(link) or (resolved != target and target not in resolved.parents):
+                    raise ConfigurationError(
+                        f"{archive} has a symbolic link {name!r} -> {link!r} that points outside "
+                        f"the directory it is unpacked into: rebuild the archive without it."
+                    )
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                os.symlink(link, dest)
+                continue
+            if info.is_dir():
+                dest.mkdir(parents=True, exist_ok=True)
+                continue
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            with zf.open(info) as src, open(dest, "wb") as out:
+                while block := src.read(1 << 20):
+                    out.write(block)
+            perms = stat.S_IMODE(mode) if mode else 0o644
+            os.chmod(dest, perms | 0o444)
+    for dirpath, dirs, files in os.walk(target):
+        os.chmod(dirpath, 0o755)
+        for entry in (*dirs, *files):
+            path = Path(dirpath, entry)
+            resolved = path.resolve()
+            if path.is_symlink() and resolved != target and target not in resolved.parents:
+                name = str(path.relative_to(target))
+                raise ConfigurationError(
+                    f"{archive} has a symbolic link {name!r} -> {os.readlink(path)!r} that "
+                    f"points outside the directory it is unpacked into: rebuild the archive "
+                    f"without it."
+                )
+
+
+def unpack_zip(archive: Path) -> tuple[Path, str]:
+    """Return (directory, hash) of a .zip unpacked into the cache, unpacking it if needed."""
+    digest = hash_file(archive)
+    root = cache_dir() / "code" / digest
+    if root.is_dir():
+        return root, digest
+    staging = root.with_name(f"{digest}.{os.getpid()}.{threading.get_ident()}.tmp")
+    staging.mkdir(parents=True, exist_ok=True)
+    try:
+        safe_extract(archive, staging)
+        try:
+            os.rename(staging, root)  # atomic: parallel workers race harmlessly
+        except OSError:
+            if not root.is_dir():
+                raise
+    finally:
+        if staging.exists():
+            import shutil
+
+            shutil.rmtree(staging, ignore_errors=True)
+    return root, digest
+
+
+def resolve_code(code: object) -> tuple[Path, str]:
+    """Return (directory to mount at /var/task, content hash) for a directory or a .zip."""
+    if not isinstance(code, (str, os.PathLike)):
+        raise ConfigurationError(
+            f"code must be a path to a directory or a .zip file, not {type(code).__name__}."
+        )
+    path = Path(code).expanduser()
+    try:
+        exists = path.exists()
+    except OSError:  # e.g. a name too long to stat
+        exists = False
+    if not exists:
+        raise ConfigurationError(
+            f"Code path {str(path)!r} does not exist: pass code= a directory or a .zip file "
+            f"with the function's code (relative paths start at {os.getcwd()})."
+        )
+    path = path.resolve()
+    if path.is_dir():
+        return path, hash_tree(path)
+    if zipfile.is_zipfile(path):
+        return unpack_zip(path)
+    raise ConfigurationError(
+        f"Code path {str(path)!r} is neither a directory nor a .zip file: pass code= one of those."
+    )
+
+
+@dataclass(frozen=True)
+class FunctionConfig:
+    """A validated function configuration; equal configurations share warm environments."""
+
+    handler: str
+    runtime: Runtime
+    code_dir: Path
+    code_hash: str
+    name: str
+    memory_size: int = _limits.MEMORY_DEFAULT_MB
+    timeout: int = _limits.TIMEOUT_DEFAULT_S
+    ephemeral_storage: int = _limits.EPHEMERAL_STORAGE_DEFAULT_MB
+    environment: tuple[tuple[str, str], ...] = ()
+    region: str = _aws.DEFAULT_REGION
+    account_id: str = _aws.DEFAULT_ACCOUNT_ID
+    extra: tuple[tuple[str, Any], ...] = field(default=())
+    #: Content hashes of the layers, in order; `opt_dir` is their merged tree (None: no layers).
+    layers: tuple[str, ...] = ()
+    opt_dir: Path | None = None
+
+    @property
+    def env(self) -> dict[str, str]:
+        return dict(self.environment)
+
+    @property
+    def arn(self) -> str:
+        return _aws.function_arn(self.name, self.region, self.account_id)
+
+    def pool_key(self) -> str:
+        """Return the key under which warm environments of this configuration are kept."""
+        parts = [
+            self.handler, self.runtime.name, str(self.code_dir), self.code_hash, self.name,
+            str(self.memory_size), str(self.timeout), str(self.ephemeral_storage),
+            repr(self.environment), self.region, self.account_id, repr(self.extra),
+            repr(self.layers), str(self.opt_dir),
+        ]
+        return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:16]
+
+
+def default_function_name(handler: str, runtime: str, code_hash: str) -> str:
+    """Return a readable name that is stable for one handler, runtime and code."""
+    stem = re.sub(r"[^a-zA-Z0-9_-]+", "-", handler).strip("-") or "function"
+    suffix = hashlib.sha256(f"{runtime}\0{code_hash}".encode()).hexdigest()[:8]
+    return f"{stem[: _limits.FUNCTION_NAME_MAX_LEN - 9]}-{suffix}"
+
+
+def build_config(
+    handler: object,
+    *,
+    code: object,
+    runtime: object,
+    memory_size: object = _limits.MEMORY_DEFAULT_MB,
+    timeout: object = _limits.TIMEOUT_DEFAULT_S,
+    ephemeral_storage: object = _limits.EPHEMERAL_STORAGE_DEFAULT_MB,
+    environment: Mapping[str, object] | None = None,
+    name: object = None,
+    region: str = _aws.DEFAULT_REGION,
+    account_id: str = _aws.DEFAULT_ACCOUNT_ID,
+    layers: object = None,
+    **more: Any,
+) -> FunctionConfig:
+    """Validate every argument of `lambda_function(...)` and return the configuration."""
+    if more:
+        unknown = ", ".join(sorted(more))
+        raise ConfigurationError(
+            f"lambda_function() got unknown keyword argument(s) {unknown}: see "
+            f"`pytest --fixtures` for the ones it takes."
+        )
+    if not isinstance(runtime, str):
+        raise ConfigurationError(f"runtime must be a string such as 'python3.13', not {runtime!r}.")
+    rt = get_runtime(runtime)
+    handler_s = validate_handler(handler)
+    memory = validate_memory_size(memory_size)
+    seconds = validate_timeout(timeout)
+    storage = validate_ephemeral_storage(ephemeral_storage)
+    env = validate_environment(environment)
+    code_dir, code_hash = resolve_code(code)
+    from ._layers import resolve_layers  # it imports this module
+
+    merged = resolve_layers(layers, code_dir=code_dir)
+    fn_name = (
+        default_function_name(handler_s, rt.name, code_hash)
+        if name is None
+        else validate_function_name(name)
+    )
+    return FunctionConfig(
+        handler=handler_s,
+        runtime=rt,
+        code_dir=code_dir,
+        code_hash=code_hash,
+        name=fn_name,
+        memory_size=memory,
+        timeout=seconds,
+        ephemeral_storage=storage,
+        environment=tuple(sorted(env.items())),
+        region=region,
+        account_id=account_id,
+        layers=merged.hashes if merged else (),
+        opt_dir=merged.root if merged else None,
+    )

@@ -1,0 +1,307 @@
+"""Execution environments as Docker containers.
+
+One container per environment, from a runtime image with the official images' contract. The
+container's command wraps the image's `/lambda-entrypoint.sh` in one line of bash that points
+stdout and stderr at the environment's Runtime API port (see `_logs.py` for why), so output
+reaches the host without Docker's log pipeline in between.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from . import _limits
+from ._config import FunctionConfig
+from ._docker import LABEL_FUNCTION, SessionLabels, SessionNetwork
+from ._environment import Credentials, ExecutionEnvironment, ExitInfo, lambda_environment
+from ._ephemeral import DiskTmp, sweep_dead, unavailable_reason
+from ._errors import EnvironmentStartError
+
+#: The unprivileged user Lambda runs functions as (sbx_user1051).
+LAMBDA_UID = 993
+
+_WRAPPER = (
+    'exec 1<>"/dev/tcp/$1/$2" 2>&1 || exit 121; '
+    "printf 'PYTEST-LAMBDA-LOGS %s\\n' \"$3\"; "
+    'exec /lambda-entrypoint.sh "$4"'
+)
+
+_CGROUP_ROOT = Path("/sys/fs/cgroup")
+
+
+def cpu_share(memory_mb: int) -> float:
+    """Return the vCPUs Lambda gives `memory_mb` (1,769 MB = one vCPU), capped at the host's."""
+    return min(memory_mb / _limits.MEMORY_PER_VCPU_MB, float(os.cpu_count() or 1))
+
+
+def _cgroup_dirs(container_id: str) -> dict[str, Path]:
+    """Find the container's cgroup directories (v1 per controller, or the v2 unified one)."""
+    candidates = {
+        "memory": [
+            _CGROUP_ROOT / "memory" / "docker" / container_id,
+            _CGROUP_ROOT / "memory" / "system.slice" / f"docker-{container_id}.scope",
+        ],
+        "cpu": [
+            _CGROUP_ROOT / "cpu" / "docker" / container_id,
+            _CGROUP_ROOT / "cpu" / "system.slice" / f"docker-{container_id}.scope",
+            _CGROUP_ROOT / "cpu,cpuacct" / "docker" / container_id,
+            _CGROUP_ROOT / "cpu,cpuacct" / "system.slice" / f"docker-{container_id}.scope",
+        ],
+        "unified": [
+            _CGROUP_ROOT / "system.slice" / f"docker-{container_id}.scope",
+            _CGROUP_ROOT / "docker" / container_id,
+        ],
+    }
+    found = {}
+    for kind, paths in candidates.items():
+        for path in paths:
+            if path.is_dir():
+                found[kind] = path
+                break
+    return found
+
+
+class DockerEnvironment(ExecutionEnvironment):
+    """Run the function's runtime in a container on the session's internal network."""
+
+    backend = "docker"
+
+    def __init__(
+        self,
+        config: FunctionConfig,
+        *,
+        client: Any,
+        image: str,
+        network: SessionNetwork,
+        labels: SessionLabels,
+        credentials: Credentials,
+        log_stream_name: str,
+    ) -> None:
+        super().__init__(config, server_host=network.gateway)
+        self._client = client
+        self._image = image
+        self._network = network
+        self._labels = labels
+        self._credentials = credentials
+        self._log_stream_name = log_stream_name
+        self.container_id: str | None = None
+        self._cgroups: dict[str, Path] | None = None
+        self._tmp: DiskTmp | None = None
+        self._oom_killed = False
+        self._lock = threading.Lock()
+
+    def start(self) -> None:
+        api = self._client.api
+        config = self.config
+        env = lambda_environment(
+            config,
+            runtime_api=self.server.address,
+            log_stream_name=self._log_stream_name,
+            credentials=self._credentials,
+        )
+        memory = f"{config.memory_size}m"
+        binds = {str(config.code_dir): {"bind": "/var/task", "mode": "ro"}}
+        if config.opt_dir is not None:  # without layers the image's empty /opt stays
+            binds[str(config.opt_dir)] = {"bind": "/opt", "mode": "ro"}
+        tmpfs = None
+        if unavailable_reason() is None:
+            try:
+                self._tmp = DiskTmp(config.ephemeral_storage)
+            except OSError as exc:
+                raise EnvironmentStartError(
+                    f"Could not make the {config.ephemeral_storage} MB /tmp for {config.name}: "
+                    f"{exc}."
+                ) from None
+            binds[str(self._tmp.mountpoint)] = {"bind": "/tmp", "mode": "rw"}
+        else:
+            tmpfs = {"/tmp": f"rw,nosuid,nodev,size={config.ephemeral_storage}m,mode=1777"}
+        host_config = api.create_host_config(
+            binds=binds,
+            tmpfs=tmpfs,
+            read_only=True,
+            mem_limit=memory,
+            memswap_limit=memory,
+            network_mode=self._network.name,
+            init=True,
+            cap_drop=["ALL"],
+            security_opt=["no-new-privileges"],
+        )
+        labels = {**self._labels.as_dict(), LABEL_FUNCTION: config.name}
+        try:
+            created = api.create_container(
+                self._image,
+                entrypoint=["/bin/bash", "-c", _WRAPPER, "pytest-lambda"],
+                command=[self.server.host, str(self.server.port), self.server.log_token,
+                         config.handler],
+                environment=env,
+                user=f"{LAMBDA_UID}:{LAMBDA_UID}",
+                working_dir="/var/task",
+                labels=labels,
+                host_config=host_config,
+                detach=True,
+            )
+            self.container_id = created["Id"]
+            api.start(self.container_id)
+        except Exception as exc:
+            tail = self._container_output()
+            self.destroy()
+            raise EnvironmentStartError(
+                f"Could not start a container for {config.name} from image {self._image}: "
+                f"{exc}" + (f"\nContainer output:\n{tail}" if tail else "")
+            ) from None
+
+    def _container_output(self) -> str:
+        if self.container_id is None:
+            return ""
+        try:
+            out = self._client.api.logs(self.container_id, stdout=True, stderr=True, tail=20)
+            return out.decode("utf-8", "replace").strip()  # type: ignore[no-any-return]
+        except Exception:
+            return ""
+
+    def startup_problem(self) -> str:
+        # Before the bash wrapper connects its output to the harness, it goes to Docker's log.
+        return "" if self.logs is not None else self._container_output()
+
+    def _cgroup(self, kind: str) -> Path | None:
+        if self._cgroups is None and self.container_id is not None:
+            self._cgroups = _cgroup_dirs(self.container_id)
+        return (self._cgroups or {}).get(kind) or (self._cgroups or {}).get("unified")
+
+    def after_init(self) -> None:
+        # Lambda gives the init phase the host's CPU; invocations get the share for their memory.
+        share = cpu_share(self.config.memory_size)
+        period = 100_000
+        quota = max(1000, int(share * period))
+        cpu_dir = self._cgroup("cpu")
+        try:
+            if cpu_dir is not None and (cpu_dir / "cpu.cfs_quota_us").exists():
+                (cpu_dir / "cpu.cfs_period_us").write_text(str(period))
+                (cpu_dir / "cpu.cfs_quota_us").write_text(str(quota))
+                return
+            if cpu_dir is not None and (cpu_dir / "cpu.max").exists():
+                (cpu_dir / "cpu.max").write_text(f"{quota} {period}")
+                return
+        except OSError:
+            pass  # not root: ask the engine instead
+        self._client.api.update_container(self.container_id, cpu_period=period, cpu_quota=quota)
+
+    def max_memory_used_mb(self) -> int:
+        if self._oom_killed:  # it reached the limit; its cgroup is gone with the container
+            return self.config.memory_size
+        mem_dir = self._cgroup("memory")
+        peak = None
+        if mem_dir is not None:
+            for name in ("memory.max_usage_in_bytes", "memory.peak"):
+                try:
+                    peak = int((mem_dir / name).read_text().strip())
+                    break
+                except (OSError, ValueError):
+                    continue
+        if peak is None and self.container_id is not None:
+            try:
+                stats = self._client.api.stats(self.container_id, stream=False, one_shot=True)
+                mem = stats.get("memory_stats", {})
+                peak = int(mem.get("max_usage") or mem.get("usage") or 0)
+            except Exception:
+                peak = 0
+        used = round((peak or 0) / (1024 * 1024))
+        return min(max(used, 1), self.config.memory_size)
+
+    def exit_info(self) -> ExitInfo:
+        if self.container_id is None:
+            return ExitInfo(code=-1)
+        try:
+            result = self._client.api.wait(self.container_id, timeout=10)
+            code = int(result.get("StatusCode", -1))
+            state = self._client.api.inspect_container(self.container_id)["State"]
+        except Exception:
+            return ExitInfo(code=-1)
+        if state.get("OOMKilled"):
+            self._oom_killed = True
+            return ExitInfo(code=code, signal=9, oom_killed=True)
+        if code > 128:  # docker-init reports a signalled runtime as 128 + signal
+            return ExitInfo(code=code, signal=code - 128)
+        return ExitInfo(code=code)
+
+    def destroy(self) -> None:
+        with self._lock:
+            if self._destroyed:
+                return
+            self._destroyed = True
+        self.server.close()
+        if self.logs is not None:
+            self.logs.close()
+        if self.container_id is not None:
+            try:
+                self._client.api.remove_container(self.container_id, force=True)
+            except Exception:
+                pass
+        if self._tmp is not None:
+            self._tmp.release()
+
+
+class DockerBackend:
+    """Make `DockerEnvironment`s: one client, one session network, images resolved once."""
+
+    name = "docker"
+
+    def __init__(self, *, image_policy: str = "hermetic",
+                 progress: Callable[[str], None] | None = None) -> None:
+        from ._docker import get_client, sweep
+
+        self.client = get_client()
+        self.labels = SessionLabels.current()
+        self.swept = sweep(self.client, self.labels)
+        sweep_dead()
+        self.network = SessionNetwork(self.client, self.labels)
+        self.credentials = Credentials.generate()
+        self.image_policy = image_policy
+        self._progress = progress
+        self.images: dict[str, Any] = {}
+        self._images_lock = threading.Lock()
+
+    def image_for(self, runtime: str) -> Any:
+        """Return the `ImageChoice` serving `runtime`, building the image on first need."""
+        from ._images import resolve_image
+
+        with self._images_lock:
+            choice = self.images.get(runtime)
+            if choice is None:
+                kwargs: dict[str, Any] = {"policy": self.image_policy}
+                if self._progress is not None:
+                    kwargs["progress"] = self._progress
+                choice = self.images[runtime] = resolve_image(self.client, runtime, **kwargs)
+            return choice
+
+    def create(self, config: FunctionConfig, *, log_stream_name: str) -> DockerEnvironment:
+        image = self.image_for(config.runtime.name)
+        return DockerEnvironment(
+            config,
+            client=self.client,
+            image=image.tag,
+            network=self.network,
+            labels=self.labels,
+            credentials=self.credentials,
+            log_stream_name=log_stream_name,
+        )
+
+    def close(self) -> None:
+        """Remove what this session made: its containers, then its network."""
+        api = self.client.api
+        try:
+            leftovers = api.containers(
+                all=True, filters={"label": f"pytest-lambda.session={self.labels.session}"}
+            )
+        except Exception:
+            leftovers = []
+        for c in leftovers:
+            try:
+                api.remove_container(c["Id"], force=True)
+            except Exception:
+                pass
+        self.network.remove()

@@ -1,0 +1,622 @@
+"""Runtime images: choose the image that serves a Lambda runtime, building it when needed.
+
+Two kinds of image have the same contract (see `runtime_images/README.md`) and are driven the same
+way: AWS's official base images (`public.ecr.aws/lambda/python:3.13`), used only when present
+locally, and pytest-aws-lambda's own "hermetic" images, built here without a container registry:
+
+1. a Debian root file system made by `mmdebstrap` from Debian's package archive, imported with
+   `docker import` as `pytest-lambda/base:<suite>-<hash>`;
+2. awslambdaric and its dependencies installed as wheels by the host's pip into the build context;
+3. `docker build` of `runtime_images/<family>/Dockerfile` on that base.
+
+A hermetic image's tag carries a hash of everything that goes into it, so an image present under
+its tag is reused as is (one `images.get`), and a change to any input builds a new one. Builds run
+under a file lock so that parallel pytest-xdist workers (or parallel sessions) build once.
+
+Without mmdebstrap (or without a Debian mirror to give it), step 1 falls back to
+`FROM debian:<suite>-slim` with apt-get inside the build, which needs a registry.
+
+Docker is imported lazily: importing this module costs nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import contextlib
+import fcntl
+import hashlib
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from . import _clock
+from ._errors import ConfigurationError, ImageBuildError, LambdaHarnessError
+from ._runtimes import RUNTIMES, Runtime, get_runtime
+
+#: Which image serves a runtime: always ours, AWS's when present locally, or AWS's only.
+POLICIES = ("hermetic", "prefer-official", "official")
+
+#: The runtime interface client installed into hermetic images. Pinned: the image tag's hash
+#: covers this string, so a hermetic tag always means the same contents.
+AWSLAMBDARIC_SPEC = "awslambdaric==4.2.2"
+
+#: Bump when the build recipe in this module changes in a way the hashed files do not show.
+RECIPE_VERSION = "1"
+
+HERMETIC_REPOSITORY = "pytest-lambda/{family}"
+BASE_REPOSITORY = "pytest-lambda/base"
+LABEL_IMAGE = "pytest-lambda.image"
+LABEL_RUNTIME = "pytest-lambda.runtime"
+
+_MIRROR_ENV = "PYTEST_LAMBDA_DEBIAN_MIRROR"
+_CACHE_ENV = "PYTEST_LAMBDA_CACHE_DIR"
+_TAIL_LINES = 30
+_HEARTBEAT_S = 30.0
+_BUILD_TIMEOUT_S = 3600
+
+Progress = Callable[[str], None]
+
+
+def print_to_stderr(line: str) -> None:
+    """Write one progress line to stderr (the default `progress` callback)."""
+    print(line, file=sys.stderr, flush=True)
+
+
+@dataclass(frozen=True)
+class ImageChoice:
+    """The image that serves one runtime, and why."""
+
+    runtime: str
+    #: The image reference to run.
+    tag: str
+    #: "hermetic" (built by pytest-aws-lambda) or "official" (AWS's base image).
+    source: str
+    #: One short phrase for the pytest header, e.g. "built 2026-11-23 (cached)".
+    reason: str
+
+
+# --------------------------------------------------------------------------------------------
+# Where things are
+
+
+def cache_dir() -> Path:
+    """Return the cache directory: `$PYTEST_LAMBDA_CACHE_DIR`, else `~/.cache/pytest-lambda`."""
+    configured = os.environ.get(_CACHE_ENV)
+    if configured:
+        return Path(configured).expanduser()
+    return Path.home() / ".cache" / "pytest-lambda"
+
+
+def runtime_images_dir() -> Path:
+    """Return the `runtime_images` directory: in the package (wheel), else next to it (checkout)."""
+    package = Path(__file__).resolve().parent
+    for candidate in (package / "runtime_images", package.parent / "runtime_images"):
+        if candidate.is_dir():
+            return candidate
+    raise ImageBuildError(
+        f"Cannot find pytest-aws-lambda's runtime_images directory (looked in {package} and "
+        f"{package.parent}): reinstall pytest-aws-lambda."
+    )
+
+
+def bootstrap_file(runtime: Runtime) -> Path:
+    """Return the bootstrap script that becomes `/var/runtime/bootstrap.py` for `runtime`."""
+    if runtime.family != "python":
+        raise ImageBuildError(f"pytest-aws-lambda cannot build images for {runtime.name} yet.")
+    return Path(__file__).resolve().parent / "_bootstrap" / "python_bootstrap.py"
+
+
+def _family_files(images_dir: Path, family: str) -> list[Path]:
+    root = images_dir / family
+    if not (root / "Dockerfile").is_file():
+        raise ImageBuildError(f"No Dockerfile for the {family} runtimes in {root}.")
+    return sorted(
+        p for p in root.rglob("*")
+        if p.is_file() and "__pycache__" not in p.parts and not p.name.endswith(".pyc")
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# What goes into an image, and its tag
+
+
+def base_packages(runtime: Runtime) -> list[str]:
+    """Return the Debian packages a runtime's base installs beyond the essential set."""
+    return [f"python{runtime.version}", "ca-certificates"]
+
+
+def _dpkg_options(images_dir: Path, family: str) -> list[str]:
+    text = (images_dir / family / "dpkg-excludes").read_text()
+    return [
+        line.strip() for line in text.splitlines()
+        if line.strip() and not line.lstrip().startswith("#")
+    ]
+
+
+def base_hash(runtime: Runtime, *, images_dir: Path | None = None) -> str:
+    """Return the 12-hex hash of what goes into a runtime's Debian base root file system."""
+    images_dir = images_dir or runtime_images_dir()
+    h = hashlib.sha256()
+    for part in (
+        "base", RECIPE_VERSION, "maybe-merged-usr", runtime.debian_suite,
+        *base_packages(runtime),
+        *_dpkg_options(images_dir, runtime.family),
+    ):
+        h.update(part.encode() + b"\0")
+    return h.hexdigest()[:12]
+
+
+def base_tag(runtime: Runtime, *, images_dir: Path | None = None) -> str:
+    """Return the tag of a runtime's Debian base image: `pytest-lambda/base:<suite>-<hash>`."""
+    return f"{BASE_REPOSITORY}:{runtime.debian_suite}-{base_hash(runtime, images_dir=images_dir)}"
+
+
+def image_hash(runtime: str | Runtime, *, images_dir: Path | None = None) -> str:
+    """Return the 12-hex content hash of a runtime's hermetic image.
+
+    It covers every file in `runtime_images/<family>/` (name, executable bit, content), the
+    bootstrap script, the runtime's Debian suite and language version, the base packages and the
+    awslambdaric version spec.
+    """
+    rt = get_runtime(runtime) if isinstance(runtime, str) else runtime
+    images_dir = images_dir or runtime_images_dir()
+    h = hashlib.sha256()
+
+    def add(label: str, data: bytes) -> None:
+        h.update(label.encode() + b"\0" + str(len(data)).encode() + b"\0" + data)
+
+    add("recipe", RECIPE_VERSION.encode())
+    add("runtime", rt.name.encode())
+    add("suite", rt.debian_suite.encode())
+    add("version", rt.version.encode())
+    add("ric", AWSLAMBDARIC_SPEC.encode())
+    add("base", base_hash(rt, images_dir=images_dir).encode())
+    family_root = images_dir / rt.family
+    for path in _family_files(images_dir, rt.family):
+        mode = "x" if os.access(path, os.X_OK) else "-"
+        add(f"file:{path.relative_to(family_root).as_posix()}:{mode}", path.read_bytes())
+    add("bootstrap.py", bootstrap_file(rt).read_bytes())
+    return h.hexdigest()[:12]
+
+
+def hermetic_tag(runtime: str | Runtime, *, images_dir: Path | None = None) -> str:
+    """Return the tag of a runtime's hermetic image, e.g. `pytest-lambda/python:3.13-<hash>`."""
+    rt = get_runtime(runtime) if isinstance(runtime, str) else runtime
+    repository = HERMETIC_REPOSITORY.format(family=rt.family)
+    return f"{repository}:{rt.version}-{image_hash(rt, images_dir=images_dir)}"
+
+
+# --------------------------------------------------------------------------------------------
+# The Debian mirror
+
+
+def _deb822_mirrors(text: str) -> list[tuple[str, list[str]]]:
+    found: list[tuple[str, list[str]]] = []
+    for stanza in re.split(r"\n\s*\n", text):
+        fields: dict[str, str] = {}
+        key = None
+        for line in stanza.splitlines():
+            if line.startswith("#") or not line.strip():
+                continue
+            if line[0] in " \t" and key:
+                fields[key] += " " + line.strip()
+                continue
+            key, _, value = line.partition(":")
+            key = key.strip().lower()
+            fields[key] = value.strip()
+        if "deb" not in fields.get("types", "").split():
+            continue
+        if fields.get("enabled", "yes").lower() == "no":
+            continue
+        suites = fields.get("suites", "").split()
+        found.extend((uri, suites) for uri in fields.get("uris", "").split())
+    return found
+
+
+def _one_line_mirrors(text: str) -> list[tuple[str, list[str]]]:
+    found = []
+    for line in text.splitlines():
+        # "deb [options] URI suite components...", options and comments dropped.
+        words = re.sub(r"\[[^\]]*\]", " ", line.split("#", 1)[0]).split()
+        if len(words) >= 3 and words[0] == "deb":
+            found.append((words[1], [words[2]]))
+    return found
+
+
+def debian_mirror(apt_dir: Path = Path("/etc/apt")) -> str | None:
+    """Return the Debian archive URL to build from, or None when there is none to use.
+
+    `$PYTEST_LAMBDA_DEBIAN_MIRROR` wins; otherwise the main archive of the host's own apt
+    configuration, when the host runs Debian (an Ubuntu host's archive has no Debian suites).
+    """
+    configured = os.environ.get(_MIRROR_ENV)
+    if configured:
+        return configured.strip()
+    if not _host_is_debian():
+        return None
+    candidates: list[tuple[str, list[str]]] = []
+    listed = apt_dir / "sources.list.d"
+    for sources in sorted(listed.glob("*.sources")):
+        with contextlib.suppress(OSError):
+            candidates += _deb822_mirrors(sources.read_text())
+    for one_line in [apt_dir / "sources.list", *sorted(listed.glob("*.list"))]:
+        with contextlib.suppress(OSError):
+            candidates += _one_line_mirrors(one_line.read_text())
+    for uri, suites in candidates:
+        # The main archive, not debian-security or a backports/updates-only entry.
+        if "security" in uri or not uri.startswith(("http://", "https://", "file:/")):
+            continue
+        if any("-" not in suite for suite in suites):
+            return uri
+    return None
+
+
+def _host_is_debian() -> bool:
+    try:
+        text = Path("/etc/os-release").read_text()
+    except OSError:
+        return False
+    return re.search(r"^ID=\"?debian\"?\s*$", text, re.MULTILINE) is not None
+
+
+# --------------------------------------------------------------------------------------------
+# Docker helpers
+
+
+def _get_image(client: Any, tag: str) -> Any | None:
+    """Return the local image `tag`, or None: one `images.get`, never a pull."""
+    from docker.errors import ImageNotFound
+
+    try:
+        return client.images.get(tag)
+    except ImageNotFound:
+        return None
+    except Exception as exc:
+        raise ImageBuildError(f"The Docker engine could not look up image {tag}: {exc}") from exc
+
+
+def _built_on(image: Any) -> str:
+    created = str((getattr(image, "attrs", None) or {}).get("Created", ""))
+    return created[:10] or "earlier"
+
+
+def _engine_arch(client: Any) -> str:
+    try:
+        arch = str(client.version().get("Arch", "amd64"))
+    except Exception:
+        arch = "amd64"
+    return {"amd64": "x86_64", "arm64": "aarch64", "aarch64": "aarch64"}.get(arch, arch)
+
+
+# --------------------------------------------------------------------------------------------
+# Locks, steps and subprocesses
+
+
+@contextlib.contextmanager
+def _file_lock(name: str, progress: Progress, waiting: str) -> Iterator[None]:
+    """Hold an exclusive `flock` on `<cache>/locks/<name>.lock`, saying so when we must wait."""
+    locks = cache_dir() / "locks"
+    locks.mkdir(parents=True, exist_ok=True)
+    safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", name)
+    with open(locks / f"{safe}.lock", "a+") as handle:
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            progress(waiting)
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+class _Steps:
+    """Progress lines for one image build: `[n/3] what…` and `… done in 12.3 s`."""
+
+    def __init__(self, runtime: Runtime, progress: Progress) -> None:
+        self.prefix = f"pytest-lambda: building {runtime.name} image"
+        self.progress = progress
+        self.started = _clock.perf()
+
+    def say(self, text: str) -> None:
+        self.progress(f"{self.prefix}: {text}")
+
+    @contextlib.contextmanager
+    def step(self, n: int, what: str) -> Iterator[None]:
+        self.say(f"[{n}/3] {what}…")
+        start = _clock.perf()
+        yield
+        self.say(f"[{n}/3] done in {_clock.perf() - start:.1f} s")
+
+    def elapsed(self) -> float:
+        return _clock.perf() - self.started
+
+
+def _tail(lines: Iterable[str], n: int = _TAIL_LINES) -> str:
+    kept = collections.deque((line.rstrip() for line in lines if line.strip()), maxlen=n)
+    return "\n".join(kept)
+
+
+def _run(cmd: Sequence[str], *, step: str, steps: _Steps, cwd: Path | None = None) -> None:
+    """Run `cmd`, its output kept in a temporary file; raise ImageBuildError with its tail."""
+    with tempfile.TemporaryFile("w+", encoding="utf-8", errors="replace") as out:
+        try:
+            proc = subprocess.Popen(
+                list(cmd), stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                cwd=cwd,
+            )
+        except OSError as exc:
+            raise ImageBuildError(f"{step} failed: cannot run {cmd[0]}: {exc}") from exc
+        _wait(proc, steps)
+        if proc.returncode != 0:
+            out.seek(0)
+            raise ImageBuildError(
+                f"{step} failed: {Path(cmd[0]).name} exited with status {proc.returncode}. "
+                f"Its last output:\n{_tail(out)}"
+            )
+
+
+def _wait(proc: subprocess.Popen[Any], steps: _Steps) -> None:
+    while True:
+        try:
+            proc.wait(timeout=_HEARTBEAT_S)
+            return
+        except subprocess.TimeoutExpired:
+            steps.say(f"still working ({steps.elapsed():.0f} s so far)")
+        except BaseException:
+            proc.kill()
+            proc.wait()
+            raise
+
+
+# --------------------------------------------------------------------------------------------
+# The three build steps
+
+
+def _merged_usr_hook() -> list[str]:
+    # Set up merged /usr directly and install usr-is-merged; without it, apt satisfies
+    # init-system-helpers' "usrmerge | usr-is-merged" (bookworm) with usrmerge and perl (50 MB).
+    hook = Path("/usr/share/mmdebstrap/hooks/maybe-merged-usr")
+    return [f"--hook-dir={hook}"] if hook.is_dir() else []
+
+
+def _ensure_base(client: Any, rt: Runtime, steps: _Steps, mirror: str) -> str:
+    """Step 1: return the tag of the runtime's Debian base, making it with mmdebstrap if absent."""
+    tag = base_tag(rt)
+    suite = rt.debian_suite
+    if _get_image(client, tag) is not None:
+        steps.say(f"[1/3] Debian {suite} root file system: cached as {tag}")
+        return tag
+    with _file_lock(tag, steps.progress, f"{steps.prefix}: waiting for another process "
+                    f"making {tag}…"):
+        if _get_image(client, tag) is not None:
+            steps.say(f"[1/3] Debian {suite} root file system: made by another process as {tag}")
+            return tag
+        with steps.step(1, f"Debian {suite} root file system (mmdebstrap from {mirror})"):
+            work = cache_dir() / "build"
+            work.mkdir(parents=True, exist_ok=True)
+            with tempfile.TemporaryDirectory(dir=work, prefix=f"base-{suite}-") as tmp:
+                tarball = Path(tmp) / "rootfs.tar"
+                cmd = [
+                    "mmdebstrap", "--variant=minbase", "--mode=auto", "--format=tar",
+                    "--components=main",
+                    f"--include={','.join(base_packages(rt))}",
+                    # Snapshot archives (and sid) carry Release files past their Valid-Until.
+                    '--aptopt=Acquire::Check-Valid-Until "false"',
+                    *(f"--dpkgopt={opt}" for opt in _dpkg_options(runtime_images_dir(),
+                                                                     rt.family)),
+                    '--customize-hook=rm -rf "$1"/var/cache/apt/* "$1"/var/lib/apt/lists/* '
+                    '"$1"/var/log/apt "$1"/var/log/dpkg.log "$1"/var/cache/debconf/*-old '
+                    '"$1"/var/lib/dpkg/*-old',
+                    *_merged_usr_hook(),
+                    suite, str(tarball), mirror,
+                ]
+                _run(cmd, step=f"Making the Debian {suite} root file system", steps=steps)
+                repository, _, image_tag = tag.partition(":")
+                try:
+                    client.api.import_image_from_file(
+                        str(tarball), repository=repository, tag=image_tag,
+                        changes=[f"LABEL {LABEL_IMAGE}=base pytest-lambda.suite={suite}",
+                                 'CMD ["/bin/bash"]'],
+                    )
+                except Exception as exc:
+                    raise ImageBuildError(
+                        f"Importing the Debian {suite} root file system into Docker as {tag} "
+                        f"failed: {exc}"
+                    ) from exc
+    return tag
+
+
+def _pip_command() -> list[str]:
+    import importlib.util
+
+    if importlib.util.find_spec("pip") is not None:
+        return [sys.executable, "-m", "pip"]
+    for name in ("pip3", "pip"):
+        found = shutil.which(name)
+        if found:
+            return [found]
+    raise ImageBuildError(
+        "Installing awslambdaric into the image needs pip, and this Python has none: "
+        "python -m ensurepip, or pip install pip."
+    )
+
+
+def _install_ric(rt: Runtime, target: Path, arch: str, steps: _Steps) -> None:
+    """Step 2: install awslambdaric and its dependencies for the image's Python into `target`."""
+    platforms = [f"manylinux2014_{arch}", f"manylinux_2_28_{arch}"]
+    cmd = [
+        *_pip_command(), "install", "--quiet", "--disable-pip-version-check", "--no-input",
+        "--no-compile", "--target", str(target), "--only-binary=:all:",
+        *(f"--platform={p}" for p in platforms),
+        f"--python-version={rt.version}", "--implementation=cp", AWSLAMBDARIC_SPEC,
+    ]
+    _run(cmd, step=f"Installing {AWSLAMBDARIC_SPEC} for Python {rt.version}", steps=steps)
+
+
+def _docker_build(client: Any, context: Path, tag: str, buildargs: dict[str, str],
+                  rt: Runtime, steps: _Steps) -> None:
+    """Step 3: `docker build` the context as `tag`; raise ImageBuildError with the log tail."""
+    log: collections.deque[str] = collections.deque(maxlen=200)
+    last_word = _clock.perf()
+    try:
+        stream = client.api.build(
+            path=str(context), tag=tag, buildargs=buildargs, rm=True, forcerm=True,
+            decode=True, pull=False, timeout=_BUILD_TIMEOUT_S,
+            labels={LABEL_IMAGE: "runtime", LABEL_RUNTIME: rt.name},
+        )
+        for chunk in stream:
+            if "stream" in chunk:
+                log.extend(str(chunk["stream"]).splitlines())
+            if "error" in chunk:
+                detail = chunk.get("errorDetail", {}).get("message") or chunk["error"]
+                raise ImageBuildError(
+                    f"docker build of {tag} failed: {str(detail).strip()}. "
+                    f"Its last output:\n{_tail(log)}"
+                )
+            if _clock.perf() - last_word > _HEARTBEAT_S:
+                last_word = _clock.perf()
+                steps.say(f"still working ({steps.elapsed():.0f} s so far)")
+    except ImageBuildError:
+        raise
+    except Exception as exc:
+        raise ImageBuildError(
+            f"docker build of {tag} failed: {exc}. Its last output:\n{_tail(log)}"
+        ) from exc
+
+
+def _build_hermetic(client: Any, rt: Runtime, tag: str, progress: Progress) -> float:
+    """Build the hermetic image `tag` for `rt` (the caller holds its lock); return seconds taken."""
+    steps = _Steps(rt, progress)
+    images_dir = runtime_images_dir()
+    mirror = debian_mirror() if shutil.which("mmdebstrap") else None
+    buildargs = {"PYTHON_VERSION": rt.version, "RUNTIME": rt.name}
+    if mirror is not None:
+        buildargs["BASE_IMAGE"] = _ensure_base(client, rt, steps, mirror)
+        buildargs["APT_PACKAGES"] = ""
+    else:
+        why = ("mmdebstrap is not installed" if not shutil.which("mmdebstrap")
+               else f"no Debian mirror in the host's apt configuration (set {_MIRROR_ENV})")
+        steps.say(f"[1/3] Debian {rt.debian_suite} root file system: {why}, so the build uses "
+                  f"debian:{rt.debian_suite}-slim from a registry and apt-get")
+        buildargs["BASE_IMAGE"] = f"debian:{rt.debian_suite}-slim"
+        buildargs["APT_PACKAGES"] = " ".join(base_packages(rt))
+
+    work = cache_dir() / "build"
+    work.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=work, prefix=f"{rt.name}-") as tmp:
+        context = Path(tmp)
+        family_root = images_dir / rt.family
+        for path in _family_files(images_dir, rt.family):
+            dest = context / path.relative_to(family_root)
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(path, dest)
+        shutil.copy2(bootstrap_file(rt), context / "bootstrap.py")
+        with steps.step(2, f"{AWSLAMBDARIC_SPEC} wheels for Python {rt.version} (pip)"):
+            _install_ric(rt, context / "runtime", _engine_arch(client), steps)
+        with steps.step(3, f"docker build {tag}"):
+            _docker_build(client, context, tag, buildargs, rt, steps)
+    return steps.elapsed()
+
+
+# --------------------------------------------------------------------------------------------
+# The API
+
+
+def resolve_image(
+    client: Any, runtime: str, *, policy: str = "hermetic", progress: Progress = print_to_stderr,
+) -> ImageChoice:
+    """Return the image that serves `runtime` under `policy`, building a hermetic one if needed.
+
+    `policy` is "hermetic" (always pytest-aws-lambda's image), "official" (AWS's base image, which
+    must be present locally: it is never pulled) or "prefer-official" (AWS's when present locally,
+    else hermetic). A hermetic image present under its content-hash tag is reused with one
+    `images.get` and no progress output; an absent one is built under a cross-process file lock,
+    with a progress line per step. Raises `ImageBuildError` when the image cannot be had.
+    """
+    rt = get_runtime(runtime)
+    if policy not in POLICIES:
+        raise ConfigurationError(
+            f"Unknown image policy {policy!r}: use one of {', '.join(POLICIES)}."
+        )
+    prefix = ""
+    if policy in ("official", "prefer-official"):
+        if _get_image(client, rt.official_image) is not None:
+            return ImageChoice(rt.name, rt.official_image, "official",
+                               "official image present locally")
+        if policy == "official":
+            raise ImageBuildError(
+                f"The image policy is 'official' but AWS's image {rt.official_image} for "
+                f"{rt.name} is not present locally: run `docker pull {rt.official_image}` where "
+                f"a registry is reachable (or `docker load` a saved copy), or use the policy "
+                f"'prefer-official' or 'hermetic' (--lambda-image-policy) to build "
+                f"pytest-aws-lambda's own image."
+            )
+        prefix = "no official image locally; "
+
+    tag = hermetic_tag(rt)
+    image = _get_image(client, tag)
+    if image is not None:
+        return ImageChoice(rt.name, tag, "hermetic", f"{prefix}built {_built_on(image)} (cached)")
+    with _file_lock(tag, progress, f"pytest-lambda: waiting for another process building "
+                    f"{tag}…"):
+        image = _get_image(client, tag)
+        if image is not None:
+            return ImageChoice(rt.name, tag, "hermetic",
+                               f"{prefix}built {_built_on(image)} by another process")
+        seconds = _build_hermetic(client, rt, tag, progress)
+    progress(f"pytest-lambda: built {tag} for {rt.name} in {seconds:.0f} s")
+    return ImageChoice(rt.name, tag, "hermetic", f"{prefix}built now in {seconds:.0f} s")
+
+
+def build_all(
+    client: Any, runtimes: Iterable[str] | None = None, policy: str = "hermetic",
+    progress: Progress = print_to_stderr,
+) -> list[ImageChoice]:
+    """Resolve (building as needed) the image of each runtime, every known runtime by default.
+
+    For ahead-of-time builds in CI, so that test sessions find every image cached.
+    """
+    names = list(runtimes) if runtimes else sorted(RUNTIMES)
+    return [resolve_image(client, name, policy=policy, progress=progress) for name in names]
+
+
+def cli_build_images(argv: Sequence[str] | None = None) -> int:
+    """Run `python -m pytest_lambda build-images [--runtime NAME]... [--policy POLICY]`.
+
+    Prints the image serving each runtime; returns 0, or 1 with the reason on stderr.
+    """
+    parser = argparse.ArgumentParser(
+        prog="python -m pytest_lambda build-images",
+        description="Build (or find) the runtime images pytest-aws-lambda runs functions in, "
+                    "ahead of a test session.",
+    )
+    parser.add_argument(
+        "--runtime", action="append", choices=sorted(RUNTIMES), metavar="RUNTIME",
+        help=f"a runtime to build, repeatable (default: all of {', '.join(sorted(RUNTIMES))})",
+    )
+    parser.add_argument(
+        "--policy", choices=POLICIES,
+        default=os.environ.get("PYTEST_LAMBDA_IMAGE_POLICY") or "hermetic",
+        help="image policy, as --lambda-image-policy (default: $PYTEST_LAMBDA_IMAGE_POLICY "
+             "or hermetic)",
+    )
+    args = parser.parse_args(list(argv) if argv is not None else None)
+    try:
+        from ._docker import get_client
+
+        choices = build_all(get_client(), args.runtime, args.policy, print_to_stderr)
+    except LambdaHarnessError as exc:
+        print(f"pytest-lambda: {exc}", file=sys.stderr)
+        return 1
+    for choice in choices:
+        print(f"{choice.runtime}: {choice.tag} ({choice.source}; {choice.reason})")
+    return 0

@@ -1,0 +1,52 @@
+"""Lambda's quotas, in one place: every check in the package reads its numbers from here."""
+
+from __future__ import annotations
+
+#: Memory (MB) a function may be configured with.
+MEMORY_MIN_MB = 128
+MEMORY_MAX_MB = 10_240
+MEMORY_DEFAULT_MB = 128
+
+#: Memory (MB) at which a function gets one full vCPU.
+MEMORY_PER_VCPU_MB = 1_769
+
+#: Function timeout (seconds).
+TIMEOUT_MIN_S = 1
+TIMEOUT_MAX_S = 900
+TIMEOUT_DEFAULT_S = 3
+
+#: The init phase's own limit (seconds) for on-demand functions.
+INIT_TIMEOUT_S = 10
+
+#: Ephemeral storage (/tmp) size (MB).
+EPHEMERAL_STORAGE_MIN_MB = 512
+EPHEMERAL_STORAGE_MAX_MB = 10_240
+EPHEMERAL_STORAGE_DEFAULT_MB = 512
+
+#: Synchronous invocation request payload (bytes).
+SYNC_REQUEST_MAX_BYTES = 6 * 1024 * 1024
+#: Asynchronous invocation request payload (bytes).
+ASYNC_REQUEST_MAX_BYTES = 1024 * 1024
+#: Response payload the Runtime API accepts from a runtime (bytes): 6 MiB plus 100.
+RESPONSE_MAX_BYTES = 6 * 1024 * 1024 + 100
+
+#: ClientContext of an Invoke request, base64-encoded (bytes).
+CLIENT_CONTEXT_MAX_BYTES = 3_583
+
+#: Total size of a function's environment variables (bytes, keys plus values).
+ENVIRONMENT_MAX_BYTES = 4 * 1024
+
+#: Function name length.
+FUNCTION_NAME_MAX_LEN = 64
+
+#: Layers per function, and the unzipped size of code plus layers (bytes).
+LAYERS_MAX = 5
+UNZIPPED_CODE_MAX_BYTES = 250 * 1024 * 1024
+
+#: Header block the Runtime API server reads before answering 431 (bytes).
+RUNTIME_API_MAX_HEADER_BYTES = 64 * 1024
+
+#: Request body Lambda@Edge passes to a function when "include body" is on (bytes); a longer
+#: body arrives truncated, with `inputTruncated: true`.
+CLOUDFRONT_VIEWER_BODY_MAX_BYTES = 40 * 1024
+CLOUDFRONT_ORIGIN_BODY_MAX_BYTES = 1024 * 1024

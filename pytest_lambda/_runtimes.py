@@ -1,0 +1,47 @@
+"""The Lambda runtimes the harness knows, and how each one is served."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """One Lambda runtime identifier and what serves it."""
+
+    name: str
+    family: str
+    #: The language version inside the environment ("3.13" for python3.13).
+    version: str
+    #: Debian suite the hermetic image is built from.
+    debian_suite: str
+    #: AWS's official base image for this runtime.
+    official_image: str
+
+    @property
+    def execution_env(self) -> str:
+        """Return the `AWS_EXECUTION_ENV` value Lambda sets for this runtime."""
+        return f"AWS_Lambda_{self.name}"
+
+
+RUNTIMES: dict[str, Runtime] = {
+    r.name: r
+    for r in (
+        Runtime("python3.11", "python", "3.11", "bookworm", "public.ecr.aws/lambda/python:3.11"),
+        Runtime("python3.13", "python", "3.13", "trixie", "public.ecr.aws/lambda/python:3.13"),
+        Runtime("python3.14", "python", "3.14", "sid", "public.ecr.aws/lambda/python:3.14"),
+    )
+}
+
+
+def get_runtime(name: str) -> Runtime:
+    """Return the runtime called `name`, or raise `ConfigurationError` naming the known ones."""
+    from ._errors import ConfigurationError
+
+    try:
+        return RUNTIMES[name]
+    except KeyError:
+        known = ", ".join(sorted(RUNTIMES))
+        raise ConfigurationError(
+            f"Unknown runtime {name!r}: pytest-aws-lambda supports {known}."
+        ) from None

@@ -1,0 +1,456 @@
+"""The emulated Lambda control plane: one per pytest process.
+
+It validates an Invoke request, routes it to a warm environment of the function or starts one
+(a cold start), enforces the deadline, writes `START`, `END` and `REPORT` lines with measured
+figures, and returns an `InvokeResult`. An environment serves one invocation at a time;
+concurrent invocations of one function get environments of their own, all reused afterwards.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import math
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from . import _aws, _clock, _limits
+from ._config import FunctionConfig
+from ._environment import ExecutionEnvironment
+from ._errors import (
+    InvalidRequestContentException,
+    InvokeError,
+    RequestTooLargeException,
+)
+from ._reporting import (
+    exit_error,
+    exit_reason,
+    invocation_logs,
+    report_line,
+    response_too_large,
+    timeout_error,
+)
+from ._result import InvokeResult
+from ._runtime_api import Invocation
+
+
+class Backend(Protocol):
+    """Makes execution environments of one kind."""
+
+    name: str
+
+    def create(self, config: FunctionConfig, *, log_stream_name: str) -> ExecutionEnvironment: ...
+
+    def close(self) -> None: ...
+
+
+def encode_payload(event: object) -> bytes:
+    """Return the request body Lambda would receive for `event`, or raise the Invoke error."""
+    if event is None:
+        body = b"{}"
+    elif isinstance(event, (bytes, bytearray, memoryview)):
+        body = bytes(event)
+    else:
+        try:
+            body = json.dumps(event).encode()
+        except (TypeError, ValueError) as exc:
+            raise InvalidRequestContentException(
+                f"Could not serialise the event to JSON ({exc}): pass JSON-serialisable values "
+                f"or bytes."
+            ) from None
+    if len(body) > _limits.SYNC_REQUEST_MAX_BYTES:
+        raise RequestTooLargeException(
+            f"{len(body)} byte payload is too large for the RequestResponse invocation type "
+            f"(limit {_limits.SYNC_REQUEST_MAX_BYTES} bytes)"
+        )
+    if isinstance(event, (bytes, bytearray, memoryview)):
+        try:
+            json.loads(body)
+        except (UnicodeDecodeError, ValueError) as exc:
+            raise InvalidRequestContentException(
+                f"Could not parse request body into json: Could not parse payload into json: "
+                f"{exc}"
+            ) from None
+    return body
+
+
+def encode_client_context(client_context: object) -> str | None:
+    """Return the client context as the JSON text the runtime receives, checking Lambda's limit."""
+    if client_context is None:
+        return None
+    if not isinstance(client_context, dict):
+        raise InvokeError(
+            f"client_context must be a dict, not {type(client_context).__name__}.",
+            error_type="InvalidParameterValueException",
+        )
+    try:
+        text = json.dumps(client_context, separators=(",", ":"))
+    except (TypeError, ValueError) as exc:
+        raise InvokeError(
+            f"client_context is not JSON-serialisable: {exc}.",
+            error_type="InvalidParameterValueException",
+        ) from None
+    encoded = base64.b64encode(text.encode())
+    if len(encoded) > _limits.CLIENT_CONTEXT_MAX_BYTES:
+        raise InvokeError(
+            f"Client context must be smaller than {_limits.CLIENT_CONTEXT_MAX_BYTES} bytes once "
+            f"base64-encoded (it is {len(encoded)}).",
+            error_type="InvalidParameterValueException",
+        )
+    return text
+
+
+def decode_client_context_header(value: str) -> dict[str, Any]:
+    """Return the dict carried by an `X-Amz-Client-Context` header (base64 JSON)."""
+    try:
+        doc = json.loads(base64.b64decode(value, validate=True))
+    except (binascii.Error, ValueError):
+        raise InvokeError(
+            "Client context must be base64-encoded JSON.",
+            error_type="InvalidParameterValueException",
+        ) from None
+    if not isinstance(doc, dict):
+        raise InvokeError("Client context must be a JSON object.",
+                          error_type="InvalidParameterValueException")
+    return doc
+
+
+@dataclass
+class _Slot:
+    env: ExecutionEnvironment
+    generation: int
+
+
+class _Pool:
+    """Warm environments of one configuration."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.idle: list[_Slot] = []
+        self.busy = 0
+        self.generation = 0
+
+
+class LambdaService:
+    """Route invocations to execution environments and report them as Lambda does."""
+
+    def __init__(self, backends: dict[str, Callable[[], Backend]]) -> None:
+        self._backend_factories = backends
+        self._backends: dict[str, Backend] = {}
+        self._backends_lock = threading.Lock()
+        self._pools: dict[tuple[str, str], _Pool] = {}
+        self._pools_lock = threading.Lock()
+        self._reaper = ThreadPoolExecutor(max_workers=4, thread_name_prefix="lambda-teardown")
+        self._pending: list[Future[None]] = []
+        self._closed = False
+
+    # -- backends and pools -------------------------------------------------------------------
+
+    def backend(self, name: str) -> Backend:
+        """Return the backend called `name`, making it on first use."""
+        with self._backends_lock:
+            if name not in self._backends:
+                self._backends[name] = self._backend_factories[name]()
+            return self._backends[name]
+
+    def made_backend(self, name: str) -> Backend | None:
+        """Return the backend called `name` if it has been made, without making it."""
+        with self._backends_lock:
+            return self._backends.get(name)
+
+    def _pool(self, config: FunctionConfig, backend: str) -> _Pool:
+        key = (backend, config.pool_key())
+        with self._pools_lock:
+            pool = self._pools.get(key)
+            if pool is None:
+                pool = self._pools[key] = _Pool()
+            return pool
+
+    def _discard(self, env: ExecutionEnvironment) -> None:
+        # Stop it answering at once; the slow part (removing a container) runs in the background.
+        env.server.close()
+        self._pending.append(self._reaper.submit(env.destroy))
+
+    def reset(self, config: FunctionConfig, backend: str) -> None:
+        """Discard the warm environments of `config`: the next invocation is a cold start."""
+        pool = self._pool(config, backend)
+        with pool.lock:
+            pool.generation += 1
+            idle, pool.idle = pool.idle, []
+        for slot in idle:
+            self._discard(slot.env)
+
+    def warm_count(self, config: FunctionConfig, backend: str) -> int:
+        """Return how many idle warm environments `config` has."""
+        pool = self._pool(config, backend)
+        with pool.lock:
+            return len(pool.idle)
+
+    def close(self) -> None:
+        """Destroy every environment and backend (session end)."""
+        self._closed = True
+        with self._pools_lock:
+            pools = list(self._pools.values())
+            self._pools.clear()
+        for pool in pools:
+            with pool.lock:
+                idle, pool.idle = pool.idle, []
+                pool.generation += 1
+            for slot in idle:
+                self._discard(slot.env)
+        for future in list(self._pending):
+            try:
+                future.result(timeout=60)
+            except Exception:
+                pass
+        self._reaper.shutdown(wait=True)
+        for backend in self._backends.values():
+            backend.close()
+        self._backends.clear()
+
+    # -- invoking -----------------------------------------------------------------------------
+
+    def invoke(
+        self,
+        config: FunctionConfig,
+        event: object = None,
+        *,
+        backend: str,
+        client_context: dict[str, Any] | None = None,
+    ) -> InvokeResult:
+        """Run one synchronous (RequestResponse) invocation and return its result."""
+        payload = encode_payload(event)
+        context_text = encode_client_context(client_context)
+        pool = self._pool(config, backend)
+        with pool.lock:
+            slot = None
+            while pool.idle:
+                candidate = pool.idle.pop()
+                if candidate.env.exited.is_set() or candidate.env.server.closed:
+                    self._discard(candidate.env)
+                    continue
+                slot = candidate
+                break
+            pool.busy += 1
+            generation = pool.generation
+        try:
+            if slot is not None:
+                try:
+                    return self._invoke_warm(config, payload, context_text, pool, slot)
+                except _StaleEnvironment:
+                    pass  # it died between invocations: Lambda would start a new one
+            return self._invoke_cold(config, payload, context_text, backend, pool, generation)
+        finally:
+            with pool.lock:
+                pool.busy -= 1
+
+    def _new_invocation(self, config: FunctionConfig, payload: bytes,
+                        context_text: str | None) -> Invocation:
+        deadline_ms = int(_clock.wall() * 1000) + config.timeout * 1000
+        return Invocation(payload=payload, deadline_ms=deadline_ms, function_arn=config.arn,
+                          client_context=context_text)
+
+    def _start_and_wait(
+        self, backend: Backend, config: FunctionConfig, limit: float
+    ) -> tuple[ExecutionEnvironment, float]:
+        """Start an environment and wait up to `limit` seconds for its init to end either way."""
+        env = backend.create(config, log_stream_name=_aws.log_stream_name())
+        started = _clock.perf()
+        try:
+            env.start()
+        except BaseException:
+            env.destroy()
+            raise
+        server = env.server
+        server.wait_for(
+            lambda: server.ready_at is not None or server.init_error is not None
+            or env.exited.is_set(),
+            timeout=limit,
+        )
+        return env, started
+
+    def _invoke_cold(
+        self, config: FunctionConfig, payload: bytes, context_text: str | None, backend_name: str,
+        pool: _Pool, generation: int,
+    ) -> InvokeResult:
+        backend = self.backend(backend_name)
+        init_limit = float(_limits.INIT_TIMEOUT_S)
+        env, started = self._start_and_wait(backend, config, init_limit)
+        before = f"INIT_START Runtime Version: {config.runtime.name}\n"
+        budget = float(config.timeout)
+        if _init_timed_out(env):
+            # Lambda cuts an init phase at 10 s and retries it within the first invocation,
+            # under the function's timeout ("suppressed init").
+            before += _ensure_newline(env.take_logs()) + (
+                f"INIT_REPORT Init Duration: {init_limit * 1000:.2f} ms\tPhase: init\t"
+                f"Status: timeout\n"
+            )
+            self._discard(env)
+            env, started = self._start_and_wait(backend, config, budget)
+            before += f"INIT_START Runtime Version: {config.runtime.name}\n"
+            init_limit = budget
+        invocation = self._new_invocation(config, payload, context_text)
+        if env.server.ready_at is None:
+            return self._init_failed(env, config, invocation, started, init_limit, before)
+        init_ms = (env.server.ready_at - started) * 1000
+        env.after_init()
+        if init_limit == budget:  # the retried init spent part of the invocation's time
+            budget -= init_ms / 1000
+            invocation.deadline_ms -= int(init_ms)
+        before += env.take_logs()
+        return self._run(env, config, invocation, pool, generation, init_ms, before, budget)
+
+    def _invoke_warm(
+        self, config: FunctionConfig, payload: bytes, context_text: str | None, pool: _Pool,
+        slot: _Slot,
+    ) -> InvokeResult:
+        invocation = self._new_invocation(config, payload, context_text)
+        # Output written between invocations (background threads) belongs to no invocation's
+        # START..END; CloudWatch shows it before the next START.
+        leftover = slot.env.take_logs()
+        return self._run(slot.env, config, invocation, pool, slot.generation, None, leftover)
+
+    def _init_failed(
+        self, env: ExecutionEnvironment, config: FunctionConfig, invocation: Invocation,
+        started: float, init_limit: float, before: str,
+    ) -> InvokeResult:
+        server = env.server
+        request_id = invocation.request_id
+        if server.init_error is not None:
+            # The runtime reported the failure; it exits next. Give its last words a moment.
+            env.exited.wait(timeout=2)
+            error_type, body, _ctype = server.init_error
+            status = "error"
+        elif env.exited.is_set():
+            document, _trailer = _exit_error(env, request_id)
+            error_type, body = document["errorType"], _json(document)
+            status = "error"
+        else:
+            document, _trailer = timeout_error(request_id, init_limit)
+            error_type, body = document["errorType"], _json(document)
+            status = "timeout"
+        init_ms = (_clock.perf() - started) * 1000
+        memory = env.max_memory_used_mb()
+        output = env.take_logs() or env.startup_problem()
+        self._discard(env)
+        logs = (
+            before + _ensure_newline(output)
+            + f"INIT_REPORT Init Duration: {init_ms:.2f} ms\tPhase: init\tStatus: {status}"
+            + (f"\tError Type: {error_type}" if status == "error" else "") + "\n"
+            f"START RequestId: {request_id} Version: $LATEST\n"
+            f"END RequestId: {request_id}\n"
+            + report_line(request_id, 0.0, config.memory_size, memory, init_ms, status, error_type)
+        )
+        return InvokeResult(
+            raw_payload=body, request_id=request_id, function_error="Unhandled", logs=logs,
+            cold_start=True, init_duration_ms=init_ms, duration_ms=0.0, billed_duration_ms=0,
+            max_memory_used_mb=memory, memory_size_mb=config.memory_size,
+        )
+
+    def _run(
+        self, env: ExecutionEnvironment, config: FunctionConfig, invocation: Invocation,
+        pool: _Pool, generation: int, init_ms: float | None, before: str,
+        budget: float | None = None,
+    ) -> InvokeResult:
+        server = env.server
+        budget = float(config.timeout) if budget is None else budget
+        request_id = invocation.request_id
+        started = _clock.perf()
+        server.dispatch(invocation)
+        server.wait_for(lambda: invocation.done.is_set() or env.exited.is_set(),
+                        timeout=max(budget, 0.0))
+        ended = _clock.perf()
+        status: str | None = None
+        error_type: str | None = None
+        function_error: str | None = None
+        keep = False
+        trailer = ""
+        if invocation.done.is_set():
+            duration = ((invocation.completed_at or ended) - started) * 1000
+            output = env.take_logs()
+            if invocation.outcome == "response":
+                body = invocation.body
+                keep = True
+            elif invocation.outcome == "error":
+                body = invocation.body
+                function_error = "Unhandled"
+                keep = True
+            else:
+                function_error = "Unhandled"
+                document = response_too_large(invocation.response_size)
+                error_type, body = document["errorType"], _json(document)
+                status = "error"
+                keep = True  # the runtime decides: awslambdaric exits, others carry on
+        elif env.exited.is_set():
+            if not invocation.delivered and init_ms is None:
+                self._discard(env)
+                raise _StaleEnvironment()
+            duration = (ended - started) * 1000
+            output = env.take_logs()
+            function_error = "Unhandled"
+            document, trailer = _exit_error(env, request_id)
+            error_type, body = document["errorType"], _json(document)
+            status = "error"
+        else:
+            server.abandon_current()
+            duration = budget * 1000.0
+            output = env.take_logs()
+            function_error = "Unhandled"
+            document, trailer = timeout_error(request_id, config.timeout)
+            error_type, body = document["errorType"], _json(document)
+            status = "timeout"
+        memory = env.max_memory_used_mb()
+        if keep and not self._closed:
+            with pool.lock:
+                if generation == pool.generation:
+                    pool.idle.append(_Slot(env, generation))
+                    keep = True
+                else:
+                    keep = False
+        if not keep:
+            self._discard(env)
+        logs = invocation_logs(
+            before, request_id, output, trailer,
+            report_line(request_id, duration, config.memory_size, memory, init_ms, status,
+                        error_type),
+        )
+        return InvokeResult(
+            raw_payload=body,
+            request_id=request_id,
+            function_error=function_error,
+            logs=logs,
+            cold_start=init_ms is not None,
+            init_duration_ms=init_ms,
+            duration_ms=round(duration, 2),
+            billed_duration_ms=math.ceil(duration),
+            max_memory_used_mb=memory,
+            memory_size_mb=config.memory_size,
+        )
+
+
+def _init_timed_out(env: ExecutionEnvironment) -> bool:
+    server = env.server
+    return server.ready_at is None and server.init_error is None and not env.exited.is_set()
+
+
+def _ensure_newline(text: str) -> str:
+    return text + "\n" if text and not text.endswith("\n") else text
+
+
+class _StaleEnvironment(Exception):
+    """A warm environment exited before the runtime took the invocation."""
+
+
+def _exit_error(env: ExecutionEnvironment, request_id: str) -> tuple[dict[str, Any], str]:
+    """Return the document and log lines for a runtime that exited."""
+    info = env.exit_info()
+    error_type = "Runtime.OutOfMemory" if info.oom_killed else "Runtime.ExitError"
+    return exit_error(request_id, exit_reason(info.code, info.describe()), error_type)
+
+
+def _json(document: dict[str, Any]) -> bytes:
+    return json.dumps(document).encode()

@@ -1,0 +1,58 @@
+"""Every fixture pytest-aws-lambda provides (`pytest --fixtures` shows these docstrings)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from ._config import build_config
+from ._function import Function
+from ._state import STATE_KEY, require_backend
+
+_BACKENDS = ("docker", "process")
+
+
+@pytest.fixture(scope="session")
+def lambda_service(pytestconfig: pytest.Config) -> Any:
+    """Return the session's emulated Lambda service (one per pytest process)."""
+    return pytestconfig.stash[STATE_KEY].service()
+
+
+@pytest.fixture
+def lambda_function(pytestconfig: pytest.Config) -> Callable[..., Function]:
+    """Make Lambda functions that run in Lambda-shaped execution environments.
+
+    Call it as ``lambda_function(handler, *, code, runtime, memory_size=128, timeout=3,
+    environment=None, name=None, backend=None, ephemeral_storage=512, layers=None)``:
+    ``handler`` is ``"module.function"``, ``code`` a directory or a ``.zip``, ``runtime`` e.g.
+    ``"python3.13"``, ``layers`` up to five directories or ``.zip`` files merged into /opt.
+    It returns a ``pytest_lambda.Function``; ``Function.invoke(event)`` runs it and returns an
+    ``InvokeResult``. ``backend`` ("docker" or "process") overrides the session's
+    ``--lambda-backend``. Bad configuration raises ``pytest_lambda.ConfigurationError`` here.
+    Functions with the same configuration and code share warm environments across tests.
+    """
+    state = pytestconfig.stash[STATE_KEY]
+
+    def make(handler: str, *, code: Any, runtime: str, backend: str | None = None,
+             **options: Any) -> Function:
+        __tracebackhide__ = True
+        from ._errors import ConfigurationError, LambdaHarnessError
+
+        if backend is None:
+            backend = state.backend_choice().name
+        elif backend not in _BACKENDS:
+            raise ConfigurationError(
+                f"backend must be one of {', '.join(_BACKENDS)}, not {backend!r}."
+            )
+        try:
+            config = build_config(handler, code=code, runtime=runtime, **options)
+            require_backend(backend)
+        except LambdaHarnessError as exc:
+            # The user's call is at fault, not the validator: show their line and the message,
+            # not the harness's frames.
+            raise exc.with_traceback(None) from None
+        return Function(state.service(), config, backend)
+
+    return make

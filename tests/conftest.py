@@ -1,0 +1,59 @@
+"""Fixtures of the project's own test suite."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+FUNCTIONS = Path(__file__).parent / "functions"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        params = callspec.params if callspec is not None else {}
+        if params.get("backend") == "docker" or params.get("target", ("",))[0] == "docker":
+            item.add_marker(pytest.mark.docker)
+
+
+@pytest.fixture
+def functions_dir() -> Path:
+    """Return the directory of the test functions' code."""
+    return FUNCTIONS
+
+
+def _require(request: pytest.FixtureRequest, name: str) -> None:
+    """Skip when `name` cannot run here, but fail for Docker when the run asked for Docker."""
+    from pytest_lambda._errors import BackendUnavailableError
+    from pytest_lambda._state import require_backend
+
+    try:
+        require_backend(name)
+    except BackendUnavailableError as exc:
+        if name == "docker" and request.config.getoption("lambda_backend") == "docker":
+            pytest.fail(f"--lambda-backend=docker but {exc}")
+        pytest.skip(str(exc))
+
+
+@pytest.fixture(params=["docker", "process"])
+def backend(request: pytest.FixtureRequest) -> str:
+    """Run the test once per backend."""
+    _require(request, request.param)
+    return str(request.param)
+
+
+TARGETS = [
+    ("docker", "python3.11"),
+    ("docker", "python3.13"),
+    ("docker", "python3.14"),
+    ("process", "python3.13"),
+]
+
+
+@pytest.fixture(params=TARGETS, ids=[f"{b}-{r}" for b, r in TARGETS])
+def target(request: pytest.FixtureRequest) -> tuple[str, str]:
+    """Run the test once per (backend, runtime): every Python runtime in containers."""
+    backend_name, runtime = request.param
+    _require(request, backend_name)
+    return backend_name, runtime

@@ -1,0 +1,4 @@
+import nonexistent_module_xyz
+
+def handler(event, context):
+    return 1

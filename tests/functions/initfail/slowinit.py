@@ -1,0 +1,9 @@
+import os
+import time
+
+print("slow init")
+time.sleep(float(os.environ.get("INIT_SLEEP", "11")))
+
+
+def handler(event, context):
+    return "after slow init"

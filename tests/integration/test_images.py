@@ -1,0 +1,429 @@
+"""Runtime images: content-hash tags, policies, build locking, and the official images' contract.
+
+The Docker tests build (or reuse) the hermetic python3.13 image and check it from the outside,
+the way the harness and AWS's tooling meet an image: `docker run --read-only --user 993`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pytest_lambda import _images
+from pytest_lambda._errors import ConfigurationError, ImageBuildError
+from pytest_lambda._runtimes import RUNTIMES, get_runtime
+
+RUNTIME = "python3.13"
+OFFICIAL = get_runtime(RUNTIME).official_image
+
+
+# --------------------------------------------------------------------------------------------
+# Content hash (no Docker)
+
+
+@pytest.fixture
+def images_copy(tmp_path: Path) -> Path:
+    """Return a copy of runtime_images/ whose files a test may change."""
+    copy = tmp_path / "runtime_images"
+    shutil.copytree(_images.runtime_images_dir(), copy, symlinks=True)
+    return copy
+
+
+def test_hermetic_tag_is_a_content_hash() -> None:
+    tag = _images.hermetic_tag(RUNTIME)
+    assert re.fullmatch(r"pytest-lambda/python:3\.13-[0-9a-f]{12}", tag)
+    assert _images.hermetic_tag(RUNTIME) == tag
+    assert _images.image_hash(RUNTIME) == tag.rsplit("-", 1)[1]
+
+
+def test_each_runtime_has_its_own_hash() -> None:
+    hashes = {_images.image_hash(name) for name in RUNTIMES}
+    assert len(hashes) == len(RUNTIMES)
+
+
+def test_hash_follows_every_file_of_the_family(images_copy: Path) -> None:
+    family = images_copy / "python"
+    original = _images.image_hash(RUNTIME, images_dir=images_copy)
+    assert original == _images.image_hash(RUNTIME)
+
+    dockerfile = family / "Dockerfile"
+    text = dockerfile.read_text()
+    dockerfile.write_text(text + "# a change\n")
+    assert _images.image_hash(RUNTIME, images_dir=images_copy) != original
+    dockerfile.write_text(text)
+    assert _images.image_hash(RUNTIME, images_dir=images_copy) == original
+
+    (family / "extra.txt").write_text("new file\n")
+    assert _images.image_hash(RUNTIME, images_dir=images_copy) != original
+    (family / "extra.txt").unlink()
+
+    entrypoint = family / "lambda-entrypoint.sh"
+    entrypoint.chmod(0o644)
+    assert _images.image_hash(RUNTIME, images_dir=images_copy) != original
+    entrypoint.chmod(0o755)
+    assert _images.image_hash(RUNTIME, images_dir=images_copy) == original
+
+
+def test_hash_follows_the_bootstrap_and_the_ric_spec(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    original = _images.image_hash(RUNTIME)
+    changed = tmp_path / "bootstrap.py"
+    changed.write_bytes(_images.bootstrap_file(get_runtime(RUNTIME)).read_bytes() + b"\n# x\n")
+    with monkeypatch.context() as m:
+        m.setattr(_images, "bootstrap_file", lambda runtime: changed)
+        assert _images.image_hash(RUNTIME) != original
+    with monkeypatch.context() as m:
+        m.setattr(_images, "AWSLAMBDARIC_SPEC", "awslambdaric==0.0.1")
+        assert _images.image_hash(RUNTIME) != original
+    assert _images.image_hash(RUNTIME) == original
+
+
+def test_importing_the_module_does_not_import_docker() -> None:
+    code = "import sys, pytest_lambda._images; print('docker' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_debian_mirror_comes_from_the_hosts_apt_configuration(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.delenv("PYTEST_LAMBDA_DEBIAN_MIRROR", raising=False)
+    monkeypatch.setattr(_images, "_host_is_debian", lambda: True)
+    (tmp_path / "sources.list.d").mkdir()
+    (tmp_path / "sources.list.d" / "debian.sources").write_text(
+        "Types: deb\nURIs: http://mirror.invalid/debian-security\nSuites: bookworm-security\n"
+        "Components: main\n\n"
+        "Types: deb\n# a comment\nURIs: http://mirror.invalid/debian\n"
+        "Suites: bookworm bookworm-updates\nComponents: main\n"
+    )
+    assert _images.debian_mirror(tmp_path) == "http://mirror.invalid/debian"
+
+    (tmp_path / "sources.list.d" / "debian.sources").unlink()
+    (tmp_path / "sources.list").write_text(
+        "# comment\ndeb [signed-by=/k.gpg] http://other.invalid/debian trixie main\n"
+    )
+    assert _images.debian_mirror(tmp_path) == "http://other.invalid/debian"
+
+    monkeypatch.setenv("PYTEST_LAMBDA_DEBIAN_MIRROR", "http://override.invalid/debian")
+    assert _images.debian_mirror(tmp_path) == "http://override.invalid/debian"
+
+
+# --------------------------------------------------------------------------------------------
+# Policies and locking, against a stand-in for docker-py's client (no Docker engine)
+
+
+class _FakeImage:
+    attrs = {"Created": "2026-01-02T03:04:05.000000000Z"}
+
+
+class _FakeImages:
+    def __init__(self, present: set[str]) -> None:
+        self.present = present
+        self.lookups: list[str] = []
+
+    def get(self, tag: str) -> _FakeImage:
+        from docker.errors import ImageNotFound
+
+        self.lookups.append(tag)
+        if tag not in self.present:
+            raise ImageNotFound(tag)
+        return _FakeImage()
+
+
+class _FakeClient:
+    def __init__(self, *present: str) -> None:
+        self.images = _FakeImages(set(present))
+
+
+@pytest.fixture
+def cache(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    monkeypatch.setenv("PYTEST_LAMBDA_CACHE_DIR", str(tmp_path / "cache"))
+    return tmp_path / "cache"
+
+
+def test_unknown_policy_is_a_configuration_error() -> None:
+    with pytest.raises(ConfigurationError, match="hermetic, prefer-official, official"):
+        _images.resolve_image(_FakeClient(), RUNTIME, policy="newest")
+
+
+def test_present_hermetic_image_is_reused_with_one_lookup() -> None:
+    tag = _images.hermetic_tag(RUNTIME)
+    client = _FakeClient(tag)
+    said: list[str] = []
+    choice = _images.resolve_image(client, RUNTIME, progress=said.append)
+    assert choice == _images.ImageChoice(RUNTIME, tag, "hermetic", "built 2026-01-02 (cached)")
+    assert client.images.lookups == [tag]
+    assert said == []
+
+
+def test_prefer_official_falls_back_to_hermetic_and_says_why() -> None:
+    tag = _images.hermetic_tag(RUNTIME)
+    choice = _images.resolve_image(_FakeClient(tag), RUNTIME, policy="prefer-official")
+    assert (choice.tag, choice.source) == (tag, "hermetic")
+    assert choice.reason.startswith("no official image locally")
+
+
+def test_parallel_resolves_build_once(monkeypatch: pytest.MonkeyPatch, cache: Path) -> None:
+    tag = _images.hermetic_tag(RUNTIME)
+    client = _FakeClient()
+    builds: list[str] = []
+    started = threading.Event()
+
+    def fake_build(client: Any, rt: Any, tag: str, progress: Any) -> float:
+        builds.append(tag)
+        started.set()
+        # Hold the lock until the other resolver is waiting for it.
+        waited.wait(timeout=10)
+        client.images.present.add(tag)
+        return 1.0
+
+    waited = threading.Event()
+    monkeypatch.setattr(_images, "_build_hermetic", fake_build)
+    results: list[_images.ImageChoice] = []
+    said: list[str] = []
+
+    def second_progress(line: str) -> None:
+        said.append(line)
+        waited.set()
+
+    first = threading.Thread(target=lambda: results.append(
+        _images.resolve_image(client, RUNTIME, progress=lambda line: None)))
+    first.start()
+    assert started.wait(timeout=10)
+    second = threading.Thread(target=lambda: results.append(
+        _images.resolve_image(client, RUNTIME, progress=second_progress)))
+    second.start()
+    first.join(timeout=20)
+    second.join(timeout=20)
+    assert builds == [tag]
+    assert sorted(r.reason for r in results) == [
+        "built 2026-01-02 by another process", "built now in 1 s"]
+    assert said == [f"pytest-lambda: waiting for another process building {tag}…"]
+    assert (cache / "locks").is_dir()
+
+
+# --------------------------------------------------------------------------------------------
+# The built image (Docker)
+
+
+@pytest.fixture(scope="module")
+def client(request: pytest.FixtureRequest) -> Any:
+    from pytest_lambda._docker import get_client
+    from pytest_lambda._errors import BackendUnavailableError
+
+    try:
+        return get_client()
+    except BackendUnavailableError as exc:
+        if request.config.getoption("lambda_backend", None) == "docker":
+            pytest.fail(f"--lambda-backend=docker but {exc}")
+        pytest.skip(str(exc))
+
+
+@pytest.fixture(scope="module")
+def image(client: Any) -> str:
+    """Return the hermetic python3.13 image's tag, building it when absent."""
+    return _images.resolve_image(client, RUNTIME, progress=lambda line: None).tag
+
+
+def _run(client: Any, image: str, command: list[str], *, entrypoint: list[str] | None = None,
+         environment: dict[str, str] | None = None,
+         mounts: dict[str, str] | None = None) -> tuple[int, str]:
+    """Run `command` like `docker run --rm --read-only --user 993`; return (status, output)."""
+    container = client.containers.create(
+        image, command=command, entrypoint=entrypoint, environment=environment or {},
+        user="993", read_only=True,
+        volumes={src: {"bind": dst, "mode": "ro"} for src, dst in (mounts or {}).items()},
+        labels={"pytest-lambda.test": "images"},
+    )
+    try:
+        container.start()
+        status = container.wait(timeout=120)["StatusCode"]
+        return status, container.logs().decode()
+    finally:
+        container.remove(force=True)
+
+
+def _script(tmp_path: Path, name: str, text: str) -> str:
+    path = tmp_path / name
+    path.write_text(text)
+    path.chmod(0o755)
+    return str(path)
+
+
+@pytest.mark.docker
+def test_second_resolve_does_no_work(client: Any, image: str) -> None:
+    said: list[str] = []
+    choice = _images.resolve_image(client, RUNTIME, progress=said.append)
+    assert said == []
+    assert (choice.tag, choice.source) == (image, "hermetic")
+    assert choice.reason.endswith("(cached)")
+
+
+@pytest.mark.docker
+def test_image_config_is_the_official_images(client: Any, image: str) -> None:
+    config = client.images.get(image).attrs["Config"]
+    assert config["Entrypoint"] == ["/lambda-entrypoint.sh"]
+    assert config["WorkingDir"] == "/var/task"
+    env = dict(line.split("=", 1) for line in config["Env"])
+    assert env == {
+        "LANG": "en_US.UTF-8",
+        "TZ": ":/etc/localtime",
+        "PATH": "/var/lang/bin:/usr/local/bin:/usr/bin/:/bin:/opt/bin",
+        "LD_LIBRARY_PATH": "/var/lang/lib:/lib64:/usr/lib64:/var/runtime:/var/runtime/lib:"
+                           "/var/task:/var/task/lib:/opt/lib",
+        "LAMBDA_TASK_ROOT": "/var/task",
+        "LAMBDA_RUNTIME_DIR": "/var/runtime",
+    }
+    assert config["Labels"]["pytest-lambda.image"] == "runtime"
+    assert config["Labels"]["pytest-lambda.runtime"] == RUNTIME
+
+
+@pytest.mark.docker
+@pytest.mark.parametrize("args", [[], ["app.handler", "extra"]], ids=["none", "two"])
+def test_entrypoint_takes_exactly_one_argument(client: Any, image: str, args: list[str]) -> None:
+    status, output = _run(client, image, args)
+    assert status == 142, output
+
+
+@pytest.mark.docker
+def test_entrypoint_without_a_runtime_api_says_so(client: Any, image: str) -> None:
+    status, output = _run(client, image, ["app.handler"])
+    assert status == 1
+    assert len(output.strip().splitlines()) == 1
+    assert "AWS_LAMBDA_RUNTIME_API" in output
+
+
+@pytest.mark.docker
+def test_user_workdir_and_file_system(client: Any, image: str) -> None:
+    status, output = _run(client, image, [
+        "-c", 'id -u; id -g; id -un; pwd; ls -A /opt | wc -l; test -d /tmp && echo tmp; '
+              'readlink -f /var/lang/bin/python3; readlink -f /var/lang/bin/python3.13; '
+              'echo "$LAMBDA_TASK_ROOT $LAMBDA_RUNTIME_DIR $TZ $LANG"',
+    ], entrypoint=["/bin/bash"])
+    assert status == 0, output
+    assert output.splitlines() == [
+        "993", "993", "sbx_user1051", "/var/task", "0", "tmp",
+        "/usr/bin/python3.13", "/usr/bin/python3.13",
+        "/var/task /var/runtime :/etc/localtime en_US.UTF-8",
+    ]
+
+
+@pytest.mark.docker
+def test_awslambdaric_imports_from_the_runtime_directory(
+    client: Any, image: str, tmp_path: Path
+) -> None:
+    # bootstrap.py lives in /var/runtime, and Python puts a script's directory on sys.path:
+    # a script there imports awslambdaric with no PYTHONPATH, cwd /var/task.
+    probe = _script(tmp_path, "probe.py", (
+        "import os, sys, awslambdaric, runtime_client, locale\n"
+        "print('%d.%d' % sys.version_info[:2], os.getcwd(), awslambdaric.__file__)\n"
+        "print(locale.setlocale(locale.LC_CTYPE), 'LC_CTYPE' in os.environ)\n"
+    ))
+    status, output = _run(client, image, ["/var/runtime/probe.py"],
+                          entrypoint=["/var/lang/bin/python3"],
+                          mounts={probe: "/var/runtime/probe.py"})
+    assert status == 0, output
+    assert output.splitlines() == [
+        "3.13 /var/task /var/runtime/awslambdaric/__init__.py",
+        "en_US.UTF-8 False",
+    ]
+    # What bootstrap.py hands to the function's subprocesses: PYTHONPATH=/var/runtime.
+    status, output = _run(client, image, ["-c", "import awslambdaric; print('ok')"],
+                          entrypoint=["/var/lang/bin/python3"],
+                          environment={"PYTHONPATH": "/var/runtime"})
+    assert (status, output.strip()) == (0, "ok")
+
+
+@pytest.mark.docker
+def test_bootstrap_sets_the_execution_env_and_runs_the_exec_wrapper(
+    client: Any, image: str, tmp_path: Path
+) -> None:
+    wrapper = _script(tmp_path, "wrapper", (
+        '#!/bin/sh\necho "$AWS_EXECUTION_ENV $_HANDLER $AWS_LAMBDA_RUNTIME_API"\necho "$@"\n'
+    ))
+    environment = {"AWS_LAMBDA_RUNTIME_API": "127.0.0.1:9", "AWS_LAMBDA_EXEC_WRAPPER": "/opt/w"}
+    status, output = _run(client, image, ["app.handler"], environment=environment,
+                          mounts={wrapper: "/opt/w"})
+    assert status == 0, output
+    assert output.splitlines() == [
+        "AWS_Lambda_python3.13 app.handler 127.0.0.1:9",
+        "/var/lang/bin/python3.13 /var/runtime/bootstrap.py",
+    ]
+    environment["AWS_LAMBDA_EXEC_WRAPPER"] = "/opt/missing"
+    status, output = _run(client, image, ["app.handler"], environment=environment)
+    assert status == 127, output
+
+
+@pytest.fixture
+def official_alias(client: Any, image: str) -> Iterator[str]:
+    """Tag the hermetic image as AWS's official one for the test, then untag it."""
+    if _images._get_image(client, OFFICIAL) is not None:
+        pytest.skip(f"{OFFICIAL} is really present here; not touching it")
+    repository, tag = OFFICIAL.rsplit(":", 1)
+    client.images.get(image).tag(repository, tag)
+    try:
+        yield OFFICIAL
+    finally:
+        client.images.remove(OFFICIAL)
+
+
+@pytest.mark.docker
+def test_prefer_official_uses_a_local_official_image(client: Any, official_alias: str) -> None:
+    for policy in ("prefer-official", "official"):
+        choice = _images.resolve_image(client, RUNTIME, policy=policy, progress=pytest.fail)
+        assert choice == _images.ImageChoice(
+            RUNTIME, official_alias, "official", "official image present locally")
+
+
+@pytest.mark.docker
+def test_official_policy_without_the_image_says_how_to_get_it(client: Any, image: str) -> None:
+    if _images._get_image(client, OFFICIAL) is not None:
+        pytest.skip(f"{OFFICIAL} is present here")
+    with pytest.raises(ImageBuildError) as raised:
+        _images.resolve_image(client, RUNTIME, policy="official", progress=pytest.fail)
+    message = str(raised.value)
+    assert f"docker pull {OFFICIAL}" in message
+    assert "'hermetic'" in message
+
+
+@pytest.mark.docker
+def test_a_failing_build_step_reports_its_output(
+    client: Any, image: str, images_copy: Path, cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Fail right after FROM, so the failed build leaves no intermediate images behind.
+    dockerfile = images_copy / "python" / "Dockerfile"
+    lines = dockerfile.read_text().splitlines(keepends=True)
+    at = next(i for i, line in enumerate(lines) if line.startswith("FROM ")) + 1
+    lines.insert(at, "RUN echo pytest-lambda-broken-step >&2 && exit 3\n")
+    dockerfile.write_text("".join(lines))
+    monkeypatch.setattr(_images, "runtime_images_dir", lambda: images_copy)
+    tag = _images.hermetic_tag(RUNTIME)
+    said: list[str] = []
+    with pytest.raises(ImageBuildError) as raised:
+        _images.resolve_image(client, RUNTIME, progress=said.append)
+    message = str(raised.value)
+    assert message.startswith(f"docker build of {tag} failed")
+    assert "pytest-lambda-broken-step" in message
+    assert any("[3/3] docker build" in line for line in said)
+    assert _images._get_image(client, tag) is None
+    assert not any(os.scandir(cache / "build"))
+
+
+@pytest.mark.docker
+def test_build_images_command_lists_each_runtimes_image(
+    client: Any, image: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert _images.cli_build_images(["--runtime", RUNTIME]) == 0
+    out = capsys.readouterr().out
+    pattern = rf"{RUNTIME}: {re.escape(image)} \(hermetic; built \d{{4}}-\d\d-\d\d \(cached\)\)\n"
+    assert re.fullmatch(pattern, out), out

@@ -1,0 +1,209 @@
+"""Lambda's limits and failure semantics, on each backend as far as it can honour them.
+
+The process backend cannot honour: out-of-memory (no memory limit), ephemeral storage size,
+the read-only file system, the CPU share, the non-root user. Those tests run on Docker only and
+say so with `docker_only`.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from pytest_lambda import _limits
+from pytest_lambda._config import FunctionConfig, build_config
+
+docker_only = pytest.mark.parametrize("backend", ["docker"], indirect=True)
+
+
+@pytest.fixture
+def limits_fn(lambda_function, functions_dir: Path, backend: str):
+    def make(**options):
+        options.setdefault("timeout", 3)
+        return lambda_function("app.handler", code=functions_dir / "limits",
+                               runtime="python3.13", backend=backend, **options)
+    return make
+
+
+# -- timeout -----------------------------------------------------------------------------------
+
+def test_timeout_ends_the_invocation_and_destroys_the_environment(limits_fn):
+    fn = limits_fn(timeout=1)
+    assert fn.invoke({"action": "sleep", "seconds": 0}).function_error is None
+    timed_out = fn.invoke({"action": "sleep", "seconds": 30})
+    assert timed_out.function_error == "Unhandled"
+    assert timed_out.error == {
+        "errorType": "Sandbox.Timedout",
+        "errorMessage": f"RequestId: {timed_out.request_id} Error: Task timed out after 1.00 "
+                        "seconds",
+    }
+    assert timed_out.duration_ms == 1000.0
+    assert f"{timed_out.request_id} Task timed out after 1.00 seconds" in timed_out.logs
+    assert "Status: timeout" in timed_out.logs.splitlines()[-1]
+    after = fn.invoke({"action": "sleep", "seconds": 0})
+    assert after.cold_start and after.payload == "slept"
+
+
+# -- init failures -----------------------------------------------------------------------------
+
+@pytest.mark.parametrize(
+    ("handler", "error_type", "message"),
+    [
+        ("importerr.handler", "Runtime.ImportModuleError",
+         "Unable to import module 'importerr': No module named 'nonexistent_module_xyz'"),
+        ("syntaxerr.handler", "Runtime.UserCodeSyntaxError", "Syntax error in module 'syntaxerr'"),
+        ("nohandler.handler", "Runtime.HandlerNotFound",
+         "Handler 'handler' missing on module 'nohandler'"),
+        ("raises.handler", "ValueError", "boom at init"),
+    ],
+)
+def test_init_failure_is_the_runtimes_document(lambda_function, functions_dir, backend, handler,
+                                               error_type, message):
+    fn = lambda_function(handler, code=functions_dir / "initfail", runtime="python3.13",
+                         backend=backend)
+    for _ in range(2):  # not reused: every invocation re-runs init and fails the same way
+        result = fn.invoke({})
+        assert result.function_error == "Unhandled"
+        assert result.cold_start
+        assert result.error["errorType"] == error_type
+        assert result.error["errorMessage"].startswith(message)
+        assert "INIT_REPORT Init Duration" in result.logs and "Phase: init" in result.logs
+        # The platform records error types outside Runtime./Function. as Runtime.Unknown.
+        logged = error_type if error_type.startswith("Runtime.") else "Runtime.Unknown"
+        assert f"Error Type: {logged}" in result.logs
+    if handler == "raises.handler":
+        assert result.logs.index("init output line") < result.logs.index("START RequestId")
+
+
+def test_malformed_handler_name_reaches_the_runtime(lambda_service, functions_dir, backend):
+    # Lambda's API accepts "nodots"; lambda_function() refuses it early, so build it by hand.
+    valid = build_config("nohandler.other", code=functions_dir / "initfail", runtime="python3.13")
+    config = FunctionConfig(**{**valid.__dict__, "handler": "nodots", "name": "malformed"})
+    result = lambda_service.invoke(config, {}, backend=backend)
+    assert result.error["errorType"] == "Runtime.MalformedHandlerName"
+    assert result.error["errorMessage"].startswith("Bad handler 'nodots'")
+
+
+def test_init_over_its_limit_is_retried_within_the_invocation(lambda_function, functions_dir,
+                                                              backend, monkeypatch):
+    # Lambda's 10 s init limit and an 11 s init, both scaled down so the test is quick: the
+    # limit to 1 s, the init to 2 s.
+    monkeypatch.setattr(_limits, "INIT_TIMEOUT_S", 1)
+    code = functions_dir / "initfail"
+    slow = {"INIT_SLEEP": "2"}
+    fn = lambda_function("slowinit.handler", code=code, runtime="python3.13", backend=backend,
+                         timeout=5, environment=slow)
+    result = fn.invoke({})
+    assert result.payload == "after slow init"
+    assert result.cold_start
+    assert "Phase: init\tStatus: timeout" in result.logs
+    assert result.logs.count("INIT_START") == 2
+    too_short = lambda_function("slowinit.handler", code=code, runtime="python3.13",
+                                backend=backend, timeout=1, environment=slow)
+    failed = too_short.invoke({})
+    assert failed.error["errorType"] == "Sandbox.Timedout"
+    assert failed.error["errorMessage"].endswith("Task timed out after 1.00 seconds")
+
+
+# -- runtime exits -----------------------------------------------------------------------------
+
+@pytest.mark.parametrize(
+    ("event", "reason"),
+    [
+        ({"action": "exit", "code": 3}, "Runtime exited with error: exit status 3"),
+        ({"action": "exit", "code": 0}, "Runtime exited without providing a reason"),
+        ({"action": "segfault"}, "Runtime exited with error: signal: segmentation fault"),
+    ],
+)
+def test_runtime_exit_is_an_exit_error(limits_fn, event, reason):
+    fn = limits_fn()
+    crashed = fn.invoke(event)
+    assert crashed.error == {
+        "errorType": "Runtime.ExitError",
+        "errorMessage": f"RequestId: {crashed.request_id} Error: {reason}",
+    }
+    assert "Runtime.ExitError" in crashed.logs
+    after = fn.invoke({"action": "sleep", "seconds": 0})
+    assert after.cold_start and after.function_error is None
+
+
+def test_sys_exit_in_a_handler(limits_fn):
+    # awslambdaric turns SystemExit into a handled error document, as in Lambda.
+    result = limits_fn().invoke({"action": "sys_exit", "code": 2})
+    assert result.function_error == "Unhandled"
+    assert result.error["errorType"] in ("SystemExit", "Runtime.ExitError")
+
+
+# -- memory ------------------------------------------------------------------------------------
+
+@docker_only
+def test_out_of_memory(limits_fn):
+    fn = limits_fn(memory_size=128)
+    result = fn.invoke({"action": "allocate", "mb": 400})
+    assert result.error["errorType"] == "Runtime.OutOfMemory"
+    assert result.error["errorMessage"].endswith("Runtime exited with error: signal: killed")
+    assert result.max_memory_used_mb == 128
+    assert "Max Memory Used: 128 MB" in result.logs
+    assert fn.invoke({"action": "allocate", "mb": 10}).payload == 10
+
+
+# -- payload sizes -----------------------------------------------------------------------------
+
+def test_response_over_the_limit(limits_fn):
+    fn = limits_fn()
+    # A JSON string of N characters is N + 2 bytes.
+    ok = fn.invoke({"action": "respond", "size": _limits.RESPONSE_MAX_BYTES - 2})
+    assert ok.function_error is None and len(ok.raw_payload) == _limits.RESPONSE_MAX_BYTES
+    big = fn.invoke({"action": "respond", "size": _limits.RESPONSE_MAX_BYTES - 1})
+    assert big.error == {
+        "errorType": "Function.ResponseSizeTooLarge",
+        "errorMessage": "Response payload size (6291557 bytes) exceeded maximum allowed payload "
+                        "size (6291556 bytes).",
+    }
+    assert fn.invoke({"action": "sleep", "seconds": 0}).payload == "slept"
+
+
+# -- file system -------------------------------------------------------------------------------
+
+@docker_only
+@pytest.mark.parametrize("path", ["/var/task/x", "/opt/x", "/var/runtime/x", "/home/x", "/x"])
+def test_only_tmp_is_writable(limits_fn, path):
+    result = limits_fn().invoke({"action": "write", "path": path, "mb": 1})
+    assert result.payload["written_mb"] == 0
+    assert result.payload["errno"] in ("EROFS", "EACCES")
+
+
+@docker_only
+def test_ephemeral_storage_is_disk_of_its_size(limits_fn):
+    fn = limits_fn(memory_size=128, ephemeral_storage=512, timeout=60)
+    wrote = fn.invoke({"action": "write", "path": "/tmp/big", "mb": 300})
+    assert wrote.function_error is None, wrote.error
+    assert wrote.payload == {"written_mb": 300, "errno": None}
+    full = fn.invoke({"action": "write", "path": "/tmp/full", "mb": 600})
+    assert full.payload["errno"] == "ENOSPC"
+    assert 500 <= full.payload["written_mb"] < 530
+
+
+# -- CPU ---------------------------------------------------------------------------------------
+
+@docker_only
+@pytest.mark.parametrize("memory", [128, 1769, 3538])
+def test_cpu_share_is_proportional_to_memory(limits_fn, memory):
+    import os
+
+    got = limits_fn(memory_size=memory).invoke({"action": "cpu_quota"}).payload
+    share = min(memory / 1769, os.cpu_count())
+    assert got["quota"] == int(share * got["period"])
+
+
+# -- logs --------------------------------------------------------------------------------------
+
+def test_billed_duration_is_duration_rounded_up(limits_fn):
+    result = limits_fn().invoke({"action": "sleep", "seconds": 0.01})
+    report = result.logs.splitlines()[-1]
+    duration = float(re.search(r"\tDuration: ([\d.]+) ms", report).group(1))
+    billed = int(re.search(r"Billed Duration: (\d+) ms", report).group(1))
+    assert billed == result.billed_duration_ms
+    assert billed - 1 < duration <= billed

@@ -1,0 +1,502 @@
+"""Configuration checks, in Lambda's words, and how code directories and archives are handled."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import zipfile
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import pytest_lambda
+from pytest_lambda._config import (
+    RESERVED_ENVIRONMENT_KEYS,
+    FunctionConfig,
+    build_config,
+    hash_tree,
+)
+from pytest_lambda._errors import ConfigurationError
+
+
+@pytest.fixture
+def code(tmp_path: Path) -> Path:
+    d = tmp_path / "code"
+    d.mkdir()
+    (d / "app.py").write_text("def handler(event, context):\n    return event\n")
+    return d
+
+
+@pytest.fixture(autouse=True)
+def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    d = tmp_path / "cache"
+    monkeypatch.setenv("PYTEST_LAMBDA_CACHE_DIR", str(d))
+    return d
+
+
+def build(code: Path, **kwargs):
+    kwargs.setdefault("runtime", "python3.13")
+    return build_config(kwargs.pop("handler", "app.handler"), code=code, **kwargs)
+
+
+def refused(code: Path, **kwargs) -> str:
+    with pytest.raises(ConfigurationError) as info:
+        build(code, **kwargs)
+    assert isinstance(info.value, pytest_lambda.ConfigurationError)
+    return str(info.value)
+
+
+# -- numbers ---------------------------------------------------------------------------------
+
+def test_memory_below_the_minimum(code):
+    assert refused(code, memory_size=127) == (
+        "1 validation error detected: Value '127' at 'memorySize' failed to satisfy constraint: "
+        "Member must have value greater than or equal to 128 (pass memory_size= between 128 and "
+        "10240 MB)."
+    )
+
+
+def test_memory_above_the_maximum(code):
+    assert refused(code, memory_size=10241) == (
+        "1 validation error detected: Value '10241' at 'memorySize' failed to satisfy "
+        "constraint: Member must have value less than or equal to 10240 (pass memory_size= "
+        "between 128 and 10240 MB)."
+    )
+
+
+@pytest.mark.parametrize("value", ["256", True, 256.0, None])
+def test_memory_must_be_a_whole_number(code, value):
+    assert refused(code, memory_size=value) == (
+        f"memorySize must be a whole number, not {value!r} (pass memory_size= between 128 and "
+        f"10240 MB)."
+    )
+
+
+@pytest.mark.parametrize("value", [128, 10240])
+def test_memory_boundaries_are_accepted(code, value):
+    assert build(code, memory_size=value).memory_size == value
+
+
+def test_timeout_zero(code):
+    assert refused(code, timeout=0) == (
+        "1 validation error detected: Value '0' at 'timeout' failed to satisfy constraint: "
+        "Member must have value greater than or equal to 1 (pass timeout= between 1 and 900 "
+        "seconds)."
+    )
+
+
+def test_timeout_over_fifteen_minutes(code):
+    assert refused(code, timeout=901) == (
+        "1 validation error detected: Value '901' at 'timeout' failed to satisfy constraint: "
+        "Member must have value less than or equal to 900 (pass timeout= between 1 and 900 "
+        "seconds)."
+    )
+
+
+@pytest.mark.parametrize("value", [1, 900])
+def test_timeout_boundaries_are_accepted(code, value):
+    assert build(code, timeout=value).timeout == value
+
+
+@pytest.mark.parametrize(
+    ("value", "bound"),
+    [(511, "greater than or equal to 512"), (10241, "less than or equal to 10240")],
+)
+def test_ephemeral_storage_out_of_range(code, value, bound):
+    assert refused(code, ephemeral_storage=value) == (
+        f"1 validation error detected: Value '{value}' at 'ephemeralStorage.size' failed to "
+        f"satisfy constraint: Member must have value {bound} (pass ephemeral_storage= between "
+        f"512 and 10240 MB)."
+    )
+
+
+@pytest.mark.parametrize("value", [512, 10240])
+def test_ephemeral_storage_boundaries_are_accepted(code, value):
+    assert build(code, ephemeral_storage=value).ephemeral_storage == value
+
+
+# -- environment -----------------------------------------------------------------------------
+
+def test_environment_over_four_kilobytes(code):
+    env = {"BIG": "x" * 4096}
+    measured = json.dumps(env, separators=(",", ":"))
+    assert refused(code, environment=env) == (
+        "Lambda was unable to configure your environment variables because the environment "
+        f"variables you have provided exceeded the 4KB limit. String measured: {measured}"
+    )
+
+
+def test_environment_of_exactly_four_kilobytes_is_accepted(code):
+    overhead = len('{"BIG":""}')
+    env = {"BIG": "x" * (4096 - overhead)}
+    assert build(code, environment=env).env == env
+    assert refused(code, environment={"BIG": "x" * (4097 - overhead)}).startswith(
+        "Lambda was unable to configure your environment variables because the environment "
+        "variables you have provided exceeded the 4KB limit."
+    )
+
+
+@pytest.mark.parametrize("key", sorted(RESERVED_ENVIRONMENT_KEYS))
+def test_each_reserved_key_is_refused(code, key):
+    message = refused(code, environment={key: "x", "MINE": "y"})
+    if key.startswith("_"):
+        # Lambda checks the name pattern first, so `_HANDLER` never reaches the reserved check.
+        assert message.startswith("1 validation error detected: Value at 'environment.variables'")
+        assert message.endswith(f"(rename {key!r}).")
+        return
+    assert message == (
+        "Lambda was unable to configure your environment variables because the environment "
+        "variables you have provided contains reserved keys that are currently not supported "
+        f"for modification. Reserved keys used in this request: {key}"
+    )
+
+
+@pytest.mark.parametrize("key", ["1abc", "A-B", "", "a b", "AB\n", "ÄB"])
+def test_invalid_variable_names(code, key):
+    assert refused(code, environment={key: "x"}) == (
+        "1 validation error detected: Value at 'environment.variables' failed to satisfy "
+        "constraint: Map keys must satisfy constraint: [Member must satisfy regular expression "
+        f"pattern: [a-zA-Z]([a-zA-Z0-9_])+] (rename {key!r})."
+    )
+
+
+@pytest.mark.parametrize("value", [1, None, True, b"x", ["x"]])
+def test_variable_values_must_be_strings(code, value):
+    assert refused(code, environment={"COUNT": value}) == (
+        f"Environment variable COUNT must be a string, not {type(value).__name__}: Lambda "
+        f"stores variables as strings (pass str(value))."
+    )
+
+
+def test_environment_must_be_a_mapping(code):
+    assert refused(code, environment=[("A1", "x")]) == (
+        "environment must be a dict of variable names to strings, not list."
+    )
+
+
+# -- names, runtimes, handlers ---------------------------------------------------------------
+
+def test_function_name_over_64_characters(code):
+    name = "f" * 65
+    assert refused(code, name=name) == (
+        f"1 validation error detected: Value '{name}' at 'functionName' failed to satisfy "
+        f"constraint: Member must have length less than or equal to 64 (pass a shorter name=)."
+    )
+    assert build(code, name="f" * 64).name == "f" * 64
+
+
+@pytest.mark.parametrize("name", ["my function", "fn:prod", "fn\n"])
+def test_function_name_with_forbidden_characters(code, name):
+    shown = name if name.isprintable() else repr(name)[1:-1]
+    assert refused(code, name=name) == (
+        f"1 validation error detected: Value '{shown}' at 'functionName' failed to satisfy "
+        f"constraint: Member must satisfy regular expression pattern: "
+        r"(arn:(aws[a-zA-Z-]*)?:lambda:)?([a-z]{2}(-gov)?-[a-z]+-\d{1}:)?(\d{12}:)?"
+        r"(function:)?([a-zA-Z0-9-_]+)(:(\$LATEST|[a-zA-Z0-9-_]+))?"
+        " (use only letters, digits, '-' and '_' in name=)."
+    )
+
+
+@pytest.mark.parametrize("name", ["", 5])
+def test_function_name_must_be_a_non_empty_string(code, name):
+    assert refused(code, name=name) == f"Function name must be a non-empty string, not {name!r}."
+
+
+def test_unknown_runtime_lists_the_known_ones(code):
+    assert refused(code, runtime="python2.7") == (
+        "Unknown runtime 'python2.7': pytest-aws-lambda supports python3.11, python3.13, "
+        "python3.14."
+    )
+    assert refused(code, runtime=3.13) == (
+        "runtime must be a string such as 'python3.13', not 3.13."
+    )
+
+
+@pytest.mark.parametrize("handler", ["app", ".handler"])
+def test_handler_without_a_module(code, handler):
+    assert refused(code, handler=handler) == (
+        f"Handler {handler!r} has no module: pass 'module.function', for example 'app.handler' "
+        f"for the function handler in app.py."
+    )
+
+
+def test_handler_without_a_function(code):
+    assert refused(code, handler="app.") == (
+        "Handler 'app.' has no function: pass 'module.function', for example 'app.handler' "
+        "for the function handler in app.py."
+    )
+
+
+@pytest.mark.parametrize("handler", ["app. handler", " app.handler", "app.handler\n", "", None])
+def test_handler_with_whitespace_or_empty(code, handler):
+    assert refused(code, handler=handler) == (
+        f"Handler {handler!r} is not valid: pass 'module.function', for example 'app.handler'."
+    )
+
+
+def test_unknown_keyword_argument(code):
+    assert refused(code, colour="blue", size=1) == (
+        "lambda_function() got unknown keyword argument(s) colour, size: see `pytest --fixtures` "
+        "for the ones it takes."
+    )
+
+
+# -- code ------------------------------------------------------------------------------------
+
+def test_missing_code_path(tmp_path):
+    missing = tmp_path / "nope"
+    assert refused(missing) == (
+        f"Code path {str(missing)!r} does not exist: pass code= a directory or a .zip file with "
+        f"the function's code (relative paths start at {os.getcwd()})."
+    )
+
+
+def test_code_path_too_long_to_stat_is_a_configuration_error(tmp_path):
+    long = tmp_path / ("a" * 300)
+    assert refused(long) == (
+        f"Code path {str(long)!r} does not exist: pass code= a directory or a .zip file with "
+        f"the function's code (relative paths start at {os.getcwd()})."
+    )
+
+
+def test_code_that_is_neither_directory_nor_zip(tmp_path):
+    f = tmp_path / "app.py"
+    f.write_text("x = 1\n")
+    assert refused(f) == (
+        f"Code path {str(f.resolve())!r} is neither a directory nor a .zip file: pass code= one "
+        f"of those."
+    )
+
+
+def test_code_must_be_a_path(tmp_path):
+    assert refused(42) == "code must be a path to a directory or a .zip file, not int."
+
+
+def _zip(path: Path, entries: list[tuple[str, bytes | str, int]]) -> Path:
+    """Write a zip of (name, content, mode) entries; a symlink's content is its target."""
+    with zipfile.ZipFile(path, "w") as zf:
+        for name, content, mode in entries:
+            info = zipfile.ZipInfo(name)
+            info.external_attr = mode << 16
+            zf.writestr(info, content)
+    return path
+
+
+LINK = stat.S_IFLNK | 0o777
+FILE = stat.S_IFREG | 0o644
+EXEC = stat.S_IFREG | 0o755
+
+
+def test_zip_is_unpacked_into_the_cache_by_hash(tmp_path, cache):
+    archive = _zip(tmp_path / "fn.zip", [
+        ("app.py", "def handler(e, c):\n    return 1\n", FILE),
+        ("bin/tool", "#!/bin/sh\necho hi\n", EXEC),
+    ])
+    from pytest_lambda._config import hash_file
+
+    config = build(archive)
+    digest = hash_file(archive)
+    assert config.code_dir == cache / "code" / digest
+    assert config.code_hash == digest
+    assert (config.code_dir / "app.py").read_text().startswith("def handler")
+    assert os.stat(config.code_dir / "bin/tool").st_mode & 0o111 == 0o111
+    assert os.stat(config.code_dir / "app.py").st_mode & 0o111 == 0
+    mtime = config.code_dir.stat().st_mtime_ns
+    again = build(archive)
+    assert again.code_dir == config.code_dir and again.pool_key() == config.pool_key()
+    assert config.code_dir.stat().st_mtime_ns == mtime
+    assert sorted(p.name for p in (cache / "code").iterdir()) == [digest]  # no staging left
+
+
+@pytest.mark.parametrize("name", ["../x", "/x", "a/../../x"])
+def test_zip_entries_outside_are_refused(tmp_path, cache, name):
+    archive = _zip(tmp_path / "bad.zip", [("app.py", "", FILE), (name, "evil", FILE)])
+    assert refused(archive) == (
+        f"{archive.resolve()} has an entry {name!r} that points outside the directory it is "
+        f"unpacked into: rebuild the archive with relative paths."
+    )
+    assert not (tmp_path / "x").exists()
+    assert not any((cache / "code").iterdir())  # the staging directory is removed
+
+
+@pytest.mark.parametrize("target", ["../outside", "/etc/passwd", "sub/../../x"])
+def test_zip_symlink_outside_is_refused(tmp_path, target):
+    archive = _zip(tmp_path / "bad.zip", [("app.py", "", FILE), ("evil", target, LINK)])
+    assert refused(archive) == (
+        f"{archive.resolve()} has a symbolic link 'evil' -> {target!r} that points outside the "
+        f"directory it is unpacked into: rebuild the archive without it."
+    )
+
+
+def test_zip_chained_symlinks_that_end_up_outside_are_refused(tmp_path):
+    # "z" -> "x/y/.." looks inside while x/y does not exist; then x/y -> ".." makes z escape.
+    archive = _zip(tmp_path / "bad.zip", [
+        ("app.py", "", FILE), ("z", "x/y/..", LINK), ("x/y", "..", LINK),
+    ])
+    message = refused(archive)
+    assert message.startswith(f"{archive.resolve()} has a symbolic link ")
+    assert message.endswith(
+        "that points outside the directory it is unpacked into: rebuild the archive without it."
+    )
+
+
+def test_zip_symlink_inside_is_kept(tmp_path):
+    archive = _zip(tmp_path / "ok.zip", [
+        ("app.py", "def handler(e, c):\n    return 1\n", FILE),
+        ("lib/real.py", "X = 1\n", FILE),
+        ("alias.py", "lib/real.py", LINK),
+    ])
+    root = build(archive).code_dir
+    assert os.readlink(root / "alias.py") == "lib/real.py"
+    assert (root / "alias.py").read_text() == "X = 1\n"
+
+
+# -- hashing ---------------------------------------------------------------------------------
+
+def test_hash_tree_follows_content_and_exec_bit_not_mtime(code):
+    first = hash_tree(code)
+    app = code / "app.py"
+    st_ = app.stat()
+    os.utime(app, ns=(st_.st_atime_ns, st_.st_mtime_ns + 5_000_000_000))
+    assert hash_tree(code) == first
+    app.write_text(app.read_text().replace("event", "EVENT"))  # same size, new content
+    changed = hash_tree(code)
+    assert changed != first
+    os.chmod(app, 0o755)
+    executable = hash_tree(code)
+    assert executable != changed
+    os.chmod(app, 0o644)
+    assert hash_tree(code) == changed
+
+
+def test_hash_tree_ignores_pycache(code):
+    first = hash_tree(code)
+    (code / "__pycache__").mkdir()
+    (code / "__pycache__" / "app.cpython-313.pyc").write_bytes(b"\0" * 10)
+    assert hash_tree(code) == first
+    (code / "new.py").write_text("")
+    assert hash_tree(code) != first
+
+
+# -- pool keys and names ---------------------------------------------------------------------
+
+def test_equal_configs_share_a_pool_key(code):
+    a = build(code, memory_size=256, environment={"A1": "x", "B2": "y"})
+    b = build(code, memory_size=256, environment={"B2": "y", "A1": "x"})
+    assert a == b and a.pool_key() == b.pool_key()
+
+
+def test_different_configs_have_different_pool_keys(code, tmp_path):
+    base = build(code)
+    other_code = tmp_path / "other"
+    other_code.mkdir()
+    (other_code / "app.py").write_text("def handler(event, context):\n    return 2\n")
+    keys = {
+        base.pool_key(),
+        build(code, memory_size=256).pool_key(),
+        build(code, environment={"A1": "x"}).pool_key(),
+        build(code, environment={"A1": "y"}).pool_key(),
+        build(other_code).pool_key(),
+        build(code, timeout=4).pool_key(),
+    }
+    assert len(keys) == 6
+
+
+def test_default_function_name_is_readable_and_stable(code):
+    name = build(code).name
+    assert name.startswith("app-handler-")
+    assert build(code, memory_size=512).name == name
+    assert 0 < len(name) <= 64
+    long = build(code, handler="m" * 100 + ".handler").name
+    assert len(long) == 64 and long.startswith("mmmm")
+
+
+# -- fuzzing ---------------------------------------------------------------------------------
+
+_junk = st.one_of(
+    st.none(), st.booleans(), st.integers(), st.floats(), st.binary(max_size=20),
+    st.text(max_size=20), st.lists(st.integers(), max_size=3),
+    st.dictionaries(st.text(max_size=5), st.integers(), max_size=3),
+)
+
+
+def _arg(*valid: object, extra: st.SearchStrategy | None = None) -> st.SearchStrategy:
+    options = [st.sampled_from(valid), _junk]
+    if extra is not None:
+        options.append(extra)
+    return st.one_of(*options)
+
+
+# Relative paths only, without "..": an arbitrary string must not make the test hash "/" or ~.
+_code_text = st.text(max_size=300).filter(
+    lambda s: not s.startswith(("/", "~")) and ".." not in s
+)
+
+
+@pytest.fixture(scope="module")
+def fuzz_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("fuzz")
+    (root / "code").mkdir()
+    (root / "code" / "app.py").write_text("def handler(e, c):\n    return e\n")
+    _zip(root / "fn.zip", [("app.py", "x = 1\n", FILE)])
+    _zip(root / "bad.zip", [("../x", "x", FILE)])
+    (root / "plain.txt").write_text("hi")
+    return root
+
+
+@settings(max_examples=200, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    handler=_arg("app.handler", "a.b.c"),
+    code=_arg("code", "fn.zip", "bad.zip", "plain.txt", "missing", extra=_code_text),
+    runtime=_arg("python3.13", "python3.11"),
+    memory_size=_arg(128, 256, 10240),
+    timeout=_arg(1, 3, 900),
+    ephemeral_storage=_arg(512, 10240),
+    environment=_arg(None, {"A1": "x"}, extra=st.dictionaries(
+        st.text(max_size=8), st.one_of(st.text(max_size=50), st.integers()), max_size=4)),
+    name=_arg(None, "fn", extra=st.text(max_size=80)),
+    region=_arg("us-east-1"),
+    account_id=_arg("123456789012"),
+)
+def test_build_config_either_configures_or_says_why_in_one_line(
+    fuzz_dir, monkeypatch, handler, code, runtime, memory_size, timeout, ephemeral_storage,
+    environment, name, region, account_id,
+):
+    monkeypatch.chdir(fuzz_dir)
+    try:
+        config = build_config(
+            handler, code=code, runtime=runtime, memory_size=memory_size, timeout=timeout,
+            ephemeral_storage=ephemeral_storage, environment=environment, name=name,
+            region=region, account_id=account_id,
+        )
+    except pytest_lambda.ConfigurationError as exc:
+        message = str(exc)
+        assert message and "\n" not in message and "\r" not in message
+    else:
+        assert isinstance(config, FunctionConfig)
+        assert len(config.pool_key()) == 16
+
+
+def test_zip_symlink_loop_is_a_configuration_error(tmp_path):
+    archive = _zip(tmp_path / "loop.zip", [
+        ("app.py", "", FILE), ("a", "b", LINK), ("b", "a", LINK), ("a/x", "x", FILE),
+    ])
+    message = refused(archive)
+    assert message.startswith(f"{archive.resolve()} cannot be unpacked (")
+    assert "\n" not in message
+
+
+@pytest.mark.filterwarnings("ignore:Duplicate name")
+@pytest.mark.parametrize("entries", [
+    [("a", "x", FILE), ("a/b", "y", FILE)],
+    [("a", "x", FILE), ("a", "b", LINK)],
+])
+def test_zip_with_clashing_entries_is_a_configuration_error(tmp_path, entries):
+    archive = _zip(tmp_path / "clash.zip", entries)
+    message = refused(archive)
+    assert message.startswith(f"{archive.resolve()} cannot be unpacked (")
+    assert "\n" not in message
