@@ -9,6 +9,29 @@ import pytest
 FUNCTIONS = Path(__file__).parent / "functions"
 
 
+def _import_powertools_parser_models() -> None:
+    """Build Powertools' parser models now, before any test freezes the clock.
+
+    The parser packages import their pydantic models lazily, on first attribute access, and
+    freezegun's `freeze_time` reads every attribute of every loaded module. The first freeze
+    after the unit tests imported the parser would build the models with freezegun's
+    `FakeDatetime` standing in for `datetime`, which pydantic refuses half-way through, and
+    that leaves the clock frozen for the rest of the session (a known freezegun and pydantic v2
+    interaction, not the plugin's). Resolving every lazy name here takes that path away.
+    """
+    try:
+        from aws_lambda_powertools.utilities import parser
+        from aws_lambda_powertools.utilities.parser import envelopes, models
+    except ImportError:
+        return
+    for module in (parser, envelopes, models):
+        for name in dir(module):
+            getattr(module, name)
+
+
+_import_powertools_parser_models()
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
         callspec = getattr(item, "callspec", None)
