@@ -7,8 +7,9 @@ Drives `LambdaService` directly on tests/functions/hello. Each run generates fiv
 them) in a temp dir, then times, each after `service.reset(...)`:
 
 - cold cache: `build_config(..., layers=...)` (hash + merge into the cache) and the first invoke;
-- warm cache: the same again with the per-process hash memo cleared, as a new pytest session
-  sees it (hash only; the merged tree is reused);
+- warm cache: the same again with the per-process memo cleared, as a new pytest session sees
+  it (the digests are read back from the cache by the files' sizes and mtimes; the merged tree
+  is reused);
 - no layers: the same function without layers.
 """
 
@@ -62,6 +63,11 @@ def make_layers(base: Path) -> list[Path]:
         blobs.mkdir()
         for j in range(LAYER_MB):
             (blobs / f"blob{i}-{j}.bin").write_bytes(os.urandom(1024 * 1024))
+        # Dated an hour back, like files checked out earlier: digests of files modified in the
+        # last two seconds are not remembered across sessions (see _config._remembered).
+        an_hour_ago = time.time() - 3600
+        for path in layer.rglob("*"):
+            os.utime(path, (an_hour_ago, an_hour_ago))
         layers.append(layer)
     return layers
 

@@ -6,6 +6,7 @@ one, followed by how to fix the call.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import hashlib
 import json
@@ -13,8 +14,9 @@ import os
 import re
 import stat
 import threading
+import time
 import zipfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -184,11 +186,16 @@ def validate_environment(environment: Mapping[str, object] | None) -> dict[str, 
 
 # -- code ------------------------------------------------------------------------------------
 
-_HASH_CACHE: dict[tuple[str, tuple[tuple[str, int, int, int], ...]], str] = {}
+_HASH_CACHE: dict[str, str] = {}
 _HASH_LOCK = threading.Lock()
+#: A file changed less than this long ago may change again within its mtime's resolution, so a
+#: digest computed now is not written down for later sessions (git's "racy clean" problem).
+_RACY_NS = 2_000_000_000
+
+Fingerprint = tuple[tuple[str, int, int, int], ...]
 
 
-def _tree_fingerprint(root: Path) -> tuple[tuple[str, int, int, int], ...]:
+def _tree_fingerprint(root: Path) -> Fingerprint:
     entries = []
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames[:] = sorted(d for d in dirnames if d != "__pycache__")
@@ -201,42 +208,76 @@ def _tree_fingerprint(root: Path) -> tuple[tuple[str, int, int, int], ...]:
     return tuple(entries)
 
 
-def hash_tree(root: Path) -> str:
-    """Return a content hash of a directory (paths, modes and bytes; `__pycache__` ignored).
+def _remembered(kind: str, root: Path, fingerprint: Fingerprint, compute: Callable[[], str]) -> str:
+    """Return `compute()` for content described by `fingerprint`, remembered across sessions.
 
-    The hash is memoised per process on the files' sizes and modification times, so a test
-    suite that makes many functions from one directory reads its files once.
+    Content whose paths, sizes, modification times and modes are unchanged is taken to be
+    unchanged, as make and git take it: the digest is memoised in this process and written under
+    `cache_dir()/digests`, so a later session pays one `lstat` per file instead of reading the
+    bytes. Digests of files modified in the last two seconds are kept in this process only.
     """
-    fingerprint = _tree_fingerprint(root)
-    key = (str(root), fingerprint)
+    key = hashlib.sha256(repr((kind, str(root), fingerprint)).encode()).hexdigest()
     with _HASH_LOCK:
         cached = _HASH_CACHE.get(key)
     if cached:
         return cached
-    digest = hashlib.sha256()
-    for rel, _size, _mtime, mode in fingerprint:
-        path = root / rel
-        digest.update(rel.encode() + b"\0" + oct(stat.S_IMODE(mode) & 0o111).encode() + b"\0")
-        if stat.S_ISLNK(mode):
-            digest.update(b"link:" + os.readlink(path).encode())
-        else:
-            with open(path, "rb") as f:
-                for block in iter(lambda: f.read(1 << 20), b""):
-                    digest.update(block)
-        digest.update(b"\0")
-    value = digest.hexdigest()
+    record = cache_dir() / "digests" / key[:2] / key
+    try:
+        value = record.read_text().strip()
+    except OSError:
+        value = ""
+    if len(value) != 64:
+        value = compute()
+        newest = max((mtime for _rel, _size, mtime, _mode in fingerprint), default=0)
+        if time.time_ns() - newest > _RACY_NS:
+            with contextlib.suppress(OSError):
+                record.parent.mkdir(parents=True, exist_ok=True)
+                staging = record.with_name(f"{key}.{os.getpid()}.{threading.get_ident()}.tmp")
+                staging.write_text(value)
+                os.replace(staging, record)
     with _HASH_LOCK:
         _HASH_CACHE[key] = value
     return value
 
 
+def hash_tree(root: Path) -> str:
+    """Return a content hash of a directory (paths, modes and bytes; `__pycache__` ignored).
+
+    Remembered on the files' sizes and modification times (see `_remembered`): a test suite that
+    makes many functions from one directory reads its files once, and a later session not at all.
+    """
+    fingerprint = _tree_fingerprint(root)
+
+    def compute() -> str:
+        digest = hashlib.sha256()
+        for rel, _size, _mtime, mode in fingerprint:
+            path = root / rel
+            digest.update(rel.encode() + b"\0" + oct(stat.S_IMODE(mode) & 0o111).encode() + b"\0")
+            if stat.S_ISLNK(mode):
+                digest.update(b"link:" + os.readlink(path).encode())
+            else:
+                with open(path, "rb") as f:
+                    for block in iter(lambda: f.read(1 << 20), b""):
+                        digest.update(block)
+            digest.update(b"\0")
+        return digest.hexdigest()
+
+    return _remembered("tree", root, fingerprint, compute)
+
+
 def hash_file(path: Path) -> str:
-    """Return the SHA-256 of a file's bytes."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    """Return the SHA-256 of a file's bytes, remembered on its size and modification time."""
+    st = path.stat()
+
+    def compute() -> str:
+        digest = hashlib.sha256()
+        with open(path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                digest.update(block)
+        return digest.hexdigest()
+
+    return _remembered("file", path.resolve(), (("", st.st_size, st.st_mtime_ns, st.st_mode),),
+                       compute)
 
 
 def cache_dir() -> Path:

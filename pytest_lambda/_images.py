@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from . import _clock
+from ._config import cache_dir
 from ._errors import ConfigurationError, ImageBuildError, LambdaHarnessError
 from ._runtimes import RUNTIMES, Runtime, get_runtime
 
@@ -57,7 +58,6 @@ LABEL_IMAGE = "pytest-lambda.image"
 LABEL_RUNTIME = "pytest-lambda.runtime"
 
 _MIRROR_ENV = "PYTEST_LAMBDA_DEBIAN_MIRROR"
-_CACHE_ENV = "PYTEST_LAMBDA_CACHE_DIR"
 _TAIL_LINES = 30
 _HEARTBEAT_S = 30.0
 _BUILD_TIMEOUT_S = 3600
@@ -85,14 +85,6 @@ class ImageChoice:
 
 # --------------------------------------------------------------------------------------------
 # Where things are
-
-
-def cache_dir() -> Path:
-    """Return the cache directory: `$PYTEST_LAMBDA_CACHE_DIR`, else `~/.cache/pytest-lambda`."""
-    configured = os.environ.get(_CACHE_ENV)
-    if configured:
-        return Path(configured).expanduser()
-    return Path.home() / ".cache" / "pytest-lambda"
 
 
 def runtime_images_dir() -> Path:

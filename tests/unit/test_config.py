@@ -381,6 +381,38 @@ def test_hash_tree_ignores_pycache(code):
     assert hash_tree(code) != first
 
 
+def _age(root, seconds=3600):
+    then = os.stat(root).st_mtime - seconds
+    for path in [root, *root.rglob("*")]:
+        os.utime(path, (then, then))
+
+
+def test_a_later_session_reads_digests_back_instead_of_the_files(code):
+    from pytest_lambda import _config
+
+    _age(code)
+    first = hash_tree(code)
+    _config._HASH_CACHE.clear()  # what a new session starts with
+    app = code / "app.py"
+    before = app.stat()
+    # Same size and mtime but other bytes: only a digest read back, not the bytes, says `first`.
+    app.write_text(app.read_text().replace("event", "EVENT"))
+    os.utime(app, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert hash_tree(code) == first
+    os.utime(app, ns=(before.st_atime_ns, before.st_mtime_ns + 1))
+    assert hash_tree(code) != first
+
+
+def test_digests_of_files_just_modified_are_not_written_down(code):
+    from pytest_lambda import _config
+
+    hash_tree(code)  # the fixture's files were written a moment ago
+    assert not list((_config.cache_dir() / "digests").rglob("*"))
+    _age(code)
+    hash_tree(code)
+    assert len([p for p in (_config.cache_dir() / "digests").rglob("*") if p.is_file()]) == 1
+
+
 # -- pool keys and names ---------------------------------------------------------------------
 
 def test_equal_configs_share_a_pool_key(code):
