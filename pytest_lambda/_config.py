@@ -19,11 +19,15 @@ import zipfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import _aws, _limits
+from ._arch import docker_platform, host_architecture, require_host_can_run, validate_architecture
 from ._errors import ConfigurationError
 from ._runtimes import Runtime, get_runtime
+
+if TYPE_CHECKING:
+    from ._image_function import ImageSpec
 
 #: Keys Lambda sets itself and refuses in a function's environment.
 RESERVED_ENVIRONMENT_KEYS = frozenset(
@@ -408,8 +412,11 @@ class FunctionConfig:
     """A validated function configuration; equal configurations share warm environments."""
 
     handler: str
-    runtime: Runtime
-    code_dir: Path
+    #: None for a container-image function, whose image carries its runtime.
+    runtime: Runtime | None
+    #: The code mounted at /var/task; None for a container-image function.
+    code_dir: Path | None
+    #: The code's content hash, or a container-image function's image id.
     code_hash: str
     name: str
     memory_size: int = _limits.MEMORY_DEFAULT_MB
@@ -422,6 +429,14 @@ class FunctionConfig:
     #: Content hashes of the layers, in order; `opt_dir` is their merged tree (None: no layers).
     layers: tuple[str, ...] = ()
     opt_dir: Path | None = None
+    #: What a container-image function (`image=`) runs; None for code and a runtime.
+    image: ImageSpec | None = None
+    architecture: str = "x86_64"
+
+    @property
+    def runtime_name(self) -> str:
+        """Return the runtime's name, or "image" for a container-image function."""
+        return self.runtime.name if self.runtime is not None else "image"
 
     @property
     def env(self) -> dict[str, str]:
@@ -434,10 +449,10 @@ class FunctionConfig:
     def pool_key(self) -> str:
         """Return the key under which warm environments of this configuration are kept."""
         parts = [
-            self.handler, self.runtime.name, str(self.code_dir), self.code_hash, self.name,
+            self.handler, self.runtime_name, str(self.code_dir), self.code_hash, self.name,
             str(self.memory_size), str(self.timeout), str(self.ephemeral_storage),
             repr(self.environment), self.region, self.account_id, repr(self.extra),
-            repr(self.layers), str(self.opt_dir),
+            repr(self.layers), str(self.opt_dir), repr(self.image), self.architecture,
         ]
         return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:16]
 
@@ -450,10 +465,15 @@ def default_function_name(handler: str, runtime: str, code_hash: str) -> str:
 
 
 def build_config(
-    handler: object,
+    handler: object = None,
     *,
-    code: object,
-    runtime: object,
+    code: object = None,
+    runtime: object = None,
+    image: object = None,
+    command: object = None,
+    entry_point: object = None,
+    working_directory: object = None,
+    architecture: object = None,
     memory_size: object = _limits.MEMORY_DEFAULT_MB,
     timeout: object = _limits.TIMEOUT_DEFAULT_S,
     ephemeral_storage: object = _limits.EPHEMERAL_STORAGE_DEFAULT_MB,
@@ -471,14 +491,57 @@ def build_config(
             f"lambda_function() got unknown keyword argument(s) {unknown}: see "
             f"`pytest --fixtures` for the ones it takes."
         )
-    if not isinstance(runtime, str):
-        raise ConfigurationError(f"runtime must be a string such as 'python3.13', not {runtime!r}.")
-    rt = get_runtime(runtime)
-    handler_s = validate_handler(handler)
+    arch = validate_architecture(architecture) if architecture is not None else None
     memory = validate_memory_size(memory_size)
     seconds = validate_timeout(timeout)
     storage = validate_ephemeral_storage(ephemeral_storage)
     env = validate_environment(environment)
+    if image is not None:
+        from ._image_function import default_image_function_name, resolve_image_function
+
+        for given, what in ((code, "code="), (runtime, "runtime="), (layers, "layers=")):
+            if given is not None:
+                raise ConfigurationError(
+                    f"A container-image function takes no {what}: its image carries its code, "
+                    f"runtime and dependencies (Lambda does not support layers for images)."
+                )
+        spec = resolve_image_function(
+            image, handler=handler, command=command, entry_point=entry_point,
+            working_directory=working_directory, architecture=arch,
+        )
+        return FunctionConfig(
+            handler=spec.command[0] if spec.command else "",
+            runtime=None,
+            code_dir=None,
+            code_hash=spec.image_id,
+            name=(default_image_function_name(spec) if name is None
+                  else validate_function_name(name)),
+            memory_size=memory,
+            timeout=seconds,
+            ephemeral_storage=storage,
+            environment=tuple(sorted(env.items())),
+            region=region,
+            account_id=account_id,
+            image=spec,
+            architecture=spec.architecture,
+        )
+    for given, what in ((command, "command="), (entry_point, "entry_point="),
+                        (working_directory, "working_directory=")):
+        if given is not None:
+            raise ConfigurationError(
+                f"{what} applies only to container-image functions: pass image= as well, or "
+                f"drop {what}."
+            )
+    if code is None or runtime is None:
+        raise ConfigurationError(
+            "lambda_function() needs code= and runtime= (a function from code), or image= "
+            "(a container-image function)."
+        )
+    if not isinstance(runtime, str):
+        raise ConfigurationError(f"runtime must be a string such as 'python3.13', not {runtime!r}.")
+    rt = get_runtime(runtime)
+    handler_s = validate_handler(handler)
+    arch = _code_architecture(arch)
     code_dir, code_hash = resolve_code(code)
     from ._layers import resolve_layers  # it imports this module
 
@@ -502,4 +565,18 @@ def build_config(
         account_id=account_id,
         layers=merged.hashes if merged else (),
         opt_dir=merged.root if merged else None,
+        architecture=arch,
+    )
+
+
+def _code_architecture(wanted: str | None) -> str:
+    """Return the architecture a function from code runs on: the runtime images' (the host's)."""
+    host = host_architecture()
+    if wanted is None or wanted == host:
+        return host
+    require_host_can_run(wanted)
+    raise ConfigurationError(
+        f"architecture={wanted!r}: pytest-aws-lambda builds its runtime images for this host's "
+        f"architecture ({host}) only. Test {wanted} code as a container-image function built "
+        f"for {docker_platform(wanted)} (image=...), or drop architecture=."
     )

@@ -1,9 +1,10 @@
 """Execution environments as Docker containers.
 
-One container per environment, from a runtime image with the official images' contract. The
-container's command wraps the image's `/lambda-entrypoint.sh` in one line of bash that points
-stdout and stderr at the environment's Runtime API port (see `_logs.py` for why), so output
-reaches the host without Docker's log pipeline in between.
+One container per environment, from a runtime image with the official images' contract (or, for a
+container-image function, the user's image). The container's command wraps what the environment
+runs (the image's `/lambda-entrypoint.sh <handler>`, or a user image's entry point and command) in
+one line of bash that points stdout and stderr at the environment's Runtime API port (see
+`_logs.py` for why), so output reaches the host without Docker's log pipeline in between.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ LAMBDA_UID = 993
 _WRAPPER = (
     'exec 1<>"/dev/tcp/$1/$2" 2>&1 || exit 121; '
     "printf 'PYTEST-LAMBDA-LOGS %s\\n' \"$3\"; "
-    'exec /lambda-entrypoint.sh "$4"'
+    'shift 3; exec "$@"'
 )
 
 _CGROUP_ROOT = Path("/sys/fs/cgroup")
@@ -104,7 +105,9 @@ class DockerEnvironment(ExecutionEnvironment):
             credentials=self._credentials,
         )
         memory = f"{config.memory_size}m"
-        binds = {str(config.code_dir): {"bind": "/var/task", "mode": "ro"}}
+        binds = {}
+        if config.code_dir is not None:  # a container image carries its own code
+            binds[str(config.code_dir)] = {"bind": "/var/task", "mode": "ro"}
         if config.opt_dir is not None:  # without layers the image's empty /opt stays
             binds[str(config.opt_dir)] = {"bind": "/opt", "mode": "ro"}
         tmpfs = None
@@ -131,15 +134,19 @@ class DockerEnvironment(ExecutionEnvironment):
             security_opt=["no-new-privileges"],
         )
         labels = {**self._labels.as_dict(), LABEL_FUNCTION: config.name}
+        if config.image is not None:  # its entry point and command, Lambda's overrides applied
+            argv, working_dir = config.image.argv, config.image.working_directory
+        else:
+            argv, working_dir = ["/lambda-entrypoint.sh", config.handler], "/var/task"
         try:
             created = api.create_container(
                 self._image,
                 entrypoint=["/bin/bash", "-c", _WRAPPER, "pytest-lambda"],
                 command=[self.server.host, str(self.server.port), self.server.log_token,
-                         config.handler],
+                         *argv],
                 environment=env,
                 user=f"{LAMBDA_UID}:{LAMBDA_UID}",
-                working_dir="/var/task",
+                working_dir=working_dir,
                 labels=labels,
                 host_config=host_config,
                 detach=True,
@@ -149,9 +156,14 @@ class DockerEnvironment(ExecutionEnvironment):
         except Exception as exc:
             tail = self._container_output()
             self.destroy()
+            hint = ""
+            if config.image is not None and "/bin/bash" in str(exc):
+                hint = (" The harness connects the function's output through /bin/bash, which "
+                        "this image lacks: base it on an AWS Lambda base image or add bash.")
             raise EnvironmentStartError(
-                f"Could not start a container for {config.name} from image {self._image}: "
-                f"{exc}" + (f"\nContainer output:\n{tail}" if tail else "")
+                f"Could not start a container for {config.name} from image "
+                f"{config.image.reference if config.image else self._image}: {exc}.{hint}"
+                + (f"\nContainer output:\n{tail}" if tail else "")
             ) from None
 
     def _container_output(self) -> str:
@@ -279,11 +291,15 @@ class DockerBackend:
             return choice
 
     def create(self, config: FunctionConfig, *, log_stream_name: str) -> DockerEnvironment:
-        image = self.image_for(config.runtime.name)
+        if config.image is not None:
+            image = config.image.image_id
+        else:
+            assert config.runtime is not None
+            image = self.image_for(config.runtime.name).tag
         return DockerEnvironment(
             config,
             client=self.client,
-            image=image.tag,
+            image=image,
             network=self.network,
             labels=self.labels,
             credentials=self.credentials,

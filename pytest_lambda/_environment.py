@@ -99,7 +99,6 @@ def lambda_environment(
         "AWS_LAMBDA_RUNTIME_API": runtime_api,
         "AWS_REGION": config.region,
         "AWS_DEFAULT_REGION": config.region,
-        "AWS_EXECUTION_ENV": config.runtime.execution_env,
         "AWS_ACCESS_KEY_ID": credentials.access_key_id,
         "AWS_SECRET_ACCESS_KEY": credentials.secret_access_key,
         "AWS_SESSION_TOKEN": credentials.session_token,
@@ -115,6 +114,14 @@ def lambda_environment(
         "PATH": LAMBDA_PATH,
         "LD_LIBRARY_PATH": LAMBDA_LD_LIBRARY_PATH,
     }
+    if config.image is not None:
+        # A container image has no handler setting and brings its own PATH, LANG, TZ and library
+        # path in its ENV lines; Lambda names the execution environment after the package type.
+        for key in ("_HANDLER", "TZ", "LANG", "PATH", "LD_LIBRARY_PATH"):
+            del env[key]
+        env["AWS_EXECUTION_ENV"] = "AWS_Lambda_Image"
+    elif config.runtime is not None:
+        env["AWS_EXECUTION_ENV"] = config.runtime.execution_env
     # Reserved keys were refused at configuration; the rest (PATH, TZ, LANG, ...) may be overridden.
     env.update(config.env)
     return env

@@ -51,7 +51,7 @@ class Function:
         self._service.reset(self.config, self.backend)
 
     def __repr__(self) -> str:
-        return (
-            f"<Function {self.name} {self.config.runtime.name} {self.config.handler} "
-            f"on {self.backend}>"
-        )
+        config = self.config
+        what = (f"image {config.image.reference}" if config.image is not None
+                else f"{config.runtime_name} {config.handler}")
+        return f"<Function {self.name} {what} on {self.backend}>"

@@ -280,7 +280,7 @@ class LambdaService:
         backend = self.backend(backend_name)
         init_limit = float(_limits.INIT_TIMEOUT_S)
         env, started = self._start_and_wait(backend, config, init_limit)
-        before = f"INIT_START Runtime Version: {config.runtime.name}\n"
+        before = _init_start(config)
         budget = float(config.timeout)
         if _init_timed_out(env):
             # Lambda cuts an init phase at 10 s and retries it within the first invocation,
@@ -291,7 +291,7 @@ class LambdaService:
             )
             self._discard(env)
             env, started = self._start_and_wait(backend, config, budget)
-            before += f"INIT_START Runtime Version: {config.runtime.name}\n"
+            before += _init_start(config)
             init_limit = budget
         invocation = self._new_invocation(config, payload, context_text)
         if env.server.ready_at is None:
@@ -435,6 +435,13 @@ class LambdaService:
 def _init_timed_out(env: ExecutionEnvironment) -> bool:
     server = env.server
     return server.ready_at is None and server.init_error is None and not env.exited.is_set()
+
+
+def _init_start(config: FunctionConfig) -> str:
+    """Return the INIT_START line: managed runtimes name their version, images have none."""
+    if config.runtime is None:
+        return ""
+    return f"INIT_START Runtime Version: {config.runtime.name}\n"
 
 
 def _ensure_newline(text: str) -> str:

@@ -28,6 +28,10 @@ def lambda_function(pytestconfig: pytest.Config) -> Callable[..., Function]:
     environment=None, name=None, backend=None, ephemeral_storage=512, layers=None)``:
     ``handler`` is ``"module.function"``, ``code`` a directory or a ``.zip``, ``runtime`` e.g.
     ``"python3.13"``, ``layers`` up to five directories or ``.zip`` files merged into /opt.
+    A container-image function is ``lambda_function(image="my-function:latest", ...)``, with
+    Lambda's image overrides ``command=[...]``, ``entry_point=[...]``, ``working_directory=``
+    (a ``handler`` given first stands for ``command=[handler]``); it runs on Docker only.
+    ``architecture`` is ``"x86_64"`` or ``"arm64"``.
     It returns a ``pytest_lambda.Function``; ``Function.invoke(event)`` runs it and returns an
     ``InvokeResult``. ``backend`` ("docker" or "process") overrides the session's
     ``--lambda-backend``. Bad configuration raises ``pytest_lambda.ConfigurationError`` here.
@@ -35,19 +39,26 @@ def lambda_function(pytestconfig: pytest.Config) -> Callable[..., Function]:
     """
     state = pytestconfig.stash[STATE_KEY]
 
-    def make(handler: str, *, code: Any, runtime: str, backend: str | None = None,
+    def make(handler: str | None = None, *, backend: str | None = None,
              **options: Any) -> Function:
         __tracebackhide__ = True
         from ._errors import ConfigurationError, LambdaHarnessError
 
-        if backend is None:
-            backend = state.backend_choice().name
-        elif backend not in _BACKENDS:
+        if backend is not None and backend not in _BACKENDS:
             raise ConfigurationError(
                 f"backend must be one of {', '.join(_BACKENDS)}, not {backend!r}."
             )
         try:
-            config = build_config(handler, code=code, runtime=runtime, **options)
+            config = build_config(handler, **options)
+            if config.image is not None:
+                if backend == "process":
+                    raise ConfigurationError(
+                        "A container-image function runs only on the docker backend: drop "
+                        "backend='process' (images need a container engine)."
+                    )
+                backend = "docker"
+            elif backend is None:
+                backend = state.backend_choice().name
             require_backend(backend)
         except LambdaHarnessError as exc:
             # The user's call is at fault, not the validator: show their line and the message,

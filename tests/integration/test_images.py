@@ -217,19 +217,6 @@ def test_parallel_resolves_build_once(monkeypatch: pytest.MonkeyPatch, cache: Pa
 
 
 @pytest.fixture(scope="module")
-def client(request: pytest.FixtureRequest) -> Any:
-    from pytest_lambda._docker import get_client
-    from pytest_lambda._errors import BackendUnavailableError
-
-    try:
-        return get_client()
-    except BackendUnavailableError as exc:
-        if request.config.getoption("lambda_backend", None) == "docker":
-            pytest.fail(f"--lambda-backend=docker but {exc}")
-        pytest.skip(str(exc))
-
-
-@pytest.fixture(scope="module")
 def image(client: Any) -> str:
     """Return the hermetic python3.13 image's tag, building it when absent."""
     return _images.resolve_image(client, RUNTIME, progress=lambda line: None).tag

@@ -1,0 +1,77 @@
+"""Instruction set architectures: Lambda's names for them, and whether this host can run each.
+
+Lambda runs functions on `x86_64` or `arm64`. A container of the other architecture runs here only
+through user-mode emulation that the kernel's `binfmt_misc` hands foreign executables to (QEMU);
+without it, the run would end in "exec format error", so the harness refuses up front instead.
+"""
+
+from __future__ import annotations
+
+import platform
+from pathlib import Path
+
+from ._errors import ConfigurationError
+
+ARCHITECTURES = ("x86_64", "arm64")
+
+#: The ELF `e_machine` field of each architecture, as binfmt_misc's magic spells it (hex, LE).
+_ELF_MACHINE = {"x86_64": "3e00", "arm64": "b700"}
+_BINFMT = Path("/proc/sys/fs/binfmt_misc")
+
+
+def validate_architecture(value: object) -> str:
+    """Return `value` if it is one of Lambda's architectures, else raise ConfigurationError."""
+    if value not in ARCHITECTURES:
+        raise ConfigurationError(
+            f"architecture must be 'x86_64' or 'arm64' (Lambda's names), not {value!r}."
+        )
+    return str(value)
+
+
+def docker_platform(arch: str) -> str:
+    """Return Docker's platform string for one of Lambda's architectures."""
+    return {"x86_64": "linux/amd64", "arm64": "linux/arm64"}[arch]
+
+
+def host_architecture() -> str:
+    """Return the host's architecture in Lambda's terms ("x86_64", "arm64", or the machine's)."""
+    machine = platform.machine().lower()
+    return {"amd64": "x86_64", "x86_64": "x86_64", "aarch64": "arm64", "arm64": "arm64"}.get(
+        machine, machine
+    )
+
+
+def emulation_available(arch: str, binfmt_dir: Path = _BINFMT) -> bool:
+    """Return whether an enabled binfmt_misc handler runs `arch` executables on this host."""
+    machine = _ELF_MACHINE[arch]
+    try:
+        entries = [p for p in binfmt_dir.iterdir() if p.name not in ("register", "status")]
+    except OSError:
+        return False
+    for entry in entries:
+        try:
+            text = entry.read_text()
+        except OSError:
+            continue
+        lines = text.splitlines()
+        if not lines or lines[0].strip() != "enabled":
+            continue
+        magic = next((line.split()[1] for line in lines if line.startswith("magic ")), "")
+        # e_machine sits at byte 18 of the ELF header: hex characters 36 to 40 of the magic.
+        if magic[36:40] == machine:
+            return True
+    return False
+
+
+def require_host_can_run(arch: str, binfmt_dir: Path = _BINFMT) -> None:
+    """Raise ConfigurationError, saying how to fix it, when `arch` cannot run on this host."""
+    host = host_architecture()
+    if arch == host or emulation_available(arch, binfmt_dir):
+        return
+    qemu = "aarch64" if arch == "arm64" else "x86_64"
+    raise ConfigurationError(
+        f"architecture={arch!r} cannot run on this {host} host: no {arch} emulation is "
+        f"registered with binfmt_misc. Install it (on Debian or Ubuntu: apt-get install "
+        f"qemu-user-static binfmt-support, which registers qemu-{qemu}) and run again, or use "
+        f"architecture={host!r}."
+    )

@@ -1,0 +1,177 @@
+"""Container-image functions (`lambda_function(image=...)`): Lambda's `PackageType: Image`.
+
+The user image is built here the way a user builds one on an AWS base image, on the hermetic
+python3.13 image (the same contract: `/lambda-entrypoint.sh`, `/var/task`, `CMD` is the handler).
+"""
+
+from __future__ import annotations
+
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pytest_lambda import ConfigurationError, _arch, _images
+
+FUNCTIONS = Path(__file__).resolve().parent.parent / "functions"
+
+docker_only = pytest.mark.parametrize("backend", ["docker"], indirect=True)
+pytestmark = docker_only
+
+
+def _build(client: Any, base: str, tag: str, functions_dir: Path, tmp: Path, *,
+           marker: str = "one", extra: str = "") -> None:
+    context = tmp / f"context-{uuid.uuid4().hex[:8]}"
+    context.mkdir()
+    shutil.copy(functions_dir / "image_fn" / "app.py", context / "app.py")
+    (context / "marker.txt").write_text(marker + "\n")
+    (context / "Dockerfile").write_text(
+        f"FROM {base}\n"
+        "COPY app.py marker.txt ${LAMBDA_TASK_ROOT}/\n"
+        'CMD ["app.handler"]\n' + extra
+    )
+    client.images.build(path=str(context), tag=tag, pull=False, rm=True, forcerm=True,
+                        labels={"pytest-lambda.test": "image-functions"})
+
+
+@pytest.fixture(scope="module")
+def base_image(client: Any) -> str:
+    return _images.resolve_image(client, "python3.13", progress=lambda line: None).tag
+
+
+@pytest.fixture(scope="module")
+def user_images(client: Any) -> Iterator[list[str]]:
+    """Tags the tests build; each is removed at the end of the module."""
+    tags: list[str] = []
+    yield tags
+    for tag in tags:
+        try:
+            client.images.remove(tag, force=True)
+        except Exception:
+            pass
+
+
+@pytest.fixture(scope="module")
+def image(client: Any, base_image: str, user_images: list[str],
+          tmp_path_factory: pytest.TempPathFactory) -> str:
+    tag = f"pytest-lambda-test/image-fn:{uuid.uuid4().hex[:12]}"
+    _build(client, base_image, tag, FUNCTIONS, tmp_path_factory.mktemp("image"))
+    user_images.append(tag)
+    return tag
+
+
+def test_runs_the_images_command_in_its_working_directory(backend, lambda_function, image):
+    fn = lambda_function(image=image, memory_size=256, timeout=5)
+    assert fn.config.runtime is None and fn.config.code_dir is None
+    result = fn.invoke({})
+    assert result.function_error is None, result.logs
+    body = result.payload
+    assert body["handler"] == "app.handler"
+    assert body["marker"] == "one"
+    assert body["cwd"] == "/var/task"
+    assert body["uid"] == 993  # Lambda's least-privileged user, not the image's root
+    assert body["function_name"] == fn.name and body["memory"] == "256"
+    env = body["env"]
+    assert env["_HANDLER"] == "app.handler"  # set by the base image's entry point from CMD
+    # Lambda says AWS_Lambda_Image; a managed base image's bootstrap then names its runtime.
+    assert env["AWS_EXECUTION_ENV"] == "AWS_Lambda_python3.13"
+    assert env["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"] == "256"
+    assert env["TZ"] == ":/etc/localtime"  # the image's ENV, not the .zip runtimes' :UTC
+    assert result.cold_start
+    assert "INIT_START" not in result.logs
+    assert result.logs.startswith(f"START RequestId: {result.request_id}")
+    assert fn.invoke({}).cold_start is False
+    assert image in repr(fn)
+
+
+def test_errors_and_timeouts_are_lambdas(backend, lambda_function, image):
+    fn = lambda_function(image=image, timeout=1)
+    failed = fn.invoke({"action": "raise", "message": "no good"})
+    assert failed.function_error == "Unhandled"
+    assert failed.error["errorType"] == "RuntimeError"
+    assert failed.error["errorMessage"] == "no good"
+    timed_out = fn.invoke({"action": "sleep", "seconds": 30})
+    assert timed_out.error == {
+        "errorType": "Sandbox.Timedout",
+        "errorMessage": f"RequestId: {timed_out.request_id} Error: Task timed out after 1.00 "
+                        "seconds",
+    }
+    after = fn.invoke({})
+    assert after.cold_start and after.function_error is None
+
+
+def test_image_config_overrides(backend, lambda_function, image):
+    assert lambda_function("app.other", image=image).invoke({}).payload == {
+        "handler": "app.other", "cwd": "/var/task"}
+    assert lambda_function(image=image, command=["app.other"]).invoke({}).payload[
+        "handler"] == "app.other"
+    moved = lambda_function(image=image, working_directory="/tmp").invoke({})
+    assert moved.payload["cwd"] == "/tmp"
+    wrapped = lambda_function(
+        image=image, entry_point=["/usr/bin/env", "FROM_ENTRY_POINT=yes", "/lambda-entrypoint.sh"],
+    ).invoke({})
+    assert wrapped.payload["env"]["FROM_ENTRY_POINT"] == "yes"
+    assert wrapped.payload["handler"] == "app.handler"  # the image's CMD still follows
+
+
+def test_a_rebuilt_tag_is_a_new_function(backend, lambda_function, client, base_image,
+                                        user_images, functions_dir, tmp_path):
+    tag = f"pytest-lambda-test/image-fn:{uuid.uuid4().hex[:12]}"
+    user_images.append(tag)
+    _build(client, base_image, tag, functions_dir, tmp_path, marker="one")
+    first = lambda_function(image=tag)
+    assert first.invoke({}).payload["marker"] == "one"
+    assert first.invoke({}).cold_start is False
+    _build(client, base_image, tag, functions_dir, tmp_path, marker="two")
+    second = lambda_function(image=tag)
+    assert second.name != first.name
+    result = second.invoke({})
+    assert result.cold_start and result.payload["marker"] == "two"
+
+
+def test_bad_image_functions_are_refused(backend, lambda_function, image, client, base_image,
+                                         user_images, functions_dir, tmp_path):
+    with pytest.raises(ConfigurationError, match="is not in the local Docker engine.*never pulls"):
+        lambda_function(image="pytest-lambda-test/no-such-image:1")
+    with pytest.raises(ConfigurationError, match="takes no code="):
+        lambda_function(image=image, code=functions_dir / "hello")
+    with pytest.raises(ConfigurationError, match="takes no layers="):
+        lambda_function(image=image, layers=[functions_dir / "hello"])
+    with pytest.raises(ConfigurationError, match="runs only on the docker backend"):
+        lambda_function(image=image, backend="process")
+    with pytest.raises(ConfigurationError, match="either as the first argument or in command"):
+        lambda_function("app.other", image=image, command=["app.handler"])
+    with pytest.raises(ConfigurationError, match="applies only to container-image functions"):
+        lambda_function("app.handler", code=functions_dir / "hello", runtime="python3.13",
+                        command=["app.handler"])
+    with pytest.raises(ConfigurationError, match="list of strings"):
+        lambda_function(image=image, command="app.handler")
+    with pytest.raises(ConfigurationError, match="absolute path"):
+        lambda_function(image=image, working_directory="relative")
+    with pytest.raises(ConfigurationError, match="built for x86_64 but the function asks for "
+                                                 "architecture='arm64'"):
+        lambda_function(image=image, architecture="arm64")
+    bare = f"pytest-lambda-test/image-fn:{uuid.uuid4().hex[:12]}"
+    user_images.append(bare)
+    _build(client, base_image, bare, functions_dir, tmp_path,
+           extra='ENTRYPOINT []\nCMD []\n')
+    with pytest.raises(ConfigurationError, match="neither an ENTRYPOINT nor a CMD"):
+        lambda_function(image=bare)
+
+
+def test_arm64_code_on_this_host(backend, lambda_function, functions_dir):
+    host = _arch.host_architecture()
+    other = "arm64" if host == "x86_64" else "x86_64"
+    if _arch.emulation_available(other):
+        expected = "builds its runtime images for this host's architecture"
+    else:
+        expected = f"no {other} emulation is registered with binfmt_misc.*apt-get install"
+    with pytest.raises(ConfigurationError, match=expected):
+        lambda_function("app.handler", code=functions_dir / "hello", runtime="python3.13",
+                        architecture=other)
+    fn = lambda_function("app.handler", code=functions_dir / "hello", runtime="python3.13",
+                         architecture=host)
+    assert fn.config.architecture == host
