@@ -22,8 +22,8 @@ docker_only = pytest.mark.parametrize("backend", ["docker"], indirect=True)
 pytestmark = docker_only
 
 
-def _build(client: Any, base: str, tag: str, functions_dir: Path, tmp: Path, *,
-           marker: str = "one", extra: str = "") -> None:
+def _build(client: Any, base: str, tag: str, functions_dir: Path, tmp: Path,
+           built: list[str], *, marker: str = "one", extra: str = "") -> None:
     context = tmp / f"context-{uuid.uuid4().hex[:8]}"
     context.mkdir()
     shutil.copy(functions_dir / "image_fn" / "app.py", context / "app.py")
@@ -33,8 +33,9 @@ def _build(client: Any, base: str, tag: str, functions_dir: Path, tmp: Path, *,
         "COPY app.py marker.txt ${LAMBDA_TASK_ROOT}/\n"
         'CMD ["app.handler"]\n' + extra
     )
-    client.images.build(path=str(context), tag=tag, pull=False, rm=True, forcerm=True,
-                        labels={"pytest-lambda.test": "image-functions"})
+    image, _log = client.images.build(path=str(context), tag=tag, pull=False, rm=True,
+                                      forcerm=True, labels={"pytest-lambda.test": "image-fn"})
+    built.append(image.id)
 
 
 @pytest.fixture(scope="module")
@@ -44,12 +45,12 @@ def base_image(client: Any) -> str:
 
 @pytest.fixture(scope="module")
 def user_images(client: Any) -> Iterator[list[str]]:
-    """Tags the tests build; each is removed at the end of the module."""
-    tags: list[str] = []
-    yield tags
-    for tag in tags:
+    """Ids of the images the tests build; each is removed at the end of the module."""
+    ids: list[str] = []
+    yield ids
+    for image_id in reversed(ids):
         try:
-            client.images.remove(tag, force=True)
+            client.images.remove(image_id, force=True)
         except Exception:
             pass
 
@@ -58,8 +59,7 @@ def user_images(client: Any) -> Iterator[list[str]]:
 def image(client: Any, base_image: str, user_images: list[str],
           tmp_path_factory: pytest.TempPathFactory) -> str:
     tag = f"pytest-lambda-test/image-fn:{uuid.uuid4().hex[:12]}"
-    _build(client, base_image, tag, FUNCTIONS, tmp_path_factory.mktemp("image"))
-    user_images.append(tag)
+    _build(client, base_image, tag, FUNCTIONS, tmp_path_factory.mktemp("image"), user_images)
     return tag
 
 
@@ -120,12 +120,11 @@ def test_image_config_overrides(backend, lambda_function, image):
 def test_a_rebuilt_tag_is_a_new_function(backend, lambda_function, client, base_image,
                                         user_images, functions_dir, tmp_path):
     tag = f"pytest-lambda-test/image-fn:{uuid.uuid4().hex[:12]}"
-    user_images.append(tag)
-    _build(client, base_image, tag, functions_dir, tmp_path, marker="one")
+    _build(client, base_image, tag, functions_dir, tmp_path, user_images, marker="one")
     first = lambda_function(image=tag)
     assert first.invoke({}).payload["marker"] == "one"
     assert first.invoke({}).cold_start is False
-    _build(client, base_image, tag, functions_dir, tmp_path, marker="two")
+    _build(client, base_image, tag, functions_dir, tmp_path, user_images, marker="two")
     second = lambda_function(image=tag)
     assert second.name != first.name
     result = second.invoke({})
@@ -155,8 +154,7 @@ def test_bad_image_functions_are_refused(backend, lambda_function, image, client
                                                  "architecture='arm64'"):
         lambda_function(image=image, architecture="arm64")
     bare = f"pytest-lambda-test/image-fn:{uuid.uuid4().hex[:12]}"
-    user_images.append(bare)
-    _build(client, base_image, bare, functions_dir, tmp_path,
+    _build(client, base_image, bare, functions_dir, tmp_path, user_images,
            extra='ENTRYPOINT []\nCMD []\n')
     with pytest.raises(ConfigurationError, match="neither an ENTRYPOINT nor a CMD"):
         lambda_function(image=bare)
