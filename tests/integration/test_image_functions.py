@@ -49,6 +49,9 @@ def user_images(client: Any) -> Iterator[list[str]]:
     ids: list[str] = []
     yield ids
     for image_id in reversed(ids):
+        # The session's warm environments of these images outlive the module: remove them first.
+        for container in client.containers.list(all=True, filters={"ancestor": image_id}):
+            container.remove(force=True)
         try:
             client.images.remove(image_id, force=True)
         except Exception:
