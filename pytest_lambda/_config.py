@@ -479,8 +479,8 @@ def build_config(
     ephemeral_storage: object = _limits.EPHEMERAL_STORAGE_DEFAULT_MB,
     environment: Mapping[str, object] | None = None,
     name: object = None,
-    region: str = _aws.DEFAULT_REGION,
-    account_id: str = _aws.DEFAULT_ACCOUNT_ID,
+    region: object = _aws.DEFAULT_REGION,
+    account_id: object = _aws.DEFAULT_ACCOUNT_ID,
     layers: object = None,
     **more: Any,
 ) -> FunctionConfig:
@@ -492,6 +492,8 @@ def build_config(
             f"`pytest --fixtures` for the ones it takes."
         )
     arch = validate_architecture(architecture) if architecture is not None else None
+    region = validate_region(region)
+    account_id = validate_account_id(account_id)
     memory = validate_memory_size(memory_size)
     seconds = validate_timeout(timeout)
     storage = validate_ephemeral_storage(ephemeral_storage)
@@ -567,6 +569,29 @@ def build_config(
         opt_dir=merged.root if merged else None,
         architecture=arch,
     )
+
+
+_REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-\d{1,2}")
+_ACCOUNT = re.compile(r"\d{12}")
+
+
+def validate_region(region: object) -> str:
+    """Return `region` if it is shaped like an AWS region name ("eu-west-1")."""
+    if not isinstance(region, str) or not _REGION.fullmatch(region):
+        raise ConfigurationError(
+            f"region must be an AWS region name such as 'us-east-1', not {region!r}."
+        )
+    return region
+
+
+def validate_account_id(account_id: object) -> str:
+    """Return `account_id` if it is an AWS account id: twelve digits, as a string."""
+    if not isinstance(account_id, str) or not _ACCOUNT.fullmatch(account_id):
+        raise ConfigurationError(
+            f"account_id must be a twelve-digit AWS account id as a string such as "
+            f"'123456789012', not {account_id!r}."
+        )
+    return account_id
 
 
 def _code_architecture(wanted: str | None) -> str:

@@ -354,6 +354,26 @@ def test_zip_symlink_inside_is_kept(tmp_path):
     assert (root / "alias.py").read_text() == "X = 1\n"
 
 
+@pytest.mark.parametrize("region", ["eu-west-1", "us-gov-west-1", "ap-southeast-4",
+                                    "cn-northwest-1", "us-isob-east-1"])
+def test_region_names_are_accepted(code, region):
+    config = build(code, region=region)
+    assert config.arn.startswith(f"arn:aws:lambda:{region}:")
+
+
+@pytest.mark.parametrize("region", ["", "moon", "EU-WEST-1", "eu-west", "eu west 1", 3])
+def test_bad_regions_are_refused(code, region):
+    assert refused(code, region=region) == (
+        f"region must be an AWS region name such as 'us-east-1', not {region!r}."
+    )
+
+
+@pytest.mark.parametrize("account_id", ["12345678901", "1234567890123", "abcdefghijkl",
+                                        123456789012])
+def test_bad_account_ids_are_refused(code, account_id):
+    assert "twelve-digit AWS account id" in refused(code, account_id=account_id)
+
+
 # -- hashing ---------------------------------------------------------------------------------
 
 def test_hash_tree_follows_content_and_exec_bit_not_mtime(code):
