@@ -25,11 +25,33 @@ from ._errors import EnvironmentStartError
 #: The unprivileged user Lambda runs functions as (sbx_user1051).
 LAMBDA_UID = 993
 
-_WRAPPER = (
-    'exec 1<>"/dev/tcp/$1/$2" 2>&1 || exit 121; '
-    "printf 'PYTEST-LAMBDA-LOGS %s\\n' \"$3\"; "
-    'shift 3; exec "$@"'
-)
+# Without extensions the wrapper execs the runtime. With files in /opt/extensions (Lambda's
+# rule: non-directory entries, unless /opt/disable-extensions-jwigqn8j exists) it starts each
+# with argv = its path and the extensions' environment (no `_*`, no AWS_XRAY_CONTEXT_MISSING),
+# reports each one's exit, waits for the harness's GO (every launched extension registered or
+# exited), then runs the runtime as its child: SIGTERM is passed on to the runtime, SIGUSR1
+# becomes the runtime's SIGKILL, and the runtime's exit is reported while the extensions live on
+# for their SHUTDOWN event. See `_runtime_api.py` for the report lines.
+_WRAPPER = r"""exec 1<>"/dev/tcp/$1/$2" 2>&1 || exit 121
+printf 'PYTEST-LAMBDA-LOGS %s\n' "$3"
+a="/dev/tcp/$1/$2"; t=$3; shift 3; x=()
+[ -e /opt/disable-extensions-jwigqn8j ] || for e in /opt/extensions/*; do
+  [ -e "$e" ] && [ ! -d "$e" ] && x+=("$e"); done
+[ ${#x[@]} -eq 0 ] && exec "$@"
+for e in "${x[@]}"; do
+  ( for v in $(compgen -e); do case $v in _*|AWS_XRAY_CONTEXT_MISSING) unset "$v";; esac; done
+    env -u _ "$e"; c=$?
+    printf 'PYTEST-LAMBDA-EXTEXIT %s %s %s\n' "$t" "$c" "${e##*/}" >"$a" ) &
+done
+exec 3<>"$a"; printf 'PYTEST-LAMBDA-EXTENSIONS %s %s\n' "$t" "${x[*]##*/}" >&3
+read -r r <&3; exec 3<&-
+[ "$r" = GO ] || exit 0
+"$@" & p=$!
+trap 'kill -TERM $p 2>/dev/null' TERM; trap 'kill -KILL $p 2>/dev/null' USR1
+while :; do wait $p; c=$?; kill -0 $p 2>/dev/null || break; done
+printf 'PYTEST-LAMBDA-EXIT %s %s\n' "$t" "$c" >"$a"
+while ! wait; do :; done
+"""
 
 _CGROUP_ROOT = Path("/sys/fs/cgroup")
 
@@ -64,6 +86,16 @@ def _cgroup_dirs(container_id: str) -> dict[str, Path]:
                 found[kind] = path
                 break
     return found
+
+
+def has_extensions(opt_dir: Path | None) -> bool:
+    """Return whether the merged layers hold extensions Lambda would start."""
+    if opt_dir is None or (opt_dir / "disable-extensions-jwigqn8j").exists():
+        return False
+    try:
+        return any(not p.is_dir() for p in (opt_dir / "extensions").iterdir())
+    except OSError:
+        return False
 
 
 class DockerEnvironment(ExecutionEnvironment):
@@ -134,6 +166,10 @@ class DockerEnvironment(ExecutionEnvironment):
             security_opt=["no-new-privileges"],
         )
         labels = {**self._labels.as_dict(), LABEL_FUNCTION: config.name}
+        # Extensions listen for Logs/Telemetry batches on sandbox.localdomain, as in Lambda.
+        names = ({"hostname": "sandbox", "domainname": "localdomain"}
+                 if has_extensions(config.opt_dir) else {})
+        self.server.extensions.resolve_host = self._container_ip
         if config.image is not None:  # its entry point and command, Lambda's overrides applied
             argv, working_dir = config.image.argv, config.image.working_directory
         else:
@@ -150,6 +186,7 @@ class DockerEnvironment(ExecutionEnvironment):
                 labels=labels,
                 host_config=host_config,
                 detach=True,
+                **names,
             )
             self.container_id = created["Id"]
             api.start(self.container_id)
@@ -174,6 +211,22 @@ class DockerEnvironment(ExecutionEnvironment):
             return out.decode("utf-8", "replace").strip()  # type: ignore[no-any-return]
         except Exception:
             return ""
+
+    def _container_ip(self) -> str:
+        """Return the container's address on the session network (where the host reaches it)."""
+        try:
+            info = self._client.api.inspect_container(self.container_id)
+            network = info["NetworkSettings"]["Networks"][self._network.name]
+            return str(network["IPAddress"])
+        except Exception:
+            return "127.0.0.1"  # gone: delivery fails and is dropped
+
+    def signal_runtime(self, kill: bool) -> None:
+        # docker-init passes the signal to the wrapper, which passes it on to the runtime.
+        try:
+            self._client.api.kill(self.container_id, signal="SIGUSR1" if kill else "SIGTERM")
+        except Exception:
+            pass  # already stopped
 
     def startup_problem(self) -> str:
         # Before the bash wrapper connects its output to the harness, it goes to Docker's log.
@@ -227,6 +280,16 @@ class DockerEnvironment(ExecutionEnvironment):
     def exit_info(self) -> ExitInfo:
         if self.container_id is None:
             return ExitInfo(code=-1)
+        if self.reported_exit is not None:  # the wrapper outlives the runtime (extensions)
+            code = self.reported_exit
+            try:
+                oom = self._client.api.inspect_container(self.container_id)["State"]["OOMKilled"]
+            except Exception:
+                oom = False
+            if oom:
+                self._oom_killed = True
+                return ExitInfo(code=code, signal=9, oom_killed=True)
+            return ExitInfo(code=code, signal=code - 128) if code > 128 else ExitInfo(code=code)
         try:
             result = self._client.api.wait(self.container_id, timeout=10)
             code = int(result.get("StatusCode", -1))

@@ -6,10 +6,11 @@ import secrets
 import signal
 import string
 import threading
+import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 
-from . import _aws
+from . import _aws, _limits
 from ._config import FunctionConfig
 from ._logs import LogPump
 from ._runtime_api import RuntimeAPIServer
@@ -135,9 +136,16 @@ class ExecutionEnvironment(ABC):
 
     def __init__(self, config: FunctionConfig, *, server_host: str) -> None:
         self.config = config
-        self.server = RuntimeAPIServer(server_host, on_log_stream=self._attach_log_stream)
+        self.server = RuntimeAPIServer(server_host, on_log_stream=self._attach_log_stream,
+                                       on_runtime_exit=self._on_reported_exit)
+        self.server.extensions.configure(
+            function_name=config.name, handler=config.handler or "",
+            account_id=config.account_id,
+        )
         self.logs: LogPump | None = None
         self.exited = threading.Event()
+        #: The runtime's exit status as the wrapper reported it (environments with extensions).
+        self.reported_exit: int | None = None
         self._exit_info: ExitInfo | None = None
         self._destroyed = False
 
@@ -150,6 +158,37 @@ class ExecutionEnvironment(ABC):
     def _on_runtime_exit(self) -> None:
         self.exited.set()
         self.server.notify()
+
+    def _on_reported_exit(self, code: int) -> None:
+        self.reported_exit = code
+        self._on_runtime_exit()
+
+    def signal_runtime(self, kill: bool) -> None:
+        """Send the runtime SIGTERM (or SIGKILL when `kill`) without stopping the extensions."""
+
+    def shutdown(self, reason: str) -> None:
+        """Run Lambda's shutdown phase when extensions registered, before `destroy()`.
+
+        The runtime gets SIGTERM and 300 ms (500 ms when an internal extension registered), then
+        SIGKILL; SHUTDOWN-subscribed extensions get a SHUTDOWN event and the rest of the 2 s
+        phase. Without extensions this returns at once: `destroy()` kills everything.
+        """
+        extensions = self.server.extensions
+        if not extensions.registered or self.server.closed:
+            return
+        started = time.monotonic()
+        end = started + _limits.SHUTDOWN_MAX_MS / 1000
+        extensions.flush_subscribers(timeout=0.5)
+        subscribed = extensions.begin_shutdown(reason)
+        if not self.exited.is_set():
+            self.signal_runtime(kill=False)
+            grace = (_limits.SHUTDOWN_RUNTIME_INTERNAL_MS if extensions.has_internal
+                     else _limits.SHUTDOWN_RUNTIME_MS) / 1000
+            if not self.exited.wait(timeout=grace):
+                self.signal_runtime(kill=True)
+        if subscribed:
+            self.server.wait_for(extensions.shutdown_done, timeout=max(0.0, end - time.monotonic()))
+        extensions.close_subscribers()
 
     @abstractmethod
     def start(self) -> None:

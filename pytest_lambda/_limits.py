@@ -50,3 +50,11 @@ RUNTIME_API_MAX_HEADER_BYTES = 64 * 1024
 #: body arrives truncated, with `inputTruncated: true`.
 CLOUDFRONT_VIEWER_BODY_MAX_BYTES = 40 * 1024
 CLOUDFRONT_ORIGIN_BODY_MAX_BYTES = 1024 * 1024
+
+#: External extensions an execution environment runs (files in /opt/extensions).
+EXTENSIONS_MAX = 10
+#: The shutdown phase with extensions (ms): the runtime's share after SIGTERM (more when an
+#: internal extension registered), then the rest of the whole phase for the extensions.
+SHUTDOWN_MAX_MS = 2_000
+SHUTDOWN_RUNTIME_MS = 300
+SHUTDOWN_RUNTIME_INTERNAL_MS = 500

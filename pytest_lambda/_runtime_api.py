@@ -11,7 +11,11 @@ so no Nagle/delayed-ACK stall sits between the runtime and the test (a naive `ht
 costs ~40 ms a round trip).
 
 The same port also accepts the environment's log stream: a connection whose first line is
-`PYTEST-LAMBDA-LOGS <token>` carries the runtime's stdout and stderr (see `_logs.py`).
+`PYTEST-LAMBDA-LOGS <token>` carries the runtime's stdout and stderr (see `_logs.py`). With
+extensions, the environment's wrapper also reports on it: `PYTEST-LAMBDA-EXTENSIONS <token>
+<names>` (held open until every launched extension registered or exited, then answered `GO` or
+`STOP`), `PYTEST-LAMBDA-EXTEXIT <token> <code> <name>` and `PYTEST-LAMBDA-EXIT <token> <code>`
+(the runtime's exit status). The Extensions, Logs and Telemetry APIs live in `_extensions.py`.
 """
 
 from __future__ import annotations
@@ -26,9 +30,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from . import _limits
+from ._extensions import ExtensionsAPI
 
 API_PREFIX = "/2018-06-01"
 LOG_STREAM_MAGIC = b"PYTEST-LAMBDA-LOGS "
+_CONTROL_MAGIC = b"PYTEST-LAMBDA-"
 
 _ERROR_TYPE_RE = re.compile(r"^(Runtime|Function)\.[A-Z][a-zA-Z]+$")
 _ERROR_CAUSE_CONTENT_TYPE = "application/vnd.aws.lambda.error.cause+json"
@@ -149,16 +155,22 @@ class RuntimeAPIServer:
         *,
         on_log_stream: Callable[[socket.socket, bytes], None] | None = None,
         log_token: str | None = None,
+        on_runtime_exit: Callable[[int], None] | None = None,
     ) -> None:
         self._listener = socket.create_server((host, 0), backlog=16)
         self.host = host
         self.port: int = self._listener.getsockname()[1]
         self._on_log_stream = on_log_stream
+        self._on_runtime_exit = on_runtime_exit
         self.log_token = log_token or uuid.uuid4().hex
         self._cond = threading.Condition()
         self.state = STARTED
+        #: When init ended: the runtime and every registered extension asked for their next event.
         self.ready_at: float | None = None
+        self.runtime_ready_at: float | None = None
         self.init_error: tuple[str, bytes, str] | None = None  # (error type, body, content type)
+        self.init_error_source = "runtime"  # or "extension"
+        self.extensions = ExtensionsAPI(self)
         self._pending: Invocation | None = None
         self._current: Invocation | None = None
         self._closed = False
@@ -183,6 +195,17 @@ class RuntimeAPIServer:
             ):
                 raise RuntimeError("an execution environment serves one invocation at a time")
             self._pending = invocation
+            if self.extensions.by_id:
+                self.extensions.invoke(invocation.request_id, invocation.deadline_ms,
+                                       invocation.function_arn, invocation.trace_id)
+            self._cond.notify_all()
+
+    def _check_init_done(self) -> None:
+        """Set `ready_at` once the runtime and every extension are ready; call with the lock."""
+        if (self.ready_at is None and self.runtime_ready_at is not None
+                and self.init_error is None and self.extensions.all_ready()):
+            self.ready_at = time.perf_counter() if self.extensions.by_id else self.runtime_ready_at
+            self.extensions.init_done()
             self._cond.notify_all()
 
     def wait_for(self, predicate: Callable[[], bool], timeout: float | None) -> bool:
@@ -262,6 +285,10 @@ class RuntimeAPIServer:
                         self._connections.discard(conn)
                     self._on_log_stream(conn, reader.take_buffered())
                 return
+            if first.startswith(_CONTROL_MAGIC):
+                reader.readline()
+                self._control(conn, first.decode("utf-8", "replace").split())
+                return
             while not self._closed:
                 try:
                     request = reader.read_request()
@@ -289,6 +316,20 @@ class RuntimeAPIServer:
                     conn.close()
                 except OSError:
                     pass
+
+    def _control(self, conn: socket.socket, words: list[str]) -> None:
+        """Handle a report of the environment's wrapper (see the module docstring)."""
+        if len(words) < 2 or words[1] != self.log_token:
+            return
+        kind, args = words[0], words[2:]
+        if kind == "PYTEST-LAMBDA-EXTENSIONS":
+            go = self.extensions.announce(args)
+            conn.sendall(b"GO\n" if go else b"STOP\n")
+        elif kind == "PYTEST-LAMBDA-EXTEXIT" and len(args) == 2 and args[0].isdigit():
+            self.extensions.extension_exited(args[1], int(args[0]))
+        elif (kind == "PYTEST-LAMBDA-EXIT" and len(args) == 1 and args[0].isdigit()
+              and self._on_runtime_exit is not None):
+            self._on_runtime_exit(int(args[0]))
 
     @staticmethod
     def _send(
@@ -336,6 +377,8 @@ class RuntimeAPIServer:
             if req.method != "GET":
                 return 405, b"", None, []
             return 200, b"pong", "text/plain; charset=utf-8", []
+        if path.startswith(("/2020-01-01/", "/2020-08-15/", "/2022-07-01/")):
+            return self.extensions.route(req, path)
         return 404, b"404 page not found\n", "text/plain; charset=utf-8", []
 
     def _next(self) -> tuple[int, bytes, str | None, list[tuple[str, str]]] | None:
@@ -346,8 +389,10 @@ class RuntimeAPIServer:
                 # A repeated /next while the invocation runs gets the same event again.
                 return self._render_invocation(self._current)
             self.state = READY
-            if self.ready_at is None:
-                self.ready_at = time.perf_counter()
+            if self.runtime_ready_at is None:
+                self.runtime_ready_at = time.perf_counter()
+                self.extensions.runtime_ready()
+                self._check_init_done()
             self._current = None
             self._cond.notify_all()
             while self._pending is None:

@@ -26,6 +26,7 @@ from ._errors import (
     InvokeError,
     RequestTooLargeException,
 )
+from ._extensions import FAILURE, SPINDOWN, TIMEOUT
 from ._reporting import (
     exit_error,
     exit_reason,
@@ -170,7 +171,11 @@ class LambdaService:
                 pool = self._pools[key] = _Pool()
             return pool
 
-    def _discard(self, env: ExecutionEnvironment) -> None:
+    def _discard(self, env: ExecutionEnvironment, reason: str = SPINDOWN) -> None:
+        if env.server.extensions.registered:
+            # Lambda's shutdown phase (SIGTERM, SHUTDOWN events, up to 2 s) runs in the background.
+            self._pending.append(self._reaper.submit(_shut_down, env, reason))
+            return
         # Stop it answering at once; the slow part (removing a container) runs in the background.
         env.server.close()
         self._pending.append(self._reaper.submit(env.destroy))
@@ -289,7 +294,7 @@ class LambdaService:
                 f"INIT_REPORT Init Duration: {init_limit * 1000:.2f} ms\tPhase: init\t"
                 f"Status: timeout\n"
             )
-            self._discard(env)
+            self._discard(env, TIMEOUT)
             env, started = self._start_and_wait(backend, config, budget)
             before += _init_start(config)
             init_limit = budget
@@ -321,8 +326,9 @@ class LambdaService:
         server = env.server
         request_id = invocation.request_id
         if server.init_error is not None:
-            # The runtime reported the failure; it exits next. Give its last words a moment.
-            env.exited.wait(timeout=2)
+            if server.init_error_source == "runtime":
+                # The runtime reported the failure; it exits next. Give its last words a moment.
+                env.exited.wait(timeout=2)
             error_type, body, _ctype = server.init_error
             status = "error"
         elif env.exited.is_set():
@@ -336,7 +342,7 @@ class LambdaService:
         init_ms = (_clock.perf() - started) * 1000
         memory = env.max_memory_used_mb()
         output = env.take_logs() or env.startup_problem()
-        self._discard(env)
+        self._discard(env, TIMEOUT if status == "timeout" else FAILURE)
         logs = (
             before + _ensure_newline(output)
             + f"INIT_REPORT Init Duration: {init_ms:.2f} ms\tPhase: init\tStatus: {status}"
@@ -359,18 +365,33 @@ class LambdaService:
         server = env.server
         budget = float(config.timeout) if budget is None else budget
         request_id = invocation.request_id
+        extensions = server.extensions
+        started_wall = _clock.wall() if extensions.subscribers else 0.0
         started = _clock.perf()
         server.dispatch(invocation)
-        server.wait_for(lambda: invocation.done.is_set() or env.exited.is_set(),
-                        timeout=max(budget, 0.0))
+        if extensions.by_id:
+            # It ends when the runtime has answered and every INVOKE-subscribed extension has
+            # asked for its next event.
+            def finished() -> bool:
+                return invocation.done.is_set() and extensions.idle()
+
+            server.wait_for(lambda: finished() or env.exited.is_set(), timeout=max(budget, 0.0))
+            done = finished()
+        else:
+            server.wait_for(lambda: invocation.done.is_set() or env.exited.is_set(),
+                            timeout=max(budget, 0.0))
+            done = invocation.done.is_set()
         ended = _clock.perf()
         status: str | None = None
         error_type: str | None = None
         function_error: str | None = None
         keep = False
         trailer = ""
-        if invocation.done.is_set():
-            duration = ((invocation.completed_at or ended) - started) * 1000
+        if done:
+            completed = invocation.completed_at or ended
+            if extensions.by_id and extensions.idle_at is not None:
+                completed = max(completed, extensions.idle_at)
+            duration = (completed - started) * 1000
             output = env.take_logs()
             if invocation.outcome == "response":
                 body = invocation.body
@@ -387,7 +408,7 @@ class LambdaService:
                 keep = True  # the runtime decides: awslambdaric exits, others carry on
         elif env.exited.is_set():
             if not invocation.delivered and init_ms is None:
-                self._discard(env)
+                self._discard(env, FAILURE)
                 raise _StaleEnvironment()
             duration = (ended - started) * 1000
             output = env.take_logs()
@@ -404,6 +425,8 @@ class LambdaService:
             error_type, body = document["errorType"], _json(document)
             status = "timeout"
         memory = env.max_memory_used_mb()
+        if extensions.failed:  # an extension crashed or reported an exit error
+            keep = False
         if keep and not self._closed:
             with pool.lock:
                 if generation == pool.generation:
@@ -412,7 +435,11 @@ class LambdaService:
                 else:
                     keep = False
         if not keep:
-            self._discard(env)
+            self._discard(env, TIMEOUT if status == "timeout" else
+                          FAILURE if status == "error" or extensions.failed else SPINDOWN)
+        if extensions.subscribers:
+            self._publish(env, invocation, started_wall, output, before, status, error_type,
+                          duration, memory, init_ms, body)
         logs = invocation_logs(
             before, request_id, output, trailer,
             report_line(request_id, duration, config.memory_size, memory, init_ms, status,
@@ -430,6 +457,37 @@ class LambdaService:
             max_memory_used_mb=memory,
             memory_size_mb=config.memory_size,
         )
+
+
+    @staticmethod
+    def _publish(
+        env: ExecutionEnvironment, invocation: Invocation, started_wall: float, output: str,
+        before: str, status: str | None, error_type: str | None, duration: float, memory: int,
+        init_ms: float | None, body: bytes,
+    ) -> None:
+        """Give the Logs and Telemetry subscribers this invocation's records."""
+        if status is None:
+            status = "error" if invocation.outcome == "error" else "success"
+            error_type = invocation.error_type if status == "error" else None
+        elif status == "error":
+            status = "failure" if invocation.outcome is None else "error"
+        init_output = "\n".join(line for line in before.splitlines()
+                                if not line.startswith(("INIT_START", "INIT_REPORT")))
+        env.server.extensions.publish_invocation(
+            request_id=invocation.request_id, started_wall=started_wall,
+            ended_wall=_clock.wall(), output=output, status=status, error_type=error_type,
+            duration_ms=duration, billed_ms=math.ceil(duration),
+            memory_mb=env.config.memory_size, max_memory_mb=memory, init_ms=init_ms,
+            produced_bytes=len(body) if status == "success" else 0, before=init_output,
+        )
+
+
+def _shut_down(env: ExecutionEnvironment, reason: str) -> None:
+    """Run the environment's shutdown phase, then destroy it."""
+    try:
+        env.shutdown(reason)
+    finally:
+        env.destroy()
 
 
 def _init_timed_out(env: ExecutionEnvironment) -> bool:
