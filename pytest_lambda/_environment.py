@@ -121,7 +121,8 @@ def lambda_environment(
         for key in ("_HANDLER", "TZ", "LANG", "PATH", "LD_LIBRARY_PATH"):
             del env[key]
         env["AWS_EXECUTION_ENV"] = "AWS_Lambda_Image"
-    elif config.runtime is not None:
+    elif config.runtime is not None and config.runtime.execution_env is not None:
+        # Custom runtimes (provided.*) get no AWS_EXECUTION_ENV on Lambda.
         env["AWS_EXECUTION_ENV"] = config.runtime.execution_env
     # Reserved keys were refused at configuration; the rest (PATH, TZ, LANG, ...) may be overridden.
     env.update(config.env)

@@ -5,9 +5,14 @@ way: AWS's official base images (`public.ecr.aws/lambda/python:3.13`), used only
 locally, and pytest-aws-lambda's own "hermetic" images, built here without a container registry:
 
 1. a Debian root file system made by `mmdebstrap` from Debian's package archive, imported with
-   `docker import` as `pytest-lambda/base:<suite>-<hash>`;
-2. awslambdaric and its dependencies installed as wheels by the host's pip into the build context;
-3. `docker build` of `runtime_images/<family>/Dockerfile` on that base.
+   `docker import` as `pytest-lambda/base:<suite>-<hash>` (and, for a family whose runtime
+   interface client compiles native code, a second one with the compilers for the build stage);
+2. the runtime interface client fetched by the host into the build context: awslambdaric as
+   wheels by pip, aws-lambda-ric and its build tools by npm (custom runtimes have none);
+3. `docker build` of `runtime_images/<family>/Dockerfile` on that base, without network.
+
+What differs between families is one `_Recipe` each (`RECIPES`): the Debian packages, the build
+stage's packages, the client and how the host fetches it, and the build arguments.
 
 A hermetic image's tag carries a hash of everything that goes into it, so an image present under
 its tag is reused as is (one `images.get`), and a change to any input builds a new one. Builds run
@@ -45,9 +50,10 @@ from ._runtimes import RUNTIMES, Runtime, get_runtime
 #: Which image serves a runtime: always ours, AWS's when present locally, or AWS's only.
 POLICIES = ("hermetic", "prefer-official", "official")
 
-#: The runtime interface client installed into hermetic images. Pinned: the image tag's hash
-#: covers this string, so a hermetic tag always means the same contents.
+#: The runtime interface clients installed into hermetic images. Pinned: the image tag's hash
+#: covers these strings, so a hermetic tag always means the same contents.
 AWSLAMBDARIC_SPEC = "awslambdaric==4.2.2"
+AWS_LAMBDA_RIC_SPEC = "aws-lambda-ric@4.0.2"
 
 #: Bump when the build recipe in this module changes in a way the hashed files do not show.
 RECIPE_VERSION = "1"
@@ -102,7 +108,7 @@ def runtime_images_dir() -> Path:
 def bootstrap_file(runtime: Runtime) -> Path:
     """Return the bootstrap script that becomes `/var/runtime/bootstrap.py` for `runtime`."""
     if runtime.family != "python":
-        raise ImageBuildError(f"pytest-aws-lambda cannot build images for {runtime.name} yet.")
+        raise ImageBuildError(f"The {runtime.name} images have no bootstrap.py.")
     return Path(__file__).resolve().parent / "_bootstrap" / "python_bootstrap.py"
 
 
@@ -120,9 +126,67 @@ def _family_files(images_dir: Path, family: str) -> list[Path]:
 # What goes into an image, and its tag
 
 
-def base_packages(runtime: Runtime) -> list[str]:
-    """Return the Debian packages a runtime's base installs beyond the essential set."""
-    return [f"python{runtime.version}", "ca-certificates"]
+@dataclass(frozen=True)
+class _Recipe:
+    """How the hermetic images of one runtime family are made."""
+
+    #: Debian packages of the runtime image, beyond the essential set ("{version}" filled in).
+    packages: tuple[str, ...]
+    #: Debian packages of the build stage's base; empty for a Dockerfile with one stage.
+    build_packages: tuple[str, ...] = ()
+    #: The build context's name for the package's own bootstrap file, if the family has one.
+    bootstrap_name: str | None = None
+    #: The build argument that carries `Runtime.version` ("PYTHON_VERSION"), if any.
+    version_arg: str | None = None
+    #: Step 2: put the runtime interface client into the build context (`fetch(rt, context,
+    #: arch, steps)`), described by `fetch_what` ("{spec}" and "{version}" filled in).
+    fetch: Callable[[Runtime, Path, str, _Steps], None] | None = None
+    fetch_what: str = ""
+
+
+def recipe(runtime: Runtime) -> _Recipe:
+    """Return the recipe of `runtime`'s family (see `RECIPES`), or raise ImageBuildError."""
+    try:
+        return RECIPES[runtime.family]
+    except KeyError:
+        raise ImageBuildError(
+            f"pytest-aws-lambda has no recipe for {runtime.family} images ({runtime.name})."
+        ) from None
+
+
+def client_spec(runtime: Runtime) -> str | None:
+    """Return the pinned runtime interface client that goes into `runtime`'s image, if any."""
+    # Read the module constants at call time, so that a changed pin changes the hash.
+    return {"python": AWSLAMBDARIC_SPEC, "nodejs": AWS_LAMBDA_RIC_SPEC}.get(runtime.family)
+
+
+def base_packages(runtime: Runtime, *, stage: str = "runtime") -> list[str]:
+    """Return the Debian packages of a runtime's base ("runtime") or build-stage base ("build")."""
+    r = recipe(runtime)
+    names = r.packages if stage == "runtime" else r.build_packages
+    return [name.format(version=runtime.version) for name in names]
+
+
+def _suite(runtime: Runtime) -> str:
+    if runtime.debian_suite is None:
+        raise ImageBuildError(_no_hermetic_image(runtime))
+    return runtime.debian_suite
+
+
+_LANGUAGES = {"nodejs": "Node.js", "python": "Python"}
+
+
+def _no_hermetic_image(runtime: Runtime) -> str:
+    others = ", ".join(sorted(
+        r.name for r in RUNTIMES.values()
+        if r.family == runtime.family and r.debian_suite is not None
+    ))
+    return (
+        f"No Debian suite ships {_LANGUAGES.get(runtime.family, runtime.family)} "
+        f"{runtime.version}, so pytest-aws-lambda cannot build a hermetic {runtime.name} image: "
+        f"use {others or 'another runtime'} instead, or load AWS's {runtime.official_image} "
+        f"(docker pull or docker load) and set --lambda-image-policy=prefer-official."
+    )
 
 
 def _dpkg_options(images_dir: Path, family: str) -> list[str]:
@@ -133,32 +197,34 @@ def _dpkg_options(images_dir: Path, family: str) -> list[str]:
     ]
 
 
-def base_hash(runtime: Runtime, *, images_dir: Path | None = None) -> str:
+def base_hash(runtime: Runtime, *, images_dir: Path | None = None, stage: str = "runtime") -> str:
     """Return the 12-hex hash of what goes into a runtime's Debian base root file system."""
     images_dir = images_dir or runtime_images_dir()
     h = hashlib.sha256()
     for part in (
-        "base", RECIPE_VERSION, "maybe-merged-usr", runtime.debian_suite,
-        *base_packages(runtime),
+        "base", RECIPE_VERSION, "maybe-merged-usr", _suite(runtime),
+        *base_packages(runtime, stage=stage),
         *_dpkg_options(images_dir, runtime.family),
     ):
         h.update(part.encode() + b"\0")
     return h.hexdigest()[:12]
 
 
-def base_tag(runtime: Runtime, *, images_dir: Path | None = None) -> str:
+def base_tag(runtime: Runtime, *, images_dir: Path | None = None, stage: str = "runtime") -> str:
     """Return the tag of a runtime's Debian base image: `pytest-lambda/base:<suite>-<hash>`."""
-    return f"{BASE_REPOSITORY}:{runtime.debian_suite}-{base_hash(runtime, images_dir=images_dir)}"
+    digest = base_hash(runtime, images_dir=images_dir, stage=stage)
+    return f"{BASE_REPOSITORY}:{_suite(runtime)}-{digest}"
 
 
 def image_hash(runtime: str | Runtime, *, images_dir: Path | None = None) -> str:
     """Return the 12-hex content hash of a runtime's hermetic image.
 
     It covers every file in `runtime_images/<family>/` (name, executable bit, content), the
-    bootstrap script, the runtime's Debian suite and language version, the base packages and the
-    awslambdaric version spec.
+    package's bootstrap script, the runtime's Debian suite and language version, the base (and
+    build-stage base) packages and the runtime interface client's version spec.
     """
     rt = get_runtime(runtime) if isinstance(runtime, str) else runtime
+    r = recipe(rt)
     images_dir = images_dir or runtime_images_dir()
     h = hashlib.sha256()
 
@@ -167,15 +233,20 @@ def image_hash(runtime: str | Runtime, *, images_dir: Path | None = None) -> str
 
     add("recipe", RECIPE_VERSION.encode())
     add("runtime", rt.name.encode())
-    add("suite", rt.debian_suite.encode())
+    add("suite", _suite(rt).encode())
     add("version", rt.version.encode())
-    add("ric", AWSLAMBDARIC_SPEC.encode())
+    spec = client_spec(rt)
+    if spec is not None:
+        add("ric", spec.encode())
     add("base", base_hash(rt, images_dir=images_dir).encode())
+    if r.build_packages:
+        add("build-base", base_hash(rt, images_dir=images_dir, stage="build").encode())
     family_root = images_dir / rt.family
     for path in _family_files(images_dir, rt.family):
         mode = "x" if os.access(path, os.X_OK) else "-"
         add(f"file:{path.relative_to(family_root).as_posix()}:{mode}", path.read_bytes())
-    add("bootstrap.py", bootstrap_file(rt).read_bytes())
+    if r.bootstrap_name is not None:
+        add(r.bootstrap_name, bootstrap_file(rt).read_bytes())
     return h.hexdigest()[:12]
 
 
@@ -311,11 +382,12 @@ def _file_lock(name: str, progress: Progress, waiting: str) -> Iterator[None]:
 
 
 class _Steps:
-    """Progress lines for one image build: `[n/3] what…` and `… done in 12.3 s`."""
+    """Progress lines for one image build: `[n/N] what…` and `… done in 12.3 s`."""
 
-    def __init__(self, runtime: Runtime, progress: Progress) -> None:
+    def __init__(self, runtime: Runtime, progress: Progress, total: int = 3) -> None:
         self.prefix = f"pytest-lambda: building {runtime.name} image"
         self.progress = progress
+        self.total = total
         self.started = _clock.perf()
 
     def say(self, text: str) -> None:
@@ -323,10 +395,10 @@ class _Steps:
 
     @contextlib.contextmanager
     def step(self, n: int, what: str) -> Iterator[None]:
-        self.say(f"[{n}/3] {what}…")
+        self.say(f"[{n}/{self.total}] {what}…")
         start = _clock.perf()
         yield
-        self.say(f"[{n}/3] done in {_clock.perf() - start:.1f} s")
+        self.say(f"[{n}/{self.total}] done in {_clock.perf() - start:.1f} s")
 
     def elapsed(self) -> float:
         return _clock.perf() - self.started
@@ -380,19 +452,23 @@ def _merged_usr_hook() -> list[str]:
     return [f"--hook-dir={hook}"] if hook.is_dir() else []
 
 
-def _ensure_base(client: Any, rt: Runtime, steps: _Steps, mirror: str) -> str:
-    """Step 1: return the tag of the runtime's Debian base, making it with mmdebstrap if absent."""
-    tag = base_tag(rt)
-    suite = rt.debian_suite
+def _ensure_base(client: Any, rt: Runtime, steps: _Steps, mirror: str, *,
+                 stage: str = "runtime", n: int = 1) -> str:
+    """Step `n`: return the tag of the runtime's Debian base (or build-stage base), making it
+    with mmdebstrap if absent."""
+    tag = base_tag(rt, stage=stage)
+    suite = _suite(rt)
+    what = f"Debian {suite} root file system" + (" for the build stage" if stage == "build" else "")
+    head = f"[{n}/{steps.total}]"
     if _get_image(client, tag) is not None:
-        steps.say(f"[1/3] Debian {suite} root file system: cached as {tag}")
+        steps.say(f"{head} {what}: cached as {tag}")
         return tag
     with _file_lock(tag, steps.progress, f"{steps.prefix}: waiting for another process "
                     f"making {tag}…"):
         if _get_image(client, tag) is not None:
-            steps.say(f"[1/3] Debian {suite} root file system: made by another process as {tag}")
+            steps.say(f"{head} {what}: made by another process as {tag}")
             return tag
-        with steps.step(1, f"Debian {suite} root file system (mmdebstrap from {mirror})"):
+        with steps.step(n, f"{what} (mmdebstrap from {mirror})"):
             work = cache_dir() / "build"
             work.mkdir(parents=True, exist_ok=True)
             with tempfile.TemporaryDirectory(dir=work, prefix=f"base-{suite}-") as tmp:
@@ -400,7 +476,7 @@ def _ensure_base(client: Any, rt: Runtime, steps: _Steps, mirror: str) -> str:
                 cmd = [
                     "mmdebstrap", "--variant=minbase", "--mode=auto", "--format=tar",
                     "--components=main",
-                    f"--include={','.join(base_packages(rt))}",
+                    f"--include={','.join(base_packages(rt, stage=stage))}",
                     # Snapshot archives (and sid) carry Release files past their Valid-Until.
                     '--aptopt=Acquire::Check-Valid-Until "false"',
                     *(f"--dpkgopt={opt}" for opt in _dpkg_options(runtime_images_dir(),
@@ -411,7 +487,7 @@ def _ensure_base(client: Any, rt: Runtime, steps: _Steps, mirror: str) -> str:
                     *_merged_usr_hook(),
                     suite, str(tarball), mirror,
                 ]
-                _run(cmd, step=f"Making the Debian {suite} root file system", steps=steps)
+                _run(cmd, step=f"Making the {what}", steps=steps)
                 repository, _, image_tag = tag.partition(":")
                 try:
                     client.api.import_image_from_file(
@@ -421,8 +497,7 @@ def _ensure_base(client: Any, rt: Runtime, steps: _Steps, mirror: str) -> str:
                     )
                 except Exception as exc:
                     raise ImageBuildError(
-                        f"Importing the Debian {suite} root file system into Docker as {tag} "
-                        f"failed: {exc}"
+                        f"Importing the {what} into Docker as {tag} failed: {exc}"
                     ) from exc
     return tag
 
@@ -442,21 +517,68 @@ def _pip_command() -> list[str]:
     )
 
 
-def _install_ric(rt: Runtime, target: Path, arch: str, steps: _Steps) -> None:
-    """Step 2: install awslambdaric and its dependencies for the image's Python into `target`."""
+def _install_awslambdaric(rt: Runtime, context: Path, arch: str, steps: _Steps) -> None:
+    """Install awslambdaric and its dependencies for the image's Python into `context/runtime`."""
     platforms = [f"manylinux2014_{arch}", f"manylinux_2_28_{arch}"]
     cmd = [
         *_pip_command(), "install", "--quiet", "--disable-pip-version-check", "--no-input",
-        "--no-compile", "--target", str(target), "--only-binary=:all:",
+        "--no-compile", "--target", str(context / "runtime"), "--only-binary=:all:",
         *(f"--platform={p}" for p in platforms),
         f"--python-version={rt.version}", "--implementation=cp", AWSLAMBDARIC_SPEC,
     ]
     _run(cmd, step=f"Installing {AWSLAMBDARIC_SPEC} for Python {rt.version}", steps=steps)
 
 
+def _fetch_aws_lambda_ric(rt: Runtime, context: Path, arch: str, steps: _Steps) -> None:
+    """Fetch aws-lambda-ric and its build tools into `context/npm/node_modules`, unbuilt.
+
+    Its install scripts compile native code; they run in the Dockerfile's build stage, which
+    has the compilers and no network.
+    """
+    npm = shutil.which("npm")
+    if npm is None:
+        raise ImageBuildError(
+            f"Building the {rt.name} image needs npm on this machine to fetch "
+            f"{AWS_LAMBDA_RIC_SPEC}: install Node.js with npm, or use a Python or custom runtime."
+        )
+    target = context / "npm"
+    target.mkdir()
+    cmd = [
+        npm, "install", "--ignore-scripts", "--omit=dev", "--no-save", "--no-package-lock",
+        "--no-audit", "--no-fund", "--loglevel=error", "--prefix", str(target),
+        AWS_LAMBDA_RIC_SPEC,
+    ]
+    _run(cmd, step=f"Fetching {AWS_LAMBDA_RIC_SPEC} with npm", steps=steps, cwd=target)
+
+
+#: One recipe per folder of `runtime_images/`.
+RECIPES: dict[str, _Recipe] = {
+    "python": _Recipe(
+        packages=("python{version}", "ca-certificates"),
+        bootstrap_name="bootstrap.py",
+        version_arg="PYTHON_VERSION",
+        fetch=_install_awslambdaric,
+        fetch_what="{spec} wheels for Python {version} (pip)",
+    ),
+    # What AWS's custom-runtime tutorial bootstrap uses: bash, curl and coreutils (essential).
+    "provided": _Recipe(packages=("bash", "curl", "ca-certificates")),
+    # aws-lambda-ric compiles curl, aws-lambda-cpp and a node-gyp addon when it is installed.
+    "nodejs": _Recipe(
+        packages=("nodejs", "ca-certificates"),
+        build_packages=(
+            "nodejs", "libnode-dev", "g++", "make", "cmake", "autoconf", "automake", "libtool",
+            "python3", "xz-utils", "ca-certificates",
+        ),
+        version_arg="NODE_MAJOR",
+        fetch=_fetch_aws_lambda_ric,
+        fetch_what="{spec} and its build tools (npm)",
+    ),
+}
+
+
 def _docker_build(client: Any, context: Path, tag: str, buildargs: dict[str, str],
                   rt: Runtime, steps: _Steps) -> None:
-    """Step 3: `docker build` the context as `tag`; raise ImageBuildError with the log tail."""
+    """Last step: `docker build` the context as `tag`; raise ImageBuildError with the log tail."""
     log: collections.deque[str] = collections.deque(maxlen=200)
     last_word = _clock.perf()
     try:
@@ -487,20 +609,30 @@ def _docker_build(client: Any, context: Path, tag: str, buildargs: dict[str, str
 
 def _build_hermetic(client: Any, rt: Runtime, tag: str, progress: Progress) -> float:
     """Build the hermetic image `tag` for `rt` (the caller holds its lock); return seconds taken."""
-    steps = _Steps(rt, progress)
+    r = recipe(rt)
+    suite = _suite(rt)
+    stages = [("BASE_IMAGE", "APT_PACKAGES", "runtime")]
+    if r.build_packages:
+        stages.append(("BUILD_BASE_IMAGE", "BUILD_APT_PACKAGES", "build"))
+    steps = _Steps(rt, progress, total=len(stages) + (2 if r.fetch else 1))
     images_dir = runtime_images_dir()
     mirror = debian_mirror() if shutil.which("mmdebstrap") else None
-    buildargs = {"PYTHON_VERSION": rt.version, "RUNTIME": rt.name}
-    if mirror is not None:
-        buildargs["BASE_IMAGE"] = _ensure_base(client, rt, steps, mirror)
-        buildargs["APT_PACKAGES"] = ""
-    else:
-        why = ("mmdebstrap is not installed" if not shutil.which("mmdebstrap")
-               else f"no Debian mirror in the host's apt configuration (set {_MIRROR_ENV})")
-        steps.say(f"[1/3] Debian {rt.debian_suite} root file system: {why}, so the build uses "
-                  f"debian:{rt.debian_suite}-slim from a registry and apt-get")
-        buildargs["BASE_IMAGE"] = f"debian:{rt.debian_suite}-slim"
-        buildargs["APT_PACKAGES"] = " ".join(base_packages(rt))
+    buildargs = {"RUNTIME": rt.name}
+    if r.version_arg is not None:
+        buildargs[r.version_arg] = rt.version
+    n = 0
+    for image_arg, packages_arg, stage in stages:
+        n += 1
+        if mirror is not None:
+            buildargs[image_arg] = _ensure_base(client, rt, steps, mirror, stage=stage, n=n)
+            buildargs[packages_arg] = ""
+        else:
+            why = ("mmdebstrap is not installed" if not shutil.which("mmdebstrap")
+                   else f"no Debian mirror in the host's apt configuration (set {_MIRROR_ENV})")
+            steps.say(f"[{n}/{steps.total}] Debian {suite} root file system: {why}, so the "
+                      f"build uses debian:{suite}-slim from a registry and apt-get")
+            buildargs[image_arg] = f"debian:{suite}-slim"
+            buildargs[packages_arg] = " ".join(base_packages(rt, stage=stage))
 
     work = cache_dir() / "build"
     work.mkdir(parents=True, exist_ok=True)
@@ -511,10 +643,14 @@ def _build_hermetic(client: Any, rt: Runtime, tag: str, progress: Progress) -> f
             dest = context / path.relative_to(family_root)
             dest.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(path, dest)
-        shutil.copy2(bootstrap_file(rt), context / "bootstrap.py")
-        with steps.step(2, f"{AWSLAMBDARIC_SPEC} wheels for Python {rt.version} (pip)"):
-            _install_ric(rt, context / "runtime", _engine_arch(client), steps)
-        with steps.step(3, f"docker build {tag}"):
+        if r.bootstrap_name is not None:
+            shutil.copy2(bootstrap_file(rt), context / r.bootstrap_name)
+        if r.fetch is not None:
+            n += 1
+            what = r.fetch_what.format(spec=client_spec(rt), version=rt.version)
+            with steps.step(n, what):
+                r.fetch(rt, context, _engine_arch(client), steps)
+        with steps.step(n + 1, f"docker build {tag}"):
             _docker_build(client, context, tag, buildargs, rt, steps)
     return steps.elapsed()
 
@@ -576,9 +712,20 @@ def build_all(
     """Resolve (building as needed) the image of each runtime, every known runtime by default.
 
     For ahead-of-time builds in CI, so that test sessions find every image cached.
+    Asked for every runtime, it passes over those that only an official image can serve (no
+    Debian suite ships their language version) when that image is not present locally, saying so.
     """
-    names = list(runtimes) if runtimes else sorted(RUNTIMES)
-    return [resolve_image(client, name, policy=policy, progress=progress) for name in names]
+    if runtimes:
+        return [resolve_image(client, name, policy=policy, progress=progress) for name in runtimes]
+    choices = []
+    for name in sorted(RUNTIMES):
+        rt = RUNTIMES[name]
+        if (rt.debian_suite is None and policy != "official"
+                and _get_image(client, rt.official_image) is None):
+            progress(f"pytest-lambda: passing over {name}: {_no_hermetic_image(rt)}")
+            continue
+        choices.append(resolve_image(client, name, policy=policy, progress=progress))
+    return choices
 
 
 def cli_build_images(argv: Sequence[str] | None = None) -> int:

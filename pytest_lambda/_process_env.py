@@ -7,6 +7,10 @@ task root is the code directory (not `/var/task`), the user is the test's, and t
 read-only file system, memory limit or CPU share. Layers cannot be mounted at /opt: the merged
 tree's path goes to the bootstrap (`_PYTEST_LAMBDA_OPT`, for `sys.path`) and replaces /opt/bin
 and /opt/lib in PATH and LD_LIBRARY_PATH, but code that opens "/opt/..." literally finds nothing.
+
+Custom runtimes (provided.*) run the function's own `bootstrap` the same way, found by the
+custom-runtime images' /var/runtime/bootstrap (the code's first, then the layers'). Node.js
+runtimes are refused: their runtime interface client is compiled into the runtime images only.
 """
 
 from __future__ import annotations
@@ -36,6 +40,41 @@ def check_available() -> None:
             "The process backend needs AWS's runtime interface client in this Python: "
             "pip install 'pytest-aws-lambda[process]' (or awslambdaric)."
         )
+
+
+def _runtime_command(
+    config: FunctionConfig, scratch: Path
+) -> tuple[list[str], str, dict[str, str]]:
+    """Return (argv, LAMBDA_RUNTIME_DIR, extra variables) that start `config`'s runtime here.
+
+    Python runs the package's bootstrap with the host's interpreter; a custom runtime runs the
+    custom-runtime images' /var/runtime/bootstrap, which finds the function's own bootstrap.
+    """
+    assert config.runtime is not None
+    family = config.runtime.family
+    if family == "python":
+        return [sys.executable, "-u", str(_BOOTSTRAP)], str(_BOOTSTRAP.parent), {}
+    if family == "provided":
+        from ._images import runtime_images_dir
+
+        runtime_dir = runtime_images_dir() / "provided"
+        # The host's /opt is not the function's: without layers, name an empty place instead.
+        opt = str(config.opt_dir) if config.opt_dir is not None else str(scratch / "opt")
+        return (["/bin/bash", str(runtime_dir / "bootstrap")], str(runtime_dir),
+                {"_PYTEST_LAMBDA_OPT": opt})
+    raise _unsupported(config.runtime.name)
+
+
+#: The runtime families the process backend can start.
+SUPPORTED_FAMILIES = ("python", "provided")
+
+
+def _unsupported(runtime: str) -> BackendUnavailableError:
+    return BackendUnavailableError(
+        f"The process backend cannot run {runtime} functions (AWS's Node.js runtime interface "
+        f"client is built only into the runtime images): use --lambda-backend=docker or "
+        f"backend='docker'."
+    )
 
 
 def differences(runtime_version: str | None = None) -> list[str]:
@@ -70,13 +109,14 @@ class ProcessEnvironment(ExecutionEnvironment):
     def start(self) -> None:
         config = self.config
         self._tmp = tempfile.TemporaryDirectory(prefix=f"pytest-lambda-{config.name}-")
+        argv, runtime_dir, extra = _runtime_command(config, Path(self._tmp.name))
         env = lambda_environment(
             config,
             runtime_api=self.server.address,
             log_stream_name=self._log_stream_name,
             credentials=self._credentials,
             task_root=str(config.code_dir),
-            runtime_dir=str(_BOOTSTRAP.parent),
+            runtime_dir=runtime_dir,
         )
         # The host's interpreter lives outside Lambda's PATH; keep the host's PATH after Lambda's.
         env["PATH"] = env["PATH"] + os.pathsep + os.environ.get("PATH", "")
@@ -92,9 +132,10 @@ class ProcessEnvironment(ExecutionEnvironment):
                         for p in env[var].split(os.pathsep)
                     )
         env["TMPDIR"] = self._tmp.name
+        env.update(extra)
         try:
             self._proc = subprocess.Popen(
-                [sys.executable, "-u", str(_BOOTSTRAP)],
+                argv,
                 cwd=str(config.code_dir),
                 env=env,
                 stdin=subprocess.DEVNULL,
@@ -166,6 +207,8 @@ class ProcessBackend:
         self.credentials = Credentials.generate()
 
     def create(self, config: FunctionConfig, *, log_stream_name: str) -> ProcessEnvironment:
+        if config.runtime is not None and config.runtime.family not in SUPPORTED_FAMILIES:
+            raise _unsupported(config.runtime.name)
         return ProcessEnvironment(config, credentials=self.credentials,
                                   log_stream_name=log_stream_name)
 

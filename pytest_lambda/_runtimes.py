@@ -10,17 +10,22 @@ class Runtime:
     """One Lambda runtime identifier and what serves it."""
 
     name: str
+    #: The folder of `runtime_images/` whose Dockerfile builds the hermetic image.
     family: str
-    #: The language version inside the environment ("3.13" for python3.13).
+    #: The language version inside the environment ("3.13" for python3.13, "22" for nodejs22.x),
+    #: or the Amazon Linux release of a custom runtime ("al2023").
     version: str
-    #: Debian suite the hermetic image is built from.
-    debian_suite: str
+    #: Debian suite the hermetic image is built from; None when no Debian suite ships the
+    #: language version, so that only AWS's official image can serve the runtime.
+    debian_suite: str | None
     #: AWS's official base image for this runtime.
     official_image: str
 
     @property
-    def execution_env(self) -> str:
-        """Return the `AWS_EXECUTION_ENV` value Lambda sets for this runtime."""
+    def execution_env(self) -> str | None:
+        """Return the `AWS_EXECUTION_ENV` value Lambda sets, None for custom runtimes."""
+        if self.family == "provided":
+            return None
         return f"AWS_Lambda_{self.name}"
 
 
@@ -30,6 +35,11 @@ RUNTIMES: dict[str, Runtime] = {
         Runtime("python3.11", "python", "3.11", "bookworm", "public.ecr.aws/lambda/python:3.11"),
         Runtime("python3.13", "python", "3.13", "trixie", "public.ecr.aws/lambda/python:3.13"),
         Runtime("python3.14", "python", "3.14", "sid", "public.ecr.aws/lambda/python:3.14"),
+        # Custom runtimes emulate the contract (a bootstrap, curl, a shell), not Amazon Linux.
+        Runtime("provided.al2023", "provided", "al2023", "bookworm",
+                "public.ecr.aws/lambda/provided:al2023"),
+        Runtime("provided.al2", "provided", "al2", "bookworm",
+                "public.ecr.aws/lambda/provided:al2"),
     )
 }
 

@@ -1,0 +1,136 @@
+"""Custom runtimes (provided.al2023, provided.al2): the function's own `bootstrap` is the runtime.
+
+The test function is a bash bootstrap in the style of AWS's tutorial (curl against
+$AWS_LAMBDA_RUNTIME_API); it sources function.sh and runs the shell function `_HANDLER` names.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+RUNTIMES = ["provided.al2023", "provided.al2"]
+
+
+@pytest.fixture
+def custom_dir(functions_dir: Path) -> Path:
+    return functions_dir / "custom"
+
+
+@pytest.fixture(params=RUNTIMES)
+def runtime(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+def where(fn, backend: str, place: str) -> str:
+    """Return where the function sees /var/task or /opt on `backend`."""
+    if backend == "docker":
+        return place
+    return str(fn.config.code_dir if place == "/var/task" else fn.config.opt_dir)
+
+
+def test_bootstrap_answers_invocations(lambda_function, custom_dir, backend, runtime):
+    fn = lambda_function("function.handler", code=custom_dir, runtime=runtime, backend=backend)
+    first = fn.invoke({"n": 1})
+    assert first.function_error is None, (first.payload, first.logs)
+    assert first.payload["received"] == {"n": 1}
+    assert first.payload["bootstrap"] == where(fn, backend, "/var/task") + "/bootstrap"
+    assert first.payload["handler"] == "function.handler"
+    # Lambda sets no AWS_EXECUTION_ENV for custom runtimes.
+    assert first.payload["execution_env"] == "unset"
+    assert "Processing {\"n\": 1}" in first.logs
+    assert first.cold_start
+    second = fn.invoke([1, 2])
+    assert not second.cold_start
+    assert second.payload["received"] == [1, 2]
+    if backend == "docker":
+        assert first.payload["uid"] == 993
+
+
+def test_bootstrap_reports_a_handler_error(lambda_function, custom_dir, backend, runtime):
+    fn = lambda_function("function.fail", code=custom_dir, runtime=runtime, backend=backend)
+    failed = fn.invoke({})
+    assert failed.function_error == "Unhandled"
+    assert failed.error == {"errorMessage": "fail exited with status 3",
+                            "errorType": "HandlerFailed"}
+    assert "fail: giving up" in failed.logs
+    # The runtime carries on: the next invocation is warm.
+    again = fn.invoke({})
+    assert again.function_error == "Unhandled" and not again.cold_start
+
+
+def test_bootstrap_times_out(lambda_function, custom_dir, backend):
+    fn = lambda_function("function.sleepy", code=custom_dir, runtime="provided.al2023",
+                         backend=backend, timeout=1)
+    timed_out = fn.invoke({})
+    assert timed_out.function_error == "Unhandled"
+    assert timed_out.error == {
+        "errorType": "Sandbox.Timedout",
+        "errorMessage": f"RequestId: {timed_out.request_id} Error: Task timed out after 1.00 "
+                        "seconds",
+    }
+    assert "Status: timeout" in timed_out.logs.splitlines()[-1]
+
+
+def test_bootstrap_from_a_layer(lambda_function, custom_dir, backend, tmp_path):
+    code = tmp_path / "code"
+    code.mkdir()
+    shutil.copy2(custom_dir / "function.sh", code / "function.sh")
+    layer = tmp_path / "layer"
+    layer.mkdir()
+    shutil.copy2(custom_dir / "bootstrap", layer / "bootstrap")
+    fn = lambda_function("function.handler", code=code, runtime="provided.al2023",
+                         backend=backend, layers=[layer])
+    result = fn.invoke({"from": "layer"})
+    assert result.function_error is None, (result.payload, result.logs)
+    assert result.payload["bootstrap"] == where(fn, backend, "/opt") + "/bootstrap"
+    assert result.payload["received"] == {"from": "layer"}
+
+
+def test_the_codes_bootstrap_wins_over_a_layers(lambda_function, custom_dir, backend, tmp_path):
+    layer = tmp_path / "layer"
+    layer.mkdir()
+    (layer / "bootstrap").write_text("#!/bin/bash\necho 'the layer bootstrap ran' >&2\nexit 9\n")
+    (layer / "bootstrap").chmod(0o755)
+    fn = lambda_function("function.handler", code=custom_dir, runtime="provided.al2023",
+                         backend=backend, layers=[layer])
+    result = fn.invoke({})
+    assert result.function_error is None, (result.payload, result.logs)
+    assert result.payload["bootstrap"] == where(fn, backend, "/var/task") + "/bootstrap"
+
+
+def test_missing_bootstrap_fails_init_as_lambda_does(lambda_function, custom_dir, backend,
+                                                     tmp_path):
+    code = tmp_path / "code"
+    code.mkdir()
+    shutil.copy2(custom_dir / "function.sh", code / "function.sh")
+    fn = lambda_function("function.handler", code=code, runtime="provided.al2023",
+                         backend=backend)
+    failed = fn.invoke({})
+    assert failed.function_error == "Unhandled"
+    task, opt = where(fn, backend, "/var/task"), "/opt"
+    if backend != "docker":
+        opt = failed.error["errorMessage"].rsplit(" ", 1)[1][: -len("/bootstrap]")]
+        assert opt != "/opt"  # the host's /opt is not searched
+    assert failed.error == {
+        "errorType": "Runtime.InvalidEntrypoint",
+        "errorMessage": f"Couldn't find valid bootstrap(s): [{task}/bootstrap {opt}/bootstrap]",
+    }
+    assert "Error Type: Runtime.InvalidEntrypoint" in failed.logs
+
+
+def test_a_bootstrap_that_is_not_executable_fails_init(lambda_function, custom_dir, backend,
+                                                       tmp_path):
+    code = tmp_path / "code"
+    shutil.copytree(custom_dir, code)
+    (code / "bootstrap").chmod(0o644)
+    fn = lambda_function("function.handler", code=code, runtime="provided.al2",
+                         backend=backend)
+    failed = fn.invoke({})
+    assert failed.error == {
+        "errorType": "Runtime.InvalidEntrypoint",
+        "errorMessage": f"fork/exec {where(fn, backend, '/var/task')}/bootstrap: "
+                        "permission denied",
+    }
