@@ -166,9 +166,10 @@ class DockerEnvironment(ExecutionEnvironment):
             security_opt=["no-new-privileges"],
         )
         labels = {**self._labels.as_dict(), LABEL_FUNCTION: config.name}
-        # Extensions listen for Logs/Telemetry batches on sandbox.localdomain, as in Lambda.
+        # Extensions listen for Logs/Telemetry batches on sandbox.localdomain, as in Lambda. An
+        # image's own /opt/extensions cannot be seen from here, so an image always gets the name.
         names = ({"hostname": "sandbox", "domainname": "localdomain"}
-                 if has_extensions(config.opt_dir) else {})
+                 if config.image is not None or has_extensions(config.opt_dir) else {})
         self.server.extensions.resolve_host = self._container_ip
         if config.image is not None:  # its entry point and command, Lambda's overrides applied
             argv, working_dir = config.image.argv, config.image.working_directory

@@ -120,6 +120,28 @@ def test_image_config_overrides(backend, lambda_function, image):
     assert wrapped.payload["handler"] == "app.handler"  # the image's CMD still follows
 
 
+def test_extensions_inside_the_image_are_started(backend, lambda_function, client,
+                                                base_image, user_images, tmp_path):
+    context = tmp_path / "context"
+    (context / "extensions").mkdir(parents=True)
+    shutil.copy(FUNCTIONS / "extensions" / "fn" / "app.py", context / "app.py")
+    shutil.copy2(FUNCTIONS / "extensions" / "layer" / "extensions" / "recorder",
+                 context / "extensions" / "recorder")
+    (context / "Dockerfile").write_text(
+        f"FROM {base_image}\n"
+        "COPY app.py ${LAMBDA_TASK_ROOT}/\n"
+        "COPY extensions/ /opt/extensions/\n"
+        'CMD ["app.handler"]\n'
+    )
+    image, _log = client.images.build(path=str(context), pull=False, rm=True, forcerm=True)
+    user_images.append(image.id)
+    result = lambda_function(image=image.id).invoke({})
+    assert result.function_error is None, result.logs
+    assert "[recorder] registered 200 " in result.logs
+    assert result.logs.index("[recorder] registered") < result.logs.index("START RequestId")
+    assert f'"requestId": "{result.request_id}"' in result.logs  # its INVOKE event
+
+
 def test_a_rebuilt_tag_is_a_new_function(backend, lambda_function, client, base_image,
                                         user_images, functions_dir, tmp_path):
     tag = f"pytest-lambda-test/image-fn:{uuid.uuid4().hex[:12]}"
