@@ -492,12 +492,15 @@ def build_config(
             f"`pytest --fixtures` for the ones it takes."
         )
     arch = validate_architecture(architecture) if architecture is not None else None
-    region = validate_region(region)
-    account_id = validate_account_id(account_id)
-    memory = validate_memory_size(memory_size)
-    seconds = validate_timeout(timeout)
-    storage = validate_ephemeral_storage(ephemeral_storage)
-    env = validate_environment(environment)
+    common: dict[str, Any] = {
+        "memory_size": validate_memory_size(memory_size),
+        "timeout": validate_timeout(timeout),
+        "ephemeral_storage": validate_ephemeral_storage(ephemeral_storage),
+        "environment": tuple(sorted(validate_environment(environment).items())),
+        "region": validate_region(region),
+        "account_id": validate_account_id(account_id),
+    }
+    fn_name = None if name is None else validate_function_name(name)
     if image is not None:
         from ._image_function import default_image_function_name, resolve_image_function
 
@@ -516,16 +519,10 @@ def build_config(
             runtime=None,
             code_dir=None,
             code_hash=spec.image_id,
-            name=(default_image_function_name(spec) if name is None
-                  else validate_function_name(name)),
-            memory_size=memory,
-            timeout=seconds,
-            ephemeral_storage=storage,
-            environment=tuple(sorted(env.items())),
-            region=region,
-            account_id=account_id,
+            name=fn_name or default_image_function_name(spec),
             image=spec,
             architecture=spec.architecture,
+            **common,
         )
     for given, what in ((command, "command="), (entry_point, "entry_point="),
                         (working_directory, "working_directory=")):
@@ -548,26 +545,16 @@ def build_config(
     from ._layers import resolve_layers  # it imports this module
 
     merged = resolve_layers(layers, code_dir=code_dir)
-    fn_name = (
-        default_function_name(handler_s, rt.name, code_hash)
-        if name is None
-        else validate_function_name(name)
-    )
     return FunctionConfig(
         handler=handler_s,
         runtime=rt,
         code_dir=code_dir,
         code_hash=code_hash,
-        name=fn_name,
-        memory_size=memory,
-        timeout=seconds,
-        ephemeral_storage=storage,
-        environment=tuple(sorted(env.items())),
-        region=region,
-        account_id=account_id,
+        name=fn_name or default_function_name(handler_s, rt.name, code_hash),
         layers=merged.hashes if merged else (),
         opt_dir=merged.root if merged else None,
         architecture=arch,
+        **common,
     )
 
 
