@@ -53,7 +53,13 @@ POLICIES = ("hermetic", "prefer-official", "official")
 #: The runtime interface clients installed into hermetic images. Pinned: the image tag's hash
 #: covers these strings, so a hermetic tag always means the same contents.
 AWSLAMBDARIC_SPEC = "awslambdaric==4.2.2"
-AWS_LAMBDA_RIC_SPEC = "aws-lambda-ric@4.0.2"
+#: AWS's Node.js client by Node.js major version: the 4.x line is the nodejs24.x client (it needs
+#: Node.js 22 or later and refuses callback-style handlers, as Lambda does from Node.js 24 on);
+#: 3.x keeps the callbacks that nodejs20.x and nodejs22.x still support.
+AWS_LAMBDA_RIC_SPECS = {"20": "aws-lambda-ric@3.3.0", "22": "aws-lambda-ric@3.3.0",
+                        "24": "aws-lambda-ric@4.0.2"}
+#: node-gyp for building either client: 3.3.0's own pin (9.4.0) predates Python 3.12.
+NODE_GYP_SPEC = "node-gyp@11.5.0"
 
 #: Bump when the build recipe in this module changes in a way the hashed files do not show.
 RECIPE_VERSION = "1"
@@ -157,7 +163,11 @@ def recipe(runtime: Runtime) -> _Recipe:
 def client_spec(runtime: Runtime) -> str | None:
     """Return the pinned runtime interface client that goes into `runtime`'s image, if any."""
     # Read the module constants at call time, so that a changed pin changes the hash.
-    return {"python": AWSLAMBDARIC_SPEC, "nodejs": AWS_LAMBDA_RIC_SPEC}.get(runtime.family)
+    if runtime.family == "python":
+        return AWSLAMBDARIC_SPEC
+    if runtime.family == "nodejs":
+        return f"{AWS_LAMBDA_RIC_SPECS[runtime.version]} {NODE_GYP_SPEC}"
+    return None
 
 
 def base_packages(runtime: Runtime, *, stage: str = "runtime") -> list[str]:
@@ -539,16 +549,17 @@ def _fetch_aws_lambda_ric(rt: Runtime, context: Path, arch: str, steps: _Steps) 
     if npm is None:
         raise ImageBuildError(
             f"Building the {rt.name} image needs npm on this machine to fetch "
-            f"{AWS_LAMBDA_RIC_SPEC}: install Node.js with npm, or use a Python or custom runtime."
+            f"AWS's Node.js runtime interface client: install Node.js with npm, or use a Python "
+            f"or custom runtime."
         )
+    specs = (client_spec(rt) or "").split()
     target = context / "npm"
     target.mkdir()
     cmd = [
         npm, "install", "--ignore-scripts", "--omit=dev", "--no-save", "--no-package-lock",
-        "--no-audit", "--no-fund", "--loglevel=error", "--prefix", str(target),
-        AWS_LAMBDA_RIC_SPEC,
+        "--no-audit", "--no-fund", "--loglevel=error", "--prefix", str(target), *specs,
     ]
-    _run(cmd, step=f"Fetching {AWS_LAMBDA_RIC_SPEC} with npm", steps=steps, cwd=target)
+    _run(cmd, step=f"Fetching {' and '.join(specs)} with npm", steps=steps, cwd=target)
 
 
 #: One recipe per folder of `runtime_images/`.
@@ -571,7 +582,7 @@ RECIPES: dict[str, _Recipe] = {
         ),
         version_arg="NODE_MAJOR",
         fetch=_fetch_aws_lambda_ric,
-        fetch_what="{spec} and its build tools (npm)",
+        fetch_what="{spec} (npm)",
     ),
 }
 

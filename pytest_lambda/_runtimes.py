@@ -35,6 +35,10 @@ RUNTIMES: dict[str, Runtime] = {
         Runtime("python3.11", "python", "3.11", "bookworm", "public.ecr.aws/lambda/python:3.11"),
         Runtime("python3.13", "python", "3.13", "trixie", "public.ecr.aws/lambda/python:3.13"),
         Runtime("python3.14", "python", "3.14", "sid", "public.ecr.aws/lambda/python:3.14"),
+        # Debian ships Node.js 20 in trixie and 24 in sid; no suite ships a Node.js 22 binary.
+        Runtime("nodejs20.x", "nodejs", "20", "trixie", "public.ecr.aws/lambda/nodejs:20"),
+        Runtime("nodejs22.x", "nodejs", "22", None, "public.ecr.aws/lambda/nodejs:22"),
+        Runtime("nodejs24.x", "nodejs", "24", "sid", "public.ecr.aws/lambda/nodejs:24"),
         # Custom runtimes emulate the contract (a bootstrap, curl, a shell), not Amazon Linux.
         Runtime("provided.al2023", "provided", "al2023", "bookworm",
                 "public.ecr.aws/lambda/provided:al2023"),

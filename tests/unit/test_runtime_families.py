@@ -1,0 +1,139 @@
+"""The runtime families' pure logic: which runtimes exist, their image tags, recipes and
+variables, and what the process backend refuses. No Docker."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pytest_lambda import _images
+from pytest_lambda._config import build_config
+from pytest_lambda._environment import Credentials, lambda_environment
+from pytest_lambda._errors import BackendUnavailableError, ImageBuildError
+from pytest_lambda._runtimes import RUNTIMES, get_runtime
+
+
+@pytest.mark.parametrize("name, pattern", [
+    ("provided.al2023", r"pytest-lambda/provided:al2023-[0-9a-f]{12}"),
+    ("provided.al2", r"pytest-lambda/provided:al2-[0-9a-f]{12}"),
+    ("nodejs20.x", r"pytest-lambda/nodejs:20-[0-9a-f]{12}"),
+    ("nodejs24.x", r"pytest-lambda/nodejs:24-[0-9a-f]{12}"),
+])
+def test_hermetic_tags_name_the_family_and_version(name: str, pattern: str) -> None:
+    assert re.fullmatch(pattern, _images.hermetic_tag(name))
+
+
+@pytest.mark.parametrize("name, official", [
+    ("provided.al2023", "public.ecr.aws/lambda/provided:al2023"),
+    ("provided.al2", "public.ecr.aws/lambda/provided:al2"),
+    ("nodejs20.x", "public.ecr.aws/lambda/nodejs:20"),
+    ("nodejs22.x", "public.ecr.aws/lambda/nodejs:22"),
+    ("nodejs24.x", "public.ecr.aws/lambda/nodejs:24"),
+])
+def test_official_image_names(name: str, official: str) -> None:
+    assert get_runtime(name).official_image == official
+
+
+def test_node_images_are_built_from_debians_node_and_a_separate_build_stage() -> None:
+    rt = get_runtime("nodejs24.x")
+    assert _images.base_packages(rt) == ["nodejs", "ca-certificates"]
+    build = _images.base_packages(rt, stage="build")
+    assert {"libnode-dev", "g++", "cmake", "make"} <= set(build)
+    assert _images.base_tag(rt) != _images.base_tag(rt, stage="build")
+    assert _images.base_packages(get_runtime("provided.al2023")) == [
+        "bash", "curl", "ca-certificates"]
+
+
+def test_each_node_version_gets_the_client_line_that_matches_lambdas() -> None:
+    assert _images.client_spec(get_runtime("nodejs20.x")).startswith("aws-lambda-ric@3.")
+    assert _images.client_spec(get_runtime("nodejs24.x")).startswith("aws-lambda-ric@4.")
+    assert _images.client_spec(get_runtime("provided.al2023")) is None
+
+
+def test_a_family_hash_follows_its_own_inputs_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    before = {name: _images.image_hash(name) for name in ("python3.13", "nodejs20.x",
+                                                          "nodejs24.x", "provided.al2023")}
+    monkeypatch.setattr(_images, "AWS_LAMBDA_RIC_SPECS",
+                        {**_images.AWS_LAMBDA_RIC_SPECS, "24": "aws-lambda-ric@4.0.3"})
+    assert _images.image_hash("nodejs24.x") != before["nodejs24.x"]
+    assert _images.image_hash("nodejs20.x") == before["nodejs20.x"]
+    monkeypatch.setattr(_images, "RECIPES", {
+        **_images.RECIPES,
+        "nodejs": _images._Recipe(
+            packages=_images.RECIPES["nodejs"].packages,
+            build_packages=(*_images.RECIPES["nodejs"].build_packages, "pkg-config"),
+            version_arg="NODE_MAJOR",
+        ),
+    })
+    assert _images.image_hash("nodejs20.x") != before["nodejs20.x"]
+    assert _images.image_hash("python3.13") == before["python3.13"]
+    assert _images.image_hash("provided.al2023") == before["provided.al2023"]
+
+
+def test_nodejs22_has_no_hermetic_image_and_says_what_to_do() -> None:
+    assert get_runtime("nodejs22.x").debian_suite is None
+    with pytest.raises(ImageBuildError) as info:
+        _images.hermetic_tag("nodejs22.x")
+    message = str(info.value)
+    assert message.startswith("No Debian suite ships Node.js 22")
+    assert "nodejs20.x, nodejs24.x instead" in message
+    assert "public.ecr.aws/lambda/nodejs:22" in message
+    assert "--lambda-image-policy=prefer-official" in message
+    assert "\n" not in message and message.endswith("prefer-official.")
+
+
+class _NoImages:
+    """A docker-py client stand-in that has no images at all."""
+
+    class images:
+        @staticmethod
+        def get(tag: str) -> Any:
+            from docker.errors import ImageNotFound
+
+            raise ImageNotFound(tag)
+
+
+def test_build_all_passes_over_runtimes_only_an_official_image_serves(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    pytest.importorskip("docker")
+    built: list[str] = []
+    said: list[str] = []
+    monkeypatch.setattr(_images, "resolve_image",
+                        lambda client, name, **kw: built.append(name) or name)
+    _images.build_all(_NoImages(), progress=said.append)
+    assert "nodejs22.x" not in built
+    assert sorted(built) == sorted(n for n, rt in RUNTIMES.items() if rt.debian_suite)
+    assert any("passing over nodejs22.x" in line for line in said)
+    # Asked for by name, it is not passed over: the error says why.
+    built.clear()
+    _images.build_all(_NoImages(), ["nodejs22.x"], progress=said.append)
+    assert built == ["nodejs22.x"]
+
+
+def _env(runtime: str, code: Path) -> dict[str, str]:
+    config = build_config("function.handler", code=code, runtime=runtime)
+    return lambda_environment(config, runtime_api="127.0.0.1:9001", log_stream_name="s",
+                              credentials=Credentials.generate())
+
+
+def test_custom_runtimes_get_no_execution_env(tmp_path: Path) -> None:
+    assert "AWS_EXECUTION_ENV" not in _env("provided.al2023", tmp_path)
+    assert "AWS_EXECUTION_ENV" not in _env("provided.al2", tmp_path)
+    assert _env("nodejs22.x", tmp_path)["AWS_EXECUTION_ENV"] == "AWS_Lambda_nodejs22.x"
+    assert _env("python3.13", tmp_path)["AWS_EXECUTION_ENV"] == "AWS_Lambda_python3.13"
+
+
+def test_the_process_backend_refuses_node_in_one_sentence(tmp_path: Path) -> None:
+    pytest.importorskip("awslambdaric")
+    from pytest_lambda._process_env import ProcessBackend
+
+    config = build_config("index.handler", code=tmp_path, runtime="nodejs22.x")
+    with pytest.raises(BackendUnavailableError) as info:
+        ProcessBackend().create(config, log_stream_name="s")
+    message = str(info.value)
+    assert message.startswith("The process backend cannot run nodejs22.x functions")
+    assert message.endswith("use --lambda-backend=docker or backend='docker'.")
