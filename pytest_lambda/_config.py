@@ -129,12 +129,21 @@ def validate_function_name(name: object) -> str:
     return name
 
 
-def validate_handler(handler: object) -> str:
-    """Return `handler` if it names a module and a function (`module.function`)."""
+def validate_handler(handler: object, *, custom_runtime: bool = False) -> str:
+    """Return `handler` if it names a module and a function (`module.function`).
+
+    A custom runtime's handler is any string without whitespace (Lambda's pattern): the
+    function's own bootstrap reads `_HANDLER` as it likes.
+    """
     if not isinstance(handler, str) or not handler or any(c.isspace() for c in handler):
+        example = "'function.handler' or 'bootstrap'" if custom_runtime else "'app.handler'"
         raise ConfigurationError(
-            f"Handler {handler!r} is not valid: pass 'module.function', for example 'app.handler'."
+            f"Handler {handler!r} is not valid: pass a handler without spaces, for example "
+            f"{example}." if custom_runtime else
+            f"Handler {handler!r} is not valid: pass 'module.function', for example {example}."
         )
+    if custom_runtime:
+        return handler
     module, dot, function = handler.rpartition(".")
     if dot and module and not function:
         raise ConfigurationError(
@@ -539,7 +548,7 @@ def build_config(
     if not isinstance(runtime, str):
         raise ConfigurationError(f"runtime must be a string such as 'python3.13', not {runtime!r}.")
     rt = get_runtime(runtime)
-    handler_s = validate_handler(handler)
+    handler_s = validate_handler(handler, custom_runtime=rt.family == "provided")
     arch = _code_architecture(arch)
     code_dir, code_hash = resolve_code(code)
     from ._layers import resolve_layers  # it imports this module

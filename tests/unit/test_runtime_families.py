@@ -137,3 +137,15 @@ def test_the_process_backend_refuses_node_in_one_sentence(tmp_path: Path) -> Non
     message = str(info.value)
     assert message.startswith("The process backend cannot run nodejs22.x functions")
     assert message.endswith("use --lambda-backend=docker or backend='docker'.")
+
+
+def test_a_custom_runtimes_handler_is_any_word(tmp_path: Path) -> None:
+    from pytest_lambda._errors import ConfigurationError
+
+    assert build_config("bootstrap", code=tmp_path, runtime="provided.al2023").handler == (
+        "bootstrap")
+    with pytest.raises(ConfigurationError, match="^Handler 'my handler' is not valid: pass a "
+                                                 "handler without spaces"):
+        build_config("my handler", code=tmp_path, runtime="provided.al2")
+    with pytest.raises(ConfigurationError, match="has no module"):
+        build_config("bootstrap", code=tmp_path, runtime="nodejs20.x")
