@@ -171,3 +171,26 @@ def test_the_process_backend_refuses_node(lambda_function, node_dir, backend):
     with pytest.raises(BackendUnavailableError,
                        match=r"^The process backend cannot run nodejs20\.x functions"):
         fn.invoke({})
+
+
+@pytest.mark.docker
+@pytest.mark.parametrize("name", RUNTIMES)
+def test_image_has_the_official_images_contract(client, name):
+    from pytest_lambda._images import resolve_image
+
+    image = resolve_image(client, name, policy="hermetic").tag
+    config = client.images.get(image).attrs["Config"]
+    assert config["Entrypoint"] == ["/lambda-entrypoint.sh"]
+    assert config["WorkingDir"] == "/var/task"
+    env = dict(line.split("=", 1) for line in config["Env"])
+    assert env["LAMBDA_TASK_ROOT"] == "/var/task"
+    assert config["Labels"]["pytest-lambda.runtime"] == name
+    out = client.containers.run(
+        image, ["-c", "/var/lang/bin/node --version; ls /var/runtime; command -v gcc || true"],
+        entrypoint=["/bin/bash"], user="993:993", read_only=True, network_mode="none",
+        remove=True,
+    ).decode().split()
+    assert out[0].startswith(f"v{major(name)}.")
+    assert "index.mjs" in out and "bootstrap" in out
+    # The compilers stayed in the build stage.
+    assert not any(line.endswith("gcc") for line in out)
