@@ -21,6 +21,7 @@ from ._docker import LABEL_FUNCTION, SessionLabels, SessionNetwork
 from ._environment import Credentials, ExecutionEnvironment, ExitInfo, lambda_environment
 from ._ephemeral import DiskTmp, sweep_dead, unavailable_reason
 from ._errors import EnvironmentStartError
+from ._extensions import external_extensions
 
 #: The unprivileged user Lambda runs functions as (sbx_user1051).
 LAMBDA_UID = 993
@@ -90,12 +91,7 @@ def _cgroup_dirs(container_id: str) -> dict[str, Path]:
 
 def has_extensions(opt_dir: Path | None) -> bool:
     """Return whether the merged layers hold extensions Lambda would start."""
-    if opt_dir is None or (opt_dir / "disable-extensions-jwigqn8j").exists():
-        return False
-    try:
-        return any(not p.is_dir() for p in (opt_dir / "extensions").iterdir())
-    except OSError:
-        return False
+    return bool(external_extensions(opt_dir))
 
 
 class DockerEnvironment(ExecutionEnvironment):

@@ -26,6 +26,7 @@ import uuid
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import _limits
@@ -79,6 +80,20 @@ def extension_environment(env: dict[str, str]) -> dict[str, str]:
     """Return the variables Lambda gives extensions: the runtime's minus `_*` and X-Ray's mode."""
     return {k: v for k, v in env.items()
             if not k.startswith("_") and k != "AWS_XRAY_CONTEXT_MISSING"}
+
+
+def external_extensions(opt_dir: Path | None) -> list[Path]:
+    """Return the executables Lambda starts from the merged layers' `extensions/`, by name.
+
+    Lambda's rule: every non-directory entry, none when `disable-extensions-jwigqn8j` exists at
+    the layers' root.
+    """
+    if opt_dir is None or (opt_dir / "disable-extensions-jwigqn8j").exists():
+        return []
+    try:
+        return sorted(p for p in (opt_dir / "extensions").iterdir() if not p.is_dir())
+    except OSError:
+        return []
 
 
 def extension_error_type(value: str | None, default: str) -> str:
@@ -147,6 +162,11 @@ class ExtensionsAPI:
         """Whether an extension registered that the environment did not launch."""
         return any(not ext.external for ext in self.by_id.values())
 
+    def expect(self, names: list[str]) -> None:
+        """Record the extensions about to be launched, so that they register as external."""
+        with self._cond:
+            self.launched = frozenset(names)
+
     def announce(self, names: list[str]) -> bool:
         """Record the extensions launched and block until each registered or exited.
 
@@ -182,6 +202,13 @@ class ExtensionsAPI:
             elif self.shutdown_reason is None:
                 self.failed = True
             self._update_idle()
+            self._cond.notify_all()
+
+    def launch_failed(self, name: str, reason: str) -> None:
+        """Fail the init because the extension `name` could not be started (`reason` says why)."""
+        with self._cond:
+            self._fail_init("Extension.LaunchError", f"Extension {name} could not be started: "
+                                                     f"{reason}")
             self._cond.notify_all()
 
     def runtime_ready(self) -> None:

@@ -11,10 +11,16 @@ and /opt/lib in PATH and LD_LIBRARY_PATH, but code that opens "/opt/..." literal
 Custom runtimes (provided.*) run the function's own `bootstrap` the same way, found by the
 custom-runtime images' /var/runtime/bootstrap (the code's first, then the layers'). Node.js
 runtimes are refused: their runtime interface client is compiled into the runtime images only.
+
+Extensions in the layers' `extensions/` directory are host processes too, started before the
+runtime by the same rule as on Docker. Everything writes into one pipe, the environment's log
+stream; the runtime waits at a gate (`_GATE`) until every launched extension has registered or
+exited, and each process leads its own process group, so that teardown kills what it spawned.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import signal
 import subprocess
@@ -26,9 +32,14 @@ from pathlib import Path
 from ._config import FunctionConfig
 from ._environment import Credentials, ExecutionEnvironment, ExitInfo, lambda_environment
 from ._errors import BackendUnavailableError, EnvironmentStartError
+from ._extensions import extension_environment, external_extensions
 from ._logs import LogPump
 
 _BOOTSTRAP = Path(__file__).parent / "_bootstrap" / "python_bootstrap.py"
+
+# With extensions the runtime starts behind this gate: it reads one line from its stdin, which
+# the harness writes (GO) once every launched extension has registered or exited, or closes.
+_GATE = 'read -r go && [ "$go" = GO ] && exec "$@" </dev/null'
 
 
 def check_available() -> None:
@@ -88,8 +99,28 @@ def differences(runtime_version: str | None = None) -> list[str]:
         "no memory limit or CPU share",
         "layers are not at /opt (sys.path, PATH and LD_LIBRARY_PATH point into their merged "
         "tree, but code that opens /opt/... finds nothing)",
+        "extensions run as host processes (their #! interpreter must exist on the host)",
     ]
     return items
+
+
+def _launch_problem(path: Path, exc: OSError) -> str:
+    """Return, in a sentence or two, why the extension at `path` could not be started."""
+    if exc.errno == errno.ENOENT and path.exists():
+        try:
+            with open(path, "rb") as f:
+                first = f.readline(512)
+        except OSError:
+            first = b""
+        words = first[2:].decode("utf-8", "replace").split() if first.startswith(b"#!") else []
+        if words and not os.path.exists(words[0]):
+            return (f"its interpreter {words[0]} (from its #! line) does not exist on this host. "
+                    f"The process backend runs extensions as host processes: use the docker "
+                    f"backend, or a #! line that finds the interpreter on the host, such as "
+                    f"#!/usr/bin/env python3.")
+    if exc.errno == errno.EACCES:
+        return "permission denied (make the file executable)."
+    return f"{exc.strerror or exc}."
 
 
 class ProcessEnvironment(ExecutionEnvironment):
@@ -103,6 +134,7 @@ class ProcessEnvironment(ExecutionEnvironment):
         self._credentials = credentials
         self._log_stream_name = log_stream_name
         self._proc: subprocess.Popen[bytes] | None = None
+        self._extensions: list[subprocess.Popen[bytes]] = []
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         self._lock = threading.Lock()
 
@@ -133,25 +165,91 @@ class ProcessEnvironment(ExecutionEnvironment):
                     )
         env["TMPDIR"] = self._tmp.name
         env.update(extra)
+        extensions = external_extensions(config.opt_dir)
+        # One stream for the runtime and the extensions: its end (every writer gone) is the end
+        # of the environment; the runtime's own exit is watched separately when extensions run.
+        read_fd, write_fd = os.pipe()
+        self.logs = LogPump(read_fd, on_eof=self._on_runtime_exit, name="lambda-process-logs")
         try:
-            self._proc = subprocess.Popen(
-                argv,
-                cwd=str(config.code_dir),
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
+            if extensions and not self._launch_extensions(extensions, env, write_fd):
+                return  # one could not start: the init has failed, the runtime never runs
+            if extensions:
+                argv = ["/bin/sh", "-c", _GATE, "pytest-lambda", *argv]
+            self._proc = self._spawn(argv, env, write_fd, gated=bool(extensions))
         except OSError as exc:
             self.destroy()
             raise EnvironmentStartError(
                 f"Could not start the runtime process for {config.name}: {exc}."
             ) from None
-        assert self._proc.stdout is not None
-        fd = os.dup(self._proc.stdout.fileno())
-        self._proc.stdout.close()
-        self.logs = LogPump(fd, on_eof=self._on_runtime_exit, name="lambda-process-logs")
+        finally:
+            os.close(write_fd)
+        if extensions:
+            names = [path.name for path in extensions]
+            threading.Thread(target=self._open_gate, args=(names,), daemon=True,
+                             name="lambda-process-gate").start()
+            threading.Thread(target=self._watch_runtime, args=(self._proc,), daemon=True,
+                             name="lambda-process-runtime").start()
+
+    def _spawn(self, argv: list[str], env: dict[str, str], output: int, *,
+               gated: bool = False) -> subprocess.Popen[bytes]:
+        # Each process leads a process group of its own: SIGTERM reaches the runtime alone, and
+        # teardown kills every group, with whatever its members spawned.
+        return subprocess.Popen(
+            argv,
+            cwd=str(self.config.code_dir),
+            env=env,
+            stdin=subprocess.PIPE if gated else subprocess.DEVNULL,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            bufsize=0,
+        )
+
+    def _launch_extensions(self, paths: list[Path], env: dict[str, str], output: int) -> bool:
+        """Start every extension (argv = its path); False when one could not start."""
+        ext_env = extension_environment(env)
+        self.server.extensions.expect([path.name for path in paths])  # before one can register
+        for path in paths:
+            try:
+                proc = self._spawn([str(path)], ext_env, output)
+            except OSError as exc:
+                self.server.extensions.launch_failed(path.name, _launch_problem(path, exc))
+                return False
+            self._extensions.append(proc)
+            threading.Thread(target=self._watch_extension, args=(path.name, proc), daemon=True,
+                             name="lambda-process-extension").start()
+        return True
+
+    def _open_gate(self, names: list[str]) -> None:
+        """Let the runtime start once every launched extension registered or exited."""
+        go = self.server.extensions.announce(names)
+        assert self._proc is not None and self._proc.stdin is not None
+        try:
+            if go:
+                self._proc.stdin.write(b"GO\n")
+            self._proc.stdin.close()
+        except OSError:
+            pass  # the runtime was killed at the gate
+
+    def _watch_extension(self, name: str, proc: subprocess.Popen[bytes]) -> None:
+        code = proc.wait()
+        if not self._destroyed:  # as the shell reports it: 128 + the signal that killed it
+            self.server.extensions.extension_exited(name, 128 - code if code < 0 else code)
+
+    def _watch_runtime(self, proc: subprocess.Popen[bytes]) -> None:
+        proc.wait()
+        self._on_runtime_exit()
+
+    def signal_runtime(self, kill: bool) -> None:
+        if self._proc is None:
+            return
+        if not kill:
+            self._proc.send_signal(signal.SIGTERM)  # a no-op once it has been reaped
+            return
+        try:
+            os.killpg(self._proc.pid, signal.SIGKILL)  # the runtime and its children
+        except OSError:
+            pass
 
     def max_memory_used_mb(self) -> int:
         if self._proc is None:
@@ -182,13 +280,16 @@ class ProcessEnvironment(ExecutionEnvironment):
                 return
             self._destroyed = True
         self.server.close()
-        if self._proc is not None and self._proc.poll() is None:
+        procs = [p for p in (self._proc, *self._extensions) if p is not None]
+        for proc in procs:
+            # Even when it has exited: a child of it may still be in its group.
             try:
-                os.killpg(self._proc.pid, signal.SIGKILL)
+                os.killpg(proc.pid, signal.SIGKILL)
             except OSError:
                 pass
+        for proc in procs:
             try:
-                self._proc.wait(timeout=5)
+                proc.wait(timeout=5)
             except subprocess.TimeoutExpired:
                 pass
         if self.logs is not None:

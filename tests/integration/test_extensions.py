@@ -1,9 +1,11 @@
-"""Lambda extensions on the Docker backend, end to end.
+"""Lambda extensions on both backends, end to end.
 
 The extension under test (`tests/functions/extensions/layer/extensions/recorder`) prints what it
 sees into the function's log stream and POSTs SHUTDOWN events and Telemetry API batches to a
-collector the test runs on the session network's gateway (the host), so each stage of the
-lifecycle is observed from outside the environment.
+collector the test runs where the environment reaches the host (the session network's gateway,
+or loopback for the process backend), so each stage of the lifecycle is observed from outside
+the environment. On the process backend the layer is a copy whose #! line finds the host's
+python3 (`#!/var/lang/bin/python3` exists only in the runtime images).
 """
 
 from __future__ import annotations
@@ -13,13 +15,12 @@ import json
 import re
 import shutil
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-
-pytestmark = pytest.mark.docker
 
 RUNTIME = "python3.13"
 WAIT = 20.0  # seconds a collector waits for a delivery before the test fails
@@ -60,13 +61,25 @@ class Collector:
 
 
 @pytest.fixture
-def layer(functions_dir: Path) -> Path:
-    return functions_dir / "extensions" / "layer"
+def layer(functions_dir: Path, backend: str, tmp_path: Path) -> Path:
+    source = functions_dir / "extensions" / "layer"
+    if backend == "docker":
+        return source
+    copy = tmp_path / "host-layer"
+    shutil.copytree(source, copy)
+    script = copy / "extensions" / "recorder"
+    script.write_text("#!/usr/bin/env python3\n" + script.read_text().split("\n", 1)[1])
+    return copy
 
 
 @pytest.fixture
-def collector(lambda_service_docker: Any) -> Iterator[Collector]:
-    c = Collector(lambda_service_docker.backend("docker").network.gateway)
+def collector(backend: str, request: pytest.FixtureRequest) -> Iterator[Collector]:
+    if backend == "docker":
+        service = request.getfixturevalue("lambda_service_docker")
+        host = service.backend("docker").network.gateway
+    else:
+        host = "127.0.0.1"
+    c = Collector(host)
     yield c
     c.close()
 
@@ -79,12 +92,16 @@ def lambda_service_docker(pytestconfig: pytest.Config, client: Any) -> Any:
 
 
 @pytest.fixture
-def make_fn(lambda_function: Any, functions_dir: Path, layer: Path, collector: Collector) -> Any:
+def make_fn(lambda_function: Any, functions_dir: Path, layer: Path, collector: Collector,
+            backend: str) -> Any:
+    # On the host, the recorder cannot listen on sandbox.localdomain (only the container has it).
+    listen = {"EXT_LISTEN_HOST": "127.0.0.1"} if backend == "process" else {}
+
     def make(layers: list[Path] | None = None, timeout: int = 3, **env: str) -> Any:
         return lambda_function(
             "app.handler", code=functions_dir / "extensions" / "fn", runtime=RUNTIME,
-            backend="docker", layers=layers or [layer], timeout=timeout,
-            environment={"COLLECTOR_URL": collector.url, **env},
+            backend=backend, layers=layers or [layer], timeout=timeout,
+            environment={"COLLECTOR_URL": collector.url, **listen, **env},
         )
     return make
 
@@ -98,7 +115,7 @@ def events_in(logs: str) -> list[dict[str, Any]]:
     return [json.loads(text) for text in recorder_lines(logs, "event")]
 
 
-def test_lifecycle_register_invoke_shutdown(make_fn, collector):
+def test_lifecycle_register_invoke_shutdown(make_fn, collector, backend):
     fn = make_fn()
     first = fn.invoke({})
     assert first.function_error is None, first.logs
@@ -111,7 +128,8 @@ def test_lifecycle_register_invoke_shutdown(make_fn, collector):
                                 "handler": "app.handler"}
     env_text, argv = rest.split(" argv ", 1)
     seen = json.loads(env_text)
-    assert json.loads(argv) == ["/opt/extensions/recorder"]
+    opt = "/opt" if backend == "docker" else str(fn.config.opt_dir)
+    assert json.loads(argv) == [f"{opt}/extensions/recorder"]
     assert not [k for k in seen if k.startswith("_")]  # no _HANDLER, _AWS_XRAY_*
     assert "AWS_XRAY_CONTEXT_MISSING" not in seen
     assert seen["AWS_LAMBDA_FUNCTION_NAME"] == fn.name
@@ -243,3 +261,45 @@ def test_telemetry_subscriber_gets_function_logs_and_platform_events(make_fn, co
     for record in mine:
         assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", record["time"])
     assert any(r["type"] == "platform.initReport" for r in got)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+@pytest.mark.parametrize("backend", ["process"], indirect=True)
+def test_process_teardown_kills_the_extensions_and_their_children(make_fn):
+    fn = make_fn(EXT_CHILD="1", EXT_EVENTS="INVOKE")  # no SHUTDOWN: it runs until it is killed
+    result = fn.invoke({})
+    assert result.function_error is None, result.logs
+    (line,) = recorder_lines(result.logs, "pids")
+    pids = [int(word) for word in line.split()]
+    assert all(_alive(pid) for pid in pids)
+    fn.reset()
+    deadline = time.monotonic() + WAIT
+    while any(_alive(pid) for pid in pids) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not [pid for pid in pids if _alive(pid)]
+
+
+@pytest.mark.parametrize("backend", ["process"], indirect=True)
+def test_process_extension_whose_interpreter_is_missing_fails_the_init(
+        lambda_function, functions_dir, backend):
+    fn = lambda_function(
+        "app.handler", code=functions_dir / "extensions" / "fn", runtime=RUNTIME,
+        backend=backend, layers=[functions_dir / "extensions" / "layer"],  # #!/var/lang/bin/...
+    )
+    result = fn.invoke({})
+    assert result.function_error == "Unhandled"
+    assert result.payload["errorType"] == "Extension.LaunchError"
+    message = result.payload["errorMessage"]
+    assert message.startswith("Extension recorder could not be started: its interpreter "
+                              "/var/lang/bin/python3 (from its #! line) does not exist on this "
+                              "host."), message
+    assert "docker backend" in message and "#!/usr/bin/env python3" in message
+    assert "Status: error\tError Type: Extension.LaunchError" in result.logs
+    assert "[function] handling" not in result.logs  # the runtime never ran
