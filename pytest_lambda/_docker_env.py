@@ -29,6 +29,7 @@ LAMBDA_UID = 993
 # Without extensions the wrapper execs the runtime. With files in /opt/extensions (Lambda's
 # rule: non-directory entries, unless /opt/disable-extensions-jwigqn8j exists) it starts each
 # with argv = its path and the extensions' environment (no `_*`, no AWS_XRAY_CONTEXT_MISSING),
+# having named them to the harness first (so that none registers as an internal extension),
 # reports each one's exit, waits for the harness's GO (every launched extension registered or
 # exited), then runs the runtime as its child: SIGTERM is passed on to the runtime, SIGUSR1
 # becomes the runtime's SIGKILL, and the runtime's exit is reported while the extensions live on
@@ -39,12 +40,13 @@ a="/dev/tcp/$1/$2"; t=$3; shift 3; x=()
 [ -e /opt/disable-extensions-jwigqn8j ] || for e in /opt/extensions/*; do
   [ -e "$e" ] && [ ! -d "$e" ] && x+=("$e"); done
 [ ${#x[@]} -eq 0 ] && exec "$@"
+exec 3<>"$a"; printf 'PYTEST-LAMBDA-EXTENSIONS %s %s\n' "$t" "${x[*]##*/}" >&3
 for e in "${x[@]}"; do
-  ( for v in $(compgen -e); do case $v in _*|AWS_XRAY_CONTEXT_MISSING) unset "$v";; esac; done
+  ( exec 3<&-
+    for v in $(compgen -e); do case $v in _*|AWS_XRAY_CONTEXT_MISSING) unset "$v";; esac; done
     env -u _ "$e"; c=$?
     printf 'PYTEST-LAMBDA-EXTEXIT %s %s %s\n' "$t" "$c" "${e##*/}" >"$a" ) &
 done
-exec 3<>"$a"; printf 'PYTEST-LAMBDA-EXTENSIONS %s %s\n' "$t" "${x[*]##*/}" >&3
 read -r r <&3; exec 3<&-
 [ "$r" = GO ] || exit 0
 "$@" & p=$!
@@ -87,11 +89,6 @@ def _cgroup_dirs(container_id: str) -> dict[str, Path]:
                 found[kind] = path
                 break
     return found
-
-
-def has_extensions(opt_dir: Path | None) -> bool:
-    """Return whether the merged layers hold extensions Lambda would start."""
-    return bool(external_extensions(opt_dir))
 
 
 class DockerEnvironment(ExecutionEnvironment):
@@ -164,8 +161,10 @@ class DockerEnvironment(ExecutionEnvironment):
         labels = {**self._labels.as_dict(), LABEL_FUNCTION: config.name}
         # Extensions listen for Logs/Telemetry batches on sandbox.localdomain, as in Lambda. An
         # image's own /opt/extensions cannot be seen from here, so an image always gets the name.
+        launched = [path.name for path in external_extensions(config.opt_dir)]
+        self.server.extensions.expect(launched)  # before one can register
         names = ({"hostname": "sandbox", "domainname": "localdomain"}
-                 if config.image is not None or has_extensions(config.opt_dir) else {})
+                 if config.image is not None or launched else {})
         self.server.extensions.resolve_host = self._container_ip
         if config.image is not None:  # its entry point and command, Lambda's overrides applied
             argv, working_dir = config.image.argv, config.image.working_directory
