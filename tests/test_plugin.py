@@ -151,7 +151,8 @@ def test_user_test_invokes_a_function_on_the_process_backend(pytester: pytest.Py
 BAD_CONFIGURATIONS = {
     "unknown-runtime": (
         'handler="app.handler", code=FN, runtime="python2.7"',
-        "ConfigurationError: Unknown runtime 'python2.7': pytest-aws-lambda supports python3.*.",
+        "ConfigurationError: Unknown runtime 'python2.7': pytest-aws-lambda supports nodejs20.x, "
+        "*, python3.14.",
     ),
     "handler-without-dot": (
         'handler="app", code=FN, runtime="python3.13"',
