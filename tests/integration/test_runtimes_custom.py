@@ -7,6 +7,7 @@ $AWS_LAMBDA_RUNTIME_API); it sources function.sh and runs the shell function `_H
 from __future__ import annotations
 
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -158,3 +159,29 @@ def test_image_has_the_official_images_contract(client, name):
     with pytest.raises(Exception) as failed:
         client.containers.run(image, [], network_mode="none", remove=True)
     assert getattr(failed.value, "exit_status", None) == 142
+
+
+@pytest.fixture(scope="module")
+def static_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Return a code directory whose bootstrap is a static binary (as from Go or Rust)."""
+    compiler = shutil.which("cc") or shutil.which("gcc")
+    if compiler is None:
+        pytest.skip("no C compiler here to build the static bootstrap")
+    code = tmp_path_factory.mktemp("static")
+    code.chmod(0o755)  # mounted as /var/task for uid 993
+    source = Path(__file__).parent.parent / "functions" / "custom_static" / "bootstrap.c"
+    built = subprocess.run([compiler, "-static", "-O2", "-o", str(code / "bootstrap"),
+                            str(source)], capture_output=True, text=True)
+    if built.returncode != 0 and "cannot find -lc" in built.stderr:
+        pytest.skip("this C compiler cannot link statically (no libc.a)")
+    assert built.returncode == 0, built.stderr
+    return code
+
+
+def test_a_static_binary_bootstrap(lambda_function, static_bootstrap, backend):
+    fn = lambda_function("not.used", code=static_bootstrap, runtime="provided.al2023",
+                         backend=backend)
+    first = fn.invoke({"n": [1, 2]})
+    assert first.function_error is None, (first.payload, first.logs)
+    assert first.payload == {"static": True, "event": {"n": [1, 2]}}
+    assert fn.invoke("again").payload == {"static": True, "event": "again"}
