@@ -27,7 +27,7 @@ def lambda_function(pytestconfig: pytest.Config) -> Callable[..., Function]:
     Call it as ``lambda_function(handler, *, code, runtime, memory_size=128, timeout=3,
     environment=None, name=None, backend=None, ephemeral_storage=512, layers=None)``:
     ``handler`` is ``"module.function"`` (any word for a custom runtime's bootstrap), ``code`` a
-    directory or a ``.zip``, ``runtime`` e.g. ``"python3.13"``, ``"nodejs22.x"`` or
+    directory or a ``.zip``, ``runtime`` e.g. ``"python3.13"``, ``"nodejs24.x"`` or
     ``"provided.al2023"`` (Node.js runs on Docker only), ``layers`` up to five directories or
     ``.zip`` files merged into /opt.
     A container-image function is ``lambda_function(image="my-function:latest", ...)``, with
