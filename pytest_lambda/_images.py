@@ -144,8 +144,8 @@ class _Recipe:
     bootstrap_name: str | None = None
     #: The build argument that carries `Runtime.version` ("PYTHON_VERSION"), if any.
     version_arg: str | None = None
-    #: Step 2: put the runtime interface client into the build context (`fetch(rt, context,
-    #: arch, steps)`), described by `fetch_what` ("{spec}" and "{version}" filled in).
+    #: The step before `docker build`: put the runtime interface client into the build context
+    #: (`fetch(rt, context, arch, steps)`), described by `fetch_what` ("{spec}", "{version}").
     fetch: Callable[[Runtime, Path, str, _Steps], None] | None = None
     fetch_what: str = ""
 
