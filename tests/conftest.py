@@ -6,6 +6,12 @@ from pathlib import Path
 
 import pytest
 
+# The pytester fixture restores sys.modules after each test, dropping the modules first imported
+# during it. The Docker SDK and requests must not be among them: a re-imported http.cookiejar no
+# longer matches the classes requests already holds ("You can only merge into CookieJar").
+import docker  # noqa: F401  # isort: skip
+import requests  # noqa: F401  # isort: skip
+
 FUNCTIONS = Path(__file__).parent / "functions"
 
 
