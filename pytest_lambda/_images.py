@@ -118,14 +118,22 @@ def bootstrap_file(runtime: Runtime) -> Path:
     return Path(__file__).resolve().parent / "_bootstrap" / "python_bootstrap.py"
 
 
-def _family_files(images_dir: Path, family: str) -> list[Path]:
+#: The folder of `runtime_images/` whose files every family's build context gets as well.
+COMMON_DIR = "common"
+
+
+def _context_files(images_dir: Path, family: str) -> dict[str, Path]:
+    """Return the files of a family's build context by their path in it, sorted: those of
+    `runtime_images/common/` and of the family's own folder (which wins on a clash)."""
     root = images_dir / family
     if not (root / "Dockerfile").is_file():
         raise ImageBuildError(f"No Dockerfile for the {family} runtimes in {root}.")
-    return sorted(
-        p for p in root.rglob("*")
-        if p.is_file() and "__pycache__" not in p.parts and not p.name.endswith(".pyc")
-    )
+    files: dict[str, Path] = {}
+    for folder in (images_dir / COMMON_DIR, root):
+        for path in folder.rglob("*"):
+            if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc":
+                files[path.relative_to(folder).as_posix()] = path
+    return dict(sorted(files.items()))
 
 
 # --------------------------------------------------------------------------------------------
@@ -200,7 +208,7 @@ def _no_hermetic_image(runtime: Runtime) -> str:
 
 
 def _dpkg_options(images_dir: Path, family: str) -> list[str]:
-    text = (images_dir / family / "dpkg-excludes").read_text()
+    text = _context_files(images_dir, family)["dpkg-excludes"].read_text()
     return [
         line.strip() for line in text.splitlines()
         if line.strip() and not line.lstrip().startswith("#")
@@ -229,7 +237,8 @@ def base_tag(runtime: Runtime, *, images_dir: Path | None = None, stage: str = "
 def image_hash(runtime: str | Runtime, *, images_dir: Path | None = None) -> str:
     """Return the 12-hex content hash of a runtime's hermetic image.
 
-    It covers every file in `runtime_images/<family>/` (name, executable bit, content), the
+    It covers every file the build context gets from `runtime_images/<family>/` and
+    `runtime_images/common/` (path in the context, executable bit, content), the
     package's bootstrap script, the runtime's Debian suite and language version, the base (and
     build-stage base) packages and the runtime interface client's version spec.
     """
@@ -251,10 +260,9 @@ def image_hash(runtime: str | Runtime, *, images_dir: Path | None = None) -> str
     add("base", base_hash(rt, images_dir=images_dir).encode())
     if r.build_packages:
         add("build-base", base_hash(rt, images_dir=images_dir, stage="build").encode())
-    family_root = images_dir / rt.family
-    for path in _family_files(images_dir, rt.family):
+    for name, path in _context_files(images_dir, rt.family).items():
         mode = "x" if os.access(path, os.X_OK) else "-"
-        add(f"file:{path.relative_to(family_root).as_posix()}:{mode}", path.read_bytes())
+        add(f"file:{name}:{mode}", path.read_bytes())
     if r.bootstrap_name is not None:
         add(r.bootstrap_name, bootstrap_file(rt).read_bytes())
     return h.hexdigest()[:12]
@@ -649,9 +657,8 @@ def _build_hermetic(client: Any, rt: Runtime, tag: str, progress: Progress) -> f
     work.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=work, prefix=f"{rt.name}-") as tmp:
         context = Path(tmp)
-        family_root = images_dir / rt.family
-        for path in _family_files(images_dir, rt.family):
-            dest = context / path.relative_to(family_root)
+        for name, path in _context_files(images_dir, rt.family).items():
+            dest = context / name
             dest.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(path, dest)
         if r.bootstrap_name is not None:

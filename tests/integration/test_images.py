@@ -67,11 +67,27 @@ def test_hash_follows_every_file_of_the_family(images_copy: Path) -> None:
     assert _images.image_hash(RUNTIME, images_dir=images_copy) != original
     (family / "extra.txt").unlink()
 
-    entrypoint = family / "lambda-entrypoint.sh"
+    # common/ goes into every family's build context, and into every family's hash.
+    others = {name: _images.image_hash(name, images_dir=images_copy)
+              for name in ("nodejs20.x", "provided.al2023")}
+    entrypoint = images_copy / "common" / "lambda-entrypoint.sh"
     entrypoint.chmod(0o644)
     assert _images.image_hash(RUNTIME, images_dir=images_copy) != original
+    assert all(_images.image_hash(name, images_dir=images_copy) != digest
+               for name, digest in others.items())
     entrypoint.chmod(0o755)
     assert _images.image_hash(RUNTIME, images_dir=images_copy) == original
+
+
+def test_a_familys_own_file_wins_over_the_common_one(images_copy: Path) -> None:
+    files = _images._context_files(images_copy, "python")
+    assert files["lambda-entrypoint.sh"] == images_copy / "common" / "lambda-entrypoint.sh"
+    assert {"Dockerfile", "bootstrap", "dpkg-excludes"} <= set(files)
+    own = images_copy / "python" / "lambda-entrypoint.sh"
+    own.write_text("#!/bin/sh\n")
+    assert _images._context_files(images_copy, "python")["lambda-entrypoint.sh"] == own
+    assert _images._context_files(images_copy, "nodejs")["lambda-entrypoint.sh"] == (
+        images_copy / "common" / "lambda-entrypoint.sh")
 
 
 def test_hash_follows_the_bootstrap_and_the_ric_spec(
