@@ -8,7 +8,9 @@ locally, and pytest-aws-lambda's own "hermetic" images, built here without a con
    `docker import` as `pytest-lambda/base:<suite>-<hash>` (and, for a family whose runtime
    interface client compiles native code, a second one with the compilers for the build stage);
 2. the runtime interface client fetched by the host into the build context: awslambdaric as
-   wheels by pip, aws-lambda-ric and its build tools by npm (custom runtimes have none);
+   wheels by pip, aws-lambda-ric and its build tools by npm (custom runtimes have none); and,
+   for a language version no Debian suite ships (Node.js 22), the language's official Linux
+   build, fetched by npm too (`NODE_BINARY_SPECS`), which then runs on the suite's libraries;
 3. `docker build` of `runtime_images/<family>/Dockerfile` on that base, without network.
 
 What differs between families is one `_Recipe` each (`RECIPES`): the Debian packages, the build
@@ -60,6 +62,11 @@ AWS_LAMBDA_RIC_SPECS = {"20": "aws-lambda-ric@3.3.0", "22": "aws-lambda-ric@3.3.
                         "24": "aws-lambda-ric@4.0.2"}
 #: node-gyp for building either client: 3.3.0's own pin (9.4.0) predates Python 3.12.
 NODE_GYP_SPEC = "node-gyp@11.5.0"
+#: Node.js versions that no Debian suite ships, by major version: the official Linux build, which
+#: the npm registry carries as a package (bin/node, and the headers in include/node that the
+#: client's native addon is compiled against), runs on the Debian suite's libraries instead.
+#: "{arch}" becomes x64 or arm64 for the Docker engine's architecture.
+NODE_BINARY_SPECS = {"22": "node-linux-{arch}@22.23.3"}
 
 #: Bump when the build recipe in this module changes in a way the hashed files do not show.
 RECIPE_VERSION = "1"
@@ -152,10 +159,15 @@ class _Recipe:
     bootstrap_name: str | None = None
     #: The build argument that carries `Runtime.version` ("PYTHON_VERSION"), if any.
     version_arg: str | None = None
-    #: The step before `docker build`: put the runtime interface client into the build context
+    #: The step before `docker build`: put the runtime interface client (and the language's
+    #: official build, see `language_spec`) into the build context
     #: (`fetch(rt, context, arch, steps)`), described by `fetch_what` ("{spec}", "{version}").
     fetch: Callable[[Runtime, Path, str, _Steps], None] | None = None
     fetch_what: str = ""
+    #: In place of `packages` and `build_packages`, for a version that the language's official
+    #: build serves rather than Debian's package (`language_spec`): its shared libraries.
+    upstream_packages: tuple[str, ...] = ()
+    upstream_build_packages: tuple[str, ...] = ()
 
 
 def recipe(runtime: Runtime) -> _Recipe:
@@ -178,10 +190,42 @@ def client_spec(runtime: Runtime) -> str | None:
     return None
 
 
+def language_spec(runtime: Runtime, arch: str | None = None) -> str | None:
+    """Return the pinned npm package of the language's official build that serves `runtime`,
+    or None when the Debian suite's own package does.
+
+    `arch` ("x86_64", "aarch64") fills in the package name; without it the "{arch}" stays.
+    """
+    # Read the module constant at call time, so that a changed pin changes the hash.
+    spec = NODE_BINARY_SPECS.get(runtime.version) if runtime.family == "nodejs" else None
+    if spec is None or arch is None:
+        return spec
+    try:
+        return spec.format(arch=_NODE_ARCHES[arch])
+    except KeyError:
+        raise ImageBuildError(
+            f"There is no official Node.js {runtime.version} build for {arch}, so "
+            f"pytest-aws-lambda cannot build a {runtime.name} image on this Docker engine: use an "
+            f"x86_64 or aarch64 engine, or another runtime."
+        ) from None
+
+
+#: The Docker engine's architecture by the name Node.js's own builds use.
+_NODE_ARCHES = {"x86_64": "x64", "aarch64": "arm64"}
+
+
 def base_packages(runtime: Runtime, *, stage: str = "runtime") -> list[str]:
     """Return the Debian packages of a runtime's base ("runtime") or build-stage base ("build")."""
     r = recipe(runtime)
-    names = r.packages if stage == "runtime" else r.build_packages
+    if language_spec(runtime) is None:
+        names = r.packages if stage == "runtime" else r.build_packages
+    else:
+        names = r.upstream_packages if stage == "runtime" else r.upstream_build_packages
+        if not names:
+            raise ImageBuildError(
+                f"pytest-aws-lambda's {runtime.family} recipe has no Debian packages for an "
+                f"official language build ({runtime.name}): add its upstream_packages."
+            )
     return [name.format(version=runtime.version) for name in names]
 
 
@@ -240,7 +284,8 @@ def image_hash(runtime: str | Runtime, *, images_dir: Path | None = None) -> str
     It covers every file the build context gets from `runtime_images/<family>/` and
     `runtime_images/common/` (path in the context, executable bit, content), the
     package's bootstrap script, the runtime's Debian suite and language version, the base (and
-    build-stage base) packages and the runtime interface client's version spec.
+    build-stage base) packages, the runtime interface client's version spec and, where the
+    language's official build serves the runtime, its version spec.
     """
     rt = get_runtime(runtime) if isinstance(runtime, str) else runtime
     r = recipe(rt)
@@ -257,6 +302,9 @@ def image_hash(runtime: str | Runtime, *, images_dir: Path | None = None) -> str
     spec = client_spec(rt)
     if spec is not None:
         add("ric", spec.encode())
+    language = language_spec(rt)
+    if language is not None:
+        add("language", language.encode())
     add("base", base_hash(rt, images_dir=images_dir).encode())
     if r.build_packages:
         add("build-base", base_hash(rt, images_dir=images_dir, stage="build").encode())
@@ -547,11 +595,12 @@ def _install_awslambdaric(rt: Runtime, context: Path, arch: str, steps: _Steps) 
     _run(cmd, step=f"Installing {AWSLAMBDARIC_SPEC} for Python {rt.version}", steps=steps)
 
 
-def _fetch_aws_lambda_ric(rt: Runtime, context: Path, arch: str, steps: _Steps) -> None:
-    """Fetch aws-lambda-ric and its build tools into `context/npm/node_modules`, unbuilt.
+def _fetch_for_node(rt: Runtime, context: Path, arch: str, steps: _Steps) -> None:
+    """Fetch aws-lambda-ric and its build tools into `context/npm/node_modules`, unbuilt, and
+    the official Node.js build into `context/node` (left empty when Debian's Node.js serves).
 
-    Its install scripts compile native code; they run in the Dockerfile's build stage, which
-    has the compilers and no network.
+    The client's install scripts compile native code; they run in the Dockerfile's build stage,
+    which has the compilers and no network.
     """
     npm = shutil.which("npm")
     if npm is None:
@@ -568,7 +617,55 @@ def _fetch_aws_lambda_ric(rt: Runtime, context: Path, arch: str, steps: _Steps) 
         "--no-audit", "--no-fund", "--loglevel=error", "--prefix", str(target), *specs,
     ]
     _run(cmd, step=f"Fetching {' and '.join(specs)} with npm", steps=steps, cwd=target)
+    (context / "node").mkdir()
+    spec = language_spec(rt, arch)
+    if spec is not None:
+        _fetch_node_binary(npm, spec, context / "node", steps)
 
+
+#: What the build needs of an official Node.js package: the binary, the headers, the licence.
+_NODE_BINARY_FILES = ("bin/node", "include/node/", "LICENSE")
+
+
+def _fetch_node_binary(npm: str, spec: str, dest: Path, steps: _Steps) -> None:
+    """Fetch the official Node.js build `spec` with `npm pack` and unpack what the build needs
+    of it into `dest` (`bin/node`, `include/node/`, `LICENSE`)."""
+    import tarfile
+
+    with tempfile.TemporaryDirectory(dir=dest.parent, prefix="npm-pack-") as tmp:
+        cmd = [npm, "pack", "--ignore-scripts", "--loglevel=error", "--pack-destination", tmp,
+               spec]
+        _run(cmd, step=f"Fetching {spec} with npm", steps=steps, cwd=Path(tmp))
+        packed = sorted(Path(tmp).glob("*.tgz"))
+        if len(packed) != 1:
+            raise ImageBuildError(
+                f"npm pack {spec} left {len(packed)} tarballs instead of one: run it by hand in "
+                f"an empty directory to see why."
+            )
+        with tarfile.open(packed[0]) as tar:
+            members = []
+            for member in tar.getmembers():
+                # npm packages hold their files under package/; take plain files and folders.
+                name = member.name.removeprefix("package/")
+                wanted = any(name == f or (f.endswith("/") and name.startswith(f))
+                             for f in _NODE_BINARY_FILES)
+                if wanted and (member.isfile() or member.isdir()) and ".." not in name.split("/"):
+                    member.name = name
+                    members.append(member)
+            if hasattr(tarfile, "data_filter"):  # Python 3.10.12, 3.11.4 and later
+                tar.extractall(dest, members=members, filter="data")
+            else:
+                tar.extractall(dest, members=members)
+    if not os.access(dest / "bin" / "node", os.X_OK) or not (dest / "include" / "node").is_dir():
+        raise ImageBuildError(
+            f"The npm package {spec} has no executable bin/node or no include/node headers: "
+            f"pin a node-linux-* package of an official Node.js release in NODE_BINARY_SPECS."
+        )
+
+
+#: What the nodejs build stage compiles aws-lambda-ric with, whichever Node.js it is for.
+_NODE_BUILD_TOOLS = ("g++", "make", "cmake", "autoconf", "automake", "libtool", "python3",
+                     "xz-utils", "ca-certificates")
 
 #: One recipe per folder of `runtime_images/`.
 RECIPES: dict[str, _Recipe] = {
@@ -581,16 +678,17 @@ RECIPES: dict[str, _Recipe] = {
     ),
     # What AWS's custom-runtime tutorial bootstrap uses: bash, curl and coreutils (essential).
     "provided": _Recipe(packages=("bash", "curl", "ca-certificates")),
-    # aws-lambda-ric compiles curl, aws-lambda-cpp and a node-gyp addon when it is installed.
+    # aws-lambda-ric compiles curl, aws-lambda-cpp and a node-gyp addon when it is installed:
+    # against Debian's Node.js and its headers (libnode-dev), or against the official build's.
     "nodejs": _Recipe(
         packages=("nodejs", "ca-certificates"),
-        build_packages=(
-            "nodejs", "libnode-dev", "g++", "make", "cmake", "autoconf", "automake", "libtool",
-            "python3", "xz-utils", "ca-certificates",
-        ),
+        build_packages=("nodejs", "libnode-dev", *_NODE_BUILD_TOOLS),
         version_arg="NODE_MAJOR",
-        fetch=_fetch_aws_lambda_ric,
+        fetch=_fetch_for_node,
         fetch_what="{spec} (npm)",
+        # The official build links glibc (2.28 or later), libstdc++ and libgcc_s dynamically.
+        upstream_packages=("libstdc++6", "ca-certificates"),
+        upstream_build_packages=_NODE_BUILD_TOOLS,
     ),
 }
 
@@ -665,9 +763,11 @@ def _build_hermetic(client: Any, rt: Runtime, tag: str, progress: Progress) -> f
             shutil.copy2(bootstrap_file(rt), context / r.bootstrap_name)
         if r.fetch is not None:
             n += 1
-            what = r.fetch_what.format(spec=client_spec(rt), version=rt.version)
+            arch = _engine_arch(client)
+            fetched = " ".join(s for s in (language_spec(rt, arch), client_spec(rt)) if s)
+            what = r.fetch_what.format(spec=fetched, version=rt.version)
             with steps.step(n, what):
-                r.fetch(rt, context, _engine_arch(client), steps)
+                r.fetch(rt, context, arch, steps)
         with steps.step(n + 1, f"docker build {tag}"):
             _docker_build(client, context, tag, buildargs, rt, steps)
     return steps.elapsed()

@@ -15,8 +15,9 @@ class Runtime:
     #: The language version inside the environment ("3.13" for python3.13, "22" for nodejs22.x),
     #: or the Amazon Linux release of a custom runtime ("al2023").
     version: str
-    #: Debian suite the hermetic image is built from; None when no Debian suite ships the
-    #: language version, so that only AWS's official image can serve the runtime.
+    #: Debian suite the hermetic image is built from; None when pytest-aws-lambda has no way to
+    #: serve the language version (no Debian suite ships it and no official build is pinned),
+    #: so that only AWS's official image can serve the runtime.
     debian_suite: str | None
     #: AWS's official base image for this runtime.
     official_image: str
@@ -35,9 +36,10 @@ RUNTIMES: dict[str, Runtime] = {
         Runtime("python3.11", "python", "3.11", "bookworm", "public.ecr.aws/lambda/python:3.11"),
         Runtime("python3.13", "python", "3.13", "trixie", "public.ecr.aws/lambda/python:3.13"),
         Runtime("python3.14", "python", "3.14", "sid", "public.ecr.aws/lambda/python:3.14"),
-        # Debian ships Node.js 20 in trixie and 24 in sid; no suite ships a Node.js 22 binary.
+        # Debian ships Node.js 20 in trixie and 24 in sid. No suite ships Node.js 22: its image
+        # runs the official Node.js build on trixie's libraries (_images.NODE_BINARY_SPECS).
         Runtime("nodejs20.x", "nodejs", "20", "trixie", "public.ecr.aws/lambda/nodejs:20"),
-        Runtime("nodejs22.x", "nodejs", "22", None, "public.ecr.aws/lambda/nodejs:22"),
+        Runtime("nodejs22.x", "nodejs", "22", "trixie", "public.ecr.aws/lambda/nodejs:22"),
         Runtime("nodejs24.x", "nodejs", "24", "sid", "public.ecr.aws/lambda/nodejs:24"),
         # Custom runtimes emulate the contract (a bootstrap, curl, a shell), not Amazon Linux.
         Runtime("provided.al2023", "provided", "al2023", "bookworm",

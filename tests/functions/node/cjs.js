@@ -6,6 +6,7 @@ function describe(event, context) {
     received: event,
     style: "commonjs",
     node: process.versions.node.split(".")[0],
+    version: process.version,
     executionEnv: process.env.AWS_EXECUTION_ENV,
     nodePath: process.env.NODE_PATH,
     requestId: context.awsRequestId,

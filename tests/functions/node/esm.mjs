@@ -3,6 +3,7 @@ export const handler = async (event, context) => ({
   received: event,
   style: "module",
   node: process.versions.node.split(".")[0],
+  version: process.version,
   executionEnv: process.env.AWS_EXECUTION_ENV,
   requestId: context.awsRequestId,
 });
