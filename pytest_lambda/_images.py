@@ -694,8 +694,11 @@ RECIPES: dict[str, _Recipe] = {
 
 
 def _docker_build(client: Any, context: Path, tag: str, buildargs: dict[str, str],
-                  rt: Runtime, steps: _Steps) -> None:
-    """Last step: `docker build` the context as `tag`; raise ImageBuildError with the log tail."""
+                  rt: Runtime, steps: _Steps, *, offline: bool) -> None:
+    """Last step: `docker build` the context as `tag`; raise ImageBuildError with the log tail.
+
+    `offline` runs the build's steps without a network, as a hermetic build needs none.
+    """
     log: collections.deque[str] = collections.deque(maxlen=200)
     last_word = _clock.perf()
     try:
@@ -703,6 +706,7 @@ def _docker_build(client: Any, context: Path, tag: str, buildargs: dict[str, str
             path=str(context), tag=tag, buildargs=buildargs, rm=True, forcerm=True,
             decode=True, pull=False, timeout=_BUILD_TIMEOUT_S,
             labels={LABEL_IMAGE: "runtime", LABEL_RUNTIME: rt.name},
+            network_mode="none" if offline else None,
         )
         for chunk in stream:
             if "stream" in chunk:
@@ -769,7 +773,7 @@ def _build_hermetic(client: Any, rt: Runtime, tag: str, progress: Progress) -> f
             with steps.step(n, what):
                 r.fetch(rt, context, arch, steps)
         with steps.step(n + 1, f"docker build {tag}"):
-            _docker_build(client, context, tag, buildargs, rt, steps)
+            _docker_build(client, context, tag, buildargs, rt, steps, offline=mirror is not None)
     return steps.elapsed()
 
 
