@@ -19,3 +19,43 @@ def client(request: pytest.FixtureRequest) -> Any:
         if request.config.getoption("lambda_backend", None) == "docker":
             pytest.fail(f"--lambda-backend=docker but {exc}")
         pytest.skip(str(exc))
+
+
+#: The variables every Lambda base image sets in its ENV lines (the official images' Dockerfiles).
+IMAGE_ENV = {
+    "LANG": "en_US.UTF-8",
+    "TZ": ":/etc/localtime",
+    "PATH": "/var/lang/bin:/usr/local/bin:/usr/bin/:/bin:/opt/bin",
+    "LD_LIBRARY_PATH": "/var/lang/lib:/lib64:/usr/lib64:/var/runtime:/var/runtime/lib:"
+                       "/var/task:/var/task/lib:/opt/lib",
+    "LAMBDA_TASK_ROOT": "/var/task",
+    "LAMBDA_RUNTIME_DIR": "/var/runtime",
+}
+
+
+@pytest.fixture
+def hermetic_image(client: Any) -> Any:
+    """Return a function that resolves a runtime's hermetic image and checks the contract it
+    shares with AWS's base images (entry point, working directory, ENV, labels), returning
+    (tag, the image's ENV as a dict, a function running a bash script in it as uid 993)."""
+    from pytest_lambda._images import resolve_image
+
+    def check(runtime: str) -> tuple[str, dict[str, str], Any]:
+        tag = resolve_image(client, runtime, policy="hermetic", progress=lambda line: None).tag
+        config = client.images.get(tag).attrs["Config"]
+        assert config["Entrypoint"] == ["/lambda-entrypoint.sh"]
+        assert config["WorkingDir"] == "/var/task"
+        env = dict(line.split("=", 1) for line in config["Env"])
+        assert {k: env.get(k) for k in IMAGE_ENV} == IMAGE_ENV
+        assert config["Labels"]["pytest-lambda.image"] == "runtime"
+        assert config["Labels"]["pytest-lambda.runtime"] == runtime
+
+        def run(script: str) -> str:
+            return client.containers.run(  # type: ignore[no-any-return]
+                tag, ["-c", script], entrypoint=["/bin/bash"], user="993:993", read_only=True,
+                network_mode="none", remove=True,
+            ).decode()
+
+        return tag, env, run
+
+    return check

@@ -274,22 +274,10 @@ def test_second_resolve_does_no_work(client: Any, image: str) -> None:
 
 
 @pytest.mark.docker
-def test_image_config_is_the_official_images(client: Any, image: str) -> None:
-    config = client.images.get(image).attrs["Config"]
-    assert config["Entrypoint"] == ["/lambda-entrypoint.sh"]
-    assert config["WorkingDir"] == "/var/task"
-    env = dict(line.split("=", 1) for line in config["Env"])
-    assert env == {
-        "LANG": "en_US.UTF-8",
-        "TZ": ":/etc/localtime",
-        "PATH": "/var/lang/bin:/usr/local/bin:/usr/bin/:/bin:/opt/bin",
-        "LD_LIBRARY_PATH": "/var/lang/lib:/lib64:/usr/lib64:/var/runtime:/var/runtime/lib:"
-                           "/var/task:/var/task/lib:/opt/lib",
-        "LAMBDA_TASK_ROOT": "/var/task",
-        "LAMBDA_RUNTIME_DIR": "/var/runtime",
-    }
-    assert config["Labels"]["pytest-lambda.image"] == "runtime"
-    assert config["Labels"]["pytest-lambda.runtime"] == RUNTIME
+def test_image_config_is_the_official_images(hermetic_image: Any) -> None:
+    _tag, env, _run = hermetic_image(RUNTIME)  # checks the values
+    assert sorted(env) == ["LAMBDA_RUNTIME_DIR", "LAMBDA_TASK_ROOT", "LANG", "LD_LIBRARY_PATH",
+                           "PATH", "TZ"]  # and nothing more than AWS's python images set
 
 
 @pytest.mark.docker
