@@ -229,28 +229,6 @@ def base_packages(runtime: Runtime, *, stage: str = "runtime") -> list[str]:
     return [name.format(version=runtime.version) for name in names]
 
 
-def _suite(runtime: Runtime) -> str:
-    if runtime.debian_suite is None:
-        raise ImageBuildError(_no_hermetic_image(runtime))
-    return runtime.debian_suite
-
-
-_LANGUAGES = {"nodejs": "Node.js", "python": "Python"}
-
-
-def _no_hermetic_image(runtime: Runtime) -> str:
-    others = ", ".join(sorted(
-        r.name for r in RUNTIMES.values()
-        if r.family == runtime.family and r.debian_suite is not None
-    ))
-    return (
-        f"No Debian suite ships {_LANGUAGES.get(runtime.family, runtime.family)} "
-        f"{runtime.version}, so pytest-aws-lambda cannot build a hermetic {runtime.name} image: "
-        f"use {others or 'another runtime'} instead, or load AWS's {runtime.official_image} "
-        f"(docker pull or docker load) and set --lambda-image-policy=prefer-official."
-    )
-
-
 def _dpkg_options(images_dir: Path, family: str) -> list[str]:
     text = _context_files(images_dir, family)["dpkg-excludes"].read_text()
     return [
@@ -264,7 +242,7 @@ def base_hash(runtime: Runtime, *, images_dir: Path | None = None, stage: str = 
     images_dir = images_dir or runtime_images_dir()
     h = hashlib.sha256()
     for part in (
-        "base", RECIPE_VERSION, "maybe-merged-usr", _suite(runtime),
+        "base", RECIPE_VERSION, "maybe-merged-usr", runtime.debian_suite,
         *base_packages(runtime, stage=stage),
         *_dpkg_options(images_dir, runtime.family),
     ):
@@ -275,7 +253,7 @@ def base_hash(runtime: Runtime, *, images_dir: Path | None = None, stage: str = 
 def base_tag(runtime: Runtime, *, images_dir: Path | None = None, stage: str = "runtime") -> str:
     """Return the tag of a runtime's Debian base image: `pytest-lambda/base:<suite>-<hash>`."""
     digest = base_hash(runtime, images_dir=images_dir, stage=stage)
-    return f"{BASE_REPOSITORY}:{_suite(runtime)}-{digest}"
+    return f"{BASE_REPOSITORY}:{runtime.debian_suite}-{digest}"
 
 
 def image_hash(runtime: str | Runtime, *, images_dir: Path | None = None) -> str:
@@ -297,7 +275,7 @@ def image_hash(runtime: str | Runtime, *, images_dir: Path | None = None) -> str
 
     add("recipe", RECIPE_VERSION.encode())
     add("runtime", rt.name.encode())
-    add("suite", _suite(rt).encode())
+    add("suite", rt.debian_suite.encode())
     add("version", rt.version.encode())
     spec = client_spec(rt)
     if spec is not None:
@@ -523,7 +501,7 @@ def _ensure_base(client: Any, rt: Runtime, steps: _Steps, mirror: str, *,
     """Step `n`: return the tag of the runtime's Debian base (or build-stage base), making it
     with mmdebstrap if absent."""
     tag = base_tag(rt, stage=stage)
-    suite = _suite(rt)
+    suite = rt.debian_suite
     what = f"Debian {suite} root file system" + (" for the build stage" if stage == "build" else "")
     head = f"[{n}/{steps.total}]"
     if _get_image(client, tag) is not None:
@@ -731,7 +709,7 @@ def _docker_build(client: Any, context: Path, tag: str, buildargs: dict[str, str
 def _build_hermetic(client: Any, rt: Runtime, tag: str, progress: Progress) -> float:
     """Build the hermetic image `tag` for `rt` (the caller holds its lock); return seconds taken."""
     r = recipe(rt)
-    suite = _suite(rt)
+    suite = rt.debian_suite
     stages = [("BASE_IMAGE", "APT_PACKAGES", "runtime")]
     if r.build_packages:
         stages.append(("BUILD_BASE_IMAGE", "BUILD_APT_PACKAGES", "build"))
@@ -834,20 +812,9 @@ def build_all(
     """Resolve (building as needed) the image of each runtime, every known runtime by default.
 
     For ahead-of-time builds in CI, so that test sessions find every image cached.
-    Asked for every runtime, it passes over those that only an official image can serve (no
-    Debian suite ships their language version) when that image is not present locally, saying so.
     """
-    if runtimes:
-        return [resolve_image(client, name, policy=policy, progress=progress) for name in runtimes]
-    choices = []
-    for name in sorted(RUNTIMES):
-        rt = RUNTIMES[name]
-        if (rt.debian_suite is None and policy != "official"
-                and _get_image(client, rt.official_image) is None):
-            progress(f"pytest-lambda: passing over {name}: {_no_hermetic_image(rt)}")
-            continue
-        choices.append(resolve_image(client, name, policy=policy, progress=progress))
-    return choices
+    names = list(runtimes) if runtimes else sorted(RUNTIMES)
+    return [resolve_image(client, name, policy=policy, progress=progress) for name in names]
 
 
 def cli_build_images(argv: Sequence[str] | None = None) -> int:

@@ -15,10 +15,8 @@ class Runtime:
     #: The language version inside the environment ("3.13" for python3.13, "22" for nodejs22.x),
     #: or the Amazon Linux release of a custom runtime ("al2023").
     version: str
-    #: Debian suite the hermetic image is built from; None when pytest-aws-lambda has no way to
-    #: serve the language version (no Debian suite ships it and no official build is pinned),
-    #: so that only AWS's official image can serve the runtime.
-    debian_suite: str | None
+    #: Debian suite the hermetic image is built from.
+    debian_suite: str
     #: AWS's official base image for this runtime.
     official_image: str
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -13,7 +12,7 @@ from pytest_lambda import _images
 from pytest_lambda._config import build_config
 from pytest_lambda._environment import Credentials, lambda_environment
 from pytest_lambda._errors import BackendUnavailableError, ImageBuildError
-from pytest_lambda._runtimes import RUNTIMES, Runtime, get_runtime
+from pytest_lambda._runtimes import RUNTIMES, get_runtime
 
 
 @pytest.mark.parametrize("name, pattern", [
@@ -100,59 +99,8 @@ def test_a_family_hash_follows_its_own_inputs_only(monkeypatch: pytest.MonkeyPat
     assert _images.image_hash("provided.al2023") == before["provided.al2023"]
 
 
-@pytest.fixture
-def official_only(monkeypatch: pytest.MonkeyPatch) -> str:
-    """Add a runtime that only AWS's official image can serve (no suite, no pinned build)."""
-    rt = Runtime("nodejs26.x", "nodejs", "26", None, "public.ecr.aws/lambda/nodejs:26")
-    monkeypatch.setitem(RUNTIMES, rt.name, rt)
-    return rt.name
-
-
 def test_every_known_runtime_has_a_hermetic_image() -> None:
-    assert all(rt.debian_suite is not None for rt in RUNTIMES.values())
     assert len({_images.hermetic_tag(name) for name in RUNTIMES}) == len(RUNTIMES)
-
-
-def test_a_runtime_without_a_hermetic_image_says_what_to_do(official_only: str) -> None:
-    with pytest.raises(ImageBuildError) as info:
-        _images.hermetic_tag(official_only)
-    message = str(info.value)
-    assert message.startswith("No Debian suite ships Node.js 26")
-    assert "nodejs20.x, nodejs22.x, nodejs24.x instead" in message
-    assert "public.ecr.aws/lambda/nodejs:26" in message
-    assert "--lambda-image-policy=prefer-official" in message
-    assert "\n" not in message and message.endswith("prefer-official.")
-
-
-class _NoImages:
-    """A docker-py client stand-in that has no images at all."""
-
-    class images:
-        @staticmethod
-        def get(tag: str) -> Any:
-            from docker.errors import ImageNotFound
-
-            raise ImageNotFound(tag)
-
-
-def test_build_all_passes_over_runtimes_only_an_official_image_serves(
-    monkeypatch: pytest.MonkeyPatch, official_only: str,
-) -> None:
-    pytest.importorskip("docker")
-    built: list[str] = []
-    said: list[str] = []
-    monkeypatch.setattr(_images, "resolve_image",
-                        lambda client, name, **kw: built.append(name) or name)
-    _images.build_all(_NoImages(), progress=said.append)
-    assert official_only not in built
-    assert "nodejs22.x" in built
-    assert sorted(built) == sorted(n for n, rt in RUNTIMES.items() if rt.debian_suite)
-    assert said == [f"pytest-lambda: passing over {official_only}: "
-                    f"{_images._no_hermetic_image(RUNTIMES[official_only])}"]
-    # Asked for by name, it is not passed over: the error says why.
-    built.clear()
-    _images.build_all(_NoImages(), [official_only], progress=said.append)
-    assert built == [official_only]
 
 
 def _fake_npm(tmp_path: Path, files: dict[str, tuple[bytes, int]]) -> str:
