@@ -84,6 +84,10 @@ def inspect_image(reference: str) -> dict[str, Any]:
             f"Image {reference!r} is not in the local Docker engine: build it first (docker "
             f"build -t {reference} .) or load it; pytest-aws-lambda never pulls images."
         ) from None
+    except Exception as exc:  # the engine refused the name or failed: say which image
+        raise ConfigurationError(
+            f"The Docker engine could not look up image {reference!r}: {exc}."
+        ) from None
 
 
 def resolve_image_function(
