@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import _aws, _limits
-from ._arch import docker_platform, host_architecture, require_host_can_run, validate_architecture
+from ._arch import host_architecture, require_host_can_run, validate_architecture
 from ._errors import ConfigurationError
 from ._runtimes import Runtime, get_runtime
 
@@ -549,7 +549,7 @@ def build_config(
         raise ConfigurationError(f"runtime must be a string such as 'python3.13', not {runtime!r}.")
     rt = get_runtime(runtime)
     handler_s = validate_handler(handler, custom_runtime=rt.family == "provided")
-    arch = _code_architecture(arch)
+    arch = _code_architecture(arch, rt)
     code_dir, code_hash = resolve_code(code)
     from ._layers import resolve_layers  # it imports this module
 
@@ -590,14 +590,17 @@ def validate_account_id(account_id: object) -> str:
     return account_id
 
 
-def _code_architecture(wanted: str | None) -> str:
-    """Return the architecture a function from code runs on: the runtime images' (the host's)."""
+def _code_architecture(wanted: str | None, runtime: Runtime) -> str:
+    """Return the architecture a function from code runs on: `wanted`, the host's by default.
+
+    Another architecture than the host's runs through emulation, which must be registered with
+    binfmt_misc; Node.js runtimes have no images for it (see `_images.require_buildable`).
+    """
     host = host_architecture()
     if wanted is None or wanted == host:
         return host
     require_host_can_run(wanted)
-    raise ConfigurationError(
-        f"architecture={wanted!r}: pytest-aws-lambda builds its runtime images for this host's "
-        f"architecture ({host}) only. Test {wanted} code as a container-image function built "
-        f"for {docker_platform(wanted)} (image=...), or drop architecture=."
-    )
+    from ._images import require_buildable  # it imports this module
+
+    require_buildable(runtime, wanted)
+    return wanted

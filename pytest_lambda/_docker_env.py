@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from . import _limits
+from ._arch import docker_platform, host_architecture
 from ._config import FunctionConfig
 from ._docker import LABEL_FUNCTION, SessionLabels, SessionNetwork
 from ._environment import Credentials, ExecutionEnvironment, ExitInfo, lambda_environment
@@ -170,6 +171,9 @@ class DockerEnvironment(ExecutionEnvironment):
             argv, working_dir = config.image.argv, config.image.working_directory
         else:
             argv, working_dir = ["/lambda-entrypoint.sh", config.handler], "/var/task"
+        if config.image is None and config.architecture != host_architecture():
+            # A runtime image of the other architecture, which runs through binfmt_misc emulation.
+            names["platform"] = docker_platform(config.architecture)
         try:
             created = api.create_container(
                 self._image,
@@ -336,17 +340,23 @@ class DockerBackend:
         self.images: dict[str, Any] = {}
         self._images_lock = threading.Lock()
 
-    def image_for(self, runtime: str) -> Any:
-        """Return the `ImageChoice` serving `runtime`, building the image on first need."""
+    def image_for(self, runtime: str, architecture: str | None = None) -> Any:
+        """Return the `ImageChoice` serving `runtime` on `architecture` (None: the host's),
+        building the image on first need.
+
+        `images` keeps them by runtime name, "<runtime> (<arch>)" for another architecture.
+        """
         from ._images import resolve_image
 
+        arch = architecture or host_architecture()
+        key = runtime if arch == host_architecture() else f"{runtime} ({arch})"
         with self._images_lock:
-            choice = self.images.get(runtime)
+            choice = self.images.get(key)
             if choice is None:
-                kwargs: dict[str, Any] = {"policy": self.image_policy}
+                kwargs: dict[str, Any] = {"policy": self.image_policy, "architecture": arch}
                 if self._progress is not None:
                     kwargs["progress"] = self._progress
-                choice = self.images[runtime] = resolve_image(self.client, runtime, **kwargs)
+                choice = self.images[key] = resolve_image(self.client, runtime, **kwargs)
             return choice
 
     def create(self, config: FunctionConfig, *, log_stream_name: str) -> DockerEnvironment:
@@ -354,7 +364,7 @@ class DockerBackend:
             image = config.image.image_id
         else:
             assert config.runtime is not None
-            image = self.image_for(config.runtime.name).tag
+            image = self.image_for(config.runtime.name, config.architecture).tag
         return DockerEnvironment(
             config,
             client=self.client,

@@ -13,6 +13,12 @@ locally, and pytest-aws-lambda's own "hermetic" images, built here without a con
    build, fetched by npm too (`NODE_BINARY_SPECS`), which then runs on the suite's libraries;
 3. `docker build` of `runtime_images/<family>/Dockerfile` on that base, without network.
 
+The other architecture than the host's (arm64 on x86_64) is built the same way under QEMU
+emulation registered with binfmt_misc: `mmdebstrap --architectures=arm64`, the root file system
+loaded with `docker load` from an archive whose config says arm64 (Docker 20.10's import records
+the engine's own architecture), pip's aarch64 wheels, and `docker build --platform linux/arm64`;
+its tags carry the architecture (`pytest-lambda/python:3.13-arm64-<hash>`).
+
 What differs between families is one `_Recipe` each (`RECIPES`): the Debian packages, the build
 stage's packages, the client and how the host fetches it, and the build arguments.
 
@@ -33,6 +39,8 @@ import collections
 import contextlib
 import fcntl
 import hashlib
+import io
+import json
 import os
 import re
 import shutil
@@ -40,11 +48,18 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from . import _clock
+from ._arch import (
+    ARCHITECTURES,
+    docker_platform,
+    host_architecture,
+    require_host_can_run,
+    validate_architecture,
+)
 from ._config import cache_dir
 from ._errors import ConfigurationError, ImageBuildError, LambdaHarnessError
 from ._runtimes import RUNTIMES, Runtime, get_runtime
@@ -100,6 +115,8 @@ class ImageChoice:
     source: str
     #: One short phrase for the pytest header, e.g. "built 2026-11-23 (cached)".
     reason: str
+    #: The image's architecture in Lambda's terms ("x86_64", "arm64"); the tag tells it apart.
+    architecture: str = field(default="", compare=False)
 
 
 # --------------------------------------------------------------------------------------------
@@ -237,37 +254,61 @@ def _dpkg_options(images_dir: Path, family: str) -> list[str]:
     ]
 
 
-def base_hash(runtime: Runtime, *, images_dir: Path | None = None, stage: str = "runtime") -> str:
-    """Return the 12-hex hash of what goes into a runtime's Debian base root file system."""
+def _foreign(arch: str | None) -> str | None:
+    """Return `arch` when it is not the host's architecture, else None (the host's images)."""
+    if arch is None:
+        return None
+    arch = validate_architecture(arch)
+    return None if arch == host_architecture() else arch
+
+
+def _arch_infix(arch: str | None) -> str:
+    # The host's images keep their tags; another architecture's carry its name as well.
+    foreign = _foreign(arch)
+    return f"{foreign}-" if foreign else ""
+
+
+def base_hash(runtime: Runtime, *, images_dir: Path | None = None, stage: str = "runtime",
+              arch: str | None = None) -> str:
+    """Return the 12-hex hash of what goes into a runtime's Debian base root file system
+    for `arch` (Lambda's name; None or the host's: the host's architecture)."""
     images_dir = images_dir or runtime_images_dir()
+    foreign = _foreign(arch)
     h = hashlib.sha256()
     for part in (
         "base", RECIPE_VERSION, "maybe-merged-usr", runtime.debian_suite,
         *base_packages(runtime, stage=stage),
         *_dpkg_options(images_dir, runtime.family),
+        *((f"arch={foreign}",) if foreign else ()),
     ):
         h.update(part.encode() + b"\0")
     return h.hexdigest()[:12]
 
 
-def base_tag(runtime: Runtime, *, images_dir: Path | None = None, stage: str = "runtime") -> str:
-    """Return the tag of a runtime's Debian base image: `pytest-lambda/base:<suite>-<hash>`."""
-    digest = base_hash(runtime, images_dir=images_dir, stage=stage)
-    return f"{BASE_REPOSITORY}:{runtime.debian_suite}-{digest}"
+def base_tag(runtime: Runtime, *, images_dir: Path | None = None, stage: str = "runtime",
+             arch: str | None = None) -> str:
+    """Return the tag of a runtime's Debian base image: `pytest-lambda/base:<suite>-<hash>`,
+    `pytest-lambda/base:<suite>-arm64-<hash>` for arm64 on an x86_64 host."""
+    digest = base_hash(runtime, images_dir=images_dir, stage=stage, arch=arch)
+    return f"{BASE_REPOSITORY}:{runtime.debian_suite}-{_arch_infix(arch)}{digest}"
 
 
-def image_hash(runtime: str | Runtime, *, images_dir: Path | None = None) -> str:
-    """Return the 12-hex content hash of a runtime's hermetic image.
+def image_hash(runtime: str | Runtime, *, images_dir: Path | None = None,
+               arch: str | None = None) -> str:
+    """Return the 12-hex content hash of a runtime's hermetic image for `arch` (Lambda's name;
+    None or the host's: the host's architecture).
 
     It covers every file the build context gets from `runtime_images/<family>/` and
     `runtime_images/common/` (path in the context, executable bit, content), the
     package's bootstrap script, the runtime's Debian suite and language version, the base (and
-    build-stage base) packages, the runtime interface client's version spec and, where the
-    language's official build serves the runtime, its version spec.
+    build-stage base) packages, the runtime interface client's version spec, where the
+    language's official build serves the runtime, its version spec, and an architecture other
+    than the host's.
     """
     rt = get_runtime(runtime) if isinstance(runtime, str) else runtime
     r = recipe(rt)
     images_dir = images_dir or runtime_images_dir()
+    foreign = _foreign(arch)
     h = hashlib.sha256()
 
     def add(label: str, data: bytes) -> None:
@@ -283,9 +324,11 @@ def image_hash(runtime: str | Runtime, *, images_dir: Path | None = None) -> str
     language = language_spec(rt)
     if language is not None:
         add("language", language.encode())
-    add("base", base_hash(rt, images_dir=images_dir).encode())
+    if foreign is not None:
+        add("arch", foreign.encode())
+    add("base", base_hash(rt, images_dir=images_dir, arch=arch).encode())
     if r.build_packages:
-        add("build-base", base_hash(rt, images_dir=images_dir, stage="build").encode())
+        add("build-base", base_hash(rt, images_dir=images_dir, stage="build", arch=arch).encode())
     for name, path in _context_files(images_dir, rt.family).items():
         mode = "x" if os.access(path, os.X_OK) else "-"
         add(f"file:{name}:{mode}", path.read_bytes())
@@ -294,11 +337,15 @@ def image_hash(runtime: str | Runtime, *, images_dir: Path | None = None) -> str
     return h.hexdigest()[:12]
 
 
-def hermetic_tag(runtime: str | Runtime, *, images_dir: Path | None = None) -> str:
-    """Return the tag of a runtime's hermetic image, e.g. `pytest-lambda/python:3.13-<hash>`."""
+def hermetic_tag(runtime: str | Runtime, *, images_dir: Path | None = None,
+                 arch: str | None = None) -> str:
+    """Return the tag of a runtime's hermetic image for `arch`, e.g.
+    `pytest-lambda/python:3.13-<hash>` for the host's architecture and
+    `pytest-lambda/python:3.13-arm64-<hash>` for arm64 on an x86_64 host."""
     rt = get_runtime(runtime) if isinstance(runtime, str) else runtime
     repository = HERMETIC_REPOSITORY.format(family=rt.family)
-    return f"{repository}:{rt.version}-{image_hash(rt, images_dir=images_dir)}"
+    digest = image_hash(rt, images_dir=images_dir, arch=arch)
+    return f"{repository}:{rt.version}-{_arch_infix(arch)}{digest}"
 
 
 # --------------------------------------------------------------------------------------------
@@ -497,12 +544,14 @@ def _merged_usr_hook() -> list[str]:
 
 
 def _ensure_base(client: Any, rt: Runtime, steps: _Steps, mirror: str, *,
-                 stage: str = "runtime", n: int = 1) -> str:
-    """Step `n`: return the tag of the runtime's Debian base (or build-stage base), making it
-    with mmdebstrap if absent."""
-    tag = base_tag(rt, stage=stage)
+                 stage: str = "runtime", n: int = 1, arch: str | None = None) -> str:
+    """Step `n`: return the tag of the runtime's Debian base (or build-stage base) for `arch`,
+    making it with mmdebstrap if absent."""
+    tag = base_tag(rt, stage=stage, arch=arch)
+    foreign = _foreign(arch)
     suite = rt.debian_suite
-    what = f"Debian {suite} root file system" + (" for the build stage" if stage == "build" else "")
+    what = (f"Debian {suite} {foreign + ' ' if foreign else ''}root file system"
+            + (" for the build stage" if stage == "build" else ""))
     head = f"[{n}/{steps.total}]"
     if _get_image(client, tag) is not None:
         steps.say(f"{head} {what}: cached as {tag}")
@@ -520,6 +569,8 @@ def _ensure_base(client: Any, rt: Runtime, steps: _Steps, mirror: str, *,
                 cmd = [
                     "mmdebstrap", "--variant=minbase", "--mode=auto", "--format=tar",
                     "--components=main",
+                    # Another architecture's maintainer scripts run through binfmt_misc (QEMU).
+                    *((f"--architectures={_DEBIAN_ARCHES[foreign]}",) if foreign else ()),
                     f"--include={','.join(base_packages(rt, stage=stage))}",
                     # Snapshot archives (and sid) carry Release files past their Valid-Until.
                     '--aptopt=Acquire::Check-Valid-Until "false"',
@@ -532,18 +583,66 @@ def _ensure_base(client: Any, rt: Runtime, steps: _Steps, mirror: str, *,
                     suite, str(tarball), mirror,
                 ]
                 _run(cmd, step=f"Making the {what}", steps=steps)
-                repository, _, image_tag = tag.partition(":")
                 try:
-                    client.api.import_image_from_file(
-                        str(tarball), repository=repository, tag=image_tag,
-                        changes=[f"LABEL {LABEL_IMAGE}=base pytest-lambda.suite={suite}",
-                                 'CMD ["/bin/bash"]'],
+                    _import_tarball(
+                        client, tarball, tag, foreign,
+                        labels={LABEL_IMAGE: "base", "pytest-lambda.suite": suite},
+                        cmd=["/bin/bash"],
                     )
                 except Exception as exc:
                     raise ImageBuildError(
                         f"Importing the {what} into Docker as {tag} failed: {exc}"
                     ) from exc
     return tag
+
+
+#: Debian's names for Lambda's architectures.
+_DEBIAN_ARCHES = {"x86_64": "amd64", "arm64": "arm64"}
+
+
+def _import_tarball(client: Any, tarball: Path, tag: str, foreign: str | None, *,
+                    labels: dict[str, str], cmd: list[str]) -> None:
+    """Make the root file system `tarball` the one-layer image `tag`, recorded as `foreign`'s
+    platform when it is another architecture's (so that `docker build --platform` takes it)."""
+    if foreign is None:
+        repository, _, image_tag = tag.partition(":")
+        changes = [" ".join(["LABEL", *(f"{k}={v}" for k, v in labels.items())]),
+                   f"CMD {json.dumps(cmd)}"]
+        client.api.import_image_from_file(str(tarball), repository=repository, tag=image_tag,
+                                          changes=changes)
+        return
+    # `docker import --platform` records the engine's own architecture on Docker 20.10 whatever
+    # the platform says, so write the image archive `docker load` reads, with its config saying
+    # the architecture: one layer (the tarball as it is), the config, and the manifest.
+    import tarfile
+    import time
+
+    digest = hashlib.sha256()
+    with open(tarball, "rb") as data:
+        for block in iter(lambda: data.read(1 << 20), b""):
+            digest.update(block)
+    created = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    config = json.dumps({
+        "architecture": _DEBIAN_ARCHES[foreign], "os": "linux", "created": created,
+        "config": {"Cmd": cmd, "Labels": labels},
+        "rootfs": {"type": "layers", "diff_ids": [f"sha256:{digest.hexdigest()}"]},
+        "history": [{"created": created, "created_by": "pytest-lambda: mmdebstrap"}],
+    }, sort_keys=True).encode()
+    config_name = f"{hashlib.sha256(config).hexdigest()}.json"
+    manifest = json.dumps([{"Config": config_name, "RepoTags": [tag],
+                            "Layers": ["rootfs/layer.tar"]}]).encode()
+    archive = tarball.with_name("image.tar")
+    with tarfile.open(archive, "w") as out:
+        for name, blob in ((config_name, config), ("manifest.json", manifest)):
+            info = tarfile.TarInfo(name)
+            info.size = len(blob)
+            out.addfile(info, io.BytesIO(blob))
+        out.add(tarball, arcname="rootfs/layer.tar")
+    tarball.unlink()  # the archive holds it now; no need for the space twice
+    with open(archive, "rb") as data:
+        for chunk in client.api.load_image(data):
+            if isinstance(chunk, dict) and "error" in chunk:
+                raise ImageBuildError(str(chunk.get("error")).strip())
 
 
 def _pip_command() -> list[str]:
@@ -672,7 +771,8 @@ RECIPES: dict[str, _Recipe] = {
 
 
 def _docker_build(client: Any, context: Path, tag: str, buildargs: dict[str, str],
-                  rt: Runtime, steps: _Steps, *, offline: bool) -> None:
+                  rt: Runtime, steps: _Steps, *, offline: bool,
+                  platform: str | None = None) -> None:
     """Last step: `docker build` the context as `tag`; raise ImageBuildError with the log tail.
 
     `offline` runs the build's steps without a network, as a hermetic build needs none.
@@ -684,7 +784,7 @@ def _docker_build(client: Any, context: Path, tag: str, buildargs: dict[str, str
             path=str(context), tag=tag, buildargs=buildargs, rm=True, forcerm=True,
             decode=True, pull=False, timeout=_BUILD_TIMEOUT_S,
             labels={LABEL_IMAGE: "runtime", LABEL_RUNTIME: rt.name},
-            network_mode="none" if offline else None,
+            network_mode="none" if offline else None, platform=platform,
         )
         for chunk in stream:
             if "stream" in chunk:
@@ -706,9 +806,12 @@ def _docker_build(client: Any, context: Path, tag: str, buildargs: dict[str, str
         ) from exc
 
 
-def _build_hermetic(client: Any, rt: Runtime, tag: str, progress: Progress) -> float:
-    """Build the hermetic image `tag` for `rt` (the caller holds its lock); return seconds taken."""
+def _build_hermetic(client: Any, rt: Runtime, tag: str, progress: Progress,
+                    arch: str | None = None) -> float:
+    """Build the hermetic image `tag` for `rt` and `arch` (None: the host's) (the caller holds
+    its lock); return seconds taken."""
     r = recipe(rt)
+    foreign = _foreign(arch)
     suite = rt.debian_suite
     stages = [("BASE_IMAGE", "APT_PACKAGES", "runtime")]
     if r.build_packages:
@@ -723,8 +826,14 @@ def _build_hermetic(client: Any, rt: Runtime, tag: str, progress: Progress) -> f
     for image_arg, packages_arg, stage in stages:
         n += 1
         if mirror is not None:
-            buildargs[image_arg] = _ensure_base(client, rt, steps, mirror, stage=stage, n=n)
+            buildargs[image_arg] = _ensure_base(client, rt, steps, mirror, stage=stage, n=n,
+                                                arch=arch)
             buildargs[packages_arg] = ""
+        elif foreign is not None:
+            raise ImageBuildError(
+                f"Building the {foreign} {rt.name} image needs mmdebstrap and a Debian mirror "
+                f"on this machine: install mmdebstrap and set {_MIRROR_ENV} to a Debian archive."
+            )
         else:
             why = ("mmdebstrap is not installed" if not shutil.which("mmdebstrap")
                    else f"no Debian mirror in the host's apt configuration (set {_MIRROR_ENV})")
@@ -745,14 +854,31 @@ def _build_hermetic(client: Any, rt: Runtime, tag: str, progress: Progress) -> f
             shutil.copy2(bootstrap_file(rt), context / r.bootstrap_name)
         if r.fetch is not None:
             n += 1
-            arch = _engine_arch(client)
-            fetched = " ".join(s for s in (language_spec(rt, arch), client_spec(rt)) if s)
+            machine = _MACHINES[foreign] if foreign else _engine_arch(client)
+            fetched = " ".join(s for s in (language_spec(rt, machine), client_spec(rt)) if s)
             what = r.fetch_what.format(spec=fetched, version=rt.version)
             with steps.step(n, what):
-                r.fetch(rt, context, arch, steps)
+                r.fetch(rt, context, machine, steps)
         with steps.step(n + 1, f"docker build {tag}"):
-            _docker_build(client, context, tag, buildargs, rt, steps, offline=mirror is not None)
+            _docker_build(client, context, tag, buildargs, rt, steps, offline=mirror is not None,
+                          platform=docker_platform(foreign) if foreign else None)
     return steps.elapsed()
+
+
+#: Lambda's architectures by the machine names that wheels and Node.js builds use.
+_MACHINES = {"x86_64": "x86_64", "arm64": "aarch64"}
+
+
+def require_buildable(runtime: Runtime, arch: str | None) -> None:
+    """Raise ConfigurationError when pytest-aws-lambda builds no `runtime` image for `arch`."""
+    foreign = _foreign(arch)
+    if foreign is not None and runtime.family == "nodejs":
+        raise ConfigurationError(
+            f"pytest-aws-lambda builds {runtime.name} images for this host's architecture "
+            f"({host_architecture()}) only, as compiling AWS's Node.js runtime interface client "
+            f"under {foreign} emulation takes too long: drop architecture={foreign!r}, or run the "
+            f"tests on an {foreign} machine."
+        )
 
 
 # --------------------------------------------------------------------------------------------
@@ -761,64 +887,89 @@ def _build_hermetic(client: Any, rt: Runtime, tag: str, progress: Progress) -> f
 
 def resolve_image(
     client: Any, runtime: str, *, policy: str = "hermetic", progress: Progress = print_to_stderr,
+    architecture: str | None = None,
 ) -> ImageChoice:
-    """Return the image that serves `runtime` under `policy`, building a hermetic one if needed.
+    """Return the image that serves `runtime` under `policy` for `architecture` (Lambda's name;
+    None: the host's), building a hermetic one if needed.
 
     `policy` is "hermetic" (always pytest-aws-lambda's image), "official" (AWS's base image, which
     must be present locally: it is never pulled) or "prefer-official" (AWS's when present locally,
     else hermetic). A hermetic image present under its content-hash tag is reused with one
     `images.get` and no progress output; an absent one is built under a cross-process file lock,
-    with a progress line per step. Raises `ImageBuildError` when the image cannot be had.
+    with a progress line per step. Another architecture than the host's (which runs through
+    emulation) gets its own hermetic image, and AWS's image only when the local one is of that
+    architecture. Raises `ImageBuildError` when the image cannot be had.
     """
     rt = get_runtime(runtime)
     if policy not in POLICIES:
         raise ConfigurationError(
             f"Unknown image policy {policy!r}: use one of {', '.join(POLICIES)}."
         )
+    arch = validate_architecture(architecture or host_architecture())
+    require_buildable(rt, arch)
     prefix = ""
     if policy in ("official", "prefer-official"):
-        if _get_image(client, rt.official_image) is not None:
+        official = _get_image(client, rt.official_image)
+        if official is not None and _image_arch(official) in (None, arch):
             return ImageChoice(rt.name, rt.official_image, "official",
-                               "official image present locally")
+                               "official image present locally", arch)
         if policy == "official":
+            foreign = _foreign(arch)
+            what = f" ({foreign})" if foreign else ""
+            platform = f" --platform {docker_platform(foreign)}" if foreign else ""
             raise ImageBuildError(
                 f"The image policy is 'official' but AWS's image {rt.official_image} for "
-                f"{rt.name} is not present locally: run `docker pull {rt.official_image}` where "
+                f"{rt.name}{what} is not present locally: run `docker pull{platform} "
+                f"{rt.official_image}` where "
                 f"a registry is reachable (or `docker load` a saved copy), or use the policy "
                 f"'prefer-official' or 'hermetic' (--lambda-image-policy) to build "
                 f"pytest-aws-lambda's own image."
             )
         prefix = "no official image locally; "
 
-    tag = hermetic_tag(rt)
+    tag = hermetic_tag(rt, arch=arch)
     image = _get_image(client, tag)
     if image is not None:
-        return ImageChoice(rt.name, tag, "hermetic", f"{prefix}built {_built_on(image)} (cached)")
+        return ImageChoice(rt.name, tag, "hermetic", f"{prefix}built {_built_on(image)} (cached)",
+                           arch)
     with _file_lock(tag, progress, f"pytest-lambda: waiting for another process building "
                     f"{tag}…"):
         image = _get_image(client, tag)
         if image is not None:
             return ImageChoice(rt.name, tag, "hermetic",
-                               f"{prefix}built {_built_on(image)} by another process")
-        seconds = _build_hermetic(client, rt, tag, progress)
-    progress(f"pytest-lambda: built {tag} for {rt.name} in {seconds:.0f} s")
-    return ImageChoice(rt.name, tag, "hermetic", f"{prefix}built now in {seconds:.0f} s")
+                               f"{prefix}built {_built_on(image)} by another process", arch)
+        seconds = _build_hermetic(client, rt, tag, progress, arch)
+    progress(f"pytest-lambda: built {tag} for {rt.name} ({arch}) in {seconds:.0f} s")
+    return ImageChoice(rt.name, tag, "hermetic", f"{prefix}built now in {seconds:.0f} s", arch)
+
+
+def _image_arch(image: Any) -> str | None:
+    """Return a local image's architecture in Lambda's terms, or None when it does not say."""
+    arch = str((getattr(image, "attrs", None) or {}).get("Architecture", ""))
+    return {"amd64": "x86_64", "arm64": "arm64"}.get(arch)
 
 
 def build_all(
     client: Any, runtimes: Iterable[str] | None = None, policy: str = "hermetic",
-    progress: Progress = print_to_stderr,
+    progress: Progress = print_to_stderr, architecture: str | None = None,
 ) -> list[ImageChoice]:
-    """Resolve (building as needed) the image of each runtime, every known runtime by default.
+    """Resolve (building as needed) the image of each runtime for `architecture` (None: the
+    host's), every known runtime by default (for another architecture, every one it has).
 
     For ahead-of-time builds in CI, so that test sessions find every image cached.
     """
-    names = list(runtimes) if runtimes else sorted(RUNTIMES)
-    return [resolve_image(client, name, policy=policy, progress=progress) for name in names]
+    if runtimes:
+        names = list(runtimes)
+    else:
+        names = sorted(name for name in RUNTIMES
+                       if _foreign(architecture) is None or RUNTIMES[name].family != "nodejs")
+    return [resolve_image(client, name, policy=policy, progress=progress,
+                          architecture=architecture) for name in names]
 
 
 def cli_build_images(argv: Sequence[str] | None = None) -> int:
-    """Run `python -m pytest_lambda build-images [--runtime NAME]... [--policy POLICY]`.
+    """Run `python -m pytest_lambda build-images [--runtime NAME]... [--policy POLICY]
+    [--architecture ARCH]`.
 
     Prints the image serving each runtime; returns 0, or 1 with the reason on stderr.
     """
@@ -837,11 +988,18 @@ def cli_build_images(argv: Sequence[str] | None = None) -> int:
         help="image policy, as --lambda-image-policy (default: $PYTEST_LAMBDA_IMAGE_POLICY "
              "or hermetic)",
     )
+    parser.add_argument(
+        "--architecture", choices=ARCHITECTURES, default=host_architecture(),
+        help="the architecture to build for, in Lambda's terms (default: this host's, "
+             f"{host_architecture()}); another one needs emulation (binfmt_misc and QEMU)",
+    )
     args = parser.parse_args(list(argv) if argv is not None else None)
     try:
         from ._docker import get_client
 
-        choices = build_all(get_client(), args.runtime, args.policy, print_to_stderr)
+        require_host_can_run(args.architecture)
+        choices = build_all(get_client(), args.runtime, args.policy, print_to_stderr,
+                            architecture=args.architecture)
     except LambdaHarnessError as exc:
         print(f"pytest-lambda: {exc}", file=sys.stderr)
         return 1

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from ._arch import host_architecture
 from ._config import build_config
 from ._function import Function
 from ._state import STATE_KEY, require_backend
@@ -33,7 +34,8 @@ def lambda_function(pytestconfig: pytest.Config) -> Callable[..., Function]:
     A container-image function is ``lambda_function(image="my-function:latest", ...)``, with
     Lambda's image overrides ``command=[...]``, ``entry_point=[...]``, ``working_directory=``
     (a ``handler`` given first stands for ``command=[handler]``); it runs on Docker only.
-    ``architecture`` is ``"x86_64"`` or ``"arm64"``.
+    ``architecture`` is ``"x86_64"`` or ``"arm64"`` (the host's by default); the other one
+    than the host's runs on Docker only, under QEMU emulation registered with binfmt_misc.
     It returns a ``pytest_lambda.Function``; ``Function.invoke(event)`` runs it and returns an
     ``InvokeResult``. ``backend`` ("docker" or "process") overrides the session's
     ``--lambda-backend``. Bad configuration raises ``pytest_lambda.ConfigurationError`` here.
@@ -57,6 +59,13 @@ def lambda_function(pytestconfig: pytest.Config) -> Callable[..., Function]:
                     raise ConfigurationError(
                         "A container-image function runs only on the docker backend: drop "
                         "backend='process' (images need a container engine)."
+                    )
+                backend = "docker"
+            elif config.architecture != host_architecture():
+                if backend == "process":
+                    raise ConfigurationError(
+                        f"An {config.architecture} function runs only on the docker backend, "
+                        f"under emulation: drop backend='process', or architecture=."
                     )
                 backend = "docker"
             elif backend is None:

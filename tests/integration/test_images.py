@@ -195,7 +195,7 @@ def test_parallel_resolves_build_once(monkeypatch: pytest.MonkeyPatch, cache: Pa
     builds: list[str] = []
     started = threading.Event()
 
-    def fake_build(client: Any, rt: Any, tag: str, progress: Any) -> float:
+    def fake_build(client: Any, rt: Any, tag: str, progress: Any, arch: Any = None) -> float:
         builds.append(tag)
         started.set()
         # Hold the lock until the other resolver is waiting for it.
