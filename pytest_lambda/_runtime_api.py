@@ -648,12 +648,19 @@ class _Reader:
                 parts.append(self.read_exact(chunk))
             if self.read_exact(2) != b"\r\n":  # chunk data ends with exactly CRLF
                 raise _BadRequest(400, "BadRequest", "Malformed chunk")
-        while True:  # trailers, up to the blank line
+        total = 0
+        while True:  # trailer fields ("Name: value", as header lines), up to the blank line
             line = self.readline()
             if not line:
                 raise _ConnectionClosed()
             if line in (b"\r\n", b"\n"):
                 break
+            total += len(line)
+            if total > _limits.RUNTIME_API_MAX_HEADER_BYTES:
+                raise _BadRequest(431, "RequestHeaderFieldsTooLarge", "Request trailers too large")
+            name, sep, _value = line.partition(b":")
+            if not sep or not name.strip():
+                raise _BadRequest(400, "BadRequest", "Malformed trailer line")
         if size > cap:
             return b"", True, size
         return b"".join(parts), False, size

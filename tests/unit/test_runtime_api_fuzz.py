@@ -219,6 +219,21 @@ def test_bad_chunk_sizes(size_line):
         assert_healthy(server, inv)
 
 
+@pytest.mark.parametrize("trailers", [b"hello\r\n", b": no name\r\n",
+                                      b"X-Ok: 1\r\nno colon\r\n"])
+def test_malformed_trailers_are_refused(trailers):
+    # A zero-size chunk line where a size was expected makes the rest of the body "trailers".
+    with fresh_server() as server:
+        inv = start_invocation(server)
+        data = (f"POST {response_path(inv.request_id)} HTTP/1.1\r\n"
+                "Transfer-Encoding: chunked\r\n\r\n").encode()
+        data += b"0\r\n" + trailers + b"\r\n"
+        reply = send_raw(server, data)
+        assert status_of(reply) == 400, reply[:200]
+        assert not inv.done.is_set()
+        assert_healthy(server, inv)
+
+
 @FUZZ
 @given(st.binary(min_size=1, max_size=12))
 def test_random_chunk_size_line(size_line):
