@@ -580,7 +580,6 @@ class _Reader:
             n -= take
 
     def read_request(self) -> _Request | None:
-        limit = _limits.RUNTIME_API_MAX_HEADER_BYTES
         line = self.readline()
         while line in (b"\r\n", b"\n"):  # tolerate blank lines between requests
             line = self.readline()
@@ -592,25 +591,29 @@ class _Reader:
             raise _BadRequest(400, "BadRequest", "Malformed request line") from None
         if not version.startswith("HTTP/1."):
             raise _BadRequest(400, "BadRequest", "Unsupported HTTP version")
-        headers: dict[str, str] = {}
-        total = len(line)
+        headers = self._read_fields(len(line), "header")
+        body, oversized, size = self._read_body(headers)
+        return _Request(method, target, version, headers, body, oversized, size)
+
+    def _read_fields(self, total: int, what: str) -> dict[str, str]:
+        """Read "Name: value" lines up to the blank line: a request's headers or a chunked
+        body's trailers, `total` bytes of the head already read, within the header size limit."""
+        fields: dict[str, str] = {}
         while True:
             raw = self.readline()
             if not raw:
                 raise _ConnectionClosed()
             total += len(raw)
-            if total > limit:
-                raise _BadRequest(431, "RequestHeaderFieldsTooLarge", "Request header too large")
+            if total > _limits.RUNTIME_API_MAX_HEADER_BYTES:
+                raise _BadRequest(431, "RequestHeaderFieldsTooLarge", f"Request {what} too large")
             if raw in (b"\r\n", b"\n"):
-                break
+                return fields
             name, sep, value = raw.decode("latin-1").partition(":")
             if not sep or not name.strip():
-                raise _BadRequest(400, "BadRequest", "Malformed header line")
+                raise _BadRequest(400, "BadRequest", f"Malformed {what} line")
             key = name.strip().lower()
             value = value.strip()
-            headers[key] = f"{headers[key]}, {value}" if key in headers else value
-        body, oversized, size = self._read_body(headers)
-        return _Request(method, target, version, headers, body, oversized, size)
+            fields[key] = f"{fields[key]}, {value}" if key in fields else value
 
     def _read_body(self, headers: dict[str, str]) -> tuple[bytes, bool, int]:
         cap = _limits.RESPONSE_MAX_BYTES
@@ -648,19 +651,7 @@ class _Reader:
                 parts.append(self.read_exact(chunk))
             if self.read_exact(2) != b"\r\n":  # chunk data ends with exactly CRLF
                 raise _BadRequest(400, "BadRequest", "Malformed chunk")
-        total = 0
-        while True:  # trailer fields ("Name: value", as header lines), up to the blank line
-            line = self.readline()
-            if not line:
-                raise _ConnectionClosed()
-            if line in (b"\r\n", b"\n"):
-                break
-            total += len(line)
-            if total > _limits.RUNTIME_API_MAX_HEADER_BYTES:
-                raise _BadRequest(431, "RequestHeaderFieldsTooLarge", "Request trailers too large")
-            name, sep, _value = line.partition(b":")
-            if not sep or not name.strip():
-                raise _BadRequest(400, "BadRequest", "Malformed trailer line")
+        self._read_fields(0, "trailer")  # checked like header lines, then dropped
         if size > cap:
             return b"", True, size
         return b"".join(parts), False, size
