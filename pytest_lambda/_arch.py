@@ -33,12 +33,18 @@ def docker_platform(arch: str) -> str:
     return {"x86_64": "linux/amd64", "arm64": "linux/arm64"}[arch]
 
 
+def lambda_name(arch: str) -> str:
+    """Return Lambda's name for an architecture as the kernel or Docker spells it ("amd64",
+    "aarch64", ...), or `arch` itself when it is none of Lambda's."""
+    arch = arch.lower()
+    return {"amd64": "x86_64", "x86_64": "x86_64", "aarch64": "arm64", "arm64": "arm64"}.get(
+        arch, arch
+    )
+
+
 def host_architecture() -> str:
     """Return the host's architecture in Lambda's terms ("x86_64", "arm64", or the machine's)."""
-    machine = platform.machine().lower()
-    return {"amd64": "x86_64", "x86_64": "x86_64", "aarch64": "arm64", "arm64": "arm64"}.get(
-        machine, machine
-    )
+    return lambda_name(platform.machine())
 
 
 def emulation_available(arch: str, binfmt_dir: Path = _BINFMT) -> bool:

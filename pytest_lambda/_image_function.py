@@ -62,12 +62,6 @@ def _string_list(value: object, what: str) -> tuple[str, ...] | None:
     return items
 
 
-def _docker_arch(arch: str) -> str:
-    return {"amd64": "x86_64", "x86_64": "x86_64", "arm64": "arm64", "aarch64": "arm64"}.get(
-        arch, arch
-    )
-
-
 def inspect_image(reference: str) -> dict[str, Any]:
     """Return the engine's `docker image inspect` document for `reference`, never pulling it."""
     from ._docker import get_client
@@ -128,7 +122,7 @@ def resolve_image_function(
 
     attrs = inspect_image(image)
     config = attrs.get("Config") or {}
-    image_arch = _docker_arch(str(attrs.get("Architecture") or "amd64"))
+    image_arch = _arch.lambda_name(str(attrs.get("Architecture") or "amd64"))
     if wanted is not None and wanted != image_arch:
         raise ConfigurationError(
             f"Image {image!r} is built for {image_arch} but the function asks for "
