@@ -869,10 +869,16 @@ def _build_hermetic(client: Any, rt: Runtime, tag: str, progress: Progress,
 _MACHINES = {"x86_64": "x86_64", "arm64": "aarch64"}
 
 
+def _buildable(runtime: Runtime, arch: str | None) -> bool:
+    """Whether pytest-aws-lambda builds `runtime` images for `arch`: all for the host's, and
+    all but Node.js (whose client would compile under emulation) for the other."""
+    return _foreign(arch) is None or runtime.family != "nodejs"
+
+
 def require_buildable(runtime: Runtime, arch: str | None) -> None:
     """Raise ConfigurationError when pytest-aws-lambda builds no `runtime` image for `arch`."""
-    foreign = _foreign(arch)
-    if foreign is not None and runtime.family == "nodejs":
+    if not _buildable(runtime, arch):
+        foreign = _foreign(arch)
         raise ConfigurationError(
             f"pytest-aws-lambda builds {runtime.name} images for this host's architecture "
             f"({host_architecture()}) only, as compiling AWS's Node.js runtime interface client "
@@ -961,8 +967,7 @@ def build_all(
     if runtimes:
         names = list(runtimes)
     else:
-        names = sorted(name for name in RUNTIMES
-                       if _foreign(architecture) is None or RUNTIMES[name].family != "nodejs")
+        names = sorted(name for name, rt in RUNTIMES.items() if _buildable(rt, architecture))
     return [resolve_image(client, name, policy=policy, progress=progress,
                           architecture=architecture) for name in names]
 
