@@ -932,6 +932,10 @@ def resolve_image(
                 f"pytest-aws-lambda's own image."
             )
         prefix = "no official image locally; "
+    if not rt.hermetic:
+        foreign = _foreign(arch)
+        raise ImageBuildError(rt.no_hermetic_image(
+            arch=docker_platform(foreign) if foreign else ""))
 
     tag = hermetic_tag(rt, arch=arch)
     image = _get_image(client, tag)
@@ -967,7 +971,10 @@ def build_all(
     if runtimes:
         names = list(runtimes)
     else:
-        names = sorted(name for name, rt in RUNTIMES.items() if _buildable(rt, architecture))
+        # A runtime without a hermetic image only when AWS's image is there to serve it.
+        names = sorted(name for name, rt in RUNTIMES.items() if _buildable(rt, architecture)
+                       and (rt.hermetic or (policy != "hermetic"
+                                            and _get_image(client, rt.official_image))))
     return [resolve_image(client, name, policy=policy, progress=progress,
                           architecture=architecture) for name in names]
 
@@ -1010,4 +1017,10 @@ def cli_build_images(argv: Sequence[str] | None = None) -> int:
         return 1
     for choice in choices:
         print(f"{choice.runtime}: {choice.tag} ({choice.source}; {choice.reason})")
+    if not args.runtime:
+        served = {choice.runtime for choice in choices}
+        for name, rt in sorted(RUNTIMES.items()):
+            if not rt.hermetic and name not in served:
+                print(f"{name}: no hermetic image; AWS's {rt.official_image} serves it under "
+                      f"--policy prefer-official or official once pulled")
     return 0

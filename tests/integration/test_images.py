@@ -46,8 +46,9 @@ def test_hermetic_tag_is_a_content_hash() -> None:
 
 
 def test_each_runtime_has_its_own_hash() -> None:
-    hashes = {_images.image_hash(name) for name in RUNTIMES}
-    assert len(hashes) == len(RUNTIMES)
+    names = [name for name, rt in RUNTIMES.items() if rt.hermetic]
+    hashes = {_images.image_hash(name) for name in names}
+    assert len(hashes) == len(names)
 
 
 def test_hash_follows_every_file_of_the_family(images_copy: Path) -> None:

@@ -208,7 +208,8 @@ def test_function_name_must_be_a_non_empty_string(code, name):
 def test_unknown_runtime_lists_the_known_ones(code):
     assert refused(code, runtime="python2.7") == (
         "Unknown runtime 'python2.7': pytest-aws-lambda supports nodejs20.x, nodejs22.x, "
-        "nodejs24.x, provided.al2, provided.al2023, python3.11, python3.13, python3.14."
+        "nodejs24.x, provided.al2, provided.al2023, python3.10, python3.11, python3.12, "
+        "python3.13, python3.14."
     )
     assert refused(code, runtime=3.13) == (
         "runtime must be a string such as 'python3.13', not 3.13."

@@ -12,7 +12,7 @@ from pytest_lambda import _images
 from pytest_lambda._config import build_config
 from pytest_lambda._environment import Credentials, lambda_environment
 from pytest_lambda._errors import BackendUnavailableError, ImageBuildError
-from pytest_lambda._runtimes import RUNTIMES, get_runtime
+from pytest_lambda._runtimes import RUNTIMES, get_runtime, hermetic_runtimes
 
 
 @pytest.mark.parametrize("name, pattern", [
@@ -99,8 +99,125 @@ def test_a_family_hash_follows_its_own_inputs_only(monkeypatch: pytest.MonkeyPat
     assert _images.image_hash("provided.al2023") == before["provided.al2023"]
 
 
-def test_every_known_runtime_has_a_hermetic_image() -> None:
-    assert len({_images.hermetic_tag(name) for name in RUNTIMES}) == len(RUNTIMES)
+def test_every_hermetic_runtime_has_its_own_image() -> None:
+    names = hermetic_runtimes()
+    assert len({_images.hermetic_tag(name) for name in names}) == len(names)
+
+
+# -- which Lambda runtimes are served, and how -----------------------------------------------------
+
+
+def test_every_python_and_nodejs_runtime_lambda_supports_is_known() -> None:
+    # Lambda's supported runtimes on 2026-11-29 (docs/runtimes.md has the table).
+    assert {name for name in RUNTIMES if name.startswith(("python", "nodejs"))} == {
+        "python3.10", "python3.11", "python3.12", "python3.13", "python3.14",
+        "nodejs20.x", "nodejs22.x", "nodejs24.x",
+    }
+    assert hermetic_runtimes("python") == ["python3.11", "python3.13", "python3.14"]
+
+
+@pytest.mark.parametrize("name", ["python3.10", "python3.12"])
+def test_a_runtime_without_a_hermetic_image_says_what_to_do(name: str) -> None:
+    rt = get_runtime(name)
+    assert not rt.hermetic and rt.official_image == f"public.ecr.aws/lambda/python:{rt.version}"
+    with pytest.raises(ImageBuildError) as info:
+        _images.hermetic_tag(name)
+    message = str(info.value)
+    assert message.startswith(f"pytest-aws-lambda has no hermetic {name} image, as no Debian "
+                              f"suite ships Python {rt.version} ")
+    assert f"`docker pull {rt.official_image}`" in message
+    assert "'prefer-official' or 'official'" in message
+    assert message.count(". ") == 0 and message.endswith(")."), "one sentence"
+
+
+@pytest.fixture
+def x86_64(monkeypatch: pytest.MonkeyPatch) -> None:
+    from pytest_lambda import _arch
+
+    monkeypatch.setattr(_arch.platform, "machine", lambda: "x86_64")
+
+
+class _Image:
+    def __init__(self, arch: str = "amd64") -> None:
+        self.attrs = {"Architecture": arch, "Created": "2026-11-29T00:00:00Z"}
+
+
+class _Client:
+    """A Docker client that holds some images locally and can build none."""
+
+    def __init__(self, *tags: str) -> None:
+        self.tags = set(tags)
+        self.images = self
+
+    def get(self, tag: str) -> _Image:
+        from docker.errors import ImageNotFound
+
+        if tag not in self.tags:
+            raise ImageNotFound(tag)
+        return _Image()
+
+
+@pytest.mark.parametrize("policy", ["prefer-official", "official"])
+def test_the_official_policies_serve_python312_with_awss_image(x86_64: None, policy: str) -> None:
+    client = _Client("public.ecr.aws/lambda/python:3.12")
+    choice = _images.resolve_image(client, "python3.12", policy=policy)
+    assert (choice.tag, choice.source) == ("public.ecr.aws/lambda/python:3.12", "official")
+
+
+@pytest.mark.parametrize("policy", ["hermetic", "prefer-official"])
+def test_without_awss_image_python310_fails_with_the_sentence(x86_64: None, policy: str) -> None:
+    built: list[str] = []
+    with pytest.raises(ImageBuildError, match=r"^pytest-aws-lambda has no hermetic python3\.10 "
+                       r"image.*`docker pull public\.ecr\.aws/lambda/python:3\.10`"):
+        _images.resolve_image(_Client(), "python3.10", policy=policy,
+                              progress=built.append)
+    assert built == []  # nothing was attempted
+
+
+def test_build_images_leaves_out_runtimes_without_a_hermetic_image(
+    x86_64: None, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    asked: list[str] = []
+    monkeypatch.setattr(_images, "resolve_image", lambda client, name, **kw: asked.append(name))
+    _images.build_all(_Client(), None)
+    assert sorted(asked) == hermetic_runtimes()
+    asked.clear()
+    # With AWS's image present locally, the official policies serve it as well.
+    _images.build_all(_Client("public.ecr.aws/lambda/python:3.12"), None,
+                      policy="prefer-official")
+    assert sorted(asked) == sorted([*hermetic_runtimes(), "python3.12"])
+
+
+def test_build_images_says_which_runtimes_only_awss_image_serves(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+) -> None:
+    from pytest_lambda import _docker
+
+    monkeypatch.setattr(_images, "build_all", lambda *args, **kwargs: [])
+    monkeypatch.setattr(_docker, "get_client", lambda: None)
+    monkeypatch.setattr(_images, "require_host_can_run", lambda arch: None)
+    assert _images.cli_build_images([]) == 0
+    out = capsys.readouterr().out
+    assert ("python3.12: no hermetic image; AWS's public.ecr.aws/lambda/python:3.12 serves it "
+            "under --policy prefer-official or official once pulled") in out.splitlines()
+    assert "python3.10: no hermetic image" in out
+
+
+@pytest.mark.parametrize("name, since, successor", [
+    ("python3.9", "2025-12-15", "python3.10"),
+    ("nodejs18.x", "2025-09-01", "nodejs20.x"),
+])
+def test_a_deprecated_runtime_says_which_to_move_to(name: str, since: str, successor: str,
+                                                     tmp_path: Path) -> None:
+    from pytest_lambda._errors import ConfigurationError
+
+    with pytest.raises(ConfigurationError) as info:
+        build_config("app.handler", code=tmp_path, runtime=name)
+    assert str(info.value) == (
+        f"{name} is a deprecated Lambda runtime (since {since}; Lambda then blocks creating and "
+        f"updating functions on it), so pytest-aws-lambda does not run it: move the function "
+        f"to {successor} or later."
+    )
 
 
 def _fake_npm(tmp_path: Path, files: dict[str, tuple[bytes, int]]) -> str:
