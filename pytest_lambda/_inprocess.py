@@ -34,12 +34,13 @@ import threading
 import time
 import traceback
 import uuid
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager, suppress
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager, nullcontext, suppress
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
 from . import _aws, _clock, _limits
+from . import _inprocess_scope as _scope
 from ._config import (
     validate_environment,
     validate_function_name,
@@ -64,6 +65,9 @@ _ERROR_INDENT = "\u00a0"
 
 #: Handlers that have run in this process: a later call of one of them is a warm start.
 _warm: set[object] = set()
+
+#: The environments of handler strings, by configuration: their scope and loaded handler.
+_environments: dict[object, tuple[_scope.Scope, Handler]] = {}
 
 #: Where each running handler thread's output goes (its invocation's lines and request id), by
 #: thread id. One map for the process, so that a stream a library kept from an earlier
@@ -96,6 +100,8 @@ def invoke_handler(
     environment: Mapping[str, str] | None = None,
     function_name: str | None = None,
     context: LambdaContext | None = None,
+    code: str | os.PathLike[str] | None = None,
+    layers: Sequence[str | os.PathLike[str]] | None = None,
 ) -> InvokeResult:
     """Call `handler(event, context)` in this process as Lambda would, and return the result.
 
@@ -109,6 +115,15 @@ def invoke_handler(
     `Function.ResponseSizeTooLarge`, and a handler still running after `timeout` seconds
     (real time, fractions allowed) `Sandbox.Timedout`. Not thread-safe: `os.environ` and
     `sys.stdout` are process-wide, so run one invocation at a time per process.
+
+    A ``"module.function"`` handler is imported as an execution environment imports it: from
+    `code` (a directory or a .zip, as `lambda_function` takes it; default: found on `sys.path`)
+    and `layers` (directories or .zips whose `python/` folders go on the path), once per distinct
+    configuration (handler, code, layers, environment, name, memory, timeout), so a new
+    configuration is a cold start with new module globals and the same one again is warm. The
+    function's own modules and the paths, variables and import hooks it sets are taken out of
+    the process again after each call (see `_inprocess_scope`); the libraries it imports from the
+    test's environment stay shared, with whatever the import did to them.
     """
     __tracebackhide__ = True
     timeout = _check_timeout(timeout)
@@ -133,6 +148,14 @@ def invoke_handler(
         context.function_name if context is not None else function_name
         or _aws.DEFAULT_FUNCTION_NAME
     )
+    located: _scope.Located | None = None
+    if isinstance(handler, str):
+        located = _scope.locate(handler, code, layers, _task_root)
+    elif code is not None or layers is not None:
+        raise ConfigurationError(
+            "code= and layers= load a handler given as a 'module.function' string: pass "
+            "handler='module.function' with them, or call the callable without them."
+        )
     from ._service import encode_payload  # the Invoke API's own checks; not needed at import
 
     request = encode_payload(event)
@@ -145,7 +168,14 @@ def invoke_handler(
     lambda_env = _lambda_variables(name, memory_size, region, log_stream, handler)
     if context is not None:
         lambda_env["AWS_LAMBDA_LOG_GROUP_NAME"] = context.log_group_name
+    if located is not None and located.task_root is not None:
+        lambda_env["LAMBDA_TASK_ROOT"] = located.task_root
     lambda_env.update(variables)
+    # A handler string's environment: one per distinct configuration, as in Lambda.
+    key: object = None
+    if located is not None:
+        key = (handler, located.identity, tuple(sorted(variables.items())), name, memory_size,
+               timeout, region)
 
     init_lines: list[str] = []
     outcome = _Outcome()
@@ -154,21 +184,33 @@ def invoke_handler(
         caller = _thread.get_ident()
         outer = _sinks.get(caller)  # set when a handler invokes another handler
         _sinks[caller] = (init_lines, request_id)
+        scope: _scope.Scope | None = None
         try:
             init_started = _clock.perf()
-            resolved, fault = _resolve(handler)
+            if located is None:
+                resolved, fault = _resolve(handler)
+            elif key in _environments:
+                scope, resolved = _environments[key]
+                fault = None
+            else:
+                scope = located.new_scope()
+                with scope.active():
+                    resolved, fault = _resolve(handler)
             init_ms = (_clock.perf() - init_started) * 1000
         finally:
             _release(caller, init_lines)
             if outer is not None:
                 _sinks[caller] = outer
-        key = _warm_key(handler, resolved)
+        if located is None:
+            key = _warm_key(handler, resolved)
         cold = key not in _warm
         init_log = _init_log(init_lines) if cold else ""
         if fault is not None:
             return _init_failure(fault, request_id, memory_size, init_ms, init_log)
         assert resolved is not None
         _warm.add(key)
+        if scope is not None:
+            _environments[key] = (scope, resolved)
         if context is None:
             context = LambdaContext(
                 function_name=name,
@@ -179,12 +221,14 @@ def invoke_handler(
                 log_group_name=lambda_env["AWS_LAMBDA_LOG_GROUP_NAME"],
                 log_stream_name=log_stream,
             )
-        outcome, finished, started, ended = _run(
-            resolved, json.loads(request), context, timeout, outcome
-        )
+        with scope.active() if scope is not None else nullcontext():
+            outcome, finished, started, ended = _run(
+                resolved, json.loads(request), context, timeout, outcome
+            )
 
     if outcome.exit_code is not None:
         _warm.discard(key)  # the runtime process is gone: the next call is a cold start
+        _environments.pop(key, None)
     return _result(
         outcome, finished, request_id, memory_size, timeout,
         duration_ms=((outcome.completed_at if finished else ended) - started) * 1000,
