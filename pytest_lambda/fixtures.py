@@ -71,6 +71,11 @@ def lambda_function(pytestconfig: pytest.Config) -> Callable[..., Function]:
             elif backend is None:
                 backend = state.backend_choice().name
             require_backend(backend)
+            runtime = config.runtime
+            if (backend == "docker" and runtime is not None and not runtime.hermetic
+                    and state.settings["image_policy"].value == "hermetic"):
+                # Known before any image is looked up: only AWS's image serves this runtime.
+                raise ConfigurationError(runtime.no_hermetic_image())
         except LambdaHarnessError as exc:
             # The user's call is at fault, not the validator: show their line and the message,
             # not the harness's frames.

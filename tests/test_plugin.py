@@ -204,6 +204,31 @@ def test_bad_configuration_fails_the_test_with_one_sentence(pytester: pytest.Pyt
     assert len([line for line in result.outlines if line.startswith("E ")]) == 1
 
 
+def test_a_runtime_only_awss_image_serves_fails_under_the_hermetic_policy_with_one_sentence(
+    pytester: pytest.Pytester, docker_client: object,
+) -> None:
+    _write_function(pytester)
+    pytester.makepyfile(
+        """
+        from pathlib import Path
+
+        def test_configure(lambda_function):
+            lambda_function("app.handler", code=Path(__file__).parent / "fn",
+                            runtime="python3.12")
+        """
+    )
+    result = pytester.runpytest_subprocess("--lambda-backend=docker",
+                                           "--lambda-image-policy=hermetic", timeout=120)
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines([
+        "E   *ConfigurationError: pytest-aws-lambda has no hermetic python3.12 image, as no "
+        "Debian suite ships Python 3.12 *: run `docker pull public.ecr.aws/lambda/python:3.12` "
+        "where a registry is reachable *'prefer-official' or 'official'*",
+    ])
+    assert len([line for line in result.outlines if line.startswith("E ")]) == 1
+    assert "pytest_lambda/" not in result.stdout.str()
+
+
 # -- Docker: cleanup, also after kill -9 ------------------------------------------------------
 
 
