@@ -20,6 +20,7 @@ the invocation's environment variables.
 from __future__ import annotations
 
 import _thread
+import collections
 import ctypes
 import decimal
 import importlib
@@ -66,8 +67,12 @@ _ERROR_INDENT = "\u00a0"
 #: Handlers that have run in this process: a later call of one of them is a warm start.
 _warm: set[object] = set()
 
-#: The environments of handler strings, by configuration: their scope and loaded handler.
-_environments: dict[object, tuple[_scope.Scope, Handler]] = {}
+#: The environments of handler strings, by configuration: their scope and loaded handler, the
+#: most recently used last. Lambda may recycle an environment at any time; past
+#: `_ENVIRONMENTS_MAX` the least recently used one goes, and its next call is a cold start.
+_environments: collections.OrderedDict[object, tuple[_scope.Scope, Handler]] = (
+    collections.OrderedDict())
+_ENVIRONMENTS_MAX = 32
 
 #: Where each running handler thread's output goes (its invocation's lines and request id), by
 #: thread id. One map for the process, so that a stream a library kept from an earlier
@@ -191,6 +196,7 @@ def invoke_handler(
                 resolved, fault = _resolve(handler)
             elif key in _environments:
                 scope, resolved = _environments[key]
+                _environments.move_to_end(key)
                 fault = None
             else:
                 scope = located.new_scope()
@@ -211,6 +217,8 @@ def invoke_handler(
         _warm.add(key)
         if scope is not None:
             _environments[key] = (scope, resolved)
+            while len(_environments) > _ENVIRONMENTS_MAX:
+                _warm.discard(_environments.popitem(last=False)[0])
         if context is None:
             context = LambdaContext(
                 function_name=name,

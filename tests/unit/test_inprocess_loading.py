@@ -232,3 +232,15 @@ def test_code_with_a_callable_handler_is_a_configuration_error(tmp_path: Path) -
     with pytest.raises(ConfigurationError, match=r"^code= and layers= load a handler given as "
                        r"a 'module\.function' string"):
         invoke_handler(lambda event, context: None, code=tmp_path)
+
+
+def test_the_least_recently_used_environment_is_recycled(settings_code: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    from pytest_lambda import _inprocess
+
+    monkeypatch.setattr(_inprocess, "_ENVIRONMENTS_MAX", 2)
+    calls = [invoke_handler("settings_app.handler", code=settings_code,
+                            environment={"TABLE_NAME": table})
+             for table in ("a", "b", "a", "c", "a", "b")]
+    # a, b cold; a warm (most recent); c cold recycles b; a warm; b cold again.
+    assert [call.cold_start for call in calls] == [True, True, False, True, False, True]
