@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from pytest_lambda._runtimes import hermetic_runtimes
+
 # The pytester fixture restores sys.modules after each test, dropping the modules first imported
 # during it. The Docker SDK and requests must not be among them: a re-imported http.cookiejar no
 # longer matches the classes requests already holds ("You can only merge into CookieJar").
@@ -72,17 +74,17 @@ def backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
+#: Every Python runtime with a hermetic image, in containers (python3.10 and python3.12 are
+#: served by AWS's images only, which these machines cannot pull), and one on the host.
 TARGETS = [
-    ("docker", "python3.11"),
-    ("docker", "python3.13"),
-    ("docker", "python3.14"),
+    *(("docker", name) for name in hermetic_runtimes("python")),
     ("process", "python3.13"),
 ]
 
 
 @pytest.fixture(params=TARGETS, ids=[f"{b}-{r}" for b, r in TARGETS])
 def target(request: pytest.FixtureRequest) -> tuple[str, str]:
-    """Run the test once per (backend, runtime): every Python runtime in containers."""
+    """Run the test once per (backend, runtime): every hermetic Python runtime in containers."""
     backend_name, runtime = request.param
     _require(request, backend_name)
     return backend_name, runtime
