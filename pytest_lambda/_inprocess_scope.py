@@ -11,6 +11,10 @@ apart:
   the test process had is set aside); afterwards they leave `sys.modules` again and live on only
   in the environment, so the next environment imports its own copies and the test's own imports
   are untouched.
+- A package of the function's code or layers that holds a compiled extension module (NumPy,
+  pydantic-core) is loaded once per process and shared by every environment of that code, as
+  such a module can be initialised only once in a process; its module globals are not new in a
+  new environment. The handler's own pure-Python modules always are.
 - Everything else the import brings in (the standard library, the test environment's
   site-packages) is the process's: imported once and shared, because a compiled extension cannot
   be loaded twice into one process. What the function's import does to such a module (X-Ray's
@@ -24,6 +28,7 @@ from __future__ import annotations
 
 import functools
 import importlib
+import importlib.machinery
 import os
 import site
 import sys
@@ -57,6 +62,12 @@ def _shared_roots() -> tuple[str, ...]:
 #: Real paths of module files, by the path a module names (resolved once per process).
 _real: dict[str, str] = {}
 
+#: Packages of functions' code and layers that hold a compiled extension module, by the real
+#: path of the package (or module): all their modules. One process can initialise such a module
+#: only once (NumPy refuses a second time, and re-running its Python half against the loaded
+#: one fails), so every environment whose code holds that path shares these modules.
+_compiled: dict[str, dict[str, ModuleType]] = {}
+
 
 def _module_file(module: object) -> str | None:
     path = getattr(module, "__file__", None)
@@ -70,6 +81,18 @@ def _module_file(module: object) -> str | None:
     if real is None:
         real = _real[path] = os.path.realpath(path)
     return real
+
+
+def _is_extension(path: str) -> bool:
+    return path.endswith(tuple(importlib.machinery.EXTENSION_SUFFIXES))
+
+
+def _package_path(module: object) -> str | None:
+    """Return the real path of a top-level module: its folder for a package, else its file."""
+    path = _module_file(module)
+    if path is not None and os.path.basename(path).startswith("__init__."):
+        return os.path.dirname(path)
+    return path
 
 
 @dataclass
@@ -113,13 +136,20 @@ class Scope:
         saved_hooks = list(sys.path_hooks)
         front, back = self._added.get("path", ([], []))
         meta_front, meta_back = self._added.get("meta_path", ([], []))
+        # The compiled packages of this code that an environment loaded already: shared.
+        compiled: dict[str, ModuleType] = {}
+        if self.roots:
+            for path, modules in _compiled.items():
+                if _below(path, self.roots):
+                    compiled.update(modules)
+        mine = {**compiled, **self.modules}
         set_aside: dict[str, ModuleType] = {}
         for name, module in list(sys.modules.items()):
-            if name in self.modules or self.owns(name, module):
+            if name in mine or self.owns(name, module):
                 set_aside[name] = module
                 del sys.modules[name]
         before = dict(sys.modules)
-        sys.modules.update(self.modules)
+        sys.modules.update(mine)
         sys.path[:] = [*self.paths, *front, *saved_path, *back]
         sys.meta_path[:] = [*meta_front, *saved_meta, *meta_back]
         importlib.invalidate_caches()
@@ -130,18 +160,35 @@ class Scope:
             # A module of the environment that its own code removed from sys.modules is gone.
             for name in [n for n in self.modules if n not in present]:
                 del self.modules[name]
-            for name, module in present.items():
-                if before.get(name) is module:
-                    continue  # the process's, as it was
-                if name in self.modules or self.owns(name, module):
-                    self.modules[name] = module
-                    del sys.modules[name]
+            own = {name: module for name, module in present.items()
+                   if before.get(name) is not module
+                   and (name in mine or self.owns(name, module))}
+            for name in own:
+                del sys.modules[name]
+            self._keep(own, present)
             sys.modules.update(set_aside)
             self._added["path"] = _additions(sys.path, [*self.paths, *saved_path])
             self._added["meta_path"] = _additions(sys.meta_path, saved_meta)
             sys.path[:] = saved_path
             sys.meta_path[:] = saved_meta
             sys.path_hooks[:] = saved_hooks
+
+    def _keep(self, own: dict[str, ModuleType], present: dict[str, ModuleType]) -> None:
+        """File the environment's own modules: a top-level package that holds a compiled module
+        under `_compiled` (for every environment of this code), the others in this scope."""
+        compiled_tops = {name.partition(".")[0] for name, module in own.items()
+                         if (path := _module_file(module)) is not None and _is_extension(path)}
+        for path, modules in _compiled.items():
+            if _below(path, self.roots):
+                compiled_tops.update(name.partition(".")[0] for name in modules)
+        for name, module in own.items():
+            top = name.partition(".")[0]
+            where = _package_path(present.get(top)) if top in compiled_tops else None
+            if where is not None:
+                _compiled.setdefault(where, {})[name] = module
+                self.modules.pop(name, None)
+            else:
+                self.modules[name] = module
 
 
 def _additions(current: list[Any], process: list[Any]) -> tuple[list[Any], list[Any]]:

@@ -244,3 +244,51 @@ def test_the_least_recently_used_environment_is_recycled(settings_code: Path,
              for table in ("a", "b", "a", "c", "a", "b")]
     # a, b cold; a warm (most recent); c cold recycles b; a warm; b cold again.
     assert [call.cold_start for call in calls] == [True, True, False, True, False, True]
+
+
+def test_a_compiled_package_in_the_code_is_loaded_once_and_shared(tmp_path: Path) -> None:
+    # A stand-in for NumPy in a function's zip: its compiled module refuses a second
+    # initialisation in one process, as NumPy's does. (A Python file under an extension
+    # module's name, loaded by the package as the compiled module would be.)
+    suffix = __import__("importlib.machinery").machinery.EXTENSION_SUFFIXES[0]
+    code = tmp_path / "code"
+    write(code / "vendored_np" / "__init__.py", f"""
+        import importlib.util, os, sys
+
+        _path = os.path.join(os.path.dirname(__file__), "_native{suffix}")
+        _spec = importlib.util.spec_from_loader(
+            "vendored_np._native",
+            importlib.machinery.SourceFileLoader("vendored_np._native", _path))
+        _native = sys.modules.get("vendored_np._native")
+        if _native is None:
+            _native = importlib.util.module_from_spec(_spec)
+            sys.modules["vendored_np._native"] = _native
+            _spec.loader.exec_module(_native)
+        VERSION = _native.VERSION
+    """)
+    write(code / "vendored_np" / f"_native{suffix}", """
+        import sys
+
+        if getattr(sys, "_pytest_lambda_native_inits", 0):
+            raise ImportError("cannot load module more than once per process")
+        sys._pytest_lambda_native_inits = 1
+        VERSION = "2.0"
+    """)
+    write(code / "np_app.py", """
+        import os
+        import vendored_np
+
+        TABLE = os.environ["TABLE_NAME"]
+
+        def handler(event, context):
+            return [TABLE, vendored_np.VERSION]
+    """)
+    try:
+        first = invoke_handler("np_app.handler", code=code, environment={"TABLE_NAME": "a"})
+        second = invoke_handler("np_app.handler", code=code, environment={"TABLE_NAME": "b"})
+        assert first.payload == ["a", "2.0"], first.payload
+        assert second.payload == ["b", "2.0"], second.payload  # the handler's module is new
+        assert second.cold_start
+        assert not [name for name in sys.modules if name.startswith(("vendored_np", "np_app"))]
+    finally:
+        sys.__dict__.pop("_pytest_lambda_native_inits", None)
