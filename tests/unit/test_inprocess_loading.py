@@ -292,3 +292,23 @@ def test_a_compiled_package_in_the_code_is_loaded_once_and_shared(tmp_path: Path
         assert not [name for name in sys.modules if name.startswith(("vendored_np", "np_app"))]
     finally:
         sys.__dict__.pop("_pytest_lambda_native_inits", None)
+
+
+def test_layers_with_a_handler_found_on_sys_path(tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    code = tmp_path / "code"
+    write(code / "found_app.py", """
+        import found_layer_helper
+
+        def handler(event, context):
+            return found_layer_helper.WHO
+    """)
+    layer = tmp_path / "layer"
+    write(layer / "python" / "lib" / PY / "site-packages" / "found_layer_helper.py",
+          "WHO = 'site-packages of a layer'\n")
+    monkeypatch.syspath_prepend(str(code))
+    path_before = list(sys.path)
+    assert invoke_handler("found_app.handler", layers=[layer]).payload == (
+        "site-packages of a layer")
+    assert sys.path == path_before
+    assert "found_layer_helper" not in sys.modules and "found_app" not in sys.modules
