@@ -7,10 +7,10 @@ apart:
 
 - The function's own modules are the handler's top-level package and every module loaded from its
   code directory or its layers (for a handler found on `sys.path`, its directory, the task root).
-  While the environment imports or runs, they are in `sys.modules` (a module of the same name that
-  the test process had is set aside); afterwards they leave `sys.modules` again and live on only
-  in the environment, so the next environment imports its own copies and the test's own imports
-  are untouched.
+  While the environment imports or runs, they are in `sys.modules` (a copy the test process
+  imported from the same place, or of the handler's package, is set aside); afterwards they
+  leave `sys.modules` again and live on only in the environment, so the next environment imports
+  its own copies and the test's own imports are untouched.
 - A package of the function's code or layers that holds a compiled extension module (NumPy,
   pydantic-core) is loaded once per process and shared by every environment of that code, as
   such a module can be initialised only once in a process; its module globals are not new in a
