@@ -21,16 +21,23 @@ def _build_images(argv: list[str]) -> int:
     return cli_build_images(argv)
 
 
+def _prune_images(argv: list[str]) -> int:
+    from ._prune import cli_prune_images
+
+    return cli_prune_images(argv)
+
+
 #: Command name -> (function taking the remaining arguments and returning the exit code, help).
 COMMANDS: dict[str, tuple[Callable[[list[str]], int], str]] = {
     "event": (_event, "print a Lambda event as JSON (event --list shows the names)"),
     "build-images": (_build_images, "build the runtime images ahead of a test session"),
+    "prune-images": (_prune_images, "remove runtime images no current recipe produces"),
 }
 
 
 def _usage() -> str:
     lines = ["usage: python -m pytest_lambda <command> [arguments]", "", "commands:"]
-    lines += [f"  {name:<10} {text}" for name, (_, text) in sorted(COMMANDS.items())]
+    lines += [f"  {name:<13} {text}" for name, (_, text) in sorted(COMMANDS.items())]
     return "\n".join(lines)
 
 

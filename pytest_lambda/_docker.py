@@ -151,13 +151,37 @@ def sweep(client: Any, me: SessionLabels) -> tuple[int, int]:
             except Exception:
                 pass
     for n in client.api.networks(filters={"label": LABEL_SESSION}):
-        if _is_orphan(n.get("Labels") or {}, me):
-            try:
-                client.api.remove_network(n["Id"])
-                removed_networks += 1
-            except Exception:
-                pass
+        if _is_orphan(n.get("Labels") or {}, me) and remove_network(client, n["Id"]):
+            removed_networks += 1
     return removed_containers, removed_networks
+
+
+def remove_network(client: Any, network_id: str) -> bool:
+    """Remove a network, first disconnecting what is still attached; return whether it went.
+
+    The engine refuses to remove a network with active endpoints ("has active endpoints"),
+    which a container being removed at the same moment, or an endpoint the engine failed to
+    release when a session was killed, leaves behind.
+    """
+    try:
+        client.api.remove_network(network_id)
+        return True
+    except Exception:
+        pass
+    try:
+        attached = client.api.inspect_network(network_id).get("Containers") or {}
+    except Exception:
+        return False  # gone already, or the engine cannot say
+    for endpoint in attached:
+        try:
+            client.api.disconnect_container_from_network(endpoint, network_id, force=True)
+        except Exception:
+            pass
+    try:
+        client.api.remove_network(network_id)
+        return True
+    except Exception:
+        return False
 
 
 class SessionNetwork:
@@ -182,7 +206,4 @@ class SessionNetwork:
         self.gateway: str = gateway
 
     def remove(self) -> None:
-        try:
-            self._client.api.remove_network(self.id)
-        except Exception:
-            pass
+        remove_network(self._client, self.id)

@@ -10,6 +10,8 @@ import time
 
 import pytest
 
+from pytest_lambda._docker import remove_network
+
 SESSION = "pytest-lambda.session"
 PID = "pytest-lambda.pid"
 
@@ -252,7 +254,9 @@ def docker_client(request: pytest.FixtureRequest):  # type: ignore[no-untyped-de
 
 
 def _labelled(client, label: str) -> tuple[list, list]:  # type: ignore[no-untyped-def]
-    containers = client.containers.list(all=True, filters={"label": label})
+    # ignore_removed: a container removed between the listing and its inspection (the
+    # session being swept) is not an error.
+    containers = client.containers.list(all=True, filters={"label": label}, ignore_removed=True)
     networks = client.networks.list(filters={"label": label})
     return containers, networks
 
@@ -262,7 +266,7 @@ def _remove(client, label: str) -> None:  # type: ignore[no-untyped-def]
     for c in containers:
         c.remove(force=True)
     for n in networks:
-        n.remove()
+        remove_network(client, n.id)
 
 
 DOCKER_USER_TEST = """
