@@ -16,6 +16,7 @@ from ._errors import (
     ResourceNotFoundException,
     ServiceException,
 )
+from ._function import Function
 from ._inprocess import invoke_handler
 from ._result import InvokeResult
 
@@ -25,6 +26,7 @@ __all__ = [
     "BackendUnavailableError",
     "ConfigurationError",
     "EnvironmentStartError",
+    "Function",
     "ImageBuildError",
     "InvalidRequestContentException",
     "InvokeError",
