@@ -38,9 +38,10 @@ def lambda_function(pytestconfig: pytest.Config) -> Callable[..., Function]:
     than the host's runs on Docker only, under QEMU emulation registered with binfmt_misc.
     It returns a ``pytest_lambda.Function``; ``Function.invoke(event)`` runs it and returns an
     ``InvokeResult``. ``region`` and ``account_id`` (``"us-east-1"``, ``"123456789012"`` by
-    default) set ``AWS_REGION`` and the function's ARN. ``backend`` ("docker" or "process") overrides the session's
-    ``--lambda-backend``. Bad configuration raises ``pytest_lambda.ConfigurationError`` here.
-    Functions with the same configuration and code share warm environments across tests.
+    default) set ``AWS_REGION`` and the function's ARN. ``backend`` ("docker" or "process")
+    overrides the session's ``--lambda-backend``. Bad configuration raises
+    ``pytest_lambda.ConfigurationError`` here. Functions with the same configuration and code
+    share warm environments across tests.
     """
     state = pytestconfig.stash[STATE_KEY]
 
