@@ -41,3 +41,8 @@ fi
 # Functions run as sbx_user1051 (uid 993), as on Lambda.
 echo 'sbx_user1051:x:993:993::/home/sbx_user1051:/sbin/nologin' >> /etc/passwd
 echo 'sbx_user1051:x:993:' >> /etc/group
+# Amazon Linux's /bin/sh is bash, and bootstraps rely on it (AWS's custom-runtime tutorial runs
+# `#!/bin/sh` with `set -euo pipefail`); Debian's is dash.
+if [ -x /usr/bin/bash ] || [ -x /bin/bash ]; then
+    ln -sf bash /bin/sh
+fi

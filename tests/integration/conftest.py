@@ -56,6 +56,12 @@ def hermetic_image(client: Any) -> Any:
                 network_mode="none", remove=True,
             ).decode()
 
+        # The shell-level facts of Amazon Linux that bootstraps rely on.
+        assert run(
+            "readlink -f /bin/sh; command -v env; "
+            "/bin/sh -c 'set -euo pipefail; [[ a == a ]] && echo bash-ok'; "
+            "mktemp --version | head -1 | cut -d' ' -f1; grep -Fi -c x <<< X"
+        ).split("\n")[:-1] == ["/usr/bin/bash", "/usr/bin/env", "bash-ok", "mktemp", "1"]
         return tag, env, run
 
     return check

@@ -172,3 +172,16 @@ def test_a_static_binary_bootstrap(lambda_function, static_bootstrap, backend):
     assert first.function_error is None, (first.payload, first.logs)
     assert first.payload == {"static": True, "event": {"n": [1, 2]}}
     assert fn.invoke("again").payload == {"static": True, "event": "again"}
+
+
+@pytest.mark.docker
+@pytest.mark.parametrize("name", RUNTIMES)
+def test_aws_tutorial_bootstrap_runs_unchanged(lambda_function, functions_dir, name):
+    # `#!/bin/sh` with `set -euo pipefail`: it needs Amazon Linux's /bin/sh, which is bash.
+    fn = lambda_function("function.handler", code=functions_dir / "aws_tutorial", runtime=name,
+                         backend="docker")
+    first = fn.invoke({"key1": "value1"})
+    assert first.function_error is None, first.logs
+    assert first.raw_payload == b"""Echoing request: '{"key1": "value1"}'"""
+    second = fn.invoke({"n": 2})
+    assert second.raw_payload == b"""Echoing request: '{"n": 2}'""" and not second.cold_start
