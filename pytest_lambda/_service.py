@@ -105,6 +105,16 @@ def encode_client_context(client_context: object) -> str | None:
     return text
 
 
+def encode_trace_id(trace_id: object) -> str | None:
+    """Return the caller's X-Ray trace header after checking it (None: a new one per call)."""
+    if trace_id is None:
+        return None
+    try:
+        return _aws.validate_trace_id(trace_id)
+    except ValueError as exc:
+        raise InvokeError(str(exc), error_type="InvalidParameterValueException") from None
+
+
 def decode_client_context_header(value: str) -> dict[str, Any]:
     """Return the dict carried by an `X-Amz-Client-Context` header (base64 JSON)."""
     try:
@@ -226,10 +236,12 @@ class LambdaService:
         *,
         backend: str,
         client_context: dict[str, Any] | None = None,
+        trace_id: str | None = None,
     ) -> InvokeResult:
         """Run one synchronous (RequestResponse) invocation and return its result."""
         payload = encode_payload(event)
         context_text = encode_client_context(client_context)
+        trace = encode_trace_id(trace_id)
         pool = self._pool(config, backend)
         with pool.lock:
             slot = None
@@ -245,19 +257,21 @@ class LambdaService:
         try:
             if slot is not None:
                 try:
-                    return self._invoke_warm(config, payload, context_text, pool, slot)
+                    return self._invoke_warm(config, payload, context_text, pool, slot,
+                                             trace=trace)
                 except _StaleEnvironment:
                     pass  # it died between invocations: Lambda would start a new one
-            return self._invoke_cold(config, payload, context_text, backend, pool, generation)
+            return self._invoke_cold(config, payload, context_text, backend, pool, generation,
+                                     trace=trace)
         finally:
             with pool.lock:
                 pool.busy -= 1
 
     def _new_invocation(self, config: FunctionConfig, payload: bytes,
-                        context_text: str | None) -> Invocation:
+                        context_text: str | None, trace: str | None = None) -> Invocation:
         deadline_ms = int(_clock.wall() * 1000) + config.timeout * 1000
         return Invocation(payload=payload, deadline_ms=deadline_ms, function_arn=config.arn,
-                          client_context=context_text)
+                          client_context=context_text, trace_id=trace or _aws.new_trace_id())
 
     def _start_and_wait(
         self, backend: Backend, config: FunctionConfig, limit: float
@@ -280,7 +294,7 @@ class LambdaService:
 
     def _invoke_cold(
         self, config: FunctionConfig, payload: bytes, context_text: str | None, backend_name: str,
-        pool: _Pool, generation: int,
+        pool: _Pool, generation: int, *, trace: str | None = None,
     ) -> InvokeResult:
         backend = self.backend(backend_name)
         init_limit = float(_limits.INIT_TIMEOUT_S)
@@ -298,7 +312,7 @@ class LambdaService:
             env, started = self._start_and_wait(backend, config, budget)
             before += _init_start(config)
             init_limit = budget
-        invocation = self._new_invocation(config, payload, context_text)
+        invocation = self._new_invocation(config, payload, context_text, trace)
         if env.server.ready_at is None:
             return self._init_failed(env, config, invocation, started, init_limit, before)
         init_ms = (env.server.ready_at - started) * 1000
@@ -311,9 +325,9 @@ class LambdaService:
 
     def _invoke_warm(
         self, config: FunctionConfig, payload: bytes, context_text: str | None, pool: _Pool,
-        slot: _Slot,
+        slot: _Slot, *, trace: str | None = None,
     ) -> InvokeResult:
-        invocation = self._new_invocation(config, payload, context_text)
+        invocation = self._new_invocation(config, payload, context_text, trace)
         # Output written between invocations (background threads) belongs to no invocation's
         # START..END; CloudWatch shows it before the next START.
         leftover = slot.env.take_logs()
