@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import json
 import math
+import re
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -356,6 +358,9 @@ class LambdaService:
         init_ms = (_clock.perf() - started) * 1000
         memory = env.max_memory_used_mb()
         output = env.take_logs() or env.startup_problem()
+        if server.extensions.subscribers:  # before the discard, whose shutdown delivers them
+            self._publish_init(env, before + output, init_ms, status,
+                               error_type if status == "error" else "Sandbox.Timedout")
         self._discard(env, TIMEOUT if status == "timeout" else FAILURE)
         logs = (
             before + _ensure_newline(output)
@@ -380,33 +385,47 @@ class LambdaService:
         budget = float(config.timeout) if budget is None else budget
         request_id = invocation.request_id
         extensions = server.extensions
-        started_wall = _clock.wall() if extensions.subscribers else 0.0
+        publishing = bool(extensions.subscribers)
+        started_wall = _clock.wall() if publishing else 0.0
+        if publishing and init_ms is not None:
+            self._publish_init(env, before, init_ms, "success", None)
+        if publishing:
+            extensions.publish_start(request_id=request_id, wall=started_wall,
+                                     trace_id=invocation.trace_id)
         started = _clock.perf()
+        deadline = started + max(budget, 0.0)
         server.dispatch(invocation)
-        if extensions.by_id:
-            # It ends when the runtime has answered and every INVOKE-subscribed extension has
-            # asked for its next event.
-            def finished() -> bool:
-                return invocation.done.is_set() and extensions.idle()
-
-            server.wait_for(lambda: finished() or env.exited.is_set(), timeout=max(budget, 0.0))
-            done = finished()
+        # The runtime's part ends when it asks for its next event (Lambda counts what it does
+        # after answering), or when it exits after answering.
+        server.wait_for(lambda: invocation.finished.is_set() or env.exited.is_set(),
+                        timeout=max(budget, 0.0))
+        answered = invocation.done.is_set()
+        runtime_over = invocation.finished.is_set() or (answered and env.exited.is_set())
+        output = env.take_logs()
+        if publishing and runtime_over:
+            # Before the extensions are done: they may wait for it (the OpenTelemetry
+            # collector's extension does).
+            self._publish_runtime_done(env, invocation, started, output, None, None)
+            output_sent = len(output)
         else:
-            server.wait_for(lambda: invocation.done.is_set() or env.exited.is_set(),
-                            timeout=max(budget, 0.0))
-            done = invocation.done.is_set()
+            output_sent = 0
+        if runtime_over and extensions.by_id:
+            # It ends when every INVOKE-subscribed extension has asked for its next event.
+            server.wait_for(lambda: extensions.idle() or env.exited.is_set(),
+                            timeout=max(0.0, deadline - _clock.perf()))
+        done = runtime_over and (not extensions.by_id or extensions.idle())
         ended = _clock.perf()
+        output += env.take_logs()
         status: str | None = None
         error_type: str | None = None
         function_error: str | None = None
         keep = False
         trailer = ""
         if done:
-            completed = invocation.completed_at or ended
+            completed = invocation.finished_at or ended
             if extensions.by_id and extensions.idle_at is not None:
                 completed = max(completed, extensions.idle_at)
             duration = (completed - started) * 1000
-            output = env.take_logs()
             if invocation.outcome == "response":
                 body = invocation.body
                 keep = True
@@ -420,12 +439,13 @@ class LambdaService:
                 error_type, body = document["errorType"], _json(document)
                 status = "error"
                 keep = True  # the runtime decides: awslambdaric exits, others carry on
-        elif env.exited.is_set():
+            if env.exited.is_set():  # it exited after answering
+                keep = False
+        elif env.exited.is_set() and not answered:
             if not invocation.delivered and init_ms is None:
                 self._discard(env, FAILURE)
                 raise _StaleEnvironment()
             duration = (ended - started) * 1000
-            output = env.take_logs()
             function_error = "Unhandled"
             document, trailer = _exit_error(env, request_id)
             error_type, body = document["errorType"], _json(document)
@@ -433,14 +453,26 @@ class LambdaService:
         else:
             server.abandon_current()
             duration = budget * 1000.0
-            output = env.take_logs()
-            function_error = "Unhandled"
             document, trailer = timeout_error(request_id, config.timeout)
-            error_type, body = document["errorType"], _json(document)
+            error_type = document["errorType"]
             status = "timeout"
+            if answered and invocation.outcome in ("response", "error"):
+                # The caller had its answer; the invocation still timed out afterwards.
+                body = invocation.body
+                function_error = "Unhandled" if invocation.outcome == "error" else None
+            else:
+                function_error = "Unhandled"
+                body = _json(document)
         memory = env.max_memory_used_mb()
         if extensions.failed:  # an extension crashed or reported an exit error
             keep = False
+        if publishing:
+            # Published before the environment may be discarded, so that its shutdown delivers it.
+            if not runtime_over:
+                self._publish_runtime_done(env, invocation, started, output, status, error_type)
+                output_sent = len(output)
+            self._publish_report(env, invocation, output[output_sent:], status, error_type,
+                                 duration, memory, init_ms)
         if keep and not self._closed:
             with pool.lock:
                 if generation == pool.generation:
@@ -451,9 +483,6 @@ class LambdaService:
         if not keep:
             self._discard(env, TIMEOUT if status == "timeout" else
                           FAILURE if status == "error" or extensions.failed else SPINDOWN)
-        if extensions.subscribers:
-            self._publish(env, invocation, started_wall, output, before, status, error_type,
-                          duration, memory, init_ms, body)
         logs = invocation_logs(
             before, request_id, output, trailer,
             report_line(request_id, duration, config.memory_size, memory, init_ms, status,
@@ -474,26 +503,73 @@ class LambdaService:
 
 
     @staticmethod
-    def _publish(
-        env: ExecutionEnvironment, invocation: Invocation, started_wall: float, output: str,
-        before: str, status: str | None, error_type: str | None, duration: float, memory: int,
-        init_ms: float | None, body: bytes,
-    ) -> None:
-        """Give the Logs and Telemetry subscribers this invocation's records."""
+    def _publish_init(env: ExecutionEnvironment, before: str, init_ms: float, status: str,
+                      error_type: str | None) -> None:
+        """Give the Logs and Telemetry subscribers the records of the init that just ended."""
+        server = env.server
+        ended_perf = server.ready_at if server.ready_at is not None else _clock.perf()
+        ended_wall = _clock.wall() - (_clock.perf() - ended_perf)
+        version, version_arn = _runtime_version(before, env.config)
+        output = "\n".join(line for line in before.splitlines()
+                           if not line.startswith(("INIT_START", "INIT_REPORT")))
+        server.extensions.publish_init(
+            started_wall=ended_wall - init_ms / 1000, ended_wall=ended_wall, output=output,
+            status=status, error_type=error_type, init_ms=init_ms, runtime_version=version,
+            runtime_version_arn=version_arn,
+        )
+
+    @staticmethod
+    def _publish_runtime_done(env: ExecutionEnvironment, invocation: Invocation, started: float,
+                              output: str, status: str | None, error_type: str | None) -> None:
+        """Give the subscribers the runtime's output and `platform.runtimeDone`."""
+        produced = 0
+        if status is None:  # the runtime answered
+            if invocation.outcome == "response":
+                status, produced = "success", len(invocation.body)
+            elif invocation.outcome == "error":
+                status, error_type = "error", invocation.error_type
+            else:
+                status, error_type = "error", "Function.ResponseSizeTooLarge"
+        elif status == "error":
+            status = "failure"
+        end = invocation.finished_at or _clock.perf()
+        env.server.extensions.publish_runtime_done(
+            request_id=invocation.request_id, wall=_clock.wall() - (_clock.perf() - end),
+            output=output, status=status, error_type=error_type,
+            duration_ms=(end - started) * 1000, produced_bytes=produced,
+            trace_id=invocation.trace_id,
+        )
+
+    @staticmethod
+    def _publish_report(env: ExecutionEnvironment, invocation: Invocation, output: str,
+                        status: str | None, error_type: str | None, duration: float, memory: int,
+                        init_ms: float | None) -> None:
+        """Give the subscribers the invocation's `platform.report`."""
         if status is None:
             status = "error" if invocation.outcome == "error" else "success"
             error_type = invocation.error_type if status == "error" else None
         elif status == "error":
             status = "failure" if invocation.outcome is None else "error"
-        init_output = "\n".join(line for line in before.splitlines()
-                                if not line.startswith(("INIT_START", "INIT_REPORT")))
-        env.server.extensions.publish_invocation(
-            request_id=invocation.request_id, started_wall=started_wall,
-            ended_wall=_clock.wall(), output=output, status=status, error_type=error_type,
-            duration_ms=duration, billed_ms=math.ceil(duration),
+        env.server.extensions.publish_report(
+            request_id=invocation.request_id, wall=_clock.wall(), output=output, status=status,
+            error_type=error_type, duration_ms=duration, billed_ms=math.ceil(duration),
             memory_mb=env.config.memory_size, max_memory_mb=memory, init_ms=init_ms,
-            produced_bytes=len(body) if status == "success" else 0, before=init_output,
+            trace_id=invocation.trace_id,
         )
+
+
+def _runtime_version(before: str, config: FunctionConfig) -> tuple[str | None, str | None]:
+    """Return the runtime version (and its ARN) the INIT_START line names, as telemetry does."""
+    match = re.search(r"INIT_START Runtime Version: (\S+)(?:\s+Runtime Version ARN: (\S+))?",
+                      before)
+    if match is None:
+        return None, None
+    version, arn = match[1], match[2]
+    if arn is None:
+        region = config.arn.split(":")[3]
+        arn = (f"arn:aws:lambda:{region}::runtime:"
+               f"{hashlib.sha256(version.encode()).hexdigest()}")
+    return version, arn
 
 
 def _shut_down(env: ExecutionEnvironment, reason: str) -> None:

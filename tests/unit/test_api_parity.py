@@ -56,6 +56,14 @@ def call(server, method, path, body=None, headers=None):
         conn.close()
 
 
+def quiet_call(server, method, route, headers=None):
+    """Call from a thread that may still be waiting when the test's server closes."""
+    try:
+        call(server, method, route, headers=headers)
+    except OSError:
+        pass
+
+
 def raw(server, data: bytes, *, wait_for_continue: bool = False):
     """Send `data` (head, then body) on a fresh socket; return (interim lines, status, body)."""
     with socket.create_connection(("127.0.0.1", server.port), timeout=TIMEOUT) as sock:
@@ -109,7 +117,7 @@ def test_an_error_cause_header_of_a_megabyte_is_accepted(server):
 
 def test_headers_past_a_megabyte_are_refused_with_431(server):
     status_line = b"GET " + NEXT.encode() + b" HTTP/1.1\r\n"
-    data = status_line + b"X-Big: " + b"a" * (1 << 20) + b"\r\n" * 2 + b"\r\n"
+    data = status_line + b"X-Big: " + b"a" * ((1 << 20) + 8192) + b"\r\n\r\n"
     _, status, _ = raw(server, data)
     assert status == 431
 
@@ -186,7 +194,7 @@ def test_the_invocation_ends_when_the_runtime_asks_for_the_next_one(server):
     inv, _ = start(server)
     assert call(server, "POST", path(inv), b'"ok"')[0] == 202
     assert inv.done.is_set() and not inv.finished.is_set()  # answered, not yet ended
-    threading.Thread(target=lambda: call(server, "GET", NEXT), daemon=True).start()
+    threading.Thread(target=quiet_call, args=(server, "GET", NEXT), daemon=True).start()
     assert inv.finished.wait(TIMEOUT)
     assert inv.responded_at is not None and inv.finished_at is not None
     assert inv.finished_at >= inv.responded_at
@@ -296,7 +304,7 @@ def test_next_after_exit_error_is_403(server):
 
 def test_init_error_from_the_ready_state_is_403(server):
     ext_id = register(server)
-    threading.Thread(target=lambda: call(server, "GET", EXT_NEXT, headers=ext_headers(ext_id)),
+    threading.Thread(target=quiet_call, args=(server, "GET", EXT_NEXT, ext_headers(ext_id)),
                      daemon=True).start()
     assert server.wait_for(lambda: server.extensions.by_id[ext_id].state == "Ready", TIMEOUT)
     status, body, _ = call(server, "POST", EXT_INIT_ERROR, b"", ext_headers(ext_id, "Extension.X"))

@@ -488,9 +488,18 @@ def test_streamed_response_with_trailers_like_node(server):
         server, chunked_post(response_path(inv.request_id), b"hello stream", extra,
                              size=5, trailers=trailers))
     assert (status, body) == (202, ACCEPTED)
-    assert inv.outcome == "response"
-    assert inv.body == b"hello stream"
-    assert inv.content_type == "text/plain"
+    # The trailers name an error raised after the stream began: the invocation failed.
+    assert inv.outcome == "error"
+    assert inv.error_type == "Error"
+    assert inv.body == b'{"errorType":"Error"}'
+    inv2 = make_invocation()
+    server.dispatch(inv2)
+    assert call(server, "GET", NEXT)[0] == 200
+    status, body = raw_exchange(
+        server, chunked_post(response_path(inv2.request_id), b"hello stream", extra, size=5))
+    assert (status, body) == (202, ACCEPTED)
+    assert (inv2.outcome, inv2.body, inv2.content_type) == ("response", b"hello stream",
+                                                            "text/plain")
 
 
 def test_chunk_extensions_accepted(server):
