@@ -17,7 +17,7 @@ import time
 
 import pytest
 
-from pytest_lambda import _aws, _limits
+from pytest_lambda import _aws
 from pytest_lambda._runtime_api import Invocation, RuntimeAPIServer, sanitize_error_type
 
 TIMEOUT = 10.0
@@ -103,7 +103,7 @@ def path(inv: Invocation, kind: str = "response") -> str:
     return f"/2018-06-01/runtime/invocation/{inv.request_id}/{kind}"
 
 
-# -- 2. request headers up to Go's 1 MiB ---------------------------------------------------------
+# -- 2. request headers up to Go's 1 MiB ----------------------------------------------------
 
 def test_an_error_cause_header_of_a_megabyte_is_accepted(server):
     # awslambdaric sends the X-Ray error cause in a header of up to 1 MiB.
@@ -122,7 +122,7 @@ def test_headers_past_a_megabyte_are_refused_with_431(server):
     assert status == 431
 
 
-# -- 3. streaming: error trailers, response mode --------------------------------------------------
+# -- 3. streaming: error trailers, response mode ---------------------------------------------
 
 def streamed(inv: Invocation, body: bytes, trailers: bytes, mode: bytes = b"streaming") -> bytes:
     chunks = b"".join(b"%x\r\n%s\r\n" % (len(part), part) for part in (body[:4], body[4:]))
@@ -168,7 +168,7 @@ def test_an_unknown_response_mode_is_400_and_fails_the_invocation(server):
     assert status == 200 and resp.getheader("Lambda-Runtime-Aws-Request-Id") == second.request_id
 
 
-# -- 4. Expect: 100-continue ----------------------------------------------------------------------
+# -- 4. Expect: 100-continue -----------------------------------------------------------------
 
 def test_expect_100_continue_is_answered_before_the_body(server):
     inv, _ = start(server)
@@ -188,7 +188,7 @@ def test_expect_100_continue_on_a_wrong_id_gets_the_final_answer(server):
     assert (status, body) == (400, doc("Invalid request ID", "InvalidRequestID"))
 
 
-# -- 5. an invocation ends at the runtime's next /next -----------------------------------------
+# -- 5. an invocation ends at the runtime's next /next ------------------------------------
 
 def test_the_invocation_ends_when_the_runtime_asks_for_the_next_one(server):
     inv, _ = start(server)
@@ -200,7 +200,7 @@ def test_the_invocation_ends_when_the_runtime_asks_for_the_next_one(server):
     assert inv.finished_at >= inv.responded_at
 
 
-# -- 9. shapes and wording -------------------------------------------------------------------------
+# -- 9. shapes and wording --------------------------------------------------------------------
 
 @pytest.mark.parametrize(("value", "expected"), [
     ("Runtime.Foo2", "Runtime.Foo2"),  # Go's regexp.MatchString is not anchored
@@ -236,7 +236,7 @@ def test_405_names_the_allowed_method(server, method, route, allow):
     assert resp.getheader("Allow") == allow
 
 
-# -- 10. trace header -------------------------------------------------------------------------------
+# -- 10. trace header --------------------------------------------------------------------------
 
 def test_next_carries_the_trace_header(server):
     trace = _aws.new_trace_id()
@@ -261,7 +261,7 @@ def test_a_malformed_trace_id_gets_one_sentence(bad):
         _aws.validate_trace_id(bad)
 
 
-# -- 7. the per-extension state machine -------------------------------------------------------------
+# -- 7. the per-extension state machine --------------------------------------------------------
 
 def register(server, name="ext", events=("INVOKE",)):
     status, body, resp = call(server, "POST", REGISTER, {"events": list(events)},
@@ -335,7 +335,7 @@ def test_registration_with_configuration_keys_is_refused(server):
         "InvalidRequestFormat"))
 
 
-# -- 8. subscriptions -------------------------------------------------------------------------------
+# -- 8. subscriptions --------------------------------------------------------------------------
 
 SUBSCRIPTION = {"schemaVersion": "2022-12-13", "types": ["platform"],
                 "destination": {"protocol": "HTTP", "URI": "http://sandbox.localdomain:4243/"}}
