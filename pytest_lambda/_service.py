@@ -453,16 +453,12 @@ class LambdaService:
         else:
             server.abandon_current()
             duration = budget * 1000.0
+            # Also when the runtime had answered but it (or an extension) was not done: like
+            # the emulator, the answer is dropped and the caller gets the timeout.
+            function_error = "Unhandled"
             document, trailer = timeout_error(request_id, config.timeout)
-            error_type = document["errorType"]
+            error_type, body = document["errorType"], _json(document)
             status = "timeout"
-            if answered and invocation.outcome in ("response", "error"):
-                # The caller had its answer; the invocation still timed out afterwards.
-                body = invocation.body
-                function_error = "Unhandled" if invocation.outcome == "error" else None
-            else:
-                function_error = "Unhandled"
-                body = _json(document)
         memory = env.max_memory_used_mb()
         if extensions.failed:  # an extension crashed or reported an exit error
             keep = False
