@@ -388,3 +388,67 @@ def test_a_subscription_is_reported_as_platform_telemetry_subscription(server):
     assert extension == {"name": "watcher", "state": "Ready", "events": ["INVOKE"]}
     assert dict(records)["platform.telemetrySubscription"] == {
         "name": "watcher", "state": "Subscribed", "types": ["platform", "function"]}
+
+
+class _Listener:
+    """A destination on 127.0.0.1 for subscriptions that name sandbox.localdomain."""
+
+    def __init__(self) -> None:
+        import http.server
+
+        self.records: list[dict] = []
+        listener = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                listener.records += json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                self.send_response(200)
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
+@pytest.mark.parametrize(("route", "version", "tracing", "runtime_done"), [
+    (TELEMETRY, "2022-07-01", False, True), (TELEMETRY, "2022-12-13", True, True),
+    (TELEMETRY, "2025-01-29", True, True), (LOGS, "2020-08-15", False, False),
+    (LOGS, "2021-03-18", False, True),
+])
+def test_records_take_the_shape_of_the_subscribed_schema(server, route, version, tracing,
+                                                         runtime_done):
+    listener = _Listener()
+    try:
+        ext_id = register(server)
+        destination = {"protocol": "HTTP",
+                       "URI": f"http://sandbox.localdomain:{listener.port}/"}
+        assert call(server, "PUT", route, {"schemaVersion": version, "types": ["platform"],
+                                           "destination": destination},
+                    ext_headers(ext_id))[0] == 200
+        trace = _aws.new_trace_id()
+        api = server.extensions
+        api.publish_start(request_id="r1", wall=time.time(), trace_id=trace)
+        api.publish_runtime_done(request_id="r1", wall=time.time(), output="", status="success",
+                                 error_type=None, duration_ms=1.0, produced_bytes=2,
+                                 trace_id=trace)
+        api.flush_subscribers(TIMEOUT)
+        kinds = [r["type"] for r in listener.records]
+        assert ("platform.runtimeDone" in kinds) == runtime_done
+        start = next(r for r in listener.records if r["type"] == "platform.start")["record"]
+        assert ("tracing" in start) == tracing
+        if tracing:
+            assert start["tracing"] == {"type": "X-Amzn-Trace-Id", "value": trace}
+    finally:
+        listener.server.shutdown()
+        listener.server.server_close()
+
+
+def test_an_invocation_id_that_is_not_the_current_one_is_400(server):
+    inv, _ = start(server)
+    status, body, _ = call(server, "POST", path(inv), b'"ok"',
+                           {"Lambda-Runtime-Invocation-Id": "someone-else"})
+    assert (status, body) == (400, doc("Invalid invocation ID", "InvalidRequestID"))
+    assert not inv.done.is_set()
