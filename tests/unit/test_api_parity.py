@@ -452,3 +452,16 @@ def test_an_invocation_id_that_is_not_the_current_one_is_400(server):
                            {"Lambda-Runtime-Invocation-Id": "someone-else"})
     assert (status, body) == (400, doc("Invalid invocation ID", "InvalidRequestID"))
     assert not inv.done.is_set()
+
+
+def test_every_test_the_behaviours_page_names_exists():
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    page = (root / "docs" / "api-behaviours.md").read_text()
+    named = set(re.findall(r"`(test_[a-z0-9_]+)`", page))
+    assert len(named) > 40
+    sources = "".join(p.read_text() for p in (root / "tests").rglob("test_*.py"))
+    missing = sorted(name for name in named if not re.search(rf"def {name}\(", sources))
+    assert not missing, f"docs/api-behaviours.md names tests that do not exist: {missing}"
