@@ -3,10 +3,10 @@
 They share the environment's Runtime API port and its lock (`RuntimeAPIServer._cond`), because
 the lifecycle joins them: the runtime starts only once every launched extension has registered
 (or exited), init ends when the runtime and every registered extension have asked for their next
-event, an invocation ends when the runtime has answered and every INVOKE-subscribed extension has
-asked for its next event, and a SHUTDOWN event goes to the SHUTDOWN-subscribed extensions when
-the environment is torn down. Statuses and error documents follow
-`shared/reference/runtime-api.md` section 2.
+event, an invocation ends when the runtime has answered and asked for its next event and every
+INVOKE-subscribed extension has asked for its next event, and a SHUTDOWN event goes to the
+SHUTDOWN-subscribed extensions when the environment is torn down. Statuses, error documents and
+the per-extension state machine are Lambda's (`docs/api-behaviours.md` lists them).
 
 Logs and Telemetry subscribers get batches POSTed to the HTTP destination they named (or
 newline-delimited JSON on a TCP port): the environment resolves `sandbox.localdomain` to the

@@ -3,8 +3,9 @@
 The runtime inside an execution environment (awslambdaric, the Node.js client, a `bootstrap`
 script) polls `GET /runtime/invocation/next`, then posts the outcome to `/response` or `/error`;
 before its first poll it may post `/runtime/init/error`. This module speaks that protocol with
-the status codes, error documents and state machine described in
-`shared/reference/runtime-api.md`, over HTTP/1.1 with keep-alive.
+Lambda's status codes, error documents and state machine (`docs/api-behaviours.md` lists them),
+over HTTP/1.1 with keep-alive. An invocation ends when the runtime asks for its next event, not
+when it answers: Lambda counts the work a runtime does after answering.
 
 Latency matters: every reply is written with a single `sendall` on a socket with `TCP_NODELAY`,
 so no Nagle/delayed-ACK stall sits between the runtime and the test (a naive `http.server`

@@ -1,7 +1,7 @@
 """The Extensions, Logs and Telemetry APIs, driven by a raw HTTP client: statuses and bodies.
 
-Expected values come from `shared/reference/runtime-api.md` section 2.2 (Lambda's RIE) and, for
-subscriptions, section 2.4.
+Expected values are Lambda's, from its Runtime Interface Emulator's Go source and AWS's API
+references (`docs/api-behaviours.md`).
 """
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
 """The Runtime API server, driven by a raw HTTP client: exact status codes, bodies and states.
 
-Expected values come from `shared/reference/runtime-api.md` §1.1-1.8 (Lambda's RIE).
+Expected values are Lambda's, from its Runtime Interface Emulator's Go source and AWS's API
+references (`docs/api-behaviours.md`).
 """
 
 from __future__ import annotations
