@@ -474,7 +474,11 @@ class RuntimeAPIServer:
             content_type = req.header("content-type")
             mode = req.header(_RESPONSE_MODE_HEADER)
             if kind == "response" and mode is not None and mode != "streaming":
-                current.complete("error", b"", content_type, "Runtime.InvalidResponseModeHeader")
+                document = {"errorType": "Runtime.InvalidResponseModeHeader",
+                            "errorMessage": f"The runtime answered with response mode {mode!r}; "
+                                            f"the only mode is 'streaming'."}
+                current.complete("error", json.dumps(document).encode(), "application/json",
+                                 "Runtime.InvalidResponseModeHeader")
                 self._answered(current)
                 return _error_reply(400, "InvalidFunctionResponseMode",
                                     "Invalid function response mode")

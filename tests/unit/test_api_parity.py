@@ -162,6 +162,7 @@ def test_an_unknown_response_mode_is_400_and_fails_the_invocation(server):
     assert (status, body) == (400, doc("Invalid function response mode",
                                        "InvalidFunctionResponseMode"))
     assert inv.outcome == "error" and inv.error_type == "Runtime.InvalidResponseModeHeader"
+    assert json.loads(inv.body)["errorType"] == "Runtime.InvalidResponseModeHeader"
     # The runtime may go on to its next invocation.
     server.dispatch(second := invocation())
     status, _, resp = call(server, "GET", NEXT)
