@@ -9,6 +9,7 @@ client. The end-to-end counterparts with the real runtime clients are in
 from __future__ import annotations
 
 import base64
+import re
 import http.client
 import json
 import socket
@@ -466,3 +467,26 @@ def test_every_test_the_behaviours_page_names_exists():
     sources = "".join(p.read_text() for p in (root / "tests").rglob("test_*.py"))
     missing = sorted(name for name in named if not re.search(rf"def {name}\(", sources))
     assert not missing, f"docs/api-behaviours.md names tests that do not exist: {missing}"
+
+
+@pytest.mark.parametrize(("line", "version", "arn"), [
+    ("INIT_START Runtime Version: python:3.13.v1\tRuntime Version ARN: "
+     "arn:aws:lambda:eu-west-1::runtime:ab12\n", "python:3.13.v1",
+     "arn:aws:lambda:eu-west-1::runtime:ab12"),
+    ("INIT_START Runtime Version: python3.13\n", "python3.13", None),
+    ("", None, None),
+])
+def test_init_start_gives_telemetry_its_runtime_version(line, version, arn):
+    from types import SimpleNamespace
+
+    from pytest_lambda._service import _runtime_version
+
+    config = SimpleNamespace(arn="arn:aws:lambda:us-west-2:123456789012:function:f")
+    got_version, got_arn = _runtime_version(line + "some output\n", config)  # type: ignore[arg-type]
+    assert got_version == version
+    if arn is not None:
+        assert got_arn == arn
+    elif version is not None:  # made up in Lambda's shape, in the function's region
+        assert re.fullmatch(r"arn:aws:lambda:us-west-2::runtime:[0-9a-f]{64}", got_arn)
+    else:
+        assert got_arn is None
