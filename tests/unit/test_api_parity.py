@@ -9,9 +9,9 @@ client. The end-to-end counterparts with the real runtime clients are in
 from __future__ import annotations
 
 import base64
-import re
 import http.client
 import json
+import re
 import socket
 import threading
 import time
