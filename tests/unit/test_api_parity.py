@@ -247,8 +247,6 @@ def test_next_carries_the_trace_header(server):
 
 
 def test_new_trace_ids_have_lambdas_form_and_differ():
-    import re
-
     now = time.time()
     first, second = _aws.new_trace_id(now), _aws.new_trace_id(now)
     pattern = rf"Root=1-{int(now):08x}-[0-9a-f]{{24}};Parent=[0-9a-f]{{16}};Sampled=0"
@@ -457,7 +455,6 @@ def test_an_invocation_id_that_is_not_the_current_one_is_400(server):
 
 
 def test_every_test_the_behaviours_page_names_exists():
-    import re
     from pathlib import Path
 
     root = Path(__file__).resolve().parents[2]
