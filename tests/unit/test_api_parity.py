@@ -3,7 +3,7 @@
 Each test pins one row of the table in `docs/api-behaviours.md`: the answer Lambda gives (from
 AWS's API references and the Runtime Interface Emulator's Go source), driven by a raw HTTP
 client. The end-to-end counterparts with the real runtime clients are in
-`tests/integration/test_api_parity.py`.
+`tests/integration/test_api_clients.py`.
 """
 
 from __future__ import annotations
