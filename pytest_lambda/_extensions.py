@@ -487,7 +487,7 @@ class ExtensionsAPI:
         for sub in list(self.subscribers):
             for when, kind, record in kinds.get(sub.api, ()):
                 if sub.wants(kind):
-                    sub.publish(when, kind, record() if callable(record) else record)
+                    sub.publish(when, kind, record)
 
     def publish_init(
         self, *, started_wall: float, ended_wall: float, output: str, status: str,
@@ -567,12 +567,11 @@ class ExtensionsAPI:
                                       {"requestId": request_id, "metrics": metrics})]})
 
     @staticmethod
-    def _traced(record: dict[str, Any], trace_id: str | None) -> Callable[[], dict[str, Any]]:
-        # Made per subscriber: `tracing` is in the 2022-12-13 and later shapes only.
-        def make() -> dict[str, Any]:
-            return dict(record, tracing={"type": "X-Amzn-Trace-Id", "value": trace_id}
-                        ) if trace_id else dict(record)
-        return make
+    def _traced(record: dict[str, Any], trace_id: str | None) -> dict[str, Any]:
+        # A 2022-07-01 subscriber gets it without `tracing` (`_Subscriber.publish`).
+        if not trace_id:
+            return record
+        return dict(record, tracing={"type": "X-Amzn-Trace-Id", "value": trace_id})
 
     def flush_subscribers(self, timeout: float) -> None:
         """Deliver what every subscriber has buffered, waiting up to `timeout` seconds."""
