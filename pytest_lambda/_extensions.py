@@ -3,10 +3,10 @@
 They share the environment's Runtime API port and its lock (`RuntimeAPIServer._cond`), because
 the lifecycle joins them: the runtime starts only once every launched extension has registered
 (or exited), init ends when the runtime and every registered extension have asked for their next
-event, an invocation ends when the runtime has answered and every INVOKE-subscribed extension has
-asked for its next event, and a SHUTDOWN event goes to the SHUTDOWN-subscribed extensions when
-the environment is torn down. Statuses and error documents follow
-`shared/reference/runtime-api.md` section 2.
+event, an invocation ends when the runtime has answered and asked for its next event and every
+INVOKE-subscribed extension has asked for its next event, and a SHUTDOWN event goes to the
+SHUTDOWN-subscribed extensions when the environment is torn down. Statuses, error documents and
+the per-extension state machine are Lambda's (`docs/api-behaviours.md` lists them).
 
 Logs and Telemetry subscribers get batches POSTed to the HTTP destination they named (or
 newline-delimited JSON on a TCP port): the environment resolves `sandbox.localdomain` to the
@@ -49,9 +49,11 @@ INIT_ERROR, EXIT_ERROR = "InitError", "ExitError"
 
 _EVENT_TYPES = ("INVOKE", "SHUTDOWN")
 _EXTENSION_ERROR_TYPE_RE = re.compile(r"^Extension\.[A-Z][a-zA-Z]+$")
-#: Host names an extension may listen on for Logs/Telemetry batches.
-_SANDBOX_HOSTS = frozenset({"sandbox", "sandbox.localdomain", "0.0.0.0", "localhost",
-                            "127.0.0.1"})
+#: Host names a Logs/Telemetry destination may name: Lambda takes only the sandbox's own.
+_SANDBOX_HOSTS = frozenset({"sandbox", "sandbox.localdomain"})
+#: The schema versions each API serves (Lambda requires one).
+SCHEMA_VERSIONS = {"Telemetry": ("2022-07-01", "2022-12-13", "2025-01-29"),
+                   "Logs": ("2020-08-15", "2021-03-18")}
 _SUBSCRIPTION_TYPES = ("platform", "function", "extension")
 _BUFFERING = {  # name: (minimum, maximum, default)
     "maxItems": (1_000, 10_000, 10_000),
@@ -68,6 +70,16 @@ def _json(document: object) -> bytes:
 def _error(status: int, error_type: str, message: str) -> Reply:
     return (status, _json({"errorMessage": message, "errorType": error_type}), "application/json",
             [])
+
+
+def _not_allowed(allow: str) -> Reply:
+    return 405, b"", None, [("Allow", allow)]
+
+
+def _transition_refused(current: str, target: str, who: str) -> Reply:
+    return _error(403, "Extension.InvalidExtensionState",
+                  f"State transition from {current} to {target} failed for extension {who}. "
+                  "Error: State transition is not allowed")
 
 
 def iso_time(wall: float) -> str:
@@ -96,6 +108,10 @@ def external_extensions(opt_dir: Path | None) -> list[Path]:
         return []
 
 
+def _missing_body() -> Any:
+    raise ValueError("unexpected end of JSON input")
+
+
 def extension_error_type(value: str | None, default: str) -> str:
     """Return the error type Lambda records for a `Lambda-Extension-Function-Error-Type`."""
     return value if value and _EXTENSION_ERROR_TYPE_RE.match(value) else default
@@ -110,6 +126,8 @@ class Extension:
     events: frozenset[str]
     external: bool
     state: str = REGISTERED
+    event_order: tuple[str, ...] = ()
+    error_type: str | None = None
     pending: deque[bytes] = field(default_factory=deque)
     in_flight: bool = False
     exited: bool = False
@@ -279,21 +297,21 @@ class ExtensionsAPI:
         if path.startswith(EXTENSION_PREFIX):
             action = path[len(EXTENSION_PREFIX):]
             if action == "register":
-                return self._register(req) if req.method == "POST" else (405, b"", None, [])
+                return self._register(req) if req.method == "POST" else _not_allowed("POST")
             if action == "event/next":
-                return self._next(req) if req.method == "GET" else (405, b"", None, [])
+                return self._next(req) if req.method == "GET" else _not_allowed("GET")
             if action in ("init/error", "exit/error"):
                 if req.method != "POST":
-                    return 405, b"", None, []
+                    return _not_allowed("POST")
                 return self._report_error(req, INIT_ERROR if action == "init/error"
                                           else EXIT_ERROR)
         elif path in (LOGS_PATH, TELEMETRY_PATH):
             if req.method != "PUT":
-                return 405, b"", None, []
+                return _not_allowed("PUT")
             return self._subscribe(req, "Logs" if path == LOGS_PATH else "Telemetry")
         return 404, b"404 page not found\n", "text/plain; charset=utf-8", []
 
-    def _identify(self, req: _Request) -> Extension | Reply:
+    def _identify(self, req: _Request, unknown: str | None = None) -> Extension | Reply:
         value = req.header("lambda-extension-identifier")
         if not value:
             return _error(403, "Extension.MissingExtensionIdentifier",
@@ -306,7 +324,7 @@ class ExtensionsAPI:
         ext = self.by_id.get(value)
         if ext is None:
             return _error(403, "Extension.UnknownExtensionIdentifier",
-                          f"Unknown extension {value}")
+                          unknown or f"Unknown extension {value}")
         return ext
 
     def _register(self, req: _Request) -> Reply:
@@ -314,7 +332,11 @@ class ExtensionsAPI:
         if not name:
             return _error(403, "Extension.InvalidExtensionName", "Empty extension name")
         try:
-            doc = json.loads(req.body or b"null")
+            # Like Go's json.Unmarshal into a struct: `null` is an empty request, an empty body
+            # is not JSON at all.
+            doc = json.loads(req.body) if req.body else _missing_body()
+            if doc is None:
+                doc = {}
             if not isinstance(doc, dict):
                 raise ValueError("the body must be a JSON object like {\"events\": [\"INVOKE\"]}")
             events = doc.get("events") or []
@@ -322,7 +344,7 @@ class ExtensionsAPI:
                 raise ValueError("events must be a list")
         except ValueError as exc:
             return _error(403, "InvalidRequestFormat", str(exc))
-        if "configurationKeys" in doc:
+        if doc.get("configurationKeys"):
             return _error(403, "InvalidRequestFormat",
                           "configurationKeys are deprecated; use environment variables instead")
         for event in events:
@@ -346,7 +368,7 @@ class ExtensionsAPI:
                 return _error(403, "Extension.TooManyExtensions",
                               f"Extension limit ({_limits.EXTENSIONS_MAX}) reached")
             ext = Extension(name=name, id=str(uuid.uuid4()), events=frozenset(events),
-                            external=external)
+                            external=external, event_order=tuple(dict.fromkeys(events)))
             self.by_id[ext.id] = ext
             self.by_name[name] = ext
             self._cond.notify_all()
@@ -365,15 +387,20 @@ class ExtensionsAPI:
             if not isinstance(found, Extension):
                 return found
             ext = found
+            if ext.state not in (REGISTERED, RUNNING):
+                return _transition_refused(ext.state, READY, ext.id)
             ext.in_flight = False
-            if ext.state == REGISTERED:
-                ext.state = READY
+            first = ext.state == REGISTERED
+            ext.state = READY
+            if first:
                 server._check_init_done()
             self._update_idle()
             self._cond.notify_all()
             while not ext.pending:
                 if server.closed:
                     return None
+                if ext.state != READY:  # it reported an error from another connection
+                    return _transition_refused(ext.state, READY, ext.id)
                 self._cond.wait()
             body = ext.pending.popleft()
             ext.in_flight = True
@@ -384,22 +411,32 @@ class ExtensionsAPI:
 
     def _report_error(self, req: _Request, target: str) -> Reply:
         with self._cond:
-            found = self._identify(req)
+            found = self._identify(req, unknown="Unknown Lambda-Extension-Identifier")
+            reported = req.header("lambda-extension-function-error-type")
+            # Lambda checks the identifier's form, then the error type, then whether it knows
+            # the identifier.
+            if not reported and (isinstance(found, Extension)
+                                 or b"UnknownExtensionIdentifier" in found[1]):
+                return _error(403, "Extension.MissingHeader",
+                              "Lambda-Extension-Function-Error-Type not found")
             if not isinstance(found, Extension):
                 return found
             ext = found
-            reported = req.header("lambda-extension-function-error-type")
-            if not reported:
-                return _error(403, "Extension.MissingHeader",
-                              "Lambda-Extension-Function-Error-Type not found")
             in_init = self._server.ready_at is None
-            if target == INIT_ERROR and not in_init:
-                return _error(403, "Extension.InvalidExtensionState",
-                              f"State transition from {ext.state} to {target} failed for "
-                              f"extension {ext.name}. Error: State transition is not allowed")
+            # Lambda's per-extension states: init/error only from Registered (or again from
+            # InitError), exit/error from Registered, Ready or Running (or again from ExitError);
+            # a refused exit/error names "Exited" as its target.
+            allowed = ((REGISTERED, INIT_ERROR) if target == INIT_ERROR
+                       else (REGISTERED, READY, RUNNING, EXIT_ERROR))
+            if ext.state not in allowed or (target == INIT_ERROR and not in_init):
+                return _transition_refused(ext.state, target if target == INIT_ERROR
+                                           else "Exited", ext.id)
+            if ext.state == target:
+                return 202, _json({"status": "OK"}), "application/json", []
             ext.state = target
             default = "Extension.InitError" if target == INIT_ERROR else "Extension.ExitError"
             error_type = extension_error_type(reported, default)
+            ext.error_type = error_type
             if in_init:
                 self._fail_init(error_type, f"Extension {ext.name} reported {error_type} "
                                             f"during init.")
@@ -428,58 +465,113 @@ class ExtensionsAPI:
 
     # -- Logs and Telemetry delivery -----------------------------------------------------------
 
-    def publish_invocation(
-        self, *, request_id: str, started_wall: float, ended_wall: float, output: str,
-        status: str, error_type: str | None, duration_ms: float, billed_ms: int,
-        memory_mb: int, max_memory_mb: int, init_ms: float | None, produced_bytes: int,
-        before: str = "",
+    def init_records(self) -> list[tuple[str, Any]]:
+        """Return the `platform.extension` and `platform.*Subscription` records of the init."""
+        records: list[tuple[str, Any]] = []
+        for ext in self.by_id.values():
+            record: dict[str, Any] = {"name": ext.name, "state": "Ready",
+                                      "events": list(ext.event_order)}
+            if ext.state in (INIT_ERROR, EXIT_ERROR):
+                record["state"] = ext.state
+                if ext.error_type:
+                    record["errorType"] = ext.error_type
+            records.append(("platform.extension", record))
+        for sub in self.subscribers:
+            records.append((f"platform.{sub.api.lower()}Subscription",
+                            {"name": sub.extension, "state": "Subscribed",
+                             "types": list(sub.type_list)}))
+        return records
+
+    def _each(self, kinds: dict[str, Any]) -> None:
+        """Publish records to each subscriber: `kinds` maps an API name to (time, type, record)."""
+        for sub in list(self.subscribers):
+            for when, kind, record in kinds.get(sub.api, ()):
+                if sub.wants(kind):
+                    sub.publish(when, kind, record)
+
+    def publish_init(
+        self, *, started_wall: float, ended_wall: float, output: str, status: str,
+        error_type: str | None, init_ms: float, runtime_version: str | None,
+        runtime_version_arn: str | None,
     ) -> None:
-        """Give every subscriber the records of one invocation (and of the init before it)."""
+        """Give every subscriber the records of the init phase (successful or not)."""
         start, end = iso_time(started_wall), iso_time(ended_wall)
+        init: dict[str, Any] = {"initializationType": "on-demand", "phase": "init"}
+        begin: dict[str, Any] = dict(init)
+        if runtime_version:
+            begin["runtimeVersion"] = runtime_version
+        if runtime_version_arn:
+            begin["runtimeVersionArn"] = runtime_version_arn
+        begin.update(functionName=self.function_name, functionVersion=self.function_version)
+        failed = {"errorType": error_type} if status != "success" and error_type else {}
+        lines = [line for line in output.splitlines() if line]
+        own = [(end, kind, record) for kind, record in self.init_records()]
+        telemetry: list[tuple[str, str, Any]] = [(start, "platform.initStart", begin)]
+        telemetry += [(start, "function", line) for line in lines]
+        telemetry += own
+        telemetry.append((end, "platform.initRuntimeDone", {**init, "status": status, **failed}))
+        telemetry.append((end, "platform.initReport",
+                          {**init, "status": status, **failed,
+                           "metrics": {"durationMs": round(init_ms, 3)}}))
+        logs: list[tuple[str, str, Any]] = [(start, "function", line) for line in lines]
+        logs += own
+        self._each({"Telemetry": telemetry, "Logs": logs})
+
+    def publish_start(self, *, request_id: str, wall: float, trace_id: str | None) -> None:
+        """Give every subscriber `platform.start`."""
+        record: dict[str, Any] = {"requestId": request_id, "version": self.function_version}
+        self._each({"Telemetry": [(iso_time(wall), "platform.start",
+                                   self._traced(record, trace_id))],
+                    "Logs": [(iso_time(wall), "platform.start", dict(record))]})
+
+    def publish_runtime_done(
+        self, *, request_id: str, wall: float, output: str, status: str,
+        error_type: str | None, duration_ms: float, produced_bytes: int,
+        trace_id: str | None,
+    ) -> None:
+        """Give every subscriber the invocation's output and `platform.runtimeDone`.
+
+        Lambda publishes it as soon as the runtime is done, before the extensions have finished
+        with the invocation: an extension may wait for it before asking for its next event.
+        """
+        when = iso_time(wall)
+        failed = {"errorType": error_type} if status != "success" and error_type else {}
+        lines = [(when, "function", line) for line in output.splitlines() if line]
+        record = {"requestId": request_id, "status": status, **failed,
+                  "metrics": {"durationMs": round(duration_ms, 3),
+                              "producedBytes": produced_bytes}}
+        self._each({"Telemetry": lines + [(when, "platform.runtimeDone",
+                                            self._traced(record, trace_id))],
+                    "Logs": lines + [(when, "platform.runtimeDone",
+                                      {"requestId": request_id, "status": status})]})
+
+    def publish_report(
+        self, *, request_id: str, wall: float, output: str, status: str,
+        error_type: str | None, duration_ms: float, billed_ms: int, memory_mb: int,
+        max_memory_mb: int, init_ms: float | None, trace_id: str | None,
+    ) -> None:
+        """Give every subscriber what was printed after the runtime's part, and the report."""
+        when = iso_time(wall)
         metrics: dict[str, Any] = {"durationMs": round(duration_ms, 3),
                                    "billedDurationMs": billed_ms, "memorySizeMB": memory_mb,
                                    "maxMemoryUsedMB": max_memory_mb}
         if init_ms is not None:
             metrics["initDurationMs"] = round(init_ms, 3)
         failed = {"errorType": error_type} if status != "success" and error_type else {}
-        init_lines = [line for line in before.splitlines() if line]
-        lines = [line for line in output.splitlines() if line]
-        for sub in list(self.subscribers):
-            records: list[tuple[str, str, Any]] = []
-            if sub.api == "Telemetry":
-                if init_ms is not None:
-                    init = {"initializationType": "on-demand", "phase": "init"}
-                    records.append((start, "platform.initStart",
-                                    {**init, "functionName": self.function_name,
-                                     "functionVersion": self.function_version}))
-                    records += [(start, "function", line) for line in init_lines]
-                    records.append((start, "platform.initRuntimeDone",
-                                    {**init, "status": "success"}))
-                    records.append((start, "platform.initReport",
-                                    {**init, "status": "success",
-                                     "metrics": {"durationMs": round(init_ms, 3)}}))
-                records.append((start, "platform.start",
-                                {"requestId": request_id, "version": self.function_version}))
-                records += [(end, "function", line) for line in lines]
-                records.append((end, "platform.runtimeDone",
-                                {"requestId": request_id, "status": status, **failed,
-                                 "metrics": {"durationMs": round(duration_ms, 3),
-                                             "producedBytes": produced_bytes}}))
-                records.append((end, "platform.report",
-                                {"requestId": request_id, "status": status, **failed,
-                                 "metrics": metrics}))
-            else:
-                records += [(start, "function", line) for line in init_lines]
-                records.append((start, "platform.start",
-                                {"requestId": request_id, "version": self.function_version}))
-                records += [(end, "function", line) for line in lines]
-                records.append((end, "platform.runtimeDone",
-                                {"requestId": request_id, "status": status}))
-                records.append((end, "platform.end", {"requestId": request_id}))
-                records.append((end, "platform.report",
-                                {"requestId": request_id, "metrics": metrics}))
-            for when, kind, record in records:
-                sub.publish(when, kind, record)
+        lines = [(when, "function", line) for line in output.splitlines() if line]
+        record = {"requestId": request_id, "status": status, **failed, "metrics": metrics}
+        self._each({"Telemetry": lines + [(when, "platform.report",
+                                            self._traced(record, trace_id))],
+                    "Logs": lines + [(when, "platform.end", {"requestId": request_id}),
+                                     (when, "platform.report",
+                                      {"requestId": request_id, "metrics": metrics})]})
+
+    @staticmethod
+    def _traced(record: dict[str, Any], trace_id: str | None) -> dict[str, Any]:
+        # A 2022-07-01 subscriber gets it without `tracing` (`_Subscriber.publish`).
+        if not trace_id:
+            return record
+        return dict(record, tracing={"type": "X-Amzn-Trace-Id", "value": trace_id})
 
     def flush_subscribers(self, timeout: float) -> None:
         """Deliver what every subscriber has buffered, waiting up to `timeout` seconds."""
@@ -500,6 +592,8 @@ class _Subscriber:
         self.api = api
         self.extension = extension
         self.types = types
+        self.type_list = sorted(types)
+        self.schema_version = SCHEMA_VERSIONS[api][-1]
         self.protocol = protocol
         self.port = port
         self.path = path
@@ -528,6 +622,11 @@ class _Subscriber:
             raise ValueError(f"Invalid JSON: {exc}") from None
         if not isinstance(doc, dict):
             raise ValueError("The subscription must be a JSON object.")
+        versions = SCHEMA_VERSIONS[api]
+        schema_version = doc.get("schemaVersion")
+        if schema_version not in versions:
+            raise ValueError(f"schemaVersion must be one of {', '.join(versions)} for the {api} "
+                             f"API, not {schema_version!r}.")
         types = doc.get("types")
         if (not isinstance(types, list) or not types
                 or any(t not in _SUBSCRIPTION_TYPES for t in types)):
@@ -563,12 +662,23 @@ class _Subscriber:
             if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
                 raise ValueError(f"buffering.{key} must be an integer from {low} to {high}.")
             values[key] = value
-        return cls(api, extension, frozenset(types), protocol, port, path, values, owner)
+        subscriber = cls(api, extension, frozenset(types), protocol, port, path, values, owner)
+        subscriber.schema_version = schema_version
+        subscriber.type_list = list(types)
+        return subscriber
 
-    def publish(self, when: str, kind: str, record: Any) -> None:
+    def wants(self, kind: str) -> bool:
+        """Whether this subscription gets records of `kind` (by category and schema version)."""
         category = "function" if kind == "function" else "platform"
         if category not in self.types:
-            return
+            return False
+        # The Logs API's first schema has no platform.runtimeDone (2021-03-18 added it).
+        return not (kind == "platform.runtimeDone" and self.schema_version == "2020-08-15")
+
+    def publish(self, when: str, kind: str, record: Any) -> None:
+        if isinstance(record, dict) and "tracing" in record and (
+                self.schema_version == "2022-07-01"):
+            record = {k: v for k, v in record.items() if k != "tracing"}
         item = json.dumps({"time": when, "type": kind, "record": record}).encode()
         with self._cond:
             if self._closed:

@@ -33,17 +33,22 @@ class Function:
         return self.config.arn
 
     def invoke(
-        self, event: Any = None, *, client_context: dict[str, Any] | None = None
+        self, event: Any = None, *, client_context: dict[str, Any] | None = None,
+        trace_id: str | None = None,
     ) -> InvokeResult:
         """Invoke the function synchronously (RequestResponse) and return the result.
 
         `event` is any JSON-serialisable value, or bytes sent as they are. `client_context` is a
-        dict the function sees as `context.client_context`. Function errors (exceptions,
+        dict the function sees as `context.client_context`. `trace_id` is the X-Ray trace header
+        the runtime gets (`Lambda-Runtime-Trace-Id`, `_X_AMZN_TRACE_ID` in the function), in
+        Lambda's form `Root=1-...;Parent=...;Sampled=0`; by default each call gets a new one.
+        Function errors (exceptions,
         timeouts, crashes) are on the result; errors of the Invoke operation itself raise an
         `InvokeError` subclass.
         """
         return self._service.invoke(
-            self.config, event, backend=self.backend, client_context=client_context
+            self.config, event, backend=self.backend, client_context=client_context,
+            trace_id=trace_id,
         )
 
     def reset(self) -> None:

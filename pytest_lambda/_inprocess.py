@@ -29,7 +29,6 @@ import json
 import logging
 import math
 import os
-import secrets
 import sys
 import threading
 import time
@@ -265,14 +264,6 @@ def _handler_name(handler: Handler | str) -> str:
     return f"{module}.{getattr(handler, '__name__', type(handler).__name__)}"
 
 
-def _trace_id() -> str:
-    epoch = int(_clock.wall())
-    return (
-        f"Root=1-{epoch:08x}-{secrets.token_hex(12)};Parent={secrets.token_hex(8)};Sampled=0;"
-        f"Lineage=1:{secrets.token_hex(4)}:0"
-    )
-
-
 def _task_root(handler: Handler | str) -> str | None:
     """Return the directory Lambda would have as LAMBDA_TASK_ROOT for this handler's module.
 
@@ -320,7 +311,7 @@ def _lambda_variables(
         "AWS_SESSION_TOKEN": "pytest-aws-lambda-fake-session-token",
         "AWS_XRAY_CONTEXT_MISSING": "LOG_ERROR",
         "_HANDLER": _handler_name(handler),
-        "_X_AMZN_TRACE_ID": _trace_id(),
+        "_X_AMZN_TRACE_ID": _aws.new_trace_id(),
     }
     root = _task_root(handler)
     if root is not None:

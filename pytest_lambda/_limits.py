@@ -43,8 +43,10 @@ FUNCTION_NAME_MAX_LEN = 64
 LAYERS_MAX = 5
 UNZIPPED_CODE_MAX_BYTES = 250 * 1024 * 1024
 
-#: Header block the Runtime API server reads before answering 431 (bytes).
-RUNTIME_API_MAX_HEADER_BYTES = 64 * 1024
+#: Header block the Runtime API server reads before answering 431 (bytes): Go's default
+#: `MaxHeaderBytes` (1 MiB) plus the 4,096 bytes of slack its server adds. awslambdaric sends an
+#: error's X-Ray cause in a header of up to 1 MiB.
+RUNTIME_API_MAX_HEADER_BYTES = 1024 * 1024 + 4096
 
 #: Request body Lambda@Edge passes to a function when "include body" is on (bytes); a longer
 #: body arrives truncated, with `inputTruncated: true`.

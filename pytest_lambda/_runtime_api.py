@@ -3,8 +3,9 @@
 The runtime inside an execution environment (awslambdaric, the Node.js client, a `bootstrap`
 script) polls `GET /runtime/invocation/next`, then posts the outcome to `/response` or `/error`;
 before its first poll it may post `/runtime/init/error`. This module speaks that protocol with
-the status codes, error documents and state machine described in
-`shared/reference/runtime-api.md`, over HTTP/1.1 with keep-alive.
+Lambda's status codes, error documents and state machine (`docs/api-behaviours.md` lists them),
+over HTTP/1.1 with keep-alive. An invocation ends when the runtime asks for its next event, not
+when it answers: Lambda counts the work a runtime does after answering.
 
 Latency matters: every reply is written with a single `sendall` on a socket with `TCP_NODELAY`,
 so no Nagle/delayed-ACK stall sits between the runtime and the test (a naive `http.server`
@@ -20,6 +21,8 @@ extensions, the environment's wrapper also reports on it: `PYTEST-LAMBDA-EXTENSI
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import re
 import socket
@@ -36,7 +39,11 @@ API_PREFIX = "/2018-06-01"
 LOG_STREAM_MAGIC = b"PYTEST-LAMBDA-LOGS "
 _CONTROL_MAGIC = b"PYTEST-LAMBDA-"
 
-_ERROR_TYPE_RE = re.compile(r"^(Runtime|Function)\.[A-Z][a-zA-Z]+$")
+# Lambda checks with Go's regexp.MatchString, which is not anchored: "Runtime.Foo2" passes.
+_ERROR_TYPE_RE = re.compile(r"(Runtime|Function)\.[A-Z][a-zA-Z]+")
+_RESPONSE_MODE_HEADER = "lambda-runtime-function-response-mode"
+_ERROR_TYPE_TRAILER = "lambda-runtime-function-error-type"
+_ERROR_BODY_TRAILER = "lambda-runtime-function-error-body"
 _ERROR_CAUSE_CONTENT_TYPE = "application/vnd.aws.lambda.error.cause+json"
 # Strict framing numbers: Python's int() would also take "-5", "+5", "1_0" and "0x5".
 _CHUNK_SIZE_RE = re.compile(rb"^[0-9A-Fa-f]{1,15}$")
@@ -68,7 +75,7 @@ INIT_ERROR = "InitError"
 
 def sanitize_error_type(value: str | None) -> str:
     """Return the error type Lambda records for a `Lambda-Runtime-Function-Error-Type` value."""
-    if value and _ERROR_TYPE_RE.match(value):
+    if value and _ERROR_TYPE_RE.search(value):
         return value
     if value and value.startswith("Function."):
         return "Function.Unknown"
@@ -88,7 +95,8 @@ class Invocation:
     cognito_identity: str | None = None
     tenant_id: str | None = None
     trace_id: str | None = None
-    # Filled in when the runtime answers.
+    # Filled in when the runtime answers (`done`), and when it asks for its next event
+    # (`finished`): Lambda counts the invocation until then.
     outcome: str | None = None  # "response", "error" or "too_large"
     body: bytes = b""
     content_type: str | None = None
@@ -97,6 +105,13 @@ class Invocation:
     delivered: bool = False  # the runtime has received it from /next
     completed_at: float | None = None
     done: threading.Event = field(default_factory=threading.Event, repr=False)
+    finished_at: float | None = None
+    finished: threading.Event = field(default_factory=threading.Event, repr=False)
+
+    @property
+    def responded_at(self) -> float | None:
+        """When the runtime answered (perf_counter seconds), or None."""
+        return self.completed_at
 
     def complete(self, outcome: str, body: bytes, content_type: str | None, error_type: str | None
                  ) -> None:
@@ -106,6 +121,12 @@ class Invocation:
         self.error_type = error_type
         self.completed_at = time.perf_counter()
         self.done.set()
+
+    def finish(self) -> None:
+        """Mark the end of the invocation: the runtime asked for its next event."""
+        if not self.finished.is_set():
+            self.finished_at = time.perf_counter()
+            self.finished.set()
 
 
 class _BadRequest(Exception):
@@ -362,20 +383,20 @@ class RuntimeAPIServer:
         path = req.path.split("?", 1)[0]
         if path == "/2018-06-01/runtime/invocation/next":
             if req.method != "GET":
-                return 405, b"", None, []
+                return not_allowed("GET")
             return self._next()
         match = _INVOCATION_PATH_RE.match(path)
         if match:
             if req.method != "POST":
-                return 405, b"", None, []
+                return not_allowed("POST")
             return (*self._invocation_answer(req, match["id"], match["kind"]), [])
         if path == "/2018-06-01/runtime/init/error":
             if req.method != "POST":
-                return 405, b"", None, []
+                return not_allowed("POST")
             return (*self._init_error(req), [])
         if path == "/2018-06-01/ping":
             if req.method != "GET":
-                return 405, b"", None, []
+                return not_allowed("GET")
             return 200, b"pong", "text/plain; charset=utf-8", []
         if path.startswith(("/2020-01-01/", "/2020-08-15/", "/2022-07-01/")):
             return self.extensions.route(req, path)
@@ -388,6 +409,8 @@ class RuntimeAPIServer:
             if self.state == RUNNING and self._current is not None:
                 # A repeated /next while the invocation runs gets the same event again.
                 return self._render_invocation(self._current)
+            if self._current is not None and self.state == RESPONSE_SENT:
+                self._current.finish()
             self.state = READY
             if self.runtime_ready_at is None:
                 self.runtime_ready_at = time.perf_counter()
@@ -446,10 +469,25 @@ class RuntimeAPIServer:
             if req.oversized:
                 current.response_size = req.body_size
                 current.complete("too_large", b"", None, None)
-                self._cond.notify_all()
+                self._answered(current)
                 return _too_large_reply()
             content_type = req.header("content-type")
-            if kind == "response":
+            mode = req.header(_RESPONSE_MODE_HEADER)
+            if kind == "response" and mode is not None and mode != "streaming":
+                document = {"errorType": "Runtime.InvalidResponseModeHeader",
+                            "errorMessage": f"The runtime answered with response mode {mode!r}; "
+                                            f"the only mode is 'streaming'."}
+                current.complete("error", json.dumps(document).encode(), "application/json",
+                                 "Runtime.InvalidResponseModeHeader")
+                self._answered(current)
+                return _error_reply(400, "InvalidFunctionResponseMode",
+                                    "Invalid function response mode")
+            if kind == "response" and req.trailers.get(_ERROR_TYPE_TRAILER):
+                # A streamed response that failed after it began: the runtime names the error
+                # in trailers, its body base64 (Lambda passes both on as they are).
+                current.complete("error", _decode_error_body(req.trailers.get(_ERROR_BODY_TRAILER)),
+                                 "application/json", req.trailers[_ERROR_TYPE_TRAILER])
+            elif kind == "response":
                 current.complete("response", req.body, content_type, None)
             else:
                 body = req.body
@@ -457,8 +495,12 @@ class RuntimeAPIServer:
                     body = _strip_error_cause(body)
                 error_type = sanitize_error_type(req.header("lambda-runtime-function-error-type"))
                 current.complete("error", body, content_type, error_type)
-            self._cond.notify_all()
+            self._answered(current)
         return _ACCEPTED
+
+    def _answered(self, invocation: Invocation) -> None:
+        """Wake the service: the runtime has answered; call with the lock held."""
+        self._cond.notify_all()
 
     def _init_error(self, req: _Request) -> tuple[int, bytes, str]:
         with self._cond:
@@ -487,15 +529,35 @@ def _too_large_reply() -> tuple[int, bytes, str]:
     )
 
 
+def not_allowed(allow: str) -> tuple[int, bytes, str | None, list[tuple[str, str]]]:
+    """Return a 405 answer naming the method the path takes, as Go's router does."""
+    return 405, b"", None, [("Allow", allow)]
+
+
 def _strip_error_cause(body: bytes) -> bytes:
+    # Lambda re-renders the cause as its own error document: errorMessage and errorType always
+    # (empty when missing), stackTrace when not empty; errorCause goes to X-Ray only.
     try:
         doc = json.loads(body)
-        kept = {k: doc[k] for k in ("errorMessage", "errorType", "stackTrace") if k in doc}
         if not isinstance(doc, dict):
             raise ValueError
+        kept: dict[str, object] = {"errorMessage": doc.get("errorMessage") or "",
+                                   "errorType": doc.get("errorType") or ""}
+        if doc.get("stackTrace"):
+            kept["stackTrace"] = doc["stackTrace"]
     except (ValueError, TypeError):
         return b'"Invalid error body"'
     return json.dumps(kept, separators=(",", ":")).encode()
+
+
+def _decode_error_body(value: str | None) -> bytes:
+    """Return the error document of a `Lambda-Runtime-Function-Error-Body` trailer (base64)."""
+    if not value:
+        return b""
+    try:
+        return base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        return value.encode("utf-8", "replace")
 
 
 @dataclass
@@ -507,6 +569,7 @@ class _Request:
     body: bytes
     oversized: bool
     body_size: int
+    trailers: dict[str, str] = field(default_factory=dict)
 
     def header(self, name: str) -> str | None:
         return self.headers.get(name)
@@ -592,8 +655,14 @@ class _Reader:
         if not version.startswith("HTTP/1."):
             raise _BadRequest(400, "BadRequest", "Unsupported HTTP version")
         headers = self._read_fields(len(line), "header")
-        body, oversized, size = self._read_body(headers)
-        return _Request(method, target, version, headers, body, oversized, size)
+        if "100-continue" in headers.get("expect", "").lower() and version != "HTTP/1.0" and (
+                headers.get("content-length", "0") != "0" or "transfer-encoding" in headers):
+            # curl waits a second for this before it sends a body over 1 MiB; Go's server sends
+            # it when the handler starts reading, which every route here does at once.
+            self._conn.sendall(b"HTTP/1.1 100 Continue\r\n\r\n")
+        trailers: dict[str, str] = {}
+        body, oversized, size = self._read_body(headers, trailers)
+        return _Request(method, target, version, headers, body, oversized, size, trailers)
 
     def _read_fields(self, total: int, what: str) -> dict[str, str]:
         """Read "Name: value" lines up to the blank line: a request's headers or a chunked
@@ -615,10 +684,11 @@ class _Reader:
             value = value.strip()
             fields[key] = f"{fields[key]}, {value}" if key in fields else value
 
-    def _read_body(self, headers: dict[str, str]) -> tuple[bytes, bool, int]:
+    def _read_body(self, headers: dict[str, str], trailers: dict[str, str]
+                   ) -> tuple[bytes, bool, int]:
         cap = _limits.RESPONSE_MAX_BYTES
         if "chunked" in headers.get("transfer-encoding", "").lower():
-            return self._read_chunked(cap)
+            return self._read_chunked(cap, trailers)
         length_text = headers.get("content-length")
         if length_text is None:
             return b"", False, 0
@@ -630,7 +700,7 @@ class _Reader:
             return b"", True, length
         return self.read_exact(length), False, length
 
-    def _read_chunked(self, cap: int) -> tuple[bytes, bool, int]:
+    def _read_chunked(self, cap: int, trailers: dict[str, str]) -> tuple[bytes, bool, int]:
         parts: list[bytes] = []
         size = 0
         while True:
@@ -651,7 +721,7 @@ class _Reader:
                 parts.append(self.read_exact(chunk))
             if self.read_exact(2) != b"\r\n":  # chunk data ends with exactly CRLF
                 raise _BadRequest(400, "BadRequest", "Malformed chunk")
-        self._read_fields(0, "trailer")  # checked like header lines, then dropped
+        trailers.update(self._read_fields(0, "trailer"))  # checked like header lines
         if size > cap:
             return b"", True, size
         return b"".join(parts), False, size

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import json
 import math
+import re
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -103,6 +105,16 @@ def encode_client_context(client_context: object) -> str | None:
             error_type="InvalidParameterValueException",
         )
     return text
+
+
+def encode_trace_id(trace_id: object) -> str | None:
+    """Return the caller's X-Ray trace header after checking it (None: a new one per call)."""
+    if trace_id is None:
+        return None
+    try:
+        return _aws.validate_trace_id(trace_id)
+    except ValueError as exc:
+        raise InvokeError(str(exc), error_type="InvalidParameterValueException") from None
 
 
 def decode_client_context_header(value: str) -> dict[str, Any]:
@@ -226,10 +238,12 @@ class LambdaService:
         *,
         backend: str,
         client_context: dict[str, Any] | None = None,
+        trace_id: str | None = None,
     ) -> InvokeResult:
         """Run one synchronous (RequestResponse) invocation and return its result."""
         payload = encode_payload(event)
         context_text = encode_client_context(client_context)
+        trace = encode_trace_id(trace_id)
         pool = self._pool(config, backend)
         with pool.lock:
             slot = None
@@ -245,19 +259,21 @@ class LambdaService:
         try:
             if slot is not None:
                 try:
-                    return self._invoke_warm(config, payload, context_text, pool, slot)
+                    return self._invoke_warm(config, payload, context_text, pool, slot,
+                                             trace=trace)
                 except _StaleEnvironment:
                     pass  # it died between invocations: Lambda would start a new one
-            return self._invoke_cold(config, payload, context_text, backend, pool, generation)
+            return self._invoke_cold(config, payload, context_text, backend, pool, generation,
+                                     trace=trace)
         finally:
             with pool.lock:
                 pool.busy -= 1
 
     def _new_invocation(self, config: FunctionConfig, payload: bytes,
-                        context_text: str | None) -> Invocation:
+                        context_text: str | None, trace: str | None = None) -> Invocation:
         deadline_ms = int(_clock.wall() * 1000) + config.timeout * 1000
         return Invocation(payload=payload, deadline_ms=deadline_ms, function_arn=config.arn,
-                          client_context=context_text)
+                          client_context=context_text, trace_id=trace or _aws.new_trace_id())
 
     def _start_and_wait(
         self, backend: Backend, config: FunctionConfig, limit: float
@@ -280,7 +296,7 @@ class LambdaService:
 
     def _invoke_cold(
         self, config: FunctionConfig, payload: bytes, context_text: str | None, backend_name: str,
-        pool: _Pool, generation: int,
+        pool: _Pool, generation: int, *, trace: str | None = None,
     ) -> InvokeResult:
         backend = self.backend(backend_name)
         init_limit = float(_limits.INIT_TIMEOUT_S)
@@ -298,7 +314,7 @@ class LambdaService:
             env, started = self._start_and_wait(backend, config, budget)
             before += _init_start(config)
             init_limit = budget
-        invocation = self._new_invocation(config, payload, context_text)
+        invocation = self._new_invocation(config, payload, context_text, trace)
         if env.server.ready_at is None:
             return self._init_failed(env, config, invocation, started, init_limit, before)
         init_ms = (env.server.ready_at - started) * 1000
@@ -311,9 +327,9 @@ class LambdaService:
 
     def _invoke_warm(
         self, config: FunctionConfig, payload: bytes, context_text: str | None, pool: _Pool,
-        slot: _Slot,
+        slot: _Slot, *, trace: str | None = None,
     ) -> InvokeResult:
-        invocation = self._new_invocation(config, payload, context_text)
+        invocation = self._new_invocation(config, payload, context_text, trace)
         # Output written between invocations (background threads) belongs to no invocation's
         # START..END; CloudWatch shows it before the next START.
         leftover = slot.env.take_logs()
@@ -342,6 +358,9 @@ class LambdaService:
         init_ms = (_clock.perf() - started) * 1000
         memory = env.max_memory_used_mb()
         output = env.take_logs() or env.startup_problem()
+        if server.extensions.subscribers:  # before the discard, whose shutdown delivers them
+            self._publish_init(env, before + output, init_ms, status,
+                               error_type if status == "error" else "Sandbox.Timedout")
         self._discard(env, TIMEOUT if status == "timeout" else FAILURE)
         logs = (
             before + _ensure_newline(output)
@@ -366,33 +385,47 @@ class LambdaService:
         budget = float(config.timeout) if budget is None else budget
         request_id = invocation.request_id
         extensions = server.extensions
-        started_wall = _clock.wall() if extensions.subscribers else 0.0
+        publishing = bool(extensions.subscribers)
+        started_wall = _clock.wall() if publishing else 0.0
+        if publishing and init_ms is not None:
+            self._publish_init(env, before, init_ms, "success", None)
+        if publishing:
+            extensions.publish_start(request_id=request_id, wall=started_wall,
+                                     trace_id=invocation.trace_id)
         started = _clock.perf()
+        deadline = started + max(budget, 0.0)
         server.dispatch(invocation)
-        if extensions.by_id:
-            # It ends when the runtime has answered and every INVOKE-subscribed extension has
-            # asked for its next event.
-            def finished() -> bool:
-                return invocation.done.is_set() and extensions.idle()
-
-            server.wait_for(lambda: finished() or env.exited.is_set(), timeout=max(budget, 0.0))
-            done = finished()
+        # The runtime's part ends when it asks for its next event (Lambda counts what it does
+        # after answering), or when it exits after answering.
+        server.wait_for(lambda: invocation.finished.is_set() or env.exited.is_set(),
+                        timeout=max(budget, 0.0))
+        answered = invocation.done.is_set()
+        runtime_over = invocation.finished.is_set() or (answered and env.exited.is_set())
+        output = env.take_logs()
+        if publishing and runtime_over:
+            # Before the extensions are done: they may wait for it (the OpenTelemetry
+            # collector's extension does).
+            self._publish_runtime_done(env, invocation, started, output, None, None)
+            output_sent = len(output)
         else:
-            server.wait_for(lambda: invocation.done.is_set() or env.exited.is_set(),
-                            timeout=max(budget, 0.0))
-            done = invocation.done.is_set()
+            output_sent = 0
+        if runtime_over and extensions.by_id:
+            # It ends when every INVOKE-subscribed extension has asked for its next event.
+            server.wait_for(lambda: extensions.idle() or env.exited.is_set(),
+                            timeout=max(0.0, deadline - _clock.perf()))
+        done = runtime_over and (not extensions.by_id or extensions.idle())
         ended = _clock.perf()
+        output += env.take_logs()
         status: str | None = None
         error_type: str | None = None
         function_error: str | None = None
         keep = False
         trailer = ""
         if done:
-            completed = invocation.completed_at or ended
+            completed = invocation.finished_at or ended
             if extensions.by_id and extensions.idle_at is not None:
                 completed = max(completed, extensions.idle_at)
             duration = (completed - started) * 1000
-            output = env.take_logs()
             if invocation.outcome == "response":
                 body = invocation.body
                 keep = True
@@ -406,12 +439,13 @@ class LambdaService:
                 error_type, body = document["errorType"], _json(document)
                 status = "error"
                 keep = True  # the runtime decides: awslambdaric exits, others carry on
-        elif env.exited.is_set():
+            if env.exited.is_set():  # it exited after answering
+                keep = False
+        elif env.exited.is_set() and not answered:
             if not invocation.delivered and init_ms is None:
                 self._discard(env, FAILURE)
                 raise _StaleEnvironment()
             duration = (ended - started) * 1000
-            output = env.take_logs()
             function_error = "Unhandled"
             document, trailer = _exit_error(env, request_id)
             error_type, body = document["errorType"], _json(document)
@@ -419,7 +453,8 @@ class LambdaService:
         else:
             server.abandon_current()
             duration = budget * 1000.0
-            output = env.take_logs()
+            # Also when the runtime had answered but it (or an extension) was not done: like
+            # the emulator, the answer is dropped and the caller gets the timeout.
             function_error = "Unhandled"
             document, trailer = timeout_error(request_id, config.timeout)
             error_type, body = document["errorType"], _json(document)
@@ -427,6 +462,13 @@ class LambdaService:
         memory = env.max_memory_used_mb()
         if extensions.failed:  # an extension crashed or reported an exit error
             keep = False
+        if publishing:
+            # Published before the environment may be discarded, so that its shutdown delivers it.
+            if not runtime_over:
+                self._publish_runtime_done(env, invocation, started, output, status, error_type)
+                output_sent = len(output)
+            self._publish_report(env, invocation, output[output_sent:], status, error_type,
+                                 duration, memory, init_ms)
         if keep and not self._closed:
             with pool.lock:
                 if generation == pool.generation:
@@ -437,9 +479,6 @@ class LambdaService:
         if not keep:
             self._discard(env, TIMEOUT if status == "timeout" else
                           FAILURE if status == "error" or extensions.failed else SPINDOWN)
-        if extensions.subscribers:
-            self._publish(env, invocation, started_wall, output, before, status, error_type,
-                          duration, memory, init_ms, body)
         logs = invocation_logs(
             before, request_id, output, trailer,
             report_line(request_id, duration, config.memory_size, memory, init_ms, status,
@@ -460,26 +499,73 @@ class LambdaService:
 
 
     @staticmethod
-    def _publish(
-        env: ExecutionEnvironment, invocation: Invocation, started_wall: float, output: str,
-        before: str, status: str | None, error_type: str | None, duration: float, memory: int,
-        init_ms: float | None, body: bytes,
-    ) -> None:
-        """Give the Logs and Telemetry subscribers this invocation's records."""
+    def _publish_init(env: ExecutionEnvironment, before: str, init_ms: float, status: str,
+                      error_type: str | None) -> None:
+        """Give the Logs and Telemetry subscribers the records of the init that just ended."""
+        server = env.server
+        ended_perf = server.ready_at if server.ready_at is not None else _clock.perf()
+        ended_wall = _clock.wall() - (_clock.perf() - ended_perf)
+        version, version_arn = _runtime_version(before, env.config)
+        output = "\n".join(line for line in before.splitlines()
+                           if not line.startswith(("INIT_START", "INIT_REPORT")))
+        server.extensions.publish_init(
+            started_wall=ended_wall - init_ms / 1000, ended_wall=ended_wall, output=output,
+            status=status, error_type=error_type, init_ms=init_ms, runtime_version=version,
+            runtime_version_arn=version_arn,
+        )
+
+    @staticmethod
+    def _publish_runtime_done(env: ExecutionEnvironment, invocation: Invocation, started: float,
+                              output: str, status: str | None, error_type: str | None) -> None:
+        """Give the subscribers the runtime's output and `platform.runtimeDone`."""
+        produced = 0
+        if status is None:  # the runtime answered
+            if invocation.outcome == "response":
+                status, produced = "success", len(invocation.body)
+            elif invocation.outcome == "error":
+                status, error_type = "error", invocation.error_type
+            else:
+                status, error_type = "error", "Function.ResponseSizeTooLarge"
+        elif status == "error":
+            status = "failure"
+        end = invocation.finished_at or _clock.perf()
+        env.server.extensions.publish_runtime_done(
+            request_id=invocation.request_id, wall=_clock.wall() - (_clock.perf() - end),
+            output=output, status=status, error_type=error_type,
+            duration_ms=(end - started) * 1000, produced_bytes=produced,
+            trace_id=invocation.trace_id,
+        )
+
+    @staticmethod
+    def _publish_report(env: ExecutionEnvironment, invocation: Invocation, output: str,
+                        status: str | None, error_type: str | None, duration: float, memory: int,
+                        init_ms: float | None) -> None:
+        """Give the subscribers the invocation's `platform.report`."""
         if status is None:
             status = "error" if invocation.outcome == "error" else "success"
             error_type = invocation.error_type if status == "error" else None
         elif status == "error":
             status = "failure" if invocation.outcome is None else "error"
-        init_output = "\n".join(line for line in before.splitlines()
-                                if not line.startswith(("INIT_START", "INIT_REPORT")))
-        env.server.extensions.publish_invocation(
-            request_id=invocation.request_id, started_wall=started_wall,
-            ended_wall=_clock.wall(), output=output, status=status, error_type=error_type,
-            duration_ms=duration, billed_ms=math.ceil(duration),
+        env.server.extensions.publish_report(
+            request_id=invocation.request_id, wall=_clock.wall(), output=output, status=status,
+            error_type=error_type, duration_ms=duration, billed_ms=math.ceil(duration),
             memory_mb=env.config.memory_size, max_memory_mb=memory, init_ms=init_ms,
-            produced_bytes=len(body) if status == "success" else 0, before=init_output,
+            trace_id=invocation.trace_id,
         )
+
+
+def _runtime_version(before: str, config: FunctionConfig) -> tuple[str | None, str | None]:
+    """Return the runtime version (and its ARN) the INIT_START line names, as telemetry does."""
+    match = re.search(r"INIT_START Runtime Version: (\S+)(?:\s+Runtime Version ARN: (\S+))?",
+                      before)
+    if match is None:
+        return None, None
+    version, arn = match[1], match[2]
+    if arn is None:
+        region = config.arn.split(":")[3]
+        arn = (f"arn:aws:lambda:{region}::runtime:"
+               f"{hashlib.sha256(version.encode()).hexdigest()}")
+    return version, arn
 
 
 def _shut_down(env: ExecutionEnvironment, reason: str) -> None:

@@ -117,7 +117,8 @@ def events_in(logs: str) -> list[dict[str, Any]]:
 
 def test_lifecycle_register_invoke_shutdown(make_fn, collector, backend):
     fn = make_fn()
-    first = fn.invoke({})
+    trace = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=0"
+    first = fn.invoke({}, trace_id=trace)
     assert first.function_error is None, first.logs
     # Registered before the runtime started, with Lambda's register response.
     (registered,) = recorder_lines(first.logs, "registered")
@@ -143,7 +144,11 @@ def test_lifecycle_register_invoke_shutdown(make_fn, collector, backend):
         assert event["requestId"] == result.request_id == result.payload["request_id"]
         assert event["invokedFunctionArn"] == fn.arn
         assert isinstance(event["deadlineMs"], int)
-        assert "tracing" not in event
+        assert event["tracing"]["type"] == "X-Amzn-Trace-Id"
+    # The caller's trace id, then a new one (Lambda gives every invocation one).
+    assert events_in(first.logs)[0]["tracing"]["value"] == trace
+    assert re.fullmatch(r"Root=1-[0-9a-f]{8}-[0-9a-f]{24};Parent=[0-9a-f]{16};Sampled=0",
+                        events_in(second.logs)[0]["tracing"]["value"])
     assert events_in(first.logs)[0]["deadlineMs"] <= events_in(second.logs)[0]["deadlineMs"]
     # Tearing the environment down sends SHUTDOWN with reason spindown.
     fn.reset()
@@ -250,7 +255,10 @@ def test_telemetry_subscriber_gets_function_logs_and_platform_events(make_fn, co
     function_lines = [r["record"] for r in mine if r["type"] == "function"]
     assert f"[function] handling {rid}" in function_lines
     by_type = {r["type"]: r for r in mine}
-    assert by_type["platform.start"]["record"] == {"requestId": rid, "version": "$LATEST"}
+    start = by_type["platform.start"]["record"]
+    assert start == {"requestId": rid, "version": "$LATEST", "tracing": {
+        "type": "X-Amzn-Trace-Id", "value": start["tracing"]["value"]}}
+    assert start["tracing"]["value"].startswith("Root=1-")
     done = by_type["platform.runtimeDone"]["record"]
     assert done["status"] == "success" and set(done["metrics"]) == {"durationMs", "producedBytes"}
     report = by_type["platform.report"]["record"]
@@ -261,6 +269,17 @@ def test_telemetry_subscriber_gets_function_logs_and_platform_events(make_fn, co
     for record in mine:
         assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", record["time"])
     assert any(r["type"] == "platform.initReport" for r in got)
+    # The init's own records: when it started, which runtime, which extensions subscribed.
+    (init_start,) = [r for r in got if r["type"] == "platform.initStart"]
+    # Init began well before the invocation did (Lambda stamps it with init's own start).
+    assert init_start["time"] < by_type["platform.start"]["time"]
+    assert init_start["record"]["runtimeVersion"]
+    assert init_start["record"]["runtimeVersionArn"].startswith("arn:aws:lambda:")
+    extension = [r["record"] for r in got if r["type"] == "platform.extension"]
+    assert extension == [{"name": "recorder", "state": "Ready", "events": ["INVOKE", "SHUTDOWN"]}]
+    subscription = [r["record"] for r in got if r["type"] == "platform.telemetrySubscription"]
+    assert subscription == [{"name": "recorder", "state": "Subscribed",
+                             "types": ["platform", "function"]}]
 
 
 def _alive(pid: int) -> bool:

@@ -1,7 +1,7 @@
 """The Extensions, Logs and Telemetry APIs, driven by a raw HTTP client: statuses and bodies.
 
-Expected values come from `shared/reference/runtime-api.md` section 2.2 (Lambda's RIE) and, for
-subscriptions, section 2.4.
+Expected values are Lambda's, from its Runtime Interface Emulator's Go source and AWS's API
+references (`docs/api-behaviours.md`).
 """
 
 from __future__ import annotations
@@ -178,8 +178,15 @@ def test_identifier_checks(server, method, path):
     assert call(server, method, path, headers={"Lambda-Extension-Identifier": "nope"})[:2] == (
         403, error("Invalid Lambda-Extension-Identifier", "Extension.InvalidExtensionIdentifier"))
     unknown = str(uuid.uuid4())
-    assert call(server, method, path, headers={"Lambda-Extension-Identifier": unknown})[:2] == (
-        403, error(f"Unknown extension {unknown}", "Extension.UnknownExtensionIdentifier"))
+    headers = {"Lambda-Extension-Identifier": unknown}
+    message = f"Unknown extension {unknown}"
+    if path in (INIT_ERROR, EXIT_ERROR):  # Lambda's wording there; the error type comes first
+        assert call(server, method, path, headers=headers)[:2] == (403, error(
+            "Lambda-Extension-Function-Error-Type not found", "Extension.MissingHeader"))
+        headers["Lambda-Extension-Function-Error-Type"] = "Extension.X"
+        message = "Unknown Lambda-Extension-Identifier"
+    assert call(server, method, path, headers=headers)[:2] == (
+        403, error(message, "Extension.UnknownExtensionIdentifier"))
 
 
 def test_wrong_method_is_405(server):
@@ -272,7 +279,7 @@ def test_exit_error_after_init_marks_the_environment_failed(server):
     headers = {"Lambda-Extension-Identifier": ext_id,
                "Lambda-Extension-Function-Error-Type": "Extension.Bad"}
     assert call(server, "POST", INIT_ERROR, {}, headers)[:2] == (403, error(
-        "State transition from Ready to InitError failed for extension recorder. "
+        f"State transition from Ready to InitError failed for extension {ext_id}. "
         "Error: State transition is not allowed", "Extension.InvalidExtensionState"))
     assert call(server, "POST", EXIT_ERROR, {}, headers)[0] == 202
     assert server.extensions.failed
@@ -287,7 +294,8 @@ SUBSCRIPTION = {"schemaVersion": "2022-12-13", "types": ["platform", "function"]
 @pytest.mark.parametrize("path", ["/2022-07-01/telemetry", "/2020-08-15/logs"])
 def test_subscribe_answers_ok(server, path):
     ext_id = register(server, "recorder", ())
-    status, body, _ = call(server, "PUT", path, SUBSCRIPTION,
+    version = "2022-12-13" if "telemetry" in path else "2021-03-18"
+    status, body, _ = call(server, "PUT", path, {**SUBSCRIPTION, "schemaVersion": version},
                            {"Lambda-Extension-Identifier": ext_id})
     assert (status, body) == (200, b'"OK"')
     server.extensions.close_subscribers()

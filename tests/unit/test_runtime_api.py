@@ -1,6 +1,7 @@
 """The Runtime API server, driven by a raw HTTP client: exact status codes, bodies and states.
 
-Expected values come from `shared/reference/runtime-api.md` §1.1-1.8 (Lambda's RIE).
+Expected values are Lambda's, from its Runtime Interface Emulator's Go source and AWS's API
+references (`docs/api-behaviours.md`).
 """
 
 from __future__ import annotations
@@ -488,9 +489,18 @@ def test_streamed_response_with_trailers_like_node(server):
         server, chunked_post(response_path(inv.request_id), b"hello stream", extra,
                              size=5, trailers=trailers))
     assert (status, body) == (202, ACCEPTED)
-    assert inv.outcome == "response"
-    assert inv.body == b"hello stream"
-    assert inv.content_type == "text/plain"
+    # The trailers name an error raised after the stream began: the invocation failed.
+    assert inv.outcome == "error"
+    assert inv.error_type == "Error"
+    assert inv.body == b'{"errorType":"Error"}'
+    inv2 = make_invocation()
+    server.dispatch(inv2)
+    assert call(server, "GET", NEXT)[0] == 200
+    status, body = raw_exchange(
+        server, chunked_post(response_path(inv2.request_id), b"hello stream", extra, size=5))
+    assert (status, body) == (202, ACCEPTED)
+    assert (inv2.outcome, inv2.body, inv2.content_type) == ("response", b"hello stream",
+                                                            "text/plain")
 
 
 def test_chunk_extensions_accepted(server):
