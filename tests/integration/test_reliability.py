@@ -1,0 +1,174 @@
+"""A failed invocation is reported, never re-run; an environment is never reused after it fails.
+
+Lambda never re-runs a synchronous invocation: a runtime that exits, is killed or runs out of
+memory while it holds an event fails that invocation with `Runtime.ExitError` or
+`Runtime.OutOfMemory`. Only an environment that died idle, before the event reached its runtime,
+is replaced by a cold start that serves the event.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+docker_only = pytest.mark.parametrize("backend", ["docker"], indirect=True)
+
+
+@pytest.fixture
+def reliability_fn(lambda_function, functions_dir: Path, backend: str):
+    def make(**options: Any):
+        options.setdefault("timeout", 30)
+        return lambda_function("app.handler", code=functions_dir / "reliability",
+                               runtime="python3.13", backend=backend, **options)
+    return make
+
+
+def _runs(record_dir: Path) -> list[tuple[str, str]]:
+    path = record_dir / "runs"
+    if not path.exists():
+        return []
+    return [tuple(line.split()) for line in path.read_text().splitlines()]  # type: ignore[misc]
+
+
+def test_a_crash_on_a_warm_invocation_is_an_exit_error(reliability_fn):
+    fn = reliability_fn(name="crash-on-second")
+    fn.reset()
+    first = fn.invoke({"action": "crash_on_call", "n": 2})
+    assert first.cold_start and first.payload == {"calls": 1}
+    crashed = fn.invoke({"action": "crash_on_call", "n": 2})
+    assert crashed.function_error == "Unhandled"
+    assert crashed.error == {
+        "errorType": "Runtime.ExitError",
+        "errorMessage": f"RequestId: {crashed.request_id} Error: Runtime exited with error: "
+                        "exit status 3",
+    }
+    assert not crashed.cold_start  # it failed where it ran: the warm environment
+    assert "Status: error\tError Type: Runtime.ExitError" in crashed.logs.splitlines()[-1]
+    after = fn.invoke({"action": "crash_on_call", "n": 2})
+    assert after.cold_start and after.payload == {"calls": 1}  # a new environment
+
+
+def test_a_warm_crash_runs_the_handler_once(reliability_fn, tmp_path, backend):
+    if backend == "docker":
+        pytest.skip("the record is a host file: the process backend writes it directly")
+    tmp_path.chmod(0o777)
+    fn = reliability_fn(name="crash-once")
+    fn.reset()
+    assert fn.invoke({"id": "warm-up", "record_dir": str(tmp_path)}).function_error is None
+    crashed = fn.invoke({"id": "crash", "action": "exit", "record_dir": str(tmp_path)})
+    assert crashed.error["errorType"] == "Runtime.ExitError"
+    assert [run_id for run_id, _token in _runs(tmp_path)] == ["warm-up", "crash"]
+
+
+@docker_only
+def test_a_leak_ends_in_out_of_memory_not_in_a_fresh_environment(reliability_fn):
+    # 40 MB more per call at 128 MB: the third or fourth call cannot fit. Lambda reports that
+    # call as Runtime.OutOfMemory; serving it again on a new environment would hide the leak.
+    fn = reliability_fn(name="leaky", memory_size=128, timeout=60)
+    fn.reset()
+    results = []
+    for _ in range(6):
+        result = fn.invoke({"action": "leak", "mb": 40})
+        results.append(result)
+        if result.function_error:
+            break
+    failed = results[-1]
+    assert failed.error is not None, [r.payload for r in results]
+    assert failed.error["errorType"] == "Runtime.OutOfMemory", failed.error
+    assert failed.error["errorMessage"].endswith("Runtime exited with error: signal: killed")
+    assert not failed.cold_start
+    assert [r.cold_start for r in results] == [True] + [False] * (len(results) - 1)
+    assert [r.payload["calls"] for r in results[:-1]] == list(range(1, len(results)))
+    after = fn.invoke({"action": "leak", "mb": 40})
+    assert after.cold_start and after.payload == {"calls": 1, "held_mb": 40}
+
+
+def _containers(lambda_service, name: str) -> list[Any]:
+    from pytest_lambda._docker import LABEL_FUNCTION, LABEL_SESSION
+
+    backend = lambda_service.backend("docker")
+    return backend.client.containers.list(filters={"label": [
+        f"{LABEL_SESSION}={backend.labels.session}", f"{LABEL_FUNCTION}={name}"]})
+
+
+def _invoke_in_thread(fn, event: dict[str, Any]) -> tuple[threading.Thread, list[Any]]:
+    results: list[Any] = []
+    thread = threading.Thread(target=lambda: results.append(fn.invoke(event)), daemon=True)
+    thread.start()
+    return thread, results
+
+
+@docker_only
+def test_a_container_killed_mid_invocation_fails_that_invocation(reliability_fn, lambda_service):
+    fn = reliability_fn(name="killed-from-outside")
+    fn.reset()
+    assert fn.invoke({}).cold_start
+    (container,) = _containers(lambda_service, fn.name)
+    thread, results = _invoke_in_thread(fn, {"action": "started_then_sleep", "seconds": 30})
+    deadline = time.monotonic() + 60
+    while container.exec_run(["test", "-e", "/tmp/started"]).exit_code != 0:
+        assert time.monotonic() < deadline, "the handler never started"
+        time.sleep(0.05)
+    container.kill()
+    thread.join(timeout=60)
+    (killed,) = results
+    assert killed.error == {
+        "errorType": "Runtime.ExitError",
+        "errorMessage": f"RequestId: {killed.request_id} Error: Runtime exited with error: "
+                        "signal: killed",
+    }
+    assert not killed.cold_start
+    after = fn.invoke({})
+    assert after.cold_start and after.function_error is None
+
+
+def test_a_runtime_killed_mid_invocation_fails_that_invocation(reliability_fn, tmp_path, backend):
+    if backend == "docker":
+        pytest.skip("the Docker variant kills the container (see the test above)")
+    fn = reliability_fn(name="runtime-killed")
+    fn.reset()
+    tmp_path.chmod(0o777)
+    assert fn.invoke({"id": "warm-up", "record_dir": str(tmp_path)}).cold_start
+    pid_file = tmp_path / "pid"
+    thread, results = _invoke_in_thread(fn, {"id": "killed", "action": "pid", "seconds": 30,
+                                             "path": str(pid_file), "record_dir": str(tmp_path)})
+    deadline = time.monotonic() + 60
+    while not pid_file.exists() or not pid_file.read_text():
+        assert time.monotonic() < deadline, "the handler never started"
+        time.sleep(0.05)
+    os.kill(int(pid_file.read_text()), signal.SIGKILL)
+    thread.join(timeout=60)
+    (killed,) = results
+    assert killed.error["errorType"] == "Runtime.ExitError"
+    assert killed.error["errorMessage"].endswith("Runtime exited with error: signal: killed")
+    assert not killed.cold_start
+    assert [run_id for run_id, _token in _runs(tmp_path)] == ["warm-up", "killed"]
+
+
+def test_an_environment_that_died_idle_is_replaced_and_serves_the_event(reliability_fn, tmp_path,
+                                                                        backend, lambda_service):
+    # The legitimate replacement: nothing had reached the runtime, so the event runs once, on a
+    # new environment, as a cold start.
+    fn = reliability_fn(name="died-idle")
+    fn.reset()
+    tmp_path.chmod(0o777)
+    pid_file = tmp_path / "pid"
+    if backend == "docker":
+        assert fn.invoke({}).cold_start
+        (container,) = _containers(lambda_service, fn.name)
+        container.kill()
+        container.wait(timeout=60)
+    else:
+        assert fn.invoke({"action": "pid", "seconds": 0, "path": str(pid_file)}).cold_start
+        os.kill(int(pid_file.read_text()), signal.SIGKILL)
+    served = fn.invoke({"id": "after", "record_dir": str(tmp_path) if backend == "process"
+                        else None})
+    assert served.function_error is None and served.cold_start
+    if backend == "process":
+        assert [run_id for run_id, _token in _runs(tmp_path)] == ["after"]
