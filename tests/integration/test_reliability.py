@@ -172,3 +172,35 @@ def test_an_environment_that_died_idle_is_replaced_and_serves_the_event(reliabil
     assert served.function_error is None and served.cold_start
     if backend == "process":
         assert [run_id for run_id, _token in _runs(tmp_path)] == ["after"]
+
+
+# -- rebuilt code ---------------------------------------------------------------------------------
+
+def _zip_with_answer(path: Path, answer: str) -> None:
+    import zipfile
+
+    source = f"def handler(event, context):\n    return {answer!r}\n"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as zf:
+        info = zipfile.ZipInfo("app.py", date_time=(2020, 1, 1, 0, 0, 0))
+        info.external_attr = 0o644 << 16
+        zf.writestr(info, source)
+
+
+def test_a_zip_rebuilt_with_its_old_size_and_mtime_runs_the_new_code(lambda_function, tmp_path,
+                                                                      backend):
+    # What `cp -p`, `rsync -a` and reproducible builds produce: other bytes, same size and mtime.
+    archive = tmp_path / "fn.zip"
+    _zip_with_answer(archive, "code A")
+    old = time.time() - 3600
+    os.utime(archive, (old, old))
+    first = lambda_function("app.handler", code=archive, runtime="python3.13", backend=backend)
+    assert first.invoke({}).payload == "code A"
+    size = archive.stat().st_size
+    rebuilt = tmp_path / "build" / "fn.zip"
+    rebuilt.parent.mkdir()
+    _zip_with_answer(rebuilt, "code B")
+    assert rebuilt.stat().st_size == size
+    os.utime(rebuilt, (old, old))
+    os.replace(rebuilt, archive)
+    second = lambda_function("app.handler", code=archive, runtime="python3.13", backend=backend)
+    assert second.invoke({}).payload == "code B"
