@@ -92,6 +92,20 @@ def _cgroup_dirs(container_id: str) -> dict[str, Path]:
     return found
 
 
+def _ulimits() -> list[Any]:
+    """Return Lambda's file-descriptor and process limits as the engine takes them.
+
+    The process limit (RLIMIT_NPROC) is what `getrlimit` shows inside, as in Lambda; the kernel
+    counts it per user across the host, and every environment runs as uid 993, so the bound of
+    one environment's own processes is its `pids_limit` (its cgroup), also Lambda's 1,024.
+    """
+    from docker.types import Ulimit
+
+    return [Ulimit(name="nofile", soft=_limits.FILE_DESCRIPTORS_MAX,
+                   hard=_limits.FILE_DESCRIPTORS_MAX),
+            Ulimit(name="nproc", soft=_limits.PROCESSES_MAX, hard=_limits.PROCESSES_MAX)]
+
+
 class DockerEnvironment(ExecutionEnvironment):
     """Run the function's runtime in a container on the session's internal network."""
 
@@ -154,6 +168,8 @@ class DockerEnvironment(ExecutionEnvironment):
             read_only=True,
             mem_limit=memory,
             memswap_limit=memory,
+            pids_limit=_limits.PROCESSES_MAX,
+            ulimits=_ulimits(),
             network_mode=self._network.name,
             init=True,
             cap_drop=["ALL"],

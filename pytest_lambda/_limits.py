@@ -43,6 +43,10 @@ FUNCTION_NAME_MAX_LEN = 64
 LAYERS_MAX = 5
 UNZIPPED_CODE_MAX_BYTES = 250 * 1024 * 1024
 
+#: File descriptors, and processes plus threads, an execution environment may have open at once.
+FILE_DESCRIPTORS_MAX = 1_024
+PROCESSES_MAX = 1_024
+
 #: Header block the Runtime API server reads before answering 431 (bytes).
 RUNTIME_API_MAX_HEADER_BYTES = 64 * 1024
 

@@ -29,6 +29,7 @@ import tempfile
 import threading
 from pathlib import Path
 
+from ._children import ProcessRecord, popen, sweep_dead
 from ._config import FunctionConfig
 from ._environment import Credentials, ExecutionEnvironment, ExitInfo, lambda_environment
 from ._errors import BackendUnavailableError, EnvironmentStartError
@@ -136,11 +137,13 @@ class ProcessEnvironment(ExecutionEnvironment):
         self._proc: subprocess.Popen[bytes] | None = None
         self._extensions: list[subprocess.Popen[bytes]] = []
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
+        self._record: ProcessRecord | None = None
         self._lock = threading.Lock()
 
     def start(self) -> None:
         config = self.config
         self._tmp = tempfile.TemporaryDirectory(prefix=f"pytest-lambda-{config.name}-")
+        self._record = ProcessRecord(Path(self._tmp.name))
         argv, runtime_dir, extra = _runtime_command(config, Path(self._tmp.name))
         env = lambda_environment(
             config,
@@ -193,8 +196,9 @@ class ProcessEnvironment(ExecutionEnvironment):
     def _spawn(self, argv: list[str], env: dict[str, str], output: int, *,
                gated: bool = False) -> subprocess.Popen[bytes]:
         # Each process leads a process group of its own: SIGTERM reaches the runtime alone, and
-        # teardown kills every group, with whatever its members spawned.
-        return subprocess.Popen(
+        # teardown kills every group, with whatever its members spawned. It dies with pytest and
+        # its group is recorded for the next session's sweep (see `_children.py`).
+        proc = popen(
             argv,
             cwd=str(self.config.code_dir),
             env=env,
@@ -204,6 +208,9 @@ class ProcessEnvironment(ExecutionEnvironment):
             start_new_session=True,
             bufsize=0,
         )
+        if self._record is not None:
+            self._record.add_group(proc.pid)
+        return proc
 
     def _launch_extensions(self, paths: list[Path], env: dict[str, str], output: int) -> bool:
         """Start every extension (argv = its path); False when one could not start."""
@@ -296,6 +303,8 @@ class ProcessEnvironment(ExecutionEnvironment):
             self.logs.close()
         if self._tmp is not None:
             self._tmp.cleanup()
+        if self._record is not None:
+            self._record.remove()
 
 
 class ProcessBackend:
@@ -306,6 +315,7 @@ class ProcessBackend:
     def __init__(self) -> None:
         check_available()
         self.credentials = Credentials.generate()
+        self.swept = sweep_dead()  # what killed sessions left: process groups, scratch dirs
 
     def create(self, config: FunctionConfig, *, log_stream_name: str) -> ProcessEnvironment:
         if config.runtime is not None and config.runtime.family not in SUPPORTED_FAMILIES:

@@ -151,6 +151,20 @@ def test_a_runtime_killed_mid_invocation_fails_that_invocation(reliability_fn, t
     assert [run_id for run_id, _token in _runs(tmp_path)] == ["warm-up", "killed"]
 
 
+def _wait_until_dead(pid: int) -> None:
+    """Wait until `pid` has exited (a zombie or gone): its sockets and pipes are closed."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            return
+        if stat[stat.rindex(")") + 2] in "ZX":
+            return
+        time.sleep(0.01)
+    raise AssertionError(f"process {pid} outlived SIGKILL")
+
+
 def test_an_environment_that_died_idle_is_replaced_and_serves_the_event(reliability_fn, tmp_path,
                                                                         backend, lambda_service):
     # The legitimate replacement: nothing had reached the runtime, so the event runs once, on a
@@ -166,7 +180,9 @@ def test_an_environment_that_died_idle_is_replaced_and_serves_the_event(reliabil
         container.wait(timeout=60)
     else:
         assert fn.invoke({"action": "pid", "seconds": 0, "path": str(pid_file)}).cold_start
-        os.kill(int(pid_file.read_text()), signal.SIGKILL)
+        pid = int(pid_file.read_text())
+        os.kill(pid, signal.SIGKILL)
+        _wait_until_dead(pid)
     served = fn.invoke({"id": "after", "record_dir": str(tmp_path) if backend == "process"
                         else None})
     assert served.function_error is None and served.cold_start
@@ -204,3 +220,28 @@ def test_a_zip_rebuilt_with_its_old_size_and_mtime_runs_the_new_code(lambda_func
     os.replace(rebuilt, archive)
     second = lambda_function("app.handler", code=archive, runtime="python3.13", backend=backend)
     assert second.invoke({}).payload == "code B"
+
+
+# -- process and file limits ----------------------------------------------------------------------
+
+def test_file_descriptors_are_limited_to_lambdas_1024(reliability_fn, backend):
+    fn = reliability_fn(name="fd-limit")
+    limits = fn.invoke({"action": "rlimits"}).payload
+    assert limits["RLIMIT_NOFILE"] == [1024, 1024]
+    opened = fn.invoke({"action": "open_files", "max": 5000}).payload
+    assert opened["error"] == "EMFILE"
+    assert 1000 < opened["opened"] < 1024  # the runtime holds a few descriptors of its own
+
+
+@docker_only
+def test_processes_are_limited_to_lambdas_1024(reliability_fn):
+    fn = reliability_fn(name="process-limit", memory_size=2048)
+    assert fn.invoke({"action": "rlimits"}).payload["RLIMIT_NPROC"] == [1024, 1024]
+    # A bounded fork loop: children wait on a pipe and exit when the handler closes it.
+    forked = fn.invoke({"action": "fork_loop", "max": 4096})
+    assert forked.function_error is None, forked.error
+    assert forked.payload["error"] == "EAGAIN"
+    # Every task of the environment counts (the runtime's threads too), and in the kernel's
+    # per-user count also those of other environments running as uid 993 at the same moment.
+    assert 500 < forked.payload["forked"] < 1024
+    assert fn.invoke({}).function_error is None  # the environment is fine afterwards
