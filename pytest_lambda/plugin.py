@@ -62,6 +62,18 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         )
 
 
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    # An xdist worker reports "finished" to the controller right after this hook, and the
+    # controller then asks it to exit: execnet interrupts a worker still busy 5 s later and
+    # kills it 10 s after that. Closing here, while the controller still waits, is not racing
+    # that clock. (Elsewhere the terminal summary still reads the session's images: close at
+    # unconfigure.)
+    if hasattr(session.config, "workerinput"):
+        state = session.config.stash.get(STATE_KEY, None)
+        if state is not None:
+            state.close()
+
+
 def pytest_unconfigure(config: pytest.Config) -> None:
     state = config.stash.get(STATE_KEY, None)
     if state is not None:

@@ -109,3 +109,99 @@ def test_process_backend_leftovers_of_a_kill_9_are_swept_by_the_next_session(
         for pid in (runtime, grandchild):
             if pid and _alive(pid):
                 os.kill(pid, signal.SIGKILL)
+
+
+# -- pytest-xdist ---------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def docker_client(request: pytest.FixtureRequest):  # type: ignore[no-untyped-def]
+    """Return a docker-py client; skip without an engine, but fail if the run asked for Docker."""
+    from pytest_lambda._errors import BackendUnavailableError
+    from pytest_lambda._state import require_backend
+
+    try:
+        require_backend("docker")
+    except BackendUnavailableError as exc:
+        if request.config.getoption("lambda_backend") == "docker":
+            pytest.fail(f"--lambda-backend=docker but {exc}")
+        pytest.skip(str(exc))
+    import docker
+
+    client = docker.from_env()
+    yield client
+    client.close()
+
+
+XDIST_CONFTEST = """
+import os
+from pathlib import Path
+
+import docker
+import pytest
+
+
+@pytest.hookimpl(hookwrapper=True, tryfirst=True)
+def pytest_sessionfinish(session):
+    yield
+    # After every sessionfinish implementation: the moment the worker has told the controller
+    # it finished, after which execnet may interrupt it. Nothing of its own may be left here.
+    marker = Path(__file__).parent / f"session-{os.getpid()}.txt"
+    if hasattr(session.config, "workerinput") and marker.exists():
+        client = docker.from_env()
+        label = f"pytest-lambda.session={marker.read_text()}"
+        left = client.containers.list(all=True, filters={"label": label})
+        (marker.parent / f"left-{os.getpid()}.txt").write_text(str(len(left)))
+        client.close()
+"""
+
+XDIST_TEST = """
+import os
+import threading
+from pathlib import Path
+
+import pytest
+
+
+@pytest.mark.parametrize("n", range(4))
+def test_concurrent(lambda_function, lambda_service, n):
+    fn = lambda_function("app.handler", code=Path(__file__).parent / "fn",
+                         runtime="python3.13", name=f"xdist-{n % 2}")
+    results = []
+    threads = [threading.Thread(target=lambda: results.append(fn.invoke({"name": "x"})))
+               for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert [r.payload for r in results] == [{"hello": "x"}] * 2
+    labels = lambda_service.backend("docker").labels
+    here = Path(__file__).parent
+    (here / f"session-{os.getpid()}.txt").write_text(labels.session)
+    (here / "run.txt").write_text(labels.run)
+"""
+
+
+@pytest.mark.docker
+def test_an_xdist_run_closes_in_the_workers_and_leaves_nothing(pytester: pytest.Pytester,
+                                                               docker_client) -> None:
+    pytest.importorskip("xdist")
+    pytester.mkdir("fn")
+    (pytester.path / "fn" / "app.py").write_text(HELLO_APP)
+    pytester.makeconftest(XDIST_CONFTEST)
+    pytester.makepyfile(test_xdist=XDIST_TEST)
+    result = pytester.runpytest_subprocess("-n", "2", "--lambda-backend=docker",
+                                           "-p", "no:cacheprovider", timeout=600)
+    result.assert_outcomes(passed=4)
+    workers = sorted(int(p.stem.split("-")[1]) for p in pytester.path.glob("session-*.txt"))
+    assert len(workers) == 2
+    # Each worker had removed its containers before it reported that it had finished.
+    assert {p.read_text() for p in pytester.path.glob("left-*.txt")} == {"0"}
+    run = (pytester.path / "run.txt").read_text()
+    containers = docker_client.containers.list(all=True,
+                                               filters={"label": f"pytest-lambda.run={run}"})
+    networks = docker_client.networks.list(filters={"label": f"pytest-lambda.run={run}"})
+    assert containers == [] and networks == []
+    mounts = Path("/proc/mounts").read_text() if Path("/proc/mounts").exists() else ""
+    assert not [line for line in mounts.splitlines() for pid in workers
+                if f"-{pid}-" in line and "/ephemeral/" in line]
