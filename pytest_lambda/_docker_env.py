@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import threading
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,13 @@ from ._arch import docker_platform, host_architecture
 from ._config import FunctionConfig
 from ._docker import LABEL_FUNCTION, SessionLabels, SessionNetwork
 from ._environment import Credentials, ExecutionEnvironment, ExitInfo, lambda_environment
-from ._ephemeral import DiskTmp, sweep_dead, unavailable_reason
+from ._ephemeral import (
+    DiskTmp,
+    EphemeralStorageWarning,
+    NoRoomError,
+    sweep_dead,
+    unavailable_reason,
+)
 from ._errors import EnvironmentStartError
 from ._extensions import external_extensions
 
@@ -154,11 +161,18 @@ class DockerEnvironment(ExecutionEnvironment):
         if unavailable_reason() is None:
             try:
                 self._tmp = DiskTmp(config.ephemeral_storage)
+            except NoRoomError as exc:
+                warnings.warn(EphemeralStorageWarning(
+                    f"/tmp of {config.name} is a tmpfs counted against its memory, not disk: the "
+                    f"cache disk has no room for {config.ephemeral_storage} MB ({exc.strerror}). "
+                    f"Free some space, or point PYTEST_LAMBDA_CACHE_DIR at a larger disk."
+                ), stacklevel=2)
             except OSError as exc:
                 raise EnvironmentStartError(
                     f"Could not make the {config.ephemeral_storage} MB /tmp for {config.name}: "
                     f"{exc}."
                 ) from None
+        if self._tmp is not None:
             binds[str(self._tmp.mountpoint)] = {"bind": "/tmp", "mode": "rw"}
         else:
             tmpfs = {"/tmp": f"rw,nosuid,nodev,size={config.ephemeral_storage}m,mode=1777"}

@@ -40,7 +40,9 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
         from ._ephemeral import unavailable_reason
 
         lines.append(f"lambda: image policy={policy.value} (from {policy.source})")
-        lines.append(f"lambda: /tmp is {unavailable_reason() or 'disk (a loop-mounted ext4)'}")
+        disk = ("disk (a loop-mounted ext4 reserved in the cache directory; a tmpfs, with a "
+                "warning, for an environment that finds no room there)")
+        lines.append(f"lambda: /tmp is {unavailable_reason() or disk}")
     else:
         from ._process_env import differences
 

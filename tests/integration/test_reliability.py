@@ -245,3 +245,65 @@ def test_processes_are_limited_to_lambdas_1024(reliability_fn):
     # per-user count also those of other environments running as uid 993 at the same moment.
     assert 500 < forked.payload["forked"] < 1024
     assert fn.invoke({}).function_error is None  # the environment is fine afterwards
+
+
+# -- /tmp on a nearly full cache disk -------------------------------------------------------------
+
+@pytest.fixture
+def small_cache_dir(tmp_path, monkeypatch):
+    """A 64 MB tmpfs as the cache directory, filled to 8 MB free (root only)."""
+    import subprocess
+
+    from pytest_lambda._ephemeral import unavailable_reason
+
+    reason = unavailable_reason()
+    if reason is not None:
+        pytest.skip(f"/tmp is not disk here: {reason}")
+    mountpoint = tmp_path / "small-cache"
+    mountpoint.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64m", "tmpfs", str(mountpoint)],
+                   check=True, capture_output=True)
+    try:
+        with open(mountpoint / "filler", "wb") as f:
+            f.write(b"\1" * (56 * 1024 * 1024))
+        monkeypatch.setenv("PYTEST_LAMBDA_CACHE_DIR", str(mountpoint))
+        yield mountpoint
+    finally:
+        # Environments may still hold a loop mount inside: detach now, freed when unused.
+        subprocess.run(["umount", "-l", str(mountpoint)], capture_output=True)
+
+
+@docker_only
+def test_tmp_on_a_nearly_full_cache_disk_is_a_tmpfs_not_lost_writes(lambda_function,
+                                                                    small_cache_dir,
+                                                                    functions_dir, backend):
+    # With 8 MB free, a sparse 512 MB file would show the function ~500 MB free and then lose
+    # its writes. The environment gets a tmpfs instead, and the harness says so.
+    from pytest_lambda._ephemeral import EphemeralStorageWarning
+
+    fn = lambda_function("app.handler", code=functions_dir / "limits", runtime="python3.13",
+                         backend=backend, name="tmp-without-room", memory_size=256, timeout=60)
+    try:
+        with pytest.warns(EphemeralStorageWarning, match="tmpfs counted against its memory"):
+            wrote = fn.invoke({"action": "write", "path": "/tmp/big", "mb": 40})
+        assert wrote.function_error is None, wrote.error
+        assert wrote.payload == {"written_mb": 40, "errno": None}
+    finally:
+        fn.reset()
+
+
+def test_disk_tmp_reserves_its_blocks(tmp_path, monkeypatch):
+    from pytest_lambda._ephemeral import DiskTmp, unavailable_reason
+
+    reason = unavailable_reason()
+    if reason is not None:
+        pytest.skip(f"/tmp is not disk here: {reason}")
+    monkeypatch.setenv("PYTEST_LAMBDA_CACHE_DIR", str(tmp_path))
+    tmp = DiskTmp(512)
+    try:
+        st = tmp.image.stat()
+        assert st.st_blocks * 512 >= 512 * 1024 * 1024  # allocated, not a sparse file
+        free = os.statvfs(tmp.mountpoint)
+        assert free.f_bavail * free.f_frsize >= 500 * 1024 * 1024
+    finally:
+        tmp.release()
