@@ -4,9 +4,10 @@ The runtime is the same bootstrap and the same `awslambdaric` as in the images, 
 host's Python with Lambda's variables set in the child only. What a process cannot match is
 stated by `differences()` and shown in the pytest header: the Python version is the host's, the
 task root is the code directory (not `/var/task`), the user is the test's, and there is no
-read-only file system, memory limit or CPU share. Layers cannot be mounted at /opt: the merged
-tree's path goes to the bootstrap (`_PYTEST_LAMBDA_OPT`, for `sys.path`) and replaces /opt/bin
-and /opt/lib in PATH and LD_LIBRARY_PATH, but code that opens "/opt/..." literally finds nothing.
+read-only file system, memory limit, CPU share or process limit. Layers cannot be mounted at
+/opt: the merged tree's path goes to the bootstrap (`_PYTEST_LAMBDA_OPT`, for `sys.path`) and
+replaces /opt/bin and /opt/lib in PATH and LD_LIBRARY_PATH, but code that opens "/opt/..."
+literally finds nothing.
 
 Custom runtimes (provided.*) run the function's own `bootstrap` the same way, found by the
 custom-runtime images' /var/runtime/bootstrap (the code's first, then the layers'). Node.js
@@ -97,7 +98,7 @@ def differences(runtime_version: str | None = None) -> list[str]:
         + (f" (not {runtime_version})" if runtime_version and runtime_version != host else ""),
         "code runs from its own directory, not /var/task",
         "runs as the test's user on a writable file system",
-        "no memory limit or CPU share",
+        "no memory limit, CPU share or process limit",
         "layers are not at /opt (sys.path, PATH and LD_LIBRARY_PATH point into their merged "
         "tree, but code that opens /opt/... finds nothing)",
         "extensions run as host processes (their #! interpreter must exist on the host)",
