@@ -194,9 +194,9 @@ def test_an_xdist_run_closes_in_the_workers_and_leaves_nothing(pytester: pytest.
                                            "-p", "no:cacheprovider", timeout=600)
     result.assert_outcomes(passed=4)
     workers = sorted(int(p.stem.split("-")[1]) for p in pytester.path.glob("session-*.txt"))
-    assert len(workers) == 2
+    assert workers
     # Each worker had removed its containers before it reported that it had finished.
-    assert {p.read_text() for p in pytester.path.glob("left-*.txt")} == {"0"}
+    assert [p.read_text() for p in pytester.path.glob("left-*.txt")] == ["0"] * len(workers)
     run = (pytester.path / "run.txt").read_text()
     containers = docker_client.containers.list(all=True,
                                                filters={"label": f"pytest-lambda.run={run}"})

@@ -227,7 +227,13 @@ def test_a_zip_rebuilt_with_its_old_size_and_mtime_runs_the_new_code(lambda_func
 def test_file_descriptors_are_limited_to_lambdas_1024(reliability_fn, backend):
     fn = reliability_fn(name="fd-limit")
     limits = fn.invoke({"action": "rlimits"}).payload
-    assert limits["RLIMIT_NOFILE"] == [1024, 1024]
+    expected = 1024
+    if backend == "process":  # never above the host's hard limit
+        import resource
+
+        hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+        expected = expected if hard == resource.RLIM_INFINITY else min(expected, hard)
+    assert limits["RLIMIT_NOFILE"] == [expected, expected]
     opened = fn.invoke({"action": "open_files", "max": 5000}).payload
     assert opened["error"] == "EMFILE"
     assert 1000 < opened["opened"] < 1024  # the runtime holds a few descriptors of its own
