@@ -182,6 +182,7 @@ def test_concurrent(lambda_function, lambda_service, n):
 """
 
 
+@pytest.mark.slow
 @pytest.mark.docker
 def test_an_xdist_run_closes_in_the_workers_and_leaves_nothing(pytester: pytest.Pytester,
                                                                docker_client) -> None:
