@@ -17,8 +17,8 @@ for the reservation, that environment gets a tmpfs instead and the harness warns
 
 from __future__ import annotations
 
-import ctypes
 import errno
+import functools
 import os
 import shutil
 import socket
@@ -44,9 +44,13 @@ class NoRoomError(OSError):
     """The cache disk has no room to reserve a `/tmp` of the requested size."""
 
 
-def _load_fallocate() -> Any:
+@functools.cache
+def _fallocate() -> Any:
+    """Return libc's fallocate(2) (no emulation by writing zeros), or None where there is none."""
     if not sys.platform.startswith("linux"):
         return None
+    import ctypes
+
     try:
         fallocate = ctypes.CDLL(None, use_errno=True).fallocate
     except (OSError, AttributeError):
@@ -56,15 +60,15 @@ def _load_fallocate() -> Any:
     return fallocate
 
 
-_FALLOCATE = _load_fallocate()
-
-
 def _reserve(fd: int, size: int, where: Path) -> None:
     """Allocate `size` bytes of disk to `fd` without writing them; NoRoomError if they are not
     there. A file system without fallocate gets a free-space check instead."""
-    if _FALLOCATE is not None:
-        if _FALLOCATE(fd, 0, 0, size) == 0:
+    fallocate = _fallocate()
+    if fallocate is not None:
+        if fallocate(fd, 0, 0, size) == 0:
             return
+        import ctypes
+
         err = ctypes.get_errno()
         if err in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
             raise NoRoomError(err, f"{os.strerror(err)}: {size // (1024 * 1024)} MB in {where}")

@@ -285,7 +285,7 @@ def test_tmp_on_a_nearly_full_cache_disk_is_a_tmpfs_not_lost_writes(lambda_funct
                                                                     functions_dir, backend):
     # With 8 MB free, a sparse 512 MB file would show the function ~500 MB free and then lose
     # its writes. The environment gets a tmpfs instead, and the harness says so.
-    from pytest_lambda._ephemeral import EphemeralStorageWarning
+    from pytest_lambda import EphemeralStorageWarning
 
     fn = lambda_function("app.handler", code=functions_dir / "limits", runtime="python3.13",
                          backend=backend, name="tmp-without-room", memory_size=256, timeout=60)
