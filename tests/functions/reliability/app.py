@@ -1,4 +1,4 @@
-"""A function for the reliability tests: crashes, leaks, limits, children and a run record."""
+"""A function for the reliability tests: crashes, leaks, limits and a record of its runs."""
 
 import errno
 import os
@@ -89,11 +89,4 @@ def handler(event, context):
             for pid in children:
                 os.waitpid(pid, 0)
         return {"forked": len(children), "error": error}
-    if action == "spawn_sleeper":  # start a child (in the runtime's process group) and return
-        pid = os.fork()
-        if pid == 0:
-            os.execvp("sleep", ["sleep", str(event["seconds"])])
-        with open(event["path"], "w") as f:
-            f.write(f"{os.getpid()} {pid}")
-        return "spawned"
     raise ValueError(f"unknown action {action}")
