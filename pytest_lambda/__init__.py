@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from . import events
 from ._context import LambdaContext
+from ._ephemeral import EphemeralStorageWarning
 from ._errors import (
     BackendUnavailableError,
     ConfigurationError,
@@ -26,6 +27,7 @@ __all__ = [
     "BackendUnavailableError",
     "ConfigurationError",
     "EnvironmentStartError",
+    "EphemeralStorageWarning",
     "Function",
     "ImageBuildError",
     "InvalidRequestContentException",

@@ -205,7 +205,14 @@ _HASH_LOCK = threading.Lock()
 #: digest computed now is not written down for later sessions (git's "racy clean" problem).
 _RACY_NS = 2_000_000_000
 
-Fingerprint = tuple[tuple[str, int, int, int], ...]
+#: Per file: (relative path, size, mtime, mode, inode, ctime), what git's index compares. The
+#: inode and ctime matter: `cp -p`, `rsync -a` and reproducible builds rewrite a file with its
+#: old size and mtime, but nothing but the kernel sets ctime, and a replaced file is a new inode.
+Fingerprint = tuple[tuple[str, int, int, int, int, int], ...]
+
+
+def _stat_key(rel: str, st: os.stat_result) -> tuple[str, int, int, int, int, int]:
+    return (rel, st.st_size, st.st_mtime_ns, st.st_mode, st.st_ino, st.st_ctime_ns)
 
 
 def _tree_fingerprint(root: Path) -> Fingerprint:
@@ -216,18 +223,19 @@ def _tree_fingerprint(root: Path) -> Fingerprint:
             if name.endswith(".pyc"):
                 continue
             path = Path(dirpath, name)
-            st = path.lstat()
-            entries.append((str(path.relative_to(root)), st.st_size, st.st_mtime_ns, st.st_mode))
+            entries.append(_stat_key(str(path.relative_to(root)), path.lstat()))
     return tuple(entries)
 
 
 def _remembered(kind: str, root: Path, fingerprint: Fingerprint, compute: Callable[[], str]) -> str:
     """Return `compute()` for content described by `fingerprint`, remembered across sessions.
 
-    Content whose paths, sizes, modification times and modes are unchanged is taken to be
-    unchanged, as make and git take it: the digest is memoised in this process and written under
-    `cache_dir()/digests`, so a later session pays one `lstat` per file instead of reading the
-    bytes. Digests of files modified in the last two seconds are kept in this process only.
+    Content whose paths, sizes, modification and change times, modes and inodes are unchanged
+    is taken to be unchanged, as git's index takes it: the digest is memoised in this process
+    and written under `cache_dir()/digests`, so a later session pays one `lstat` per file
+    instead of reading the bytes. Digests of files changed in the last two seconds (by mtime or
+    ctime, whichever is later) are kept in this process only: a change within a timestamp's
+    granularity could otherwise go unseen.
     """
     key = hashlib.sha256(repr((kind, str(root), fingerprint)).encode()).hexdigest()
     with _HASH_LOCK:
@@ -241,7 +249,7 @@ def _remembered(kind: str, root: Path, fingerprint: Fingerprint, compute: Callab
         value = ""
     if len(value) != 64:
         value = compute()
-        newest = max((mtime for _rel, _size, mtime, _mode in fingerprint), default=0)
+        newest = max((max(entry[2], entry[5]) for entry in fingerprint), default=0)
         if time.time_ns() - newest > _RACY_NS:
             with contextlib.suppress(OSError):
                 record.parent.mkdir(parents=True, exist_ok=True)
@@ -256,14 +264,14 @@ def _remembered(kind: str, root: Path, fingerprint: Fingerprint, compute: Callab
 def hash_tree(root: Path) -> str:
     """Return a content hash of a directory (paths, modes and bytes; `__pycache__` ignored).
 
-    Remembered on the files' sizes and modification times (see `_remembered`): a test suite that
+    Remembered on the files' sizes, times, modes and inodes (see `_remembered`): a test suite that
     makes many functions from one directory reads its files once, and a later session not at all.
     """
     fingerprint = _tree_fingerprint(root)
 
     def compute() -> str:
         digest = hashlib.sha256()
-        for rel, _size, _mtime, mode in fingerprint:
+        for rel, _size, _mtime, mode, _ino, _ctime in fingerprint:
             path = root / rel
             digest.update(rel.encode() + b"\0" + oct(stat.S_IMODE(mode) & 0o111).encode() + b"\0")
             if stat.S_ISLNK(mode):
@@ -279,7 +287,7 @@ def hash_tree(root: Path) -> str:
 
 
 def hash_file(path: Path) -> str:
-    """Return the SHA-256 of a file's bytes, remembered on its size and modification time."""
+    """Return the SHA-256 of a file's bytes, remembered on its size, times, mode and inode."""
     st = path.stat()
 
     def compute() -> str:
@@ -289,8 +297,7 @@ def hash_file(path: Path) -> str:
                 digest.update(block)
         return digest.hexdigest()
 
-    return _remembered("file", path.resolve(), (("", st.st_size, st.st_mtime_ns, st.st_mode),),
-                       compute)
+    return _remembered("file", path.resolve(), (_stat_key("", st),), compute)
 
 
 def cache_dir() -> Path:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import threading
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,13 @@ from ._arch import docker_platform, host_architecture
 from ._config import FunctionConfig
 from ._docker import LABEL_FUNCTION, SessionLabels, SessionNetwork
 from ._environment import Credentials, ExecutionEnvironment, ExitInfo, lambda_environment
-from ._ephemeral import DiskTmp, sweep_dead, unavailable_reason
+from ._ephemeral import (
+    DiskTmp,
+    EphemeralStorageWarning,
+    NoRoomError,
+    sweep_dead,
+    unavailable_reason,
+)
 from ._errors import EnvironmentStartError
 from ._extensions import external_extensions
 
@@ -92,6 +99,20 @@ def _cgroup_dirs(container_id: str) -> dict[str, Path]:
     return found
 
 
+def _ulimits() -> list[Any]:
+    """Return Lambda's file-descriptor limit as the engine takes it.
+
+    Lambda's 1,024 processes and threads are the container's `pids_limit` (its own cgroup), not
+    an `RLIMIT_NPROC`: the kernel counts that per user across the host, and every environment
+    runs as uid 993, so one environment near its limit would stop all the others starting
+    threads. `getrlimit(RLIMIT_NPROC)` inside therefore shows the engine's default.
+    """
+    from docker.types import Ulimit
+
+    return [Ulimit(name="nofile", soft=_limits.FILE_DESCRIPTORS_MAX,
+                   hard=_limits.FILE_DESCRIPTORS_MAX)]
+
+
 class DockerEnvironment(ExecutionEnvironment):
     """Run the function's runtime in a container on the session's internal network."""
 
@@ -140,11 +161,18 @@ class DockerEnvironment(ExecutionEnvironment):
         if unavailable_reason() is None:
             try:
                 self._tmp = DiskTmp(config.ephemeral_storage)
+            except NoRoomError as exc:
+                warnings.warn(EphemeralStorageWarning(
+                    f"/tmp of {config.name} is a tmpfs counted against its memory, not disk: the "
+                    f"cache disk has no room for {config.ephemeral_storage} MB ({exc.strerror}). "
+                    f"Free some space, or point PYTEST_LAMBDA_CACHE_DIR at a larger disk."
+                ), stacklevel=2)
             except OSError as exc:
                 raise EnvironmentStartError(
                     f"Could not make the {config.ephemeral_storage} MB /tmp for {config.name}: "
                     f"{exc}."
                 ) from None
+        if self._tmp is not None:
             binds[str(self._tmp.mountpoint)] = {"bind": "/tmp", "mode": "rw"}
         else:
             tmpfs = {"/tmp": f"rw,nosuid,nodev,size={config.ephemeral_storage}m,mode=1777"}
@@ -154,6 +182,8 @@ class DockerEnvironment(ExecutionEnvironment):
             read_only=True,
             mem_limit=memory,
             memswap_limit=memory,
+            pids_limit=_limits.PROCESSES_MAX,
+            ulimits=_ulimits(),
             network_mode=self._network.name,
             init=True,
             cap_drop=["ALL"],

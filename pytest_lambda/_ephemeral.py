@@ -4,26 +4,81 @@ Lambda's `/tmp` is disk: filling it does not count against the function's memory
 past its size fails with ENOSPC. A tmpfs gives the size limit but its pages are charged to the
 container's memory cgroup, so a 128 MB function could not write 300 MB to a 512 MB `/tmp`. When
 the host allows it (root, a local engine, loop devices, mkfs.ext4), each environment therefore
-gets a fresh ext4 file system in a sparse file, loop-mounted and bound at `/tmp`; it costs a few
-tens of milliseconds per cold start and no disk beyond what the function writes. Otherwise the
-harness falls back to a tmpfs and says so (`LoopStorage.unavailable_reason`).
+gets a fresh ext4 file system in a file, loop-mounted and bound at `/tmp`; it costs a few tens
+of milliseconds per cold start. Otherwise the harness falls back to a tmpfs and says so
+(`unavailable_reason`, shown in the pytest header).
+
+The file's blocks are reserved up front (`fallocate`, which allocates without writing), so the
+function's writes cannot fail half-way because the cache disk filled up: a sparse file would
+report the whole size free and then lose page writes to ENOSPC. When the cache disk has no room
+for the reservation, that environment gets a tmpfs instead and the harness warns
+(`EphemeralStorageWarning`). The reservation lasts while the environment lives.
 """
 
 from __future__ import annotations
 
+import errno
+import functools
 import os
 import shutil
 import socket
 import subprocess
+import sys
 import threading
 import uuid
 from pathlib import Path
+from typing import Any
 
 from ._config import cache_dir
 
 _OWNER = "993:993"  # sbx_user1051, the user functions run as
 _probe_lock = threading.Lock()
 _probe_result: list[str | None] = []  # [] = not probed; [None] = available; [reason] = not
+
+
+class EphemeralStorageWarning(UserWarning):
+    """An environment's `/tmp` could not be disk and is a tmpfs, counted against its memory."""
+
+
+class NoRoomError(OSError):
+    """The cache disk has no room to reserve a `/tmp` of the requested size."""
+
+
+@functools.cache
+def _fallocate() -> Any:
+    """Return libc's fallocate(2) (no emulation by writing zeros), or None where there is none."""
+    if not sys.platform.startswith("linux"):
+        return None
+    import ctypes
+
+    try:
+        fallocate = ctypes.CDLL(None, use_errno=True).fallocate
+    except (OSError, AttributeError):
+        return None
+    fallocate.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int64, ctypes.c_int64]
+    fallocate.restype = ctypes.c_int
+    return fallocate
+
+
+def _reserve(fd: int, size: int, where: Path) -> None:
+    """Allocate `size` bytes of disk to `fd` without writing them; NoRoomError if they are not
+    there. A file system without fallocate gets a free-space check instead."""
+    fallocate = _fallocate()
+    if fallocate is not None:
+        if fallocate(fd, 0, 0, size) == 0:
+            return
+        import ctypes
+
+        err = ctypes.get_errno()
+        if err in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+            raise NoRoomError(err, f"{os.strerror(err)}: {size // (1024 * 1024)} MB in {where}")
+        if err not in (errno.EOPNOTSUPP, errno.ENOSYS, errno.EINVAL):
+            raise OSError(err, os.strerror(err))
+    st = os.statvfs(fd)
+    if st.f_bavail * st.f_frsize < size:
+        raise NoRoomError(errno.ENOSPC, f"{st.f_bavail * st.f_frsize // (1024 * 1024)} MB free "
+                                        f"in {where}, {size // (1024 * 1024)} MB needed")
+    os.ftruncate(fd, size)
 
 
 def _root() -> Path:
@@ -68,12 +123,14 @@ class DiskTmp:
         self.image = self.base / "fs.img"
         self.mountpoint = self.base / "mnt"
         self.mountpoint.mkdir()
-        # ext4 keeps ~2.5% for its own tables: size the file so `size_mb` is usable.
-        with open(self.image, "wb") as f:
-            f.truncate((size_mb * 1025 // 1000 + 4) * 1024 * 1024)
         try:
+            # ext4 keeps ~2.5% for its own tables: size the file so `size_mb` is usable.
+            with open(self.image, "wb") as f:
+                _reserve(f.fileno(), (size_mb * 1025 // 1000 + 4) * 1024 * 1024, root)
+            # nodiscard: mkfs must not hand the reserved blocks back (a discard on a loop
+            # device punches holes in its file).
             _run("mkfs.ext4", "-q", "-F", "-m", "0", "-O", "^has_journal", "-i", "65536",
-                 "-E", f"root_owner={_OWNER}", str(self.image))
+                 "-E", f"root_owner={_OWNER},nodiscard", str(self.image))
             _run("mount", "-o", "loop,nosuid,nodev", str(self.image), str(self.mountpoint))
             os.chmod(self.mountpoint, 0o1777)
         except OSError:

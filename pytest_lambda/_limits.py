@@ -43,6 +43,10 @@ FUNCTION_NAME_MAX_LEN = 64
 LAYERS_MAX = 5
 UNZIPPED_CODE_MAX_BYTES = 250 * 1024 * 1024
 
+#: File descriptors, and processes plus threads, an execution environment may have open at once.
+FILE_DESCRIPTORS_MAX = 1_024
+PROCESSES_MAX = 1_024
+
 #: Header block the Runtime API server reads before answering 431 (bytes): Go's default
 #: `MaxHeaderBytes` (1 MiB) plus the 4,096 bytes of slack its server adds. awslambdaric sends an
 #: error's X-Ray cause in a header of up to 1 MiB.

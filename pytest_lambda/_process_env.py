@@ -4,9 +4,10 @@ The runtime is the same bootstrap and the same `awslambdaric` as in the images, 
 host's Python with Lambda's variables set in the child only. What a process cannot match is
 stated by `differences()` and shown in the pytest header: the Python version is the host's, the
 task root is the code directory (not `/var/task`), the user is the test's, and there is no
-read-only file system, memory limit or CPU share. Layers cannot be mounted at /opt: the merged
-tree's path goes to the bootstrap (`_PYTEST_LAMBDA_OPT`, for `sys.path`) and replaces /opt/bin
-and /opt/lib in PATH and LD_LIBRARY_PATH, but code that opens "/opt/..." literally finds nothing.
+read-only file system, memory limit, CPU share or process limit. Layers cannot be mounted at
+/opt: the merged tree's path goes to the bootstrap (`_PYTEST_LAMBDA_OPT`, for `sys.path`) and
+replaces /opt/bin and /opt/lib in PATH and LD_LIBRARY_PATH, but code that opens "/opt/..."
+literally finds nothing.
 
 Custom runtimes (provided.*) run the function's own `bootstrap` the same way, found by the
 custom-runtime images' /var/runtime/bootstrap (the code's first, then the layers'). Node.js
@@ -29,6 +30,7 @@ import tempfile
 import threading
 from pathlib import Path
 
+from ._children import ProcessRecord, popen, sweep_dead
 from ._config import FunctionConfig
 from ._environment import Credentials, ExecutionEnvironment, ExitInfo, lambda_environment
 from ._errors import BackendUnavailableError, EnvironmentStartError
@@ -96,7 +98,7 @@ def differences(runtime_version: str | None = None) -> list[str]:
         + (f" (not {runtime_version})" if runtime_version and runtime_version != host else ""),
         "code runs from its own directory, not /var/task",
         "runs as the test's user on a writable file system",
-        "no memory limit or CPU share",
+        "no memory limit, CPU share or process limit",
         "layers are not at /opt (sys.path, PATH and LD_LIBRARY_PATH point into their merged "
         "tree, but code that opens /opt/... finds nothing)",
         "extensions run as host processes (their #! interpreter must exist on the host)",
@@ -136,11 +138,13 @@ class ProcessEnvironment(ExecutionEnvironment):
         self._proc: subprocess.Popen[bytes] | None = None
         self._extensions: list[subprocess.Popen[bytes]] = []
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
+        self._record: ProcessRecord | None = None
         self._lock = threading.Lock()
 
     def start(self) -> None:
         config = self.config
         self._tmp = tempfile.TemporaryDirectory(prefix=f"pytest-lambda-{config.name}-")
+        self._record = ProcessRecord(Path(self._tmp.name))
         argv, runtime_dir, extra = _runtime_command(config, Path(self._tmp.name))
         env = lambda_environment(
             config,
@@ -193,8 +197,9 @@ class ProcessEnvironment(ExecutionEnvironment):
     def _spawn(self, argv: list[str], env: dict[str, str], output: int, *,
                gated: bool = False) -> subprocess.Popen[bytes]:
         # Each process leads a process group of its own: SIGTERM reaches the runtime alone, and
-        # teardown kills every group, with whatever its members spawned.
-        return subprocess.Popen(
+        # teardown kills every group, with whatever its members spawned. It dies with pytest and
+        # its group is recorded for the next session's sweep (see `_children.py`).
+        proc = popen(
             argv,
             cwd=str(self.config.code_dir),
             env=env,
@@ -204,6 +209,9 @@ class ProcessEnvironment(ExecutionEnvironment):
             start_new_session=True,
             bufsize=0,
         )
+        if self._record is not None:
+            self._record.add_group(proc.pid)
+        return proc
 
     def _launch_extensions(self, paths: list[Path], env: dict[str, str], output: int) -> bool:
         """Start every extension (argv = its path); False when one could not start."""
@@ -296,6 +304,8 @@ class ProcessEnvironment(ExecutionEnvironment):
             self.logs.close()
         if self._tmp is not None:
             self._tmp.cleanup()
+        if self._record is not None:
+            self._record.remove()
 
 
 class ProcessBackend:
@@ -306,6 +316,7 @@ class ProcessBackend:
     def __init__(self) -> None:
         check_available()
         self.credentials = Credentials.generate()
+        self.swept = sweep_dead()  # what killed sessions left: process groups, scratch dirs
 
     def create(self, config: FunctionConfig, *, log_stream_name: str) -> ProcessEnvironment:
         if config.runtime is not None and config.runtime.family not in SUPPORTED_FAMILIES:

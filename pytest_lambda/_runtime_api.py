@@ -25,6 +25,7 @@ import base64
 import binascii
 import json
 import re
+import select
 import socket
 import threading
 import time
@@ -319,7 +320,7 @@ class RuntimeAPIServer:
                     return
                 if request is None:
                     return
-                reply = self._route(request)
+                reply = self._route(request, conn)
                 if reply is None:  # closed while waiting for an invocation
                     return
                 status, body, ctype, headers = reply
@@ -378,13 +379,13 @@ class RuntimeAPIServer:
     # -- routing ------------------------------------------------------------------------------
 
     def _route(
-        self, req: _Request
+        self, req: _Request, conn: socket.socket | None = None
     ) -> tuple[int, bytes, str | None, list[tuple[str, str]]] | None:
         path = req.path.split("?", 1)[0]
         if path == "/2018-06-01/runtime/invocation/next":
             if req.method != "GET":
                 return not_allowed("GET")
-            return self._next()
+            return self._next(conn)
         match = _INVOCATION_PATH_RE.match(path)
         if match:
             if req.method != "POST":
@@ -402,7 +403,13 @@ class RuntimeAPIServer:
             return self.extensions.route(req, path)
         return 404, b"404 page not found\n", "text/plain; charset=utf-8", []
 
-    def _next(self) -> tuple[int, bytes, str | None, list[tuple[str, str]]] | None:
+    def _next(self, conn: socket.socket | None = None
+              ) -> tuple[int, bytes, str | None, list[tuple[str, str]]] | None:
+        """Block until an invocation is dispatched, then hand it over (marked `delivered`).
+
+        A runtime that died while it waited here (its end of `conn` closed) gets nothing: the
+        invocation stays undelivered, so the service may serve it on a new environment.
+        """
         with self._cond:
             if self.state == INIT_ERROR:
                 return (*_transition_error(INIT_ERROR, READY), [])
@@ -425,7 +432,10 @@ class RuntimeAPIServer:
                     # Another /next took the invocation while this one waited: same event.
                     return self._render_invocation(self._current)
                 self._cond.wait()
+            if conn is not None and _peer_closed(conn):
+                return None
             invocation, self._pending = self._pending, None
+            invocation.delivered = True
             self._current = invocation
             self.state = RUNNING
             self._cond.notify_all()
@@ -518,6 +528,23 @@ class RuntimeAPIServer:
             self.state = INIT_ERROR
             self._cond.notify_all()
         return _ACCEPTED
+
+
+def _peer_closed(conn: socket.socket) -> bool:
+    """Return True when the other end of `conn` has closed it (without waiting)."""
+    poller = select.poll()
+    poller.register(conn, select.POLLIN)
+    events = poller.poll(0)
+    if not events:
+        return False
+    if events[0][1] & (select.POLLERR | select.POLLNVAL):
+        return True
+    try:
+        return conn.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b""
+    except (BlockingIOError, InterruptedError):
+        return False
+    except OSError:
+        return True
 
 
 def _too_large_reply() -> tuple[int, bytes, str]:

@@ -333,6 +333,11 @@ class LambdaService:
         # Output written between invocations (background threads) belongs to no invocation's
         # START..END; CloudWatch shows it before the next START.
         leftover = slot.env.take_logs()
+        logs = slot.env.logs
+        if slot.env.exited.is_set() or (logs is not None and logs.eof.is_set()):
+            # Its output stream just ended (the drain above saw it): it died idle.
+            self._discard(slot.env, FAILURE)
+            raise _StaleEnvironment()
         return self._run(slot.env, config, invocation, pool, slot.generation, None, leftover)
 
     def _init_failed(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import sys
 import threading
 from collections.abc import Callable
@@ -88,10 +89,32 @@ class PluginState:
         return backend if isinstance(backend, DockerBackend) else None
 
     def close(self) -> None:
+        """Destroy every environment the session made, even through a KeyboardInterrupt."""
         with self._lock:
             service, self._service = self._service, None
         if service is not None:
-            service.close()
+            finish_despite_interrupts(service.close)
+
+
+def finish_despite_interrupts(work: Callable[[], None]) -> None:
+    """Run `work` to its end, then raise KeyboardInterrupt if SIGINT arrived meanwhile.
+
+    Cleanup cut short by Ctrl-C, or by execnet interrupting an xdist worker that has not exited
+    5 s after being asked to, would leave containers and mounts behind, so while `work` runs
+    SIGINT is only noted. (Off the main thread, where no handler can be set, it just runs.)
+    """
+    received: list[int] = []
+    try:
+        previous = signal.signal(signal.SIGINT, lambda signum, _frame: received.append(signum))
+    except ValueError:  # not the main thread: SIGINT is not delivered here anyway
+        work()
+        return
+    try:
+        work()
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler if previous is None else previous)
+    if received:
+        raise KeyboardInterrupt
 
 
 def require_backend(name: str) -> None:

@@ -40,7 +40,9 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
         from ._ephemeral import unavailable_reason
 
         lines.append(f"lambda: image policy={policy.value} (from {policy.source})")
-        lines.append(f"lambda: /tmp is {unavailable_reason() or 'disk (a loop-mounted ext4)'}")
+        disk = ("disk (a loop-mounted ext4 reserved in the cache directory; a tmpfs, with a "
+                "warning, for an environment that finds no room there)")
+        lines.append(f"lambda: /tmp is {unavailable_reason() or disk}")
     else:
         from ._process_env import differences
 
@@ -60,6 +62,18 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         terminalreporter.write_line(
             f"{runtime}: {choice.tag} ({choice.source}; {choice.reason})"
         )
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    # An xdist worker reports "finished" to the controller right after this hook, and the
+    # controller then asks it to exit: execnet interrupts a worker still busy 5 s later and
+    # kills it 10 s after that. Closing here, while the controller still waits, is not racing
+    # that clock. (Elsewhere the terminal summary still reads the session's images: close at
+    # unconfigure.)
+    if hasattr(session.config, "workerinput"):
+        state = session.config.stash.get(STATE_KEY, None)
+        if state is not None:
+            state.close()
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

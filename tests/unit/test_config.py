@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import stat
@@ -408,30 +409,90 @@ def _age(root, seconds=3600):
         os.utime(path, (then, then))
 
 
-def test_a_later_session_reads_digests_back_instead_of_the_files(code):
+def _later(monkeypatch, seconds: float = 5) -> None:
+    """Let the clock the racy-digest rule reads run `seconds` ahead (files look older)."""
+    from pytest_lambda import _config
+
+    now = _config.time.time_ns() + int(seconds * 1e9)
+    monkeypatch.setattr(_config.time, "time_ns", lambda: now)
+
+
+def _records(cache_root):
+    return [p for p in (cache_root / "digests").rglob("*") if p.is_file()]
+
+
+def test_a_later_session_reads_digests_back_instead_of_the_files(code, monkeypatch):
     from pytest_lambda import _config
 
     _age(code)
+    _later(monkeypatch)
     first = hash_tree(code)
+    (record,) = _records(_config.cache_dir())
     _config._HASH_CACHE.clear()  # what a new session starts with
-    app = code / "app.py"
-    before = app.stat()
-    # Same size and mtime but other bytes: only a digest read back, not the bytes, says `first`.
-    app.write_text(app.read_text().replace("event", "EVENT"))
-    os.utime(app, ns=(before.st_atime_ns, before.st_mtime_ns))
-    assert hash_tree(code) == first
-    os.utime(app, ns=(before.st_atime_ns, before.st_mtime_ns + 1))
-    assert hash_tree(code) != first
+    record.write_text("f" * 64)  # only a digest read back, not the files' bytes, says this
+    assert hash_tree(code) == "f" * 64
+    assert first != "f" * 64
 
 
-def test_digests_of_files_just_modified_are_not_written_down(code):
+def test_digests_of_files_just_modified_are_not_written_down(code, monkeypatch):
     from pytest_lambda import _config
 
     hash_tree(code)  # the fixture's files were written a moment ago
-    assert not list((_config.cache_dir() / "digests").rglob("*"))
-    _age(code)
+    assert not _records(_config.cache_dir())
+    _age(code)  # old mtimes, but setting them changed the ctimes just now
     hash_tree(code)
-    assert len([p for p in (_config.cache_dir() / "digests").rglob("*") if p.is_file()]) == 1
+    assert not _records(_config.cache_dir())
+    _later(monkeypatch)
+    _config._HASH_CACHE.clear()
+    hash_tree(code)
+    assert len(_records(_config.cache_dir())) == 1
+
+
+def _same_size_and_mtime_rewrite(path, new_text: str) -> None:
+    """Rewrite `path` as `cp -p` / `rsync -a` would: other bytes, same size, the old mtime."""
+    before = path.stat()
+    assert len(new_text.encode()) == before.st_size
+    staging = path.with_name(path.name + ".new")
+    staging.write_text(new_text)
+    os.utime(staging, ns=(before.st_atime_ns, before.st_mtime_ns))
+    os.replace(staging, path)
+
+
+@pytest.mark.parametrize("in_place", [False, True], ids=["replaced", "in-place"])
+def test_a_file_rewritten_with_its_old_size_and_mtime_gets_a_new_digest(tmp_path, cache,
+                                                                       monkeypatch, in_place):
+    from pytest_lambda import _config
+    from pytest_lambda._config import hash_file
+
+    archive = tmp_path / "fn.zip"
+    archive.write_text("version A")
+    _age(tmp_path)
+    _later(monkeypatch)
+    first = hash_file(archive)
+    assert len(_records(cache)) == 1  # written down for later sessions
+    if in_place:
+        before = archive.stat()
+        archive.write_text("version B")
+        os.utime(archive, ns=(before.st_atime_ns, before.st_mtime_ns))
+    else:
+        _same_size_and_mtime_rewrite(archive, "version B")
+    for new_session in (False, True):
+        if new_session:
+            _config._HASH_CACHE.clear()
+        assert hash_file(archive) == hashlib.sha256(b"version B").hexdigest() != first
+
+
+def test_a_tree_with_a_file_rewritten_with_its_old_size_and_mtime_gets_a_new_digest(
+        code, monkeypatch):
+    from pytest_lambda import _config
+
+    _age(code)
+    _later(monkeypatch)
+    first = hash_tree(code)
+    app = code / "app.py"
+    _same_size_and_mtime_rewrite(app, app.read_text().replace("event", "EVENT"))
+    _config._HASH_CACHE.clear()
+    assert hash_tree(code) != first
 
 
 # -- pool keys and names ---------------------------------------------------------------------

@@ -602,6 +602,45 @@ def test_close_releases_blocked_next(server):
     assert server.wait_for(lambda: False, TIMEOUT)  # closed: wait_for returns at once
 
 
+# -- delivery ------------------------------------------------------------------------------------
+
+
+def test_an_invocation_is_marked_delivered_when_next_hands_it_over(server):
+    inv = make_invocation()
+    assert not inv.delivered
+    server.dispatch(inv)
+    assert not inv.delivered  # dispatched, but no runtime has asked for it yet
+    status, _body, _resp = call(server, "GET", NEXT)
+    assert status == 200 and inv.delivered
+
+
+def test_a_runtime_gone_while_waiting_on_next_is_not_delivered_to(server):
+    # The runtime died inside its /next call (its socket closed) before anything was dispatched:
+    # the invocation must stay undelivered, so the service may serve it on a new environment.
+    sock = socket.create_connection(("127.0.0.1", server.port), timeout=TIMEOUT)
+    sock.sendall(f"GET {NEXT} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+    assert server.wait_for(lambda: server.state == READY, TIMEOUT)
+    sock.close()
+    inv = make_invocation()
+    server.dispatch(inv)
+    # A fresh runtime (a new connection) still gets it: it was never handed to the dead one.
+    status, body, resp = call(server, "GET", NEXT)
+    assert status == 200 and body == inv.payload
+    assert resp.getheader("Lambda-Runtime-Aws-Request-Id") == inv.request_id
+
+
+def test_a_runtime_gone_while_waiting_leaves_the_invocation_pending(server):
+    sock = socket.create_connection(("127.0.0.1", server.port), timeout=TIMEOUT)
+    sock.sendall(f"GET {NEXT} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+    assert server.wait_for(lambda: server.state == READY, TIMEOUT)
+    sock.close()
+    inv = make_invocation()
+    server.dispatch(inv)
+    # The waiting thread wakes, sees the closed peer and gives up without taking the event.
+    assert not server.wait_for(lambda: inv.delivered or server.state == RUNNING, 0.5)
+    assert not inv.delivered and server.state == READY
+
+
 # -- abandon_current -----------------------------------------------------------------------------
 
 
