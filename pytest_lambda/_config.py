@@ -142,6 +142,19 @@ def validate_handler(handler: object, *, custom_runtime: bool = False) -> str:
             f"{example}." if custom_runtime else
             f"Handler {handler!r} is not valid: pass 'module.function', for example {example}."
         )
+    if "\0" in handler:
+        # Lambda hands the handler to the runtime in _HANDLER, and no environment variable
+        # (nor argument) can carry a NUL.
+        raise ConfigurationError(
+            f"Handler {handler!r} contains a NUL character, which no environment variable can "
+            f"carry: remove it from the handler."
+        )
+    if len(handler) > _limits.HANDLER_MAX_LEN:
+        raise ConfigurationError(
+            f"1 validation error detected: Value '{handler}' at 'handler' failed to satisfy "
+            f"constraint: Member must have length less than or equal to "
+            f"{_limits.HANDLER_MAX_LEN} (pass a shorter handler: rename the module or function)."
+        )
     if custom_runtime:
         return handler
     module, dot, function = handler.rpartition(".")
@@ -179,6 +192,11 @@ def validate_environment(environment: Mapping[str, object] | None) -> dict[str, 
             raise ConfigurationError(
                 f"Environment variable {key} must be a string, not {type(value).__name__}: "
                 f"Lambda stores variables as strings (pass str(value))."
+            )
+        if "\0" in value:
+            raise ConfigurationError(
+                f"Environment variable {key} contains a NUL character, which no environment "
+                f"variable can carry: remove it from the value."
             )
         result[key] = value
     reserved = sorted(k for k in result if k in RESERVED_ENVIRONMENT_KEYS)

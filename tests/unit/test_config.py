@@ -238,6 +238,28 @@ def test_handler_with_whitespace_or_empty(code, handler):
     )
 
 
+@pytest.mark.parametrize("runtime", ["python3.13", "provided.al2023"])
+def test_handler_with_a_nul_is_refused_in_one_sentence(code, runtime):
+    message = refused(code, handler="app.hand\x00ler", runtime=runtime)
+    assert message.startswith("Handler 'app.hand\\x00ler' contains a NUL character")
+    assert "\x00" not in message and "\n" not in message
+
+
+def test_handler_over_128_characters_is_refused_as_lambda_refuses_it(code):
+    handler = "m" * 121 + ".handler"
+    assert refused(code, handler=handler).startswith(
+        f"1 validation error detected: Value '{handler}' at 'handler' failed to satisfy "
+        f"constraint: Member must have length less than or equal to 128"
+    )
+    assert len(build(code, handler="m" * 120 + ".handler").handler) == 128
+
+
+def test_environment_value_with_a_nul_is_refused_in_one_sentence(code):
+    message = refused(code, environment={"KEY": "a\x00b"})
+    assert message.startswith("Environment variable KEY contains a NUL character")
+    assert "\x00" not in message
+
+
 def test_unknown_keyword_argument(code):
     assert refused(code, colour="blue", size=1) == (
         "lambda_function() got unknown keyword argument(s) colour, size: see `pytest --fixtures` "
