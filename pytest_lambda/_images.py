@@ -62,6 +62,7 @@ from ._arch import (
 )
 from ._config import cache_dir
 from ._errors import ConfigurationError, ImageBuildError, LambdaHarnessError
+from ._redact import redact
 from ._runtimes import RUNTIMES, Runtime, get_runtime
 
 #: Which image serves a runtime: always ours, AWS's when present locally, or AWS's only.
@@ -482,7 +483,7 @@ class _Steps:
         self.started = _clock.perf()
 
     def say(self, text: str) -> None:
-        self.progress(f"{self.prefix}: {text}")
+        self.progress(redact(f"{self.prefix}: {text}"))
 
     @contextlib.contextmanager
     def step(self, n: int, what: str) -> Iterator[None]:
@@ -578,7 +579,10 @@ def _ensure_base(client: Any, rt: Runtime, steps: _Steps, mirror: str, *,
                                                                      rt.family)),
                     '--customize-hook=rm -rf "$1"/var/cache/apt/* "$1"/var/lib/apt/lists/* '
                     '"$1"/var/log/apt "$1"/var/log/dpkg.log "$1"/var/cache/debconf/*-old '
-                    '"$1"/var/lib/dpkg/*-old',
+                    '"$1"/var/lib/dpkg/*-old; '
+                    # The mirror's credentials, if its URL carries any, stay out of the image.
+                    'find "$1"/etc/apt -name "*.list" -o -name "*.sources" | '
+                    "xargs -r sed -i -E 's#(://)[^/@ ]+@#\\1#g'",
                     *_merged_usr_hook(),
                     suite, str(tarball), mirror,
                 ]

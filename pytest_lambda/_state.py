@@ -6,7 +6,7 @@ import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal, overload
 
 import pytest
 
@@ -18,6 +18,9 @@ if TYPE_CHECKING:
     from ._service import LambdaService
 
 STATE_KEY = pytest.StashKey["PluginState"]()
+
+#: How `auto` chooses, as the header says it before the choice is made.
+AUTO_RULE = "docker when an engine answers, else process"
 
 
 @dataclass
@@ -38,17 +41,29 @@ class PluginState:
     _service: LambdaService | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def backend_choice(self) -> BackendChoice:
-        """Return the session's backend, probing for a Docker engine once when it is `auto`."""
+    @overload
+    def backend_choice(self) -> BackendChoice: ...
+
+    @overload
+    def backend_choice(self, *, probe: Literal[False]) -> BackendChoice | None: ...
+
+    def backend_choice(self, *, probe: bool = True) -> BackendChoice | None:
+        """Return the session's backend, probing for a Docker engine once when it is `auto`.
+
+        With `probe=False`, an `auto` backend not yet probed gives None and nothing is asked of
+        the engine (the header uses that: probing waits on an engine that may not answer).
+        """
         with self._lock:
             if self._choice is None:
-                self._choice = self._choose()
+                setting = self.settings["backend"]
+                if setting.value != "auto":
+                    self._choice = BackendChoice(setting.value, f"from {setting.source}")
+                elif probe:
+                    self._choice = self._choose()
             return self._choice
 
-    def _choose(self) -> BackendChoice:
-        setting = self.settings["backend"]
-        if setting.value != "auto":
-            return BackendChoice(setting.value, f"from {setting.source}")
+    @staticmethod
+    def _choose() -> BackendChoice:
         from ._docker import probe
 
         ok, detail = probe()
