@@ -24,7 +24,8 @@ stage's packages, the client and how the host fetches it, and the build argument
 
 A hermetic image's tag carries a hash of everything that goes into it, so an image present under
 its tag is reused as is (one `images.get`), and a change to any input builds a new one. Builds run
-under a file lock so that parallel pytest-xdist workers (or parallel sessions) build once.
+under a file lock keyed by the Docker engine's ID (`lock_dir()`), so that parallel pytest-xdist
+workers, parallel sessions and sessions with other cache directories build a tag once.
 
 Without mmdebstrap (or without a Debian mirror to give it), step 1 falls back to
 `FROM debian:<suite>-slim` with apt-get inside the build, which needs a registry.
@@ -455,22 +456,67 @@ def _engine_arch(client: Any) -> str:
 # Locks, steps and subprocesses
 
 
-@contextlib.contextmanager
-def _file_lock(name: str, progress: Progress, waiting: str) -> Iterator[None]:
-    """Hold an exclusive `flock` on `<cache>/locks/<name>.lock`, saying so when we must wait."""
-    locks = cache_dir() / "locks"
-    locks.mkdir(parents=True, exist_ok=True)
-    safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", name)
-    with open(locks / f"{safe}.lock", "a+") as handle:
+def _engine_id(client: Any) -> str:
+    """Return what names the Docker engine: its ID, else the address the client talks to."""
+    try:
+        engine = str(client.info().get("ID") or "")
+    except Exception:
+        engine = ""
+    return engine or str(getattr(getattr(client, "api", None), "base_url", "") or "engine")
+
+
+def lock_dir() -> Path:
+    """Return the directory of the build locks: one per machine, shared by every user and cache
+    directory (a world-writable directory with the sticky bit, as /tmp is)."""
+    path = Path(tempfile.gettempdir()) / "pytest-lambda-locks"
+    if not path.is_dir():
+        with contextlib.suppress(FileExistsError):
+            path.mkdir()
+        with contextlib.suppress(OSError):  # another user made it: it is theirs to chmod
+            os.chmod(path, 0o1777)
+    return path
+
+
+def _open_lock(path: Path) -> int:
+    # Without O_CREAT for a file that exists: in a sticky directory the kernel refuses
+    # O_CREAT on another user's file (fs.protected_regular).
+    while True:
         try:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return os.open(path, os.O_RDWR)
+        except FileNotFoundError:
+            pass
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o666)
+        except FileExistsError:
+            continue
+        with contextlib.suppress(OSError):
+            os.fchmod(fd, 0o666)  # whatever the umask: other users lock it too
+        return fd
+
+
+@contextlib.contextmanager
+def _build_lock(client: Any, tag: str, progress: Progress, waiting: str) -> Iterator[None]:
+    """Hold an exclusive `flock` for building `tag` on the client's engine, saying so when we
+    must wait.
+
+    The lock is keyed by the engine's ID under `lock_dir()`, not kept in the cache directory:
+    sessions with different cache directories (or users) on one engine build a tag once.
+    """
+    key = hashlib.sha256(f"{_engine_id(client)}\0{tag}".encode()).hexdigest()[:24]
+    safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", tag)
+    fd = _open_lock(lock_dir() / f"{safe}.{key}.lock")
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             progress(waiting)
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+            fcntl.flock(fd, fcntl.LOCK_EX)
         try:
             yield
         finally:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
 
 
 class _Steps:
@@ -557,7 +603,7 @@ def _ensure_base(client: Any, rt: Runtime, steps: _Steps, mirror: str, *,
     if _get_image(client, tag) is not None:
         steps.say(f"{head} {what}: cached as {tag}")
         return tag
-    with _file_lock(tag, steps.progress, f"{steps.prefix}: waiting for another process "
+    with _build_lock(client, tag, steps.progress, f"{steps.prefix}: waiting for another process "
                     f"making {tag}…"):
         if _get_image(client, tag) is not None:
             steps.say(f"{head} {what}: made by another process as {tag}")
@@ -946,7 +992,7 @@ def resolve_image(
     if image is not None:
         return ImageChoice(rt.name, tag, "hermetic", f"{prefix}built {_built_on(image)} (cached)",
                            arch)
-    with _file_lock(tag, progress, f"pytest-lambda: waiting for another process building "
+    with _build_lock(client, tag, progress, f"pytest-lambda: waiting for another process building "
                     f"{tag}…"):
         image = _get_image(client, tag)
         if image is not None:
