@@ -436,25 +436,27 @@ def unpack_zip(archive: Path) -> tuple[Path, str]:
     Callers check `unzipped_size` against Lambda's limits first; extraction writes no more than
     that, and a refused archive leaves nothing in the cache.
     """
-    digest = hash_file(archive)
-    root = cache_dir() / "code" / digest
-    if root.is_dir():
-        return root, digest
-    declared = unzipped_size(archive)
-    staging = root.with_name(f"{digest}.{os.getpid()}.{threading.get_ident()}.tmp")
-    staging.mkdir(parents=True, exist_ok=True)
-    try:
-        safe_extract(archive, staging, budget=declared)
-        try:
-            os.rename(staging, root)  # atomic: parallel workers race harmlessly
-        except OSError:
-            if not root.is_dir():
-                raise
-    finally:
-        if staging.exists():
-            import shutil
+    from ._cache import using  # it imports this module
 
-            shutil.rmtree(staging, ignore_errors=True)
+    digest = hash_file(archive)
+    with using("code", digest) as root:  # leased to this session, safe from pruning
+        if root.is_dir():
+            return root, digest
+        declared = unzipped_size(archive)
+        staging = root.with_name(f"{digest}.{os.getpid()}.{threading.get_ident()}.tmp")
+        staging.mkdir(parents=True, exist_ok=True)
+        try:
+            safe_extract(archive, staging, budget=declared)
+            try:
+                os.rename(staging, root)  # atomic: parallel workers race harmlessly
+            except OSError:
+                if not root.is_dir():
+                    raise
+        finally:
+            if staging.exists():
+                import shutil
+
+                shutil.rmtree(staging, ignore_errors=True)
     return root, digest
 
 

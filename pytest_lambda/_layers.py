@@ -24,7 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import _limits
-from ._config import cache_dir, hash_tree, tree_size, unpack_zip, unzipped_size
+from ._cache import using
+from ._config import hash_tree, tree_size, unpack_zip, unzipped_size
 from ._errors import ConfigurationError
 
 #: Bump when the way a merged tree is built changes (it is part of the cache key).
@@ -109,9 +110,9 @@ def resolve_layers(layers: object, *, code_size: int) -> Layers | None:
             sources.append((path, path, False))
             hashes.append(f"dir:{hash_tree(path)}")
     key = hashlib.sha256("\0".join([_RECIPE, *hashes]).encode()).hexdigest()
-    root = cache_dir() / "layers" / key
-    if not root.is_dir():
-        _build(root, sources)
+    with using("layers", key) as root:  # leased to this session, safe from pruning
+        if not root.is_dir():
+            _build(root, sources)
     return Layers(root=root, hashes=tuple(hashes))
 
 

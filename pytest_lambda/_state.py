@@ -107,6 +107,21 @@ class PluginState:
             service, self._service = self._service, None
         if service is not None:
             service.close()
+        self._prune_cache()
+
+    def _prune_cache(self) -> None:
+        """Prune the cache to its maximum size when this session used it (it no longer does)."""
+        cache = sys.modules.get("pytest_lambda._cache")  # never imported: never used
+        if cache is None or not cache.leased():
+            return
+        cache.release()
+        try:
+            # Without waiting: a session busy with the cache now prunes it at its own end.
+            cache.prune(cache.parse_size(self.settings["cache_max_size"].value), wait=False)
+        except OSError as exc:
+            import warnings
+
+            warnings.warn(f"pytest-lambda could not prune its cache: {exc}", stacklevel=1)
 
 
 def require_backend(name: str) -> None:

@@ -32,16 +32,20 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
+    from ._config import cache_dir
     from ._redact import redact
 
     state = config.stash[STATE_KEY]
     policy = state.settings["image_policy"]
     policy_line = f"lambda: image policy={policy.value} (from {policy.source})"
+    limit = state.settings["cache_max_size"]
+    cache_line = redact(f"lambda: cache {cache_dir()} (pruned to {limit.value} at the end of a "
+                        f"session that used it, from {limit.source})")
     choice = state.backend_choice(probe=False)
     if choice is None:
         # `auto` asks the engine when a function first needs a backend, not here: a session of
         # in-process tests never waits on an engine. What it chose is said at the session's end.
-        return [f"lambda: backend=auto (not probed yet: {AUTO_RULE})", policy_line]
+        return [f"lambda: backend=auto (not probed yet: {AUTO_RULE})", policy_line, cache_line]
     lines = [f"lambda: backend={choice.name} ({choice.reason})"]
     if choice.name == "docker":
         from ._ephemeral import unavailable_reason
@@ -52,7 +56,7 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
         from ._process_env import differences
 
         lines.append("lambda: process backend differs from Lambda: " + "; ".join(differences()))
-    return [redact(line) for line in lines]
+    return [*(redact(line) for line in lines), cache_line]
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:

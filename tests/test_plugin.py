@@ -237,6 +237,66 @@ def test_docker_host_credentials_never_reach_the_header_or_messages(
     assert "s3cret-pw" not in output  # ... its password is not
 
 
+def _old_cache_entry(cache: os.PathLike[str] | str, name: str) -> str:
+    import pathlib
+
+    entry = pathlib.Path(cache, "code", name)
+    entry.mkdir(parents=True)
+    (entry / "blob.bin").write_bytes(os.urandom(1024 * 1024))
+    a_day_ago = time.time() - 86_400
+    os.utime(entry, (a_day_ago, a_day_ago))
+    return str(entry)
+
+
+def test_session_that_used_the_cache_prunes_it_at_its_end(pytester: pytest.Pytester,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    import zipfile
+
+    cache = pytester.path / "cache"
+    monkeypatch.setenv("PYTEST_LAMBDA_CACHE_DIR", str(cache))
+    old = _old_cache_entry(cache, "0" * 64)
+    with zipfile.ZipFile(pytester.path / "fn.zip", "w") as zf:
+        zf.writestr("app.py", HELLO_APP)
+    pytester.makepyfile(
+        """
+        from pathlib import Path
+
+        def test_hello(lambda_function):
+            fn = lambda_function("app.handler", code=Path(__file__).parent / "fn.zip",
+                                 runtime="python3.13")
+            assert fn.invoke({"name": "cache"}).payload == {"hello": "cache"}
+        """
+    )
+    result = pytester.runpytest_subprocess("--lambda-backend=process",
+                                           "--lambda-cache-max-size=512KiB", timeout=120)
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines([f"lambda: cache {cache} (pruned to 512KiB at the end of a "
+                                 f"session that used it, from --lambda-cache-max-size)"])
+    assert not os.path.exists(old)  # least recently used, and over the size
+    left = os.listdir(cache / "code")
+    assert len(left) == 1 and left[0] != "0" * 64  # the session's own unpacked zip stays
+    assert os.listdir(cache / "leases") == []  # the session's lease went with it
+
+
+def test_session_that_never_used_the_cache_leaves_it_alone(pytester: pytest.Pytester,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    cache = pytester.path / "cache"
+    monkeypatch.setenv("PYTEST_LAMBDA_CACHE_DIR", str(cache))
+    monkeypatch.setenv("PYTEST_LAMBDA_CACHE_MAX_SIZE", "0")
+    old = _old_cache_entry(cache, "1" * 64)
+    pytester.makepyfile("def test_ok(): pass")
+    result = pytester.runpytest_subprocess("--lambda-backend=process")
+    result.assert_outcomes(passed=1)
+    assert os.path.exists(old)
+
+
+def test_bad_cache_size_is_a_one_line_usage_error(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile("def test_ok(): pass")
+    result = pytester.runpytest_subprocess("--lambda-cache-max-size=huge")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["ERROR: --lambda-cache-max-size: 'huge' is not a size: *"])
+
+
 def test_fixtures_lists_lambda_function(pytester: pytest.Pytester) -> None:
     pytester.makepyfile("def test_ok(): pass")
     result = pytester.runpytest_subprocess("--fixtures", "--lambda-backend=process")

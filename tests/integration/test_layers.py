@@ -167,7 +167,7 @@ def test_paths_with_colons_are_mounted(lambda_function, layers_dir, tmp_path, mo
     # A bind's "source:target:mode" string cannot carry a colon in its source; mounts can.
     monkeypatch.setenv("PYTEST_LAMBDA_CACHE_DIR", str(tmp_path / "cache:dir"))  # /tmp, zips
     code = tmp_path / "code:dir"
-    shutil.copytree(layers_dir / "fn", code)
+    shutil.copytree(layers_dir / "fn", code, ignore=shutil.ignore_patterns("__pycache__"))
     layer = tmp_path / "layer:one"
     (layer / "python").mkdir(parents=True)
     (layer / "python" / "colon.py").write_text('VALUE = "colon"\n')
