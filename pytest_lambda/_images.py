@@ -69,8 +69,13 @@ from ._runtimes import RUNTIMES, Runtime, get_runtime
 #: Which image serves a runtime: always ours, AWS's when present locally, or AWS's only.
 POLICIES = ("hermetic", "prefer-official", "official")
 
-#: The runtime interface clients installed into hermetic images. Pinned: the image tag's hash
-#: covers these strings, so a hermetic tag always means the same contents.
+#: The runtime interface clients installed into hermetic images. Pinned with hashes: the
+#: Python client and its dependencies by `runtime_images/python/requirements.txt` (every
+#: wheel's SHA-256, installed with `pip --require-hashes`), the Node.js client and node-gyp by
+#: `runtime_images/nodejs/lock/<client version>/package-lock.json` (npm's integrity hashes,
+#: installed with `npm ci`). Those files are in the build contexts, so the image tag's hash
+#: covers them: a hermetic tag always means the same bytes. `scripts/pin_runtime_clients.py`
+#: writes them from the specs here.
 AWSLAMBDARIC_SPEC = "awslambdaric==4.2.2"
 #: AWS's Node.js client by Node.js major version: the 4.x line is the nodejs24.x client (it needs
 #: Node.js 22 or later and refuses callback-style handlers, as Lambda does from Node.js 24 on);
@@ -207,6 +212,26 @@ def client_spec(runtime: Runtime) -> str | None:
     if runtime.family == "nodejs":
         return f"{AWS_LAMBDA_RIC_SPECS[runtime.version]} {NODE_GYP_SPEC}"
     return None
+
+
+def node_lock_lines() -> dict[str, list[str]]:
+    """Return the npm specs of each Node.js client line, by the folder of its lock files
+    (`runtime_images/nodejs/lock/<client version>`)."""
+    return {spec.rpartition("@")[2]: [spec, NODE_GYP_SPEC]
+            for spec in sorted(set(AWS_LAMBDA_RIC_SPECS.values()))}
+
+
+def node_lock_dir(runtime: Runtime, images_dir: Path | None = None) -> Path:
+    """Return the folder of the lock files (package.json, package-lock.json) of the Node.js
+    client that goes into `runtime`'s image."""
+    version = AWS_LAMBDA_RIC_SPECS[runtime.version].rpartition("@")[2]
+    return (images_dir or runtime_images_dir()) / "nodejs" / "lock" / version
+
+
+def node_binaries_lock(images_dir: Path | None = None) -> Path:
+    """Return the file pinning each official Node.js package (`NODE_BINARY_SPECS`, per
+    architecture) to npm's sha512 integrity hash of its tarball."""
+    return (images_dir or runtime_images_dir()) / "nodejs" / "lock" / "node-binaries.json"
 
 
 def language_spec(runtime: Runtime, arch: str | None = None) -> str | None:
@@ -713,11 +738,14 @@ def _pip_command() -> list[str]:
 def _install_awslambdaric(rt: Runtime, context: Path, arch: str, steps: _Steps) -> None:
     """Install awslambdaric and its dependencies for the image's Python into `context/runtime`."""
     platforms = [f"manylinux2014_{arch}", f"manylinux_2_28_{arch}"]
+    # Every wheel is checked against the SHA-256 pinned for it (see AWSLAMBDARIC_SPEC).
+    requirements = context / "requirements.txt"
     cmd = [
         *_pip_command(), "install", "--quiet", "--disable-pip-version-check", "--no-input",
         "--no-compile", "--target", str(context / "runtime"), "--only-binary=:all:",
         *(f"--platform={p}" for p in platforms),
-        f"--python-version={rt.version}", "--implementation=cp", AWSLAMBDARIC_SPEC,
+        f"--python-version={rt.version}", "--implementation=cp",
+        "--require-hashes", "--requirement", str(requirements),
     ]
     _run(cmd, step=f"Installing {AWSLAMBDARIC_SPEC} for Python {rt.version}", steps=steps)
 
@@ -739,9 +767,14 @@ def _fetch_for_node(rt: Runtime, context: Path, arch: str, steps: _Steps) -> Non
     specs = (client_spec(rt) or "").split()
     target = context / "npm"
     target.mkdir()
+    # `npm ci` installs exactly the lock file's packages, each checked against its integrity
+    # hash (see AWSLAMBDARIC_SPEC).
+    lock = node_lock_dir(rt)
+    for name in ("package.json", "package-lock.json"):
+        shutil.copy2(lock / name, target / name)
     cmd = [
-        npm, "install", "--ignore-scripts", "--omit=dev", "--no-save", "--no-package-lock",
-        "--no-audit", "--no-fund", "--loglevel=error", "--prefix", str(target), *specs,
+        npm, "ci", "--ignore-scripts", "--omit=dev", "--no-audit", "--no-fund",
+        "--loglevel=error",
     ]
     _run(cmd, step=f"Fetching {' and '.join(specs)} with npm", steps=steps, cwd=target)
     (context / "node").mkdir()
@@ -769,6 +802,7 @@ def _fetch_node_binary(npm: str, spec: str, dest: Path, steps: _Steps) -> None:
                 f"npm pack {spec} left {len(packed)} tarballs instead of one: run it by hand in "
                 f"an empty directory to see why."
             )
+        _check_integrity(spec, packed[0])
         with tarfile.open(packed[0]) as tar:
             members = []
             for member in tar.getmembers():
@@ -787,6 +821,28 @@ def _fetch_node_binary(npm: str, spec: str, dest: Path, steps: _Steps) -> None:
         raise ImageBuildError(
             f"The npm package {spec} has no executable bin/node or no include/node headers: "
             f"pin a node-linux-* package of an official Node.js release in NODE_BINARY_SPECS."
+        )
+
+
+def _check_integrity(spec: str, tarball: Path) -> None:
+    """Raise ImageBuildError unless `tarball`'s sha512 is the one pinned for `spec`."""
+    import base64
+
+    try:
+        pinned = json.loads(node_binaries_lock().read_text()).get(spec)
+    except (OSError, ValueError):
+        pinned = None
+    if not pinned:
+        raise ImageBuildError(
+            f"No integrity hash is pinned for {spec} in {node_binaries_lock()}: run "
+            f"scripts/pin_runtime_clients.py --node after changing NODE_BINARY_SPECS."
+        )
+    digest = hashlib.sha512(tarball.read_bytes()).digest()
+    actual = "sha512-" + base64.b64encode(digest).decode()
+    if actual != pinned:
+        raise ImageBuildError(
+            f"npm's {spec} is not the package pinned for it ({actual} instead of {pinned}): "
+            f"check the npm registry you use, or re-pin with scripts/pin_runtime_clients.py."
         )
 
 
