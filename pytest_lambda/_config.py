@@ -498,10 +498,11 @@ def resolve_code(code: object) -> tuple[Path, str]:
     """
     path, is_zip = locate_code(code)
     check_unzipped_size(code_size(path, is_zip))
-    return _materialise(path, is_zip)
+    return materialise(path, is_zip)
 
 
-def _materialise(path: Path, is_zip: bool) -> tuple[Path, str]:
+def materialise(path: Path, is_zip: bool) -> tuple[Path, str]:
+    """Return (directory, content hash) of located code, unpacking a .zip into the cache."""
     return unpack_zip(path) if is_zip else (path, hash_tree(path))
 
 
@@ -646,7 +647,7 @@ def build_config(
     from ._layers import resolve_layers  # it imports this module
 
     merged = resolve_layers(layers, code_size=size)
-    code_dir, code_hash = _materialise(code_path, is_zip)
+    code_dir, code_hash = materialise(code_path, is_zip)
     return FunctionConfig(
         handler=handler_s,
         runtime=rt,
