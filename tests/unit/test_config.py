@@ -667,3 +667,11 @@ def test_extraction_stops_at_the_bytes_the_archive_declared(tmp_path):
     (tmp_path / "out").mkdir()
     with pytest.raises(ConfigurationError, match=r"unpacks to more than the 5000 bytes"):
         safe_extract(archive, tmp_path / "out", budget=5000)
+
+
+def test_invoke_handler_checks_code_and_layers_before_unpacking(tmp_path, cache):
+    archive = _big_zip(tmp_path / "code.zip", {"app.py": 10, "blob.bin": 200 * MB})
+    layer = _big_zip(tmp_path / "layer.zip", {"python/big.bin": 60 * MB})
+    with pytest.raises(ConfigurationError, match=r"^Function code combined with layers exceeds"):
+        pytest_lambda.invoke_handler("app.handler", {}, code=archive, layers=[layer])
+    assert _cached_trees(cache) == []
