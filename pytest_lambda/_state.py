@@ -6,7 +6,7 @@ import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal, overload
+from typing import TYPE_CHECKING, ClassVar, Literal, overload
 
 import pytest
 
@@ -40,6 +40,16 @@ class PluginState:
     _choice: BackendChoice | None = None
     _service: LambdaService | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _closed: bool = False
+
+    #: States not yet closed in this process: a pytest session run inside another (pytester's
+    #: in-process runs) shares the process's cache leases with it.
+    _open: ClassVar[int] = 0
+    _open_lock: ClassVar[threading.Lock] = threading.Lock()
+
+    def __post_init__(self) -> None:
+        with PluginState._open_lock:
+            PluginState._open += 1
 
     @overload
     def backend_choice(self) -> BackendChoice: ...
@@ -105,9 +115,16 @@ class PluginState:
     def close(self) -> None:
         with self._lock:
             service, self._service = self._service, None
+            closed, self._closed = self._closed, True
         if service is not None:
             service.close()
-        self._prune_cache()
+        if closed:
+            return
+        with PluginState._open_lock:
+            PluginState._open -= 1
+            last = PluginState._open <= 0
+        if last:  # an inner session leaves the outer one's leases (and pruning) alone
+            self._prune_cache()
 
     def _prune_cache(self) -> None:
         """Prune the cache to its maximum size when this session used it (it no longer does)."""

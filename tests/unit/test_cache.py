@@ -159,3 +159,13 @@ def test_prune_cache_command(tmp_path, cache) -> None:
     assert f"removed code/{config.code_dir.name}" in done.stdout
     assert done.stdout.splitlines()[-1].startswith(f"{cache}: ")
     assert not config.code_dir.exists()
+
+
+def test_a_session_run_inside_another_leaves_the_outer_ones_entries(
+        tmp_path, pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    config = _config(_function_zip(tmp_path / "fn.zip", MB))  # the outer session's
+    monkeypatch.setenv("PYTEST_LAMBDA_CACHE_MAX_SIZE", "0")
+    pytester.makepyfile("def test_ok(): pass")
+    pytester.runpytest_inprocess("-p", "no:cacheprovider").assert_outcomes(passed=1)
+    assert config.code_dir.is_dir()
+    assert _cache.leased()
