@@ -182,6 +182,7 @@ def test_paths_with_colons_are_mounted(lambda_function, layers_dir, tmp_path, mo
     assert invoke(fn, {"action": "listdir", "path": "/var/task"}) == ["app.py"]
     assert invoke(fn, {"action": "write", "path": "/tmp/written"}) == "written"
     assert invoke(fn, {"action": "write", "path": "/var/task/new"}) == "EROFS"
+    fn.reset()  # its /tmp lives under tmp_path: release it before the test's directory goes
 
 
 # -- refusals ----------------------------------------------------------------------------------
