@@ -27,11 +27,18 @@ def _prune_images(argv: list[str]) -> int:
     return cli_prune_images(argv)
 
 
+def _prune_cache(argv: list[str]) -> int:
+    from ._cache import cli_prune_cache
+
+    return cli_prune_cache(argv)
+
+
 #: Command name -> (function taking the remaining arguments and returning the exit code, help).
 COMMANDS: dict[str, tuple[Callable[[list[str]], int], str]] = {
     "event": (_event, "print a Lambda event as JSON (event --list shows the names)"),
     "build-images": (_build_images, "build the runtime images ahead of a test session"),
     "prune-images": (_prune_images, "remove runtime images no current recipe produces"),
+    "prune-cache": (_prune_cache, "shrink the cache directory to a size (--max-size, --dry-run)"),
 }
 
 

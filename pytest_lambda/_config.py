@@ -142,6 +142,19 @@ def validate_handler(handler: object, *, custom_runtime: bool = False) -> str:
             f"{example}." if custom_runtime else
             f"Handler {handler!r} is not valid: pass 'module.function', for example {example}."
         )
+    if "\0" in handler:
+        # Lambda hands the handler to the runtime in _HANDLER, and no environment variable
+        # (nor argument) can carry a NUL.
+        raise ConfigurationError(
+            f"Handler {handler!r} contains a NUL character, which no environment variable can "
+            f"carry: remove it from the handler."
+        )
+    if len(handler) > _limits.HANDLER_MAX_LEN:
+        raise ConfigurationError(
+            f"1 validation error detected: Value '{handler}' at 'handler' failed to satisfy "
+            f"constraint: Member must have length less than or equal to "
+            f"{_limits.HANDLER_MAX_LEN} (pass a shorter handler: rename the module or function)."
+        )
     if custom_runtime:
         return handler
     module, dot, function = handler.rpartition(".")
@@ -179,6 +192,11 @@ def validate_environment(environment: Mapping[str, object] | None) -> dict[str, 
             raise ConfigurationError(
                 f"Environment variable {key} must be a string, not {type(value).__name__}: "
                 f"Lambda stores variables as strings (pass str(value))."
+            )
+        if "\0" in value:
+            raise ConfigurationError(
+                f"Environment variable {key} contains a NUL character, which no environment "
+                f"variable can carry: remove it from the value."
             )
         result[key] = value
     reserved = sorted(k for k in result if k in RESERVED_ENVIRONMENT_KEYS)
@@ -309,27 +327,66 @@ def cache_dir() -> Path:
     return Path(xdg) / "pytest-lambda" if xdg else Path.home() / ".cache" / "pytest-lambda"
 
 
-def safe_extract(archive: Path, target: Path) -> None:
+def safe_extract(archive: Path, target: Path, *, budget: int | None = None) -> None:
     """Unpack a .zip into `target`, refusing entries that would land outside it.
 
     Unix permission bits stored in the archive survive; symbolic links are recreated only when
-    they point inside the target.
+    they point inside the target. At most `budget` bytes are written (by default, what the
+    archive declares): an archive whose entries hold more than their declared sizes is refused
+    part-way, as is one whose data does not match its checksums.
     """
+    if budget is None:
+        budget = unzipped_size(archive)
     try:
-        _extract(archive, target.resolve())
-    except (RuntimeError, OSError) as exc:  # links in a loop, a file where a directory goes
+        _extract(archive, target.resolve(), budget)
+    except (RuntimeError, OSError, zipfile.BadZipFile, EOFError) as exc:
+        # links in a loop, a file where a directory goes, data that is not what it says
         if isinstance(exc, OSError) and exc.errno not in _ARCHIVE_ERRNOS:
             raise
         raise ConfigurationError(
             f"{archive} cannot be unpacked ({exc}): rebuild the archive without looping "
-            f"symbolic links or entries that clash."
+            f"symbolic links, entries that clash or damaged entries."
         ) from None
+
+
+def unzipped_size(archive: Path) -> int:
+    """Return the bytes a .zip declares it unpacks to (the sum of its entries' sizes)."""
+    try:
+        with zipfile.ZipFile(archive) as zf:
+            return sum(info.file_size for info in zf.infolist())
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise ConfigurationError(
+            f"{archive} cannot be read as a .zip file ({exc}): rebuild the archive."
+        ) from None
+
+
+def tree_size(root: Path) -> int:
+    """Return the bytes of the regular files under `root` (symbolic links not followed)."""
+    total = 0
+    for dirpath, _dirs, files in os.walk(root):
+        for name in files:
+            st = os.lstat(os.path.join(dirpath, name))
+            if stat.S_ISREG(st.st_mode):
+                total += st.st_size
+    return total
+
+
+def check_unzipped_size(code_size: int) -> None:
+    """Refuse code that unpacks to more than Lambda's limit for code and layers together."""
+    if code_size > _limits.UNZIPPED_CODE_MAX_BYTES:
+        raise ConfigurationError(
+            f"Unzipped size must be smaller than {_limits.UNZIPPED_CODE_MAX_BYTES} bytes. The "
+            f"actual size is {code_size} bytes (make the code smaller: leave out test files and "
+            f"packages the runtime already has, or move dependencies into layers or a container "
+            f"image)."
+        )
 
 
 _ARCHIVE_ERRNOS = frozenset({errno.ELOOP, errno.ENOTDIR, errno.EEXIST, errno.EISDIR})
 
 
-def _extract(archive: Path, target: Path) -> None:
+def _extract(archive: Path, target: Path, budget: int) -> None:
+    written = 0
     with zipfile.ZipFile(archive) as zf:
         for info in zf.infolist():
             name = info.filename
@@ -357,6 +414,12 @@ def _extract(archive: Path, target: Path) -> None:
             dest.parent.mkdir(parents=True, exist_ok=True)
             with zf.open(info) as src, open(dest, "wb") as out:
                 while block := src.read(1 << 20):
+                    written += len(block)
+                    if written > budget:  # declared sizes can lie; the bytes written cannot
+                        raise ConfigurationError(
+                            f"{archive} unpacks to more than the {budget} bytes it declares: "
+                            f"rebuild the archive."
+                        )
                     out.write(block)
             perms = stat.S_IMODE(mode) if mode else 0o644
             os.chmod(dest, perms | 0o444)
@@ -375,30 +438,37 @@ def _extract(archive: Path, target: Path) -> None:
 
 
 def unpack_zip(archive: Path) -> tuple[Path, str]:
-    """Return (directory, hash) of a .zip unpacked into the cache, unpacking it if needed."""
-    digest = hash_file(archive)
-    root = cache_dir() / "code" / digest
-    if root.is_dir():
-        return root, digest
-    staging = root.with_name(f"{digest}.{os.getpid()}.{threading.get_ident()}.tmp")
-    staging.mkdir(parents=True, exist_ok=True)
-    try:
-        safe_extract(archive, staging)
-        try:
-            os.rename(staging, root)  # atomic: parallel workers race harmlessly
-        except OSError:
-            if not root.is_dir():
-                raise
-    finally:
-        if staging.exists():
-            import shutil
+    """Return (directory, hash) of a .zip unpacked into the cache, unpacking it if needed.
 
-            shutil.rmtree(staging, ignore_errors=True)
+    Callers check `unzipped_size` against Lambda's limits first; extraction writes no more than
+    that, and a refused archive leaves nothing in the cache.
+    """
+    from ._cache import using  # it imports this module
+
+    digest = hash_file(archive)
+    with using("code", digest) as root:  # leased to this session, safe from pruning
+        if root.is_dir():
+            return root, digest
+        declared = unzipped_size(archive)
+        staging = root.with_name(f"{digest}.{os.getpid()}.{threading.get_ident()}.tmp")
+        staging.mkdir(parents=True, exist_ok=True)
+        try:
+            safe_extract(archive, staging, budget=declared)
+            try:
+                os.rename(staging, root)  # atomic: parallel workers race harmlessly
+            except OSError:
+                if not root.is_dir():
+                    raise
+        finally:
+            if staging.exists():
+                import shutil
+
+                shutil.rmtree(staging, ignore_errors=True)
     return root, digest
 
 
-def resolve_code(code: object) -> tuple[Path, str]:
-    """Return (directory to mount at /var/task, content hash) for a directory or a .zip."""
+def locate_code(code: object) -> tuple[Path, bool]:
+    """Return (resolved path, is_zip) of a `code=` argument, or raise ConfigurationError."""
     if not isinstance(code, (str, os.PathLike)):
         raise ConfigurationError(
             f"code must be a path to a directory or a .zip file, not {type(code).__name__}."
@@ -415,12 +485,32 @@ def resolve_code(code: object) -> tuple[Path, str]:
         )
     path = path.resolve()
     if path.is_dir():
-        return path, hash_tree(path)
+        return path, False
     if zipfile.is_zipfile(path):
-        return unpack_zip(path)
+        return path, True
     raise ConfigurationError(
         f"Code path {str(path)!r} is neither a directory nor a .zip file: pass code= one of those."
     )
+
+
+def code_size(path: Path, is_zip: bool) -> int:
+    """Return the bytes code unpacks to: a .zip's declared sizes, a directory's files."""
+    return unzipped_size(path) if is_zip else tree_size(path)
+
+
+def resolve_code(code: object) -> tuple[Path, str]:
+    """Return (directory to mount at /var/task, content hash) for a directory or a .zip.
+
+    Code that unpacks to more than Lambda's limit is refused before anything is unpacked.
+    """
+    path, is_zip = locate_code(code)
+    check_unzipped_size(code_size(path, is_zip))
+    return materialise(path, is_zip)
+
+
+def materialise(path: Path, is_zip: bool) -> tuple[Path, str]:
+    """Return (directory, content hash) of located code, unpacking a .zip into the cache."""
+    return unpack_zip(path) if is_zip else (path, hash_tree(path))
 
 
 @dataclass(frozen=True)
@@ -557,10 +647,14 @@ def build_config(
     rt = get_runtime(runtime)
     handler_s = validate_handler(handler, custom_runtime=rt.family == "provided")
     arch = _code_architecture(arch, rt)
-    code_dir, code_hash = resolve_code(code)
+    # Sizes are checked before anything is unpacked (the layers' against code plus layers).
+    code_path, is_zip = locate_code(code)
+    size = code_size(code_path, is_zip)
+    check_unzipped_size(size)
     from ._layers import resolve_layers  # it imports this module
 
-    merged = resolve_layers(layers, code_dir=code_dir)
+    merged = resolve_layers(layers, code_size=size)
+    code_dir, code_hash = materialise(code_path, is_zip)
     return FunctionConfig(
         handler=handler_s,
         runtime=rt,

@@ -151,12 +151,15 @@ class DockerEnvironment(ExecutionEnvironment):
             log_stream_name=self._log_stream_name,
             credentials=self._credentials,
         )
+        from docker.types import Mount
+
         memory = f"{config.memory_size}m"
-        binds = {}
+        # Mounts, not binds: a bind's "source:target:mode" string cannot carry a path with ":".
+        mounts = []
         if config.code_dir is not None:  # a container image carries its own code
-            binds[str(config.code_dir)] = {"bind": "/var/task", "mode": "ro"}
+            mounts.append(Mount("/var/task", str(config.code_dir), type="bind", read_only=True))
         if config.opt_dir is not None:  # without layers the image's empty /opt stays
-            binds[str(config.opt_dir)] = {"bind": "/opt", "mode": "ro"}
+            mounts.append(Mount("/opt", str(config.opt_dir), type="bind", read_only=True))
         tmpfs = None
         if unavailable_reason() is None:
             try:
@@ -173,11 +176,11 @@ class DockerEnvironment(ExecutionEnvironment):
                     f"{exc}."
                 ) from None
         if self._tmp is not None:
-            binds[str(self._tmp.mountpoint)] = {"bind": "/tmp", "mode": "rw"}
+            mounts.append(Mount("/tmp", str(self._tmp.mountpoint), type="bind"))
         else:
             tmpfs = {"/tmp": f"rw,nosuid,nodev,size={config.ephemeral_storage}m,mode=1777"}
         host_config = api.create_host_config(
-            binds=binds,
+            mounts=mounts,
             tmpfs=tmpfs,
             read_only=True,
             mem_limit=memory,

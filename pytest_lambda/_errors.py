@@ -10,7 +10,16 @@ from __future__ import annotations
 
 
 class LambdaHarnessError(Exception):
-    """Base class of every exception pytest-aws-lambda raises."""
+    """Base class of every exception pytest-aws-lambda raises.
+
+    Its message never carries a URL's password: a mirror or engine URL quoted in it (or in a
+    tool's output it quotes) shows `user:***@` instead (see `_redact`).
+    """
+
+    def __init__(self, *args: object) -> None:
+        from ._redact import redact
+
+        super().__init__(*(redact(a) if isinstance(a, str) else a for a in args))
 
 
 class ConfigurationError(LambdaHarnessError, ValueError):

@@ -24,7 +24,8 @@ stage's packages, the client and how the host fetches it, and the build argument
 
 A hermetic image's tag carries a hash of everything that goes into it, so an image present under
 its tag is reused as is (one `images.get`), and a change to any input builds a new one. Builds run
-under a file lock so that parallel pytest-xdist workers (or parallel sessions) build once.
+under a file lock keyed by the Docker engine's ID (`lock_dir()`), so that parallel pytest-xdist
+workers, parallel sessions and sessions with other cache directories build a tag once.
 
 Without mmdebstrap (or without a Debian mirror to give it), step 1 falls back to
 `FROM debian:<suite>-slim` with apt-get inside the build, which needs a registry.
@@ -62,13 +63,19 @@ from ._arch import (
 )
 from ._config import cache_dir
 from ._errors import ConfigurationError, ImageBuildError, LambdaHarnessError
+from ._redact import redact
 from ._runtimes import RUNTIMES, Runtime, get_runtime
 
 #: Which image serves a runtime: always ours, AWS's when present locally, or AWS's only.
 POLICIES = ("hermetic", "prefer-official", "official")
 
-#: The runtime interface clients installed into hermetic images. Pinned: the image tag's hash
-#: covers these strings, so a hermetic tag always means the same contents.
+#: The runtime interface clients installed into hermetic images. Pinned with hashes: the
+#: Python client and its dependencies by `runtime_images/python/requirements.txt` (every
+#: wheel's SHA-256, installed with `pip --require-hashes`), the Node.js client and node-gyp by
+#: `runtime_images/nodejs/lock/<client version>/package-lock.json` (npm's integrity hashes,
+#: installed with `npm ci`). Those files are in the build contexts, so the image tag's hash
+#: covers them: a hermetic tag always means the same bytes. `scripts/pin_runtime_clients.py`
+#: writes them from the specs here.
 AWSLAMBDARIC_SPEC = "awslambdaric==4.2.2"
 #: AWS's Node.js client by Node.js major version: the 4.x line is the nodejs24.x client (it needs
 #: Node.js 22 or later and refuses callback-style handlers, as Lambda does from Node.js 24 on);
@@ -205,6 +212,26 @@ def client_spec(runtime: Runtime) -> str | None:
     if runtime.family == "nodejs":
         return f"{AWS_LAMBDA_RIC_SPECS[runtime.version]} {NODE_GYP_SPEC}"
     return None
+
+
+def node_lock_lines() -> dict[str, list[str]]:
+    """Return the npm specs of each Node.js client line, by the folder of its lock files
+    (`runtime_images/nodejs/lock/<client version>`)."""
+    return {spec.rpartition("@")[2]: [spec, NODE_GYP_SPEC]
+            for spec in sorted(set(AWS_LAMBDA_RIC_SPECS.values()))}
+
+
+def node_lock_dir(runtime: Runtime, images_dir: Path | None = None) -> Path:
+    """Return the folder of the lock files (package.json, package-lock.json) of the Node.js
+    client that goes into `runtime`'s image."""
+    version = AWS_LAMBDA_RIC_SPECS[runtime.version].rpartition("@")[2]
+    return (images_dir or runtime_images_dir()) / "nodejs" / "lock" / version
+
+
+def node_binaries_lock(images_dir: Path | None = None) -> Path:
+    """Return the file pinning each official Node.js package (`NODE_BINARY_SPECS`, per
+    architecture) to npm's sha512 integrity hash of its tarball."""
+    return (images_dir or runtime_images_dir()) / "nodejs" / "lock" / "node-binaries.json"
 
 
 def language_spec(runtime: Runtime, arch: str | None = None) -> str | None:
@@ -454,22 +481,67 @@ def _engine_arch(client: Any) -> str:
 # Locks, steps and subprocesses
 
 
-@contextlib.contextmanager
-def _file_lock(name: str, progress: Progress, waiting: str) -> Iterator[None]:
-    """Hold an exclusive `flock` on `<cache>/locks/<name>.lock`, saying so when we must wait."""
-    locks = cache_dir() / "locks"
-    locks.mkdir(parents=True, exist_ok=True)
-    safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", name)
-    with open(locks / f"{safe}.lock", "a+") as handle:
+def _engine_id(client: Any) -> str:
+    """Return what names the Docker engine: its ID, else the address the client talks to."""
+    try:
+        engine = str(client.info().get("ID") or "")
+    except Exception:
+        engine = ""
+    return engine or str(getattr(getattr(client, "api", None), "base_url", "") or "engine")
+
+
+def lock_dir() -> Path:
+    """Return the directory of the build locks: one per machine, shared by every user and cache
+    directory (a world-writable directory with the sticky bit, as /tmp is)."""
+    path = Path(tempfile.gettempdir()) / "pytest-lambda-locks"
+    if not path.is_dir():
+        with contextlib.suppress(FileExistsError):
+            path.mkdir()
+        with contextlib.suppress(OSError):  # another user made it: it is theirs to chmod
+            os.chmod(path, 0o1777)
+    return path
+
+
+def _open_lock(path: Path) -> int:
+    # Without O_CREAT for a file that exists: in a sticky directory the kernel refuses
+    # O_CREAT on another user's file (fs.protected_regular).
+    while True:
         try:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return os.open(path, os.O_RDWR)
+        except FileNotFoundError:
+            pass
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o666)
+        except FileExistsError:
+            continue
+        with contextlib.suppress(OSError):
+            os.fchmod(fd, 0o666)  # whatever the umask: other users lock it too
+        return fd
+
+
+@contextlib.contextmanager
+def _build_lock(client: Any, tag: str, progress: Progress, waiting: str) -> Iterator[None]:
+    """Hold an exclusive `flock` for building `tag` on the client's engine, saying so when we
+    must wait.
+
+    The lock is keyed by the engine's ID under `lock_dir()`, not kept in the cache directory:
+    sessions with different cache directories (or users) on one engine build a tag once.
+    """
+    key = hashlib.sha256(f"{_engine_id(client)}\0{tag}".encode()).hexdigest()[:24]
+    safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", tag)
+    fd = _open_lock(lock_dir() / f"{safe}.{key}.lock")
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             progress(waiting)
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+            fcntl.flock(fd, fcntl.LOCK_EX)
         try:
             yield
         finally:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
 
 
 class _Steps:
@@ -482,7 +554,7 @@ class _Steps:
         self.started = _clock.perf()
 
     def say(self, text: str) -> None:
-        self.progress(f"{self.prefix}: {text}")
+        self.progress(redact(f"{self.prefix}: {text}"))
 
     @contextlib.contextmanager
     def step(self, n: int, what: str) -> Iterator[None]:
@@ -556,7 +628,7 @@ def _ensure_base(client: Any, rt: Runtime, steps: _Steps, mirror: str, *,
     if _get_image(client, tag) is not None:
         steps.say(f"{head} {what}: cached as {tag}")
         return tag
-    with _file_lock(tag, steps.progress, f"{steps.prefix}: waiting for another process "
+    with _build_lock(client, tag, steps.progress, f"{steps.prefix}: waiting for another process "
                     f"making {tag}…"):
         if _get_image(client, tag) is not None:
             steps.say(f"{head} {what}: made by another process as {tag}")
@@ -578,7 +650,10 @@ def _ensure_base(client: Any, rt: Runtime, steps: _Steps, mirror: str, *,
                                                                      rt.family)),
                     '--customize-hook=rm -rf "$1"/var/cache/apt/* "$1"/var/lib/apt/lists/* '
                     '"$1"/var/log/apt "$1"/var/log/dpkg.log "$1"/var/cache/debconf/*-old '
-                    '"$1"/var/lib/dpkg/*-old',
+                    '"$1"/var/lib/dpkg/*-old; '
+                    # The mirror's credentials, if its URL carries any, stay out of the image.
+                    'find "$1"/etc/apt -name "*.list" -o -name "*.sources" | '
+                    "xargs -r sed -i -E 's#(://)[^/@ ]+@#\\1#g'",
                     *_merged_usr_hook(),
                     suite, str(tarball), mirror,
                 ]
@@ -663,11 +738,14 @@ def _pip_command() -> list[str]:
 def _install_awslambdaric(rt: Runtime, context: Path, arch: str, steps: _Steps) -> None:
     """Install awslambdaric and its dependencies for the image's Python into `context/runtime`."""
     platforms = [f"manylinux2014_{arch}", f"manylinux_2_28_{arch}"]
+    # Every wheel is checked against the SHA-256 pinned for it (see AWSLAMBDARIC_SPEC).
+    requirements = context / "requirements.txt"
     cmd = [
         *_pip_command(), "install", "--quiet", "--disable-pip-version-check", "--no-input",
         "--no-compile", "--target", str(context / "runtime"), "--only-binary=:all:",
         *(f"--platform={p}" for p in platforms),
-        f"--python-version={rt.version}", "--implementation=cp", AWSLAMBDARIC_SPEC,
+        f"--python-version={rt.version}", "--implementation=cp",
+        "--require-hashes", "--requirement", str(requirements),
     ]
     _run(cmd, step=f"Installing {AWSLAMBDARIC_SPEC} for Python {rt.version}", steps=steps)
 
@@ -689,9 +767,14 @@ def _fetch_for_node(rt: Runtime, context: Path, arch: str, steps: _Steps) -> Non
     specs = (client_spec(rt) or "").split()
     target = context / "npm"
     target.mkdir()
+    # `npm ci` installs exactly the lock file's packages, each checked against its integrity
+    # hash (see AWSLAMBDARIC_SPEC).
+    lock = node_lock_dir(rt)
+    for name in ("package.json", "package-lock.json"):
+        shutil.copy2(lock / name, target / name)
     cmd = [
-        npm, "install", "--ignore-scripts", "--omit=dev", "--no-save", "--no-package-lock",
-        "--no-audit", "--no-fund", "--loglevel=error", "--prefix", str(target), *specs,
+        npm, "ci", "--ignore-scripts", "--omit=dev", "--no-audit", "--no-fund",
+        "--loglevel=error",
     ]
     _run(cmd, step=f"Fetching {' and '.join(specs)} with npm", steps=steps, cwd=target)
     (context / "node").mkdir()
@@ -719,6 +802,7 @@ def _fetch_node_binary(npm: str, spec: str, dest: Path, steps: _Steps) -> None:
                 f"npm pack {spec} left {len(packed)} tarballs instead of one: run it by hand in "
                 f"an empty directory to see why."
             )
+        _check_integrity(spec, packed[0])
         with tarfile.open(packed[0]) as tar:
             members = []
             for member in tar.getmembers():
@@ -737,6 +821,28 @@ def _fetch_node_binary(npm: str, spec: str, dest: Path, steps: _Steps) -> None:
         raise ImageBuildError(
             f"The npm package {spec} has no executable bin/node or no include/node headers: "
             f"pin a node-linux-* package of an official Node.js release in NODE_BINARY_SPECS."
+        )
+
+
+def _check_integrity(spec: str, tarball: Path) -> None:
+    """Raise ImageBuildError unless `tarball`'s sha512 is the one pinned for `spec`."""
+    import base64
+
+    try:
+        pinned = json.loads(node_binaries_lock().read_text()).get(spec)
+    except (OSError, ValueError):
+        pinned = None
+    if not pinned:
+        raise ImageBuildError(
+            f"No integrity hash is pinned for {spec} in {node_binaries_lock()}: run "
+            f"scripts/pin_runtime_clients.py --node after changing NODE_BINARY_SPECS."
+        )
+    digest = hashlib.sha512(tarball.read_bytes()).digest()
+    actual = "sha512-" + base64.b64encode(digest).decode()
+    if actual != pinned:
+        raise ImageBuildError(
+            f"npm's {spec} is not the package pinned for it ({actual} instead of {pinned}): "
+            f"check the npm registry you use, or re-pin with scripts/pin_runtime_clients.py."
         )
 
 
@@ -942,7 +1048,7 @@ def resolve_image(
     if image is not None:
         return ImageChoice(rt.name, tag, "hermetic", f"{prefix}built {_built_on(image)} (cached)",
                            arch)
-    with _file_lock(tag, progress, f"pytest-lambda: waiting for another process building "
+    with _build_lock(client, tag, progress, f"pytest-lambda: waiting for another process building "
                     f"{tag}…"):
         image = _get_image(client, tag)
         if image is not None:

@@ -233,15 +233,22 @@ def locate(handler: str, code: object, layers: object,
     package, where only the package itself is), and its module file's size and modification time
     stand for its contents.
     """
-    from ._config import cache_dir, resolve_code
+    from ._config import check_unzipped_size, code_size, locate_code, materialise
     from ._layers import resolve_layers
 
     package = handler.rpartition(".")[0].replace("/", ".").partition(".")[0]
     paths: tuple[str, ...] = ()
     roots: tuple[str, ...] = ()
     identity: list[object] = []
+    size = 0  # the code's unzipped size, which the layers' limit counts (none: found on sys.path)
     if code is not None:
-        code_dir, code_hash = resolve_code(code)
+        # Sizes are checked before anything is unpacked, as lambda_function(...) does.
+        code_path, is_zip = locate_code(code)
+        size = code_size(code_path, is_zip)
+        check_unzipped_size(size)
+    merged = resolve_layers(layers, code_size=size)
+    if code is not None:
+        code_dir, code_hash = materialise(code_path, is_zip)
         task_root: str | None = str(code_dir)
         paths = roots = (str(code_dir),)
         identity.append(("code", code_hash))
@@ -250,10 +257,6 @@ def locate(handler: str, code: object, layers: object,
         if task_root is not None and not _below(os.path.realpath(task_root), _shared_roots()):
             roots = (task_root,)
         identity.append(("found", task_root, _stamp(task_root, package)))
-        code_dir = cache_dir() / "empty"  # layers' size limit counts the code, here none
-        if layers is not None:
-            code_dir.mkdir(parents=True, exist_ok=True)
-    merged = resolve_layers(layers, code_dir=code_dir)
     if merged is not None:
         version = f"python{sys.version_info[0]}.{sys.version_info[1]}"
         python = merged.root / "python"

@@ -24,7 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import _limits
-from ._config import cache_dir, hash_tree, unpack_zip
+from ._cache import using
+from ._config import hash_tree, tree_size, unpack_zip, unzipped_size
 from ._errors import ConfigurationError
 
 #: Bump when the way a merged tree is built changes (it is part of the cache key).
@@ -37,21 +38,6 @@ class Layers:
 
     root: Path
     hashes: tuple[str, ...]
-
-
-def _tree_size(root: Path) -> int:
-    total = 0
-    for dirpath, _dirs, files in os.walk(root):
-        for name in files:
-            st = os.lstat(os.path.join(dirpath, name))
-            if stat.S_ISREG(st.st_mode):
-                total += st.st_size
-    return total
-
-
-def _zip_size(path: Path) -> int:
-    with zipfile.ZipFile(path) as zf:
-        return sum(info.file_size for info in zf.infolist())
 
 
 def _layer_path(layer: object, index: int) -> tuple[Path, bool]:
@@ -82,11 +68,12 @@ def _layer_path(layer: object, index: int) -> tuple[Path, bool]:
     )
 
 
-def resolve_layers(layers: object, *, code_dir: Path) -> Layers | None:
+def resolve_layers(layers: object, *, code_size: int) -> Layers | None:
     """Validate `layers` as Lambda does and return their merged tree (None for no layers).
 
-    Refuses more than `LAYERS_MAX` layers and code plus layers over `UNZIPPED_CODE_MAX_BYTES`
-    unzipped (measured from file sizes, before anything is hashed or unpacked).
+    Refuses more than `LAYERS_MAX` layers and code (`code_size` bytes unzipped) plus layers over
+    `UNZIPPED_CODE_MAX_BYTES` unzipped (measured from file sizes and the .zip files' declared
+    sizes, before anything is hashed or unpacked).
     """
     if layers is None:
         return None
@@ -102,8 +89,8 @@ def resolve_layers(layers: object, *, code_dir: Path) -> Layers | None:
             f"{_limits.LAYERS_MAX} in layers=, merging the others into one)."
         )
     paths = [_layer_path(layer, i) for i, layer in enumerate(layers)]
-    total = _tree_size(code_dir) + sum(
-        _zip_size(path) if is_zip else _tree_size(path) for path, is_zip in paths
+    total = code_size + sum(
+        unzipped_size(path) if is_zip else tree_size(path) for path, is_zip in paths
     )
     if total > _limits.UNZIPPED_CODE_MAX_BYTES:
         raise ConfigurationError(
@@ -123,9 +110,9 @@ def resolve_layers(layers: object, *, code_dir: Path) -> Layers | None:
             sources.append((path, path, False))
             hashes.append(f"dir:{hash_tree(path)}")
     key = hashlib.sha256("\0".join([_RECIPE, *hashes]).encode()).hexdigest()
-    root = cache_dir() / "layers" / key
-    if not root.is_dir():
-        _build(root, sources)
+    with using("layers", key) as root:  # leased to this session, safe from pruning
+        if not root.is_dir():
+            _build(root, sources)
     return Layers(root=root, hashes=tuple(hashes))
 
 

@@ -39,6 +39,9 @@ ENVIRONMENT_MAX_BYTES = 4 * 1024
 #: Function name length.
 FUNCTION_NAME_MAX_LEN = 64
 
+#: Handler length (Lambda's pattern for it is `[^\s]+`).
+HANDLER_MAX_LEN = 128
+
 #: Layers per function, and the unzipped size of code plus layers (bytes).
 LAYERS_MAX = 5
 UNZIPPED_CODE_MAX_BYTES = 250 * 1024 * 1024

@@ -59,11 +59,14 @@ def encode_payload(event: object) -> bytes:
         body = bytes(event)
     else:
         try:
-            body = json.dumps(event).encode()
+            # JSON has no NaN or Infinity, and Lambda refuses a body that carries them.
+            body = json.dumps(event, allow_nan=False).encode()
         except (TypeError, ValueError) as exc:
+            hint = ("JSON has no NaN or Infinity, so Lambda refuses them: replace them with "
+                    "null or a string" if "Out of range float" in str(exc)
+                    else "pass JSON-serialisable values or bytes")
             raise InvalidRequestContentException(
-                f"Could not serialise the event to JSON ({exc}): pass JSON-serialisable values "
-                f"or bytes."
+                f"Could not serialise the event to JSON ({exc}): {hint}."
             ) from None
     if len(body) > _limits.SYNC_REQUEST_MAX_BYTES:
         raise RequestTooLargeException(
@@ -72,13 +75,20 @@ def encode_payload(event: object) -> bytes:
         )
     if isinstance(event, (bytes, bytearray, memoryview)):
         try:
-            json.loads(body)
+            json.loads(body, parse_constant=_refuse_constant)
         except (UnicodeDecodeError, ValueError) as exc:
             raise InvalidRequestContentException(
                 f"Could not parse request body into json: Could not parse payload into json: "
                 f"{exc}"
             ) from None
     return body
+
+
+def _refuse_constant(token: str) -> object:
+    """Refuse the NaN and Infinity that Python's JSON reader accepts and Lambda's does not."""
+    raise ValueError(
+        f"Non-standard token '{token}': JSON has no NaN or Infinity (send null or a string)"
+    )
 
 
 def encode_client_context(client_context: object) -> str | None:
@@ -91,7 +101,7 @@ def encode_client_context(client_context: object) -> str | None:
             error_type="InvalidParameterValueException",
         )
     try:
-        text = json.dumps(client_context, separators=(",", ":"))
+        text = json.dumps(client_context, separators=(",", ":"), allow_nan=False)
     except (TypeError, ValueError) as exc:
         raise InvokeError(
             f"client_context is not JSON-serialisable: {exc}.",

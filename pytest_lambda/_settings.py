@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import pytest
@@ -16,6 +17,8 @@ class Setting:
     choices: tuple[str, ...]
     default: str
     help: str
+    #: For a setting without `choices`: raises ValueError (one sentence) for a bad value.
+    check: Callable[[str], object] | None = None
 
     @property
     def option(self) -> str:
@@ -45,7 +48,19 @@ SETTINGS = (
         "which image serves a runtime: hermetic (built here from Debian), prefer-official "
         "(AWS's official image when present locally), official (require it)",
     ),
+    Setting(
+        "cache_max_size", (), "5GiB",
+        "the size the cache directory is pruned to at the end of a session that used it, "
+        "least recently used entries first (e.g. 500MB, 5GiB; off for no limit)",
+        check=lambda value: _parse_size(value),
+    ),
 )
+
+
+def _parse_size(value: str) -> int | None:
+    from ._cache import parse_size
+
+    return parse_size(value)
 
 
 @dataclass(frozen=True)
@@ -60,10 +75,11 @@ def add_options(parser: pytest.Parser) -> None:
     group = parser.getgroup("lambda", "AWS Lambda execution environments (pytest-aws-lambda)")
     for s in SETTINGS:
         group.addoption(
-            s.option, dest=s.dest, choices=s.choices, default=None,
+            s.option, dest=s.dest, choices=s.choices or None, default=None,
             help=f"{s.help}. Default: {s.default}; also {s.env} or ini {s.ini}.",
         )
-        parser.addini(s.ini, f"{s.help} (one of {', '.join(s.choices)})", default=None)
+        ini_help = f"{s.help} (one of {', '.join(s.choices)})" if s.choices else s.help
+        parser.addini(s.ini, ini_help, default=None)
 
 
 def resolve(config: pytest.Config) -> dict[str, Resolved]:
@@ -80,10 +96,15 @@ def resolve(config: pytest.Config) -> dict[str, Resolved]:
                 value, source = str(ini_value), f"ini {s.ini}"
         if value is None:
             value, source = s.default, "default"
-        if value not in s.choices:
+        if s.choices and value not in s.choices:
             raise pytest.UsageError(
                 f"{source} = {value!r} is not a valid {s.name.replace('_', ' ')}: "
                 f"use one of {', '.join(s.choices)}."
             )
+        if s.check is not None:
+            try:
+                s.check(value)
+            except ValueError as exc:
+                raise pytest.UsageError(f"{source}: {exc}") from None
         resolved[s.name] = Resolved(value, source)
     return resolved

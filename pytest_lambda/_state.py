@@ -7,7 +7,7 @@ import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar, Literal, overload
 
 import pytest
 
@@ -19,6 +19,9 @@ if TYPE_CHECKING:
     from ._service import LambdaService
 
 STATE_KEY = pytest.StashKey["PluginState"]()
+
+#: How `auto` chooses, as the header says it before the choice is made.
+AUTO_RULE = "docker when an engine answers, else process"
 
 
 @dataclass
@@ -38,18 +41,40 @@ class PluginState:
     _choice: BackendChoice | None = None
     _service: LambdaService | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _closed: bool = False
 
-    def backend_choice(self) -> BackendChoice:
-        """Return the session's backend, probing for a Docker engine once when it is `auto`."""
+    #: States not yet closed in this process: a pytest session run inside another (pytester's
+    #: in-process runs) shares the process's cache leases with it.
+    _open: ClassVar[int] = 0
+    _open_lock: ClassVar[threading.Lock] = threading.Lock()
+
+    def __post_init__(self) -> None:
+        with PluginState._open_lock:
+            PluginState._open += 1
+
+    @overload
+    def backend_choice(self) -> BackendChoice: ...
+
+    @overload
+    def backend_choice(self, *, probe: Literal[False]) -> BackendChoice | None: ...
+
+    def backend_choice(self, *, probe: bool = True) -> BackendChoice | None:
+        """Return the session's backend, probing for a Docker engine once when it is `auto`.
+
+        With `probe=False`, an `auto` backend not yet probed gives None and nothing is asked of
+        the engine (the header uses that: probing waits on an engine that may not answer).
+        """
         with self._lock:
             if self._choice is None:
-                self._choice = self._choose()
+                setting = self.settings["backend"]
+                if setting.value != "auto":
+                    self._choice = BackendChoice(setting.value, f"from {setting.source}")
+                elif probe:
+                    self._choice = self._choose()
             return self._choice
 
-    def _choose(self) -> BackendChoice:
-        setting = self.settings["backend"]
-        if setting.value != "auto":
-            return BackendChoice(setting.value, f"from {setting.source}")
+    @staticmethod
+    def _choose() -> BackendChoice:
         from ._docker import probe
 
         ok, detail = probe()
@@ -92,8 +117,30 @@ class PluginState:
         """Destroy every environment the session made, even through a KeyboardInterrupt."""
         with self._lock:
             service, self._service = self._service, None
+            closed, self._closed = self._closed, True
         if service is not None:
             finish_despite_interrupts(service.close)
+        if closed:
+            return
+        with PluginState._open_lock:
+            PluginState._open -= 1
+            last = PluginState._open <= 0
+        if last:  # an inner session leaves the outer one's leases (and pruning) alone
+            self._prune_cache()
+
+    def _prune_cache(self) -> None:
+        """Prune the cache to its maximum size when this session used it (it no longer does)."""
+        cache = sys.modules.get("pytest_lambda._cache")  # never imported: never used
+        if cache is None or not cache.leased():
+            return
+        cache.release()
+        try:
+            # Without waiting: a session busy with the cache now prunes it at its own end.
+            cache.prune(cache.parse_size(self.settings["cache_max_size"].value), wait=False)
+        except OSError as exc:
+            import warnings
+
+            warnings.warn(f"pytest-lambda could not prune its cache: {exc}", stacklevel=1)
 
 
 def finish_despite_interrupts(work: Callable[[], None]) -> None:

@@ -10,7 +10,7 @@ import pytest
 
 from . import _settings
 from ._fixtures_context import lambda_context  # noqa: F401  (registers the fixture)
-from ._state import STATE_KEY, PluginState
+from ._state import AUTO_RULE, STATE_KEY, PluginState
 from .fixtures import lambda_function, lambda_service  # noqa: F401  (registers the fixtures)
 
 
@@ -32,14 +32,25 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
+    from ._config import cache_dir
+    from ._redact import redact
+
     state = config.stash[STATE_KEY]
-    choice = state.backend_choice()
-    lines = [f"lambda: backend={choice.name} ({choice.reason})"]
     policy = state.settings["image_policy"]
+    policy_line = f"lambda: image policy={policy.value} (from {policy.source})"
+    limit = state.settings["cache_max_size"]
+    cache_line = redact(f"lambda: cache {cache_dir()} (pruned to {limit.value} at the end of a "
+                        f"session that used it, from {limit.source})")
+    choice = state.backend_choice(probe=False)
+    if choice is None:
+        # `auto` asks the engine when a function first needs a backend, not here: a session of
+        # in-process tests never waits on an engine. What it chose is said at the session's end.
+        return [f"lambda: backend=auto (not probed yet: {AUTO_RULE})", policy_line, cache_line]
+    lines = [f"lambda: backend={choice.name} ({choice.reason})"]
     if choice.name == "docker":
         from ._ephemeral import unavailable_reason
 
-        lines.append(f"lambda: image policy={policy.value} (from {policy.source})")
+        lines.append(policy_line)
         disk = ("disk (a loop-mounted ext4 reserved in the cache directory; a tmpfs, with a "
                 "warning, for an environment that finds no room there)")
         lines.append(f"lambda: /tmp is {unavailable_reason() or disk}")
@@ -47,20 +58,26 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
         from ._process_env import differences
 
         lines.append("lambda: process backend differs from Lambda: " + "; ".join(differences()))
-    return lines
+    return [*(redact(line) for line in lines), cache_line]
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    from ._redact import redact
+
     state = terminalreporter.config.stash.get(STATE_KEY, None)
     if state is None:
         return
+    if state.settings["backend"].value == "auto":
+        choice = state.backend_choice(probe=False)
+        if choice is not None:
+            terminalreporter.write_line(redact(f"lambda: backend={choice.name} ({choice.reason})"))
     backend = state.docker_backend_if_made()
     if backend is None or not backend.images:
         return
     terminalreporter.write_sep("-", "lambda runtime images")
     for runtime, choice in sorted(backend.images.items()):
         terminalreporter.write_line(
-            f"{runtime}: {choice.tag} ({choice.source}; {choice.reason})"
+            redact(f"{runtime}: {choice.tag} ({choice.source}; {choice.reason})")
         )
 
 

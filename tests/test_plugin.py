@@ -25,8 +25,9 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def _header(result: pytest.RunResult) -> str:
+    """Return the header's backend line (an `auto` session says what it chose at its end too)."""
     lines = [line for line in result.outlines if line.startswith("lambda: backend=")]
-    assert len(lines) == 1, result.outlines
+    assert lines, result.outlines
     return lines[0]
 
 
@@ -104,14 +105,196 @@ def test_bad_value_is_a_one_line_usage_error(pytester: pytest.Pytester,
 def test_auto_says_why_it_chose(pytester: pytest.Pytester,
                                 monkeypatch: pytest.MonkeyPatch) -> None:
     pytester.makepyfile("def test_ok(): pass")
-    header = _header(pytester.runpytest_subprocess("--lambda-backend=auto"))
-    assert header.startswith(("lambda: backend=docker (auto: Docker engine ",
-                              "lambda: backend=process (auto: "))
+    _write_function(pytester)
+    pytester.makepyfile(
+        """
+        from pathlib import Path
+
+        def test_hello(lambda_function):
+            lambda_function("app.handler", code=Path(__file__).parent / "fn",
+                            runtime="python3.13")
+        """
+    )
+    result = pytester.runpytest_subprocess("--lambda-backend=auto")
+    assert _header(result) == (
+        "lambda: backend=auto (not probed yet: docker when an engine answers, else process)"
+    )
+    chosen = [line for line in result.outlines if line.startswith("lambda: backend=")][1:]
+    assert len(chosen) == 1 and chosen[0].startswith(
+        ("lambda: backend=docker (auto: Docker engine ", "lambda: backend=process (auto: "))
     # With no engine to be found, auto falls back to the process backend and says why.
     monkeypatch.setenv("DOCKER_HOST", f"unix://{pytester.path}/no-such-docker.sock")
-    header = _header(pytester.runpytest_subprocess())
-    assert header.startswith("lambda: backend=process (auto: No Docker engine answers (")
-    assert "--lambda-backend=process" in header
+    result = pytester.runpytest_subprocess()
+    chosen = [line for line in result.outlines if line.startswith("lambda: backend=")][1:]
+    assert chosen[0].startswith("lambda: backend=process (auto: No Docker engine answers (")
+    assert "--lambda-backend=process" in chosen[0]
+
+
+class _SilentEngine:
+    """A unix socket that accepts connections and never answers (an engine that hangs)."""
+
+    def __init__(self) -> None:
+        import socket
+        import tempfile
+        import threading
+
+        self._dir = tempfile.mkdtemp(prefix="silent-", dir="/tmp")  # short: sun_path is 108
+        self.path = os.path.join(self._dir, "docker.sock")
+        self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self._sock.bind(self.path)
+        self._sock.listen(16)
+        self.accepted: list[socket.socket] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, _ = self._sock.accept()
+            except OSError:
+                return
+            self.accepted.append(conn)  # held open, never answered
+
+    def close(self) -> None:
+        import shutil
+
+        self._sock.close()
+        for conn in self.accepted:
+            conn.close()
+        shutil.rmtree(self._dir, ignore_errors=True)
+
+
+@pytest.fixture
+def silent_engine(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    engine = _SilentEngine()
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{engine.path}")
+    yield engine
+    engine.close()
+
+
+def test_in_process_session_never_contacts_the_engine(pytester: pytest.Pytester,
+                                                      silent_engine: _SilentEngine) -> None:
+    pytester.makepyfile(
+        """
+        from pytest_lambda import invoke_handler
+
+        def handler(event, context):
+            return {"doubled": event["n"] * 2}
+
+        def test_one():
+            assert invoke_handler(handler, {"n": 2}).payload == {"doubled": 4}
+
+        def test_two(lambda_context):
+            assert handler({"n": 3}, lambda_context) == {"doubled": 6}
+        """
+    )
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", timeout=60)
+    result.assert_outcomes(passed=2)
+    assert silent_engine.accepted == []
+    assert _header(result) == (
+        "lambda: backend=auto (not probed yet: docker when an engine answers, else process)"
+    )
+
+
+def test_engine_is_probed_when_a_function_first_needs_a_backend(
+        pytester: pytest.Pytester, silent_engine: _SilentEngine) -> None:
+    _write_function(pytester)
+    pytester.makepyfile(
+        """
+        from pathlib import Path
+
+        def test_hello(lambda_function):
+            fn = lambda_function("app.handler", code=Path(__file__).parent / "fn",
+                                 runtime="python3.13")
+            assert fn.invoke({"name": "lazy"}).payload == {"hello": "lazy"}
+            again = lambda_function("app.handler", code=Path(__file__).parent / "fn",
+                                    runtime="python3.13")
+            assert again.invoke({}).payload == {"hello": "world"}
+        """
+    )
+    result = pytester.runpytest_subprocess(timeout=120)
+    result.assert_outcomes(passed=1)
+    assert len(silent_engine.accepted) == 1  # probed once, on the first function, not again
+    # What auto chose is said once it is known, at the end of the session.
+    result.stdout.fnmatch_lines(["lambda: backend=process (auto: No Docker engine answers (*"])
+
+
+def test_docker_host_credentials_never_reach_the_header_or_messages(
+        pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    _write_function(pytester)
+    pytester.makepyfile(
+        """
+        from pathlib import Path
+
+        def test_hello(lambda_function):
+            fn = lambda_function("app.handler", code=Path(__file__).parent / "fn",
+                                 runtime="python3.13", backend="docker")
+        """
+    )
+    monkeypatch.setenv("DOCKER_HOST", "tcp://ada:s3cret-pw@127.0.0.1:1")
+    result = pytester.runpytest_subprocess("--lambda-backend=auto", timeout=120)
+    output = result.stdout.str() + result.stderr.str()
+    assert "127.0.0.1:1" in output  # the address is said ...
+    assert "s3cret-pw" not in output  # ... its password is not
+
+
+def _old_cache_entry(cache: os.PathLike[str] | str, name: str) -> str:
+    import pathlib
+
+    entry = pathlib.Path(cache, "code", name)
+    entry.mkdir(parents=True)
+    (entry / "blob.bin").write_bytes(os.urandom(1024 * 1024))
+    a_day_ago = time.time() - 86_400
+    os.utime(entry, (a_day_ago, a_day_ago))
+    return str(entry)
+
+
+def test_session_that_used_the_cache_prunes_it_at_its_end(pytester: pytest.Pytester,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    import zipfile
+
+    cache = pytester.path / "cache"
+    monkeypatch.setenv("PYTEST_LAMBDA_CACHE_DIR", str(cache))
+    old = _old_cache_entry(cache, "0" * 64)
+    with zipfile.ZipFile(pytester.path / "fn.zip", "w") as zf:
+        zf.writestr("app.py", HELLO_APP)
+    pytester.makepyfile(
+        """
+        from pathlib import Path
+
+        def test_hello(lambda_function):
+            fn = lambda_function("app.handler", code=Path(__file__).parent / "fn.zip",
+                                 runtime="python3.13")
+            assert fn.invoke({"name": "cache"}).payload == {"hello": "cache"}
+        """
+    )
+    result = pytester.runpytest_subprocess("--lambda-backend=process",
+                                           "--lambda-cache-max-size=512KiB", timeout=120)
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines([f"lambda: cache {cache} (pruned to 512KiB at the end of a "
+                                 f"session that used it, from --lambda-cache-max-size)"])
+    assert not os.path.exists(old)  # least recently used, and over the size
+    left = os.listdir(cache / "code")
+    assert len(left) == 1 and left[0] != "0" * 64  # the session's own unpacked zip stays
+    assert os.listdir(cache / "leases") == []  # the session's lease went with it
+
+
+def test_session_that_never_used_the_cache_leaves_it_alone(pytester: pytest.Pytester,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    cache = pytester.path / "cache"
+    monkeypatch.setenv("PYTEST_LAMBDA_CACHE_DIR", str(cache))
+    monkeypatch.setenv("PYTEST_LAMBDA_CACHE_MAX_SIZE", "0")
+    old = _old_cache_entry(cache, "1" * 64)
+    pytester.makepyfile("def test_ok(): pass")
+    result = pytester.runpytest_subprocess("--lambda-backend=process")
+    result.assert_outcomes(passed=1)
+    assert os.path.exists(old)
+
+
+def test_bad_cache_size_is_a_one_line_usage_error(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile("def test_ok(): pass")
+    result = pytester.runpytest_subprocess("--lambda-cache-max-size=huge")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["ERROR: --lambda-cache-max-size: 'huge' is not a size: *"])
 
 
 def test_fixtures_lists_lambda_function(pytester: pytest.Pytester) -> None:

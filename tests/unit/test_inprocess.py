@@ -264,6 +264,26 @@ def test_non_json_bytes_raise_invalid_request_content() -> None:
     assert invoke_handler(echo, b'{"raw": true}').payload["event"] == {"raw": True}
 
 
+@pytest.mark.parametrize("event", [
+    float("nan"), float("inf"), {"x": [1, float("-inf")]}, {"nested": {"n": float("nan")}},
+])
+def test_event_with_nan_or_infinity_raises_invalid_request_content(event: Any) -> None:
+    # Lambda's JSON has no NaN or Infinity: it refuses such a body before a runtime sees it.
+    with pytest.raises(InvalidRequestContentException) as info:
+        invoke_handler(echo, event)
+    assert "NaN" in str(info.value) and "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize("body", [b"NaN", b'{"x": NaN}', b"[Infinity]", b'{"y": -Infinity}'])
+def test_bytes_with_nan_or_infinity_raise_invalid_request_content(body: bytes) -> None:
+    with pytest.raises(InvalidRequestContentException) as info:
+        invoke_handler(echo, body)
+    assert str(info.value).startswith(
+        "Could not parse request body into json: Could not parse payload into json: "
+        "Non-standard token"
+    )
+
+
 def test_unserialisable_event_raises_invalid_request_content() -> None:
     with pytest.raises(InvalidRequestContentException):
         invoke_handler(echo, {"when": object()})

