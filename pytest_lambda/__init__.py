@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from . import events
 from ._context import LambdaContext
+from ._deps import Layer
 from ._errors import (
     BackendUnavailableError,
     ConfigurationError,
@@ -31,6 +32,7 @@ __all__ = [
     "InvokeResult",
     "LambdaContext",
     "LambdaHarnessError",
+    "Layer",
     "RequestTooLargeException",
     "ResourceNotFoundException",
     "ServiceException",

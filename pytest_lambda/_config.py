@@ -491,9 +491,15 @@ def build_config(
     region: object = _aws.DEFAULT_REGION,
     account_id: object = _aws.DEFAULT_ACCOUNT_ID,
     layers: object = None,
+    requirements: object = None,
+    _host_dependencies: bool = False,
     **more: Any,
 ) -> FunctionConfig:
-    """Validate every argument of `lambda_function(...)` and return the configuration."""
+    """Validate every argument of `lambda_function(...)` and return the configuration.
+
+    `requirements` are built for the runtime and architecture (`_deps`), or for this host's
+    Python when `_host_dependencies` (the process backend runs Python functions on it).
+    """
     if more:
         unknown = ", ".join(sorted(more))
         raise ConfigurationError(
@@ -513,7 +519,8 @@ def build_config(
     if image is not None:
         from ._image_function import default_image_function_name, resolve_image_function
 
-        for given, what in ((code, "code="), (runtime, "runtime="), (layers, "layers=")):
+        for given, what in ((code, "code="), (runtime, "runtime="), (layers, "layers="),
+                            (requirements, "requirements=")):
             if given is not None:
                 raise ConfigurationError(
                     f"A container-image function takes no {what}: its image carries its code, "
@@ -553,18 +560,36 @@ def build_config(
     code_dir, code_hash = resolve_code(code)
     from ._layers import resolve_layers  # it imports this module
 
+    if requirements is not None or _has_dependency_layers(layers):
+        from . import _deps
+
+        target = (_deps.host_target() if _host_dependencies and rt.family == "python"
+                  else _deps.Target(rt, arch))
+        who = f"function {fn_name!r}" if fn_name else f"the function {handler_s!r}"
+        name_hash = code_hash
+        code_dir, code_hash = _deps.with_code_dependencies(code_dir, code_hash, requirements,
+                                                           target, who)
+        layers = _deps.resolve_layer_values(layers, target, who)
+    else:
+        name_hash = code_hash
     merged = resolve_layers(layers, code_dir=code_dir)
     return FunctionConfig(
         handler=handler_s,
         runtime=rt,
         code_dir=code_dir,
         code_hash=code_hash,
-        name=fn_name or default_function_name(handler_s, rt.name, code_hash),
+        name=fn_name or default_function_name(handler_s, rt.name, name_hash),
         layers=merged.hashes if merged else (),
         opt_dir=merged.root if merged else None,
         architecture=arch,
         **common,
     )
+
+
+def _has_dependency_layers(layers: object) -> bool:
+    from ._deps import Layer
+
+    return isinstance(layers, (list, tuple)) and any(isinstance(x, Layer) for x in layers)
 
 
 _REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-\d{1,2}")

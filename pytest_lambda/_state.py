@@ -6,13 +6,16 @@ import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from ._settings import Resolved
 
 if TYPE_CHECKING:
+    from contextlib import AbstractContextManager
+
+    from ._deps import Reporter as DependencyReporter
     from ._docker_env import DockerBackend
     from ._process_env import ProcessBackend
     from ._service import LambdaService
@@ -37,6 +40,7 @@ class PluginState:
     _choice: BackendChoice | None = None
     _service: LambdaService | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _deps: DependencyReporter | None = None
 
     def backend_choice(self) -> BackendChoice:
         """Return the session's backend, probing for a Docker engine once when it is `auto`."""
@@ -86,6 +90,19 @@ class PluginState:
 
         backend = self._service.made_backend("docker") if self._service is not None else None
         return backend if isinstance(backend, DockerBackend) else None
+
+    def dependency_builds(self) -> AbstractContextManager[None]:
+        """Report the dependency builds made meanwhile to this session (progress, summary)."""
+        from ._deps import Reporter, reporting_to
+
+        with self._lock:
+            if self._deps is None:
+                self._deps = Reporter(progress=self.progress)
+            return reporting_to(self._deps)
+
+    def dependency_records(self) -> list[Any]:
+        """Return the dependency builds this session made or reused, in order."""
+        return list(self._deps.records) if self._deps is not None else []
 
     def close(self) -> None:
         with self._lock:

@@ -52,6 +52,16 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     state = terminalreporter.config.stash.get(STATE_KEY, None)
     if state is None:
         return
+    records = state.dependency_records()
+    if records:
+        terminalreporter.write_sep("-", "lambda dependencies")
+        for r in records:
+            how = (f"built in {r.seconds:.1f} s" if r.built
+                   else "reused (cached, nothing rebuilt)")
+            terminalreporter.write_line(
+                f"{r.manifest} for {r.target}: {r.packages} "
+                f"package{'' if r.packages == 1 else 's'}, {how} ({r.what})"
+            )
     backend = state.docker_backend_if_made()
     if backend is None or not backend.images:
         return
