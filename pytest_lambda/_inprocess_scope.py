@@ -36,6 +36,7 @@ import sysconfig
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -225,7 +226,7 @@ class Located:
 
 
 def locate(handler: str, code: object, layers: object,
-           find_task_root: Callable[[str], str | None]) -> Located:
+           find_task_root: Callable[[str], str | None], requirements: object = None) -> Located:
     """Validate `code` and `layers` as `lambda_function` does and return where `handler` lives.
 
     Without `code`, the handler is found on `sys.path` as before (`find_task_root`): its
@@ -253,6 +254,21 @@ def locate(handler: str, code: object, layers: object,
         code_dir = cache_dir() / "empty"  # layers' size limit counts the code, here none
         if layers is not None:
             code_dir.mkdir(parents=True, exist_ok=True)
+    if requirements is not None or (isinstance(layers, (list, tuple)) and layers):
+        # Dependencies for this interpreter, in a cached directory of their own: on the path
+        # after the code (whose files win) only while the function imports or runs.
+        from . import _deps
+
+        target = _deps.host_target()
+        who = f"invoke_handler({handler!r})"
+        base = Path(code_dir if code is not None else (task_root or os.getcwd()))
+        manifest = _deps.manifest_path(requirements, base, target, who)
+        if manifest is not None:
+            deps = _deps.build(manifest, target, who=who)
+            paths += (str(deps.root),)
+            roots += (str(deps.root),)
+            identity.append(("requirements", deps.key))
+        layers = _deps.resolve_layer_values(layers, target, who)
     merged = resolve_layers(layers, code_dir=code_dir)
     if merged is not None:
         version = f"python{sys.version_info[0]}.{sys.version_info[1]}"
