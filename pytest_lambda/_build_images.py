@@ -153,10 +153,12 @@ def build_requirements(sdist: Path) -> list[str]:
                     break
     requires = list(_DEFAULT_BUILD_REQUIRES)
     if text is not None:
+        import importlib
+
         try:
-            import tomllib
+            tomllib: Any = importlib.import_module("tomllib")
         except ImportError:  # Python 3.10: take setuptools' defaults
-            tomllib = None  # type: ignore[assignment]
+            tomllib = None
         if tomllib is not None:
             try:
                 system = tomllib.loads(text).get("build-system", {})
@@ -237,7 +239,9 @@ def _run_container(client: Any, image: str, command: list[str], target: Target,
                 status = api.wait(container, timeout=15)
                 break
             except Exception as exc:  # requests' read timeout: still running
-                if "timed out" not in str(exc).lower() and "timeout" not in type(exc).__name__.lower():
+                name = type(exc).__name__.lower()
+                timed_out = "timed out" in str(exc).lower() or "timeout" in name
+                if not timed_out:
                     raise
                 if _clock.perf() - started > _BUILD_TIMEOUT_S:
                     raise ConfigurationError(f"{what} took longer than {_BUILD_TIMEOUT_S} s.") \

@@ -379,7 +379,7 @@ def _count_packages(tree: Path, target: Target) -> int:
 
 def _normalise_modes(tree: Path) -> None:
     """Make every file readable by the function's user (Lambda's sandbox user is not the owner)."""
-    for dirpath, dirs, files in os.walk(tree):
+    for dirpath, _dirs, files in os.walk(tree):
         os.chmod(dirpath, 0o755)
         for name in files:
             path = os.path.join(dirpath, name)
@@ -594,7 +594,7 @@ def native_node_packages(modules: Path) -> list[str]:
     `binding.gyp`, or an install script), by their path relative to `modules`."""
     import json
 
-    found = []
+    found: list[str] = []
     if not modules.is_dir():
         return found
     for package_json in sorted(modules.rglob("package.json")):

@@ -16,8 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_lambda import ConfigurationError, Layer, invoke_handler
-from pytest_lambda import _deps
+from pytest_lambda import ConfigurationError, Layer, _deps, invoke_handler
 from pytest_lambda._runtimes import get_runtime
 
 
