@@ -699,6 +699,9 @@ def _remove_any(path: Path) -> None:
 # -- the entry points ---------------------------------------------------------------------------
 
 
+_SIZES: dict[str, int] = {}
+
+
 def _tree_size(root: Path) -> int:
     total = 0
     for dirpath, _dirs, files in os.walk(root):
@@ -718,7 +721,9 @@ def with_code_dependencies(code_dir: Path, code_hash: str, requirements: object,
         return code_dir, code_hash
     deps = build(manifest, target, who=who)
     merged, key = merge(deps, code_dir, code_hash, "")
-    size = _tree_size(merged)
+    size = _SIZES.get(key)
+    if size is None:
+        size = _SIZES[key] = _tree_size(merged)  # the tree under a key never changes
     if size > _limits.UNZIPPED_CODE_MAX_BYTES:
         raise ConfigurationError(
             f"Unzipped size must be smaller than {_limits.UNZIPPED_CODE_MAX_BYTES} bytes "

@@ -147,3 +147,42 @@ def test_a_missing_requirements_file(make, deps_dir: Path) -> None:
     with pytest.raises(ConfigurationError, match="requirements file .*nope.txt.* does not exist"):
         make("app.handler", code=deps_dir / "compiled", runtime="python3.13",
                         requirements="nope.txt")
+
+
+def test_a_second_session_rebuilds_nothing(pytester: pytest.Pytester, tmp_path: Path,
+                                           wheel_index: Path, backend: str) -> None:
+    # A local wheel and --no-index: the sessions need no package index.
+    code = tmp_path / "fn"
+    code.mkdir()
+    (code / "requirements.txt").write_text(
+        f"--no-index\n--find-links {wheel_index}\npldeps_probe==2.0\n")
+    (code / "app.py").write_text("import pldeps_probe\n\ndef handler(e, c):\n"
+                                 "    return pldeps_probe.__file__ + ' ' + pldeps_probe.VALUE\n")
+    pytester.makepyfile(test_fn=f"""
+        def test_it(lambda_function):
+            fn = lambda_function("app.handler", code={str(code)!r}, runtime="python3.13",
+                                 requirements=True, backend={backend!r})
+            result = fn.invoke({{}})
+            assert result.payload == "/var/task/pldeps_probe/__init__.py two", result.logs
+    """)
+    cache = tmp_path / "shared-cache"
+
+    def session() -> pytest.RunResult:
+        with pytest.MonkeyPatch.context() as mp:
+            mp.setenv("PYTEST_LAMBDA_CACHE_DIR", str(cache))
+            return pytester.runpytest_subprocess("-p", "no:cacheprovider")
+
+    first = session()
+    first.assert_outcomes(passed=1)
+    first.stdout.fnmatch_lines([
+        "*lambda dependencies*",
+        "*requirements.txt for python3.13 on * (manylinux_2_34_* wheels): 1 package, built in *",
+    ])
+    second = session()
+    second.assert_outcomes(passed=1)
+    second.stdout.fnmatch_lines([
+        "*requirements.txt for python3.13 on * (manylinux_2_34_* wheels): 1 package, reused "
+        "(cached, nothing rebuilt)*",
+    ])
+    assert "built in" not in second.stdout.str()
+    assert "installing" not in second.stdout.str()

@@ -4,14 +4,10 @@ tested in milliseconds."""
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import importlib.util
-import os
 import subprocess
 import sys
 import textwrap
-import zipfile
 from pathlib import Path
 
 import pytest
@@ -20,43 +16,11 @@ from pytest_lambda import ConfigurationError, Layer, _deps, invoke_handler
 from pytest_lambda._runtimes import get_runtime
 
 
-def make_wheel(directory: Path, name: str, version: str, source: str) -> Path:
-    """Write a pure-Python wheel of one module `name` (its `__init__.py` is `source`)."""
-    directory.mkdir(parents=True, exist_ok=True)
-    dist = f"{name}-{version}.dist-info"
-    files = {
-        f"{name}/__init__.py": source.encode(),
-        f"{dist}/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n".encode(),
-        f"{dist}/WHEEL": b"Wheel-Version: 1.0\nGenerator: tests\nRoot-Is-Purelib: true\n"
-                         b"Tag: py3-none-any\n",
-    }
-    record = []
-    for path, data in files.items():
-        digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
-        record.append(f"{path},sha256={digest},{len(data)}")
-    record.append(f"{dist}/RECORD,,")
-    files[f"{dist}/RECORD"] = ("\n".join(record) + "\n").encode()
-    wheel = directory / f"{name}-{version}-py3-none-any.whl"
-    with zipfile.ZipFile(wheel, "w") as zf:
-        for path, data in files.items():
-            zf.writestr(path, data)
-    return wheel
-
-
 @pytest.fixture
 def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     root = tmp_path / "cache"
     monkeypatch.setenv("PYTEST_LAMBDA_CACHE_DIR", str(root))
     return root
-
-
-@pytest.fixture
-def local_index(tmp_path: Path) -> Path:
-    """A folder of wheels that a requirements file names with --find-links and --no-index."""
-    wheels = tmp_path / "wheels"
-    make_wheel(wheels, "pldeps_probe", "1.0", "VALUE = 'one'\n")
-    make_wheel(wheels, "pldeps_probe", "2.0", "VALUE = 'two'\n")
-    return wheels
 
 
 def requirements(directory: Path, wheels: Path, line: str) -> Path:
@@ -77,15 +41,15 @@ def test_platforms_follow_the_runtimes_glibc_and_never_musl() -> None:
 
 
 def test_a_build_is_made_once_and_found_by_its_content(cache: Path, tmp_path: Path,
-                                                       local_index: Path) -> None:
+                                                       wheel_index: Path) -> None:
     target = _deps.Target(get_runtime("python3.13"), "x86_64")
-    manifest = requirements(tmp_path / "a", local_index, "pldeps_probe==1.0")
+    manifest = requirements(tmp_path / "a", wheel_index, "pldeps_probe==1.0")
     reporter = _deps.Reporter(progress=lambda line: None)
     with _deps.reporting_to(reporter):
         first = _deps.build(manifest, target, who="fn a")
         again = _deps.build(manifest, target, who="fn a")
         # Another function with the same requirements (another file, same bytes): same build.
-        same = _deps.build(requirements(tmp_path / "b", local_index, "pldeps_probe==1.0")
+        same = _deps.build(requirements(tmp_path / "b", wheel_index, "pldeps_probe==1.0")
                            .resolve(), target, who="fn b")
     assert first.built and not again.built and not same.built
     assert first.root == again.root == same.root
@@ -103,9 +67,9 @@ def test_a_build_is_made_once_and_found_by_its_content(cache: Path, tmp_path: Pa
 
 
 def test_an_interrupted_build_is_never_taken_for_a_complete_one(cache: Path, tmp_path: Path,
-                                                                local_index: Path) -> None:
+                                                                wheel_index: Path) -> None:
     target = _deps.Target(get_runtime("python3.13"), "x86_64")
-    manifest = requirements(tmp_path / "a", local_index, "pldeps_probe==1.0")
+    manifest = requirements(tmp_path / "a", wheel_index, "pldeps_probe==1.0")
     key = _deps.build_key(manifest, target)
     # What a session killed mid-build leaves: a staging directory of a process that is gone.
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
@@ -119,9 +83,9 @@ def test_an_interrupted_build_is_never_taken_for_a_complete_one(cache: Path, tmp
 
 
 def test_a_build_killed_midway_leaves_no_entry(cache: Path, tmp_path: Path,
-                                               local_index: Path) -> None:
+                                               wheel_index: Path) -> None:
     target = _deps.Target(get_runtime("python3.13"), "x86_64")
-    manifest = requirements(tmp_path / "a", local_index, "pldeps_probe==1.0")
+    manifest = requirements(tmp_path / "a", wheel_index, "pldeps_probe==1.0")
 
     class Interrupted(BaseException):
         pass
@@ -141,9 +105,9 @@ def test_a_build_killed_midway_leaves_no_entry(cache: Path, tmp_path: Path,
 
 
 def test_a_requirement_pip_cannot_find_names_the_function_and_target(
-        cache: Path, tmp_path: Path, local_index: Path) -> None:
+        cache: Path, tmp_path: Path, wheel_index: Path) -> None:
     target = _deps.Target(get_runtime("python3.13"), "arm64")
-    manifest = requirements(tmp_path / "a", local_index, "pldeps_probe==9.9")
+    manifest = requirements(tmp_path / "a", wheel_index, "pldeps_probe==9.9")
     with pytest.raises(ConfigurationError) as info:
         _deps.build(manifest, target, who="function 'orders'")
     message = str(info.value)
@@ -155,9 +119,9 @@ def test_a_requirement_pip_cannot_find_names_the_function_and_target(
 
 
 def test_the_code_wins_over_its_dependencies(cache: Path, tmp_path: Path,
-                                             local_index: Path) -> None:
+                                             wheel_index: Path) -> None:
     code = tmp_path / "code"
-    requirements(code, local_index, "pldeps_probe==1.0")
+    requirements(code, wheel_index, "pldeps_probe==1.0")
     (code / "pldeps_probe").mkdir()
     (code / "pldeps_probe" / "__init__.py").write_text("VALUE = 'mine'\n")
     (code / "app.py").write_text("def handler(e, c):\n    return 1\n")
@@ -170,9 +134,9 @@ def test_the_code_wins_over_its_dependencies(cache: Path, tmp_path: Path,
 
 
 def test_a_layers_dependencies_go_under_python(cache: Path, tmp_path: Path,
-                                               local_index: Path) -> None:
+                                               wheel_index: Path) -> None:
     layer = tmp_path / "layer"
-    requirements(layer, local_index, "pldeps_probe==2.0")
+    requirements(layer, wheel_index, "pldeps_probe==2.0")
     (layer / "python").mkdir()
     (layer / "python" / "own.py").write_text("X = 1\n")
     target = _deps.Target(get_runtime("python3.13"), "x86_64")
@@ -202,9 +166,9 @@ def test_custom_runtimes_take_no_requirements(tmp_path: Path) -> None:
 
 
 def test_invoke_handler_requirements_stay_out_of_the_test_process(
-        cache: Path, tmp_path: Path, local_index: Path) -> None:
+        cache: Path, tmp_path: Path, wheel_index: Path) -> None:
     code = tmp_path / "code"
-    requirements(code, local_index, "pldeps_probe==2.0")
+    requirements(code, wheel_index, "pldeps_probe==2.0")
     (code / "deps_app.py").write_text(textwrap.dedent("""
         import pldeps_probe
 
@@ -224,42 +188,3 @@ def test_invoke_handler_requirements_stay_out_of_the_test_process(
 def test_invoke_handler_requirements_need_a_handler_string(tmp_path: Path) -> None:
     with pytest.raises(ConfigurationError, match="requirements= load a handler given as"):
         invoke_handler(lambda e, c: 1, requirements="requirements.txt")
-
-
-def test_a_second_session_rebuilds_nothing(pytester: pytest.Pytester, tmp_path: Path,
-                                           local_index: Path) -> None:
-    code = tmp_path / "fn"
-    requirements(code, local_index, "pldeps_probe==1.0")
-    (code / "app.py").write_text("import pldeps_probe\n\ndef handler(e, c):\n"
-                                 "    return pldeps_probe.VALUE\n")
-    pytester.makepyfile(test_fn=f"""
-        def test_it(lambda_function):
-            fn = lambda_function("app.handler", code={str(code)!r}, runtime="python3.13",
-                                 requirements=True, backend="process")
-            result = fn.invoke({{}})
-            assert result.payload == "one", result.logs
-    """)
-    env = {"PYTEST_LAMBDA_CACHE_DIR": str(tmp_path / "shared-cache")}
-    first = _run(pytester, env)
-    first.assert_outcomes(passed=1)
-    first.stdout.fnmatch_lines(["*lambda dependencies*",
-                                "*requirements.txt for this host's Python*1 package, built in*"])
-    second = _run(pytester, env)
-    second.assert_outcomes(passed=1)
-    second.stdout.fnmatch_lines(["*requirements.txt for this host's Python*1 package, "
-                                 "reused (cached, nothing rebuilt)*"])
-    assert "built in" not in second.stdout.str()
-    assert "installing" not in second.stdout.str()
-
-
-def _run(pytester: pytest.Pytester, env: dict[str, str]) -> pytest.RunResult:
-    old = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    try:
-        return pytester.runpytest_subprocess("-p", "no:cacheprovider")
-    finally:
-        for k, v in old.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
