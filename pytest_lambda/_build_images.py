@@ -74,8 +74,11 @@ def ensure_build_image(client: Any, runtime: Runtime, arch: str, progress: Progr
     tag = build_image_tag(runtime, arch)
     if _images._get_image(client, tag) is not None:
         return tag
-    with _images._file_lock(tag, progress, f"pytest-lambda: waiting for another process "
-                            f"making {tag}…"):
+    from ._deps import file_lock
+
+    safe = tag.replace("/", "_").replace(":", "_")
+    with file_lock(cache_dir() / "deps" / f"{safe}.image.lock", progress,
+                   f"pytest-lambda: waiting for another process making {tag}…"):
         if _images._get_image(client, tag) is not None:
             return tag
         mirror = _images.debian_mirror() if shutil.which("mmdebstrap") else None
@@ -263,10 +266,59 @@ def _run_container(client: Any, image: str, command: list[str], target: Target,
 
 def rebuild_node_modules(modules: Path, packages: Sequence[str], target: Target, *, who: str,
                          progress: Progress) -> None:
-    """Refuse, in one sentence, Node.js packages that would compile native code on install."""
-    raise ConfigurationError(
-        f"The dependencies of {who} include packages that run install scripts or compile "
-        f"native code ({', '.join(packages[:5])}{', ...' if len(packages) > 5 else ''}), which "
-        f"pytest-aws-lambda does not build for {target.describe()} yet: use pure JavaScript "
-        f"packages, or build node_modules for Lambda yourself and ship it in code=."
+    """Compile the native addons of `packages` (paths under `modules`) for `target` with
+    node-gyp, in the runtime's Node.js build stage image, offline.
+
+    The build stage's base (`_images`, the one the runtime image's client is compiled in) has
+    the compilers and, for Debian's Node.js, the interpreter and its headers (`libnode-dev`);
+    for a version that the official Node.js build serves, that build (bin/node, include/node)
+    is fetched by the host's npm and mounted. node-gyp itself is fetched by the host's npm.
+    """
+    from . import _images
+    from ._docker import get_client
+
+    runtime = target.runtime
+    assert runtime is not None
+    npm = shutil.which("npm")
+    if npm is None:
+        raise ConfigurationError(f"Building the native addons of {who} needs npm on this host.")
+    client = get_client()
+    mirror = _images.debian_mirror() if shutil.which("mmdebstrap") else None
+    if mirror is None:
+        raise ImageBuildError(
+            f"Building the native addons of {who} ({', '.join(packages)}) for {runtime.name} "
+            f"needs its build image, made with mmdebstrap from a Debian mirror: install "
+            f"mmdebstrap and set PYTEST_LAMBDA_DEBIAN_MIRROR to a Debian archive."
+        )
+    steps = _images._Steps(runtime, progress, total=1)
+    steps.prefix = f"pytest-lambda: the {runtime.name} build image"
+    image = _images._ensure_base(client, runtime, steps, mirror, stage="build",
+                                 arch=target.architecture)
+    work = modules.parent.parent / "native-build"
+    tools = work / "tools"
+    tools.mkdir(parents=True)
+    _images._run([npm, "install", "--ignore-scripts", "--omit=dev", "--no-save",
+                  "--no-package-lock", "--no-audit", "--no-fund", "--loglevel=error",
+                  "--prefix", str(tools), _images.NODE_GYP_SPEC],
+                 step=f"Fetching {_images.NODE_GYP_SPEC} with npm", steps=steps, cwd=tools)
+    official = work / "node"
+    official.mkdir()
+    machine = {"x86_64": "x86_64", "arm64": "aarch64"}[target.architecture]
+    spec = _images.language_spec(runtime, machine)
+    if spec is not None:
+        _images._fetch_node_binary(npm, spec, official, steps)
+    names = " ".join(f"'{p}'" for p in packages)
+    script = (
+        "set -eo pipefail; export HOME=/tmp; "
+        "if [ -x /nodejs/bin/node ]; then nodedir=/nodejs; export PATH=/nodejs/bin:$PATH; "
+        "else nodedir=/usr; fi; "
+        f"for p in {names}; do cd \"/work/$p\"; "
+        "node /tools/node_modules/node-gyp/bin/node-gyp.js rebuild --nodedir=$nodedir "
+        "--jobs=max 2>&1 | tail -n 40; test -d build/Release; done"
     )
+    _run_container(client, image, ["/bin/bash", "-c", script], target,
+                   {str(modules): "/work", str(tools): "/tools", str(official): "/nodejs"},
+                   what=f"building the native addons {', '.join(packages)} for "
+                        f"{target.describe()} ({who})", progress=progress, writable="/work")
+    progress(f"pytest-lambda: built the native addons {', '.join(packages)} for "
+             f"{target.describe()}")

@@ -240,6 +240,8 @@ def _manifest_inputs(manifest: Path, target: Target, seen: set[Path] | None = No
         lock = manifest.with_name("package-lock.json")
         if lock.is_file():
             inputs.append(("lock", hash_file(lock)))
+        for rel, path in local_node_packages(manifest).items():
+            inputs.append((f"local:{rel}", hash_tree(path) if path.is_dir() else hash_file(path)))
         return inputs
     for line in manifest.read_text(errors="replace").splitlines():
         line = line.split(" #", 1)[0]
@@ -286,8 +288,6 @@ def build(manifest: Path, target: Target, *, who: str) -> Build:
     Raises ConfigurationError with pip's (or npm's) own message, `who` and the target when a
     requirement cannot be had for the target.
     """
-    from ._images import _file_lock  # one lock discipline for images and dependency builds
-
     key = build_key(manifest, target)
     root = cache_dir() / "deps" / key
     reporter = _reporter()
@@ -298,9 +298,9 @@ def build(manifest: Path, target: Target, *, who: str) -> Build:
         reporter.record(record)
         return Build(root / "tree", key, built=False)
     started = _clock.perf()
-    with _file_lock(f"deps-{key}", reporter.progress,
-                    f"pytest-lambda: waiting for another process installing {shown} for "
-                    f"{target.describe()}…"):
+    with file_lock(root.with_name(f"{key}.lock"), reporter.progress,
+                   f"pytest-lambda: waiting for another process installing {shown} for "
+                   f"{target.describe()}…"):
         if (root / "tree").is_dir():
             record.packages = _count_packages(root / "tree", target)
             reporter.record(record)
@@ -332,6 +332,25 @@ def build(manifest: Path, target: Target, *, who: str) -> Build:
                       f"{record.seconds:.1f} s")
     reporter.record(record)
     return Build(root / "tree", key, built=True)
+
+
+@contextlib.contextmanager
+def file_lock(path: Path, progress: Progress, waiting: str) -> Iterator[None]:
+    """Hold an exclusive `flock` on `path` (made if need be), saying `waiting` when another
+    process holds it. The kernel drops the lock when its holder dies, however it dies."""
+    import fcntl
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+") as handle:
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            progress(waiting)
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
 
 def _shown(manifest: Path) -> str:
@@ -551,6 +570,36 @@ def _install_error(manifest: Path, target: Target, who: str, message: str) -> Co
 # -- npm ---------------------------------------------------------------------------------------
 
 
+def local_node_packages(manifest: Path) -> dict[str, Path]:
+    """Return the `file:` dependencies of a package.json (tarballs or folders beside it), by the
+    path the manifest gives, which must stay inside the manifest's folder."""
+    import json
+
+    try:
+        doc = json.loads(manifest.read_text())
+    except (OSError, ValueError) as exc:
+        raise ConfigurationError(f"{_shown(manifest)} is not valid JSON ({exc}).") from None
+    found: dict[str, Path] = {}
+    if not isinstance(doc, dict):
+        return found
+    for section in ("dependencies", "optionalDependencies"):
+        deps = doc.get(section)
+        if not isinstance(deps, dict):
+            continue
+        for spec in deps.values():
+            if not isinstance(spec, str) or not spec.startswith("file:"):
+                continue
+            rel = spec.removeprefix("file:")
+            path = (manifest.parent / rel).resolve()
+            if manifest.parent.resolve() not in path.parents or not path.exists():
+                raise ConfigurationError(
+                    f"{_shown(manifest)} depends on {spec!r}, which is not a file or folder "
+                    f"inside {manifest.parent}: keep local packages beside the package.json."
+                )
+            found[rel] = path
+    return found
+
+
 def _npm_build(manifest: Path, target: Target, tree: Path, staging: Path, who: str,
                progress: Progress) -> None:
     npm = shutil.which("npm")
@@ -571,6 +620,14 @@ def _npm_build(manifest: Path, target: Target, tree: Path, staging: Path, who: s
     npmrc = manifest.with_name(".npmrc")
     if npmrc.is_file():
         shutil.copy2(npmrc, tree / ".npmrc")
+    local = local_node_packages(manifest)
+    for rel, path in local.items():
+        dest = tree / rel
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        if path.is_dir():
+            shutil.copytree(path, dest, symlinks=True)
+        else:
+            shutil.copy2(path, dest)
     cmd += ["--omit=dev", "--ignore-scripts", "--no-audit", "--no-fund", "--loglevel=error",
             "--no-update-notifier"]
     try:
@@ -582,6 +639,10 @@ def _npm_build(manifest: Path, target: Target, tree: Path, staging: Path, who: s
         raise _install_error(manifest, target, who, message) from None
     for name in ("package.json", "package-lock.json", ".npmrc"):
         (tree / name).unlink(missing_ok=True)
+    for rel, path in local.items():
+        # A tarball is unpacked into node_modules; a folder stays (npm links it from there).
+        if path.is_file():
+            (tree / rel).unlink(missing_ok=True)
     native = native_node_packages(tree / "node_modules")
     if native:
         from ._build_images import rebuild_node_modules
@@ -590,8 +651,8 @@ def _npm_build(manifest: Path, target: Target, tree: Path, staging: Path, who: s
 
 
 def native_node_packages(modules: Path) -> list[str]:
-    """Return the packages under `modules` that compile native code when installed (a
-    `binding.gyp`, or an install script), by their path relative to `modules`."""
+    """Return the packages under `modules` that compile a native addon when installed (those
+    with a `binding.gyp`), by their path relative to `modules`."""
     import json
 
     found: list[str] = []
@@ -609,10 +670,8 @@ def native_node_packages(modules: Path) -> list[str]:
             doc = json.loads(package_json.read_text())
         except (OSError, ValueError):
             continue
-        scripts = doc.get("scripts") if isinstance(doc, dict) else None
-        has_scripts = isinstance(scripts, dict) and any(
-            k in scripts for k in ("preinstall", "install", "postinstall"))
-        if has_scripts or (package / "binding.gyp").is_file():
+        # npm runs `node-gyp rebuild` for a package with a binding.gyp and no install script.
+        if (package / "binding.gyp").is_file():
             found.append(rel.as_posix())
     return found
 

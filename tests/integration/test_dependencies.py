@@ -186,3 +186,15 @@ def test_a_second_session_rebuilds_nothing(pytester: pytest.Pytester, tmp_path: 
     ])
     assert "built in" not in second.stdout.str()
     assert "installing" not in second.stdout.str()
+
+
+def test_nodejs_native_addon_built_in_the_build_image(make, deps_dir: Path) -> None:
+    # tiny-addon is a local tarball whose binding.gyp node-gyp compiles: for nodejs22.x's own
+    # Node.js, in its build image, with no network.
+    fn = make("index.handler", code=deps_dir / "node_native", runtime="nodejs22.x",
+              requirements=True)
+    out = invoke(fn)
+    assert out == {"answer": 42, "machine": {"x86_64": "x86_64", "arm64": "aarch64"}[
+        _arch.host_architecture()], "node": "22"}
+    addon = fn.config.code_dir / "node_modules" / "tiny-addon" / "build" / "Release"
+    assert (addon / "tiny_addon.node").is_file()
