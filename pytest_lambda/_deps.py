@@ -653,8 +653,6 @@ def _npm_build(manifest: Path, target: Target, tree: Path, staging: Path, who: s
 def native_node_packages(modules: Path) -> list[str]:
     """Return the packages under `modules` that compile a native addon when installed (those
     with a `binding.gyp`), by their path relative to `modules`."""
-    import json
-
     found: list[str] = []
     if not modules.is_dir():
         return found
@@ -665,10 +663,6 @@ def native_node_packages(modules: Path) -> list[str]:
         if rel.parts[-2:-1] not in ((), ("node_modules",)) and not (
             len(rel.parts) >= 2 and rel.parts[-2].startswith("@")
         ):
-            continue
-        try:
-            doc = json.loads(package_json.read_text())
-        except (OSError, ValueError):
             continue
         # npm runs `node-gyp rebuild` for a package with a binding.gyp and no install script.
         if (package / "binding.gyp").is_file():

@@ -167,10 +167,10 @@ def invoke_handler(
     if isinstance(handler, str):
         located = _scope.locate(handler, code, layers, _task_root, requirements)
     elif code is not None or layers is not None or requirements is not None:
+        what = "code= and layers=" if requirements is None else "requirements="
         raise ConfigurationError(
-            "code=, layers= and requirements= load a handler given as a 'module.function' "
-            "string: pass handler='module.function' with them, or call the callable without "
-            "them."
+            f"{what} load a handler given as a 'module.function' string: pass "
+            f"handler='module.function' with them, or call the callable without them."
         )
     from ._service import encode_payload  # the Invoke API's own checks; not needed at import
 

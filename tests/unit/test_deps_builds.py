@@ -100,7 +100,7 @@ def test_a_build_killed_midway_leaves_no_entry(cache: Path, tmp_path: Path,
             _deps.build(manifest, target, who="fn")
     finally:
         _deps._pip_build = original  # type: ignore[assignment]
-    assert list((cache / "deps").iterdir()) == []
+    assert [p.name for p in (cache / "deps").iterdir() if not p.name.endswith(".lock")] == []
     assert _deps.build(manifest, target, who="fn").built
 
 
@@ -188,3 +188,16 @@ def test_invoke_handler_requirements_stay_out_of_the_test_process(
 def test_invoke_handler_requirements_need_a_handler_string(tmp_path: Path) -> None:
     with pytest.raises(ConfigurationError, match="requirements= load a handler given as"):
         invoke_handler(lambda e, c: 1, requirements="requirements.txt")
+
+
+def test_native_addons_are_the_packages_with_a_binding_gyp(tmp_path: Path) -> None:
+    modules = tmp_path / "node_modules"
+    for rel, gyp in [("plain", False), ("addon", True), ("@scope/scoped", True),
+                     ("plain/node_modules/nested", True), ("addon/deps/vendored", True)]:
+        package = modules / rel
+        package.mkdir(parents=True)
+        (package / "package.json").write_text("{}")
+        if gyp:
+            (package / "binding.gyp").write_text("{}")
+    assert _deps.native_node_packages(modules) == [
+        "@scope/scoped", "addon", "plain/node_modules/nested"]
