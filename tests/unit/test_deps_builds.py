@@ -56,13 +56,12 @@ def test_a_build_is_made_once_and_found_by_its_content(cache: Path, tmp_path: Pa
     assert (first.root / "pldeps_probe" / "__init__.py").read_text() == "VALUE = 'one'\n"
     assert [(r.what, r.built) for r in reporter.records] == [("fn a", True), ("fn b", False)]
     # Another runtime, another architecture or other contents: another build.
-    other_runtime = _deps.build(manifest, _deps.Target(get_runtime("python3.11"), "x86_64"),
-                                who="fn a")
-    other_arch = _deps.build(manifest, _deps.Target(get_runtime("python3.13"), "arm64"),
-                             who="fn a")
+    keys = {_deps.build_key(manifest, target),
+            _deps.build_key(manifest, _deps.Target(get_runtime("python3.11"), "x86_64")),
+            _deps.build_key(manifest, _deps.Target(get_runtime("python3.13"), "arm64"))}
     manifest.write_text(manifest.read_text().replace("1.0", "2.0"))
     changed = _deps.build(manifest, target, who="fn a")
-    assert len({first.root, other_runtime.root, other_arch.root, changed.root}) == 4
+    assert len(keys | {changed.key}) == 4 and changed.root != first.root
     assert (changed.root / "pldeps_probe" / "__init__.py").read_text() == "VALUE = 'two'\n"
 
 
@@ -201,3 +200,42 @@ def test_native_addons_are_the_packages_with_a_binding_gyp(tmp_path: Path) -> No
             (package / "binding.gyp").write_text("{}")
     assert _deps.native_node_packages(modules) == [
         "@scope/scoped", "addon", "plain/node_modules/nested"]
+
+
+def test_code_with_dependencies_over_lambdas_limit_is_refused(
+        cache: Path, tmp_path: Path, wheel_index: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from pytest_lambda import _limits
+    from pytest_lambda._config import build_config
+
+    code = tmp_path / "code"
+    requirements(code, wheel_index, "pldeps_probe==1.0")
+    (code / "app.py").write_text("def handler(e, c):\n    return 1\n")
+    monkeypatch.setattr(_limits, "UNZIPPED_CODE_MAX_BYTES", 300)
+    with pytest.raises(ConfigurationError,
+                       match=r"^Unzipped size must be smaller than 300 bytes \(function 'big': "
+                             r"its code with the dependencies of .*requirements.txt is \d+ "
+                             r"bytes"):
+        build_config("app.handler", code=code, runtime="python3.13", requirements=True,
+                     name="big")
+
+
+def test_the_process_backend_gets_dependencies_for_this_interpreter(
+        cache: Path, tmp_path: Path, wheel_index: Path) -> None:
+    from pytest_lambda._config import build_config
+
+    code = tmp_path / "code"
+    requirements(code, wheel_index, "pldeps_probe==1.0")
+    (code / "app.py").write_text("def handler(e, c):\n    return 1\n")
+    reporter = _deps.Reporter(progress=lambda line: None)
+    with _deps.reporting_to(reporter):
+        for_container = build_config("app.handler", code=code, runtime="python3.13",
+                                     requirements=True)
+        for_host = build_config("app.handler", code=code, runtime="python3.13",
+                                requirements=True, _host_dependencies=True)
+    assert for_container.code_dir != for_host.code_dir
+    assert [r.target for r in reporter.records] == [
+        "python3.13 on x86_64 (manylinux_2_34_x86_64 wheels)"
+        if _deps.host_target().architecture == "x86_64" else
+        "python3.13 on arm64 (manylinux_2_34_aarch64 wheels)",
+        f"this host's Python {sys.version_info[0]}.{sys.version_info[1]}",
+    ]
