@@ -452,10 +452,41 @@ def _run_tool(cmd: Sequence[str], *, what: str, progress: Progress, cwd: Path | 
     return text
 
 
-def _pip() -> list[str]:
+def _pip(target: Target | None = None) -> list[str]:
+    """Return the command that runs the host's pip, evaluating environment markers
+    (`; python_version >= "3.12"`, `; platform_machine == "aarch64"`) for `target`.
+
+    pip evaluates markers against the interpreter it runs on whatever `--python-version` and
+    `--platform` say (pip issues 11010 and 11198), so for another target it runs under a shim
+    that gives its vendored `packaging` the target's marker environment.
+    """
     from ._images import _pip_command
 
-    return _pip_command()
+    command = _pip_command()
+    if target is None or target.host or command[:3] != [sys.executable, "-m", "pip"]:
+        return command
+    import json
+
+    machine = _MACHINES[target.architecture]
+    full = f"{target.python_version}.0"
+    environment = {
+        "implementation_name": "cpython", "implementation_version": full, "os_name": "posix",
+        "platform_machine": machine, "platform_python_implementation": "CPython",
+        "platform_system": "Linux", "python_full_version": full,
+        "python_version": target.python_version, "sys_platform": "linux",
+    }
+    return [sys.executable, "-c", _MARKER_SHIM, json.dumps(environment, sort_keys=True)]
+
+
+_MARKER_SHIM = """\
+import json, runpy, sys
+from pip._vendor.packaging import markers
+target = json.loads(sys.argv.pop(1))
+host = markers.default_environment
+markers.default_environment = lambda: {**host(), **target}
+sys.argv[0] = "pip"
+runpy.run_module("pip", run_name="__main__", alter_sys=True)
+"""
 
 
 def _pip_errors(output: str) -> str:
@@ -475,7 +506,7 @@ _SOURCE_ROUNDS = 5
 
 def _pip_build(manifest: Path, target: Target, tree: Path, staging: Path, who: str,
                progress: Progress) -> None:
-    base = [*_pip(), "install", "--disable-pip-version-check", "--no-input", "--no-compile",
+    base = [*_pip(target), "install", "--disable-pip-version-check", "--no-input", "--no-compile",
             "--no-warn-script-location", "--progress-bar=off", "--target", str(tree)]
     if target.host:
         cmd = [*base, "-r", str(manifest)]
@@ -546,7 +577,7 @@ def _download_wheels(requirements: Sequence[str], dest: Path, target: Target,
     """Download `requirements` (a source build's build requirements) as wheels for `target`."""
     if not requirements:
         return
-    cmd = [*_pip(), "download", "--disable-pip-version-check", "--no-input",
+    cmd = [*_pip(target), "download", "--disable-pip-version-check", "--no-input",
            "--progress-bar=off", "--only-binary=:all:", *(f"--platform={p}" for p in platforms),
            f"--python-version={target.python_version}", "--implementation=cp", "-d", str(dest),
            *requirements]

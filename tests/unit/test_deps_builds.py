@@ -239,3 +239,18 @@ def test_the_process_backend_gets_dependencies_for_this_interpreter(
         "python3.13 on arm64 (manylinux_2_34_aarch64 wheels)",
         f"this host's Python {sys.version_info[0]}.{sys.version_info[1]}",
     ]
+
+
+@pytest.mark.parametrize(("runtime", "arch", "marker", "installed"), [
+    ("python3.13", "x86_64", 'python_version >= "3.12"', True),
+    ("python3.11", "x86_64", 'python_version >= "3.12"', False),
+    ("python3.13", "arm64", 'platform_machine == "aarch64"', True),
+    ("python3.13", "x86_64", 'platform_machine == "aarch64"', False),
+])
+def test_environment_markers_are_the_targets(cache: Path, tmp_path: Path, wheel_index: Path,
+                                             runtime: str, arch: str, marker: str,
+                                             installed: bool) -> None:
+    # pip alone would evaluate these against the interpreter it runs on (Python 3.11 in CI).
+    manifest = requirements(tmp_path / "a", wheel_index, f"pldeps_probe==1.0; {marker}")
+    built = _deps.build(manifest, _deps.Target(get_runtime(runtime), arch), who="fn")
+    assert (built.root / "pldeps_probe").is_dir() is installed
