@@ -100,6 +100,17 @@ class PluginState:
                 self._deps = Reporter(progress=self.progress)
             return reporting_to(self._deps)
 
+    def add_dependency_records(self, records: list[dict[str, Any]]) -> None:
+        """Add the dependency builds another process (an xdist worker) reported."""
+        from ._deps import BuildRecord, Reporter
+
+        with self._lock:
+            if self._deps is None:
+                self._deps = Reporter(progress=self.progress)
+            reporter = self._deps
+        for record in records:
+            reporter.record(BuildRecord(**record))
+
     def dependency_records(self) -> list[Any]:
         """Return the dependency builds this session made or reused, in order."""
         return list(self._deps.records) if self._deps is not None else []

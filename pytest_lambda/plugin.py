@@ -48,6 +48,26 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     return lines
 
 
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    # An xdist worker hands its dependency builds to the controller, which prints the summary.
+    workeroutput = getattr(session.config, "workeroutput", None)
+    state = session.config.stash.get(STATE_KEY, None)
+    if workeroutput is not None and state is not None:
+        from dataclasses import asdict
+
+        workeroutput["lambda_dependencies"] = [asdict(r) for r in state.dependency_records()]
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: object, error: object) -> None:
+    """Collect an xdist worker's dependency builds into the controller's summary."""
+    output = getattr(node, "workeroutput", None) or {}
+    config = getattr(node, "config", None)
+    state = config.stash.get(STATE_KEY, None) if config is not None else None
+    if state is not None and output.get("lambda_dependencies"):
+        state.add_dependency_records(output["lambda_dependencies"])
+
+
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     state = terminalreporter.config.stash.get(STATE_KEY, None)
     if state is None:

@@ -254,3 +254,28 @@ def test_environment_markers_are_the_targets(cache: Path, tmp_path: Path, wheel_
     manifest = requirements(tmp_path / "a", wheel_index, f"pldeps_probe==1.0; {marker}")
     built = _deps.build(manifest, _deps.Target(get_runtime(runtime), arch), who="fn")
     assert (built.root / "pldeps_probe").is_dir() is installed
+
+
+def test_xdist_workers_report_their_builds_to_the_controllers_summary(
+        pytester: pytest.Pytester, tmp_path: Path, wheel_index: Path) -> None:
+    code = tmp_path / "fn"
+    requirements(code, wheel_index, "pldeps_probe==1.0")
+    (code / "app.py").write_text("import pldeps_probe\n\ndef handler(e, c):\n"
+                                 "    return pldeps_probe.VALUE\n")
+    pytester.makepyfile(test_fn=f"""
+        import pytest
+
+        @pytest.mark.parametrize("i", range(2))
+        def test_it(lambda_function, i):
+            fn = lambda_function("app.handler", code={str(code)!r}, runtime="python3.13",
+                                 requirements=True, backend="process")
+            assert fn.invoke({{}}).payload == "one"
+    """)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("PYTEST_LAMBDA_CACHE_DIR", str(tmp_path / "cache"))
+        result = pytester.runpytest_subprocess("-n", "2", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines([
+        "*lambda dependencies*",
+        "*requirements.txt for this host's Python *: 1 package, built in*",
+    ])
