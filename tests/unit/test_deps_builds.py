@@ -279,3 +279,29 @@ def test_xdist_workers_report_their_builds_to_the_controllers_summary(
         "*lambda dependencies*",
         "*requirements.txt for this host's Python *: 1 package, built in*",
     ])
+
+
+def test_a_nodejs_layers_dependencies_go_under_nodejs_node_modules(
+        cache: Path, tmp_path: Path) -> None:
+    import shutil
+    import tarfile
+
+    if shutil.which("npm") is None:
+        pytest.skip("npm is not installed")
+    layer = tmp_path / "layer"
+    layer.mkdir()
+    source = tmp_path / "pkg"
+    source.mkdir()
+    (source / "package.json").write_text('{"name": "pl-probe", "version": "1.0.0"}')
+    (source / "index.js").write_text("module.exports = 'probe';\n")
+    with tarfile.open(layer / "pl-probe-1.0.0.tgz", "w:gz") as tar:
+        tar.add(source, arcname="package")
+    (layer / "package.json").write_text(
+        '{"name": "layer", "version": "1.0.0", '
+        '"dependencies": {"pl-probe": "file:pl-probe-1.0.0.tgz"}}')
+    target = _deps.Target(get_runtime("nodejs22.x"), "x86_64")
+    [built] = _deps.resolve_layer_values([Layer(layer, requirements=True)], target, "fn")
+    modules = built / "nodejs" / "node_modules"  # type: ignore[operator]
+    assert (modules / "pl-probe" / "index.js").read_text() == "module.exports = 'probe';\n"
+    # The build itself holds only node_modules: the manifest and the tarball stay the layer's.
+    assert sorted(p.name for p in (built / "nodejs").iterdir()) == ["node_modules"]  # type: ignore[operator]
