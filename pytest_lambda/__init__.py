@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from . import events
 from ._context import LambdaContext
+from ._deps import Layer
 from ._ephemeral import EphemeralStorageWarning
 from ._errors import (
     BackendUnavailableError,
@@ -35,6 +36,7 @@ __all__ = [
     "InvokeResult",
     "LambdaContext",
     "LambdaHarnessError",
+    "Layer",
     "RequestTooLargeException",
     "ResourceNotFoundException",
     "ServiceException",

@@ -1,8 +1,9 @@
 """The cache directory's size: leases taken by live sessions, and pruning to a maximum size.
 
 What the cache holds (see `_config.cache_dir`): `code/<hash>` (unpacked .zip files),
-`layers/<hash>` (merged layer trees), `digests/` (remembered content hashes) and `build/` (image
-build contexts, removed after each build). Pruning removes whole entries, least recently used
+`layers/<hash>` (merged layer trees), `deps/<key>` (dependency builds), `tasks/<key>` (code laid
+over its dependencies), `digests/` (remembered content hashes) and `build/` (image build
+contexts, removed after each build). Pruning removes whole entries, least recently used
 first, until the cache fits the maximum size; `ephemeral/` (the live `/tmp` file systems) is
 never touched here.
 
@@ -33,7 +34,7 @@ from ._config import cache_dir
 from ._errors import ConfigurationError
 
 #: The kinds of entry pruning may remove (one directory or file per entry under each).
-PRUNABLE = ("code", "layers", "digests")
+PRUNABLE = ("code", "layers", "deps", "tasks", "digests")
 #: Staging and build leftovers older than this (seconds) belong to dead processes.
 STALE_S = 24 * 3600
 #: The maximum size when no setting says otherwise.
@@ -220,11 +221,13 @@ def _entries(root: Path, now: float) -> tuple[list[Entry], list[Path]]:
             return now - path.lstat().st_mtime > STALE_S
         return False
 
-    for kind in ("code", "layers"):
+    for kind in ("code", "layers", "deps", "tasks"):
         folder = root / kind
         if not folder.is_dir():
             continue
         for path in folder.iterdir():
+            if path.name.endswith(".lock"):  # a build's lock file, not an entry
+                continue
             if path.name.endswith(".tmp"):  # a staging directory: its maker is still at it
                 if is_stale(path):
                     stale.append(path)

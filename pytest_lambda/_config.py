@@ -588,9 +588,15 @@ def build_config(
     region: object = _aws.DEFAULT_REGION,
     account_id: object = _aws.DEFAULT_ACCOUNT_ID,
     layers: object = None,
+    requirements: object = None,
+    _host_dependencies: bool = False,
     **more: Any,
 ) -> FunctionConfig:
-    """Validate every argument of `lambda_function(...)` and return the configuration."""
+    """Validate every argument of `lambda_function(...)` and return the configuration.
+
+    `requirements` are built for the runtime and architecture (`_deps`), or for this host's
+    Python when `_host_dependencies` (the process backend runs Python functions on it).
+    """
     if more:
         unknown = ", ".join(sorted(more))
         raise ConfigurationError(
@@ -610,7 +616,8 @@ def build_config(
     if image is not None:
         from ._image_function import default_image_function_name, resolve_image_function
 
-        for given, what in ((code, "code="), (runtime, "runtime="), (layers, "layers=")):
+        for given, what in ((code, "code="), (runtime, "runtime="), (layers, "layers="),
+                            (requirements, "requirements=")):
             if given is not None:
                 raise ConfigurationError(
                     f"A container-image function takes no {what}: its image carries its code, "
@@ -653,19 +660,40 @@ def build_config(
     check_unzipped_size(size)
     from ._layers import resolve_layers  # it imports this module
 
-    merged = resolve_layers(layers, code_size=size)
-    code_dir, code_hash = materialise(code_path, is_zip)
+    if requirements is not None or _has_dependency_layers(layers):
+        from . import _deps
+
+        code_dir, code_hash = materialise(code_path, is_zip)
+        target = (_deps.host_target() if _host_dependencies and rt.family == "python"
+                  else _deps.Target(rt, arch))
+        who = f"function {fn_name!r}" if fn_name else f"the function {handler_s!r}"
+        name_hash = code_hash
+        code_dir, code_hash = _deps.with_code_dependencies(code_dir, code_hash, requirements,
+                                                           target, who)
+        layers = _deps.resolve_layer_values(layers, target, who)
+        # The layers' limit counts the code with its dependencies.
+        merged = resolve_layers(layers, code_size=code_size(code_dir, False))
+    else:
+        merged = resolve_layers(layers, code_size=size)
+        code_dir, code_hash = materialise(code_path, is_zip)
+        name_hash = code_hash
     return FunctionConfig(
         handler=handler_s,
         runtime=rt,
         code_dir=code_dir,
         code_hash=code_hash,
-        name=fn_name or default_function_name(handler_s, rt.name, code_hash),
+        name=fn_name or default_function_name(handler_s, rt.name, name_hash),
         layers=merged.hashes if merged else (),
         opt_dir=merged.root if merged else None,
         architecture=arch,
         **common,
     )
+
+
+def _has_dependency_layers(layers: object) -> bool:
+    from ._deps import Layer
+
+    return isinstance(layers, (list, tuple)) and any(isinstance(x, Layer) for x in layers)
 
 
 _REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-\d{1,2}")

@@ -37,7 +37,7 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, nullcontext, suppress
 from dataclasses import dataclass, field
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from . import _aws, _clock, _limits
 from . import _inprocess_scope as _scope
@@ -57,6 +57,9 @@ from ._reporting import (
     timeout_error,
 )
 from ._result import InvokeResult
+
+if TYPE_CHECKING:
+    from ._deps import Layer
 
 Handler = Callable[[Any, Any], Any]
 
@@ -105,7 +108,8 @@ def invoke_handler(
     function_name: str | None = None,
     context: LambdaContext | None = None,
     code: str | os.PathLike[str] | None = None,
-    layers: Sequence[str | os.PathLike[str]] | None = None,
+    layers: Sequence[str | os.PathLike[str] | Layer] | None = None,
+    requirements: str | os.PathLike[str] | bool | None = None,
 ) -> InvokeResult:
     """Call `handler(event, context)` in this process as Lambda would, and return the result.
 
@@ -128,6 +132,12 @@ def invoke_handler(
     function's own modules and the paths, variables and import hooks it sets are taken out of
     the process again after each call (see `_inprocess_scope`); the libraries it imports from the
     test's environment stay shared, with whatever the import did to them.
+
+    `requirements` (a ``requirements.txt`` relative to `code`, or to the handler's directory
+    without `code`; ``True`` for ``requirements.txt`` there) is installed for this interpreter
+    into a cached directory of its own, on `sys.path` after the code only while the function
+    imports or runs: the test's own environment is not changed. A `pytest_lambda.Layer` with
+    requirements in `layers` gets them in its ``python/`` folder.
     """
     __tracebackhide__ = True
     timeout = _check_timeout(timeout)
@@ -154,11 +164,12 @@ def invoke_handler(
     )
     located: _scope.Located | None = None
     if isinstance(handler, str):
-        located = _scope.locate(handler, code, layers, _task_root)
-    elif code is not None or layers is not None:
+        located = _scope.locate(handler, code, layers, _task_root, requirements)
+    elif code is not None or layers is not None or requirements is not None:
+        what = "code= and layers=" if requirements is None else "requirements="
         raise ConfigurationError(
-            "code= and layers= load a handler given as a 'module.function' string: pass "
-            "handler='module.function' with them, or call the callable without them."
+            f"{what} load a handler given as a 'module.function' string: pass "
+            f"handler='module.function' with them, or call the callable without them."
         )
     from ._service import encode_payload  # the Invoke API's own checks; not needed at import
 

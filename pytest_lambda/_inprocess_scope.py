@@ -36,6 +36,7 @@ import sysconfig
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -225,7 +226,7 @@ class Located:
 
 
 def locate(handler: str, code: object, layers: object,
-           find_task_root: Callable[[str], str | None]) -> Located:
+           find_task_root: Callable[[str], str | None], requirements: object = None) -> Located:
     """Validate `code` and `layers` as `lambda_function` does and return where `handler` lives.
 
     Without `code`, the handler is found on `sys.path` as before (`find_task_root`): its
@@ -246,6 +247,12 @@ def locate(handler: str, code: object, layers: object,
         code_path, is_zip = locate_code(code)
         size = code_size(code_path, is_zip)
         check_unzipped_size(size)
+    who = f"invoke_handler({handler!r})"
+    if isinstance(layers, (list, tuple)) and layers:
+        # A Layer with requirements becomes a directory holding its packages for this Python.
+        from . import _deps
+
+        layers = _deps.resolve_layer_values(layers, _deps.host_target(), who)
     merged = resolve_layers(layers, code_size=size)
     if code is not None:
         code_dir, code_hash = materialise(code_path, is_zip)
@@ -257,6 +264,19 @@ def locate(handler: str, code: object, layers: object,
         if task_root is not None and not _below(os.path.realpath(task_root), _shared_roots()):
             roots = (task_root,)
         identity.append(("found", task_root, _stamp(task_root, package)))
+    if requirements is not None:
+        # Dependencies for this interpreter, in a cached directory of their own: on the path
+        # after the code (whose files win) only while the function imports or runs.
+        from . import _deps
+
+        target = _deps.host_target()
+        base = Path(code_dir if code is not None else (task_root or os.getcwd()))
+        manifest = _deps.manifest_path(requirements, base, target, who)
+        if manifest is not None:
+            deps = _deps.build(manifest, target, who=who)
+            paths += (str(deps.root),)
+            roots += (str(deps.root),)
+            identity.append(("requirements", deps.key))
     if merged is not None:
         version = f"python{sys.version_info[0]}.{sys.version_info[1]}"
         python = merged.root / "python"

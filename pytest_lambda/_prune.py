@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from ._arch import ARCHITECTURES
+from ._build_images import build_image_tag
 from ._images import LABEL_IMAGE, base_tag, hermetic_tag, recipe
 from ._runtimes import RUNTIMES
 
@@ -33,6 +34,8 @@ def current_tags() -> set[str]:
             tags.add(base_tag(rt, arch=arch))
             if recipe(rt).build_packages:
                 tags.add(base_tag(rt, stage="build", arch=arch))
+            if rt.family == "python":  # the images that compile source distributions
+                tags.add(build_image_tag(rt, arch))
     return tags
 
 

@@ -7,13 +7,16 @@ import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, ClassVar, Literal, overload
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, overload
 
 import pytest
 
 from ._settings import Resolved
 
 if TYPE_CHECKING:
+    from contextlib import AbstractContextManager
+
+    from ._deps import Reporter as DependencyReporter
     from ._docker_env import DockerBackend
     from ._process_env import ProcessBackend
     from ._service import LambdaService
@@ -42,6 +45,7 @@ class PluginState:
     _service: LambdaService | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _closed: bool = False
+    _deps: DependencyReporter | None = None
 
     #: States not yet closed in this process: a pytest session run inside another (pytester's
     #: in-process runs) shares the process's cache leases with it.
@@ -112,6 +116,30 @@ class PluginState:
 
         backend = self._service.made_backend("docker") if self._service is not None else None
         return backend if isinstance(backend, DockerBackend) else None
+
+    def dependency_builds(self) -> AbstractContextManager[None]:
+        """Report the dependency builds made meanwhile to this session (progress, summary)."""
+        from ._deps import Reporter, reporting_to
+
+        with self._lock:
+            if self._deps is None:
+                self._deps = Reporter(progress=self.progress)
+            return reporting_to(self._deps)
+
+    def add_dependency_records(self, records: list[dict[str, Any]]) -> None:
+        """Add the dependency builds another process (an xdist worker) reported."""
+        from ._deps import BuildRecord, Reporter
+
+        with self._lock:
+            if self._deps is None:
+                self._deps = Reporter(progress=self.progress)
+            reporter = self._deps
+        for record in records:
+            reporter.record(BuildRecord(**record))
+
+    def dependency_records(self) -> list[Any]:
+        """Return the dependency builds this session made or reused, in order."""
+        return list(self._deps.records) if self._deps is not None else []
 
     def close(self) -> None:
         """Destroy every environment the session made, even through a KeyboardInterrupt."""

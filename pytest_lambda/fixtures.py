@@ -30,7 +30,11 @@ def lambda_function(pytestconfig: pytest.Config) -> Callable[..., Function]:
     ``handler`` is ``"module.function"`` (any word for a custom runtime's bootstrap), ``code`` a
     directory or a ``.zip``, ``runtime`` e.g. ``"python3.13"``, ``"nodejs24.x"`` or
     ``"provided.al2023"`` (Node.js runs on Docker only), ``layers`` up to five directories or
-    ``.zip`` files merged into /opt.
+    ``.zip`` files merged into /opt (a ``pytest_lambda.Layer("dir", requirements=...)`` builds
+    its dependencies into its ``python/`` or ``nodejs/node_modules/``). ``requirements`` is a
+    ``requirements.txt`` (Python) or ``package.json`` (Node.js) path relative to ``code``, or
+    ``True`` for that name there: the dependencies are installed for the function's runtime and
+    architecture (cached) and merged under the code, as in a deployment package.
     A container-image function is ``lambda_function(image="my-function:latest", ...)``, with
     Lambda's image overrides ``command=[...]``, ``entry_point=[...]``, ``working_directory=``
     (a ``handler`` given first stands for ``command=[handler]``); it runs on Docker only.
@@ -55,7 +59,16 @@ def lambda_function(pytestconfig: pytest.Config) -> Callable[..., Function]:
                 f"backend must be one of {', '.join(_BACKENDS)}, not {backend!r}."
             )
         try:
-            config = build_config(handler, **options)
+            host_deps = False
+            if options.get("requirements") is not None or options.get("layers"):
+                # Dependencies follow where the function runs: the process backend runs Python
+                # functions on this host's interpreter.
+                arch = options.get("architecture")
+                host_deps = (options.get("image") is None
+                             and (arch is None or arch == host_architecture())
+                             and (backend or state.backend_choice().name) == "process")
+            with state.dependency_builds():
+                config = build_config(handler, _host_dependencies=host_deps, **options)
             if config.image is not None:
                 if backend == "process":
                     raise ConfigurationError(

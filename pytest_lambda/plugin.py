@@ -61,6 +61,16 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     return [*(redact(line) for line in lines), cache_line]
 
 
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: object, error: object) -> None:
+    """Collect an xdist worker's dependency builds into the controller's summary."""
+    output = getattr(node, "workeroutput", None) or {}
+    config = getattr(node, "config", None)
+    state = config.stash.get(STATE_KEY, None) if config is not None else None
+    if state is not None and output.get("lambda_dependencies"):
+        state.add_dependency_records(output["lambda_dependencies"])
+
+
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     from ._redact import redact
 
@@ -71,6 +81,16 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         choice = state.backend_choice(probe=False)
         if choice is not None:
             terminalreporter.write_line(redact(f"lambda: backend={choice.name} ({choice.reason})"))
+    records = state.dependency_records()
+    if records:
+        terminalreporter.write_sep("-", "lambda dependencies")
+        for r in records:
+            how = (f"built in {r.seconds:.1f} s" if r.built
+                   else "reused (cached, nothing rebuilt)")
+            terminalreporter.write_line(
+                f"{r.manifest} for {r.target}: {r.packages} "
+                f"package{'' if r.packages == 1 else 's'}, {how} ({r.what})"
+            )
     backend = state.docker_backend_if_made()
     if backend is None or not backend.images:
         return
@@ -87,10 +107,16 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     # kills it 10 s after that. Closing here, while the controller still waits, is not racing
     # that clock. (Elsewhere the terminal summary still reads the session's images: close at
     # unconfigure.)
-    if hasattr(session.config, "workerinput"):
-        state = session.config.stash.get(STATE_KEY, None)
-        if state is not None:
-            state.close()
+    state = session.config.stash.get(STATE_KEY, None)
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None and state is not None:
+        # An xdist worker hands its dependency builds to the controller, which prints the
+        # summary.
+        from dataclasses import asdict
+
+        workeroutput["lambda_dependencies"] = [asdict(r) for r in state.dependency_records()]
+    if hasattr(session.config, "workerinput") and state is not None:
+        state.close()
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

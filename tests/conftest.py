@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -46,6 +49,40 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         params = callspec.params if callspec is not None else {}
         if params.get("backend") == "docker" or params.get("target", ("",))[0] == "docker":
             item.add_marker(pytest.mark.docker)
+
+
+@pytest.fixture
+def wheel_index(tmp_path: Path) -> Path:
+    """Return a folder of two pure-Python wheels, `pldeps_probe` 1.0 and 2.0 (`VALUE` is "one"
+    and "two"): a requirements file naming it with `--no-index --find-links` installs without a
+    package index."""
+    wheels = tmp_path / "wheels"
+    make_wheel(wheels, "pldeps_probe", "1.0", "VALUE = 'one'\n")
+    make_wheel(wheels, "pldeps_probe", "2.0", "VALUE = 'two'\n")
+    return wheels
+
+
+def make_wheel(directory: Path, name: str, version: str, source: str) -> Path:
+    """Write a pure-Python wheel of one package `name` (its `__init__.py` is `source`)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    dist = f"{name}-{version}.dist-info"
+    files = {
+        f"{name}/__init__.py": source.encode(),
+        f"{dist}/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n".encode(),
+        f"{dist}/WHEEL": b"Wheel-Version: 1.0\nGenerator: tests\nRoot-Is-Purelib: true\n"
+                         b"Tag: py3-none-any\n",
+    }
+    record = []
+    for path, data in files.items():
+        digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+        record.append(f"{path},sha256={digest},{len(data)}")
+    record.append(f"{dist}/RECORD,,")
+    files[f"{dist}/RECORD"] = ("\n".join(record) + "\n").encode()
+    wheel = directory / f"{name}-{version}-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as zf:
+        for path, data in files.items():
+            zf.writestr(path, data)
+    return wheel
 
 
 @pytest.fixture

@@ -51,3 +51,10 @@ def test_prune_removes_stale_tags_and_nothing_else() -> None:
     assert said == ["would remove pytest-lambda/python:3.13-0123456789ab (120 MB)"]
     prune_images(client, say=said.append)
     assert client.api.removed == ["pytest-lambda/python:3.13-0123456789ab"]
+
+
+def test_the_current_build_images_are_kept() -> None:
+    from pytest_lambda._build_images import build_image_tag
+
+    tags = current_tags()
+    assert build_image_tag(get_runtime("python3.13"), "x86_64") in tags

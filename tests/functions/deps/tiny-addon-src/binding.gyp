@@ -1,0 +1,5 @@
+{
+  "targets": [
+    {"target_name": "tiny_addon", "sources": ["addon.c"]}
+  ]
+}
