@@ -287,6 +287,7 @@ class LambdaService:
         env, started = self._start_and_wait(backend, config, init_limit)
         before = _init_start(config)
         budget = float(config.timeout)
+        retried = False
         if _init_timed_out(env):
             # Lambda cuts an init phase at 10 s and retries it within the first invocation,
             # under the function's timeout ("suppressed init").
@@ -298,12 +299,13 @@ class LambdaService:
             env, started = self._start_and_wait(backend, config, budget)
             before += _init_start(config)
             init_limit = budget
+            retried = True
         invocation = self._new_invocation(config, payload, context_text)
         if env.server.ready_at is None:
             return self._init_failed(env, config, invocation, started, init_limit, before)
         init_ms = (env.server.ready_at - started) * 1000
         env.after_init()
-        if init_limit == budget:  # the retried init spent part of the invocation's time
+        if retried:  # the retried init spent part of the invocation's time
             budget -= init_ms / 1000
             invocation.deadline_ms -= int(init_ms)
         before += env.take_logs()

@@ -107,6 +107,37 @@ def test_init_over_its_limit_is_retried_within_the_invocation(lambda_function, f
     assert failed.error["errorMessage"].endswith("Task timed out after 1.00 seconds")
 
 
+@pytest.mark.parametrize("timeout", [9, 10, 11])
+def test_init_within_its_limit_leaves_the_first_invocation_its_whole_timeout(
+        lambda_function, functions_dir, backend, timeout):
+    # A 1 s init is within the 10 s limit whatever the timeout, so it is not retried and the
+    # cold invocation has all of its time: 10 s (the limit itself) once lost the init time.
+    fn = lambda_function("slowinit.remaining", code=functions_dir / "initfail",
+                         runtime="python3.13", backend=backend, timeout=timeout,
+                         environment={"INIT_SLEEP": "1"})
+    result = fn.invoke({})
+    assert result.cold_start and result.init_duration_ms >= 1000
+    assert "Status: timeout" not in result.logs
+    assert timeout * 1000 - 500 < result.payload <= timeout * 1000
+
+
+@pytest.mark.parametrize("timeout", [1, 2, 3])
+def test_retried_init_spends_the_first_invocations_time(lambda_function, functions_dir,
+                                                        backend, monkeypatch, timeout):
+    # Scaled down: a 1 s init limit, a 1.5 s init (retried) and timeouts around the limit.
+    monkeypatch.setattr(_limits, "INIT_TIMEOUT_S", 1)
+    fn = lambda_function("slowinit.remaining", code=functions_dir / "initfail",
+                         runtime="python3.13", backend=backend, timeout=timeout,
+                         environment={"INIT_SLEEP": "1.5"})
+    result = fn.invoke({})
+    assert "Phase: init\tStatus: timeout" in result.logs
+    if timeout == 1:  # the retried init alone outlasts the timeout
+        assert result.error["errorType"] == "Sandbox.Timedout"
+        return
+    assert result.cold_start and result.init_duration_ms >= 1500
+    assert 0 < result.payload <= timeout * 1000 - 1500
+
+
 # -- runtime exits -----------------------------------------------------------------------------
 
 @pytest.mark.parametrize(
