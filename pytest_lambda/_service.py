@@ -37,6 +37,7 @@ from ._reporting import (
 )
 from ._result import InvokeResult
 from ._runtime_api import Invocation
+from ._runtimes import init_start_line
 
 
 class Backend(Protocol):
@@ -501,7 +502,7 @@ def _init_start(config: FunctionConfig) -> str:
     """Return the INIT_START line: managed runtimes name their version, images have none."""
     if config.runtime is None:
         return ""
-    return f"INIT_START Runtime Version: {config.runtime.name}\n"
+    return init_start_line(config.runtime.family, config.runtime.version, config.region)
 
 
 def _ensure_newline(text: str) -> str:

@@ -52,6 +52,13 @@ def test_success_reports_lambda_figures(probe, target):
     assert report.startswith(f"REPORT RequestId: {result.request_id}\tDuration: ")
     assert "\tMemory Size: 256 MB\t" in report and "\tInit Duration: " in report
     assert f"Max Memory Used: {result.max_memory_used_mb} MB" in report
+    # Lambda's form: INIT_START Runtime Version: python:3.13.v<N>\tRuntime Version ARN: ...
+    version = target[1].replace("python", "python:")
+    assert re.match(
+        rf"INIT_START Runtime Version: {re.escape(version)}\.v\d+\t"
+        r"Runtime Version ARN: arn:aws:lambda:us-east-1::runtime:[0-9a-f]{64}\n",
+        result.logs,
+    ), result.logs.splitlines()[0]
 
     warm = probe.invoke({})
     assert not warm.cold_start and warm.payload["cold"] is False
