@@ -130,6 +130,8 @@ def _write_function(pytester: pytest.Pytester) -> None:
 
 
 def test_user_test_invokes_a_function_on_the_process_backend(pytester: pytest.Pytester) -> None:
+    # The host's own Python runtime: the process backend refuses one the host cannot run.
+    runtime = "python{}.{}".format(*sys.version_info[:2])
     _write_function(pytester)
     pytester.makepyfile(
         """
@@ -137,12 +139,12 @@ def test_user_test_invokes_a_function_on_the_process_backend(pytester: pytest.Py
 
         def test_hello(lambda_function):
             fn = lambda_function("app.handler", code=Path(__file__).parent / "fn",
-                                 runtime="python3.13")
+                                 runtime="RUNTIME")
             result = fn.invoke({"name": "ada"})
             assert result.payload == {"hello": "ada"}
             assert result.cold_start and result.function_error is None
             assert not fn.invoke({}).cold_start
-        """
+        """.replace("RUNTIME", runtime)
     )
     result = pytester.runpytest_subprocess("--lambda-backend=process", timeout=120)
     result.assert_outcomes(passed=1)

@@ -25,6 +25,11 @@ def main() -> None:
     runtime_dir = os.environ.get("LAMBDA_RUNTIME_DIR")
     # The process backend cannot mount the layers at /opt and names their tree instead.
     opt = os.environ.pop("_PYTEST_LAMBDA_OPT", "/opt")
+    # The process backend runs an isolated interpreter (-I -S) and names the one directory that
+    # holds awslambdaric and its dependencies; it comes after the code and the layers.
+    client = os.environ.pop("_PYTEST_LAMBDA_RIC", None)
+    if client:
+        sys.path.insert(0, client)
     if "PYTHONPATH" not in os.environ:
         for path in reversed(_python_dirs(opt)):
             if path not in sys.path:

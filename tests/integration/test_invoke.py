@@ -26,9 +26,9 @@ def probe(lambda_function, functions_dir: Path, target: tuple[str, str]):
     )
 
 
-def test_hello_example(lambda_function, functions_dir, backend):
+def test_hello_example(lambda_function, functions_dir, backend, python_runtime):
     fn = lambda_function(
-        "app.handler", code=functions_dir / "hello", runtime="python3.13", memory_size=256,
+        "app.handler", code=functions_dir / "hello", runtime=python_runtime, memory_size=256,
         timeout=5, environment={"GREETING": "hi"}, backend=backend,
     )
     result = fn.invoke({"name": "ada"})
@@ -185,8 +185,9 @@ def test_runtime_exit_replaces_the_environment(probe):
 
 
 def test_concurrent_invocations_get_their_own_environments(lambda_function, functions_dir,
-                                                           backend, lambda_service):
-    fn = lambda_function("app.handler", code=functions_dir / "probe", runtime="python3.13",
+                                                           backend, lambda_service,
+                                                           python_runtime):
+    fn = lambda_function("app.handler", code=functions_dir / "probe", runtime=python_runtime,
                          backend=backend, timeout=10, name=f"concurrent-{backend}")
     fn.reset()
     results = []
