@@ -319,6 +319,10 @@ class ProcessEnvironment(ExecutionEnvironment):
         self._extensions: list[subprocess.Popen[bytes]] = []
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         self._lock = threading.Lock()
+        # The runtime is reaped by `_reap` alone (wait4), which keeps its peak memory: once it
+        # has exited, /proc has no figure left for it (an init failure reported 0 MB).
+        self._reaped = threading.Event()
+        self._peak_kb = 0
 
     def start(self) -> None:
         config = self.config
@@ -370,12 +374,12 @@ class ProcessEnvironment(ExecutionEnvironment):
             ) from None
         finally:
             os.close(write_fd)
+        threading.Thread(target=self._reap, args=(self._proc, bool(extensions)), daemon=True,
+                         name="lambda-process-runtime").start()
         if extensions:
             names = [path.name for path in extensions]
             threading.Thread(target=self._open_gate, args=(names,), daemon=True,
                              name="lambda-process-gate").start()
-            threading.Thread(target=self._watch_runtime, args=(self._proc,), daemon=True,
-                             name="lambda-process-runtime").start()
 
     def _spawn(self, argv: list[str], env: dict[str, str], output: int, *,
                gated: bool = False) -> subprocess.Popen[bytes]:
@@ -423,15 +427,29 @@ class ProcessEnvironment(ExecutionEnvironment):
         if not self._destroyed:  # as the shell reports it: 128 + the signal that killed it
             self.server.extensions.extension_exited(name, 128 - code if code < 0 else code)
 
-    def _watch_runtime(self, proc: subprocess.Popen[bytes]) -> None:
-        proc.wait()
-        self._on_runtime_exit()
+    def _reap(self, proc: subprocess.Popen[bytes], watch: bool) -> None:
+        """Wait for the runtime, keep its peak memory and status; with extensions (`watch`),
+        its exit is the runtime's end, as the log stream stays open."""
+        try:
+            _pid, status, usage = os.wait4(proc.pid, 0)
+        except ChildProcessError:
+            pass
+        else:
+            self._peak_kb = max(self._peak_kb, usage.ru_maxrss)
+            proc.returncode = os.waitstatus_to_exitcode(status)
+        self._reaped.set()
+        if watch:
+            self._on_runtime_exit()
 
     def signal_runtime(self, kill: bool) -> None:
         if self._proc is None:
             return
         if not kill:
-            self._proc.send_signal(signal.SIGTERM)  # a no-op once it has been reaped
+            if not self._reaped.is_set():  # (Popen.send_signal would reap it behind _reap)
+                try:
+                    os.kill(self._proc.pid, signal.SIGTERM)
+                except OSError:
+                    pass
             return
         try:
             os.killpg(self._proc.pid, signal.SIGKILL)  # the runtime and its children
@@ -441,21 +459,24 @@ class ProcessEnvironment(ExecutionEnvironment):
     def max_memory_used_mb(self) -> int:
         if self._proc is None:
             return 0
-        try:
-            with open(f"/proc/{self._proc.pid}/status") as f:
-                for line in f:
-                    if line.startswith("VmHWM:"):
-                        return max(1, round(int(line.split()[1]) / 1024))
-        except OSError:
-            pass
-        return 0
+        if not self._reaped.is_set():
+            try:
+                with open(f"/proc/{self._proc.pid}/status") as f:
+                    for line in f:
+                        if line.startswith("VmHWM:"):
+                            self._peak_kb = max(self._peak_kb, int(line.split()[1]))
+                            return max(1, round(self._peak_kb / 1024))
+            except OSError:
+                pass
+            # It has exited (a zombie has no VmHWM) and is being reaped: wait4 has the figure.
+            self._reaped.wait(timeout=2)
+        return max(1, round(self._peak_kb / 1024)) if self._peak_kb else 0
 
     def exit_info(self) -> ExitInfo:
         if self._proc is None:
             return ExitInfo(code=-1)
-        try:
-            code = self._proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
+        code = self._proc.returncode if self._reaped.wait(timeout=10) else None
+        if code is None:
             return ExitInfo(code=-1)
         if code < 0:
             return ExitInfo(code=code, signal=-code)
@@ -475,6 +496,9 @@ class ProcessEnvironment(ExecutionEnvironment):
             except OSError:
                 pass
         for proc in procs:
+            if proc is self._proc:
+                self._reaped.wait(timeout=5)
+                continue
             try:
                 proc.wait(timeout=5)
             except subprocess.TimeoutExpired:

@@ -96,6 +96,11 @@ def test_environment_variables_are_lambdas(probe, target):
     assert ctx["memory_limit_in_mb"] == "256"
     assert ctx["log_group_name"] == env["AWS_LAMBDA_LOG_GROUP_NAME"]
     assert ctx["log_stream_name"] == env["AWS_LAMBDA_LOG_STREAM_NAME"]
+    # Lambda's X-Ray daemon address in a container; loopback on a host, where nothing listens
+    # at Lambda's and a link-local packet could leave the machine.
+    daemon = "169.254.79.129" if backend == "docker" else "127.0.0.1"
+    assert env["AWS_XRAY_DAEMON_ADDRESS"] == f"{daemon}:2000"
+    assert (env["_AWS_XRAY_DAEMON_ADDRESS"], env["_AWS_XRAY_DAEMON_PORT"]) == (daemon, "2000")
     if backend == "docker":
         assert env["LAMBDA_TASK_ROOT"] == "/var/task" == payload["cwd"]
         assert env["LAMBDA_RUNTIME_DIR"] == "/var/runtime"

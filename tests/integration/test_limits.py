@@ -73,6 +73,8 @@ def test_init_failure_is_the_runtimes_document(lambda_function, functions_dir, b
         # The platform records error types outside Runtime./Function. as Runtime.Unknown.
         logged = error_type if error_type.startswith("Runtime.") else "Runtime.Unknown"
         assert f"Error Type: {logged}" in result.logs
+        assert result.max_memory_used_mb >= 1  # the environment ran, if only to fail
+        assert f"Max Memory Used: {result.max_memory_used_mb} MB" in result.logs
     if handler == "raises.handler":
         assert result.logs.index("init output line") < result.logs.index("START RequestId")
 
