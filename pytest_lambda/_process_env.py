@@ -70,7 +70,7 @@ def _host_version() -> str:
     return "{}.{}".format(*sys.version_info[:2])
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def find_python(version: str) -> str | None:
     """Return the host interpreter that runs Python `version` ("3.13"), or None.
 
@@ -521,9 +521,9 @@ class ProcessBackend:
     def create(self, config: FunctionConfig, *, log_stream_name: str) -> ProcessEnvironment:
         if config.runtime is not None and config.runtime.family not in SUPPORTED_FAMILIES:
             raise _unsupported(config.runtime.name)
-        if config.runtime is not None and config.runtime.family == "python":
-            if find_python(config.runtime.version) is None:
-                raise _no_python(config.runtime.name, config.runtime.version)
+        rt = config.runtime
+        if rt is not None and rt.family == "python" and find_python(rt.version) is None:
+            raise _no_python(rt.name, rt.version)
         return ProcessEnvironment(config, credentials=self.credentials,
                                   log_stream_name=log_stream_name)
 

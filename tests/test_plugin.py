@@ -38,6 +38,20 @@ def test_header_names_the_option(pytester: pytest.Pytester) -> None:
     result.assert_outcomes(passed=1)
 
 
+def test_header_lists_the_process_backends_interpreters_and_differences(
+        pytester: pytest.Pytester) -> None:
+    pytester.makepyfile("def test_ok(): pass")
+    result = pytester.runpytest_subprocess("--lambda-backend=process")
+    (line,) = [line for line in result.outlines
+               if line.startswith("lambda: process backend differs from Lambda: ")]
+    host = "python{}.{}".format(*sys.version_info[:2])
+    assert f"{host}: /" in line  # the interpreter that serves the host's own runtime
+    assert "python3.14: " in line  # every Python runtime, served or refused
+    for difference in ("isolated: only the code, the layers and awslambdaric are importable",
+                       "not /var/task", "the host's network", "127.0.0.1:2000"):
+        assert difference in line
+
+
 def test_header_names_the_environment_variable(pytester: pytest.Pytester,
                                                monkeypatch: pytest.MonkeyPatch) -> None:
     pytester.makepyfile("def test_ok(): pass")

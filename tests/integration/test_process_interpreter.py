@@ -16,7 +16,7 @@ import pytest
 from pytest_lambda._errors import BackendUnavailableError
 
 process_only = pytest.mark.parametrize("backend", ["process"], indirect=True)
-HOST = "python%d.%d" % sys.version_info[:2]
+HOST = "python{}.{}".format(*sys.version_info[:2])
 CHECKOUT = Path(__file__).resolve().parents[2]
 
 
