@@ -1,0 +1,101 @@
+"""Fixtures for the project-shaped tests: third-party packages for functions, built once.
+
+Each directory here is a small Lambda project of a kind people publish (an API over DynamoDB,
+a Powertools SQS batch processor, a Pillow thumbnail function shipped as a zip), tested the way
+its maintainers would test it with this plugin: the AWS-free paths in containers with
+`lambda_function`, the paths that call AWS in-process with `invoke_handler` and moto's
+`mock_aws` (code in a container cannot reach `mock_aws`, which patches only this process).
+
+What a function needs from the package index (Powertools, Pillow, boto3) is installed with the
+host's pip for the function's runtime (`--python-version`, `--platform manylinux...`,
+`--only-binary=:all:`), as a deployment build would do it, into the plugin's cache directory:
+pip reaches the index once, later runs reuse the directory.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+#: What the functions import that Lambda's Python runtimes provide or users package.
+BOTO3 = "boto3==1.44.8"
+POWERTOOLS = "aws-lambda-powertools==3.37.0"
+PILLOW = "pillow==13.0.0"
+
+
+def _pip_target(requirements: tuple[str, ...], python_version: str) -> Path:
+    """Return a layer directory whose `python/` holds `requirements` installed for CPython
+    `python_version` on this machine's architecture (Linux wheels only), installing them on
+    first use."""
+    from pytest_lambda._config import cache_dir
+
+    machine = platform.machine()
+    key = hashlib.sha256(
+        "\0".join((python_version, machine, *sorted(requirements))).encode()
+    ).hexdigest()[:16]
+    root = cache_dir() / "test-projects"
+    final = root / f"python{python_version}-{key}"
+    if final.is_dir():
+        return final
+    root.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(dir=root, prefix=".build-"))
+    try:
+        command = [
+            sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+            "--no-input", "--no-compile", "--target", str(work / "python"), "--only-binary=:all:",
+            f"--platform=manylinux2014_{machine}", f"--platform=manylinux_2_28_{machine}",
+            f"--python-version={python_version}", "--implementation=cp", *requirements,
+        ]
+        done = subprocess.run(command, capture_output=True, text=True, stdin=subprocess.DEVNULL)
+        if done.returncode != 0:
+            pytest.fail(f"pip could not install {' '.join(requirements)} for Python "
+                        f"{python_version}:\n{done.stderr[-2000:]}", pytrace=False)
+        try:
+            work.rename(final)
+        except OSError:
+            if not final.is_dir():  # another worker made it first: use theirs
+                raise
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return final
+
+
+@pytest.fixture(scope="session")
+def pip_layer() -> Callable[..., Path]:
+    """Return `make(*requirements, python_version="3.13")`: a layer directory (its packages
+    under `python/`, where Lambda's Python runtimes look), as `layers=[...]` takes it."""
+    def make(*requirements: str, python_version: str = "3.13") -> Path:
+        return _pip_target(requirements, python_version)
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def pip_packages() -> Callable[..., Path]:
+    """Return `make(*requirements, python_version=...)`: the installed packages' directory, for
+    a deployment package or for this process's `sys.path`."""
+    def make(*requirements: str, python_version: str = "3.13") -> Path:
+        return _pip_target(requirements, python_version) / "python"
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def powertools_layer(pip_layer: Callable[..., Path]) -> Path:
+    """Return a layer with AWS Lambda Powertools for Python 3.13."""
+    return pip_layer(POWERTOOLS)
+
+
+@pytest.fixture(scope="session")
+def boto3_layer(pip_layer: Callable[..., Path]) -> Path:
+    """Return a layer with boto3 for Python 3.13 (Lambda's runtimes bring their own; the
+    plugin's hermetic images do not)."""
+    return pip_layer(BOTO3)
