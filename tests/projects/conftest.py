@@ -15,6 +15,7 @@ pip reaches the index once, later runs reuse the directory.
 from __future__ import annotations
 
 import hashlib
+import os
 import platform
 import shutil
 import subprocess
@@ -22,6 +23,7 @@ import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -68,12 +70,38 @@ def _pip_target(requirements: tuple[str, ...], python_version: str) -> Path:
     return final
 
 
+def _compile_in_runtime(tree: Path, lambda_service: Any, python_version: str) -> None:
+    """Compile `tree`'s modules to byte code with the runtime image's own Python, once.
+
+    A layer is read-only in Lambda, so Python cannot cache what it compiles: without byte code
+    in the package every cold start compiles botocore anew (seconds, near the 10 s init limit
+    on a busy machine). Deployment builds ship .pyc files for this reason; the hash-checked
+    form stays valid whatever the files' times become when the layer is copied.
+    """
+    marker = tree / ".compiled"
+    if marker.exists():
+        return
+    backend = lambda_service.backend("docker")
+    image = backend.image_for(f"python{python_version}").tag
+    backend.client.containers.run(
+        image, entrypoint=["python3", "-m", "compileall", "-q", "--invalidation-mode",
+                           "unchecked-hash", "/build"],
+        volumes={str(tree): {"bind": "/build", "mode": "rw"}}, network_mode="none",
+        user=f"{os.getuid()}:{os.getgid()}", remove=True,
+        labels={"pytest-lambda.test-projects": "compile"},
+    )
+    marker.touch()
+
+
 @pytest.fixture(scope="session")
-def pip_layer() -> Callable[..., Path]:
+def pip_layer(lambda_service: Any) -> Callable[..., Path]:
     """Return `make(*requirements, python_version="3.13")`: a layer directory (its packages
-    under `python/`, where Lambda's Python runtimes look), as `layers=[...]` takes it."""
+    under `python/`, where Lambda's Python runtimes look, compiled to byte code by the
+    runtime's Python), as `layers=[...]` takes it. Needs the Docker engine."""
     def make(*requirements: str, python_version: str = "3.13") -> Path:
-        return _pip_target(requirements, python_version)
+        layer = _pip_target(requirements, python_version)
+        _compile_in_runtime(layer / "python", lambda_service, python_version)
+        return layer
 
     return make
 
