@@ -224,19 +224,20 @@ def _runtime_command(
     """
     assert config.runtime is not None
     family = config.runtime.family
+    # The host's /opt is not the function's: without layers, name an empty place instead.
+    opt = str(config.opt_dir) if config.opt_dir is not None else str(scratch / "opt")
     if family == "python":
         version = config.runtime.version
         python = find_python(version)
         if python is None:
             raise _no_python(config.runtime.name, version)
-        extra = {"_PYTEST_LAMBDA_RIC": str(runtime_client_dir(version))}
+        extra = {"_PYTEST_LAMBDA_RIC": str(runtime_client_dir(version)),
+                 "_PYTEST_LAMBDA_OPT": opt}
         return [python, "-I", "-S", "-u", str(_BOOTSTRAP)], str(_BOOTSTRAP.parent), extra
     if family == "provided":
         from ._images import runtime_images_dir
 
         runtime_dir = runtime_images_dir() / "provided"
-        # The host's /opt is not the function's: without layers, name an empty place instead.
-        opt = str(config.opt_dir) if config.opt_dir is not None else str(scratch / "opt")
         return (["/bin/bash", str(runtime_dir / "bootstrap")], str(runtime_dir),
                 {"_PYTEST_LAMBDA_OPT": opt})
     raise _unsupported(config.runtime.name)

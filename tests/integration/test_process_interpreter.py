@@ -46,6 +46,8 @@ def test_sys_path_holds_the_code_and_the_runtime_client_only(lambda_function, fu
     assert result.payload["found"] == {"awslambdaric": True, "simplejson": True,
                                        "pytest": False, "pytest_lambda": False,
                                        "requests": False, "docker": False}
+    # Without layers, no literal /opt path of the host (which may hold anything) is searched.
+    assert not [entry for entry in path if entry.startswith("/opt")]
     venv = Path(sys.prefix).resolve()
     for entry in path:
         resolved = Path(entry).resolve()
