@@ -8,6 +8,7 @@ Lambda.
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -108,7 +109,9 @@ def _other_interpreter() -> tuple[str, str] | None:
         found = find_python(runtime.version)
         if found:
             return name, found
-        for candidate in glob.glob(f"/root/.pyenv/versions/{runtime.version}*/bin/{name}"):
+        # Installed but not on PATH, as pyenv keeps versions that are not selected.
+        pyenv = os.environ.get("PYENV_ROOT") or os.path.expanduser("~/.pyenv")
+        for candidate in glob.glob(f"{pyenv}/versions/{runtime.version}*/bin/{name}"):
             if shutil.which(candidate):
                 return name, candidate
     return None
@@ -123,7 +126,7 @@ def test_a_runtime_found_on_path_runs_on_that_python(lambda_function, functions_
     if other is None:
         pytest.skip("no Python but the host's is installed here")
     name, interpreter = other
-    monkeypatch.setenv("PATH", f"{Path(interpreter).parent}:{__import__('os').environ['PATH']}")
+    monkeypatch.setenv("PATH", f"{Path(interpreter).parent}:{os.environ['PATH']}")
     _process_env.find_python.cache_clear()
     try:
         fn = lambda_function("app.handler", code=functions_dir / "interpreter", runtime=name,
