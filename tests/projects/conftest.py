@@ -1,7 +1,8 @@
 """Fixtures for the project-shaped tests: third-party packages for functions, built once.
 
 Each directory here is a small Lambda project of a kind people publish (an API over DynamoDB,
-a Powertools SQS batch processor, a Pillow thumbnail function shipped as a zip), tested the way
+a Kinesis consumer writing to DynamoDB, a Powertools SQS batch processor, a Pillow thumbnail
+function shipped as a zip), tested the way
 its maintainers would test it with this plugin: the AWS-free paths in containers with
 `lambda_function`, the paths that call AWS in-process with `invoke_handler` and moto's
 `mock_aws` (code in a container cannot reach `mock_aws`, which patches only this process).
