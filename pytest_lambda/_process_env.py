@@ -266,7 +266,8 @@ def python_interpreters() -> str:
     for name, runtime in sorted(RUNTIMES.items()):
         if runtime.family == "python":
             python = find_python(runtime.version)
-            served.append(f"{name}: {python or 'none on PATH, refused'}")
+            served.append(f"{name} on {python}" if python else
+                          f"{name} refused (no python{runtime.version} on PATH)")
     return ", ".join(served)
 
 

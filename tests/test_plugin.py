@@ -45,8 +45,8 @@ def test_header_lists_the_process_backends_interpreters_and_differences(
     (line,) = [line for line in result.outlines
                if line.startswith("lambda: process backend differs from Lambda: ")]
     host = "python{}.{}".format(*sys.version_info[:2])
-    assert f"{host}: /" in line  # the interpreter that serves the host's own runtime
-    assert "python3.14: " in line  # every Python runtime, served or refused
+    assert f"{host} on /" in line  # the interpreter that serves the host's own runtime
+    assert "python3.14 " in line  # every Python runtime, served or refused
     for difference in ("isolated: only the code, the layers and awslambdaric are importable",
                        "not /var/task", "the host's network", "127.0.0.1:2000"):
         assert difference in line
