@@ -3,9 +3,9 @@
 The runtime is the same bootstrap and the same `awslambdaric` as in the images, run with Lambda's
 variables set in the child only, by a host interpreter of the runtime's Python version (the
 test's own when the versions match, else `python3.X` on PATH; none found: the function is
-refused). The interpreter runs isolated (`-I -S`: no site-packages, no user site, no PYTHON*
-variables, not the script's directory), so `sys.path` holds the code, the layers' python
-directories and one directory with only `awslambdaric` and its dependencies
+refused). The interpreter runs without site-packages (`-S`) in Lambda's variables only, and
+the bootstrap drops its own directory from `sys.path`, which then holds the code, the layers'
+python directories and one directory with only `awslambdaric` and its dependencies
 (`runtime_client_dir`, made once per interpreter version in the cache): not the test's
 virtualenv, not the checkout. What a process cannot match is stated by `differences()` and shown
 in the pytest header: the task root is the code directory (not `/var/task`), the user is the
@@ -233,7 +233,10 @@ def _runtime_command(
             raise _no_python(config.runtime.name, version)
         extra = {"_PYTEST_LAMBDA_RIC": str(runtime_client_dir(version)),
                  "_PYTEST_LAMBDA_OPT": opt}
-        return [python, "-I", "-S", "-u", str(_BOOTSTRAP)], str(_BOOTSTRAP.parent), extra
+        # -S: no site-packages at all (the test's virtualenv's, the system's, the user's). The
+        # environment is Lambda's, not the test's, so PYTHON* variables are the function's own
+        # (PYTHONPATH is honoured, as Lambda's runtimes honour it).
+        return [python, "-S", "-u", str(_BOOTSTRAP)], str(_BOOTSTRAP.parent), extra
     if family == "provided":
         from ._images import runtime_images_dir
 

@@ -58,6 +58,16 @@ def test_sys_path_holds_the_code_and_the_runtime_client_only(lambda_function, fu
 
 
 @process_only
+def test_a_pythonpath_in_the_functions_environment_is_honoured(lambda_function, functions_dir,
+                                                               backend, tmp_path):
+    (tmp_path / "vendored_module.py").write_text("VALUE = 1\n")
+    fn = lambda_function("app.handler", code=functions_dir / "interpreter", runtime=HOST,
+                         backend=backend, environment={"PYTHONPATH": str(tmp_path)})
+    result = fn.invoke({"modules": ["vendored_module", "pytest"]})
+    assert result.payload["found"] == {"vendored_module": True, "pytest": False}
+
+
+@process_only
 def test_layer_python_dirs_are_found_at_their_host_paths(lambda_function, functions_dir, backend,
                                                           tmp_path):
     layer = tmp_path / "layer" / "python"
