@@ -6,6 +6,8 @@ function shipped as a zip), tested the way
 its maintainers would test it with this plugin: the AWS-free paths in containers with
 `lambda_function`, the paths that call AWS in-process with `invoke_handler` and moto's
 `mock_aws` (code in a container cannot reach `mock_aws`, which patches only this process).
+Functions that import boto3 or Powertools get 1,024 MB (a CPU share of about 0.6 vCPU) and a
+30 s timeout, as such projects configure them: at 128 MB botocore alone takes seconds.
 
 What a function needs from the package index (Powertools, Pillow, boto3) is installed with the
 host's pip for the function's runtime (`--python-version`, `--platform manylinux...`,

@@ -31,7 +31,7 @@ def order_event(method: str, order_id: str | None = "o-1", body=None):
 @pytest.fixture
 def orders_api(lambda_function, boto3_layer, backend):
     return lambda_function("orders_api.handler", code=SRC, runtime="python3.13", backend=backend,
-                           layers=[boto3_layer], timeout=10,
+                           layers=[boto3_layer], memory_size=1024, timeout=30,
                            # One attempt: without AWS in the loop, do not wait for retries.
                            environment={"ORDERS_TABLE": TABLE, "AWS_MAX_ATTEMPTS": "1"})
 

@@ -26,7 +26,7 @@ def sequence_numbers(event):
 def test_a_batch_of_malformed_records_reports_each_by_sequence_number(
         lambda_function, boto3_layer, backend):
     fn = lambda_function("readings.handler", code=SRC, runtime="python3.13", backend=backend,
-                         layers=[boto3_layer], timeout=10,
+                         layers=[boto3_layer], memory_size=1024, timeout=30,
                          environment={"READINGS_TABLE": TABLE, "AWS_MAX_ATTEMPTS": "1"})
     event = events.kinesis_batch(["not json", [1, 2], {"sensor": "s-1"}], stream="readings")
     result = fn.invoke(event)

@@ -20,8 +20,8 @@ docker_only = pytest.mark.parametrize("backend", ["docker"], indirect=True)
 @pytest.fixture
 def consumer(lambda_function, powertools_layer, backend):
     return lambda_function("order_batch.handler", code=SRC, runtime="python3.13",
-                           backend=backend, layers=[powertools_layer], memory_size=256,
-                           timeout=10,
+                           backend=backend, layers=[powertools_layer], memory_size=1024,
+                           timeout=30,
                            environment={"POWERTOOLS_LOG_LEVEL": "INFO"})
 
 

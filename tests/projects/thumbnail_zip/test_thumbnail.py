@@ -51,7 +51,7 @@ def png(width: int, height: int) -> bytes:
 def test_the_package_imports_and_a_call_to_s3_fails_at_once(lambda_function, package,
                                                             boto3_layer, backend):
     fn = lambda_function("thumbnail.handler", code=package, runtime="python3.13",
-                         backend=backend, layers=[boto3_layer], memory_size=512, timeout=10,
+                         backend=backend, layers=[boto3_layer], memory_size=1024, timeout=30,
                          environment={"AWS_MAX_ATTEMPTS": "1"})
     result = fn.invoke(events.s3_put(bucket="photos", key="cats/tabby.png"))
     # Not Runtime.ImportModuleError: Pillow's compiled modules loaded on the function's Python.
