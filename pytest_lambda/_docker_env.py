@@ -10,6 +10,7 @@ one line of bash that points stdout and stderr at the environment's Runtime API 
 from __future__ import annotations
 
 import os
+import tempfile
 import threading
 import warnings
 from collections.abc import Callable
@@ -65,6 +66,33 @@ while ! wait; do :; done
 """
 
 _CGROUP_ROOT = Path("/sys/fs/cgroup")
+
+# The containers' /etc/resolv.conf. Docker's embedded resolver on an internal network waits
+# 10 s for upstream servers it cannot reach, so a stray lookup (a forgotten real-AWS call)
+# hangs until the timeout. A resolver on the container's own loopback, where nothing listens,
+# is refused at once (ICMP port unreachable), and the lookup fails in the function's own error
+# handling. /etc/hosts, which Docker still writes, answers localhost and the container's name.
+_RESOLV_CONF = "# pytest-aws-lambda: no name resolution inside Lambda environments\n" \
+    "nameserver 127.0.0.1\noptions attempts:1 timeout:1\n"
+
+
+def resolv_conf() -> Path:
+    """Return the host file bind-mounted over every container's /etc/resolv.conf."""
+    from ._config import cache_dir
+
+    path = cache_dir() / "resolv.conf"
+    try:
+        if path.read_text() == _RESOLV_CONF:
+            return path
+    except OSError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".resolv.conf.")
+    with os.fdopen(fd, "w") as f:
+        f.write(_RESOLV_CONF)
+    os.chmod(tmp, 0o644)
+    os.replace(tmp, path)  # atomic: parallel sessions never mount a half-written file
+    return path
 
 
 def cpu_share(memory_mb: int) -> float:
@@ -128,8 +156,10 @@ class DockerEnvironment(ExecutionEnvironment):
         labels: SessionLabels,
         credentials: Credentials,
         log_stream_name: str,
+        resolv_conf: Path,
     ) -> None:
         super().__init__(config, server_host=network.gateway)
+        self._resolv_conf = resolv_conf
         self._client = client
         self._image = image
         self._network = network
@@ -160,6 +190,8 @@ class DockerEnvironment(ExecutionEnvironment):
             mounts.append(Mount("/var/task", str(config.code_dir), type="bind", read_only=True))
         if config.opt_dir is not None:  # without layers the image's empty /opt stays
             mounts.append(Mount("/opt", str(config.opt_dir), type="bind", read_only=True))
+        mounts.append(Mount("/etc/resolv.conf", str(self._resolv_conf), type="bind",
+                            read_only=True))
         tmpfs = None
         if unavailable_reason() is None:
             try:
@@ -368,6 +400,7 @@ class DockerBackend:
         sweep_dead()
         self.network = SessionNetwork(self.client, self.labels)
         self.credentials = Credentials.generate()
+        self.resolv_conf = resolv_conf()
         self.image_policy = image_policy
         self._progress = progress
         self.images: dict[str, Any] = {}
@@ -406,6 +439,7 @@ class DockerBackend:
             labels=self.labels,
             credentials=self.credentials,
             log_stream_name=log_stream_name,
+            resolv_conf=self.resolv_conf,
         )
 
     def close(self) -> None:

@@ -220,7 +220,7 @@ def invoke_handler(
         if located is None:
             key = _warm_key(handler, resolved)
         cold = key not in _warm
-        init_log = _init_log(init_lines) if cold else ""
+        init_log = _init_log(init_lines, region) if cold else ""
         if fault is not None:
             return _init_failure(fault, request_id, memory_size, init_ms, init_log)
         assert resolved is not None
@@ -640,13 +640,15 @@ def _max_memory_used_mb() -> int:
     return int(peak / (1024 * 1024 if sys.platform == "darwin" else 1024))
 
 
-def _init_log(lines: list[str]) -> str:
+def _init_log(lines: list[str], region: str) -> str:
     """Return the init phase's log: Lambda's INIT_START line, then what the import printed."""
+    from ._runtimes import init_start_line
+
     output = "".join(lines)
     if output and not output.endswith("\n"):
         output += "\n"
-    version = f"python:{sys.version_info[0]}.{sys.version_info[1]}"
-    return f"INIT_START Runtime Version: {version}\n{output}"
+    version = f"{sys.version_info[0]}.{sys.version_info[1]}"
+    return init_start_line("python", version, region) + output
 
 
 def _result(

@@ -2,7 +2,24 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
+
+#: The `v<N>` of the runtime version in `INIT_START`. Lambda numbers its own releases of each
+#: runtime; the plugin's images are not one of them, so they carry one fixed number.
+RUNTIME_VERSION_NUMBER = 1
+
+
+def init_start_line(family: str, version: str, region: str) -> str:
+    """Return Lambda's `INIT_START` line for a managed runtime of `family` and `version`.
+
+    `INIT_START Runtime Version: python:3.13.v1\tRuntime Version ARN: arn:aws:lambda:...`:
+    the version as `<family>:<version>.v<N>`, and an ARN whose id is a SHA-256, as Lambda's are.
+    """
+    name = f"{family}:{version}.v{RUNTIME_VERSION_NUMBER}"
+    digest = hashlib.sha256(f"pytest-aws-lambda {name}".encode()).hexdigest()
+    return (f"INIT_START Runtime Version: {name}\t"
+            f"Runtime Version ARN: arn:aws:lambda:{region}::runtime:{digest}\n")
 
 
 @dataclass(frozen=True)

@@ -39,6 +39,7 @@ from ._reporting import (
 )
 from ._result import InvokeResult
 from ._runtime_api import Invocation
+from ._runtimes import init_start_line
 
 
 class Backend(Protocol):
@@ -313,6 +314,7 @@ class LambdaService:
         env, started = self._start_and_wait(backend, config, init_limit)
         before = _init_start(config)
         budget = float(config.timeout)
+        retried = False
         if _init_timed_out(env):
             # Lambda cuts an init phase at 10 s and retries it within the first invocation,
             # under the function's timeout ("suppressed init").
@@ -324,12 +326,13 @@ class LambdaService:
             env, started = self._start_and_wait(backend, config, budget)
             before += _init_start(config)
             init_limit = budget
+            retried = True
         invocation = self._new_invocation(config, payload, context_text, trace)
         if env.server.ready_at is None:
             return self._init_failed(env, config, invocation, started, init_limit, before)
         init_ms = (env.server.ready_at - started) * 1000
         env.after_init()
-        if init_limit == budget:  # the retried init spent part of the invocation's time
+        if retried:  # the retried init spent part of the invocation's time
             budget -= init_ms / 1000
             invocation.deadline_ms -= int(init_ms)
         before += env.take_logs()
@@ -600,7 +603,7 @@ def _init_start(config: FunctionConfig) -> str:
     """Return the INIT_START line: managed runtimes name their version, images have none."""
     if config.runtime is None:
         return ""
-    return f"INIT_START Runtime Version: {config.runtime.name}\n"
+    return init_start_line(config.runtime.family, config.runtime.version, config.region)
 
 
 def _ensure_newline(text: str) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import sys
 import zipfile
 from pathlib import Path
 
@@ -111,6 +112,30 @@ def backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
+#: The Python runtime of the test's own interpreter.
+HOST_PYTHON = "python{}.{}".format(*sys.version_info[:2])
+
+
+def servable(backend_name: str, runtime: str) -> str:
+    """Return `runtime`, or on the process backend of a host without its Python, the host's.
+
+    The process backend refuses a Python runtime the host has no interpreter for; the suite's
+    process tests are about the harness, not the version, so they run on the host's.
+    """
+    if backend_name == "process" and runtime.startswith("python"):
+        from pytest_lambda._process_env import find_python
+
+        if find_python(runtime.removeprefix("python")) is None:
+            return HOST_PYTHON
+    return runtime
+
+
+@pytest.fixture
+def python_runtime(backend: str) -> str:
+    """Return python3.13, or the host's Python runtime where the backend cannot serve 3.13."""
+    return servable(backend, "python3.13")
+
+
 #: Every Python runtime with a hermetic image, in containers (python3.10 and python3.12 are
 #: served by AWS's images only, which these machines cannot pull), and one on the host.
 TARGETS = [
@@ -124,4 +149,4 @@ def target(request: pytest.FixtureRequest) -> tuple[str, str]:
     """Run the test once per (backend, runtime): every hermetic Python runtime in containers."""
     backend_name, runtime = request.param
     _require(request, backend_name)
-    return backend_name, runtime
+    return backend_name, servable(backend_name, runtime)

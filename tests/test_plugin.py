@@ -41,6 +41,20 @@ def test_header_names_the_option(pytester: pytest.Pytester) -> None:
     result.assert_outcomes(passed=1)
 
 
+def test_header_lists_the_process_backends_interpreters_and_differences(
+        pytester: pytest.Pytester) -> None:
+    pytester.makepyfile("def test_ok(): pass")
+    result = pytester.runpytest_subprocess("--lambda-backend=process")
+    (line,) = [line for line in result.outlines
+               if line.startswith("lambda: process backend differs from Lambda: ")]
+    host = "python{}.{}".format(*sys.version_info[:2])
+    assert f"{host} on /" in line  # the interpreter that serves the host's own runtime
+    assert "python3.14 " in line  # every Python runtime, served or refused
+    for difference in ("isolated: only the code, the layers and awslambdaric are importable",
+                       "not /var/task", "the host's network", "127.0.0.1:2000"):
+        assert difference in line
+
+
 def test_header_names_the_environment_variable(pytester: pytest.Pytester,
                                                monkeypatch: pytest.MonkeyPatch) -> None:
     pytester.makepyfile("def test_ok(): pass")
@@ -315,6 +329,8 @@ def _write_function(pytester: pytest.Pytester) -> None:
 
 
 def test_user_test_invokes_a_function_on_the_process_backend(pytester: pytest.Pytester) -> None:
+    # The host's own Python runtime: the process backend refuses one the host cannot run.
+    runtime = "python{}.{}".format(*sys.version_info[:2])
     _write_function(pytester)
     pytester.makepyfile(
         """
@@ -322,12 +338,12 @@ def test_user_test_invokes_a_function_on_the_process_backend(pytester: pytest.Py
 
         def test_hello(lambda_function):
             fn = lambda_function("app.handler", code=Path(__file__).parent / "fn",
-                                 runtime="python3.13")
+                                 runtime="RUNTIME")
             result = fn.invoke({"name": "ada"})
             assert result.payload == {"hello": "ada"}
             assert result.cold_start and result.function_error is None
             assert not fn.invoke({}).cold_start
-        """
+        """.replace("RUNTIME", runtime)
     )
     result = pytester.runpytest_subprocess("--lambda-backend=process", timeout=120)
     result.assert_outcomes(passed=1)

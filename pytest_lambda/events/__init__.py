@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from ._cli import batch_command
 from ._cloudfront import cloudfront_origin_request, cloudfront_viewer_request
 from ._cognito import (
     cognito_post_confirmation,
@@ -85,12 +86,14 @@ BUILDERS: dict[str, Callable[..., dict[str, Any]]] = {
     "eventbridge": eventbridge,
     "function-url": function_url,
     "kinesis": kinesis,
+    "kinesis-batch": batch_command(kinesis_batch, kinesis, "items"),
     "s3-copy": s3_copy,
     "s3-delete": s3_delete,
     "s3-put": s3_put,
     "scheduled": scheduled,
     "sns": sns,
     "sqs": sqs,
+    "sqs-batch": batch_command(sqs_batch, sqs, "bodies", exclude=("message_id",)),
 }
 
 __all__ = [

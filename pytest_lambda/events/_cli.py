@@ -126,6 +126,33 @@ def _keywords(name: str, builder: Callable[..., Any], argv: list[str]) -> dict[s
     return keywords
 
 
+def batch_command(
+    batch_builder: Callable[..., dict[str, Any]], single: Callable[..., dict[str, Any]],
+    items: str, *, exclude: Sequence[str] = (),
+) -> Callable[..., dict[str, Any]]:
+    """Return `batch_builder` as the command line offers it: `--<items>` plus every keyword
+    parameter of `single` (the one-record builder whose options it shares) but `exclude`.
+
+    Without `--<items>` it builds two records from `single`'s default payload.
+    """
+    hints = typing.get_type_hints(single)
+    first, *rest = inspect.signature(single).parameters.values()
+    options = [p for p in rest if p.name not in exclude and p.kind is p.KEYWORD_ONLY]
+    default = [first.default, first.default]
+
+    def command(**keywords: Any) -> dict[str, Any]:
+        return batch_builder(keywords.pop(items, default), **keywords)
+
+    command.__name__ = command.__qualname__ = batch_builder.__name__
+    command.__doc__ = batch_builder.__doc__
+    command.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+        [inspect.Parameter(items, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=default),
+         *options])
+    command.__annotations__ = {items: typing.get_type_hints(batch_builder)[items],
+                               **{p.name: hints[p.name] for p in options}}
+    return command
+
+
 def _fail(message: str) -> int:
     print(f"python -m pytest_lambda event: {message.rstrip('.')}.", file=sys.stderr)
     return 2

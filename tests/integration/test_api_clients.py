@@ -24,6 +24,8 @@ import pytest_lambda
 from pytest_lambda import InvokeError
 
 RUNTIME = "python3.13"
+
+
 TRACE = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=0"
 TRACE_RE = r"Root=1-[0-9a-f]{8}-[0-9a-f]{24};Parent=[0-9a-f]{16};Sampled=0"
 WAIT = 20.0
@@ -52,10 +54,11 @@ def listen_env(backend: str) -> dict[str, str]:
 
 # -- 1. platform.runtimeDone before the extensions are done ------------------------------------
 
-def test_an_extension_waiting_for_runtime_done_does_not_time_the_invocation_out(
+def test_an_extension_waiting_for_runtime_done_does_not_time_the_invocation_out(python_runtime,
         lambda_function, wire_dir, backend, tmp_path):
     fn = lambda_function(
-        "app.handler", code=wire_dir / "python", runtime=RUNTIME, backend=backend, timeout=5,
+        "app.handler", code=wire_dir / "python", runtime=python_runtime, backend=backend,
+        timeout=5,
         layers=[host_layer(wire_dir / "waiter", backend, tmp_path)],
         environment={"WAITER_GIVE_UP": "30", **listen_env(backend)},
     )
@@ -68,8 +71,9 @@ def test_an_extension_waiting_for_runtime_done_does_not_time_the_invocation_out(
 
 # -- 2. awslambdaric's error cause in a header of up to 1 MiB ---------------------------------
 
-def test_a_100000_character_exception_reaches_the_caller(lambda_function, wire_dir, backend):
-    fn = lambda_function("app.raise_huge", code=wire_dir / "python", runtime=RUNTIME,
+def test_a_100000_character_exception_reaches_the_caller(python_runtime, lambda_function, wire_dir,
+                                                         backend):
+    fn = lambda_function("app.raise_huge", code=wire_dir / "python", runtime=python_runtime,
                          backend=backend, timeout=10)
     result = fn.invoke({"length": 100_000})
     assert result.function_error == "Unhandled"
@@ -184,10 +188,11 @@ def recorder(functions_dir: Path, backend: str, tmp_path: Path) -> Path:
     return host_layer(functions_dir / "extensions" / "layer", backend, tmp_path)
 
 
-def test_telemetry_is_delivered_when_init_fails(lambda_function, functions_dir, backend,
-                                                 recorder, collector):
+def test_telemetry_is_delivered_when_init_fails(python_runtime, lambda_function, functions_dir,
+                                                backend, recorder, collector):
     fn = lambda_function(
-        "importerr.handler", code=functions_dir / "initfail", runtime=RUNTIME, backend=backend,
+        "importerr.handler", code=functions_dir / "initfail", runtime=python_runtime,
+        backend=backend,
         layers=[recorder], environment={"COLLECTOR_URL": collector.url, "EXT_TELEMETRY": "1",
                                         **listen_env(backend)},
     )
@@ -201,10 +206,11 @@ def test_telemetry_is_delivered_when_init_fails(lambda_function, functions_dir, 
     assert by_type["platform.initReport"]["record"]["status"] == "error"
 
 
-def test_telemetry_of_a_timed_out_invocation_is_delivered(lambda_function, functions_dir,
-                                                          backend, recorder, collector):
+def test_telemetry_of_a_timed_out_invocation_is_delivered(python_runtime, lambda_function,
+                                                          functions_dir, backend, recorder,
+                                                          collector):
     fn = lambda_function(
-        "app.handler", code=functions_dir / "extensions" / "fn", runtime=RUNTIME,
+        "app.handler", code=functions_dir / "extensions" / "fn", runtime=python_runtime,
         backend=backend, layers=[recorder], timeout=1,
         environment={"COLLECTOR_URL": collector.url, "EXT_TELEMETRY": "1",
                      **listen_env(backend)},
@@ -242,9 +248,9 @@ def traced_code(wire_dir: Path, tmp_path: Path) -> Path:
     return code
 
 
-def test_each_invocation_gets_a_trace_id(lambda_function, traced_code, backend):
-    fn = lambda_function("app.trace", code=traced_code, runtime=RUNTIME, backend=backend,
-                         timeout=10)
+def test_each_invocation_gets_a_trace_id(python_runtime, lambda_function, traced_code, backend):
+    fn = lambda_function("app.trace", code=traced_code, runtime=python_runtime,
+                         backend=backend, timeout=10)
     first, second = fn.invoke({}), fn.invoke({})
     assert re.fullmatch(TRACE_RE, first.payload["env"]), first.logs
     assert re.fullmatch(TRACE_RE, second.payload["env"])

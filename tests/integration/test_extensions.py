@@ -93,13 +93,13 @@ def lambda_service_docker(pytestconfig: pytest.Config, client: Any) -> Any:
 
 @pytest.fixture
 def make_fn(lambda_function: Any, functions_dir: Path, layer: Path, collector: Collector,
-            backend: str) -> Any:
+            backend: str, python_runtime: str) -> Any:
     # On the host, the recorder cannot listen on sandbox.localdomain (only the container has it).
     listen = {"EXT_LISTEN_HOST": "127.0.0.1"} if backend == "process" else {}
 
     def make(layers: list[Path] | None = None, timeout: int = 3, **env: str) -> Any:
         return lambda_function(
-            "app.handler", code=functions_dir / "extensions" / "fn", runtime=RUNTIME,
+            "app.handler", code=functions_dir / "extensions" / "fn", runtime=python_runtime,
             backend=backend, layers=layers or [layer], timeout=timeout,
             environment={"COLLECTOR_URL": collector.url, **listen, **env},
         )
@@ -307,9 +307,9 @@ def test_process_teardown_kills_the_extensions_and_their_children(make_fn):
 
 @pytest.mark.parametrize("backend", ["process"], indirect=True)
 def test_process_extension_whose_interpreter_is_missing_fails_the_init(
-        lambda_function, functions_dir, backend):
+        lambda_function, functions_dir, backend, python_runtime):
     fn = lambda_function(
-        "app.handler", code=functions_dir / "extensions" / "fn", runtime=RUNTIME,
+        "app.handler", code=functions_dir / "extensions" / "fn", runtime=python_runtime,
         backend=backend, layers=[functions_dir / "extensions" / "layer"],  # #!/var/lang/bin/...
     )
     result = fn.invoke({})

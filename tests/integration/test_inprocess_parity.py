@@ -74,9 +74,10 @@ def _comparable(result: InvokeResult) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("case", list(CASES))
-def test_in_process_and_container_results_agree(case, backend, lambda_function):
+def test_in_process_and_container_results_agree(case, backend, lambda_function,
+                                                python_runtime):
     event = CASES[case]
-    fn = lambda_function("app.handler", code=PARITY, runtime="python3.13", backend=backend,
+    fn = lambda_function("app.handler", code=PARITY, runtime=python_runtime, backend=backend,
                          timeout=1, memory_size=256, name="parity")
     in_container = fn.invoke(event)
     in_process = invoke_handler(_handler(), event, timeout=1, memory_size=256,

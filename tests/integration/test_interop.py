@@ -6,8 +6,8 @@ import pytest
 
 
 @pytest.fixture
-def fresh_hello(lambda_function, functions_dir, backend):
-    fn = lambda_function("app.handler", code=functions_dir / "hello", runtime="python3.13",
+def fresh_hello(lambda_function, functions_dir, backend, python_runtime):
+    fn = lambda_function("app.handler", code=functions_dir / "hello", runtime=python_runtime,
                          backend=backend, timeout=2)
     fn.reset()  # force a cold start: every Docker API call of the path runs under the mock
     return fn

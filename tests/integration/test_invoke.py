@@ -26,9 +26,9 @@ def probe(lambda_function, functions_dir: Path, target: tuple[str, str]):
     )
 
 
-def test_hello_example(lambda_function, functions_dir, backend):
+def test_hello_example(lambda_function, functions_dir, backend, python_runtime):
     fn = lambda_function(
-        "app.handler", code=functions_dir / "hello", runtime="python3.13", memory_size=256,
+        "app.handler", code=functions_dir / "hello", runtime=python_runtime, memory_size=256,
         timeout=5, environment={"GREETING": "hi"}, backend=backend,
     )
     result = fn.invoke({"name": "ada"})
@@ -52,6 +52,13 @@ def test_success_reports_lambda_figures(probe, target):
     assert report.startswith(f"REPORT RequestId: {result.request_id}\tDuration: ")
     assert "\tMemory Size: 256 MB\t" in report and "\tInit Duration: " in report
     assert f"Max Memory Used: {result.max_memory_used_mb} MB" in report
+    # Lambda's form: INIT_START Runtime Version: python:3.13.v<N>\tRuntime Version ARN: ...
+    version = target[1].replace("python", "python:")
+    assert re.match(
+        rf"INIT_START Runtime Version: {re.escape(version)}\.v\d+\t"
+        r"Runtime Version ARN: arn:aws:lambda:us-east-1::runtime:[0-9a-f]{64}\n",
+        result.logs,
+    ), result.logs.splitlines()[0]
 
     warm = probe.invoke({})
     assert not warm.cold_start and warm.payload["cold"] is False
@@ -89,6 +96,11 @@ def test_environment_variables_are_lambdas(probe, target):
     assert ctx["memory_limit_in_mb"] == "256"
     assert ctx["log_group_name"] == env["AWS_LAMBDA_LOG_GROUP_NAME"]
     assert ctx["log_stream_name"] == env["AWS_LAMBDA_LOG_STREAM_NAME"]
+    # Lambda's X-Ray daemon address in a container; loopback on a host, where nothing listens
+    # at Lambda's and a link-local packet could leave the machine.
+    daemon = "169.254.79.129" if backend == "docker" else "127.0.0.1"
+    assert env["AWS_XRAY_DAEMON_ADDRESS"] == f"{daemon}:2000"
+    assert (env["_AWS_XRAY_DAEMON_ADDRESS"], env["_AWS_XRAY_DAEMON_PORT"]) == (daemon, "2000")
     if backend == "docker":
         assert env["LAMBDA_TASK_ROOT"] == "/var/task" == payload["cwd"]
         assert env["LAMBDA_RUNTIME_DIR"] == "/var/runtime"
@@ -178,8 +190,9 @@ def test_runtime_exit_replaces_the_environment(probe):
 
 
 def test_concurrent_invocations_get_their_own_environments(lambda_function, functions_dir,
-                                                           backend, lambda_service):
-    fn = lambda_function("app.handler", code=functions_dir / "probe", runtime="python3.13",
+                                                           backend, lambda_service,
+                                                           python_runtime):
+    fn = lambda_function("app.handler", code=functions_dir / "probe", runtime=python_runtime,
                          backend=backend, timeout=10, name=f"concurrent-{backend}")
     fn.reset()
     results = []

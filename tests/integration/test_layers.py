@@ -30,9 +30,9 @@ def layers_dir(functions_dir: Path) -> Path:
 
 
 @pytest.fixture
-def make_fn(lambda_function, layers_dir: Path, backend: str):
+def make_fn(lambda_function, layers_dir: Path, backend: str, python_runtime: str):
     def make(layers, **options):
-        return lambda_function("app.handler", code=layers_dir / "fn", runtime=RUNTIME,
+        return lambda_function("app.handler", code=layers_dir / "fn", runtime=python_runtime,
                                backend=backend, layers=layers, **options)
     return make
 
@@ -43,7 +43,12 @@ def opt(fn, backend: str) -> str:
 
 
 def python_version(backend: str) -> str:
-    return RUNTIME if backend == "docker" else "python{}.{}".format(*sys.version_info[:2])
+    """Return the runtime `make_fn` uses on `backend` (the `python_runtime` fixture's rule)."""
+    from pytest_lambda._process_env import find_python
+
+    if backend == "docker" or find_python(RUNTIME.removeprefix("python")) is not None:
+        return RUNTIME
+    return "python{}.{}".format(*sys.version_info[:2])
 
 
 def invoke(fn, event):

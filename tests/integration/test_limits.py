@@ -19,11 +19,11 @@ docker_only = pytest.mark.parametrize("backend", ["docker"], indirect=True)
 
 
 @pytest.fixture
-def limits_fn(lambda_function, functions_dir: Path, backend: str):
+def limits_fn(lambda_function, functions_dir: Path, backend: str, python_runtime: str):
     def make(**options):
         options.setdefault("timeout", 3)
         return lambda_function("app.handler", code=functions_dir / "limits",
-                               runtime="python3.13", backend=backend, **options)
+                               runtime=python_runtime, backend=backend, **options)
     return make
 
 
@@ -60,8 +60,8 @@ def test_timeout_ends_the_invocation_and_destroys_the_environment(limits_fn):
     ],
 )
 def test_init_failure_is_the_runtimes_document(lambda_function, functions_dir, backend, handler,
-                                               error_type, message):
-    fn = lambda_function(handler, code=functions_dir / "initfail", runtime="python3.13",
+                                               error_type, message, python_runtime):
+    fn = lambda_function(handler, code=functions_dir / "initfail", runtime=python_runtime,
                          backend=backend)
     for _ in range(2):  # not reused: every invocation re-runs init and fails the same way
         result = fn.invoke({})
@@ -73,13 +73,17 @@ def test_init_failure_is_the_runtimes_document(lambda_function, functions_dir, b
         # The platform records error types outside Runtime./Function. as Runtime.Unknown.
         logged = error_type if error_type.startswith("Runtime.") else "Runtime.Unknown"
         assert f"Error Type: {logged}" in result.logs
+        assert result.max_memory_used_mb >= 1  # the environment ran, if only to fail
+        assert f"Max Memory Used: {result.max_memory_used_mb} MB" in result.logs
     if handler == "raises.handler":
         assert result.logs.index("init output line") < result.logs.index("START RequestId")
 
 
-def test_malformed_handler_name_reaches_the_runtime(lambda_service, functions_dir, backend):
+def test_malformed_handler_name_reaches_the_runtime(lambda_service, functions_dir, backend,
+                                                    python_runtime):
     # Lambda's API accepts "nodots"; lambda_function() refuses it early, so build it by hand.
-    valid = build_config("nohandler.other", code=functions_dir / "initfail", runtime="python3.13")
+    valid = build_config("nohandler.other", code=functions_dir / "initfail",
+                         runtime=python_runtime)
     config = FunctionConfig(**{**valid.__dict__, "handler": "nodots", "name": "malformed"})
     result = lambda_service.invoke(config, {}, backend=backend)
     assert result.error["errorType"] == "Runtime.MalformedHandlerName"
@@ -87,24 +91,61 @@ def test_malformed_handler_name_reaches_the_runtime(lambda_service, functions_di
 
 
 def test_init_over_its_limit_is_retried_within_the_invocation(lambda_function, functions_dir,
-                                                              backend, monkeypatch):
+                                                              backend, monkeypatch,
+                                                              python_runtime):
     # Lambda's 10 s init limit and an 11 s init, both scaled down so the test is quick: the
     # limit to 1 s, the init to 2 s.
     monkeypatch.setattr(_limits, "INIT_TIMEOUT_S", 1)
     code = functions_dir / "initfail"
     slow = {"INIT_SLEEP": "2"}
-    fn = lambda_function("slowinit.handler", code=code, runtime="python3.13", backend=backend,
+    fn = lambda_function("slowinit.handler", code=code, runtime=python_runtime, backend=backend,
                          timeout=5, environment=slow)
     result = fn.invoke({})
     assert result.payload == "after slow init"
     assert result.cold_start
     assert "Phase: init\tStatus: timeout" in result.logs
     assert result.logs.count("INIT_START") == 2
-    too_short = lambda_function("slowinit.handler", code=code, runtime="python3.13",
+    too_short = lambda_function("slowinit.handler", code=code, runtime=python_runtime,
                                 backend=backend, timeout=1, environment=slow)
     failed = too_short.invoke({})
     assert failed.error["errorType"] == "Sandbox.Timedout"
     assert failed.error["errorMessage"].endswith("Task timed out after 1.00 seconds")
+
+
+@pytest.mark.parametrize("timeout", [9, 10, 11])
+def test_init_within_its_limit_leaves_the_first_invocation_its_whole_timeout(
+        lambda_function, functions_dir, backend, timeout, python_runtime):
+    # A 1 s init is within the 10 s limit whatever the timeout, so it is not retried and the
+    # cold invocation has all of its time: 10 s (the limit itself) once lost the init time.
+    fn = lambda_function("slowinit.remaining", code=functions_dir / "initfail",
+                         runtime=python_runtime, backend=backend, timeout=timeout,
+                         environment={"INIT_SLEEP": "1"})
+    result = fn.invoke({})
+    assert result.cold_start and result.init_duration_ms >= 1000
+    assert "Status: timeout" not in result.logs
+    # (The old check took the init time, at least 1,000 ms, from a 10 s function.)
+    assert timeout * 1000 - 800 < result.payload <= timeout * 1000
+
+
+@pytest.mark.parametrize("timeout", [1, 5, 8])
+def test_retried_init_spends_the_first_invocations_time(lambda_function, functions_dir,
+                                                        backend, monkeypatch, timeout,
+                                                        python_runtime):
+    # Scaled down: a 1 s init limit and a 1.5 s init (retried). A timeout equal to the limit
+    # cannot hold the retried init; longer ones lose the retried init's time (with room for a
+    # container's start on a busy machine).
+    monkeypatch.setattr(_limits, "INIT_TIMEOUT_S", 1)
+    fn = lambda_function("slowinit.remaining", code=functions_dir / "initfail",
+                         runtime=python_runtime, backend=backend, timeout=timeout,
+                         environment={"INIT_SLEEP": "1.5"})
+    result = fn.invoke({})
+    assert "Phase: init\tStatus: timeout" in result.logs
+    if timeout == 1:  # the retried init alone outlasts the timeout
+        assert result.error["errorType"] == "Sandbox.Timedout"
+        return
+    assert result.function_error is None, result.error
+    assert result.cold_start and result.init_duration_ms >= 1500
+    assert 0 < result.payload <= timeout * 1000 - 1500
 
 
 # -- runtime exits -----------------------------------------------------------------------------

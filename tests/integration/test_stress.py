@@ -23,10 +23,10 @@ def _action(n: int) -> str:
 
 @pytest.mark.slow
 def test_two_thousand_concurrent_invocations_are_all_accounted_for(
-    lambda_function, functions_dir, backend
+    lambda_function, functions_dir, backend, python_runtime
 ):
     fn = lambda_function(
-        "app.handler", code=functions_dir / "stress", runtime="python3.13", backend=backend,
+        "app.handler", code=functions_dir / "stress", runtime=python_runtime, backend=backend,
         memory_size=256, timeout=1, name=f"stress-{backend}",
     )
 

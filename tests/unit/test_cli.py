@@ -53,6 +53,29 @@ def test_parameters_are_converted_from_their_types(capsys: pytest.CaptureFixture
     assert record["eventSourceARN"].endswith(":jobs.fifo")
 
 
+def test_batch_builders_take_their_items_and_the_single_builders_options(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code, out, err = run(capsys, "event", "sqs-batch", "--bodies", '["a", {"b": 1}]',
+                         "--queue", "jobs.fifo", "--receive-count", "2")
+    assert (code, err) == (0, "")
+    records = json.loads(out)["Records"]
+    assert [r["body"] for r in records] == ["a", '{"b":1}']
+    assert {r["attributes"]["MessageGroupId"] for r in records} == {"default"}
+    assert {r["attributes"]["ApproximateReceiveCount"] for r in records} == {"2"}
+    assert len({r["messageId"] for r in records}) == 2
+    code, out, err = run(capsys, "event", "kinesis-batch", "--items", "one,two,three",
+                         "--stream", "orders")
+    assert (code, err) == (0, "")
+    records = json.loads(out)["Records"]
+    assert [r["kinesis"]["data"] for r in records] == ["b25l", "dHdv", "dGhyZWU="]
+    assert {r["eventSourceARN"].rsplit("/", 1)[1] for r in records} == {"orders"}
+    code, out, _ = run(capsys, "event", "sqs-batch", "--help")
+    assert code == 0 and "--bodies" in out and "--queue" in out and "--message-id" not in out
+    code, _, err = run(capsys, "event", "sqs-batch", "--message-id", "x")
+    assert code == 2 and "sqs-batch has no parameter --message-id" in err
+
+
 def test_lists_and_booleans(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "event", "dynamodb-remove", "--old-image", '{"pk": "a", "sk": 1}',
                        "--key-names", "pk,sk", "--ttl", "true")

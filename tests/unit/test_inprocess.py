@@ -70,9 +70,11 @@ def test_success_returns_the_handlers_result() -> None:
     assert result.memory_size_mb == 128
     assert result.billed_duration_ms == math.ceil(result.duration_ms)
     lines = result.logs.splitlines()
-    assert lines[0] == (
-        f"INIT_START Runtime Version: python:{sys.version_info[0]}.{sys.version_info[1]}"
-    )
+    assert re.fullmatch(
+        rf"INIT_START Runtime Version: python:{sys.version_info[0]}\.{sys.version_info[1]}"
+        r"\.v\d+\tRuntime Version ARN: arn:aws:lambda:us-east-1::runtime:[0-9a-f]{64}",
+        lines[0],
+    ), lines[0]
     assert lines[1] == f"START RequestId: {result.request_id} Version: $LATEST"
     assert lines[-2] == f"END RequestId: {result.request_id}"
     match = report_line(result)

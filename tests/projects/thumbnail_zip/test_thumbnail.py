@@ -1,0 +1,101 @@
+"""The thumbnail function, shipped as a .zip with Pillow, in a container and in-process.
+
+The deployment package is built as a user's build script would: Pillow's manylinux wheel for
+the function's Python (pip `--platform ... --python-version 3.13 --only-binary=:all:`) next to
+the module, zipped. In a container the package must import (Pillow's compiled parts load on
+Lambda's Python) and an S3 call fails at once without AWS; the S3 round trip runs in-process
+under moto's `mock_aws`, with Pillow built for this interpreter.
+"""
+
+from __future__ import annotations
+
+import io
+import shutil
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from pytest_lambda import events, invoke_handler
+
+SRC = Path(__file__).parent / "src"
+PILLOW = "pillow==13.0.0"
+docker_only = pytest.mark.parametrize("backend", ["docker"], indirect=True)
+
+
+@pytest.fixture(scope="session")
+def package(pip_packages, tmp_path_factory) -> Path:
+    """Return the deployment package: thumbnail.py and Pillow for Python 3.13, zipped."""
+    build = tmp_path_factory.mktemp("thumbnail-build")
+    shutil.copytree(pip_packages(PILLOW, python_version="3.13"), build, dirs_exist_ok=True)
+    shutil.copy2(SRC / "thumbnail.py", build)
+    archive = tmp_path_factory.mktemp("thumbnail-dist") / "thumbnail.zip"
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
+        for path in sorted(build.rglob("*")):
+            zf.write(path, path.relative_to(build))
+    return archive
+
+
+def png(width: int, height: int) -> bytes:
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (width, height), (200, 30, 30)).save(out, format="PNG")
+    return out.getvalue()
+
+
+# -- in a container ---------------------------------------------------------------------------
+
+@docker_only
+def test_the_package_imports_and_a_call_to_s3_fails_at_once(lambda_function, package,
+                                                            boto3_layer, backend):
+    fn = lambda_function("thumbnail.handler", code=package, runtime="python3.13",
+                         backend=backend, layers=[boto3_layer], memory_size=1024, timeout=30,
+                         environment={"AWS_MAX_ATTEMPTS": "1"})
+    result = fn.invoke(events.s3_put(bucket="photos", key="cats/tabby.png"))
+    # Not Runtime.ImportModuleError: Pillow's compiled modules loaded on the function's Python.
+    assert result.error["errorType"] == "EndpointConnectionError", result.logs
+    assert "s3.amazonaws.com/cats/tabby.png" in result.error["errorMessage"]
+
+
+# -- in-process, with moto ----------------------------------------------------------------------
+
+@pytest.fixture
+def buckets(monkeypatch, pip_packages):
+    moto = pytest.importorskip("moto")
+    import boto3
+
+    # Pillow built for this interpreter, as the function's package holds it for Lambda's.
+    monkeypatch.syspath_prepend(str(pip_packages(PILLOW, python_version="{}.{}".format(
+        *sys.version_info[:2]))))
+    monkeypatch.syspath_prepend(str(SRC))
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.setenv(name, "testing")
+    with moto.mock_aws():
+        s3 = boto3.client("s3", region_name="us-east-1")
+        for bucket in ("photos", "photos-resized"):
+            s3.create_bucket(Bucket=bucket)
+        yield s3
+
+
+def test_an_upload_gets_a_thumbnail(buckets):
+    from PIL import Image
+
+    buckets.put_object(Bucket="photos", Key="cats/tabby cat.png", Body=png(640, 480))
+    # The notification carries the key URL-encoded: "cats/tabby+cat.png".
+    event = events.s3_put(bucket="photos", key="cats/tabby cat.png", size=1)
+    assert event["Records"][0]["s3"]["object"]["key"] == "cats/tabby+cat.png"
+    result = invoke_handler("thumbnail.handler", event, memory_size=512, timeout=10)
+    assert result.function_error is None, result.logs
+    assert result.payload == {"thumbnails": ["resized-cats/tabby cat.png"]}
+    written = buckets.get_object(Bucket="photos-resized", Key="resized-cats/tabby cat.png")
+    assert written["ContentType"] == "image/png"
+    assert Image.open(io.BytesIO(written["Body"].read())).size == (128, 96)
+
+
+def test_a_missing_object_is_the_functions_error(buckets):
+    result = invoke_handler("thumbnail.handler", events.s3_put(bucket="photos", key="gone.png"),
+                            timeout=10)
+    assert result.function_error == "Unhandled"
+    assert result.error["errorType"] == "NoSuchKey"
