@@ -15,6 +15,9 @@ import pytest
 from pytest_lambda import ConfigurationError, Layer, _deps, invoke_handler
 from pytest_lambda._runtimes import get_runtime
 
+#: The process backend runs a Python runtime on an interpreter of its version: the host's.
+HOST_PYTHON = "python{}.{}".format(*sys.version_info[:2])
+
 
 @pytest.fixture
 def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
@@ -267,7 +270,7 @@ def test_xdist_workers_report_their_builds_to_the_controllers_summary(
 
         @pytest.mark.parametrize("i", range(2))
         def test_it(lambda_function, i):
-            fn = lambda_function("app.handler", code={str(code)!r}, runtime="python3.13",
+            fn = lambda_function("app.handler", code={str(code)!r}, runtime={HOST_PYTHON!r},
                                  requirements=True, backend="process")
             assert fn.invoke({{}}).payload == "one"
     """)
