@@ -45,6 +45,16 @@ SETTINGS = (
         "which image serves a runtime: hermetic (built here from Debian), prefer-official "
         "(AWS's official image when present locally), official (require it)",
     ),
+    Setting(
+        "logs", ("on-failure", "always", "never"), "on-failure",
+        "when test reports show the Lambda logs of the invocations a test made: on-failure "
+        "(failing tests, and passing ones under -rA or -rP), always, or never",
+    ),
+    Setting(
+        "isolation", ("shared", "per-test"), "shared",
+        "whether tests share warm execution environments of identical functions (shared), or "
+        "each test starts with fresh ones (per-test)",
+    ),
 )
 
 

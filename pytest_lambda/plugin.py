@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from . import _settings
+from . import _isolation, _report_logs, _settings
 from ._fixtures_context import lambda_context  # noqa: F401  (registers the fixture)
 from ._state import STATE_KEY, PluginState
 from .fixtures import lambda_function, lambda_service  # noqa: F401  (registers the fixtures)
@@ -24,7 +24,10 @@ def pytest_configure(config: pytest.Config) -> None:
         "lambda_docker: the test needs the Docker backend (it fails, not skips, when "
         "--lambda-backend=docker and no engine answers)",
     )
+    config.addinivalue_line("markers", _isolation.MARKER_HELP)
     state = PluginState(settings=_settings.resolve(config))
+    _report_logs.install(config, state.settings["logs"].value)
+    _isolation.install(config, state.settings["isolation"].value)
     reporter = config.pluginmanager.get_plugin("terminalreporter")
     if reporter is not None:
         state.progress = lambda line: reporter.write_line(line)
@@ -45,6 +48,9 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
         from ._process_env import differences
 
         lines.append("lambda: process backend differs from Lambda: " + "; ".join(differences()))
+    logs, isolation = state.settings["logs"], state.settings["isolation"]
+    lines.append(f"lambda: logs in reports={logs.value} (from {logs.source}); "
+                 f"isolation={isolation.value} (from {isolation.source})")
     return lines
 
 
