@@ -27,7 +27,8 @@ FN = Path(__file__).parent / "fn"
 
 @pytest.fixture
 def greeter(lambda_function):
-    fn = lambda_function("app.handler", code=FN, runtime="python3.13", name="greeter")
+    fn = lambda_function("app.handler", code=FN, runtime="python3.13", name="greeter",
+                         timeout=60)
     fn.invoke({"name": "from-setup"})
     return fn
 
