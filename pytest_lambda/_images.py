@@ -998,7 +998,24 @@ def cli_build_images(argv: Sequence[str] | None = None) -> int:
         help="the architecture to build for, in Lambda's terms (default: this host's, "
              f"{host_architecture()}); another one needs emulation (binfmt_misc and QEMU)",
     )
+    parser.add_argument(
+        "--print-tags", action="store_true",
+        help="print the tag each runtime's hermetic image has, one a line, without building "
+             "or contacting Docker (a cache key for CI, and the names for `docker save`)",
+    )
     args = parser.parse_args(list(argv) if argv is not None else None)
+    if args.print_tags:
+        arch = validate_architecture(args.architecture)
+        names = args.runtime or sorted(name for name, rt in RUNTIMES.items()
+                                       if _buildable(rt, arch))
+        try:
+            for name in names:
+                require_buildable(get_runtime(name), arch)
+                print(hermetic_tag(name, arch=arch))
+        except LambdaHarnessError as exc:
+            print(f"pytest-lambda: {exc}", file=sys.stderr)
+            return 1
+        return 0
     try:
         from ._docker import get_client
 
