@@ -225,3 +225,17 @@ def test_in_process_and_earlier_made_functions_are_recorded(pytester: pytest.Pyt
     assert re.search(r"^\[2\] local \(in-process\) RequestId: \S+: ok \(cold start", call,
                      re.MULTILINE)
     assert "in-process 7" in call
+
+
+def test_under_xdist_the_sections_reach_the_controller_and_junit(
+    pytester: pytest.Pytester,
+) -> None:
+    _suite(pytester)
+    result = _run(pytester, "process", "-n", "2", "--junitxml=out.xml", "--lambda-logs=always")
+    result.assert_outcomes(failed=1, passed=2)
+    out = result.stdout.str()
+    assert "handling bob in greeter" in _section(out, "Captured Lambda logs call")
+    assert "handling cy in greeter" in out.split("= Lambda logs of passing tests =")[1]
+    cases = _testcases(str(pytester.path / "out.xml"))
+    assert "handling bob in greeter" in (cases["test_fails"].findall("system-out")[0].text or "")
+    assert "handling cy in greeter" in (cases["test_passes"].findall("system-out")[0].text or "")
