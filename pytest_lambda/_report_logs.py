@@ -58,7 +58,11 @@ def describe(number: int, record: Record) -> str:
             text = text[:_MESSAGE_CHARS] + "..."
         outcome = f"{result.function_error} {error.get('errorType', 'error')}: {text}".rstrip(": ")
     start = "cold start" if result.cold_start else "warm"
-    logs = result.logs if result.logs.endswith("\n") or not result.logs else result.logs + "\n"
+    # awslambdaric joins an error's lines with carriage returns (one CloudWatch record); a
+    # terminal would print them over each other, so the report shows them as lines.
+    logs = result.logs.replace("\r\n", "\n").replace("\r", "\n")
+    if logs and not logs.endswith("\n"):
+        logs += "\n"
     return (
         f"[{number}] {record.function_name} ({record.backend}) RequestId: {result.request_id}: "
         f"{outcome} ({start}, {result.duration_ms:.2f} ms)\n{logs}"

@@ -101,6 +101,12 @@ def test_a_failing_test_shows_each_invocation_of_each_phase(
         rf"^\[2\] greeter \({backend}\) RequestId: \S+: Unhandled ZeroDivisionError: division by "
         r"zero \(warm, [\d.]+ ms\)\nSTART RequestId: ", call, re.MULTILINE), call
     assert "handling bob in greeter" in call
+    # A traceback's lines, which awslambdaric joins with carriage returns, are lines here.
+    assert "\r" not in call
+    assert re.search(r"^\[ERROR\] ZeroDivisionError: division by zero\n"
+                     r"Traceback \(most recent call last\):\n\s+File .*app\.py\", line 6, "
+                     r"in handler\n",
+                     call, re.MULTILINE), call
     assert call.count("REPORT RequestId: ") == 2
     # Lambda's logs do not leak into the test's own captured stdout.
     assert "START RequestId" not in _section(out, "Captured stdout call")
