@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from . import _observe
+
 if TYPE_CHECKING:
     from ._config import FunctionConfig
     from ._result import InvokeResult
@@ -46,10 +48,13 @@ class Function:
         timeouts, crashes) are on the result; errors of the Invoke operation itself raise an
         `InvokeError` subclass.
         """
-        return self._service.invoke(
+        _observe.invoking(self)
+        result = self._service.invoke(
             self.config, event, backend=self.backend, client_context=client_context,
             trace_id=trace_id,
         )
+        _observe.invoked(self.name, self.backend, result)
+        return result
 
     def reset(self) -> None:
         """Discard the function's warm environments: the next invocation is a cold start."""

@@ -1111,14 +1111,48 @@ def cli_build_images(argv: Sequence[str] | None = None) -> int:
         help="the architecture to build for, in Lambda's terms (default: this host's, "
              f"{host_architecture()}); another one needs emulation (binfmt_misc and QEMU)",
     )
+    parser.add_argument(
+        "--print-tags", action="store_true",
+        help="print the tag each runtime's hermetic image has, one a line, without building "
+             "or contacting Docker (a cache key for CI, and the names for `docker save`)",
+    )
+    parser.add_argument(
+        "--load", metavar="DIR", type=Path,
+        help="first load the images saved in DIR (by --save) that the engine lacks; a missing "
+             "DIR loads nothing",
+    )
+    parser.add_argument(
+        "--save", metavar="DIR", type=Path,
+        help="then save each image into DIR as a docker-save tarball (skipping those saved "
+             "already, removing others), for a CI cache to keep",
+    )
     args = parser.parse_args(list(argv) if argv is not None else None)
+    if args.print_tags:
+        arch = validate_architecture(args.architecture)
+        names = args.runtime or sorted(name for name, rt in RUNTIMES.items()
+                                       if _buildable(rt, arch))
+        try:
+            for name in names:
+                require_buildable(get_runtime(name), arch)
+                print(hermetic_tag(name, arch=arch))
+        except LambdaHarnessError as exc:
+            print(f"pytest-lambda: {exc}", file=sys.stderr)
+            return 1
+        return 0
     try:
+        from . import _image_cache
         from ._docker import get_client
 
         require_host_can_run(args.architecture)
-        choices = build_all(get_client(), args.runtime, args.policy, print_to_stderr,
+        client = get_client()
+        if args.load is not None:
+            _image_cache.load(client, args.load, print_to_stderr)
+        choices = build_all(client, args.runtime, args.policy, print_to_stderr,
                             architecture=args.architecture)
-    except LambdaHarnessError as exc:
+        if args.save is not None:
+            _image_cache.save(client, [choice.tag for choice in choices], args.save,
+                              print_to_stderr)
+    except (LambdaHarnessError, OSError) as exc:  # OSError: --load or --save paths
         print(f"pytest-lambda: {exc}", file=sys.stderr)
         return 1
     for choice in choices:

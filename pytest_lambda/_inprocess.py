@@ -39,7 +39,7 @@ from contextlib import contextmanager, nullcontext, suppress
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TextIO
 
-from . import _aws, _clock, _limits
+from . import _aws, _clock, _limits, _observe
 from . import _inprocess_scope as _scope
 from ._config import (
     validate_environment,
@@ -222,7 +222,9 @@ def invoke_handler(
         cold = key not in _warm
         init_log = _init_log(init_lines, region) if cold else ""
         if fault is not None:
-            return _init_failure(fault, request_id, memory_size, init_ms, init_log)
+            failed = _init_failure(fault, request_id, memory_size, init_ms, init_log)
+            _observe.invoked(name, "in-process", failed)
+            return failed
         assert resolved is not None
         _warm.add(key)
         if scope is not None:
@@ -247,12 +249,14 @@ def invoke_handler(
     if outcome.exit_code is not None:
         _warm.discard(key)  # the runtime process is gone: the next call is a cold start
         _environments.pop(key, None)
-    return _result(
+    result = _result(
         outcome, finished, request_id, memory_size, timeout,
         duration_ms=((outcome.completed_at if finished else ended) - started) * 1000,
         init_ms=init_ms if cold else None,
         init_log=init_log,
     )
+    _observe.invoked(name, "in-process", result)
+    return result
 
 
 def _check_timeout(timeout: object) -> float:

@@ -54,6 +54,16 @@ SETTINGS = (
         "least recently used entries first (e.g. 500MB, 5GiB; off for no limit)",
         check=lambda value: _parse_size(value),
     ),
+    Setting(
+        "logs", ("on-failure", "always", "never"), "on-failure",
+        "when test reports show the Lambda logs of the invocations a test made: on-failure "
+        "(failing tests, and passing ones under -rA or -rP), always, or never",
+    ),
+    Setting(
+        "isolation", ("shared", "per-test"), "shared",
+        "whether tests share warm execution environments of identical functions (shared), or "
+        "each test starts with fresh ones (per-test)",
+    ),
 )
 
 

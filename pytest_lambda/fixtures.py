@@ -45,7 +45,11 @@ def lambda_function(pytestconfig: pytest.Config) -> Callable[..., Function]:
     default) set ``AWS_REGION`` and the function's ARN. ``backend`` ("docker" or "process")
     overrides the session's ``--lambda-backend``. Bad configuration raises
     ``pytest_lambda.ConfigurationError`` here. Functions with the same configuration and code
-    share warm environments across tests.
+    share warm environments across tests, so module state one test leaves in a function is seen
+    by the next test's invocation; for fresh environments per test use
+    ``--lambda-isolation=per-test`` or ``@pytest.mark.lambda_isolation("per-test")``. A failing
+    test's report shows every invocation's logs ("Captured Lambda logs"; ``--lambda-logs``
+    chooses when).
     """
     state = pytestconfig.stash[STATE_KEY]
 

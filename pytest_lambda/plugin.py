@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from . import _settings
+from . import _isolation, _report_logs, _settings
 from ._fixtures_context import lambda_context  # noqa: F401  (registers the fixture)
 from ._state import AUTO_RULE, STATE_KEY, PluginState
 from .fixtures import lambda_function, lambda_service  # noqa: F401  (registers the fixtures)
@@ -24,7 +24,10 @@ def pytest_configure(config: pytest.Config) -> None:
         "lambda_docker: the test needs the Docker backend (it fails, not skips, when "
         "--lambda-backend=docker and no engine answers)",
     )
+    config.addinivalue_line("markers", _isolation.MARKER_HELP)
     state = PluginState(settings=_settings.resolve(config))
+    _report_logs.install(config, state.settings["logs"].value)
+    _isolation.install(config, state.settings["isolation"].value)
     reporter = config.pluginmanager.get_plugin("terminalreporter")
     if reporter is not None:
         state.progress = lambda line: reporter.write_line(line)
@@ -41,11 +44,15 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     limit = state.settings["cache_max_size"]
     cache_line = redact(f"lambda: cache {cache_dir()} (pruned to {limit.value} at the end of a "
                         f"session that used it, from {limit.source})")
+    logs, isolation = state.settings["logs"], state.settings["isolation"]
+    settings_line = (f"lambda: logs in reports={logs.value} (from {logs.source}); "
+                     f"isolation={isolation.value} (from {isolation.source})")
     choice = state.backend_choice(probe=False)
     if choice is None:
         # `auto` asks the engine when a function first needs a backend, not here: a session of
         # in-process tests never waits on an engine. What it chose is said at the session's end.
-        return [f"lambda: backend=auto (not probed yet: {AUTO_RULE})", policy_line, cache_line]
+        return [f"lambda: backend=auto (not probed yet: {AUTO_RULE})", policy_line,
+                settings_line, cache_line]
     lines = [f"lambda: backend={choice.name} ({choice.reason})"]
     if choice.name == "docker":
         from ._ephemeral import unavailable_reason
@@ -58,6 +65,7 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
         from ._process_env import differences
 
         lines.append("lambda: process backend differs from Lambda: " + "; ".join(differences()))
+    lines.append(settings_line)
     return [*(redact(line) for line in lines), cache_line]
 
 

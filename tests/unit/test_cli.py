@@ -143,3 +143,37 @@ def test_runs_as_a_module() -> None:
         capture_output=True, text=True, check=False, timeout=60,
     )
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
+
+
+def test_build_images_prints_tags_without_docker(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pytest_lambda import _docker, _images
+
+    def no_engine() -> None:
+        raise AssertionError("--print-tags must not contact Docker")
+
+    monkeypatch.setattr(_docker, "get_client", no_engine)
+    assert main(["build-images", "--print-tags", "--runtime", "python3.13",
+                 "--runtime", "provided.al2023"]) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        _images.hermetic_tag("python3.13"), _images.hermetic_tag("provided.al2023"),
+    ]
+    assert main(["build-images", "--print-tags", "--architecture", "arm64",
+                 "--runtime", "python3.13"]) == 0
+    assert capsys.readouterr().out == _images.hermetic_tag("python3.13", arch="arm64") + "\n"
+
+
+def test_build_images_print_tags_refuses_what_it_does_not_build(
+    capsys: pytest.CaptureFixture[str]
+) -> None:
+    from pytest_lambda._arch import host_architecture
+
+    if host_architecture() != "x86_64":
+        pytest.skip("Node.js images are refused for arm64 only on an x86_64 host")
+    code = main(["build-images", "--print-tags", "--architecture", "arm64",
+                 "--runtime", "nodejs22.x"])
+    captured = capsys.readouterr()
+    assert code == 1 and captured.out == ""
+    assert captured.err.startswith("pytest-lambda: pytest-aws-lambda builds nodejs22.x images "
+                                   "for this host's architecture")

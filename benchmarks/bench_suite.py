@@ -1,0 +1,83 @@
+"""Time a pytest run of many small functions, with and without pytest-xdist.
+
+Writes a suite of N tests into a temporary directory, each making its own function (distinct
+environment variables, so no two share warm environments) and invoking it M times, then runs
+`python -m pytest` on it as a user would, once per worker count, and prints the wall times.
+
+    python benchmarks/bench_suite.py                       # 20 tests x 10 invocations, docker
+    python benchmarks/bench_suite.py --backend process --workers 0 2 --runs 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HANDLER = "def handler(event, context):\n    return {'n': event.get('n')}\n"
+
+SUITE = """\
+from pathlib import Path
+
+import pytest
+
+FN = Path(__file__).parent / "fn"
+
+
+@pytest.mark.parametrize("i", range({tests}))
+def test_function(lambda_function, i):
+    fn = lambda_function("app.handler", code=FN, runtime="python3.13",
+                         environment={{"TEST_INDEX": str(i)}})
+    for n in range({invocations}):
+        assert fn.invoke({{"n": n}}).payload == {{"n": n}}
+"""
+
+
+def run_once(directory: Path, backend: str, workers: int) -> float:
+    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+               f"--lambda-backend={backend}"]
+    if workers:
+        command += ["-n", str(workers)]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
+    started = time.perf_counter()
+    done = subprocess.run(command, cwd=directory, capture_output=True, text=True, env=env,
+                          check=False)
+    elapsed = time.perf_counter() - started
+    if done.returncode != 0:
+        sys.exit(f"the suite failed (exit {done.returncode}):\n{done.stdout[-3000:]}")
+    return elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--backend", default="docker", choices=("docker", "process"))
+    parser.add_argument("--tests", type=int, default=20)
+    parser.add_argument("--invocations", type=int, default=10)
+    parser.add_argument("--workers", type=int, nargs="+", default=[0, 2],
+                        help="xdist worker counts to compare (0: no xdist)")
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory(prefix="bench-suite-") as tmp:
+        directory = Path(tmp)
+        (directory / "fn").mkdir()
+        (directory / "fn" / "app.py").write_text(HANDLER)
+        (directory / "test_suite.py").write_text(
+            SUITE.format(tests=args.tests, invocations=args.invocations))
+        run_once(directory, args.backend, 0)  # warm-up: images resolved, caches filled
+        print(f"{args.tests} tests x {args.invocations} invocations, {args.backend} backend, "
+              f"{args.runs} runs each, load average {os.getloadavg()[0]:.1f}")
+        for workers in args.workers:
+            times = [run_once(directory, args.backend, workers) for _ in range(args.runs)]
+            label = f"-n {workers}" if workers else "no xdist"
+            print(f"{label:>9}: median {statistics.median(times):.2f} s "
+                  f"(min {min(times):.2f}, max {max(times):.2f})")
+
+
+if __name__ == "__main__":
+    main()
