@@ -120,6 +120,13 @@ class DockerEnvironment(ExecutionEnvironment):
         self._tmp: DiskTmp | None = None
         self._oom_killed = False
         self._lock = threading.Lock()
+        #: The container's address on its network, once started: the one peer its server admits.
+        self._address: str | None = None
+
+    def authorize_peer(self, peer: tuple[str, int]) -> bool | None:
+        if self._address is None:
+            return None if not self._destroyed else False
+        return peer[0] == self._address
 
     def start(self) -> None:
         api = self._client.api
@@ -190,6 +197,10 @@ class DockerEnvironment(ExecutionEnvironment):
             )
             self.container_id = created["Id"]
             api.start(self.container_id)
+            self._address = self._inspect_address()
+            if self._address is None:
+                raise RuntimeError("the engine gave the container no address on its network")
+            self.server.admit_waiting()
         except Exception as exc:
             tail = self._container_output()
             self.destroy()
@@ -214,12 +225,15 @@ class DockerEnvironment(ExecutionEnvironment):
 
     def _container_ip(self) -> str:
         """Return the container's address on the session network (where the host reaches it)."""
+        return self._address or "127.0.0.1"  # not started: delivery fails and is dropped
+
+    def _inspect_address(self) -> str | None:
         try:
             info = self._client.api.inspect_container(self.container_id)
             network = info["NetworkSettings"]["Networks"][self._network.name]
-            return str(network["IPAddress"])
+            return str(network["IPAddress"]) or None
         except Exception:
-            return "127.0.0.1"  # gone: delivery fails and is dropped
+            return None
 
     def signal_runtime(self, kill: bool) -> None:
         # docker-init passes the signal to the wrapper, which passes it on to the runtime.

@@ -29,6 +29,7 @@ import tempfile
 import threading
 from pathlib import Path
 
+from . import _peers
 from ._config import FunctionConfig
 from ._environment import Credentials, ExecutionEnvironment, ExitInfo, lambda_environment
 from ._errors import BackendUnavailableError, EnvironmentStartError
@@ -137,8 +138,28 @@ class ProcessEnvironment(ExecutionEnvironment):
         self._extensions: list[subprocess.Popen[bytes]] = []
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         self._lock = threading.Lock()
+        self._launching = True
+
+    def authorize_peer(self, peer: tuple[str, int]) -> bool | None:
+        # Only a process of this environment (see `_peers`) may use its Runtime API.
+        if not _peers.available():
+            return True  # no /proc: the header says the port is open to local processes
+        if peer[0] != self.server.host:
+            return False
+        inode = _peers.socket_inode(peer, (self.server.host, self.server.port))
+        leaders = [proc.pid for proc in (self._proc, *self._extensions) if proc is not None]
+        if inode is not None and leaders and _peers.held_by_sessions(inode, leaders):
+            return True
+        return None if self._launching else False
 
     def start(self) -> None:
+        try:
+            self._start()
+        finally:
+            self._launching = False
+            self.server.admit_waiting()
+
+    def _start(self) -> None:
         config = self.config
         self._tmp = tempfile.TemporaryDirectory(prefix=f"pytest-lambda-{config.name}-")
         argv, runtime_dir, extra = _runtime_command(config, Path(self._tmp.name))
