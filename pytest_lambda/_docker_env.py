@@ -23,6 +23,7 @@ from ._environment import Credentials, ExecutionEnvironment, ExitInfo, lambda_en
 from ._ephemeral import DiskTmp, sweep_dead, unavailable_reason
 from ._errors import EnvironmentStartError
 from ._extensions import external_extensions
+from ._firewall import HostFirewall, HostPorts
 
 #: The unprivileged user Lambda runs functions as (sbx_user1051).
 LAMBDA_UID = 993
@@ -107,8 +108,10 @@ class DockerEnvironment(ExecutionEnvironment):
         labels: SessionLabels,
         credentials: Credentials,
         log_stream_name: str,
+        host_ports: HostPorts | None = None,
     ) -> None:
         super().__init__(config, server_host=network.gateway)
+        self._host_ports = host_ports
         self._client = client
         self._image = image
         self._network = network
@@ -181,6 +184,8 @@ class DockerEnvironment(ExecutionEnvironment):
         if config.image is None and config.architecture != host_architecture():
             # A runtime image of the other architecture, which runs through binfmt_misc emulation.
             names["platform"] = docker_platform(config.architecture)
+        if self._host_ports is not None:
+            self._host_ports.allow(self.server.port, f"Runtime API of {config.name}")
         try:
             created = api.create_container(
                 self._image,
@@ -323,6 +328,8 @@ class DockerEnvironment(ExecutionEnvironment):
                 return
             self._destroyed = True
         self.server.close()
+        if self._host_ports is not None:
+            self._host_ports.revoke(self.server.port)
         if self.logs is not None:
             self.logs.close()
         if self.container_id is not None:
@@ -348,6 +355,14 @@ class DockerBackend:
         self.swept = sweep(self.client, self.labels)
         sweep_dead()
         self.network = SessionNetwork(self.client, self.labels)
+        #: Host ports the session's functions may reach; everything else on the host is
+        #: filtered where `firewall.active` (see `_firewall`).
+        self.host_ports = HostPorts()
+        self.firewall = HostFirewall(self.labels.session, self.network.bridge,
+                                     self.network.gateway)
+        self.host_ports.attach(self.firewall)
+        self._open_network: SessionNetwork | None = None
+        self._network_lock = threading.Lock()
         self.credentials = Credentials.generate()
         self.image_policy = image_policy
         self._progress = progress
@@ -373,6 +388,16 @@ class DockerBackend:
                 choice = self.images[key] = resolve_image(self.client, runtime, **kwargs)
             return choice
 
+    def network_for(self, config: FunctionConfig) -> SessionNetwork:
+        """Return the network `config` runs on: the isolated one, or (made on first use) the
+        open one for `network="open"`."""
+        if config.network != "open":
+            return self.network
+        with self._network_lock:
+            if self._open_network is None:
+                self._open_network = SessionNetwork(self.client, self.labels, internal=False)
+            return self._open_network
+
     def create(self, config: FunctionConfig, *, log_stream_name: str) -> DockerEnvironment:
         if config.image is not None:
             image = config.image.image_id
@@ -383,10 +408,11 @@ class DockerBackend:
             config,
             client=self.client,
             image=image,
-            network=self.network,
+            network=self.network_for(config),
             labels=self.labels,
             credentials=self.credentials,
             log_stream_name=log_stream_name,
+            host_ports=self.host_ports,
         )
 
     def close(self) -> None:
@@ -404,3 +430,6 @@ class DockerBackend:
             except Exception:
                 pass
         self.network.remove()
+        if self._open_network is not None:
+            self._open_network.remove()
+        self.firewall.remove()

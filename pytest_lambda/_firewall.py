@@ -1,0 +1,140 @@
+"""Keep a session network's containers away from the host's services.
+
+Docker's `--internal` network gives containers no route off the host, but the host itself stays
+reachable on the network's gateway address: every service listening on `0.0.0.0` (or on that
+address) answers a function. Where the plugin can, it closes that: an nftables table of its own
+(`inet pytest_lambda_<session>`) drops every packet that arrives from the session network's
+bridge, except replies to connections the host opened and TCP to the ports in the session's
+registry of allowed host ports (`HostPorts`): the Runtime API servers, and whatever a later
+capability (a moto server, a Lambda API server) registers. Packets routed between containers
+never reach the host's input hook, so this does not touch Docker's own rules.
+
+The table is the plugin's alone: removed with the network, swept with a dead session's network,
+and never written into Docker's chains. It needs root (CAP_NET_ADMIN), the `nft` command, and
+an engine whose bridge is in this network namespace; where any is missing, `reason` says why the
+host stays reachable, and the pytest header shows it.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import threading
+
+TABLE_PREFIX = "pytest_lambda_"
+
+
+def table_name(session: str) -> str:
+    return f"{TABLE_PREFIX}{session}"
+
+
+def _nft(script: str) -> str | None:
+    """Run an nft script; return None on success, else nft's complaint."""
+    nft = shutil.which("nft")
+    if nft is None:
+        return "the nft command is not installed"
+    try:
+        done = subprocess.run([nft, "-f", "-"], input=script, capture_output=True, text=True,
+                              timeout=20)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return str(exc)
+    if done.returncode != 0:
+        return (done.stderr.strip().splitlines() or [f"nft exited {done.returncode}"])[-1]
+    return None
+
+
+def unavailable_reason(bridge: str) -> str | None:
+    """Return why the host cannot be shielded from `bridge`, or None when it can."""
+    if not os.path.exists(f"/sys/class/net/{bridge}"):
+        return (f"the engine's bridge {bridge} is not on this machine (a VM or remote engine), "
+                f"so the plugin cannot filter what reaches the engine's host")
+    if os.geteuid() != 0:
+        return "filtering needs root (CAP_NET_ADMIN) for nftables"
+    if shutil.which("nft") is None:
+        return "filtering needs the nft command (nftables)"
+    return None
+
+
+class HostPorts:
+    """The session's registry of host TCP ports its functions may reach (port -> purpose)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._ports: dict[int, str] = {}
+        self._firewalls: list[HostFirewall] = []
+
+    def allow(self, port: int, purpose: str) -> None:
+        """Let the session's functions connect to `port` on their gateway address."""
+        with self._lock:
+            self._ports[port] = purpose
+            firewalls = list(self._firewalls)
+        for firewall in firewalls:
+            firewall.allow(port)
+
+    def revoke(self, port: int) -> None:
+        with self._lock:
+            if self._ports.pop(port, None) is None:
+                return
+            firewalls = list(self._firewalls)
+        for firewall in firewalls:
+            firewall.revoke(port)
+
+    def allowed(self) -> dict[int, str]:
+        with self._lock:
+            return dict(self._ports)
+
+    def attach(self, firewall: HostFirewall) -> None:
+        with self._lock:
+            self._firewalls.append(firewall)
+            ports = list(self._ports)
+        for port in ports:
+            firewall.allow(port)
+
+
+class HostFirewall:
+    """The nftables table that drops what a bridge sends the host, but the allowed ports."""
+
+    def __init__(self, session: str, bridge: str, gateway: str) -> None:
+        self.table = table_name(session)
+        self.bridge = bridge
+        self.reason = unavailable_reason(bridge)
+        self.active = False
+        if self.reason is not None:
+            return
+        iif = f'iifname "{bridge}"'
+        # Priority -5: before the filter tables Docker and distributions keep at 0.
+        problem = _nft(
+            f"table inet {self.table} {{\n"
+            f"  set ports {{ type inet_service; }}\n"
+            f"  chain input {{\n"
+            f"    type filter hook input priority -5; policy accept;\n"
+            f"    {iif} ct state established,related accept\n"
+            f"    {iif} ip daddr {gateway} tcp dport @ports accept\n"
+            f"    {iif} drop\n"
+            f"  }}\n"
+            f"}}\n"
+        )
+        if problem is not None:
+            self.reason = f"nftables refused the plugin's table ({problem})"
+            return
+        self.active = True
+
+    def allow(self, port: int) -> None:
+        if self.active:
+            _nft(f"add element inet {self.table} ports {{ {int(port)} }}\n")
+
+    def revoke(self, port: int) -> None:
+        if self.active:
+            _nft(f"delete element inet {self.table} ports {{ {int(port)} }}\n")
+
+    def remove(self) -> None:
+        if self.active:
+            self.active = False
+            remove_table(self.table)
+
+
+def remove_table(table: str) -> None:
+    """Delete the plugin's table `table` if it exists (a swept session's)."""
+    if table.startswith(TABLE_PREFIX) and os.geteuid() == 0 and shutil.which("nft"):
+        _nft(f"delete table inet {table}\n")
