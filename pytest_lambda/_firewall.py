@@ -44,6 +44,17 @@ def _nft(script: str) -> str | None:
     return None
 
 
+def predicted_reason(docker_host: str | None) -> str | None:
+    """Return why the host will not be shielded, judged before any network exists (the header)."""
+    if docker_host and not docker_host.startswith("unix://"):
+        return f"the engine at {docker_host} may not be on this machine"
+    if os.geteuid() != 0:
+        return "filtering needs root (CAP_NET_ADMIN) for nftables"
+    if shutil.which("nft") is None:
+        return "filtering needs the nft command (nftables)"
+    return None
+
+
 def unavailable_reason(bridge: str) -> str | None:
     """Return why the host cannot be shielded from `bridge`, or None when it can."""
     if not os.path.exists(f"/sys/class/net/{bridge}"):

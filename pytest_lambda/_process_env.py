@@ -101,7 +101,11 @@ def differences(runtime_version: str | None = None) -> list[str]:
         "layers are not at /opt (sys.path, PATH and LD_LIBRARY_PATH point into their merged "
         "tree, but code that opens /opt/... finds nothing)",
         "extensions run as host processes (their #! interpreter must exist on the host)",
+        "no network isolation: functions reach whatever the host reaches",
     ]
+    if not _peers.available():
+        items.append("the Runtime API port is open to every local process (no /proc here to "
+                     "tell the environment's own connections)")
     return items
 
 

@@ -41,11 +41,31 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
 
         lines.append(f"lambda: image policy={policy.value} (from {policy.source})")
         lines.append(f"lambda: /tmp is {unavailable_reason() or 'disk (a loop-mounted ext4)'}")
+        lines.append("lambda: isolation: " + _docker_isolation())
     else:
         from ._process_env import differences
 
         lines.append("lambda: process backend differs from Lambda: " + "; ".join(differences()))
     return lines
+
+
+def _docker_isolation() -> str:
+    """Say what isolates Docker functions here (see docs/security.md)."""
+    import os
+
+    from ._docker import get_client, remaps_users
+    from ._firewall import predicted_reason
+
+    blocked = predicted_reason(os.environ.get("DOCKER_HOST"))
+    host = ("host services blocked but the Runtime API (nftables)" if blocked is None
+            else f"host services reachable on the gateway ({blocked})")
+    try:
+        remapped = remaps_users(get_client())
+    except Exception:
+        remapped = False
+    uid = ("uid 993 remapped by the engine (user namespaces)" if remapped
+           else "uid 993 is host uid 993 (no userns-remap)")
+    return f"Runtime API answers its own container only; {host}; {uid}"
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
@@ -60,6 +80,11 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         terminalreporter.write_line(
             f"{runtime}: {choice.tag} ({choice.source}; {choice.reason})"
         )
+    firewall = backend.firewall
+    terminalreporter.write_line(
+        f"host services: blocked for isolated functions (nftables table inet {firewall.table})"
+        if firewall.active else f"host services: reachable from functions ({firewall.reason})"
+    )
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
