@@ -441,7 +441,7 @@ class FunctionConfig:
     #: What a container-image function (`image=`) runs; None for code and a runtime.
     image: ImageSpec | None = None
     architecture: str = "x86_64"
-    #: "isolated" (the plugin's own servers only) or "open" (outbound allowed; see docs/security.md).
+    #: "isolated" (the plugin's own servers only) or "open" (outbound allowed).
     network: str = "isolated"
 
     @property
