@@ -10,6 +10,7 @@ one line of bash that points stdout and stderr at the environment's Runtime API 
 from __future__ import annotations
 
 import os
+import secrets
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -24,6 +25,10 @@ from ._ephemeral import DiskTmp, sweep_dead, unavailable_reason
 from ._errors import EnvironmentStartError
 from ._extensions import external_extensions
 from ._firewall import HostFirewall, HostPorts
+from ._tunnel import AGENT_RUNTIME_PORT, AGENT_TUNNEL_PORT, Tunnels
+
+#: Where the in-container agent is mounted (`--lambda-connect=published`).
+AGENT_PATH = "/pytest-lambda-agent"
 
 #: The unprivileged user Lambda runs functions as (sbx_user1051).
 LAMBDA_UID = 993
@@ -109,9 +114,17 @@ class DockerEnvironment(ExecutionEnvironment):
         credentials: Credentials,
         log_stream_name: str,
         host_ports: HostPorts | None = None,
+        agent: Path | None = None,
+        dial_published: bool = False,
     ) -> None:
-        super().__init__(config, server_host=network.gateway)
+        # With an agent nothing in the container connects to the host: the server listens on
+        # loopback for form's sake and admits only the tunnels the host opens (`adopt`).
+        super().__init__(config, server_host=network.gateway if agent is None else "127.0.0.1")
         self._host_ports = host_ports
+        self._agent = agent
+        self._dial_published = dial_published
+        self._tunnels = (Tunnels(self.server, secrets.token_hex(32)) if agent is not None
+                         else None)
         self._client = client
         self._image = image
         self._network = network
@@ -127,6 +140,8 @@ class DockerEnvironment(ExecutionEnvironment):
         self._address: str | None = None
 
     def authorize_peer(self, peer: tuple[str, int]) -> bool | None:
+        if self._agent is not None:
+            return False  # its connections arrive through the host's own tunnels
         if self._address is None:
             return None if not self._destroyed else False
         return peer[0] == self._address
@@ -134,9 +149,10 @@ class DockerEnvironment(ExecutionEnvironment):
     def start(self) -> None:
         api = self._client.api
         config = self.config
+        inside = f"127.0.0.1:{AGENT_RUNTIME_PORT}"
         env = lambda_environment(
             config,
-            runtime_api=self.server.address,
+            runtime_api=self.server.address if self._agent is None else inside,
             log_stream_name=self._log_stream_name,
             credentials=self._credentials,
         )
@@ -146,6 +162,10 @@ class DockerEnvironment(ExecutionEnvironment):
             binds[str(config.code_dir)] = {"bind": "/var/task", "mode": "ro"}
         if config.opt_dir is not None:  # without layers the image's empty /opt stays
             binds[str(config.opt_dir)] = {"bind": "/opt", "mode": "ro"}
+        if self._agent is not None:
+            assert self._tunnels is not None
+            binds[str(self._agent)] = {"bind": AGENT_PATH, "mode": "ro"}
+            env["_PYTEST_LAMBDA_AGENT_SECRET"] = self._tunnels.secret
         tmpfs = None
         if unavailable_reason() is None:
             try:
@@ -168,6 +188,8 @@ class DockerEnvironment(ExecutionEnvironment):
             init=True,
             cap_drop=["ALL"],
             security_opt=["no-new-privileges"],
+            port_bindings=({AGENT_TUNNEL_PORT: ("127.0.0.1", None)} if self._dial_published
+                           else None),
         )
         labels = {**self._labels.as_dict(), LABEL_FUNCTION: config.name}
         # Extensions listen for Logs/Telemetry batches on sandbox.localdomain, as in Lambda. An
@@ -184,14 +206,19 @@ class DockerEnvironment(ExecutionEnvironment):
         if config.image is None and config.architecture != host_architecture():
             # A runtime image of the other architecture, which runs through binfmt_misc emulation.
             names["platform"] = docker_platform(config.architecture)
-        if self._host_ports is not None:
+        entrypoint = ["/bin/bash", "-c", _WRAPPER, "pytest-lambda"]
+        target = [self.server.host, str(self.server.port)]
+        if self._agent is not None:
+            entrypoint.insert(0, AGENT_PATH)
+            target = ["127.0.0.1", str(AGENT_RUNTIME_PORT)]
+        elif self._host_ports is not None:
             self._host_ports.allow(self.server.port, f"Runtime API of {config.name}")
         try:
             created = api.create_container(
                 self._image,
-                entrypoint=["/bin/bash", "-c", _WRAPPER, "pytest-lambda"],
-                command=[self.server.host, str(self.server.port), self.server.log_token,
-                         *argv],
+                entrypoint=entrypoint,
+                command=[*target, self.server.log_token, *argv],
+                ports=[AGENT_TUNNEL_PORT] if self._dial_published else None,
                 environment=env,
                 user=f"{LAMBDA_UID}:{LAMBDA_UID}",
                 working_dir=working_dir,
@@ -206,6 +233,8 @@ class DockerEnvironment(ExecutionEnvironment):
             if self._address is None:
                 raise RuntimeError("the engine gave the container no address on its network")
             self.server.admit_waiting()
+            if self._tunnels is not None:
+                self._tunnels.start(self._agent_address())
         except Exception as exc:
             tail = self._container_output()
             self.destroy()
@@ -231,6 +260,16 @@ class DockerEnvironment(ExecutionEnvironment):
     def _container_ip(self) -> str:
         """Return the container's address on the session network (where the host reaches it)."""
         return self._address or "127.0.0.1"  # not started: delivery fails and is dropped
+
+    def _agent_address(self) -> tuple[str, int]:
+        """Return where the host reaches the agent: the container's address, or the port the
+        engine published (on the engine's host) when the host cannot route to containers."""
+        assert self._address is not None
+        if not self._dial_published:
+            return self._address, AGENT_TUNNEL_PORT
+        info = self._client.api.inspect_container(self.container_id)
+        binding = info["NetworkSettings"]["Ports"][f"{AGENT_TUNNEL_PORT}/tcp"][0]
+        return engine_host(), int(binding["HostPort"])
 
     def _inspect_address(self) -> str | None:
         try:
@@ -328,7 +367,9 @@ class DockerEnvironment(ExecutionEnvironment):
                 return
             self._destroyed = True
         self.server.close()
-        if self._host_ports is not None:
+        if self._tunnels is not None:
+            self._tunnels.close()
+        elif self._host_ports is not None:
             self._host_ports.revoke(self.server.port)
         if self.logs is not None:
             self.logs.close()
@@ -341,13 +382,24 @@ class DockerEnvironment(ExecutionEnvironment):
             self._tmp.release()
 
 
+def engine_host() -> str:
+    """Return the address of the machine the engine publishes ports on (DOCKER_HOST's host for
+    a TCP engine, else this machine's loopback, where Docker Desktop and Colima forward them)."""
+    from urllib.parse import urlsplit
+
+    url = os.environ.get("DOCKER_HOST", "")
+    if url.startswith(("tcp://", "ssh://")):
+        return urlsplit(url).hostname or "127.0.0.1"
+    return "127.0.0.1"
+
+
 class DockerBackend:
     """Make `DockerEnvironment`s: one client, one session network, images resolved once."""
 
     name = "docker"
 
     def __init__(self, *, image_policy: str = "hermetic",
-                 progress: Callable[[str], None] | None = None) -> None:
+                 progress: Callable[[str], None] | None = None, connect: str = "auto") -> None:
         from ._docker import get_client, sweep
 
         self.client = get_client()
@@ -363,6 +415,13 @@ class DockerBackend:
         self.host_ports.attach(self.firewall)
         self._open_network: SessionNetwork | None = None
         self._network_lock = threading.Lock()
+        # How environments reach the Runtime API (docs/security.md): directly, when the engine's
+        # bridge is on this machine; else through the in-container agent and tunnels the host
+        # opens, to the container's address or, for an engine elsewhere, to a published port.
+        local = os.path.exists(f"/sys/class/net/{self.network.bridge}")
+        self.connect = connect if connect != "auto" else ("direct" if local else "published")
+        #: Published ports need a routed network: Docker publishes none for internal ones.
+        self.dial_published = self.connect == "published" and not local
         self.credentials = Credentials.generate()
         self.image_policy = image_policy
         self._progress = progress
@@ -391,7 +450,7 @@ class DockerBackend:
     def network_for(self, config: FunctionConfig) -> SessionNetwork:
         """Return the network `config` runs on: the isolated one, or (made on first use) the
         open one for `network="open"`."""
-        if config.network != "open":
+        if config.network != "open" and not self.dial_published:
             return self.network
         with self._network_lock:
             if self._open_network is None:
@@ -413,7 +472,14 @@ class DockerBackend:
             credentials=self.credentials,
             log_stream_name=log_stream_name,
             host_ports=self.host_ports,
+            agent=self._agent_for(config) if self.connect == "published" else None,
+            dial_published=self.dial_published,
         )
+
+    def _agent_for(self, config: FunctionConfig) -> Path:
+        from ._agent import binary
+
+        return binary(config.architecture)
 
     def close(self) -> None:
         """Remove what this session made: its containers, then its network."""

@@ -324,6 +324,20 @@ class RuntimeAPIServer:
             daemon=True,
         ).start()
 
+    def adopt(self, conn: socket.socket) -> None:
+        """Serve `conn`, a connection of the environment that reached the host another way (a
+        tunnel the host opened into the environment; see `_tunnel.py`)."""
+        with self._cond:
+            refused = self._closed or len(self._connections) >= MAX_CONNECTIONS
+            if refused:
+                self.refused += 1
+            else:
+                self._connections.add(conn)
+        if refused:
+            _drop(conn)
+        else:
+            self._serve(conn)
+
     def admit_waiting(self) -> None:
         """Ask `authorize` again about the held connections (the environment now knows itself)."""
         with self._cond:

@@ -45,6 +45,13 @@ SETTINGS = (
         "which image serves a runtime: hermetic (built here from Debian), prefer-official "
         "(AWS's official image when present locally), official (require it)",
     ),
+    Setting(
+        "connect", ("auto", "direct", "published"), "auto",
+        "how Docker functions reach their Runtime API: direct (the container connects to the "
+        "test process), published (an agent in the container, reached by connections the test "
+        "process opens, for engines in a VM or elsewhere), or auto (direct when the engine's "
+        "network is on this machine)",
+    ),
 )
 
 
