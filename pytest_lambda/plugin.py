@@ -40,6 +40,8 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
         from ._ephemeral import unavailable_reason
 
         lines.append(f"lambda: image policy={policy.value} (from {policy.source})")
+        connect = state.settings["connect"]
+        lines.append(f"lambda: connect={connect.value} (from {connect.source})")
         lines.append(f"lambda: /tmp is {unavailable_reason() or 'disk (a loop-mounted ext4)'}")
         lines.append("lambda: isolation: " + _docker_isolation())
     else:

@@ -37,6 +37,8 @@
 #define TUNNEL_PORT 9000
 #define MAX_FDS 256
 #define SECRET_MAX 128
+#define MAX_PENDING 16    /* unproven tunnels held at once: the oldest goes first */
+#define PENDING_SECONDS 5 /* an unproven tunnel must prove itself within this */
 
 enum kind { FREE, PENDING, IDLE, WAITING, RELAY };
 
@@ -46,6 +48,7 @@ struct slot {
     int peer;           /* RELAY: the slot index of the other side */
     int ended;          /* RELAY: this side sent EOF */
     size_t got;         /* PENDING: bytes of the secret line read */
+    double since;       /* PENDING: when it was accepted */
     char line[SECRET_MAX + 2];
 };
 
@@ -70,6 +73,28 @@ static int listen_on(in_addr_t addr, int port) {
     return fd;
 }
 
+static double now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void drop(int i);
+
+/* Keep unproven tunnels few and young, so that a flood of them never crowds out the runtime's
+ * connections or the host's real tunnels (which prove themselves at once). */
+static void prune_pending(int room) {
+    int count = 0, oldest = -1;
+    double limit = now() - PENDING_SECONDS;
+    for (int i = 0; i < MAX_FDS; i++) {
+        if (slots[i].kind != PENDING) continue;
+        if (slots[i].since < limit) { drop(i); continue; }
+        count++;
+        if (oldest < 0 || slots[i].since < slots[oldest].since) oldest = i;
+    }
+    if (room && count >= MAX_PENDING && oldest >= 0) drop(oldest);
+}
+
 static int add(int fd, enum kind kind) {
     int one = 1;
     for (int i = 0; i < MAX_FDS; i++) {
@@ -78,6 +103,7 @@ static int add(int fd, enum kind kind) {
             slots[i].kind = kind;
             slots[i].fd = fd;
             slots[i].peer = -1;
+            slots[i].since = now();
             setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
             return i;
         }
@@ -154,12 +180,6 @@ static void prove(int i) {
     match();
 }
 
-static double now(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 int main(int argc, char **argv) {
     if (argc < 2) {
         fprintf(stderr, "usage: agent COMMAND [ARG...]\n");
@@ -224,7 +244,9 @@ int main(int argc, char **argv) {
             fds[n].events = POLLIN;
             owner[n++] = i;
         }
-        if (poll(fds, (nfds_t)n, status >= 0 ? 100 : -1) < 0) {
+        int pending = 0;
+        for (int i = 0; i < MAX_FDS; i++) pending |= slots[i].kind == PENDING;
+        if (poll(fds, (nfds_t)n, status >= 0 ? 100 : pending ? 1000 : -1) < 0) {
             if (errno == EINTR) continue;
             perror("agent: poll");
             break;
@@ -246,6 +268,7 @@ int main(int argc, char **argv) {
                 }
                 while (waitpid(-1, &ws, WNOHANG) > 0) {}
             } else if (i == -2 || i == -3) {
+                if (i == -3) prune_pending(1);
                 int fd = accept4(fds[k].fd, NULL, NULL, SOCK_CLOEXEC);
                 if (fd >= 0 && add(fd, i == -2 ? WAITING : PENDING) >= 0 && i == -2) match();
             } else if (slots[i].fd != fds[k].fd) {
@@ -258,6 +281,7 @@ int main(int argc, char **argv) {
                 relay(i);
             }
         }
+        if (pending) prune_pending(0);
     }
     return status < 0 ? 120 : status;
 }

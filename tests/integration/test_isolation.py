@@ -79,15 +79,40 @@ def _netprobe(lambda_function: Any, functions_dir: Any, backend: str, **options:
                            backend=backend, timeout=10, **options)
 
 
+def _container_address(fn: Any) -> str:
+    from pytest_lambda._docker import get_client
+
+    found = get_client().api.containers(filters={"label": f"pytest-lambda.function={fn.name}"})
+    networks = found[0]["NetworkSettings"]["Networks"]
+    return str(next(iter(networks.values()))["IPAddress"])
+
+
+def _targets(fn: Any, address: str) -> list[tuple[str, int]]:
+    """Where an attacker looks for `fn`'s Runtime API: the address its runtime uses, and with
+    the in-container agent (published connect) the agent's ports on the container's address."""
+    host, port = _split(address)
+    if fn.backend == "docker" and host == "127.0.0.1":
+        ip = _container_address(fn)
+        return [(ip, 9000), (ip, 9001)]
+    return [(host, port)]
+
+
+def _gateway(lambda_service: Any, fn: Any) -> str:
+    return str(lambda_service.backend("docker").network_for(fn.config).gateway)
+
+
 def test_a_host_process_cannot_use_a_functions_runtime_api(lambda_function, functions_dir,
                                                             backend):
     fn = _netprobe(lambda_function, functions_dir, backend, environment={"ROLE": "victim"})
     address = fn.invoke({}).payload["runtime_api"]
     # The environment is warm: its runtime waits in /next on `address`.
-    assert b"pong" not in _exchange(*_split(address), PING)
+    targets = _targets(fn, address)
+    for target in targets:
+        assert b"pong" not in _exchange(*target, PING)
     stolen: list[bytes] = []
     ready = threading.Event()
-    thief = threading.Thread(target=_steal, args=(address, stolen, ready), daemon=True)
+    thief = threading.Thread(target=_steal, args=("%s:%d" % targets[0], stolen, ready),
+                             daemon=True)
     thief.start()
     ready.wait(5)
     time.sleep(0.3)  # let an admitted thief reach its /next wait before the event exists
@@ -103,9 +128,10 @@ def test_a_sibling_function_cannot_use_another_functions_runtime_api(lambda_func
     victim = _netprobe(lambda_function, functions_dir, backend, environment={"ROLE": "b"})
     thief = _netprobe(lambda_function, functions_dir, backend, environment={"ROLE": "a"})
     address = victim.invoke({}).payload["runtime_api"]
-    result = thief.invoke({"connect": address, "send": PING.decode()})
-    assert result.function_error is None, result.logs
-    assert "pong" not in result.payload["received"]
+    for target in _targets(victim, address):
+        result = thief.invoke({"connect": "%s:%d" % target, "send": PING.decode()})
+        assert result.function_error is None, result.logs
+        assert "pong" not in result.payload["received"]
     # The thief's own Runtime API still answers it.
     own = thief.invoke({"connect": result.payload["runtime_api"], "send": PING.decode()})
     assert "pong" in own.payload["received"]
@@ -118,23 +144,24 @@ def test_a_container_on_another_network_cannot_use_a_functions_runtime_api(
 
     fn = _netprobe(lambda_function, functions_dir, "docker")
     address = fn.invoke({}).payload["runtime_api"]
-    host, port = _split(address)
     image = lambda_service.backend("docker").image_for("python3.13").tag
-    script = (f"exec 3<>/dev/tcp/{host}/{port} || exit 7; "
-              f"printf 'GET /2018-06-01/ping HTTP/1.1\\r\\nHost: x\\r\\n\\r\\n' >&3; "
-              f"timeout 3 cat <&3; exit 0")
-    output = get_client().containers.run(
-        image, ["-c", script], entrypoint=["/bin/bash"], network_mode="bridge", remove=True,
-        labels={"pytest-lambda.test": "isolation"}, user="993:993",
-    ).decode("utf-8", "replace")
-    assert "pong" not in output
+    for host, port in _targets(fn, address):
+        script = (f"exec 3<>/dev/tcp/{host}/{port} || exit 0; "
+                  f"printf 'GET /2018-06-01/ping HTTP/1.1\\r\\nHost: x\\r\\n\\r\\n' >&3; "
+                  f"timeout 3 cat <&3; exit 0")
+        output = get_client().containers.run(
+            image, ["8", "/bin/bash", "-c", script], entrypoint=["/usr/bin/timeout"],
+            network_mode="bridge",
+            remove=True, labels={"pytest-lambda.test": "isolation"}, user="993:993",
+        ).decode("utf-8", "replace")
+        assert "pong" not in output
     assert fn.invoke({}).function_error is None
 
 
 def test_3000_idle_connections_do_not_stop_a_function(lambda_function, functions_dir, backend):
     fn = _netprobe(lambda_function, functions_dir, backend, environment={"ROLE": "idle"})
     address = fn.invoke({}).payload["runtime_api"]
-    host, port = _split(address)
+    host, port = _targets(fn, address)[0]
     before = threading.active_count()
     idle = []
     try:
@@ -180,9 +207,11 @@ class _Listener:
 
 
 @pytest.mark.docker
-def test_a_function_cannot_reach_the_hosts_other_listeners(lambda_function, functions_dir):
+def test_a_function_cannot_reach_the_hosts_other_listeners(lambda_function, functions_dir,
+                                                            lambda_service):
     fn = _netprobe(lambda_function, functions_dir, "docker")
-    gateway, _ = _split(fn.invoke({}).payload["runtime_api"])
+    fn.invoke({})
+    gateway = _gateway(lambda_service, fn)
     listeners = [_Listener(gateway), _Listener("127.0.0.1"), _Listener("0.0.0.0")]
     try:
         for listener in listeners:
@@ -199,9 +228,11 @@ def test_a_function_cannot_reach_the_hosts_other_listeners(lambda_function, func
 
 
 @pytest.mark.docker
-def test_an_open_network_function_reaches_host_listeners(lambda_function, functions_dir):
+def test_an_open_network_function_reaches_host_listeners(lambda_function, functions_dir,
+                                                        lambda_service):
     fn = _netprobe(lambda_function, functions_dir, "docker", network="open")
-    gateway, _ = _split(fn.invoke({}).payload["runtime_api"])
+    fn.invoke({})
+    gateway = _gateway(lambda_service, fn)
     listener = _Listener("0.0.0.0")
     try:
         result = fn.invoke({"connect": f"{gateway}:{listener.port}"})
@@ -225,3 +256,45 @@ def test_payloads_stay_json(lambda_function, functions_dir, backend):
         json.dumps(result.payload)
     finally:
         listener.close()
+
+
+@pytest.mark.docker
+def test_published_connect_works_when_containers_cannot_reach_the_host(functions_dir):
+    """The VM case: nothing the container sends reaches the test host (the plugin's firewall
+    with no allowed port drops it all), and functions still run, through tunnels the host
+    opens into the container."""
+    from pytest_lambda._config import build_config
+    from pytest_lambda._docker_env import DockerBackend
+    from pytest_lambda._service import LambdaService
+
+    made: list[DockerBackend] = []
+
+    def backend() -> DockerBackend:
+        made.append(DockerBackend(connect="published"))
+        return made[0]
+
+    service = LambdaService({"docker": backend})
+    try:
+        config = build_config("app.handler", code=functions_dir / "netprobe",
+                              runtime="python3.13", timeout=10)
+        first = service.invoke(config, {}, backend="docker")
+        docker = made[0]
+        if not docker.firewall.active:
+            pytest.skip(f"cannot cut the containers off the host here: {docker.firewall.reason}")
+        assert docker.host_ports.allowed() == {}  # no port of the host is open to containers
+        assert first.function_error is None, first.logs
+        assert first.payload["runtime_api"] == "127.0.0.1:9001"
+        listener = _Listener("0.0.0.0")
+        try:
+            probe = service.invoke(
+                config, {"connect": f"{docker.network.gateway}:{listener.port}"},
+                backend="docker")
+        finally:
+            listener.close()
+        assert probe.payload["connected"] is False, probe.payload
+        for n in range(20):  # warm invocations, output and all, over the tunnels
+            result = service.invoke(config, {"n": n}, backend="docker")
+            assert result.function_error is None and not result.cold_start
+            assert f"REPORT RequestId: {result.request_id}" in result.logs
+    finally:
+        service.close()
