@@ -111,7 +111,7 @@ def test_a_host_process_cannot_use_a_functions_runtime_api(lambda_function, func
         assert b"pong" not in _exchange(*target, PING)
     stolen: list[bytes] = []
     ready = threading.Event()
-    thief = threading.Thread(target=_steal, args=("%s:%d" % targets[0], stolen, ready),
+    thief = threading.Thread(target=_steal, args=(":".join(map(str, targets[0])), stolen, ready),
                              daemon=True)
     thief.start()
     ready.wait(5)
@@ -129,7 +129,7 @@ def test_a_sibling_function_cannot_use_another_functions_runtime_api(lambda_func
     thief = _netprobe(lambda_function, functions_dir, backend, environment={"ROLE": "a"})
     address = victim.invoke({}).payload["runtime_api"]
     for target in _targets(victim, address):
-        result = thief.invoke({"connect": "%s:%d" % target, "send": PING.decode()})
+        result = thief.invoke({"connect": ":".join(map(str, target)), "send": PING.decode()})
         assert result.function_error is None, result.logs
         assert "pong" not in result.payload["received"]
     # The thief's own Runtime API still answers it.
