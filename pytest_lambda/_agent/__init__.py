@@ -11,6 +11,7 @@ import hashlib
 import os
 import shutil
 import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -25,15 +26,19 @@ _lock = threading.Lock()
 
 def _compiler(architecture: str) -> str | None:
     names = [_CROSS[architecture]]
-    if architecture == host_architecture():
-        names = ["cc", "gcc", *names]
+    if architecture == host_architecture() and sys.platform.startswith("linux"):
+        names = ["cc", "gcc", *names]  # elsewhere the native compiler makes no Linux binary
     return next((found for name in names if (found := shutil.which(name))), None)
 
 
 def binary(architecture: str) -> Path:
-    """Return the agent for `architecture`, compiling it on first need."""
+    """Return the agent for `architecture`: one shipped next to the source (`agent-<arch>`,
+    built by CI into the wheel), else one compiled on first need."""
     from .._config import cache_dir
 
+    shipped = SOURCE.with_name(f"agent-{architecture}")
+    if shipped.is_file():
+        return shipped
     digest = hashlib.sha256(SOURCE.read_bytes()).hexdigest()[:12]
     target = cache_dir() / "agent" / f"agent-{architecture}-{digest}"
     with _lock:
