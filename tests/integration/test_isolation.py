@@ -296,5 +296,18 @@ def test_published_connect_works_when_containers_cannot_reach_the_host(functions
             result = service.invoke(config, {"n": n}, backend="docker")
             assert result.function_error is None and not result.cold_start
             assert f"REPORT RequestId: {result.request_id}" in result.logs
+        # The agent's tunnel port wants the environment's secret; a flood of unproven
+        # connections neither gets an answer nor stops the function.
+        (container,) = docker.client.api.containers(
+            filters={"label": f"pytest-lambda.function={config.name}"})
+        ip = next(iter(container["NetworkSettings"]["Networks"].values()))["IPAddress"]
+        assert b"pong" not in _exchange(ip, 9000, b"not-the-secret\n" + PING)
+        flood = [socket.create_connection((ip, 9000), timeout=5) for _ in range(300)]
+        try:
+            result = service.invoke(config, {"after": "flood"}, backend="docker")
+            assert result.function_error is None and not result.cold_start
+        finally:
+            for conn in flood:
+                conn.close()
     finally:
         service.close()
