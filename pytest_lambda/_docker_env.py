@@ -5,6 +5,8 @@ container-image function, the user's image). The container's command wraps what 
 runs (the image's `/lambda-entrypoint.sh <handler>`, or a user image's entry point and command) in
 one line of bash that points stdout and stderr at the environment's Runtime API port (see
 `_logs.py` for why), so output reaches the host without Docker's log pipeline in between.
+With `--lambda-connect=published` the in-container agent (`_agent/agent.c`) runs that line as its
+child and the port is the agent's 127.0.0.1:9001, reached through tunnels (`_tunnel.py`).
 """
 
 from __future__ import annotations
