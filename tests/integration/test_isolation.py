@@ -82,7 +82,9 @@ def _netprobe(lambda_function: Any, functions_dir: Any, backend: str, **options:
 def _container_address(fn: Any) -> str:
     from pytest_lambda._docker import get_client
 
-    found = get_client().api.containers(filters={"label": f"pytest-lambda.function={fn.name}"})
+    session = fn._service.backend("docker").labels.session
+    found = get_client().api.containers(filters={"label": [
+        f"pytest-lambda.function={fn.name}", f"pytest-lambda.session={session}"]})
     networks = found[0]["NetworkSettings"]["Networks"]
     return str(next(iter(networks.values()))["IPAddress"])
 
@@ -146,7 +148,7 @@ def test_a_container_on_another_network_cannot_use_a_functions_runtime_api(
     address = fn.invoke({}).payload["runtime_api"]
     image = lambda_service.backend("docker").image_for("python3.13").tag
     for host, port in _targets(fn, address):
-        script = (f"exec 3<>/dev/tcp/{host}/{port} || exit 0; "
+        script = (f"trap '' PIPE; exec 3<>/dev/tcp/{host}/{port} || exit 0; "
                   f"printf 'GET /2018-06-01/ping HTTP/1.1\\r\\nHost: x\\r\\n\\r\\n' >&3; "
                   f"timeout 3 cat <&3; exit 0")
         output = get_client().containers.run(
@@ -298,8 +300,9 @@ def test_published_connect_works_when_containers_cannot_reach_the_host(functions
             assert f"REPORT RequestId: {result.request_id}" in result.logs
         # The agent's tunnel port wants the environment's secret; a flood of unproven
         # connections neither gets an answer nor stops the function.
-        (container,) = docker.client.api.containers(
-            filters={"label": f"pytest-lambda.function={config.name}"})
+        (container,) = docker.client.api.containers(filters={"label": [
+            f"pytest-lambda.function={config.name}",
+            f"pytest-lambda.session={docker.labels.session}"]})
         ip = next(iter(container["NetworkSettings"]["Networks"].values()))["IPAddress"]
         assert b"pong" not in _exchange(ip, 9000, b"not-the-secret\n" + PING)
         flood = [socket.create_connection((ip, 9000), timeout=5) for _ in range(300)]
