@@ -1,6 +1,7 @@
 """Measure invoke latency and cold starts of pytest-aws-lambda's backends.
 
     python benchmarks/bench_invoke.py [--backend docker|process|both] [--warm N] [--cold N]
+                                      [--connect auto|direct|published]
 
 Uses the emulated service directly (as the plugin wires it, without pytest) on
 tests/functions/hello. Warm latency is the wall time around `service.invoke(...)` after a
@@ -25,10 +26,13 @@ RUNTIME = "python3.13"
 WARMUP = 20
 
 
+CONNECT = "auto"
+
+
 def _docker_backend():  # as pytest_lambda/_state.py wires it
     from pytest_lambda._docker_env import DockerBackend
 
-    return DockerBackend(image_policy="hermetic",
+    return DockerBackend(image_policy="hermetic", connect=CONNECT,
                          progress=lambda line: print(line, file=sys.stderr))
 
 
@@ -90,7 +94,11 @@ def main() -> int:
     parser.add_argument("--backend", choices=("docker", "process", "both"), default="both")
     parser.add_argument("--warm", type=int, default=500, help="warm invocations (default 500)")
     parser.add_argument("--cold", type=int, default=10, help="cold starts per memory size (10)")
+    parser.add_argument("--connect", choices=("auto", "direct", "published"), default="auto",
+                        help="how Docker environments reach the Runtime API (default auto)")
     args = parser.parse_args()
+    global CONNECT
+    CONNECT = args.connect
     backends = ["docker", "process"] if args.backend == "both" else [args.backend]
 
     service = LambdaService({"docker": _docker_backend, "process": _process_backend})

@@ -538,6 +538,8 @@ class FunctionConfig:
     #: What a container-image function (`image=`) runs; None for code and a runtime.
     image: ImageSpec | None = None
     architecture: str = "x86_64"
+    #: "isolated" (the plugin's own servers only) or "open" (outbound allowed).
+    network: str = "isolated"
 
     @property
     def runtime_name(self) -> str:
@@ -559,6 +561,7 @@ class FunctionConfig:
             str(self.memory_size), str(self.timeout), str(self.ephemeral_storage),
             repr(self.environment), self.region, self.account_id, repr(self.extra),
             repr(self.layers), str(self.opt_dir), repr(self.image), self.architecture,
+            self.network,
         ]
         return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:16]
 
@@ -590,6 +593,7 @@ def build_config(
     layers: object = None,
     requirements: object = None,
     _host_dependencies: bool = False,
+    network: object = "isolated",
     **more: Any,
 ) -> FunctionConfig:
     """Validate every argument of `lambda_function(...)` and return the configuration.
@@ -611,6 +615,7 @@ def build_config(
         "environment": tuple(sorted(validate_environment(environment).items())),
         "region": validate_region(region),
         "account_id": validate_account_id(account_id),
+        "network": validate_network(network),
     }
     fn_name = None if name is None else validate_function_name(name)
     if image is not None:
@@ -694,6 +699,21 @@ def _has_dependency_layers(layers: object) -> bool:
     from ._deps import Layer
 
     return isinstance(layers, (list, tuple)) and any(isinstance(x, Layer) for x in layers)
+
+
+#: What a function's network reaches (docs/security.md): the plugin's own servers, or also
+#: whatever its engine routes to (the host's services, other networks, the internet).
+NETWORK_MODES = ("isolated", "open")
+
+
+def validate_network(network: object) -> str:
+    """Return `network` if it is one of `NETWORK_MODES`."""
+    if network not in NETWORK_MODES:
+        raise ConfigurationError(
+            f"network must be 'isolated' (the default: only the plugin's own servers) or "
+            f"'open' (outbound connections allowed), not {network!r}."
+        )
+    return str(network)
 
 
 _REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-\d{1,2}")

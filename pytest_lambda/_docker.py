@@ -68,6 +68,17 @@ def get_client(timeout: float = 60) -> Any:
         return _client
 
 
+def remaps_users(client: Any) -> bool:
+    """Return True when the engine maps container uids to other host uids (`userns-remap`, or a
+    rootless engine, whose uids are subordinate ids of the user running it)."""
+    try:
+        options = client.info().get("SecurityOptions") or []
+    except Exception:
+        return False
+    return any("name=userns" in str(option) or "name=rootless" in str(option)
+               for option in options)
+
+
 def probe() -> tuple[bool, str]:
     """Return (True, version) when a Docker engine answers, else (False, why not)."""
     try:
@@ -151,8 +162,13 @@ def sweep(client: Any, me: SessionLabels) -> tuple[int, int]:
             except Exception:
                 pass
     for n in client.api.networks(filters={"label": LABEL_SESSION}):
-        if _is_orphan(n.get("Labels") or {}, me) and remove_network(client, n["Id"]):
-            removed_networks += 1
+        labels = n.get("Labels") or {}
+        if _is_orphan(labels, me):
+            if remove_network(client, n["Id"]):
+                removed_networks += 1
+            from ._firewall import remove_table, table_name
+
+            remove_table(table_name(labels.get(LABEL_SESSION, "")))
     return removed_containers, removed_networks
 
 
@@ -185,15 +201,20 @@ def remove_network(client: Any, network_id: str) -> bool:
 
 
 class SessionNetwork:
-    """An internal bridge network: containers reach the host's gateway address and nothing else."""
+    """A bridge network of the session: internal (containers reach the host's gateway address
+    and nothing else), or, for functions that opt in with `network="open"`, routed outward."""
 
-    def __init__(self, client: Any, labels: SessionLabels) -> None:
+    def __init__(self, client: Any, labels: SessionLabels, *, internal: bool = True) -> None:
         self._client = client
-        self.name = f"pytest-lambda-{labels.session}"
+        self.internal = internal
+        self.name = f"pytest-lambda-{labels.session}" + ("" if internal else "-open")
         net = client.api.create_network(
-            self.name, driver="bridge", internal=True, labels=labels.as_dict(), check_duplicate=True
+            self.name, driver="bridge", internal=internal, labels=labels.as_dict(),
+            check_duplicate=True,
         )
         self.id: str = net["Id"]
+        #: The host side of the network: Docker names a user network's bridge after its id.
+        self.bridge = f"br-{self.id[:12]}"
         info = client.api.inspect_network(self.id)
         configs = (info.get("IPAM") or {}).get("Config") or []
         gateway = next((c.get("Gateway") for c in configs if c.get("Gateway")), None)

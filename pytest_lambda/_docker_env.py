@@ -5,11 +5,14 @@ container-image function, the user's image). The container's command wraps what 
 runs (the image's `/lambda-entrypoint.sh <handler>`, or a user image's entry point and command) in
 one line of bash that points stdout and stderr at the environment's Runtime API port (see
 `_logs.py` for why), so output reaches the host without Docker's log pipeline in between.
+With `--lambda-connect=published` the in-container agent (`_agent/agent.c`) runs that line as its
+child and the port is the agent's 127.0.0.1:9001, reached through tunnels (`_tunnel.py`).
 """
 
 from __future__ import annotations
 
 import os
+import secrets
 import tempfile
 import threading
 import warnings
@@ -31,6 +34,11 @@ from ._ephemeral import (
 )
 from ._errors import EnvironmentStartError
 from ._extensions import external_extensions
+from ._firewall import HostFirewall, HostPorts
+from ._tunnel import AGENT_RUNTIME_PORT, AGENT_TUNNEL_PORT, Tunnels
+
+#: Where the in-container agent is mounted (`--lambda-connect=published`).
+AGENT_PATH = "/pytest-lambda-agent"
 
 #: The unprivileged user Lambda runs functions as (sbx_user1051).
 LAMBDA_UID = 993
@@ -157,9 +165,19 @@ class DockerEnvironment(ExecutionEnvironment):
         credentials: Credentials,
         log_stream_name: str,
         resolv_conf: Path,
+        host_ports: HostPorts | None = None,
+        agent: Path | None = None,
+        dial_published: bool = False,
     ) -> None:
-        super().__init__(config, server_host=network.gateway)
+        # With an agent nothing in the container connects to the host: the server listens on
+        # loopback for form's sake and admits only the tunnels the host opens (`adopt`).
+        super().__init__(config, server_host=network.gateway if agent is None else "127.0.0.1")
         self._resolv_conf = resolv_conf
+        self._host_ports = host_ports
+        self._agent = agent
+        self._dial_published = dial_published
+        self._tunnels = (Tunnels(self.server, secrets.token_hex(32)) if agent is not None
+                         else None)
         self._client = client
         self._image = image
         self._network = network
@@ -171,13 +189,23 @@ class DockerEnvironment(ExecutionEnvironment):
         self._tmp: DiskTmp | None = None
         self._oom_killed = False
         self._lock = threading.Lock()
+        #: The container's address on its network, once started: the one peer its server admits.
+        self._address: str | None = None
+
+    def authorize_peer(self, peer: tuple[str, int]) -> bool | None:
+        if self._agent is not None:
+            return False  # its connections arrive through the host's own tunnels
+        if self._address is None:
+            return None if not self._destroyed else False
+        return peer[0] == self._address
 
     def start(self) -> None:
         api = self._client.api
         config = self.config
+        inside = f"127.0.0.1:{AGENT_RUNTIME_PORT}"
         env = lambda_environment(
             config,
-            runtime_api=self.server.address,
+            runtime_api=self.server.address if self._agent is None else inside,
             log_stream_name=self._log_stream_name,
             credentials=self._credentials,
         )
@@ -190,8 +218,13 @@ class DockerEnvironment(ExecutionEnvironment):
             mounts.append(Mount("/var/task", str(config.code_dir), type="bind", read_only=True))
         if config.opt_dir is not None:  # without layers the image's empty /opt stays
             mounts.append(Mount("/opt", str(config.opt_dir), type="bind", read_only=True))
-        mounts.append(Mount("/etc/resolv.conf", str(self._resolv_conf), type="bind",
-                            read_only=True))
+        if config.network != "open":  # names fail at once, but for an opted-in network
+            mounts.append(Mount("/etc/resolv.conf", str(self._resolv_conf), type="bind",
+                                read_only=True))
+        if self._agent is not None:
+            assert self._tunnels is not None
+            mounts.append(Mount(AGENT_PATH, str(self._agent), type="bind", read_only=True))
+            env["_PYTEST_LAMBDA_AGENT_SECRET"] = self._tunnels.secret
         tmpfs = None
         if unavailable_reason() is None:
             try:
@@ -223,6 +256,8 @@ class DockerEnvironment(ExecutionEnvironment):
             init=True,
             cap_drop=["ALL"],
             security_opt=["no-new-privileges"],
+            port_bindings=({AGENT_TUNNEL_PORT: ("127.0.0.1", None)} if self._dial_published
+                           else None),
         )
         labels = {**self._labels.as_dict(), LABEL_FUNCTION: config.name}
         # Extensions listen for Logs/Telemetry batches on sandbox.localdomain, as in Lambda. An
@@ -239,12 +274,19 @@ class DockerEnvironment(ExecutionEnvironment):
         if config.image is None and config.architecture != host_architecture():
             # A runtime image of the other architecture, which runs through binfmt_misc emulation.
             names["platform"] = docker_platform(config.architecture)
+        entrypoint = ["/bin/bash", "-c", _WRAPPER, "pytest-lambda"]
+        target = [self.server.host, str(self.server.port)]
+        if self._agent is not None:
+            entrypoint.insert(0, AGENT_PATH)
+            target = ["127.0.0.1", str(AGENT_RUNTIME_PORT)]
+        elif self._host_ports is not None:
+            self._host_ports.allow(self.server.port, f"Runtime API of {config.name}")
         try:
             created = api.create_container(
                 self._image,
-                entrypoint=["/bin/bash", "-c", _WRAPPER, "pytest-lambda"],
-                command=[self.server.host, str(self.server.port), self.server.log_token,
-                         *argv],
+                entrypoint=entrypoint,
+                command=[*target, self.server.log_token, *argv],
+                ports=[AGENT_TUNNEL_PORT] if self._dial_published else None,
                 environment=env,
                 user=f"{LAMBDA_UID}:{LAMBDA_UID}",
                 working_dir=working_dir,
@@ -255,6 +297,12 @@ class DockerEnvironment(ExecutionEnvironment):
             )
             self.container_id = created["Id"]
             api.start(self.container_id)
+            self._address = self._inspect_address()
+            if self._address is None:
+                raise RuntimeError("the engine gave the container no address on its network")
+            self.server.admit_waiting()
+            if self._tunnels is not None:
+                self._tunnels.start(self._agent_address())
         except Exception as exc:
             tail = self._container_output()
             self.destroy()
@@ -279,12 +327,25 @@ class DockerEnvironment(ExecutionEnvironment):
 
     def _container_ip(self) -> str:
         """Return the container's address on the session network (where the host reaches it)."""
+        return self._address or "127.0.0.1"  # not started: delivery fails and is dropped
+
+    def _agent_address(self) -> tuple[str, int]:
+        """Return where the host reaches the agent: the container's address, or the port the
+        engine published (on the engine's host) when the host cannot route to containers."""
+        assert self._address is not None
+        if not self._dial_published:
+            return self._address, AGENT_TUNNEL_PORT
+        info = self._client.api.inspect_container(self.container_id)
+        binding = info["NetworkSettings"]["Ports"][f"{AGENT_TUNNEL_PORT}/tcp"][0]
+        return engine_host(), int(binding["HostPort"])
+
+    def _inspect_address(self) -> str | None:
         try:
             info = self._client.api.inspect_container(self.container_id)
             network = info["NetworkSettings"]["Networks"][self._network.name]
-            return str(network["IPAddress"])
+            return str(network["IPAddress"]) or None
         except Exception:
-            return "127.0.0.1"  # gone: delivery fails and is dropped
+            return None
 
     def signal_runtime(self, kill: bool) -> None:
         # docker-init passes the signal to the wrapper, which passes it on to the runtime.
@@ -374,6 +435,10 @@ class DockerEnvironment(ExecutionEnvironment):
                 return
             self._destroyed = True
         self.server.close()
+        if self._tunnels is not None:
+            self._tunnels.close()
+        elif self._host_ports is not None:
+            self._host_ports.revoke(self.server.port)
         if self.logs is not None:
             self.logs.close()
         if self.container_id is not None:
@@ -385,13 +450,24 @@ class DockerEnvironment(ExecutionEnvironment):
             self._tmp.release()
 
 
+def engine_host() -> str:
+    """Return the address of the machine the engine publishes ports on (DOCKER_HOST's host for
+    a TCP engine, else this machine's loopback, where Docker Desktop and Colima forward them)."""
+    from urllib.parse import urlsplit
+
+    url = os.environ.get("DOCKER_HOST", "")
+    if url.startswith(("tcp://", "ssh://")):
+        return urlsplit(url).hostname or "127.0.0.1"
+    return "127.0.0.1"
+
+
 class DockerBackend:
     """Make `DockerEnvironment`s: one client, one session network, images resolved once."""
 
     name = "docker"
 
     def __init__(self, *, image_policy: str = "hermetic",
-                 progress: Callable[[str], None] | None = None) -> None:
+                 progress: Callable[[str], None] | None = None, connect: str = "auto") -> None:
         from ._docker import get_client, sweep
 
         self.client = get_client()
@@ -399,6 +475,21 @@ class DockerBackend:
         self.swept = sweep(self.client, self.labels)
         sweep_dead()
         self.network = SessionNetwork(self.client, self.labels)
+        #: Host ports the session's functions may reach; everything else on the host is
+        #: filtered where `firewall.active` (see `_firewall`).
+        self.host_ports = HostPorts()
+        self.firewall = HostFirewall(self.labels.session, self.network.bridge,
+                                     self.network.gateway)
+        self.host_ports.attach(self.firewall)
+        self._open_network: SessionNetwork | None = None
+        self._network_lock = threading.Lock()
+        # How environments reach the Runtime API (docs/security.md): directly, when the engine's
+        # bridge is on this machine; else through the in-container agent and tunnels the host
+        # opens, to the container's address or, for an engine elsewhere, to a published port.
+        local = os.path.exists(f"/sys/class/net/{self.network.bridge}")
+        self.connect = connect if connect != "auto" else ("direct" if local else "published")
+        #: Published ports need a routed network: Docker publishes none for internal ones.
+        self.dial_published = self.connect == "published" and not local
         self.credentials = Credentials.generate()
         self.resolv_conf = resolv_conf()
         self.image_policy = image_policy
@@ -425,6 +516,16 @@ class DockerBackend:
                 choice = self.images[key] = resolve_image(self.client, runtime, **kwargs)
             return choice
 
+    def network_for(self, config: FunctionConfig) -> SessionNetwork:
+        """Return the network `config` runs on: the isolated one, or (made on first use) the
+        open one for `network="open"`."""
+        if config.network != "open" and not self.dial_published:
+            return self.network
+        with self._network_lock:
+            if self._open_network is None:
+                self._open_network = SessionNetwork(self.client, self.labels, internal=False)
+            return self._open_network
+
     def create(self, config: FunctionConfig, *, log_stream_name: str) -> DockerEnvironment:
         if config.image is not None:
             image = config.image.image_id
@@ -435,12 +536,20 @@ class DockerBackend:
             config,
             client=self.client,
             image=image,
-            network=self.network,
+            network=self.network_for(config),
             labels=self.labels,
             credentials=self.credentials,
             log_stream_name=log_stream_name,
             resolv_conf=self.resolv_conf,
+            host_ports=self.host_ports,
+            agent=self._agent_for(config) if self.connect == "published" else None,
+            dial_published=self.dial_published,
         )
+
+    def _agent_for(self, config: FunctionConfig) -> Path:
+        from ._agent import binary
+
+        return binary(config.architecture)
 
     def close(self) -> None:
         """Remove what this session made: its containers, then its network."""
@@ -457,3 +566,6 @@ class DockerBackend:
             except Exception:
                 pass
         self.network.remove()
+        if self._open_network is not None:
+            self._open_network.remove()
+        self.firewall.remove()

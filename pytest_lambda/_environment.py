@@ -138,7 +138,8 @@ class ExecutionEnvironment(ABC):
     def __init__(self, config: FunctionConfig, *, server_host: str) -> None:
         self.config = config
         self.server = RuntimeAPIServer(server_host, on_log_stream=self._attach_log_stream,
-                                       on_runtime_exit=self._on_reported_exit)
+                                       on_runtime_exit=self._on_reported_exit,
+                                       authorize=self.authorize_peer)
         self.server.extensions.configure(
             function_name=config.name, handler=config.handler or "",
             account_id=config.account_id,
@@ -149,6 +150,15 @@ class ExecutionEnvironment(ABC):
         self.reported_exit: int | None = None
         self._exit_info: ExitInfo | None = None
         self._destroyed = False
+
+    def authorize_peer(self, peer: tuple[str, int]) -> bool | None:
+        """Return whether a connection from `peer` (address, port) comes from this environment.
+
+        None means it cannot be told yet (the environment is still starting): the server holds
+        the connection and asks again when `server.admit_waiting()` is called. Each backend
+        knows its own; the base admits nobody.
+        """
+        return False
 
     def _attach_log_stream(self, conn: object, initial: bytes) -> None:
         import socket

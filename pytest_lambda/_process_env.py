@@ -40,6 +40,7 @@ import tempfile
 import threading
 from pathlib import Path, PurePosixPath
 
+from . import _peers
 from ._children import ProcessRecord, popen, sweep_dead
 from ._config import FunctionConfig
 from ._environment import Credentials, ExecutionEnvironment, ExitInfo, lambda_environment
@@ -278,7 +279,7 @@ def python_interpreters() -> str:
 
 def differences() -> list[str]:
     """Return, in plain words, where the process backend differs from Lambda."""
-    return [
+    items = [
         f"Python runs on the host's interpreter of the runtime's version ({python_interpreters()})"
         f", isolated: only the code, the layers and awslambdaric are importable, but it is not "
         f"Lambda's build (no boto3 preinstalled; the host's system libraries)",
@@ -291,6 +292,10 @@ def differences() -> list[str]:
         "tree, but code that opens /opt/... finds nothing)",
         "extensions run as host processes (their #! interpreter must exist on the host)",
     ]
+    if not _peers.available():
+        items.append("the Runtime API port is open to every local process (no /proc here to "
+                     "tell the environment's own connections)")
+    return items
 
 
 def _launch_problem(path: Path, exc: OSError) -> str:
@@ -331,8 +336,28 @@ class ProcessEnvironment(ExecutionEnvironment):
         # has exited, /proc has no figure left for it (an init failure reported 0 MB).
         self._reaped = threading.Event()
         self._peak_kb = 0
+        self._launching = True
+
+    def authorize_peer(self, peer: tuple[str, int]) -> bool | None:
+        # Only a process of this environment (see `_peers`) may use its Runtime API.
+        if not _peers.available():
+            return True  # no /proc: the header says the port is open to local processes
+        if peer[0] != self.server.host:
+            return False
+        inode = _peers.socket_inode(peer, (self.server.host, self.server.port))
+        leaders = [proc.pid for proc in (self._proc, *self._extensions) if proc is not None]
+        if inode is not None and leaders and _peers.held_by_sessions(inode, leaders):
+            return True
+        return None if self._launching else False
 
     def start(self) -> None:
+        try:
+            self._start()
+        finally:
+            self._launching = False
+            self.server.admit_waiting()
+
+    def _start(self) -> None:
         config = self.config
         self._tmp = tempfile.TemporaryDirectory(prefix=f"pytest-lambda-{config.name}-")
         self._record = ProcessRecord(Path(self._tmp.name))

@@ -17,6 +17,14 @@ extensions, the environment's wrapper also reports on it: `PYTEST-LAMBDA-EXTENSI
 <names>` (held open until every launched extension registered or exited, then answered `GO` or
 `STOP`), `PYTEST-LAMBDA-EXTEXIT <token> <code> <name>` and `PYTEST-LAMBDA-EXIT <token> <code>`
 (the runtime's exit status). The Extensions, Logs and Telemetry APIs live in `_extensions.py`.
+
+Only the environment a port belongs to may use it (Lambda serves the Runtime API inside the
+sandbox alone). The environment gives the server an `authorize(peer)` check: True admits the
+connection, False closes it at once, None holds it (at most `MAX_WAITING` of them, for
+`ADMISSION_TIMEOUT` seconds) until the environment knows who it is and calls `admit_waiting()`.
+A refused connection never gets a thread. Admitted ones are capped (`MAX_CONNECTIONS`) and must
+send their first line within `FIRST_LINE_TIMEOUT` seconds; after that a connection is the
+runtime's and may idle for as long as its handler runs.
 """
 
 from __future__ import annotations
@@ -162,6 +170,25 @@ def _transition_error(current: str, target: str) -> tuple[int, bytes, str]:
 
 _ACCEPTED = _json_reply(202, {"status": "OK"})
 
+#: Connections one server serves at once: a runtime and its extensions use a handful.
+MAX_CONNECTIONS = 64
+#: Connections held until the environment can tell whether they are its own.
+MAX_WAITING = 16
+#: Seconds a held connection waits for the environment to say whose it is.
+ADMISSION_TIMEOUT = 30.0
+#: Seconds an admitted connection may take to send its first line.
+FIRST_LINE_TIMEOUT = 10.0
+
+#: `authorize(peer)`: True admits, False refuses, None cannot tell yet (see the module docstring).
+Authorize = Callable[[tuple[str, int]], "bool | None"]
+
+
+def _drop(conn: socket.socket) -> None:
+    try:
+        conn.close()
+    except OSError:
+        pass
+
 
 class RuntimeAPIServer:
     """Serve the Runtime API for one execution environment on an ephemeral port.
@@ -178,8 +205,14 @@ class RuntimeAPIServer:
         on_log_stream: Callable[[socket.socket, bytes], None] | None = None,
         log_token: str | None = None,
         on_runtime_exit: Callable[[int], None] | None = None,
+        authorize: Authorize | None = None,
     ) -> None:
-        self._listener = socket.create_server((host, 0), backlog=16)
+        self._listener = socket.create_server((host, 0), backlog=1024)
+        self._authorize = authorize
+        self._waiting: dict[socket.socket, tuple[tuple[str, int], float]] = {}
+        self.first_line_timeout = FIRST_LINE_TIMEOUT
+        #: Connections closed unserved (not the environment's own, or over the cap).
+        self.refused = 0
         self.host = host
         self.port: int = self._listener.getsockname()[1]
         self._on_log_stream = on_log_stream
@@ -257,7 +290,8 @@ class RuntimeAPIServer:
                 return
             self._closed = True
             self._cond.notify_all()
-            connections = list(self._connections)
+            connections = list(self._connections) + list(self._waiting)
+            self._waiting.clear()
         try:
             self._listener.close()
         except OSError:
@@ -277,27 +311,98 @@ class RuntimeAPIServer:
     def _accept_loop(self) -> None:
         while not self._closed:
             try:
-                conn, _ = self._listener.accept()
+                conn, peer = self._listener.accept()
+            except TimeoutError:
+                try:
+                    self._expire_waiting()
+                except OSError:
+                    return  # closed meanwhile
+                continue
             except OSError:
                 return
-            conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            verdict = True if self._authorize is None else self._authorize(peer[:2])
             with self._cond:
                 if self._closed:
                     conn.close()
                     return
+                if verdict is False or len(self._connections) >= MAX_CONNECTIONS or (
+                        verdict is None and len(self._waiting) >= MAX_WAITING):
+                    self.refused += 1
+                    _drop(conn)
+                    continue
+                if verdict is None:
+                    self._waiting[conn] = (peer[:2], time.monotonic())
+                    self._listener.settimeout(1.0)  # wake to expire it
+                    continue
                 self._connections.add(conn)
-            threading.Thread(
-                target=self._serve_connection,
-                args=(conn,),
-                name=f"lambda-runtime-api:{self.port}:conn",
-                daemon=True,
-            ).start()
+            self._serve(conn)
+
+    def _serve(self, conn: socket.socket) -> None:
+        conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        threading.Thread(
+            target=self._serve_connection,
+            args=(conn,),
+            name=f"lambda-runtime-api:{self.port}:conn",
+            daemon=True,
+        ).start()
+
+    def adopt(self, conn: socket.socket) -> None:
+        """Serve `conn`, a connection of the environment that reached the host another way (a
+        tunnel the host opened into the environment; see `_tunnel.py`)."""
+        with self._cond:
+            refused = self._closed or len(self._connections) >= MAX_CONNECTIONS
+            if refused:
+                self.refused += 1
+            else:
+                self._connections.add(conn)
+        if refused:
+            _drop(conn)
+        else:
+            self._serve(conn)
+
+    def admit_waiting(self) -> None:
+        """Ask `authorize` again about the held connections (the environment now knows itself)."""
+        with self._cond:
+            waiting = list(self._waiting.items())
+        for conn, (peer, _since) in waiting:
+            verdict = self._authorize(peer) if self._authorize is not None else True
+            if verdict is None:
+                continue
+            with self._cond:
+                if self._waiting.pop(conn, None) is None:
+                    continue  # expired or closed meanwhile
+                admitted = verdict and not self._closed and len(
+                    self._connections) < MAX_CONNECTIONS
+                if admitted:
+                    self._connections.add(conn)
+                else:
+                    self.refused += 1
+            if admitted:
+                self._serve(conn)
+            else:
+                _drop(conn)
+
+    def _expire_waiting(self) -> None:
+        limit = time.monotonic() - ADMISSION_TIMEOUT
+        with self._cond:
+            expired = [conn for conn, (_peer, since) in self._waiting.items() if since < limit]
+            for conn in expired:
+                del self._waiting[conn]
+            self.refused += len(expired)
+            if not self._waiting and not self._closed:
+                self._listener.settimeout(None)
+        for conn in expired:
+            _drop(conn)
 
     def _serve_connection(self, conn: socket.socket) -> None:
         reader = _Reader(conn)
         handed_over = False
         try:
+            conn.settimeout(self.first_line_timeout)
             first = reader.peek_line()
+            if not first:
+                return  # closed before its first line
+            conn.settimeout(None)  # the runtime's own connection: it idles while handlers run
             if first.startswith(LOG_STREAM_MAGIC):
                 token = first[len(LOG_STREAM_MAGIC):].strip().decode("ascii", "replace")
                 reader.readline()

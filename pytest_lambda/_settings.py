@@ -64,6 +64,13 @@ SETTINGS = (
         "whether tests share warm execution environments of identical functions (shared), or "
         "each test starts with fresh ones (per-test)",
     ),
+    Setting(
+        "connect", ("auto", "direct", "published"), "auto",
+        "how Docker functions reach their Runtime API: direct (the container connects to the "
+        "test process), published (an agent in the container, reached by connections the test "
+        "process opens, for engines in a VM or elsewhere), or auto (direct when the engine's "
+        "network is on this machine)",
+    ),
 )
 
 

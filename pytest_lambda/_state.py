@@ -101,7 +101,8 @@ class PluginState:
         from ._docker_env import DockerBackend
 
         return DockerBackend(
-            image_policy=self.settings["image_policy"].value, progress=self.progress
+            image_policy=self.settings["image_policy"].value, progress=self.progress,
+            connect=self.settings["connect"].value,
         )
 
     @staticmethod

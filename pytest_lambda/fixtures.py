@@ -26,7 +26,8 @@ def lambda_function(pytestconfig: pytest.Config) -> Callable[..., Function]:
     """Make Lambda functions that run in Lambda-shaped execution environments.
 
     Call it as ``lambda_function(handler, *, code, runtime, memory_size=128, timeout=3,
-    environment=None, name=None, backend=None, ephemeral_storage=512, layers=None)``:
+    environment=None, name=None, backend=None, ephemeral_storage=512, layers=None,
+    network="isolated")``:
     ``handler`` is ``"module.function"`` (any word for a custom runtime's bootstrap), ``code`` a
     directory or a ``.zip``, ``runtime`` e.g. ``"python3.13"``, ``"nodejs24.x"`` or
     ``"provided.al2023"`` (Node.js runs on Docker only), ``layers`` up to five directories or
@@ -40,6 +41,8 @@ def lambda_function(pytestconfig: pytest.Config) -> Callable[..., Function]:
     (a ``handler`` given first stands for ``command=[handler]``); it runs on Docker only.
     ``architecture`` is ``"x86_64"`` or ``"arm64"`` (the host's by default); the other one
     than the host's runs on Docker only, under QEMU emulation registered with binfmt_misc.
+    ``network`` is ``"isolated"`` (default: on Docker the function reaches only the plugin's
+    own servers) or ``"open"`` (outbound connections allowed; docs/security.md).
     It returns a ``pytest_lambda.Function``; ``Function.invoke(event)`` runs it and returns an
     ``InvokeResult``. ``region`` and ``account_id`` (``"us-east-1"``, ``"123456789012"`` by
     default) set ``AWS_REGION`` and the function's ARN. ``backend`` ("docker" or "process")

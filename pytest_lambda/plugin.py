@@ -58,9 +58,12 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
         from ._ephemeral import unavailable_reason
 
         lines.append(policy_line)
+        connect = state.settings["connect"]
+        lines.append(f"lambda: connect={connect.value} (from {connect.source})")
         disk = ("disk (a loop-mounted ext4 reserved in the cache directory; a tmpfs, with a "
                 "warning, for an environment that finds no room there)")
         lines.append(f"lambda: /tmp is {unavailable_reason() or disk}")
+        lines.append("lambda: sandbox: " + _docker_isolation())
     else:
         from ._process_env import differences
 
@@ -77,6 +80,25 @@ def pytest_testnodedown(node: object, error: object) -> None:
     state = config.stash.get(STATE_KEY, None) if config is not None else None
     if state is not None and output.get("lambda_dependencies"):
         state.add_dependency_records(output["lambda_dependencies"])
+
+
+def _docker_isolation() -> str:
+    """Say what isolates Docker functions here (see docs/security.md)."""
+    import os
+
+    from ._docker import get_client, remaps_users
+    from ._firewall import predicted_reason
+
+    blocked = predicted_reason(os.environ.get("DOCKER_HOST"))
+    host = ("host services blocked but the Runtime API (nftables)" if blocked is None
+            else f"host services reachable on the gateway ({blocked})")
+    try:
+        remapped = remaps_users(get_client())
+    except Exception:
+        remapped = False
+    uid = ("uid 993 remapped by the engine (user namespaces)" if remapped
+           else "uid 993 is host uid 993 (no userns-remap)")
+    return f"Runtime API answers its own container only; {host}; {uid}"
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
@@ -107,6 +129,11 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         terminalreporter.write_line(
             redact(f"{runtime}: {choice.tag} ({choice.source}; {choice.reason})")
         )
+    firewall = backend.firewall
+    terminalreporter.write_line(
+        f"host services: blocked for isolated functions (nftables table inet {firewall.table})"
+        if firewall.active else f"host services: reachable from functions ({firewall.reason})"
+    )
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:

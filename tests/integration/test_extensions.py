@@ -74,13 +74,19 @@ def layer(functions_dir: Path, backend: str, tmp_path: Path) -> Path:
 
 @pytest.fixture
 def collector(backend: str, request: pytest.FixtureRequest) -> Iterator[Collector]:
+    docker = None
     if backend == "docker":
-        service = request.getfixturevalue("lambda_service_docker")
-        host = service.backend("docker").network.gateway
+        docker = request.getfixturevalue("lambda_service_docker").backend("docker")
+        host = docker.network.gateway
     else:
         host = "127.0.0.1"
     c = Collector(host)
+    port = int(c.url.rsplit(":", 1)[1].strip("/"))
+    if docker is not None:  # functions reach only the host ports the session allows
+        docker.host_ports.allow(port, "the test's collector")
     yield c
+    if docker is not None:
+        docker.host_ports.revoke(port)
     c.close()
 
 
