@@ -170,16 +170,22 @@ class Collector:
 
 @pytest.fixture
 def collector(backend: str, request: pytest.FixtureRequest) -> Iterator[Collector]:
+    docker = None
     if backend == "docker":
         from pytest_lambda._state import STATE_KEY
 
         request.getfixturevalue("client")
-        service = request.config.stash[STATE_KEY].service()
-        host = service.backend("docker").network.gateway
+        docker = request.config.stash[STATE_KEY].service().backend("docker")
+        host = docker.network.gateway
     else:
         host = "127.0.0.1"
     collector = Collector(host)
+    port = int(collector.url.rsplit(":", 1)[1].strip("/"))
+    if docker is not None:  # functions reach only the host ports the session allows
+        docker.host_ports.allow(port, "the test's collector")
     yield collector
+    if docker is not None:
+        docker.host_ports.revoke(port)
     collector.close()
 
 

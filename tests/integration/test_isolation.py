@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import socket
+import sys
 import threading
 import time
 import uuid
@@ -75,7 +76,9 @@ def _steal(address: str, stolen: list[bytes], ready: threading.Event) -> None:
 
 
 def _netprobe(lambda_function: Any, functions_dir: Any, backend: str, **options: Any) -> Any:
-    return lambda_function("app.handler", code=functions_dir / "netprobe", runtime="python3.13",
+    # The process backend runs a Python runtime on the host's interpreter of its version.
+    runtime = "python3.13" if backend == "docker" else "python{}.{}".format(*sys.version_info[:2])
+    return lambda_function("app.handler", code=functions_dir / "netprobe", runtime=runtime,
                            backend=backend, timeout=10, **options)
 
 
