@@ -21,11 +21,11 @@ docker_only = pytest.mark.parametrize("backend", ["docker"], indirect=True)
 
 
 @pytest.fixture
-def reliability_fn(lambda_function, functions_dir: Path, backend: str):
+def reliability_fn(python_runtime, lambda_function, functions_dir: Path, backend: str):
     def make(**options: Any):
         options.setdefault("timeout", 30)
         return lambda_function("app.handler", code=functions_dir / "reliability",
-                               runtime="python3.13", backend=backend, **options)
+                               runtime=python_runtime, backend=backend, **options)
     return make
 
 
@@ -202,14 +202,15 @@ def _zip_with_answer(path: Path, answer: str) -> None:
         zf.writestr(info, source)
 
 
-def test_a_zip_rebuilt_with_its_old_size_and_mtime_runs_the_new_code(lambda_function, tmp_path,
+def test_a_zip_rebuilt_with_its_old_size_and_mtime_runs_the_new_code(python_runtime,
+                                                                      lambda_function, tmp_path,
                                                                       backend):
     # What `cp -p`, `rsync -a` and reproducible builds produce: other bytes, same size and mtime.
     archive = tmp_path / "fn.zip"
     _zip_with_answer(archive, "code A")
     old = time.time() - 3600
     os.utime(archive, (old, old))
-    first = lambda_function("app.handler", code=archive, runtime="python3.13", backend=backend)
+    first = lambda_function("app.handler", code=archive, runtime=python_runtime, backend=backend)
     assert first.invoke({}).payload == "code A"
     size = archive.stat().st_size
     rebuilt = tmp_path / "build" / "fn.zip"
@@ -218,7 +219,7 @@ def test_a_zip_rebuilt_with_its_old_size_and_mtime_runs_the_new_code(lambda_func
     assert rebuilt.stat().st_size == size
     os.utime(rebuilt, (old, old))
     os.replace(rebuilt, archive)
-    second = lambda_function("app.handler", code=archive, runtime="python3.13", backend=backend)
+    second = lambda_function("app.handler", code=archive, runtime=python_runtime, backend=backend)
     assert second.invoke({}).payload == "code B"
 
 
@@ -278,14 +279,14 @@ def small_cache_dir(tmp_path, monkeypatch):
 
 
 @docker_only
-def test_tmp_on_a_nearly_full_cache_disk_is_a_tmpfs_not_lost_writes(lambda_function,
+def test_tmp_on_a_nearly_full_cache_disk_is_a_tmpfs_not_lost_writes(python_runtime, lambda_function,
                                                                     small_cache_dir,
                                                                     functions_dir, backend):
     # With 8 MB free, a sparse 512 MB file would show the function ~500 MB free and then lose
     # its writes. The environment gets a tmpfs instead, and the harness says so.
     from pytest_lambda import EphemeralStorageWarning
 
-    fn = lambda_function("app.handler", code=functions_dir / "limits", runtime="python3.13",
+    fn = lambda_function("app.handler", code=functions_dir / "limits", runtime=python_runtime,
                          backend=backend, name="tmp-without-room", memory_size=256, timeout=60)
     try:
         with pytest.warns(EphemeralStorageWarning, match="tmpfs counted against its memory"):
