@@ -30,6 +30,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ._children import pid_alive
 from ._config import cache_dir
 from ._errors import ConfigurationError
 
@@ -131,16 +132,6 @@ def release() -> None:
         _lease_path(cache_dir()).unlink()
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def _live_leases(root: Path, *, drop_dead: bool) -> set[str]:
     """Return the entries leased by live processes, removing dead processes' leases."""
     live: set[str] = set()
@@ -152,7 +143,7 @@ def _live_leases(root: Path, *, drop_dead: bool) -> set[str]:
         host, _, pid_text = lease.name.rpartition(".")
         alive = True  # another host's session (a shared cache) is taken to be alive
         if host == here:
-            alive = pid_text.isdigit() and _pid_alive(int(pid_text))
+            alive = pid_text.isdigit() and pid_alive(int(pid_text))
         if not alive:
             if drop_dead:
                 with contextlib.suppress(OSError):

@@ -120,8 +120,9 @@ def start_time(pid: int) -> int | None:
         return None
 
 
-def _alive(pid: int, started: int | None) -> bool:
-    """Return True when `pid` is the process that started at `started` (or may be)."""
+def pid_alive(pid: int, started: int | None = None) -> bool:
+    """Return True when process `pid` lives (and, given `started`, is the one that started
+    then: a reused pid is not mistaken for it)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -185,7 +186,7 @@ def sweep_dead() -> tuple[int, int]:
             scratch = str(doc.get("scratch") or "")
         except (OSError, ValueError, KeyError, TypeError, IndexError):
             continue
-        if owner == os.getpid() or _alive(owner, owner_started):
+        if owner == os.getpid() or pid_alive(owner, owner_started):
             continue
         for leader, leader_started in groups:
             if leader_started is not None and start_time(leader) not in (None, leader_started):

@@ -45,6 +45,7 @@ from pathlib import Path
 
 from . import _clock, _limits
 from ._cache import using
+from ._children import pid_alive
 from ._config import hash_file, hash_tree, unpack_zip
 from ._errors import ConfigurationError
 from ._runtimes import Runtime
@@ -372,18 +373,8 @@ def _sweep_staging(root: Path) -> None:
             pid = int(stale.name.split(".")[1])
         except (IndexError, ValueError):
             continue
-        if pid != os.getpid() and not _alive(pid):
+        if pid != os.getpid() and not pid_alive(pid):
             shutil.rmtree(stale, ignore_errors=True)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _count_packages(tree: Path, target: Target) -> int:

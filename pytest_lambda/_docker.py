@@ -16,6 +16,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from ._children import pid_alive
 from ._errors import BackendUnavailableError
 
 LABEL_PREFIX = "pytest-lambda"
@@ -126,16 +127,6 @@ class SessionLabels:
         }
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def _is_orphan(labels: dict[str, str], me: SessionLabels) -> bool:
     if labels.get(LABEL_SESSION) == me.session:
         return False
@@ -145,7 +136,7 @@ def _is_orphan(labels: dict[str, str], me: SessionLabels) -> bool:
         pid = int(labels.get(LABEL_PID, ""))
     except ValueError:
         return True
-    return not _pid_alive(pid)
+    return not pid_alive(pid)
 
 
 def sweep(client: Any, me: SessionLabels) -> tuple[int, int]:
