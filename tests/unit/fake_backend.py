@@ -72,6 +72,7 @@ class FakeEnvironment(ExecutionEnvironment):
         self.number = number
         self.destroyed = False
         self.killed = False
+        self._peer_port: int | None = None
         self._exit = ExitInfo(code=0)
         self._thread = threading.Thread(target=self._runtime, name=f"fake-runtime-{number}",
                                         daemon=True)
@@ -85,6 +86,10 @@ class FakeEnvironment(ExecutionEnvironment):
         variables = dict(self.config.env)
         conn = http.client.HTTPConnection(self.server.host, self.server.port, timeout=30)
         try:
+            # The server admits only its environment's own connection (see `authorize_peer`).
+            conn.connect()
+            self._peer_port = conn.sock.getsockname()[1]
+            self.server.admit_waiting()
             if "INIT_SLEEP" in variables:
                 time.sleep(float(variables["INIT_SLEEP"]))
             if "INIT_FAIL" in variables:
@@ -144,6 +149,11 @@ class FakeEnvironment(ExecutionEnvironment):
         raise _Died()
 
     # -- what the service asks of an environment ------------------------------------------
+
+    def authorize_peer(self, peer: tuple[str, int]) -> bool | None:
+        if self._peer_port is None:
+            return None  # the runtime thread has not connected yet: ask again
+        return peer[1] == self._peer_port
 
     def exit_info(self) -> ExitInfo:
         return self._exit
