@@ -11,6 +11,9 @@ from pathlib import Path
 
 import pytest
 
+#: The process backend runs a Python runtime on an interpreter of its version: the host's.
+HOST_PYTHON = "python{}.{}".format(*sys.version_info[:2])
+
 SPAWNER_APP = """
 import os
 import subprocess
@@ -61,7 +64,7 @@ def test_process_backend_leftovers_of_a_kill_9_are_swept_by_the_next_session(
 
         def test_hang(lambda_function):
             fn = lambda_function("app.handler", code=Path(__file__).parent / "spawner",
-                                 runtime="python3.13", name="leftover-spawner", timeout=600)
+                                 runtime={HOST_PYTHON!r}, name="leftover-spawner", timeout=600)
             fn.invoke({{"path": {str(pids_file)!r}}})  # killed with pytest while it runs
         """
     )
@@ -88,13 +91,13 @@ def test_process_backend_leftovers_of_a_kill_9_are_swept_by_the_next_session(
         assert _alive(grandchild) and scratch.is_dir()
 
         second = pytester.makepyfile(
-            test_second="""
+            test_second=f"""
             from pathlib import Path
 
             def test_hello(lambda_function):
                 fn = lambda_function("app.handler", code=Path(__file__).parent / "fn",
-                                     runtime="python3.13")
-                assert fn.invoke({"name": "again"}).payload == {"hello": "again"}
+                                     runtime={HOST_PYTHON!r})
+                assert fn.invoke({{"name": "again"}}).payload == {{"hello": "again"}}
             """
         )
         result = pytester.runpytest_subprocess(second, "--lambda-backend=process", timeout=120)
