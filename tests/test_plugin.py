@@ -12,6 +12,9 @@ import pytest
 
 from pytest_lambda._docker import remove_network
 
+#: The process backend runs a Python runtime on an interpreter of its version: the host's.
+HOST_PYTHON = "python{}.{}".format(*sys.version_info[:2])
+
 SESSION = "pytest-lambda.session"
 PID = "pytest-lambda.pid"
 
@@ -223,7 +226,7 @@ def test_engine_is_probed_when_a_function_first_needs_a_backend(
             again = lambda_function("app.handler", code=Path(__file__).parent / "fn",
                                     runtime="python3.13")
             assert again.invoke({}).payload == {"hello": "world"}
-        """
+        """.replace("python3.13", HOST_PYTHON)  # it ends on the process backend
     )
     result = pytester.runpytest_subprocess(timeout=120)
     result.assert_outcomes(passed=1)
@@ -279,7 +282,7 @@ def test_session_that_used_the_cache_prunes_it_at_its_end(pytester: pytest.Pytes
             fn = lambda_function("app.handler", code=Path(__file__).parent / "fn.zip",
                                  runtime="python3.13")
             assert fn.invoke({"name": "cache"}).payload == {"hello": "cache"}
-        """
+        """.replace("python3.13", HOST_PYTHON)  # on the process backend
     )
     result = pytester.runpytest_subprocess("--lambda-backend=process",
                                            "--lambda-cache-max-size=512KiB", timeout=120)
