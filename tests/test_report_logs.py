@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import sys
 import xml.etree.ElementTree as ET
 
 import pytest
@@ -16,6 +17,18 @@ def handler(event, context):
         raise ZeroDivisionError("division by zero")
     return {"hello": event.get("name")}
 """
+
+
+#: The process backend runs a Python runtime on an interpreter of its version: the host's.
+HOST_PYTHON = "python{}.{}".format(*sys.version_info[:2])
+
+
+def _on_backend(pytester: pytest.Pytester, backend: str) -> None:
+    """Point the suite's functions at a runtime `backend` serves here (the host's Python on the
+    process backend, which needs an interpreter of the runtime's version)."""
+    if backend == "process":
+        for path in pytester.path.glob("*.py"):
+            path.write_text(path.read_text().replace('"python3.13"', f'"{HOST_PYTHON}"'))
 
 USER_TESTS = """\
 from pathlib import Path
@@ -63,6 +76,7 @@ def _suite(pytester: pytest.Pytester) -> None:
 
 
 def _run(pytester: pytest.Pytester, backend: str, *args: str) -> pytest.RunResult:
+    _on_backend(pytester, backend)
     return pytester.runpytest_subprocess(f"--lambda-backend={backend}", "-p", "no:cacheprovider",
                                          *args, timeout=300)
 

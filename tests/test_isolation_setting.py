@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import pytest
 
 COUNTER_APP = """\
@@ -38,6 +40,18 @@ def test_2_reads_state(lambda_function):
 """
 
 
+#: The process backend runs a Python runtime on an interpreter of its version: the host's.
+HOST_PYTHON = "python{}.{}".format(*sys.version_info[:2])
+
+
+def _on_backend(pytester: pytest.Pytester, backend: str) -> None:
+    """Point the suite's functions at a runtime `backend` serves here (the host's Python on the
+    process backend, which needs an interpreter of the runtime's version)."""
+    if backend == "process":
+        for path in pytester.path.glob("*.py"):
+            path.write_text(path.read_text().replace('"python3.13"', f'"{HOST_PYTHON}"'))
+
+
 @pytest.fixture(autouse=True)
 def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("PYTEST_LAMBDA_LOGS", "PYTEST_LAMBDA_ISOLATION", "PYTEST_ADDOPTS"):
@@ -51,6 +65,7 @@ def _suite(pytester: pytest.Pytester, marker: str = "") -> None:
 
 
 def _saw(pytester: pytest.Pytester, backend: str, *args: str) -> str:
+    _on_backend(pytester, backend)
     result = pytester.runpytest_subprocess(f"--lambda-backend={backend}", "-p", "no:cacheprovider",
                                            "-s", *args, timeout=300)
     result.assert_outcomes(passed=2)
@@ -109,6 +124,7 @@ def test_5_does_not(lambda_function):
     result = make(lambda_function).invoke({})
     print("SAW5", result.payload["value"])
 """)
+    _on_backend(pytester, "process")
     result = pytester.runpytest_subprocess("--lambda-backend=process", "--lambda-isolation",
                                            "per-test", "-s", "-p", "no:cacheprovider",
                                            timeout=300)
