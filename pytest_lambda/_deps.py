@@ -46,7 +46,7 @@ from pathlib import Path
 from . import _clock, _limits
 from ._cache import using
 from ._children import pid_alive
-from ._config import hash_file, hash_tree, unpack_zip
+from ._config import hash_file, hash_tree, tree_size, unpack_zip
 from ._errors import ConfigurationError
 from ._runtimes import Runtime
 
@@ -786,16 +786,6 @@ def _remove_any(path: Path) -> None:
 _SIZES: dict[str, int] = {}
 
 
-def _tree_size(root: Path) -> int:
-    total = 0
-    for dirpath, _dirs, files in os.walk(root):
-        for name in files:
-            st = os.lstat(os.path.join(dirpath, name))
-            if stat.S_ISREG(st.st_mode):
-                total += st.st_size
-    return total
-
-
 def with_code_dependencies(code_dir: Path, code_hash: str, requirements: object,
                            target: Target, who: str) -> tuple[Path, str]:
     """Return (directory, hash) of a function's code with its requirements built in, or the code
@@ -807,7 +797,7 @@ def with_code_dependencies(code_dir: Path, code_hash: str, requirements: object,
     merged, key = merge(deps, code_dir, code_hash, "")
     size = _SIZES.get(key)
     if size is None:
-        size = _SIZES[key] = _tree_size(merged)  # the tree under a key never changes
+        size = _SIZES[key] = tree_size(merged)  # the tree under a key never changes
     if size > _limits.UNZIPPED_CODE_MAX_BYTES:
         raise ConfigurationError(
             f"Unzipped size must be smaller than {_limits.UNZIPPED_CODE_MAX_BYTES} bytes "
