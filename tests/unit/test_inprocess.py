@@ -409,8 +409,13 @@ def test_a_stream_kept_from_an_earlier_invocation_still_captures() -> None:
     assert "call 2\n" in invoke_handler(handler, {"n": 2}).logs
 
 
-def test_powertools_logger_of_a_handler_module_is_captured(module_dir: Path) -> None:
+def test_powertools_logger_of_a_handler_module_is_captured(
+        module_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     pytest.importorskip("aws_lambda_powertools")
+    # Powertools keeps its cold-start flag in the library, which the test process shares with
+    # every in-process environment (docs/unit-testing.md): an earlier test's Powertools handler
+    # has spent it. A fresh library, as a new environment has in Lambda:
+    monkeypatch.setattr("aws_lambda_powertools.logging.logger.is_cold_start", True)
     write_module(module_dir, "inproc_powertools", """
         from aws_lambda_powertools import Logger
 
