@@ -18,6 +18,8 @@ from typing import Any
 import pytest
 
 docker_only = pytest.mark.parametrize("backend", ["docker"], indirect=True)
+# The Docker variants of these are the chaos test's record and the container-kill test above.
+process_only = pytest.mark.parametrize("backend", ["process"], indirect=True)
 
 
 @pytest.fixture
@@ -54,9 +56,8 @@ def test_a_crash_on_a_warm_invocation_is_an_exit_error(reliability_fn):
     assert after.cold_start and after.payload == {"calls": 1}  # a new environment
 
 
+@process_only  # the record is a host file, which the process backend writes directly
 def test_a_warm_crash_runs_the_handler_once(reliability_fn, tmp_path, backend):
-    if backend == "docker":
-        pytest.skip("the record is a host file: the process backend writes it directly")
     tmp_path.chmod(0o777)
     fn = reliability_fn(name="crash-once")
     fn.reset()
@@ -128,9 +129,8 @@ def test_a_container_killed_mid_invocation_fails_that_invocation(reliability_fn,
     assert after.cold_start and after.function_error is None
 
 
+@process_only  # the Docker variant kills the container (the test above)
 def test_a_runtime_killed_mid_invocation_fails_that_invocation(reliability_fn, tmp_path, backend):
-    if backend == "docker":
-        pytest.skip("the Docker variant kills the container (see the test above)")
     fn = reliability_fn(name="runtime-killed")
     fn.reset()
     tmp_path.chmod(0o777)
