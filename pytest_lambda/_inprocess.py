@@ -49,6 +49,7 @@ from ._config import (
 from ._context import LambdaContext
 from ._errors import ConfigurationError
 from ._reporting import (
+    billed_ms,
     exit_error,
     exit_reason,
     invocation_logs,
@@ -686,7 +687,7 @@ def _result(
         cold_start=init_ms is not None,
         init_duration_ms=round(init_ms, 2) if init_ms is not None else None,
         duration_ms=round(duration_ms, 2),
-        billed_duration_ms=math.ceil(duration_ms),
+        billed_duration_ms=billed_ms(duration_ms),
         max_memory_used_mb=_max_memory_used_mb(),
         memory_size_mb=memory_size,
     )
@@ -709,7 +710,7 @@ def _init_failure(
         logs=logs,
         cold_start=True,
         duration_ms=round(init_ms, 2),
-        billed_duration_ms=math.ceil(init_ms),
+        billed_duration_ms=billed_ms(init_ms),
         max_memory_used_mb=_max_memory_used_mb(),
         memory_size_mb=memory_size,
     )

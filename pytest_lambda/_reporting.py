@@ -13,6 +13,12 @@ from typing import Any
 from . import _clock, _limits
 
 
+def billed_ms(duration_ms: float) -> int:
+    """Return the billed duration of `duration_ms`: the reported duration (two decimals) rounded
+    up to the millisecond, so that `Billed Duration` never disagrees with `Duration`."""
+    return math.ceil(round(duration_ms, 2))
+
+
 def report_line(
     request_id: str, duration_ms: float, memory_size: int, max_memory: int,
     init_ms: float | None = None, status: str | None = None, error_type: str | None = None,
@@ -21,7 +27,7 @@ def report_line(
     fields = [
         f"REPORT RequestId: {request_id}",
         f"Duration: {duration_ms:.2f} ms",
-        f"Billed Duration: {math.ceil(duration_ms)} ms",
+        f"Billed Duration: {billed_ms(duration_ms)} ms",
         f"Memory Size: {memory_size} MB",
         f"Max Memory Used: {max_memory} MB",
     ]

@@ -12,7 +12,6 @@ import base64
 import binascii
 import hashlib
 import json
-import math
 import re
 import threading
 from collections.abc import Callable
@@ -30,6 +29,7 @@ from ._errors import (
 )
 from ._extensions import FAILURE, SPINDOWN, TIMEOUT
 from ._reporting import (
+    billed_ms,
     exit_error,
     exit_reason,
     invocation_logs,
@@ -510,7 +510,7 @@ class LambdaService:
             cold_start=init_ms is not None,
             init_duration_ms=init_ms,
             duration_ms=round(duration, 2),
-            billed_duration_ms=math.ceil(duration),
+            billed_duration_ms=billed_ms(duration),
             max_memory_used_mb=memory,
             memory_size_mb=config.memory_size,
         )
@@ -566,7 +566,7 @@ class LambdaService:
             status = "failure" if invocation.outcome is None else "error"
         env.server.extensions.publish_report(
             request_id=invocation.request_id, wall=_clock.wall(), output=output, status=status,
-            error_type=error_type, duration_ms=duration, billed_ms=math.ceil(duration),
+            error_type=error_type, duration_ms=duration, billed_ms=billed_ms(duration),
             memory_mb=env.config.memory_size, max_memory_mb=memory, init_ms=init_ms,
             trace_id=invocation.trace_id,
         )
