@@ -13,9 +13,9 @@ import argparse
 import os
 from pathlib import Path
 
-from pytest_lambda._config import build_config
-from pytest_lambda._docker_env import DockerBackend, cpu_share
-from pytest_lambda._service import LambdaService
+from pytest_lambda.backends.docker.environment import DockerBackend, cpu_share
+from pytest_lambda.service.build import build_config
+from pytest_lambda.service.service import LambdaService
 
 CODE = Path(__file__).resolve().parent.parent / "tests" / "functions" / "limits"
 MEMORY_SIZES = (128, 512, 1024, 1769, 3538)

@@ -27,8 +27,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from pytest_lambda import _config
-from pytest_lambda._config import build_config
+from pytest_lambda.artifacts import files
+from pytest_lambda.service.build import build_config
 
 REQUIREMENTS = """\
 requests==2.34.2
@@ -72,7 +72,7 @@ def one_run(base: Path, runtime: str, arch: str) -> dict[str, float]:
 
     merged = timed("first build", code)
     timed("cached, same session", code)
-    _config._HASH_CACHE.clear()
+    files._HASH_CACHE.clear()
     timed("cached, new session", code)
     timed("second function, same requirements", other)
     times["size MB"] = tree_size(merged) / 1e6

@@ -17,8 +17,8 @@ import sys
 import time
 from pathlib import Path
 
-from pytest_lambda._config import build_config
-from pytest_lambda._service import LambdaService
+from pytest_lambda.service.build import build_config
+from pytest_lambda.service.service import LambdaService
 
 ROOT = Path(__file__).resolve().parent.parent
 HELLO = ROOT / "tests" / "functions" / "hello"
@@ -30,14 +30,14 @@ CONNECT = "auto"
 
 
 def _docker_backend():  # as pytest_lambda/_state.py wires it
-    from pytest_lambda._docker_env import DockerBackend
+    from pytest_lambda.backends.docker.environment import DockerBackend
 
     return DockerBackend(image_policy="hermetic", connect=CONNECT,
                          progress=lambda line: print(line, file=sys.stderr))
 
 
 def _process_backend():
-    from pytest_lambda._process_env import ProcessBackend
+    from pytest_lambda.backends.process import ProcessBackend
 
     return ProcessBackend()
 

@@ -24,9 +24,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from pytest_lambda import _config
-from pytest_lambda._config import build_config
-from pytest_lambda._service import LambdaService
+from pytest_lambda.artifacts import files
+from pytest_lambda.service.build import build_config
+from pytest_lambda.service.service import LambdaService
 
 ROOT = Path(__file__).resolve().parent.parent
 HELLO = ROOT / "tests" / "functions" / "hello"
@@ -37,13 +37,13 @@ LAYER_MB = 6
 
 def _backends():  # as pytest_lambda/_state.py wires them
     def docker():
-        from pytest_lambda._docker_env import DockerBackend
+        from pytest_lambda.backends.docker.environment import DockerBackend
 
         return DockerBackend(image_policy="hermetic",
                              progress=lambda line: print(line, file=sys.stderr))
 
     def process():
-        from pytest_lambda._process_env import ProcessBackend
+        from pytest_lambda.backends.process import ProcessBackend
 
         return ProcessBackend()
 
@@ -64,7 +64,7 @@ def make_layers(base: Path) -> list[Path]:
         for j in range(LAYER_MB):
             (blobs / f"blob{i}-{j}.bin").write_bytes(os.urandom(1024 * 1024))
         # Dated an hour back, like files checked out earlier: digests of files modified in the
-        # last two seconds are not remembered across sessions (see _config._remembered).
+        # last two seconds are not remembered across sessions (see files._remembered).
         an_hour_ago = time.time() - 3600
         for path in layer.rglob("*"):
             os.utime(path, (an_hour_ago, an_hour_ago))
@@ -75,7 +75,7 @@ def make_layers(base: Path) -> list[Path]:
 def timed_start(service: LambdaService, backend: str, layers: list[Path] | None,
                 name: str, trees: set[Path] | None = None) -> tuple[float, float]:
     """Return (build_config ms, first-invoke ms) for a fresh session's view of `layers`."""
-    _config._HASH_CACHE.clear()  # a new session re-hashes
+    files._HASH_CACHE.clear()  # a new session re-hashes
     t0 = time.perf_counter()
     config = build_config("app.handler", code=HELLO, runtime=RUNTIME, memory_size=1769,
                           timeout=10, name=name, layers=layers)

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from . import events
-from ._context import LambdaContext
-from ._deps import Layer
-from ._ephemeral import EphemeralStorageWarning
-from ._errors import (
+from pytest_lambda import events
+from pytest_lambda.backends.docker.ephemeral import EphemeralStorageWarning
+from pytest_lambda.config.packaging import Layer
+from pytest_lambda.errors import (
     BackendUnavailableError,
     ConfigurationError,
     EnvironmentStartError,
@@ -18,9 +17,10 @@ from ._errors import (
     ResourceNotFoundException,
     ServiceException,
 )
-from ._function import Function
-from ._inprocess import invoke_handler
-from ._result import InvokeResult
+from pytest_lambda.inprocess.context import LambdaContext
+from pytest_lambda.inprocess.invoke import invoke_handler
+from pytest_lambda.result import InvokeResult
+from pytest_lambda.service.function import Function
 
 __version__ = "0.1.0"
 

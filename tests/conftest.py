@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_lambda._runtimes import hermetic_runtimes
+from pytest_lambda.config.runtimes import hermetic_runtimes
 
 # The pytester fixture restores sys.modules after each test, dropping the modules first imported
 # during it. The Docker SDK and requests must not be among them: a re-imported http.cookiejar no
@@ -94,8 +94,8 @@ def functions_dir() -> Path:
 
 def _require(request: pytest.FixtureRequest, name: str) -> None:
     """Skip when `name` cannot run here, but fail for Docker when the run asked for Docker."""
-    from pytest_lambda._errors import BackendUnavailableError
-    from pytest_lambda._state import require_backend
+    from pytest_lambda.errors import BackendUnavailableError
+    from pytest_lambda.plugin.state import require_backend
 
     try:
         require_backend(name)
@@ -123,7 +123,7 @@ def servable(backend_name: str, runtime: str) -> str:
     process tests are about the harness, not the version, so they run on the host's.
     """
     if backend_name == "process" and runtime.startswith("python"):
-        from pytest_lambda._process_env import find_python
+        from pytest_lambda.backends.process import find_python
 
         if find_python(runtime.removeprefix("python")) is None:
             return HOST_PYTHON

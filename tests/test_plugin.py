@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from pytest_lambda._docker import remove_network
+from pytest_lambda.containers.client import remove_network
 
 #: The process backend runs a Python runtime on an interpreter of its version: the host's.
 HOST_PYTHON = "python{}.{}".format(*sys.version_info[:2])
@@ -439,8 +439,8 @@ def test_a_runtime_only_awss_image_serves_fails_under_the_hermetic_policy_with_o
 @pytest.fixture
 def docker_client(request: pytest.FixtureRequest):  # type: ignore[no-untyped-def]
     """Return a docker-py client; skip without an engine, but fail if the run asked for Docker."""
-    from pytest_lambda._errors import BackendUnavailableError
-    from pytest_lambda._state import require_backend
+    from pytest_lambda.errors import BackendUnavailableError
+    from pytest_lambda.plugin.state import require_backend
 
     try:
         require_backend("docker")

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from pytest_lambda import _images
 
-_images.RECIPE_VERSION = os.environ["TEST_RECIPE_VERSION"]
+recipes.RECIPE_VERSION = os.environ["TEST_RECIPE_VERSION"]
 
 
 def fake_build(client, rt, tag, progress, arch=None):
@@ -32,7 +32,7 @@ def fake_build(client, rt, tag, progress, arch=None):
     return 3.0
 
 
-_images._build_hermetic = fake_build
+image_build._build_hermetic = fake_build
 """
 
 SUITE = """
@@ -55,8 +55,8 @@ def test_function(lambda_function, lambda_service, i):
 
 @pytest.fixture
 def client(request: pytest.FixtureRequest) -> Any:
-    from pytest_lambda._docker import get_client
-    from pytest_lambda._errors import BackendUnavailableError
+    from pytest_lambda.containers.client import get_client
+    from pytest_lambda.errors import BackendUnavailableError
 
     try:
         return get_client()
@@ -70,13 +70,14 @@ def client(request: pytest.FixtureRequest) -> Any:
 def test_two_workers_build_once_and_leave_nothing(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, client: Any
 ) -> None:
-    from pytest_lambda import _images
+    from pytest_lambda.images import recipes
+    from pytest_lambda.images import resolve as image_resolve
 
-    source = _images.resolve_image(client, "python3.13").tag
-    recipe = f"{_images.RECIPE_VERSION}-xdist-{uuid.uuid4().hex[:8]}"
+    source = image_resolve.resolve_image(client, "python3.13").tag
+    recipe = f"{recipes.RECIPE_VERSION}-xdist-{uuid.uuid4().hex[:8]}"
     with pytest.MonkeyPatch.context() as patch:  # not `monkeypatch`: pytester's chdir is on it
-        patch.setattr(_images, "RECIPE_VERSION", recipe)
-        new_tag = _images.hermetic_tag("python3.13")
+        patch.setattr(recipes, "RECIPE_VERSION", recipe)
+        new_tag = recipes.hermetic_tag("python3.13")
     monkeypatch.setenv("TEST_RECIPE_VERSION", recipe)
     monkeypatch.setenv("TEST_SOURCE_IMAGE", source)
     for name in ("PYTEST_LAMBDA_BACKEND", "PYTEST_ADDOPTS", "PYTEST_XDIST_WORKER"):

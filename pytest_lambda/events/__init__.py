@@ -15,18 +15,18 @@ every call. A value AWS would never send raises `EventError`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
-from ._cli import batch_command
-from ._cloudfront import cloudfront_origin_request, cloudfront_viewer_request
-from ._cognito import (
+from pytest_lambda.events._cli import BUILDERS
+from pytest_lambda.events._cloudfront import cloudfront_origin_request, cloudfront_viewer_request
+from pytest_lambda.events._cognito import (
     cognito_post_confirmation,
     cognito_pre_sign_up,
     cognito_pre_token_generation,
 )
-from ._common import EventError, InvalidProxyResponseError, records
-from ._dynamodb import (
+from pytest_lambda.events._common import EventError, InvalidProxyResponseError, records
+from pytest_lambda.events._dynamodb import (
     dynamodb_insert,
     dynamodb_modify,
     dynamodb_remove,
@@ -35,11 +35,11 @@ from ._dynamodb import (
     to_dynamodb_item,
     to_dynamodb_json,
 )
-from ._http import alb, api_gateway_http, api_gateway_rest, function_url
-from ._messaging import md5_of_message_attributes, sns, sqs, sqs_batch
-from ._responses import ProxyResponse, parse_proxy_response
-from ._s3 import s3_copy, s3_delete, s3_put
-from ._streams import (
+from pytest_lambda.events._http import alb, api_gateway_http, api_gateway_rest, function_url
+from pytest_lambda.events._messaging import md5_of_message_attributes, sns, sqs, sqs_batch
+from pytest_lambda.events._responses import ProxyResponse, parse_proxy_response
+from pytest_lambda.events._s3 import s3_copy, s3_delete, s3_put
+from pytest_lambda.events._streams import (
     cloudwatch_logs,
     decode_cloudwatch_logs,
     eventbridge,
@@ -69,32 +69,6 @@ def batch(*events: Mapping[str, Any]) -> dict[str, Any]:
     return {"Records": items}
 
 
-#: The builders the command line offers, by name: `python -m pytest_lambda event <name>`.
-BUILDERS: dict[str, Callable[..., dict[str, Any]]] = {
-    "alb": alb,
-    "api-gateway-http": api_gateway_http,
-    "api-gateway-rest": api_gateway_rest,
-    "cloudfront-origin-request": cloudfront_origin_request,
-    "cloudfront-viewer-request": cloudfront_viewer_request,
-    "cloudwatch-logs": cloudwatch_logs,
-    "cognito-post-confirmation": cognito_post_confirmation,
-    "cognito-pre-sign-up": cognito_pre_sign_up,
-    "cognito-pre-token-generation": cognito_pre_token_generation,
-    "dynamodb-insert": dynamodb_insert,
-    "dynamodb-modify": dynamodb_modify,
-    "dynamodb-remove": dynamodb_remove,
-    "eventbridge": eventbridge,
-    "function-url": function_url,
-    "kinesis": kinesis,
-    "kinesis-batch": batch_command(kinesis_batch, kinesis, "items"),
-    "s3-copy": s3_copy,
-    "s3-delete": s3_delete,
-    "s3-put": s3_put,
-    "scheduled": scheduled,
-    "sns": sns,
-    "sqs": sqs,
-    "sqs-batch": batch_command(sqs_batch, sqs, "bodies", exclude=("message_id",)),
-}
 
 __all__ = [
     "BUILDERS",

@@ -11,7 +11,28 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from ._common import EventError
+from pytest_lambda.events._cloudfront import cloudfront_origin_request, cloudfront_viewer_request
+from pytest_lambda.events._cognito import (
+    cognito_post_confirmation,
+    cognito_pre_sign_up,
+    cognito_pre_token_generation,
+)
+from pytest_lambda.events._common import EventError
+from pytest_lambda.events._dynamodb import (
+    dynamodb_insert,
+    dynamodb_modify,
+    dynamodb_remove,
+)
+from pytest_lambda.events._http import alb, api_gateway_http, api_gateway_rest, function_url
+from pytest_lambda.events._messaging import sns, sqs, sqs_batch
+from pytest_lambda.events._s3 import s3_copy, s3_delete, s3_put
+from pytest_lambda.events._streams import (
+    cloudwatch_logs,
+    eventbridge,
+    kinesis,
+    kinesis_batch,
+    scheduled,
+)
 
 _USAGE = (
     "usage: python -m pytest_lambda event <name> [--param value ...]\n"
@@ -160,8 +181,6 @@ def _fail(message: str) -> int:
 
 def main(argv: list[str]) -> int:
     """Print the event `argv` asks for and return 0, or print one sentence and return 2."""
-    from . import BUILDERS
-
     if not argv or argv[0] in ("-h", "--help"):
         print(_USAGE, file=sys.stdout if argv else sys.stderr)
         return 0 if argv else 2
@@ -192,3 +211,31 @@ def main(argv: list[str]) -> int:
     except BrokenPipeError:  # the reader (say, `head`) stopped early: not an error
         sys.stdout = None  # nothing is left to flush at exit
     return 0
+
+
+#: The builders the command line offers, by name: `python -m pytest_lambda event <name>`.
+BUILDERS: dict[str, Callable[..., dict[str, Any]]] = {
+    "alb": alb,
+    "api-gateway-http": api_gateway_http,
+    "api-gateway-rest": api_gateway_rest,
+    "cloudfront-origin-request": cloudfront_origin_request,
+    "cloudfront-viewer-request": cloudfront_viewer_request,
+    "cloudwatch-logs": cloudwatch_logs,
+    "cognito-post-confirmation": cognito_post_confirmation,
+    "cognito-pre-sign-up": cognito_pre_sign_up,
+    "cognito-pre-token-generation": cognito_pre_token_generation,
+    "dynamodb-insert": dynamodb_insert,
+    "dynamodb-modify": dynamodb_modify,
+    "dynamodb-remove": dynamodb_remove,
+    "eventbridge": eventbridge,
+    "function-url": function_url,
+    "kinesis": kinesis,
+    "kinesis-batch": batch_command(kinesis_batch, kinesis, "items"),
+    "s3-copy": s3_copy,
+    "s3-delete": s3_delete,
+    "s3-put": s3_put,
+    "scheduled": scheduled,
+    "sns": sns,
+    "sqs": sqs,
+    "sqs-batch": batch_command(sqs_batch, sqs, "bodies", exclude=("message_id",)),
+}

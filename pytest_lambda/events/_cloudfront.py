@@ -9,8 +9,9 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlencode
 
-from .. import _aws, _limits
-from ._common import (
+from pytest_lambda.config import limits as _limits
+from pytest_lambda.config import names as _aws
+from pytest_lambda.events._common import (
     EventError,
     MultiValue,
     b64,

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from .. import _aws
-from ._common import EventError, lower_alnum, new_uuid, random_chars
+from pytest_lambda.config import names as _aws
+from pytest_lambda.events._common import EventError, lower_alnum, new_uuid, random_chars
 
 PRE_SIGN_UP_SOURCES = (
     "PreSignUp_SignUp", "PreSignUp_AdminCreateUser", "PreSignUp_ExternalProvider",

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any
 
-from .._errors import LambdaHarnessError
+from pytest_lambda.errors import LambdaHarnessError
 
 #: A header or query value: one string, or several for a repeated name.
 MultiValue = str | Sequence[str]

@@ -11,8 +11,8 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from .. import _aws
-from ._common import EventError, b64, now
+from pytest_lambda.config import names as _aws
+from pytest_lambda.events._common import EventError, b64, now
 
 _STREAM_VIEW_TYPES = ("NEW_AND_OLD_IMAGES", "NEW_IMAGE", "OLD_IMAGE", "KEYS_ONLY")
 _MAX_DIGITS = 38

@@ -8,8 +8,8 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import quote, urlencode
 
-from .. import _aws
-from ._common import (
+from pytest_lambda.config import names as _aws
+from pytest_lambda.events._common import (
     Body,
     EventError,
     MultiValue,

@@ -12,8 +12,8 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from .. import _aws
-from ._common import (
+from pytest_lambda.config import names as _aws
+from pytest_lambda.events._common import (
     EventError,
     b64,
     epoch_millis,

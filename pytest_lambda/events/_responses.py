@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ._common import EventError, InvalidProxyResponseError
+from pytest_lambda.events._common import EventError, InvalidProxyResponseError
 
 #: The integrations whose response format `parse_proxy_response` knows.
 SOURCES = ("api_gateway_rest", "api_gateway_http", "function_url", "alb")

@@ -9,8 +9,16 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import quote_plus
 
-from .. import _aws
-from ._common import EventError, b64, iso_millis, new_uuid, now, random_chars, upper_alnum
+from pytest_lambda.config import names as _aws
+from pytest_lambda.events._common import (
+    EventError,
+    b64,
+    iso_millis,
+    new_uuid,
+    now,
+    random_chars,
+    upper_alnum,
+)
 
 _sequence = itertools.count(int(_time.time() * 1000) << 16)
 

@@ -11,8 +11,8 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from .. import _aws
-from ._common import (
+from pytest_lambda.config import names as _aws
+from pytest_lambda.events._common import (
     EventError,
     b64,
     epoch_millis,

@@ -10,8 +10,8 @@ import pytest
 @pytest.fixture(scope="module")
 def client(request: pytest.FixtureRequest) -> Any:
     """Return a docker-py client; skip without an engine, but fail if the run asked for Docker."""
-    from pytest_lambda._docker import get_client
-    from pytest_lambda._errors import BackendUnavailableError
+    from pytest_lambda.containers.client import get_client
+    from pytest_lambda.errors import BackendUnavailableError
 
     try:
         return get_client()
@@ -38,7 +38,7 @@ def hermetic_image(client: Any) -> Any:
     """Return a function that resolves a runtime's hermetic image and checks the contract it
     shares with AWS's base images (entry point, working directory, ENV, labels), returning
     (tag, the image's ENV as a dict, a function running a bash script in it as uid 993)."""
-    from pytest_lambda._images import resolve_image
+    from pytest_lambda.images.resolve import resolve_image
 
     def check(runtime: str) -> tuple[str, dict[str, str], Any]:
         tag = resolve_image(client, runtime, policy="hermetic", progress=lambda line: None).tag

@@ -172,7 +172,7 @@ class Collector:
 def collector(backend: str, request: pytest.FixtureRequest) -> Iterator[Collector]:
     docker = None
     if backend == "docker":
-        from pytest_lambda._state import STATE_KEY
+        from pytest_lambda.plugin.state import STATE_KEY
 
         request.getfixturevalue("client")
         docker = request.config.stash[STATE_KEY].service().backend("docker")

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from pytest_lambda import ConfigurationError, _arch
+from pytest_lambda import ConfigurationError
+from pytest_lambda.config import arch as _arch
 
 docker_only = pytest.mark.parametrize("backend", ["docker"], indirect=True)
 pytestmark = docker_only

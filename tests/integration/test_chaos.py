@@ -28,7 +28,7 @@ OOM_AT = 250
 @pytest.mark.parametrize("backend", ["docker"], indirect=True)
 def test_chaos(lambda_function, lambda_service, functions_dir: Path, backend: str, tmp_path,
                monkeypatch) -> None:
-    from pytest_lambda._docker import LABEL_FUNCTION, LABEL_SESSION
+    from pytest_lambda.containers.client import LABEL_FUNCTION, LABEL_SESSION
 
     record = tmp_path / "record"
     record.mkdir()

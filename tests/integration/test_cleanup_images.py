@@ -12,9 +12,15 @@ from typing import Any
 
 import pytest
 
-from pytest_lambda._docker import LABEL_HOST, LABEL_PID, LABEL_SESSION, SessionLabels, sweep
-from pytest_lambda._images import LABEL_IMAGE, hermetic_tag
-from pytest_lambda._prune import stale_tags
+from pytest_lambda.containers.client import (
+    LABEL_HOST,
+    LABEL_PID,
+    LABEL_SESSION,
+    SessionLabels,
+    sweep,
+)
+from pytest_lambda.images.prune import stale_tags
+from pytest_lambda.images.recipes import LABEL_IMAGE, hermetic_tag
 
 pytestmark = pytest.mark.docker
 

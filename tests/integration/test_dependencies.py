@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from pytest_lambda import ConfigurationError, Layer, _arch
+from pytest_lambda import ConfigurationError, Layer
+from pytest_lambda.config import arch as _arch
 
 docker_only = pytest.mark.parametrize("backend", ["docker"], indirect=True)
 pytestmark = docker_only

@@ -92,7 +92,7 @@ def collector(backend: str, request: pytest.FixtureRequest) -> Iterator[Collecto
 
 @pytest.fixture
 def lambda_service_docker(pytestconfig: pytest.Config, client: Any) -> Any:
-    from pytest_lambda._state import STATE_KEY
+    from pytest_lambda.plugin.state import STATE_KEY
 
     return pytestconfig.stash[STATE_KEY].service()
 

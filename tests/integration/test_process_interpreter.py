@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_lambda._errors import BackendUnavailableError
+from pytest_lambda.errors import BackendUnavailableError
 
 process_only = pytest.mark.parametrize("backend", ["process"], indirect=True)
 HOST = "python{}.{}".format(*sys.version_info[:2])
@@ -83,7 +83,7 @@ def test_layer_python_dirs_are_found_at_their_host_paths(lambda_function, functi
 @process_only
 def test_a_runtime_whose_python_the_host_lacks_is_refused_in_one_sentence(
         lambda_function, functions_dir, backend, monkeypatch, tmp_path):
-    from pytest_lambda import _process_env
+    from pytest_lambda.backends import process as _process_env
 
     other = "python3.13" if HOST != "python3.13" else "python3.11"
     # A PATH where no interpreter for it is found: only a python3.x that lies about its version.
@@ -110,8 +110,8 @@ def _other_interpreter() -> tuple[str, str] | None:
     import glob
     import shutil
 
-    from pytest_lambda._process_env import find_python
-    from pytest_lambda._runtimes import RUNTIMES
+    from pytest_lambda.backends.process import find_python
+    from pytest_lambda.config.runtimes import RUNTIMES
 
     for name, runtime in sorted(RUNTIMES.items()):
         if runtime.family != "python" or name == HOST:
@@ -130,7 +130,7 @@ def _other_interpreter() -> tuple[str, str] | None:
 @process_only
 def test_a_runtime_found_on_path_runs_on_that_python(lambda_function, functions_dir, backend,
                                                      monkeypatch):
-    from pytest_lambda import _process_env
+    from pytest_lambda.backends import process as _process_env
 
     other = _other_interpreter()
     if other is None:

@@ -91,7 +91,7 @@ def test_a_leak_ends_in_out_of_memory_not_in_a_fresh_environment(reliability_fn)
 
 
 def _containers(lambda_service, name: str) -> list[Any]:
-    from pytest_lambda._docker import LABEL_FUNCTION, LABEL_SESSION
+    from pytest_lambda.containers.client import LABEL_FUNCTION, LABEL_SESSION
 
     backend = lambda_service.backend("docker")
     return backend.client.containers.list(filters={"label": [
@@ -259,7 +259,7 @@ def small_cache_dir(tmp_path, monkeypatch):
     """A 64 MB tmpfs as the cache directory, filled to 8 MB free (root only)."""
     import subprocess
 
-    from pytest_lambda._ephemeral import unavailable_reason
+    from pytest_lambda.backends.docker.ephemeral import unavailable_reason
 
     reason = unavailable_reason()
     if reason is not None:
@@ -298,7 +298,7 @@ def test_tmp_on_a_nearly_full_cache_disk_is_a_tmpfs_not_lost_writes(python_runti
 
 
 def test_disk_tmp_reserves_its_blocks(tmp_path, monkeypatch):
-    from pytest_lambda._ephemeral import DiskTmp, unavailable_reason
+    from pytest_lambda.backends.docker.ephemeral import DiskTmp, unavailable_reason
 
     reason = unavailable_reason()
     if reason is not None:

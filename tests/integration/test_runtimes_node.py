@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_lambda._errors import BackendUnavailableError
+from pytest_lambda.errors import BackendUnavailableError
 
 docker_only = pytest.mark.parametrize("backend", ["docker"], indirect=True)
 RUNTIMES = ["nodejs20.x", "nodejs22.x", "nodejs24.x"]
@@ -176,7 +176,7 @@ def test_missing_module_fails_init(lambda_function, node_dir, backend):
 
 @pytest.mark.docker
 def test_nodejs22_runs_the_official_node_build_with_a_client_built_for_it(client):
-    from pytest_lambda._images import resolve_image
+    from pytest_lambda.images.resolve import resolve_image
 
     image = resolve_image(client, "nodejs22.x", policy="hermetic").tag
     out = client.containers.run(

@@ -40,7 +40,7 @@ def _pip_target(requirements: tuple[str, ...], python_version: str) -> Path:
     """Return a layer directory whose `python/` holds `requirements` installed for CPython
     `python_version` on this machine's architecture (Linux wheels only), installing them on
     first use."""
-    from pytest_lambda._config import cache_dir
+    from pytest_lambda.system.paths import cache_dir
 
     machine = platform.machine()
     key = hashlib.sha256(

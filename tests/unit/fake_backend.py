@@ -25,8 +25,8 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-from pytest_lambda._config import FunctionConfig
-from pytest_lambda._environment import ExecutionEnvironment, ExitInfo
+from pytest_lambda.backends.base import ExecutionEnvironment, ExitInfo
+from pytest_lambda.config.function import FunctionConfig
 
 
 class _Died(Exception):

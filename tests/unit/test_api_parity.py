@@ -18,8 +18,8 @@ import time
 
 import pytest
 
-from pytest_lambda import _aws
-from pytest_lambda._runtime_api import Invocation, RuntimeAPIServer, sanitize_error_type
+from pytest_lambda.config import names as _aws
+from pytest_lambda.runtime_api.server import Invocation, RuntimeAPIServer, sanitize_error_type
 
 TIMEOUT = 10.0
 NEXT = "/2018-06-01/runtime/invocation/next"
@@ -476,7 +476,7 @@ def test_every_test_the_behaviours_page_names_exists():
 def test_init_start_gives_telemetry_its_runtime_version(line, version, arn):
     from types import SimpleNamespace
 
-    from pytest_lambda._service import _runtime_version
+    from pytest_lambda.service.service import _runtime_version
 
     config = SimpleNamespace(arn="arn:aws:lambda:us-west-2:123456789012:function:f")
     got_version, got_arn = _runtime_version(line + "some output\n", config)  # type: ignore[arg-type]

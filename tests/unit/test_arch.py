@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from pytest_lambda import ConfigurationError, _arch
+from pytest_lambda import ConfigurationError
+from pytest_lambda.config import arch as _arch
 
 AARCH64_MAGIC = "7f454c460201010000000000000000000200b700"
 X86_64_MAGIC = "7f454c4602010100000000000000000002003e00"
@@ -69,46 +70,46 @@ def x86_64_host(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.mark.parametrize("runtime", ["python3.13", "provided.al2023", "provided.al2"])
 def test_an_arm64_image_has_its_own_tag_and_hash(x86_64_host: None, runtime: str) -> None:
-    from pytest_lambda import _images
-    from pytest_lambda._runtimes import get_runtime
+    from pytest_lambda.config.runtimes import get_runtime
+    from pytest_lambda.images import recipes
 
-    host = _images.hermetic_tag(runtime)
-    assert _images.hermetic_tag(runtime, arch="x86_64") == host  # the host's tags are unchanged
-    arm64 = _images.hermetic_tag(runtime, arch="arm64")
+    host = recipes.hermetic_tag(runtime)
+    assert recipes.hermetic_tag(runtime, arch="x86_64") == host  # the host's tags are unchanged
+    arm64 = recipes.hermetic_tag(runtime, arch="arm64")
     repository, _, version_hash = host.partition(":")
     version = version_hash.rsplit("-", 1)[0]
     assert re.fullmatch(rf"{re.escape(repository)}:{re.escape(version)}-arm64-[0-9a-f]{{12}}",
                         arm64)
-    assert _images.image_hash(runtime, arch="arm64") != _images.image_hash(runtime)
+    assert recipes.image_hash(runtime, arch="arm64") != recipes.image_hash(runtime)
     rt = get_runtime(runtime)
-    assert _images.base_tag(rt, arch="arm64") != _images.base_tag(rt)
-    assert "-arm64-" in _images.base_tag(rt, arch="arm64")
-    assert "arm64" not in _images.base_tag(rt)
+    assert recipes.base_tag(rt, arch="arm64") != recipes.base_tag(rt)
+    assert "-arm64-" in recipes.base_tag(rt, arch="arm64")
+    assert "arm64" not in recipes.base_tag(rt)
 
 
 def test_an_arm64_host_names_its_x86_64_images(monkeypatch: pytest.MonkeyPatch) -> None:
-    from pytest_lambda import _images
+    from pytest_lambda.images import recipes
 
     monkeypatch.setattr(_arch.platform, "machine", lambda: "aarch64")
-    assert "-x86_64-" in _images.hermetic_tag("python3.13", arch="x86_64")
-    assert "arm64" not in _images.hermetic_tag("python3.13", arch="arm64")
+    assert "-x86_64-" in recipes.hermetic_tag("python3.13", arch="x86_64")
+    assert "arm64" not in recipes.hermetic_tag("python3.13", arch="arm64")
 
 
 def test_nodejs_has_no_image_for_the_other_architecture(x86_64_host: None) -> None:
-    from pytest_lambda import _images
-    from pytest_lambda._runtimes import get_runtime
+    from pytest_lambda.config.runtimes import get_runtime
+    from pytest_lambda.images import resolve as image_resolve
 
     with pytest.raises(ConfigurationError, match="builds nodejs22.x images for this host's "
                                                  "architecture \\(x86_64\\) only"):
-        _images.require_buildable(get_runtime("nodejs22.x"), "arm64")
-    _images.require_buildable(get_runtime("nodejs22.x"), "x86_64")
-    _images.require_buildable(get_runtime("python3.13"), "arm64")
+        image_resolve.require_buildable(get_runtime("nodejs22.x"), "arm64")
+    image_resolve.require_buildable(get_runtime("nodejs22.x"), "x86_64")
+    image_resolve.require_buildable(get_runtime("python3.13"), "arm64")
 
 
 def test_code_for_the_other_architecture_needs_emulation(
     x86_64_host: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from pytest_lambda._config import build_config
+    from pytest_lambda.service.build import build_config
 
     (tmp_path / "app.py").write_text("def handler(event, context):\n    return 1\n")
     monkeypatch.setattr(_arch, "_BINFMT", tmp_path / "none")
@@ -128,23 +129,26 @@ def test_code_for_the_other_architecture_needs_emulation(
 def test_build_images_takes_an_architecture(
     x86_64_host: None, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
 ) -> None:
-    from pytest_lambda import _docker, _images
+    from pytest_lambda.containers import client as _docker
+    from pytest_lambda.images import command as image_command
+    from pytest_lambda.images import recipes
 
     seen: list[tuple[object, object]] = []
 
     def fake_build_all(client: object, runtimes: object, policy: object, progress: object,
-                       architecture: object = None) -> list[_images.ImageChoice]:
+                       architecture: object = None) -> list[recipes.ImageChoice]:
         seen.append((runtimes, architecture))
-        return [_images.ImageChoice("python3.13", "t", "hermetic", "cached", str(architecture))]
+        return [recipes.ImageChoice("python3.13", "t", "hermetic", "cached", str(architecture))]
 
-    monkeypatch.setattr(_images, "build_all", fake_build_all)
+    monkeypatch.setattr(image_command, "build_all", fake_build_all)
     monkeypatch.setattr(_docker, "get_client", lambda: None)
-    monkeypatch.setattr(_images, "require_host_can_run", lambda arch: None)
-    assert _images.cli_build_images(["--runtime", "python3.13"]) == 0
-    assert _images.cli_build_images(["--runtime", "python3.13", "--architecture", "arm64"]) == 0
+    monkeypatch.setattr(image_command, "require_host_can_run", lambda arch: None)
+    assert image_command.cli_build_images(["--runtime", "python3.13"]) == 0
+    assert image_command.cli_build_images(
+        ["--runtime", "python3.13", "--architecture", "arm64"]) == 0
     assert seen == [(["python3.13"], "x86_64"), (["python3.13"], "arm64")]
     with pytest.raises(SystemExit):
-        _images.cli_build_images(["--architecture", "aarch64"])
+        image_command.cli_build_images(["--architecture", "aarch64"])
     assert "invalid choice: 'aarch64'" in capsys.readouterr().err
 
 
@@ -152,24 +156,25 @@ def test_build_images_refuses_an_architecture_it_cannot_run(
     x86_64_host: None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    from pytest_lambda import _images
+    from pytest_lambda.images import command as image_command
 
     monkeypatch.setattr(_arch.require_host_can_run, "__defaults__", (tmp_path / "none",))
-    assert _images.cli_build_images(["--architecture", "arm64"]) == 1
+    assert image_command.cli_build_images(["--architecture", "arm64"]) == 1
     assert "no arm64 emulation is registered with binfmt_misc" in capsys.readouterr().err
 
 
 def test_build_all_for_arm64_leaves_out_nodejs(x86_64_host: None,
                                               monkeypatch: pytest.MonkeyPatch) -> None:
-    from pytest_lambda import _images
+    from pytest_lambda.config import runtimes
+    from pytest_lambda.images import resolve as image_resolve
 
     asked: list[tuple[str, object]] = []
-    monkeypatch.setattr(_images, "resolve_image", lambda client, name, **kw: asked.append(
+    monkeypatch.setattr(image_resolve, "resolve_image", lambda client, name, **kw: asked.append(
         (name, kw["architecture"])))
-    _images.build_all(None, None, architecture="arm64")
+    image_resolve.build_all(None, None, architecture="arm64")
     assert asked and all(arch == "arm64" for _, arch in asked)
     assert {name for name, _ in asked} == {
-        name for name, rt in _images.RUNTIMES.items() if rt.family != "nodejs" and rt.hermetic}
+        name for name, rt in runtimes.RUNTIMES.items() if rt.family != "nodejs" and rt.hermetic}
 
 
 def test_an_arm64_root_file_system_is_loaded_as_an_arm64_image(tmp_path: Path) -> None:
@@ -178,7 +183,7 @@ def test_an_arm64_root_file_system_is_loaded_as_an_arm64_image(tmp_path: Path) -
     import json
     import tarfile
 
-    from pytest_lambda import _images
+    from pytest_lambda.images import build as image_build
 
     rootfs = tmp_path / "rootfs.tar"
     with tarfile.open(rootfs, "w") as tar:
@@ -196,7 +201,7 @@ def test_an_arm64_root_file_system_is_loaded_as_an_arm64_image(tmp_path: Path) -
     class Client:
         api = Api()
 
-    _images._import_tarball(Client(), rootfs, "pytest-lambda/base:trixie-arm64-0", "arm64",
+    image_build._import_tarball(Client(), rootfs, "pytest-lambda/base:trixie-arm64-0", "arm64",
                             labels={"pytest-lambda.image": "base"}, cmd=["/bin/bash"])
     with tarfile.open(fileobj=io.BytesIO(loaded[0])) as archive:
         manifest = json.load(archive.extractfile("manifest.json"))  # type: ignore[arg-type]

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from pytest_lambda import _cache
-from pytest_lambda._config import build_config
-from pytest_lambda._errors import ConfigurationError
+from pytest_lambda.artifacts import cache as _cache
+from pytest_lambda.errors import ConfigurationError
+from pytest_lambda.service.build import build_config
 
 MB = 1024 * 1024
 

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from pytest_lambda import _children
-from pytest_lambda._children import ProcessRecord, popen, start_time, sweep_dead
+from pytest_lambda.system import children as _children
+from pytest_lambda.system.children import ProcessRecord, popen, start_time, sweep_dead
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 
@@ -124,9 +124,9 @@ def test_children_get_lambdas_file_limit_and_die_with_their_parent(tmp_path):
     # A parent that starts a child through popen() and is then killed: the child must follow.
     script = (
         "import sys, time\n"
-        "from pytest_lambda._children import popen\n"
-        "p = popen(['sh', '-c', 'ulimit -n; echo $$; exec sleep 60'], stdout=open(sys.argv[1],"
-        " 'w'))\n"
+        "from pytest_lambda.system.children import popen\n"
+        "p = popen(['sh', '-c', 'ulimit -n; echo $$; exec sleep 60'], max_files=1024,"
+        " stdout=open(sys.argv[1], 'w'))\n"
         "time.sleep(60)\n"
     )
     parent = subprocess.Popen([sys.executable, "-c", script, str(out)])
@@ -154,7 +154,7 @@ def test_popen_from_a_short_lived_thread_outlives_the_thread(tmp_path):
     import threading
 
     procs: list[subprocess.Popen[bytes]] = []
-    thread = threading.Thread(target=lambda: procs.append(popen(["sleep", "30"])))
+    thread = threading.Thread(target=lambda: procs.append(popen(["sleep", "30"], max_files=1024)))
     thread.start()
     thread.join()
     try:

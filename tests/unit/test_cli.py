@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from pytest_lambda import events
-from pytest_lambda.__main__ import main
+from pytest_lambda.cli import main
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -148,7 +148,8 @@ def test_runs_as_a_module() -> None:
 def test_build_images_prints_tags_without_docker(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from pytest_lambda import _docker, _images
+    from pytest_lambda.containers import client as _docker
+    from pytest_lambda.images import recipes
 
     def no_engine() -> None:
         raise AssertionError("--print-tags must not contact Docker")
@@ -157,17 +158,17 @@ def test_build_images_prints_tags_without_docker(
     assert main(["build-images", "--print-tags", "--runtime", "python3.13",
                  "--runtime", "provided.al2023"]) == 0
     assert capsys.readouterr().out.splitlines() == [
-        _images.hermetic_tag("python3.13"), _images.hermetic_tag("provided.al2023"),
+        recipes.hermetic_tag("python3.13"), recipes.hermetic_tag("provided.al2023"),
     ]
     assert main(["build-images", "--print-tags", "--architecture", "arm64",
                  "--runtime", "python3.13"]) == 0
-    assert capsys.readouterr().out == _images.hermetic_tag("python3.13", arch="arm64") + "\n"
+    assert capsys.readouterr().out == recipes.hermetic_tag("python3.13", arch="arm64") + "\n"
 
 
 def test_build_images_print_tags_refuses_what_it_does_not_build(
     capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from pytest_lambda._arch import host_architecture
+    from pytest_lambda.config.arch import host_architecture
 
     if host_architecture() != "x86_64":
         pytest.skip("Node.js images are refused for arm64 only on an x86_64 host")

@@ -14,13 +14,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import pytest_lambda
-from pytest_lambda._config import (
-    RESERVED_ENVIRONMENT_KEYS,
-    FunctionConfig,
-    build_config,
-    hash_tree,
-)
-from pytest_lambda._errors import ConfigurationError
+from pytest_lambda.artifacts.files import hash_tree
+from pytest_lambda.config.function import RESERVED_ENVIRONMENT_KEYS, FunctionConfig
+from pytest_lambda.errors import ConfigurationError
+from pytest_lambda.service.build import build_config
 
 
 @pytest.fixture
@@ -319,7 +316,7 @@ def test_zip_is_unpacked_into_the_cache_by_hash(tmp_path, cache):
         ("app.py", "def handler(e, c):\n    return 1\n", FILE),
         ("bin/tool", "#!/bin/sh\necho hi\n", EXEC),
     ])
-    from pytest_lambda._config import hash_file
+    from pytest_lambda.artifacts.files import hash_file
 
     config = build(archive)
     digest = hash_file(archive)
@@ -433,10 +430,10 @@ def _age(root, seconds=3600):
 
 def _later(monkeypatch, seconds: float = 5) -> None:
     """Let the clock the racy-digest rule reads run `seconds` ahead (files look older)."""
-    from pytest_lambda import _config
+    from pytest_lambda.artifacts import files
 
-    now = _config.time.time_ns() + int(seconds * 1e9)
-    monkeypatch.setattr(_config.time, "time_ns", lambda: now)
+    now = files.time.time_ns() + int(seconds * 1e9)
+    monkeypatch.setattr(files.time, "time_ns", lambda: now)
 
 
 def _records(cache_root):
@@ -444,30 +441,32 @@ def _records(cache_root):
 
 
 def test_a_later_session_reads_digests_back_instead_of_the_files(code, monkeypatch):
-    from pytest_lambda import _config
+    from pytest_lambda.artifacts import files
+    from pytest_lambda.system import paths
 
     _age(code)
     _later(monkeypatch)
     first = hash_tree(code)
-    (record,) = _records(_config.cache_dir())
-    _config._HASH_CACHE.clear()  # what a new session starts with
+    (record,) = _records(paths.cache_dir())
+    files._HASH_CACHE.clear()  # what a new session starts with
     record.write_text("f" * 64)  # only a digest read back, not the files' bytes, says this
     assert hash_tree(code) == "f" * 64
     assert first != "f" * 64
 
 
 def test_digests_of_files_just_modified_are_not_written_down(code, monkeypatch):
-    from pytest_lambda import _config
+    from pytest_lambda.artifacts import files
+    from pytest_lambda.system import paths
 
     hash_tree(code)  # the fixture's files were written a moment ago
-    assert not _records(_config.cache_dir())
+    assert not _records(paths.cache_dir())
     _age(code)  # old mtimes, but setting them changed the ctimes just now
     hash_tree(code)
-    assert not _records(_config.cache_dir())
+    assert not _records(paths.cache_dir())
     _later(monkeypatch)
-    _config._HASH_CACHE.clear()
+    files._HASH_CACHE.clear()
     hash_tree(code)
-    assert len(_records(_config.cache_dir())) == 1
+    assert len(_records(paths.cache_dir())) == 1
 
 
 def _same_size_and_mtime_rewrite(path, new_text: str) -> None:
@@ -483,8 +482,8 @@ def _same_size_and_mtime_rewrite(path, new_text: str) -> None:
 @pytest.mark.parametrize("in_place", [False, True], ids=["replaced", "in-place"])
 def test_a_file_rewritten_with_its_old_size_and_mtime_gets_a_new_digest(tmp_path, cache,
                                                                        monkeypatch, in_place):
-    from pytest_lambda import _config
-    from pytest_lambda._config import hash_file
+    from pytest_lambda.artifacts import files
+    from pytest_lambda.artifacts.files import hash_file
 
     archive = tmp_path / "fn.zip"
     archive.write_text("version A")
@@ -500,20 +499,20 @@ def test_a_file_rewritten_with_its_old_size_and_mtime_gets_a_new_digest(tmp_path
         _same_size_and_mtime_rewrite(archive, "version B")
     for new_session in (False, True):
         if new_session:
-            _config._HASH_CACHE.clear()
+            files._HASH_CACHE.clear()
         assert hash_file(archive) == hashlib.sha256(b"version B").hexdigest() != first
 
 
 def test_a_tree_with_a_file_rewritten_with_its_old_size_and_mtime_gets_a_new_digest(
         code, monkeypatch):
-    from pytest_lambda import _config
+    from pytest_lambda.artifacts import files
 
     _age(code)
     _later(monkeypatch)
     first = hash_tree(code)
     app = code / "app.py"
     _same_size_and_mtime_rewrite(app, app.read_text().replace("event", "EVENT"))
-    _config._HASH_CACHE.clear()
+    files._HASH_CACHE.clear()
     assert hash_tree(code) != first
 
 
@@ -721,7 +720,7 @@ def test_zip_whose_entries_hold_more_than_declared_is_refused(tmp_path, cache):
 
 
 def test_extraction_stops_at_the_bytes_the_archive_declared(tmp_path):
-    from pytest_lambda._config import safe_extract
+    from pytest_lambda.artifacts.files import safe_extract
 
     archive = _zip(tmp_path / "fn.zip", [("a.bin", b"a" * 3000, FILE),
                                          ("b.bin", b"b" * 3000, FILE)])

@@ -9,7 +9,7 @@ import time
 import pytest
 
 from pytest_lambda import LambdaContext
-from pytest_lambda._aws import (
+from pytest_lambda.config.names import (
     DEFAULT_ACCOUNT_ID,
     DEFAULT_REGION,
     function_arn,
@@ -135,7 +135,7 @@ def test_aws_helpers() -> None:
 
 
 def test_lambda_context_fixture_is_a_documented_pytest_fixture() -> None:
-    from pytest_lambda import _fixtures_context
+    from pytest_lambda.plugin import fixtures_context as _fixtures_context
 
     fixture = _fixtures_context.lambda_context
     doc = inspect.getdoc(fixture) or ""
@@ -143,7 +143,7 @@ def test_lambda_context_fixture_is_a_documented_pytest_fixture() -> None:
 
 
 def test_lambda_context_fixture(pytester: pytest.Pytester) -> None:
-    pytester.makeconftest("from pytest_lambda._fixtures_context import lambda_context\n")
+    pytester.makeconftest("from pytest_lambda.plugin.fixtures_context import lambda_context\n")
     pytester.makepyfile("""
         from pytest_lambda import LambdaContext
 

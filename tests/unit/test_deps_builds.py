@@ -12,8 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from pytest_lambda import ConfigurationError, Layer, _deps, invoke_handler
-from pytest_lambda._runtimes import get_runtime
+from pytest_lambda import ConfigurationError, Layer, invoke_handler
+from pytest_lambda.config import packaging
+from pytest_lambda.config.runtimes import get_runtime
+from pytest_lambda.project import dependencies as _deps
 
 #: The process backend runs a Python runtime on an interpreter of its version: the host's.
 HOST_PYTHON = "python{}.{}".format(*sys.version_info[:2])
@@ -34,8 +36,8 @@ def requirements(directory: Path, wheels: Path, line: str) -> Path:
 
 
 def test_platforms_follow_the_runtimes_glibc_and_never_musl() -> None:
-    on_al2 = _deps.python_platforms("3.11", "x86_64")
-    on_al2023 = _deps.python_platforms("3.13", "arm64")
+    on_al2 = packaging.python_platforms("3.11", "x86_64")
+    on_al2023 = packaging.python_platforms("3.13", "arm64")
     assert on_al2[0] == "manylinux_2_26_x86_64"
     assert "manylinux_2_28_x86_64" not in on_al2
     assert on_al2023[0] == "manylinux_2_34_aarch64"
@@ -45,7 +47,7 @@ def test_platforms_follow_the_runtimes_glibc_and_never_musl() -> None:
 
 def test_a_build_is_made_once_and_found_by_its_content(cache: Path, tmp_path: Path,
                                                        wheel_index: Path) -> None:
-    target = _deps.Target(get_runtime("python3.13"), "x86_64")
+    target = packaging.Target(get_runtime("python3.13"), "x86_64")
     manifest = requirements(tmp_path / "a", wheel_index, "pldeps_probe==1.0")
     reporter = _deps.Reporter(progress=lambda line: None)
     with _deps.reporting_to(reporter):
@@ -60,8 +62,8 @@ def test_a_build_is_made_once_and_found_by_its_content(cache: Path, tmp_path: Pa
     assert [(r.what, r.built) for r in reporter.records] == [("fn a", True), ("fn b", False)]
     # Another runtime, another architecture or other contents: another build.
     keys = {_deps.build_key(manifest, target),
-            _deps.build_key(manifest, _deps.Target(get_runtime("python3.11"), "x86_64")),
-            _deps.build_key(manifest, _deps.Target(get_runtime("python3.13"), "arm64"))}
+            _deps.build_key(manifest, packaging.Target(get_runtime("python3.11"), "x86_64")),
+            _deps.build_key(manifest, packaging.Target(get_runtime("python3.13"), "arm64"))}
     manifest.write_text(manifest.read_text().replace("1.0", "2.0"))
     changed = _deps.build(manifest, target, who="fn a")
     assert len(keys | {changed.key}) == 4 and changed.root != first.root
@@ -70,7 +72,7 @@ def test_a_build_is_made_once_and_found_by_its_content(cache: Path, tmp_path: Pa
 
 def test_an_interrupted_build_is_never_taken_for_a_complete_one(cache: Path, tmp_path: Path,
                                                                 wheel_index: Path) -> None:
-    target = _deps.Target(get_runtime("python3.13"), "x86_64")
+    target = packaging.Target(get_runtime("python3.13"), "x86_64")
     manifest = requirements(tmp_path / "a", wheel_index, "pldeps_probe==1.0")
     key = _deps.build_key(manifest, target)
     # What a session killed mid-build leaves: a staging directory of a process that is gone.
@@ -86,7 +88,7 @@ def test_an_interrupted_build_is_never_taken_for_a_complete_one(cache: Path, tmp
 
 def test_a_build_killed_midway_leaves_no_entry(cache: Path, tmp_path: Path,
                                                wheel_index: Path) -> None:
-    target = _deps.Target(get_runtime("python3.13"), "x86_64")
+    target = packaging.Target(get_runtime("python3.13"), "x86_64")
     manifest = requirements(tmp_path / "a", wheel_index, "pldeps_probe==1.0")
 
     class Interrupted(BaseException):
@@ -108,7 +110,7 @@ def test_a_build_killed_midway_leaves_no_entry(cache: Path, tmp_path: Path,
 
 def test_a_requirement_pip_cannot_find_names_the_function_and_target(
         cache: Path, tmp_path: Path, wheel_index: Path) -> None:
-    target = _deps.Target(get_runtime("python3.13"), "arm64")
+    target = packaging.Target(get_runtime("python3.13"), "arm64")
     manifest = requirements(tmp_path / "a", wheel_index, "pldeps_probe==9.9")
     with pytest.raises(ConfigurationError) as info:
         _deps.build(manifest, target, who="function 'orders'")
@@ -127,7 +129,7 @@ def test_the_code_wins_over_its_dependencies(cache: Path, tmp_path: Path,
     (code / "pldeps_probe").mkdir()
     (code / "pldeps_probe" / "__init__.py").write_text("VALUE = 'mine'\n")
     (code / "app.py").write_text("def handler(e, c):\n    return 1\n")
-    target = _deps.Target(get_runtime("python3.13"), "x86_64")
+    target = packaging.Target(get_runtime("python3.13"), "x86_64")
     merged, key = _deps.with_code_dependencies(code, "hash-of-code", True, target, "fn")
     assert (merged / "pldeps_probe" / "__init__.py").read_text() == "VALUE = 'mine'\n"
     assert (merged / "pldeps_probe-1.0.dist-info" / "METADATA").is_file()
@@ -141,7 +143,7 @@ def test_a_layers_dependencies_go_under_python(cache: Path, tmp_path: Path,
     requirements(layer, wheel_index, "pldeps_probe==2.0")
     (layer / "python").mkdir()
     (layer / "python" / "own.py").write_text("X = 1\n")
-    target = _deps.Target(get_runtime("python3.13"), "x86_64")
+    target = packaging.Target(get_runtime("python3.13"), "x86_64")
     [built, plain] = _deps.resolve_layer_values(
         [Layer(layer, requirements=True), Layer(tmp_path / "elsewhere")], target, "fn")
     assert (built / "python" / "pldeps_probe" / "__init__.py").is_file()  # type: ignore[operator]
@@ -156,13 +158,13 @@ def test_a_layers_dependencies_go_under_python(cache: Path, tmp_path: Path,
 ])
 def test_bad_requirements_values(cache: Path, tmp_path: Path, value: object, match: str) -> None:
     (tmp_path / "package.json").write_text("{}")
-    target = _deps.Target(get_runtime("python3.13"), "x86_64")
+    target = packaging.Target(get_runtime("python3.13"), "x86_64")
     with pytest.raises(ConfigurationError, match=match):
         _deps.manifest_path(value, tmp_path, target, "fn")
 
 
 def test_custom_runtimes_take_no_requirements(tmp_path: Path) -> None:
-    target = _deps.Target(get_runtime("provided.al2023"), "x86_64")
+    target = packaging.Target(get_runtime("provided.al2023"), "x86_64")
     with pytest.raises(ConfigurationError, match="dependencies are part of its code"):
         _deps.manifest_path(True, tmp_path, target, "fn")
 
@@ -207,8 +209,8 @@ def test_native_addons_are_the_packages_with_a_binding_gyp(tmp_path: Path) -> No
 
 def test_code_with_dependencies_over_lambdas_limit_is_refused(
         cache: Path, tmp_path: Path, wheel_index: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from pytest_lambda import _limits
-    from pytest_lambda._config import build_config
+    from pytest_lambda.config import limits as _limits
+    from pytest_lambda.service.build import build_config
 
     code = tmp_path / "code"
     requirements(code, wheel_index, "pldeps_probe==1.0")
@@ -224,7 +226,7 @@ def test_code_with_dependencies_over_lambdas_limit_is_refused(
 
 def test_the_process_backend_gets_dependencies_for_this_interpreter(
         cache: Path, tmp_path: Path, wheel_index: Path) -> None:
-    from pytest_lambda._config import build_config
+    from pytest_lambda.service.build import build_config
 
     code = tmp_path / "code"
     requirements(code, wheel_index, "pldeps_probe==1.0")
@@ -238,7 +240,7 @@ def test_the_process_backend_gets_dependencies_for_this_interpreter(
     assert for_container.code_dir != for_host.code_dir
     assert [r.target for r in reporter.records] == [
         "python3.13 on x86_64 (manylinux_2_34_x86_64 wheels)"
-        if _deps.host_target().architecture == "x86_64" else
+        if packaging.host_target().architecture == "x86_64" else
         "python3.13 on arm64 (manylinux_2_34_aarch64 wheels)",
         f"this host's Python {sys.version_info[0]}.{sys.version_info[1]}",
     ]
@@ -255,7 +257,7 @@ def test_environment_markers_are_the_targets(cache: Path, tmp_path: Path, wheel_
                                              installed: bool) -> None:
     # pip alone would evaluate these against the interpreter it runs on (Python 3.11 in CI).
     manifest = requirements(tmp_path / "a", wheel_index, f"pldeps_probe==1.0; {marker}")
-    built = _deps.build(manifest, _deps.Target(get_runtime(runtime), arch), who="fn")
+    built = _deps.build(manifest, packaging.Target(get_runtime(runtime), arch), who="fn")
     assert (built.root / "pldeps_probe").is_dir() is installed
 
 
@@ -302,7 +304,7 @@ def test_a_nodejs_layers_dependencies_go_under_nodejs_node_modules(
     (layer / "package.json").write_text(
         '{"name": "layer", "version": "1.0.0", '
         '"dependencies": {"pl-probe": "file:pl-probe-1.0.0.tgz"}}')
-    target = _deps.Target(get_runtime("nodejs22.x"), "x86_64")
+    target = packaging.Target(get_runtime("nodejs22.x"), "x86_64")
     [built] = _deps.resolve_layer_values([Layer(layer, requirements=True)], target, "fn")
     modules = built / "nodejs" / "node_modules"  # type: ignore[operator]
     assert (modules / "pl-probe" / "index.js").read_text() == "module.exports = 'probe';\n"

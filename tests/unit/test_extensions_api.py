@@ -13,8 +13,8 @@ import uuid
 
 import pytest
 
-from pytest_lambda import _limits
-from pytest_lambda._runtime_api import Invocation, RuntimeAPIServer
+from pytest_lambda.config import limits as _limits
+from pytest_lambda.runtime_api.server import Invocation, RuntimeAPIServer
 
 TIMEOUT = 10.0
 REGISTER = "/2020-01-01/extension/register"

@@ -25,7 +25,7 @@ from pytest_lambda import (
     RequestTooLargeException,
     invoke_handler,
 )
-from pytest_lambda._limits import RESPONSE_MAX_BYTES, SYNC_REQUEST_MAX_BYTES
+from pytest_lambda.config.limits import RESPONSE_MAX_BYTES, SYNC_REQUEST_MAX_BYTES
 
 REPORT = re.compile(
     r"^REPORT RequestId: (?P<id>[0-9a-f-]{36})\tDuration: (?P<duration>\d+\.\d\d) ms\t"

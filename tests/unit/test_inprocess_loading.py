@@ -236,7 +236,7 @@ def test_code_with_a_callable_handler_is_a_configuration_error(tmp_path: Path) -
 
 def test_the_least_recently_used_environment_is_recycled(settings_code: Path,
                                                          monkeypatch: pytest.MonkeyPatch) -> None:
-    from pytest_lambda import _inprocess
+    from pytest_lambda.inprocess import invoke as _inprocess
 
     monkeypatch.setattr(_inprocess, "_ENVIRONMENTS_MAX", 2)
     calls = [invoke_handler("settings_app.handler", code=settings_code,

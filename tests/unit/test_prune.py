@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from pytest_lambda._images import base_tag, hermetic_tag
-from pytest_lambda._prune import current_tags, prune_images
-from pytest_lambda._runtimes import get_runtime
+from pytest_lambda.config.runtimes import get_runtime
+from pytest_lambda.images.prune import current_tags, prune_images
+from pytest_lambda.images.recipes import base_tag, hermetic_tag
 
 
 class _Api:
@@ -54,7 +54,7 @@ def test_prune_removes_stale_tags_and_nothing_else() -> None:
 
 
 def test_the_current_build_images_are_kept() -> None:
-    from pytest_lambda._build_images import build_image_tag
+    from pytest_lambda.images.builders import build_image_tag
 
     tags = current_tags()
     assert build_image_tag(get_runtime("python3.13"), "x86_64") in tags

@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-from pytest_lambda import _images
-from pytest_lambda._errors import BackendUnavailableError, ImageBuildError
-from pytest_lambda._redact import redact
-from pytest_lambda._runtimes import get_runtime
+from pytest_lambda.config.runtimes import get_runtime
+from pytest_lambda.errors import BackendUnavailableError, ImageBuildError
+from pytest_lambda.images import build as image_build
+from pytest_lambda.system.redact import redact
 
 
 @pytest.mark.parametrize(("text", "shown"), [
@@ -55,9 +55,9 @@ def test_mirror_password_is_not_printed_while_building(
     monkeypatch.setenv("PYTEST_LAMBDA_CACHE_DIR", str(tmp_path / "cache"))
     mirror = "http://ada:s3cret@127.0.0.1:9/debian"
     said: list[str] = []
-    steps = _images._Steps(get_runtime("python3.13"), said.append)
+    steps = image_build._Steps(get_runtime("python3.13"), said.append)
     with pytest.raises(ImageBuildError) as info:
-        _images._ensure_base(_NoImages(), get_runtime("python3.13"), steps, mirror)
+        image_build._ensure_base(_NoImages(), get_runtime("python3.13"), steps, mirror)
     printed = "\n".join([*said, str(info.value)])
     assert "E: cannot fetch http://ada:***@127.0.0.1:9/debian" in printed
     assert "mmdebstrap from http://ada:***@127.0.0.1:9/debian" in printed

@@ -13,8 +13,8 @@ import threading
 
 import pytest
 
-from pytest_lambda import _limits
-from pytest_lambda._runtime_api import (
+from pytest_lambda.config import limits as _limits
+from pytest_lambda.runtime_api.server import (
     INIT_ERROR,
     READY,
     RESPONSE_SENT,

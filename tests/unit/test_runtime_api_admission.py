@@ -8,8 +8,8 @@ import time
 
 import pytest
 
-from pytest_lambda import _runtime_api
-from pytest_lambda._runtime_api import RuntimeAPIServer
+from pytest_lambda.runtime_api import server as _runtime_api
+from pytest_lambda.runtime_api.server import RuntimeAPIServer
 
 PING = b"GET /2018-06-01/ping HTTP/1.1\r\nHost: x\r\n\r\n"
 

@@ -15,8 +15,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pytest_lambda import _limits
-from pytest_lambda._runtime_api import RUNNING, Invocation, RuntimeAPIServer
+from pytest_lambda.config import limits as _limits
+from pytest_lambda.runtime_api.server import RUNNING, Invocation, RuntimeAPIServer
 
 TIMEOUT = 10.0
 NEXT = "/2018-06-01/runtime/invocation/next"

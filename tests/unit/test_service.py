@@ -14,8 +14,9 @@ from pathlib import Path
 import pytest
 from fake_backend import FakeBackend
 
-from pytest_lambda._config import FunctionConfig, build_config
-from pytest_lambda._service import LambdaService
+from pytest_lambda.config.function import FunctionConfig
+from pytest_lambda.service.build import build_config
+from pytest_lambda.service.service import LambdaService
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from pytest_lambda._state import PluginState, finish_despite_interrupts
+from pytest_lambda.plugin.state import PluginState, finish_despite_interrupts
 
 
 class _SlowService:

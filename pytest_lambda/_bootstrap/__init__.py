@@ -1,1 +1,0 @@
-"""Files that run inside an execution environment, not in the test process."""

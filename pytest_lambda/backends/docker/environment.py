@@ -1,0 +1,576 @@
+"""Execution environments as Docker containers.
+
+One container per environment, from a runtime image with the official images' contract (or, for a
+container-image function, the user's image). The container's command wraps what the environment
+runs (the image's `/lambda-entrypoint.sh <handler>`, or a user image's entry point and command) in
+one line of bash that points stdout and stderr at the environment's Runtime API port (see
+`_logs.py` for why), so output reaches the host without Docker's log pipeline in between.
+With `--lambda-connect=published` the in-container agent (`_agent/agent.c`) runs that line as its
+child and the port is the agent's 127.0.0.1:9001, reached through tunnels (`_tunnel.py`).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import tempfile
+import threading
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from pytest_lambda.backends.base import (
+    Credentials,
+    ExecutionEnvironment,
+    ExitInfo,
+    lambda_environment,
+)
+from pytest_lambda.backends.docker.ephemeral import (
+    DiskTmp,
+    EphemeralStorageWarning,
+    NoRoomError,
+    sweep_dead,
+    unavailable_reason,
+)
+from pytest_lambda.backends.docker.tunnel import AGENT_RUNTIME_PORT, AGENT_TUNNEL_PORT, Tunnels
+from pytest_lambda.config import limits as _limits
+from pytest_lambda.config.arch import docker_platform, host_architecture
+from pytest_lambda.config.function import FunctionConfig
+from pytest_lambda.containers.client import LABEL_FUNCTION, SessionLabels, SessionNetwork
+from pytest_lambda.containers.firewall import HostFirewall, HostPorts
+from pytest_lambda.errors import EnvironmentStartError
+from pytest_lambda.runtime_api.extensions import external_extensions
+
+#: Where the in-container agent is mounted (`--lambda-connect=published`).
+AGENT_PATH = "/pytest-lambda-agent"
+
+#: The unprivileged user Lambda runs functions as (sbx_user1051).
+LAMBDA_UID = 993
+
+# Without extensions the wrapper execs the runtime. With files in /opt/extensions (Lambda's
+# rule: non-directory entries, unless /opt/disable-extensions-jwigqn8j exists) it starts each
+# with argv = its path and the extensions' environment (no `_*`, no AWS_XRAY_CONTEXT_MISSING),
+# having named them to the harness first (so that none registers as an internal extension),
+# reports each one's exit, waits for the harness's GO (every launched extension registered or
+# exited), then runs the runtime as its child: SIGTERM is passed on to the runtime, SIGUSR1
+# becomes the runtime's SIGKILL, and the runtime's exit is reported while the extensions live on
+# for their SHUTDOWN event. See `_runtime_api.py` for the report lines.
+_WRAPPER = r"""exec 1<>"/dev/tcp/$1/$2" 2>&1 || exit 121
+printf 'PYTEST-LAMBDA-LOGS %s\n' "$3"
+a="/dev/tcp/$1/$2"; t=$3; shift 3; x=()
+[ -e /opt/disable-extensions-jwigqn8j ] || for e in /opt/extensions/*; do
+  [ -e "$e" ] && [ ! -d "$e" ] && x+=("$e"); done
+[ ${#x[@]} -eq 0 ] && exec "$@"
+exec 3<>"$a"; printf 'PYTEST-LAMBDA-EXTENSIONS %s %s\n' "$t" "${x[*]##*/}" >&3
+for e in "${x[@]}"; do
+  ( exec 3<&-
+    for v in $(compgen -e); do case $v in _*|AWS_XRAY_CONTEXT_MISSING) unset "$v";; esac; done
+    env -u _ "$e"; c=$?
+    printf 'PYTEST-LAMBDA-EXTEXIT %s %s %s\n' "$t" "$c" "${e##*/}" >"$a" ) &
+done
+read -r r <&3; exec 3<&-
+[ "$r" = GO ] || exit 0
+"$@" & p=$!
+trap 'kill -TERM $p 2>/dev/null' TERM; trap 'kill -KILL $p 2>/dev/null' USR1
+while :; do wait $p; c=$?; kill -0 $p 2>/dev/null || break; done
+printf 'PYTEST-LAMBDA-EXIT %s %s\n' "$t" "$c" >"$a"
+while ! wait; do :; done
+"""
+
+_CGROUP_ROOT = Path("/sys/fs/cgroup")
+
+# The containers' /etc/resolv.conf. Docker's embedded resolver on an internal network waits
+# 10 s for upstream servers it cannot reach, so a stray lookup (a forgotten real-AWS call)
+# hangs until the timeout. A resolver on the container's own loopback, where nothing listens,
+# is refused at once (ICMP port unreachable), and the lookup fails in the function's own error
+# handling. /etc/hosts, which Docker still writes, answers localhost and the container's name.
+_RESOLV_CONF = "# pytest-aws-lambda: no name resolution inside Lambda environments\n" \
+    "nameserver 127.0.0.1\noptions attempts:1 timeout:1\n"
+
+
+def resolv_conf() -> Path:
+    """Return the host file bind-mounted over every container's /etc/resolv.conf."""
+    from pytest_lambda.system.paths import cache_dir
+
+    path = cache_dir() / "resolv.conf"
+    try:
+        if path.read_text() == _RESOLV_CONF:
+            return path
+    except OSError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".resolv.conf.")
+    with os.fdopen(fd, "w") as f:
+        f.write(_RESOLV_CONF)
+    os.chmod(tmp, 0o644)
+    os.replace(tmp, path)  # atomic: parallel sessions never mount a half-written file
+    return path
+
+
+def cpu_share(memory_mb: int) -> float:
+    """Return the vCPUs Lambda gives `memory_mb` (1,769 MB = one vCPU), capped at the host's."""
+    return min(memory_mb / _limits.MEMORY_PER_VCPU_MB, float(os.cpu_count() or 1))
+
+
+def _cgroup_dirs(container_id: str) -> dict[str, Path]:
+    """Find the container's cgroup directories (v1 per controller, or the v2 unified one)."""
+    candidates = {
+        "memory": [
+            _CGROUP_ROOT / "memory" / "docker" / container_id,
+            _CGROUP_ROOT / "memory" / "system.slice" / f"docker-{container_id}.scope",
+        ],
+        "cpu": [
+            _CGROUP_ROOT / "cpu" / "docker" / container_id,
+            _CGROUP_ROOT / "cpu" / "system.slice" / f"docker-{container_id}.scope",
+            _CGROUP_ROOT / "cpu,cpuacct" / "docker" / container_id,
+            _CGROUP_ROOT / "cpu,cpuacct" / "system.slice" / f"docker-{container_id}.scope",
+        ],
+        "unified": [
+            _CGROUP_ROOT / "system.slice" / f"docker-{container_id}.scope",
+            _CGROUP_ROOT / "docker" / container_id,
+        ],
+    }
+    found = {}
+    for kind, paths in candidates.items():
+        for path in paths:
+            if path.is_dir():
+                found[kind] = path
+                break
+    return found
+
+
+def _ulimits() -> list[Any]:
+    """Return Lambda's file-descriptor limit as the engine takes it.
+
+    Lambda's 1,024 processes and threads are the container's `pids_limit` (its own cgroup), not
+    an `RLIMIT_NPROC`: the kernel counts that per user across the host, and every environment
+    runs as uid 993, so one environment near its limit would stop all the others starting
+    threads. `getrlimit(RLIMIT_NPROC)` inside therefore shows the engine's default.
+    """
+    from docker.types import Ulimit
+
+    return [Ulimit(name="nofile", soft=_limits.FILE_DESCRIPTORS_MAX,
+                   hard=_limits.FILE_DESCRIPTORS_MAX)]
+
+
+class DockerEnvironment(ExecutionEnvironment):
+    """Run the function's runtime in a container on the session's internal network."""
+
+    backend = "docker"
+
+    def __init__(
+        self,
+        config: FunctionConfig,
+        *,
+        client: Any,
+        image: str,
+        network: SessionNetwork,
+        labels: SessionLabels,
+        credentials: Credentials,
+        log_stream_name: str,
+        resolv_conf: Path,
+        host_ports: HostPorts | None = None,
+        agent: Path | None = None,
+        dial_published: bool = False,
+    ) -> None:
+        # With an agent nothing in the container connects to the host: the server listens on
+        # loopback for form's sake and admits only the tunnels the host opens (`adopt`).
+        super().__init__(config, server_host=network.gateway if agent is None else "127.0.0.1")
+        self._resolv_conf = resolv_conf
+        self._host_ports = host_ports
+        self._agent = agent
+        self._dial_published = dial_published
+        self._tunnels = (Tunnels(self.server, secrets.token_hex(32)) if agent is not None
+                         else None)
+        self._client = client
+        self._image = image
+        self._network = network
+        self._labels = labels
+        self._credentials = credentials
+        self._log_stream_name = log_stream_name
+        self.container_id: str | None = None
+        self._cgroups: dict[str, Path] | None = None
+        self._tmp: DiskTmp | None = None
+        self._oom_killed = False
+        self._lock = threading.Lock()
+        #: The container's address on its network, once started: the one peer its server admits.
+        self._address: str | None = None
+
+    def authorize_peer(self, peer: tuple[str, int]) -> bool | None:
+        if self._agent is not None:
+            return False  # its connections arrive through the host's own tunnels
+        if self._address is None:
+            return None if not self._destroyed else False
+        return peer[0] == self._address
+
+    def start(self) -> None:
+        api = self._client.api
+        config = self.config
+        inside = f"127.0.0.1:{AGENT_RUNTIME_PORT}"
+        env = lambda_environment(
+            config,
+            runtime_api=self.server.address if self._agent is None else inside,
+            log_stream_name=self._log_stream_name,
+            credentials=self._credentials,
+        )
+        from docker.types import Mount
+
+        memory = f"{config.memory_size}m"
+        # Mounts, not binds: a bind's "source:target:mode" string cannot carry a path with ":".
+        mounts = []
+        if config.code_dir is not None:  # a container image carries its own code
+            mounts.append(Mount("/var/task", str(config.code_dir), type="bind", read_only=True))
+        if config.opt_dir is not None:  # without layers the image's empty /opt stays
+            mounts.append(Mount("/opt", str(config.opt_dir), type="bind", read_only=True))
+        if config.network != "open":  # names fail at once, but for an opted-in network
+            mounts.append(Mount("/etc/resolv.conf", str(self._resolv_conf), type="bind",
+                                read_only=True))
+        if self._agent is not None:
+            assert self._tunnels is not None
+            mounts.append(Mount(AGENT_PATH, str(self._agent), type="bind", read_only=True))
+            env["_PYTEST_LAMBDA_AGENT_SECRET"] = self._tunnels.secret
+        tmpfs = None
+        if unavailable_reason() is None:
+            try:
+                self._tmp = DiskTmp(config.ephemeral_storage)
+            except NoRoomError as exc:
+                warnings.warn(EphemeralStorageWarning(
+                    f"/tmp of {config.name} is a tmpfs counted against its memory, not disk: the "
+                    f"cache disk has no room for {config.ephemeral_storage} MB ({exc.strerror}). "
+                    f"Free some space, or point PYTEST_LAMBDA_CACHE_DIR at a larger disk."
+                ), stacklevel=2)
+            except OSError as exc:
+                raise EnvironmentStartError(
+                    f"Could not make the {config.ephemeral_storage} MB /tmp for {config.name}: "
+                    f"{exc}."
+                ) from None
+        if self._tmp is not None:
+            mounts.append(Mount("/tmp", str(self._tmp.mountpoint), type="bind"))
+        else:
+            tmpfs = {"/tmp": f"rw,nosuid,nodev,size={config.ephemeral_storage}m,mode=1777"}
+        host_config = api.create_host_config(
+            mounts=mounts,
+            tmpfs=tmpfs,
+            read_only=True,
+            mem_limit=memory,
+            memswap_limit=memory,
+            pids_limit=_limits.PROCESSES_MAX,
+            ulimits=_ulimits(),
+            network_mode=self._network.name,
+            init=True,
+            cap_drop=["ALL"],
+            security_opt=["no-new-privileges"],
+            port_bindings=({AGENT_TUNNEL_PORT: ("127.0.0.1", None)} if self._dial_published
+                           else None),
+        )
+        labels = {**self._labels.as_dict(), LABEL_FUNCTION: config.name}
+        # Extensions listen for Logs/Telemetry batches on sandbox.localdomain, as in Lambda. An
+        # image's own /opt/extensions cannot be seen from here, so an image always gets the name.
+        launched = [path.name for path in external_extensions(config.opt_dir)]
+        self.server.extensions.expect(launched)  # before one can register
+        names = ({"hostname": "sandbox", "domainname": "localdomain"}
+                 if config.image is not None or launched else {})
+        self.server.extensions.resolve_host = self._container_ip
+        if config.image is not None:  # its entry point and command, Lambda's overrides applied
+            argv, working_dir = config.image.argv, config.image.working_directory
+        else:
+            argv, working_dir = ["/lambda-entrypoint.sh", config.handler], "/var/task"
+        if config.image is None and config.architecture != host_architecture():
+            # A runtime image of the other architecture, which runs through binfmt_misc emulation.
+            names["platform"] = docker_platform(config.architecture)
+        entrypoint = ["/bin/bash", "-c", _WRAPPER, "pytest-lambda"]
+        target = [self.server.host, str(self.server.port)]
+        if self._agent is not None:
+            entrypoint.insert(0, AGENT_PATH)
+            target = ["127.0.0.1", str(AGENT_RUNTIME_PORT)]
+        elif self._host_ports is not None:
+            self._host_ports.allow(self.server.port, f"Runtime API of {config.name}")
+        try:
+            created = api.create_container(
+                self._image,
+                entrypoint=entrypoint,
+                command=[*target, self.server.log_token, *argv],
+                ports=[AGENT_TUNNEL_PORT] if self._dial_published else None,
+                environment=env,
+                user=f"{LAMBDA_UID}:{LAMBDA_UID}",
+                working_dir=working_dir,
+                labels=labels,
+                host_config=host_config,
+                detach=True,
+                **names,
+            )
+            self.container_id = created["Id"]
+            api.start(self.container_id)
+            self._address = self._inspect_address()
+            if self._address is None:
+                raise RuntimeError("the engine gave the container no address on its network")
+            self.server.admit_waiting()
+            if self._tunnels is not None:
+                self._tunnels.start(self._agent_address())
+        except Exception as exc:
+            tail = self._container_output()
+            self.destroy()
+            hint = ""
+            if config.image is not None and "/bin/bash" in str(exc):
+                hint = (" The harness connects the function's output through /bin/bash, which "
+                        "this image lacks: base it on an AWS Lambda base image or add bash.")
+            raise EnvironmentStartError(
+                f"Could not start a container for {config.name} from image "
+                f"{config.image.reference if config.image else self._image}: {exc}.{hint}"
+                + (f"\nContainer output:\n{tail}" if tail else "")
+            ) from None
+
+    def _container_output(self) -> str:
+        if self.container_id is None:
+            return ""
+        try:
+            out = self._client.api.logs(self.container_id, stdout=True, stderr=True, tail=20)
+            return out.decode("utf-8", "replace").strip()  # type: ignore[no-any-return]
+        except Exception:
+            return ""
+
+    def _container_ip(self) -> str:
+        """Return the container's address on the session network (where the host reaches it)."""
+        return self._address or "127.0.0.1"  # not started: delivery fails and is dropped
+
+    def _agent_address(self) -> tuple[str, int]:
+        """Return where the host reaches the agent: the container's address, or the port the
+        engine published (on the engine's host) when the host cannot route to containers."""
+        assert self._address is not None
+        if not self._dial_published:
+            return self._address, AGENT_TUNNEL_PORT
+        info = self._client.api.inspect_container(self.container_id)
+        binding = info["NetworkSettings"]["Ports"][f"{AGENT_TUNNEL_PORT}/tcp"][0]
+        return engine_host(), int(binding["HostPort"])
+
+    def _inspect_address(self) -> str | None:
+        try:
+            info = self._client.api.inspect_container(self.container_id)
+            network = info["NetworkSettings"]["Networks"][self._network.name]
+            return str(network["IPAddress"]) or None
+        except Exception:
+            return None
+
+    def signal_runtime(self, kill: bool) -> None:
+        # docker-init passes the signal to the wrapper, which passes it on to the runtime.
+        try:
+            self._client.api.kill(self.container_id, signal="SIGUSR1" if kill else "SIGTERM")
+        except Exception:
+            pass  # already stopped
+
+    def startup_problem(self) -> str:
+        # Before the bash wrapper connects its output to the harness, it goes to Docker's log.
+        return "" if self.logs is not None else self._container_output()
+
+    def _cgroup(self, kind: str) -> Path | None:
+        if self._cgroups is None and self.container_id is not None:
+            self._cgroups = _cgroup_dirs(self.container_id)
+        return (self._cgroups or {}).get(kind) or (self._cgroups or {}).get("unified")
+
+    def after_init(self) -> None:
+        # Lambda gives the init phase the host's CPU; invocations get the share for their memory.
+        share = cpu_share(self.config.memory_size)
+        period = 100_000
+        quota = max(1000, int(share * period))
+        cpu_dir = self._cgroup("cpu")
+        try:
+            if cpu_dir is not None and (cpu_dir / "cpu.cfs_quota_us").exists():
+                (cpu_dir / "cpu.cfs_period_us").write_text(str(period))
+                (cpu_dir / "cpu.cfs_quota_us").write_text(str(quota))
+                return
+            if cpu_dir is not None and (cpu_dir / "cpu.max").exists():
+                (cpu_dir / "cpu.max").write_text(f"{quota} {period}")
+                return
+        except OSError:
+            pass  # not root: ask the engine instead
+        self._client.api.update_container(self.container_id, cpu_period=period, cpu_quota=quota)
+
+    def max_memory_used_mb(self) -> int:
+        if self._oom_killed:  # it reached the limit; its cgroup is gone with the container
+            return self.config.memory_size
+        mem_dir = self._cgroup("memory")
+        peak = None
+        if mem_dir is not None:
+            for name in ("memory.max_usage_in_bytes", "memory.peak"):
+                try:
+                    peak = int((mem_dir / name).read_text().strip())
+                    break
+                except (OSError, ValueError):
+                    continue
+        if peak is None and self.container_id is not None:
+            try:
+                stats = self._client.api.stats(self.container_id, stream=False, one_shot=True)
+                mem = stats.get("memory_stats", {})
+                peak = int(mem.get("max_usage") or mem.get("usage") or 0)
+            except Exception:
+                peak = 0
+        used = round((peak or 0) / (1024 * 1024))
+        return min(max(used, 1), self.config.memory_size)
+
+    def exit_info(self) -> ExitInfo:
+        if self.container_id is None:
+            return ExitInfo(code=-1)
+        if self.reported_exit is not None:  # the wrapper outlives the runtime (extensions)
+            code = self.reported_exit
+            try:
+                oom = self._client.api.inspect_container(self.container_id)["State"]["OOMKilled"]
+            except Exception:
+                oom = False
+            if oom:
+                self._oom_killed = True
+                return ExitInfo(code=code, signal=9, oom_killed=True)
+            return ExitInfo(code=code, signal=code - 128) if code > 128 else ExitInfo(code=code)
+        try:
+            result = self._client.api.wait(self.container_id, timeout=10)
+            code = int(result.get("StatusCode", -1))
+            state = self._client.api.inspect_container(self.container_id)["State"]
+        except Exception:
+            return ExitInfo(code=-1)
+        if state.get("OOMKilled"):
+            self._oom_killed = True
+            return ExitInfo(code=code, signal=9, oom_killed=True)
+        if code > 128:  # docker-init reports a signalled runtime as 128 + signal
+            return ExitInfo(code=code, signal=code - 128)
+        return ExitInfo(code=code)
+
+    def destroy(self) -> None:
+        with self._lock:
+            if self._destroyed:
+                return
+            self._destroyed = True
+        self.server.close()
+        if self._tunnels is not None:
+            self._tunnels.close()
+        elif self._host_ports is not None:
+            self._host_ports.revoke(self.server.port)
+        if self.logs is not None:
+            self.logs.close()
+        if self.container_id is not None:
+            try:
+                self._client.api.remove_container(self.container_id, force=True)
+            except Exception:
+                pass
+        if self._tmp is not None:
+            self._tmp.release()
+
+
+def engine_host() -> str:
+    """Return the address of the machine the engine publishes ports on (DOCKER_HOST's host for
+    a TCP engine, else this machine's loopback, where Docker Desktop and Colima forward them)."""
+    from urllib.parse import urlsplit
+
+    url = os.environ.get("DOCKER_HOST", "")
+    if url.startswith(("tcp://", "ssh://")):
+        return urlsplit(url).hostname or "127.0.0.1"
+    return "127.0.0.1"
+
+
+class DockerBackend:
+    """Make `DockerEnvironment`s: one client, one session network, images resolved once."""
+
+    name = "docker"
+
+    def __init__(self, *, image_policy: str = "hermetic",
+                 progress: Callable[[str], None] | None = None, connect: str = "auto") -> None:
+        from pytest_lambda.containers.client import get_client, sweep
+
+        self.client = get_client()
+        self.labels = SessionLabels.current()
+        self.swept = sweep(self.client, self.labels)
+        sweep_dead()
+        self.network = SessionNetwork(self.client, self.labels)
+        #: Host ports the session's functions may reach; everything else on the host is
+        #: filtered where `firewall.active` (see `_firewall`).
+        self.host_ports = HostPorts()
+        self.firewall = HostFirewall(self.labels.session, self.network.bridge,
+                                     self.network.gateway)
+        self.host_ports.attach(self.firewall)
+        self._open_network: SessionNetwork | None = None
+        self._network_lock = threading.Lock()
+        # How environments reach the Runtime API (docs/security.md): directly, when the engine's
+        # bridge is on this machine; else through the in-container agent and tunnels the host
+        # opens, to the container's address or, for an engine elsewhere, to a published port.
+        local = os.path.exists(f"/sys/class/net/{self.network.bridge}")
+        self.connect = connect if connect != "auto" else ("direct" if local else "published")
+        #: Published ports need a routed network: Docker publishes none for internal ones.
+        self.dial_published = self.connect == "published" and not local
+        self.credentials = Credentials.generate()
+        self.resolv_conf = resolv_conf()
+        self.image_policy = image_policy
+        self._progress = progress
+        self.images: dict[str, Any] = {}
+        self._images_lock = threading.Lock()
+
+    def image_for(self, runtime: str, architecture: str | None = None) -> Any:
+        """Return the `ImageChoice` serving `runtime` on `architecture` (None: the host's),
+        building the image on first need.
+
+        `images` keeps them by runtime name, "<runtime> (<arch>)" for another architecture.
+        """
+        from pytest_lambda.images.resolve import resolve_image
+
+        arch = architecture or host_architecture()
+        key = runtime if arch == host_architecture() else f"{runtime} ({arch})"
+        with self._images_lock:
+            choice = self.images.get(key)
+            if choice is None:
+                kwargs: dict[str, Any] = {"policy": self.image_policy, "architecture": arch}
+                if self._progress is not None:
+                    kwargs["progress"] = self._progress
+                choice = self.images[key] = resolve_image(self.client, runtime, **kwargs)
+            return choice
+
+    def network_for(self, config: FunctionConfig) -> SessionNetwork:
+        """Return the network `config` runs on: the isolated one, or (made on first use) the
+        open one for `network="open"`."""
+        if config.network != "open" and not self.dial_published:
+            return self.network
+        with self._network_lock:
+            if self._open_network is None:
+                self._open_network = SessionNetwork(self.client, self.labels, internal=False)
+            return self._open_network
+
+    def create(self, config: FunctionConfig, *, log_stream_name: str) -> DockerEnvironment:
+        if config.image is not None:
+            image = config.image.image_id
+        else:
+            assert config.runtime is not None
+            image = self.image_for(config.runtime.name, config.architecture).tag
+        return DockerEnvironment(
+            config,
+            client=self.client,
+            image=image,
+            network=self.network_for(config),
+            labels=self.labels,
+            credentials=self.credentials,
+            log_stream_name=log_stream_name,
+            resolv_conf=self.resolv_conf,
+            host_ports=self.host_ports,
+            agent=self._agent_for(config) if self.connect == "published" else None,
+            dial_published=self.dial_published,
+        )
+
+    def _agent_for(self, config: FunctionConfig) -> Path:
+        from pytest_lambda.backends.docker.agent import binary
+
+        return binary(config.architecture)
+
+    def close(self) -> None:
+        """Remove what this session made: its containers, then its network."""
+        api = self.client.api
+        try:
+            leftovers = api.containers(
+                all=True, filters={"label": f"pytest-lambda.session={self.labels.session}"}
+            )
+        except Exception:
+            leftovers = []
+        for c in leftovers:
+            try:
+                api.remove_container(c["Id"], force=True)
+            except Exception:
+                pass
+        self.network.remove()
+        if self._open_network is not None:
+            self._open_network.remove()
+        self.firewall.remove()
