@@ -56,20 +56,6 @@ class RequestTooLargeException(InvokeError):
     status_code = 413
 
 
-class ResourceNotFoundException(InvokeError):
-    """The function does not exist (Lambda answers 404)."""
-
-    error_type = "ResourceNotFoundException"
-    status_code = 404
-
-
-class ServiceException(InvokeError):
-    """The emulated service could not run the invocation (Lambda answers 500)."""
-
-    error_type = "ServiceException"
-    status_code = 500
-
-
 class BackendUnavailableError(LambdaHarnessError):
     """The requested execution backend cannot run here (for example, no Docker engine answers)."""
 

@@ -95,7 +95,7 @@ def functions_dir() -> Path:
 def _require(request: pytest.FixtureRequest, name: str) -> None:
     """Skip when `name` cannot run here, but fail for Docker when the run asked for Docker."""
     from pytest_lambda.errors import BackendUnavailableError
-    from pytest_lambda.plugin.state import require_backend
+    from pytest_lambda.service.service import require_backend
 
     try:
         require_backend(name)

@@ -121,7 +121,7 @@ def test_process_backend_leftovers_of_a_kill_9_are_swept_by_the_next_session(
 def docker_client(request: pytest.FixtureRequest):  # type: ignore[no-untyped-def]
     """Return a docker-py client; skip without an engine, but fail if the run asked for Docker."""
     from pytest_lambda.errors import BackendUnavailableError
-    from pytest_lambda.plugin.state import require_backend
+    from pytest_lambda.service.service import require_backend
 
     try:
         require_backend("docker")

@@ -440,7 +440,7 @@ def test_a_runtime_only_awss_image_serves_fails_under_the_hermetic_policy_with_o
 def docker_client(request: pytest.FixtureRequest):  # type: ignore[no-untyped-def]
     """Return a docker-py client; skip without an engine, but fail if the run asked for Docker."""
     from pytest_lambda.errors import BackendUnavailableError
-    from pytest_lambda.plugin.state import require_backend
+    from pytest_lambda.service.service import require_backend
 
     try:
         require_backend("docker")

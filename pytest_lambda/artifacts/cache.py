@@ -235,6 +235,20 @@ def _remove(path: Path) -> None:
             doomed.unlink()
 
 
+def prune_after_use(max_size: str) -> None:
+    """Release this process's lease and prune the cache to `max_size` without waiting (a
+    process busy with the cache prunes it at its own end), if this process used it."""
+    if not leased():
+        return
+    release()
+    try:
+        prune(parse_size(max_size), wait=False)
+    except OSError as exc:
+        import warnings
+
+        warnings.warn(f"pytest-lambda could not prune its cache: {exc}", stacklevel=1)
+
+
 def prune(max_bytes: int | None, *, dry_run: bool = False, wait: bool = True,
           root: Path | None = None) -> PruneReport | None:
     """Remove least-recently-used entries until the cache is at most `max_bytes` (None: no

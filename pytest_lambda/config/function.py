@@ -10,12 +10,13 @@ import hashlib
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Literal, get_args
 
 from pytest_lambda.config import limits as _limits
 from pytest_lambda.config import names as _aws
+from pytest_lambda.config.arch import Architecture
 from pytest_lambda.config.runtimes import Runtime
 from pytest_lambda.errors import ConfigurationError
 
@@ -23,6 +24,12 @@ if TYPE_CHECKING:
     from pytest_lambda.config.image import ImageSpec
 
 #: Keys Lambda sets itself and refuses in a function's environment.
+#: What a function's network reaches (docs/security.md): the plugin's own servers only
+#: ("isolated"), or also whatever its engine routes to ("open": the host's services, other
+#: networks, the internet).
+NetworkMode = Literal["isolated", "open"]
+NETWORK_MODES: tuple[NetworkMode, ...] = get_args(NetworkMode)
+
 RESERVED_ENVIRONMENT_KEYS = frozenset(
     {
         "_HANDLER",
@@ -226,15 +233,14 @@ class FunctionConfig:
     environment: tuple[tuple[str, str], ...] = ()
     region: str = _aws.DEFAULT_REGION
     account_id: str = _aws.DEFAULT_ACCOUNT_ID
-    extra: tuple[tuple[str, Any], ...] = field(default=())
     #: Content hashes of the layers, in order; `opt_dir` is their merged tree (None: no layers).
     layers: tuple[str, ...] = ()
     opt_dir: Path | None = None
     #: What a container-image function (`image=`) runs; None for code and a runtime.
     image: ImageSpec | None = None
-    architecture: str = "x86_64"
+    architecture: Architecture = "x86_64"
     #: "isolated" (the plugin's own servers only) or "open" (outbound allowed).
-    network: str = "isolated"
+    network: NetworkMode = "isolated"
 
     @property
     def runtime_name(self) -> str:
@@ -254,7 +260,7 @@ class FunctionConfig:
         parts = [
             self.handler, self.runtime_name, str(self.code_dir), self.code_hash, self.name,
             str(self.memory_size), str(self.timeout), str(self.ephemeral_storage),
-            repr(self.environment), self.region, self.account_id, repr(self.extra),
+            repr(self.environment), self.region, self.account_id,
             repr(self.layers), str(self.opt_dir), repr(self.image), self.architecture,
             self.network,
         ]
@@ -268,19 +274,14 @@ def default_function_name(handler: str, runtime: str, code_hash: str) -> str:
     return f"{stem[: _limits.FUNCTION_NAME_MAX_LEN - 9]}-{suffix}"
 
 
-#: What a function's network reaches (docs/security.md): the plugin's own servers, or also
-#: whatever its engine routes to (the host's services, other networks, the internet).
-NETWORK_MODES = ("isolated", "open")
-
-
-def validate_network(network: object) -> str:
+def validate_network(network: object) -> NetworkMode:
     """Return `network` if it is one of `NETWORK_MODES`."""
-    if network not in NETWORK_MODES:
-        raise ConfigurationError(
-            f"network must be 'isolated' (the default: only the plugin's own servers) or "
-            f"'open' (outbound connections allowed), not {network!r}."
-        )
-    return str(network)
+    if network == "isolated" or network == "open":
+        return network
+    raise ConfigurationError(
+        f"network must be 'isolated' (the default: only the plugin's own servers) or "
+        f"'open' (outbound connections allowed), not {network!r}."
+    )
 
 
 _REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-\d{1,2}")

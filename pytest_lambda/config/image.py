@@ -7,6 +7,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from pytest_lambda.config.arch import Architecture
 from pytest_lambda.errors import ConfigurationError
 
 #: Lambda's `ImageConfig` bound: up to 1,500 entry point or command strings.
@@ -25,7 +26,7 @@ class ImageSpec:
     command: tuple[str, ...]
     working_directory: str
     #: Lambda's name for the image's architecture: "x86_64" or "arm64".
-    architecture: str
+    architecture: Architecture
 
     @property
     def argv(self) -> list[str]:

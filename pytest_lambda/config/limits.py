@@ -25,8 +25,6 @@ EPHEMERAL_STORAGE_DEFAULT_MB = 512
 
 #: Synchronous invocation request payload (bytes).
 SYNC_REQUEST_MAX_BYTES = 6 * 1024 * 1024
-#: Asynchronous invocation request payload (bytes).
-ASYNC_REQUEST_MAX_BYTES = 1024 * 1024
 #: Response payload the Runtime API accepts from a runtime (bytes): 6 MiB plus 100.
 RESPONSE_MAX_BYTES = 6 * 1024 * 1024 + 100
 

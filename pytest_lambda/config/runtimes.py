@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from typing import Literal
 
 #: The `v<N>` of the runtime version in `INIT_START`. Lambda numbers its own releases of each
 #: runtime; the plugin's images are not one of them, so they carry one fixed number.
@@ -76,6 +77,12 @@ class Runtime:
             return None
         return f"AWS_Lambda_{self.name}"
 
+
+#: The runtimes pytest-aws-lambda runs, by Lambda's names (`RUNTIMES` describes each).
+RuntimeName = Literal[
+    "python3.10", "python3.11", "python3.12", "python3.13", "python3.14",
+    "nodejs20.x", "nodejs22.x", "nodejs24.x", "provided.al2023", "provided.al2",
+]
 
 RUNTIMES: dict[str, Runtime] = {
     r.name: r

@@ -6,11 +6,28 @@ The plugin resolves each from its command-line option, environment variable or i
 
 from __future__ import annotations
 
+import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Literal, get_args
 
 from pytest_lambda.errors import ConfigurationError
+
+#: Where functions run, as a setting: "auto" picks docker when an engine answers.
+BackendSetting = Literal["auto", "docker", "process"]
+#: Where one function runs.
+BackendName = Literal["docker", "process"]
+BACKENDS: tuple[BackendName, ...] = get_args(BackendName)
+#: Which image serves a runtime: always ours, AWS's when present locally, or AWS's only.
+ImagePolicy = Literal["hermetic", "prefer-official", "official"]
+POLICIES: tuple[ImagePolicy, ...] = get_args(ImagePolicy)
+#: How Docker functions reach their Runtime API.
+ConnectMode = Literal["auto", "direct", "published"]
+#: When test reports show the Lambda logs of a test's invocations.
+LogsSetting = Literal["on-failure", "always", "never"]
+#: Whether tests share warm environments.
+IsolationSetting = Literal["shared", "per-test"]
 
 
 @dataclass(frozen=True)
@@ -43,12 +60,12 @@ class Setting:
 
 SETTINGS = (
     Setting(
-        "backend", ("auto", "docker", "process"), "auto",
+        "backend", get_args(BackendSetting), "auto",
         "where functions run: docker (containers), process (host subprocesses), or auto "
         "(docker when an engine answers, else process)",
     ),
     Setting(
-        "image_policy", ("hermetic", "prefer-official", "official"), "hermetic",
+        "image_policy", POLICIES, "hermetic",
         "which image serves a runtime: hermetic (built here from Debian), prefer-official "
         "(AWS's official image when present locally), official (require it)",
     ),
@@ -59,17 +76,17 @@ SETTINGS = (
         check=lambda value: parse_size(value),
     ),
     Setting(
-        "logs", ("on-failure", "always", "never"), "on-failure",
+        "logs", get_args(LogsSetting), "on-failure",
         "when test reports show the Lambda logs of the invocations a test made: on-failure "
         "(failing tests, and passing ones under -rA or -rP), always, or never",
     ),
     Setting(
-        "isolation", ("shared", "per-test"), "shared",
+        "isolation", get_args(IsolationSetting), "shared",
         "whether tests share warm execution environments of identical functions (shared), or "
         "each test starts with fresh ones (per-test)",
     ),
     Setting(
-        "connect", ("auto", "direct", "published"), "auto",
+        "connect", get_args(ConnectMode), "auto",
         "how Docker functions reach their Runtime API: direct (the container connects to the "
         "test process), published (an agent in the container, reached by connections the test "
         "process opens, for engines in a VM or elsewhere), or auto (direct when the engine's "
@@ -104,3 +121,78 @@ class Resolved:
 
     value: str
     source: str
+
+
+#: Where a setting's value was found, if anywhere: (value, source) or None.
+Lookup = Callable[[Setting], "tuple[str, str] | None"]
+
+
+def resolve(*, overrides: Mapping[str, str | None] | None = None, option: Lookup | None = None,
+            ini: Lookup | None = None) -> dict[str, Resolved]:
+    """Resolve every setting once: a keyword the engine was given (`overrides`) or the
+    plugin's command-line option (`option`), else the `PYTEST_LAMBDA_*` variable, else the ini
+    key (`ini`), else the default.
+
+    Raises ConfigurationError (one sentence naming where the value came from) for a value
+    outside a setting's choices or one its check refuses.
+    """
+    lookups = [lookup for lookup in (_from(overrides or {}), option, _from_environment, ini)
+               if lookup is not None]
+    resolved = {}
+    for s in SETTINGS:
+        value, source = next((hit for lookup in lookups if (hit := lookup(s)) is not None),
+                             (s.default, "default"))
+        if s.choices and value not in s.choices:
+            raise ConfigurationError(
+                f"{source} = {value!r} is not a valid {s.name.replace('_', ' ')}: "
+                f"use one of {', '.join(s.choices)}."
+            )
+        if s.check is not None:
+            try:
+                s.check(value)
+            except ValueError as exc:
+                raise ConfigurationError(f"{source}: {exc}") from None
+        resolved[s.name] = Resolved(value, source)
+    return resolved
+
+
+def _from(overrides: Mapping[str, str | None]) -> Lookup:
+    unknown = set(overrides) - {s.name for s in SETTINGS}
+    if unknown:
+        raise ConfigurationError(
+            f"Unknown setting(s) {', '.join(sorted(unknown))}: the settings are "
+            f"{', '.join(s.name for s in SETTINGS)}."
+        )
+
+    def lookup(s: Setting) -> tuple[str, str] | None:
+        value = overrides.get(s.name)
+        return None if value is None else (str(value), f"{s.name}=")
+
+    return lookup
+
+
+def _from_environment(s: Setting) -> tuple[str, str] | None:
+    value = os.environ.get(s.env)
+    return (value, s.env) if value else None
+
+
+#: How `auto` chooses, as the pytest header says it before the choice is made.
+AUTO_RULE = "docker when an engine answers, else process"
+
+
+@dataclass
+class BackendChoice:
+    """The backend functions run on when a call names none, and why it was chosen."""
+
+    name: BackendName
+    reason: str
+
+
+def setting_choice(resolved: Mapping[str, Resolved]) -> BackendChoice | None:
+    """Return the backend the `backend` setting names, or None for `auto` (not known until
+    an engine is asked)."""
+    setting = resolved["backend"]
+    for name in BACKENDS:
+        if setting.value == name:
+            return BackendChoice(name, f"from {setting.source}")
+    return None

@@ -15,9 +15,10 @@ from pytest_lambda.config.arch import (
     validate_architecture,
 )
 from pytest_lambda.config.runtimes import RUNTIMES, get_runtime
+from pytest_lambda.config.settings import POLICIES
 from pytest_lambda.errors import LambdaHarnessError
 from pytest_lambda.images.build import print_to_stderr
-from pytest_lambda.images.recipes import POLICIES, hermetic_tag
+from pytest_lambda.images.recipes import hermetic_tag
 from pytest_lambda.images.resolve import _buildable, build_all, require_buildable
 
 

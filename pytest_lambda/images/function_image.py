@@ -95,7 +95,7 @@ def resolve_image_function(
         command=commands if commands is not None else tuple(config.get("Cmd") or ()),
         working_directory=(working_directory if isinstance(working_directory, str)
                            else str(config.get("WorkingDir") or "/")),
-        architecture=image_arch,
+        architecture=_arch.validate_architecture(image_arch),
     )
     if not spec.argv:
         raise ConfigurationError(

@@ -23,9 +23,6 @@ from pytest_lambda.config.runtimes import Runtime, get_runtime
 from pytest_lambda.errors import ImageBuildError
 from pytest_lambda.images.bootstrap import PYTHON_BOOTSTRAP
 
-#: Which image serves a runtime: always ours, AWS's when present locally, or AWS's only.
-POLICIES = ("hermetic", "prefer-official", "official")
-
 #: The runtime interface clients installed into hermetic images. Pinned with hashes: the
 #: Python client and its dependencies by `runtime_images/python/requirements.txt` (every
 #: wheel's SHA-256, installed with `pip --require-hashes`), the Node.js client and node-gyp by

@@ -13,6 +13,7 @@ from pytest_lambda.config.arch import (
     validate_architecture,
 )
 from pytest_lambda.config.runtimes import RUNTIMES, Runtime, get_runtime
+from pytest_lambda.config.settings import POLICIES
 from pytest_lambda.errors import ConfigurationError, ImageBuildError
 from pytest_lambda.images.build import (
     Progress,
@@ -22,7 +23,7 @@ from pytest_lambda.images.build import (
     _get_image,
     print_to_stderr,
 )
-from pytest_lambda.images.recipes import POLICIES, ImageChoice, _foreign, hermetic_tag
+from pytest_lambda.images.recipes import ImageChoice, _foreign, hermetic_tag
 
 #: Lambda's architectures by the machine names that wheels and Node.js builds use.
 

@@ -8,18 +8,16 @@ from __future__ import annotations
 
 import pytest
 
-from pytest_lambda.plugin import (
-    isolation as _isolation,
+from pytest_lambda.config.settings import AUTO_RULE
+from pytest_lambda.plugin import isolation as _isolation
+from pytest_lambda.plugin import report_logs as _report_logs
+from pytest_lambda.plugin import settings as _settings
+from pytest_lambda.plugin.fixtures import (  # noqa: F401  (registers the fixtures)
+    lambda_context,
+    lambda_function,
+    lambda_service,
 )
-from pytest_lambda.plugin import (
-    report_logs as _report_logs,
-)
-from pytest_lambda.plugin import (
-    settings as _settings,
-)
-from pytest_lambda.plugin.fixtures import lambda_function, lambda_service  # noqa: F401  (registers the fixtures)
-from pytest_lambda.plugin.fixtures_context import lambda_context  # noqa: F401  (registers the fixture)
-from pytest_lambda.plugin.state import AUTO_RULE, STATE_KEY, PluginState
+from pytest_lambda.plugin.state import STATE_KEY, PluginState
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -27,11 +25,6 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line(
-        "markers",
-        "lambda_docker: the test needs the Docker backend (it fails, not skips, when "
-        "--lambda-backend=docker and no engine answers)",
-    )
     config.addinivalue_line("markers", _isolation.MARKER_HELP)
     state = PluginState(settings=_settings.resolve(config))
     _report_logs.install(config, state.settings["logs"].value)
@@ -87,7 +80,7 @@ def pytest_testnodedown(node: object, error: object) -> None:
     config = getattr(node, "config", None)
     state = config.stash.get(STATE_KEY, None) if config is not None else None
     if state is not None and output.get("lambda_dependencies"):
-        state.add_dependency_records(output["lambda_dependencies"])
+        state.service().add_dependency_records(output["lambda_dependencies"])
 
 
 def _docker_isolation() -> str:

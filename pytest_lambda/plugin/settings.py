@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import os
-
 import pytest
 
-from pytest_lambda.config.settings import SETTINGS, Resolved
+from pytest_lambda.config import settings
+from pytest_lambda.config.settings import SETTINGS, Resolved, Setting
+from pytest_lambda.errors import ConfigurationError
 
 
 def add_options(parser: pytest.Parser) -> None:
@@ -22,27 +22,16 @@ def add_options(parser: pytest.Parser) -> None:
 
 def resolve(config: pytest.Config) -> dict[str, Resolved]:
     """Resolve every setting, raising pytest.UsageError for a value outside its choices."""
-    resolved = {}
-    for s in SETTINGS:
+
+    def option(s: Setting) -> tuple[str, str] | None:
         value = config.getoption(s.dest)
-        source = s.option
-        if value is None and os.environ.get(s.env):
-            value, source = os.environ[s.env], s.env
-        if value is None:
-            ini_value = config.getini(s.ini)
-            if ini_value:
-                value, source = str(ini_value), f"ini {s.ini}"
-        if value is None:
-            value, source = s.default, "default"
-        if s.choices and value not in s.choices:
-            raise pytest.UsageError(
-                f"{source} = {value!r} is not a valid {s.name.replace('_', ' ')}: "
-                f"use one of {', '.join(s.choices)}."
-            )
-        if s.check is not None:
-            try:
-                s.check(value)
-            except ValueError as exc:
-                raise pytest.UsageError(f"{source}: {exc}") from None
-        resolved[s.name] = Resolved(value, source)
-    return resolved
+        return None if value is None else (str(value), s.option)
+
+    def ini(s: Setting) -> tuple[str, str] | None:
+        value = config.getini(s.ini)
+        return (str(value), f"ini {s.ini}") if value else None
+
+    try:
+        return settings.resolve(option=option, ini=ini)
+    except ConfigurationError as exc:
+        raise pytest.UsageError(str(exc)) from None

@@ -13,6 +13,7 @@ from pytest_lambda.artifacts.files import check_unzipped_size, code_size, locate
 from pytest_lambda.config import limits as _limits
 from pytest_lambda.config import names as _aws
 from pytest_lambda.config.arch import (
+    Architecture,
     host_architecture,
     require_host_can_run,
     validate_architecture,
@@ -164,7 +165,7 @@ def _has_dependency_layers(layers: object) -> bool:
     return isinstance(layers, (list, tuple)) and any(isinstance(x, Layer) for x in layers)
 
 
-def _code_architecture(wanted: str | None, runtime: Runtime) -> str:
+def _code_architecture(wanted: Architecture | None, runtime: Runtime) -> Architecture:
     """Return the architecture a function from code runs on: `wanted`, the host's by default.
 
     Another architecture than the host's runs through emulation, which must be registered with
@@ -172,7 +173,7 @@ def _code_architecture(wanted: str | None, runtime: Runtime) -> str:
     """
     host = host_architecture()
     if wanted is None or wanted == host:
-        return host
+        return validate_architecture(host)
     require_host_can_run(wanted)
     from pytest_lambda.images.resolve import require_buildable  # it imports this module
 

@@ -1,15 +1,25 @@
-"""`Function`: the handle a test gets from the `lambda_function` fixture."""
+"""`Function`: the handle `lambda_function(...)` and `LambdaService.function(...)` return, and
+`FunctionFactory`: the type of the `lambda_function` fixture."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping, Sequence
+from os import PathLike
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
+from pytest_lambda.config import limits as _limits
+from pytest_lambda.config import names as _aws
+from pytest_lambda.config.arch import Architecture
+from pytest_lambda.config.function import NetworkMode
+from pytest_lambda.config.packaging import Layer
+from pytest_lambda.config.runtimes import RuntimeName
+from pytest_lambda.config.settings import BackendName
 from pytest_lambda.service import observe as _observe
 
 if TYPE_CHECKING:
     from pytest_lambda.config.function import FunctionConfig
     from pytest_lambda.result import InvokeResult
-    from pytest_lambda.service.service import LambdaService
+    from pytest_lambda.service.control import ControlPlane
 
 
 class Function:
@@ -19,7 +29,7 @@ class Function:
     the pytest session, as Lambda reuses an execution environment across invocations.
     """
 
-    def __init__(self, service: LambdaService, config: FunctionConfig, backend: str) -> None:
+    def __init__(self, service: ControlPlane, config: FunctionConfig, backend: str) -> None:
         self._service = service
         self.config = config
         self.backend = backend
@@ -65,3 +75,32 @@ class Function:
         what = (f"image {config.image.reference}" if config.image is not None
                 else f"{config.runtime_name} {config.handler}")
         return f"<Function {self.name} {what} on {self.backend}>"
+
+
+class FunctionFactory(Protocol):
+    """The `lambda_function` fixture: makes a `Function` (see `LambdaService.function`, which
+    takes the same arguments)."""
+
+    def __call__(
+        self,
+        handler: str | None = None,
+        *,
+        code: str | PathLike[str] | None = None,
+        runtime: RuntimeName | None = None,
+        image: str | None = None,
+        command: Sequence[str] | None = None,
+        entry_point: Sequence[str] | None = None,
+        working_directory: str | None = None,
+        architecture: Architecture | None = None,
+        memory_size: int = _limits.MEMORY_DEFAULT_MB,
+        timeout: int = _limits.TIMEOUT_DEFAULT_S,
+        ephemeral_storage: int = _limits.EPHEMERAL_STORAGE_DEFAULT_MB,
+        environment: Mapping[str, str] | None = None,
+        name: str | None = None,
+        region: str = _aws.DEFAULT_REGION,
+        account_id: str = _aws.DEFAULT_ACCOUNT_ID,
+        layers: Sequence[str | PathLike[str] | Layer] | None = None,
+        requirements: str | PathLike[str] | Literal[True] | None = None,
+        network: NetworkMode = "isolated",
+        backend: BackendName | None = None,
+    ) -> Function: ...

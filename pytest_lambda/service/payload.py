@@ -5,9 +5,7 @@ the payload, the client context and the trace header.
 from __future__ import annotations
 
 import base64
-import binascii
 import json
-from typing import Any
 
 from pytest_lambda.config import limits as _limits
 from pytest_lambda.config import names as _aws
@@ -93,17 +91,3 @@ def encode_trace_id(trace_id: object) -> str | None:
     except ValueError as exc:
         raise InvokeError(str(exc), error_type="InvalidParameterValueException") from None
 
-
-def decode_client_context_header(value: str) -> dict[str, Any]:
-    """Return the dict carried by an `X-Amz-Client-Context` header (base64 JSON)."""
-    try:
-        doc = json.loads(base64.b64decode(value, validate=True))
-    except (binascii.Error, ValueError):
-        raise InvokeError(
-            "Client context must be base64-encoded JSON.",
-            error_type="InvalidParameterValueException",
-        ) from None
-    if not isinstance(doc, dict):
-        raise InvokeError("Client context must be a JSON object.",
-                          error_type="InvalidParameterValueException")
-    return doc

@@ -1,520 +1,309 @@
-"""The emulated Lambda control plane: one per pytest process.
+"""`LambdaService`: the emulated Lambda service of one process, with or without pytest.
 
-It validates an Invoke request, routes it to a warm environment of the function or starts one
-(a cold start), enforces the deadline, writes `START`, `END` and `REPORT` lines with measured
-figures, and returns an `InvokeResult`. An environment serves one invocation at a time;
-concurrent invocations of one function get environments of their own, all reused afterwards.
+    with LambdaService() as service:
+        fn = service.function("app.handler", code="src", runtime="python3.13")
+        result = fn.invoke({"name": "Ada"})
+
+Its settings resolve as the plugin's do, less the command line and the ini file: a keyword
+argument, else the `PYTEST_LAMBDA_*` variable, else the default. The pytest plugin makes one per
+pytest process from the settings it resolved (the `lambda_service` fixture).
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-import re
+import sys
 import threading
-from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager
+from os import PathLike
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Literal, overload
 
-from pytest_lambda.backends.base import Backend, ExecutionEnvironment
+from pytest_lambda.backends.base import Backend
 from pytest_lambda.config import limits as _limits
 from pytest_lambda.config import names as _aws
-from pytest_lambda.config.function import FunctionConfig
-from pytest_lambda.config.runtimes import init_start_line
-from pytest_lambda.result import InvokeResult
-from pytest_lambda.runtime_api.extensions import FAILURE, SPINDOWN, TIMEOUT
-from pytest_lambda.runtime_api.server import Invocation
-from pytest_lambda.service.payload import encode_client_context, encode_payload, encode_trace_id
-from pytest_lambda.service.reporting import (
-    billed_ms,
-    exit_error,
-    exit_reason,
-    invocation_logs,
-    report_line,
-    response_too_large,
-    timeout_error,
+from pytest_lambda.config.arch import Architecture, host_architecture
+from pytest_lambda.config.function import NetworkMode
+from pytest_lambda.config.packaging import Layer
+from pytest_lambda.config.runtimes import RuntimeName
+from pytest_lambda.config.settings import (
+    BACKENDS,
+    BackendChoice,
+    BackendName,
+    BackendSetting,
+    ConnectMode,
+    ImagePolicy,
+    Resolved,
+    resolve,
+    setting_choice,
 )
-from pytest_lambda.system import clock as _clock
+from pytest_lambda.errors import ConfigurationError, LambdaHarnessError
+from pytest_lambda.service.build import build_config
+from pytest_lambda.service.control import ControlPlane
+from pytest_lambda.service.function import Function
+from pytest_lambda.system.paths import hold_cache, let_go_of_cache
+
+if TYPE_CHECKING:
+    from pytest_lambda.backends.docker.environment import DockerBackend
+    from pytest_lambda.project.dependencies import BuildRecord, Reporter
+
+def _print_to_stderr(line: str) -> None:
+    print(line, file=sys.stderr)
 
 
-@dataclass
-class _Slot:
-    env: ExecutionEnvironment
-    generation: int
+class LambdaService(ControlPlane):
+    """The emulated Lambda service: makes functions, runs their execution environments.
 
+    Keywords override the `PYTEST_LAMBDA_*` variables: `backend` ("auto", "docker",
+    "process"), `image_policy` ("hermetic", "prefer-official", "official"), `connect` ("auto",
+    "direct", "published"), `cache_max_size` (e.g. "5GiB", "off"). `progress` receives the
+    lines that say what a long step (an image or dependency build) is doing; stderr by default.
+    Close it (or use it as a context manager) to remove every environment it started.
+    """
 
-class _Pool:
-    """Warm environments of one configuration."""
+    def __init__(
+        self,
+        *,
+        backend: BackendSetting | None = None,
+        image_policy: ImagePolicy | None = None,
+        connect: ConnectMode | None = None,
+        cache_max_size: str | None = None,
+        settings: Mapping[str, Resolved] | None = None,
+        progress: Callable[[str], None] | None = None,
+        backends: Mapping[str, Callable[[], Backend]] | None = None,
+    ) -> None:
+        overrides = {"backend": backend, "image_policy": image_policy, "connect": connect,
+                     "cache_max_size": cache_max_size}
+        if settings is not None and any(v is not None for v in overrides.values()):
+            raise ConfigurationError(
+                "LambdaService() takes either settings= or the setting keywords, not both."
+            )
+        self.settings: dict[str, Resolved] = (
+            dict(settings) if settings is not None else resolve(overrides=overrides)
+        )
+        self.progress: Callable[[str], None] = progress or _print_to_stderr
+        self._custom_backends = backends is not None
+        super().__init__(backends if backends is not None
+                         else {"docker": self._docker_backend, "process": self._process_backend})
+        self._choice: BackendChoice | None = None
+        self._deps: Reporter | None = None
+        self._state_lock = threading.Lock()
+        self._service_closed = False
+        hold_cache()
 
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.idle: list[_Slot] = []
-        self.busy = 0
-        self.generation = 0
+    # -- functions ----------------------------------------------------------------------------
 
+    def function(
+        self,
+        handler: str | None = None,
+        *,
+        code: str | PathLike[str] | None = None,
+        runtime: RuntimeName | None = None,
+        image: str | None = None,
+        command: Sequence[str] | None = None,
+        entry_point: Sequence[str] | None = None,
+        working_directory: str | None = None,
+        architecture: Architecture | None = None,
+        memory_size: int = _limits.MEMORY_DEFAULT_MB,
+        timeout: int = _limits.TIMEOUT_DEFAULT_S,
+        ephemeral_storage: int = _limits.EPHEMERAL_STORAGE_DEFAULT_MB,
+        environment: Mapping[str, str] | None = None,
+        name: str | None = None,
+        region: str = _aws.DEFAULT_REGION,
+        account_id: str = _aws.DEFAULT_ACCOUNT_ID,
+        layers: Sequence[str | PathLike[str] | Layer] | None = None,
+        requirements: str | PathLike[str] | Literal[True] | None = None,
+        network: NetworkMode = "isolated",
+        backend: BackendName | None = None,
+    ) -> Function:
+        """Make a Lambda function and return its `Function`; nothing starts until it is invoked.
 
-class LambdaService:
-    """Route invocations to execution environments and report them as Lambda does."""
+        A function from code: ``handler`` ("module.function"; any word for a custom runtime's
+        bootstrap), ``code`` (a directory or a ``.zip``) and ``runtime``. A container-image
+        function: ``image`` (present in the local engine), with Lambda's overrides
+        ``command``, ``entry_point`` and ``working_directory``. ``layers``: up to five
+        directories, ``.zip`` files or ``Layer`` objects, merged into /opt. ``requirements``: a
+        ``requirements.txt`` or ``package.json`` path relative to ``code`` (``True``: that name
+        there), built for the runtime and architecture. ``architecture``: "x86_64" or "arm64"
+        (the host's by default; the other runs on Docker under QEMU). ``network``: "isolated"
+        (the plugin's own servers only) or "open". ``region`` and ``account_id`` make the ARN
+        and ``AWS_REGION``. ``backend`` overrides the service's for this function.
 
-    def __init__(self, backends: dict[str, Callable[[], Backend]]) -> None:
-        self._backend_factories = backends
-        self._backends: dict[str, Backend] = {}
-        self._backends_lock = threading.Lock()
-        self._pools: dict[tuple[str, str], _Pool] = {}
-        self._pools_lock = threading.Lock()
-        self._reaper = ThreadPoolExecutor(max_workers=4, thread_name_prefix="lambda-teardown")
-        self._pending: list[Future[None]] = []
-        self._closed = False
+        Raises ConfigurationError (one sentence) for anything Lambda or the harness refuses.
+        """
+        __tracebackhide__ = True
+        try:
+            return self._function(
+                handler, backend, code=code, runtime=runtime, image=image, command=command,
+                entry_point=entry_point, working_directory=working_directory,
+                architecture=architecture, memory_size=memory_size, timeout=timeout,
+                ephemeral_storage=ephemeral_storage, environment=environment, name=name,
+                region=region, account_id=account_id, layers=layers,
+                requirements=requirements, network=network,
+            )
+        except LambdaHarnessError as exc:
+            # The caller's arguments are at fault, not the validator: show their line and the
+            # message, not the harness's frames.
+            raise exc.with_traceback(None) from None
 
-    # -- backends and pools -------------------------------------------------------------------
+    def _function(self, handler: str | None, backend: str | None, **options: Any) -> Function:
+        if backend is not None and backend not in BACKENDS and not self._custom_backends:
+            raise ConfigurationError(
+                f"backend must be one of {', '.join(BACKENDS)}, not {backend!r}."
+            )
+        host_deps = False
+        if options["requirements"] is not None or options["layers"]:
+            # Dependencies follow where the function runs: the process backend runs Python
+            # functions on this host's interpreter.
+            arch = options["architecture"]
+            host_deps = (options["image"] is None
+                         and (arch is None or arch == host_architecture())
+                         and (backend or self.backend_choice().name) == "process")
+        with self.dependency_builds():
+            config = build_config(handler, _host_dependencies=host_deps, **options)
+        if config.image is not None:
+            if backend == "process":
+                raise ConfigurationError(
+                    "A container-image function runs only on the docker backend: drop "
+                    "backend='process' (images need a container engine)."
+                )
+            backend = "docker"
+        elif config.architecture != host_architecture():
+            if backend == "process":
+                raise ConfigurationError(
+                    f"An {config.architecture} function runs only on the docker backend, "
+                    f"under emulation: drop backend='process', or architecture=."
+                )
+            backend = "docker"
+        elif backend is None:
+            backend = self.backend_choice().name
+        self._require_backend(backend)
+        runtime = config.runtime
+        if (backend == "docker" and runtime is not None and not runtime.hermetic
+                and self.settings["image_policy"].value == "hermetic"):
+            # Known before any image is looked up: only AWS's image serves this runtime.
+            raise ConfigurationError(runtime.no_hermetic_image())
+        return Function(self, config, backend)
 
-    def backend(self, name: str) -> Backend:
-        """Return the backend called `name`, making it on first use."""
-        with self._backends_lock:
-            if name not in self._backends:
-                self._backends[name] = self._backend_factories[name]()
-            return self._backends[name]
+    # -- backends -----------------------------------------------------------------------------
 
-    def made_backend(self, name: str) -> Backend | None:
-        """Return the backend called `name` if it has been made, without making it."""
-        with self._backends_lock:
-            return self._backends.get(name)
+    @overload
+    def backend_choice(self) -> BackendChoice: ...
 
-    def _pool(self, config: FunctionConfig, backend: str) -> _Pool:
-        key = (backend, config.pool_key())
-        with self._pools_lock:
-            pool = self._pools.get(key)
-            if pool is None:
-                pool = self._pools[key] = _Pool()
-            return pool
+    @overload
+    def backend_choice(self, *, probe: Literal[False]) -> BackendChoice | None: ...
 
-    def _discard(self, env: ExecutionEnvironment, reason: str = SPINDOWN) -> None:
-        if env.server.extensions.registered:
-            # Lambda's shutdown phase (SIGTERM, SHUTDOWN events, up to 2 s) runs in the background.
-            self._pending.append(self._reaper.submit(_shut_down, env, reason))
-            return
-        # Stop it answering at once; the slow part (removing a container) runs in the background.
-        env.server.close()
-        self._pending.append(self._reaper.submit(env.destroy))
+    def backend_choice(self, *, probe: bool = True) -> BackendChoice | None:
+        """Return the backend for functions that name none, asking for a Docker engine once
+        when the setting is `auto`.
 
-    def reset(self, config: FunctionConfig, backend: str) -> None:
-        """Discard the warm environments of `config`: the next invocation is a cold start."""
-        pool = self._pool(config, backend)
-        with pool.lock:
-            pool.generation += 1
-            idle, pool.idle = pool.idle, []
-        for slot in idle:
-            self._discard(slot.env)
+        With `probe=False`, an `auto` backend not yet probed gives None and nothing is asked of
+        the engine (the pytest header uses that: probing waits on an engine that may not answer).
+        """
+        with self._state_lock:
+            if self._choice is None:
+                self._choice = setting_choice(self.settings)
+                if self._choice is None and probe:
+                    self._choice = _choose()
+            return self._choice
 
-    def warm_count(self, config: FunctionConfig, backend: str) -> int:
-        """Return how many idle warm environments `config` has."""
-        pool = self._pool(config, backend)
-        with pool.lock:
-            return len(pool.idle)
+    def _require_backend(self, name: str) -> None:
+        if not self._custom_backends:
+            require_backend(name)
+
+    def _docker_backend(self) -> DockerBackend:
+        from pytest_lambda.backends.docker.environment import DockerBackend
+
+        return DockerBackend(
+            image_policy=self.settings["image_policy"].value, progress=self.progress,
+            connect=self.settings["connect"].value,
+        )
+
+    @staticmethod
+    def _process_backend() -> Backend:
+        from pytest_lambda.backends.process import ProcessBackend
+
+        return ProcessBackend()
+
+    def docker_backend_if_made(self) -> DockerBackend | None:
+        """Return the Docker backend if something used it, else None."""
+        from pytest_lambda.backends.docker.environment import DockerBackend
+
+        backend = self.made_backend("docker")
+        return backend if isinstance(backend, DockerBackend) else None
+
+    # -- dependency builds --------------------------------------------------------------------
+
+    def dependency_builds(self) -> AbstractContextManager[None]:
+        """Report the dependency builds made meanwhile to this service (progress, summary)."""
+        from pytest_lambda.project.dependencies import reporting_to
+
+        return reporting_to(self._reporter())
+
+    def _reporter(self) -> Reporter:
+        from pytest_lambda.project.dependencies import Reporter
+
+        with self._state_lock:
+            if self._deps is None:
+                self._deps = Reporter(progress=self.progress)
+            return self._deps
+
+    def add_dependency_records(self, records: list[dict[str, Any]]) -> None:
+        """Add the dependency builds another process (an xdist worker) reported."""
+        from pytest_lambda.project.dependencies import BuildRecord
+
+        reporter = self._reporter()
+        for record in records:
+            reporter.record(BuildRecord(**record))
+
+    def dependency_records(self) -> list[BuildRecord]:
+        """Return the dependency builds this service made or reused, in order."""
+        return list(self._deps.records) if self._deps is not None else []
+
+    # -- the end ------------------------------------------------------------------------------
 
     def close(self) -> None:
-        """Destroy every environment and backend (session end)."""
-        self._closed = True
-        with self._pools_lock:
-            pools = list(self._pools.values())
-            self._pools.clear()
-        for pool in pools:
-            with pool.lock:
-                idle, pool.idle = pool.idle, []
-                pool.generation += 1
-            for slot in idle:
-                self._discard(slot.env)
-        for future in list(self._pending):
-            try:
-                future.result(timeout=60)
-            except Exception:
-                pass
-        self._reaper.shutdown(wait=True)
-        for backend in self._backends.values():
-            backend.close()
-        self._backends.clear()
+        """Remove every environment the service started; the last user of the cache in the
+        process to close also prunes it to `cache_max_size`."""
+        with self._state_lock:
+            closed, self._service_closed = self._service_closed, True
+        super().close()
+        if closed:
+            return
+        if let_go_of_cache():
+            prune_cache(self.settings["cache_max_size"].value)
 
-    # -- invoking -----------------------------------------------------------------------------
+    def __enter__(self) -> LambdaService:
+        return self
 
-    def invoke(
-        self,
-        config: FunctionConfig,
-        event: object = None,
-        *,
-        backend: str,
-        client_context: dict[str, Any] | None = None,
-        trace_id: str | None = None,
-    ) -> InvokeResult:
-        """Run one synchronous (RequestResponse) invocation and return its result."""
-        payload = encode_payload(event)
-        context_text = encode_client_context(client_context)
-        trace = encode_trace_id(trace_id)
-        pool = self._pool(config, backend)
-        with pool.lock:
-            slot = None
-            while pool.idle:
-                candidate = pool.idle.pop()
-                if candidate.env.exited.is_set() or candidate.env.server.closed:
-                    self._discard(candidate.env)
-                    continue
-                slot = candidate
-                break
-            pool.busy += 1
-            generation = pool.generation
-        try:
-            if slot is not None:
-                try:
-                    return self._invoke_warm(config, payload, context_text, pool, slot,
-                                             trace=trace)
-                except _StaleEnvironment:
-                    pass  # it died between invocations: Lambda would start a new one
-            return self._invoke_cold(config, payload, context_text, backend, pool, generation,
-                                     trace=trace)
-        finally:
-            with pool.lock:
-                pool.busy -= 1
-
-    def _new_invocation(self, config: FunctionConfig, payload: bytes,
-                        context_text: str | None, trace: str | None = None) -> Invocation:
-        deadline_ms = int(_clock.wall() * 1000) + config.timeout * 1000
-        return Invocation(payload=payload, deadline_ms=deadline_ms, function_arn=config.arn,
-                          client_context=context_text, trace_id=trace or _aws.new_trace_id())
-
-    def _start_and_wait(
-        self, backend: Backend, config: FunctionConfig, limit: float
-    ) -> tuple[ExecutionEnvironment, float]:
-        """Start an environment and wait up to `limit` seconds for its init to end either way."""
-        env = backend.create(config, log_stream_name=_aws.log_stream_name())
-        started = _clock.perf()
-        try:
-            env.start()
-        except BaseException:
-            env.destroy()
-            raise
-        server = env.server
-        server.wait_for(
-            lambda: server.ready_at is not None or server.init_error is not None
-            or env.exited.is_set(),
-            timeout=limit,
-        )
-        return env, started
-
-    def _invoke_cold(
-        self, config: FunctionConfig, payload: bytes, context_text: str | None, backend_name: str,
-        pool: _Pool, generation: int, *, trace: str | None = None,
-    ) -> InvokeResult:
-        backend = self.backend(backend_name)
-        init_limit = float(_limits.INIT_TIMEOUT_S)
-        env, started = self._start_and_wait(backend, config, init_limit)
-        before = _init_start(config)
-        budget = float(config.timeout)
-        retried = False
-        if _init_timed_out(env):
-            # Lambda cuts an init phase at 10 s and retries it within the first invocation,
-            # under the function's timeout ("suppressed init").
-            before += _ensure_newline(env.take_logs()) + (
-                f"INIT_REPORT Init Duration: {init_limit * 1000:.2f} ms\tPhase: init\t"
-                f"Status: timeout\n"
-            )
-            self._discard(env, TIMEOUT)
-            env, started = self._start_and_wait(backend, config, budget)
-            before += _init_start(config)
-            init_limit = budget
-            retried = True
-        invocation = self._new_invocation(config, payload, context_text, trace)
-        if env.server.ready_at is None:
-            return self._init_failed(env, config, invocation, started, init_limit, before)
-        init_ms = (env.server.ready_at - started) * 1000
-        env.after_init()
-        if retried:  # the retried init spent part of the invocation's time
-            budget -= init_ms / 1000
-            invocation.deadline_ms -= int(init_ms)
-        before += env.take_logs()
-        return self._run(env, config, invocation, pool, generation, init_ms, before, budget)
-
-    def _invoke_warm(
-        self, config: FunctionConfig, payload: bytes, context_text: str | None, pool: _Pool,
-        slot: _Slot, *, trace: str | None = None,
-    ) -> InvokeResult:
-        invocation = self._new_invocation(config, payload, context_text, trace)
-        # Output written between invocations (background threads) belongs to no invocation's
-        # START..END; CloudWatch shows it before the next START.
-        leftover = slot.env.take_logs()
-        logs = slot.env.logs
-        if slot.env.exited.is_set() or (logs is not None and logs.eof.is_set()):
-            # Its output stream just ended (the drain above saw it): it died idle.
-            self._discard(slot.env, FAILURE)
-            raise _StaleEnvironment()
-        return self._run(slot.env, config, invocation, pool, slot.generation, None, leftover)
-
-    def _init_failed(
-        self, env: ExecutionEnvironment, config: FunctionConfig, invocation: Invocation,
-        started: float, init_limit: float, before: str,
-    ) -> InvokeResult:
-        server = env.server
-        request_id = invocation.request_id
-        if server.init_error is not None:
-            if server.init_error_source == "runtime":
-                # The runtime reported the failure; it exits next. Give its last words a moment.
-                env.exited.wait(timeout=2)
-            error_type, body, _ctype = server.init_error
-            status = "error"
-        elif env.exited.is_set():
-            document, _trailer = _exit_error(env, request_id)
-            error_type, body = document["errorType"], _json(document)
-            status = "error"
-        else:
-            document, _trailer = timeout_error(request_id, init_limit)
-            error_type, body = document["errorType"], _json(document)
-            status = "timeout"
-        init_ms = (_clock.perf() - started) * 1000
-        memory = env.max_memory_used_mb()
-        output = env.take_logs() or env.startup_problem()
-        if server.extensions.subscribers:  # before the discard, whose shutdown delivers them
-            self._publish_init(env, before + output, init_ms, status,
-                               error_type if status == "error" else "Sandbox.Timedout")
-        self._discard(env, TIMEOUT if status == "timeout" else FAILURE)
-        logs = (
-            before + _ensure_newline(output)
-            + f"INIT_REPORT Init Duration: {init_ms:.2f} ms\tPhase: init\tStatus: {status}"
-            + (f"\tError Type: {error_type}" if status == "error" else "") + "\n"
-            f"START RequestId: {request_id} Version: $LATEST\n"
-            f"END RequestId: {request_id}\n"
-            + report_line(request_id, 0.0, config.memory_size, memory, init_ms, status, error_type)
-        )
-        return InvokeResult(
-            raw_payload=body, request_id=request_id, function_error="Unhandled", logs=logs,
-            cold_start=True, init_duration_ms=init_ms, duration_ms=0.0, billed_duration_ms=0,
-            max_memory_used_mb=memory, memory_size_mb=config.memory_size,
-        )
-
-    def _run(
-        self, env: ExecutionEnvironment, config: FunctionConfig, invocation: Invocation,
-        pool: _Pool, generation: int, init_ms: float | None, before: str,
-        budget: float | None = None,
-    ) -> InvokeResult:
-        server = env.server
-        budget = float(config.timeout) if budget is None else budget
-        request_id = invocation.request_id
-        extensions = server.extensions
-        publishing = bool(extensions.subscribers)
-        started_wall = _clock.wall() if publishing else 0.0
-        if publishing and init_ms is not None:
-            self._publish_init(env, before, init_ms, "success", None)
-        if publishing:
-            extensions.publish_start(request_id=request_id, wall=started_wall,
-                                     trace_id=invocation.trace_id)
-        started = _clock.perf()
-        deadline = started + max(budget, 0.0)
-        server.dispatch(invocation)
-        # The runtime's part ends when it asks for its next event (Lambda counts what it does
-        # after answering), or when it exits after answering.
-        server.wait_for(lambda: invocation.finished.is_set() or env.exited.is_set(),
-                        timeout=max(budget, 0.0))
-        answered = invocation.done.is_set()
-        runtime_over = invocation.finished.is_set() or (answered and env.exited.is_set())
-        output = env.take_logs()
-        if publishing and runtime_over:
-            # Before the extensions are done: they may wait for it (the OpenTelemetry
-            # collector's extension does).
-            self._publish_runtime_done(env, invocation, started, output, None, None)
-            output_sent = len(output)
-        else:
-            output_sent = 0
-        if runtime_over and extensions.by_id:
-            # It ends when every INVOKE-subscribed extension has asked for its next event.
-            server.wait_for(lambda: extensions.idle() or env.exited.is_set(),
-                            timeout=max(0.0, deadline - _clock.perf()))
-        done = runtime_over and (not extensions.by_id or extensions.idle())
-        ended = _clock.perf()
-        output += env.take_logs()
-        status: str | None = None
-        error_type: str | None = None
-        function_error: str | None = None
-        keep = False
-        trailer = ""
-        if done:
-            completed = invocation.finished_at or ended
-            if extensions.by_id and extensions.idle_at is not None:
-                completed = max(completed, extensions.idle_at)
-            duration = (completed - started) * 1000
-            if invocation.outcome == "response":
-                body = invocation.body
-                keep = True
-            elif invocation.outcome == "error":
-                body = invocation.body
-                function_error = "Unhandled"
-                keep = True
-            else:
-                function_error = "Unhandled"
-                document = response_too_large(invocation.response_size)
-                error_type, body = document["errorType"], _json(document)
-                status = "error"
-                keep = True  # the runtime decides: awslambdaric exits, others carry on
-            if env.exited.is_set():  # it exited after answering
-                keep = False
-        elif env.exited.is_set() and not answered:
-            if not invocation.delivered and init_ms is None:
-                self._discard(env, FAILURE)
-                raise _StaleEnvironment()
-            duration = (ended - started) * 1000
-            function_error = "Unhandled"
-            document, trailer = _exit_error(env, request_id)
-            error_type, body = document["errorType"], _json(document)
-            status = "error"
-        else:
-            server.abandon_current()
-            duration = budget * 1000.0
-            # Also when the runtime had answered but it (or an extension) was not done: like
-            # the emulator, the answer is dropped and the caller gets the timeout.
-            function_error = "Unhandled"
-            document, trailer = timeout_error(request_id, config.timeout)
-            error_type, body = document["errorType"], _json(document)
-            status = "timeout"
-        memory = env.max_memory_used_mb()
-        if extensions.failed:  # an extension crashed or reported an exit error
-            keep = False
-        if publishing:
-            # Published before the environment may be discarded, so that its shutdown delivers it.
-            if not runtime_over:
-                self._publish_runtime_done(env, invocation, started, output, status, error_type)
-                output_sent = len(output)
-            self._publish_report(env, invocation, output[output_sent:], status, error_type,
-                                 duration, memory, init_ms)
-        if keep and not self._closed:
-            with pool.lock:
-                if generation == pool.generation:
-                    pool.idle.append(_Slot(env, generation))
-                    keep = True
-                else:
-                    keep = False
-        if not keep:
-            self._discard(env, TIMEOUT if status == "timeout" else
-                          FAILURE if status == "error" or extensions.failed else SPINDOWN)
-        logs = invocation_logs(
-            before, request_id, output, trailer,
-            report_line(request_id, duration, config.memory_size, memory, init_ms, status,
-                        error_type),
-        )
-        return InvokeResult(
-            raw_payload=body,
-            request_id=request_id,
-            function_error=function_error,
-            logs=logs,
-            cold_start=init_ms is not None,
-            init_duration_ms=init_ms,
-            duration_ms=round(duration, 2),
-            billed_duration_ms=billed_ms(duration),
-            max_memory_used_mb=memory,
-            memory_size_mb=config.memory_size,
-        )
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 traceback: TracebackType | None) -> None:
+        self.close()
 
 
-    @staticmethod
-    def _publish_init(env: ExecutionEnvironment, before: str, init_ms: float, status: str,
-                      error_type: str | None) -> None:
-        """Give the Logs and Telemetry subscribers the records of the init that just ended."""
-        server = env.server
-        ended_perf = server.ready_at if server.ready_at is not None else _clock.perf()
-        ended_wall = _clock.wall() - (_clock.perf() - ended_perf)
-        version, version_arn = _runtime_version(before, env.config)
-        output = "\n".join(line for line in before.splitlines()
-                           if not line.startswith(("INIT_START", "INIT_REPORT")))
-        server.extensions.publish_init(
-            started_wall=ended_wall - init_ms / 1000, ended_wall=ended_wall, output=output,
-            status=status, error_type=error_type, init_ms=init_ms, runtime_version=version,
-            runtime_version_arn=version_arn,
-        )
-
-    @staticmethod
-    def _publish_runtime_done(env: ExecutionEnvironment, invocation: Invocation, started: float,
-                              output: str, status: str | None, error_type: str | None) -> None:
-        """Give the subscribers the runtime's output and `platform.runtimeDone`."""
-        produced = 0
-        if status is None:  # the runtime answered
-            if invocation.outcome == "response":
-                status, produced = "success", len(invocation.body)
-            elif invocation.outcome == "error":
-                status, error_type = "error", invocation.error_type
-            else:
-                status, error_type = "error", "Function.ResponseSizeTooLarge"
-        elif status == "error":
-            status = "failure"
-        end = invocation.finished_at or _clock.perf()
-        env.server.extensions.publish_runtime_done(
-            request_id=invocation.request_id, wall=_clock.wall() - (_clock.perf() - end),
-            output=output, status=status, error_type=error_type,
-            duration_ms=(end - started) * 1000, produced_bytes=produced,
-            trace_id=invocation.trace_id,
-        )
-
-    @staticmethod
-    def _publish_report(env: ExecutionEnvironment, invocation: Invocation, output: str,
-                        status: str | None, error_type: str | None, duration: float, memory: int,
-                        init_ms: float | None) -> None:
-        """Give the subscribers the invocation's `platform.report`."""
-        if status is None:
-            status = "error" if invocation.outcome == "error" else "success"
-            error_type = invocation.error_type if status == "error" else None
-        elif status == "error":
-            status = "failure" if invocation.outcome is None else "error"
-        env.server.extensions.publish_report(
-            request_id=invocation.request_id, wall=_clock.wall(), output=output, status=status,
-            error_type=error_type, duration_ms=duration, billed_ms=billed_ms(duration),
-            memory_mb=env.config.memory_size, max_memory_mb=memory, init_ms=init_ms,
-            trace_id=invocation.trace_id,
-        )
+def prune_cache(max_size: str) -> None:
+    """Prune the cache to `max_size` if this process used it (it no longer does)."""
+    cache = sys.modules.get("pytest_lambda.artifacts.cache")  # never imported: never used
+    if cache is not None:
+        cache.prune_after_use(max_size)
 
 
-def _runtime_version(before: str, config: FunctionConfig) -> tuple[str | None, str | None]:
-    """Return the runtime version (and its ARN) the INIT_START line names, as telemetry does."""
-    match = re.search(r"INIT_START Runtime Version: (\S+)(?:\s+Runtime Version ARN: (\S+))?",
-                      before)
-    if match is None:
-        return None, None
-    version, arn = match[1], match[2]
-    if arn is None:
-        region = config.arn.split(":")[3]
-        arn = (f"arn:aws:lambda:{region}::runtime:"
-               f"{hashlib.sha256(version.encode()).hexdigest()}")
-    return version, arn
+def require_backend(name: str) -> None:
+    """Raise BackendUnavailableError, saying why, when backend `name` cannot run here."""
+    if name == "docker":
+        from pytest_lambda.containers.client import get_client
+
+        get_client()
+    elif name == "process":
+        from pytest_lambda.backends.process import check_available
+
+        check_available()
 
 
-def _shut_down(env: ExecutionEnvironment, reason: str) -> None:
-    """Run the environment's shutdown phase, then destroy it."""
-    try:
-        env.shutdown(reason)
-    finally:
-        env.destroy()
+def _choose() -> BackendChoice:
+    from pytest_lambda.containers.client import probe
 
-
-def _init_timed_out(env: ExecutionEnvironment) -> bool:
-    server = env.server
-    return server.ready_at is None and server.init_error is None and not env.exited.is_set()
-
-
-def _init_start(config: FunctionConfig) -> str:
-    """Return the INIT_START line: managed runtimes name their version, images have none."""
-    if config.runtime is None:
-        return ""
-    return init_start_line(config.runtime.family, config.runtime.version, config.region)
-
-
-def _ensure_newline(text: str) -> str:
-    return text + "\n" if text and not text.endswith("\n") else text
-
-
-class _StaleEnvironment(Exception):
-    """A warm environment exited before the runtime took the invocation."""
-
-
-def _exit_error(env: ExecutionEnvironment, request_id: str) -> tuple[dict[str, Any], str]:
-    """Return the document and log lines for a runtime that exited."""
-    info = env.exit_info()
-    error_type = "Runtime.OutOfMemory" if info.oom_killed else "Runtime.ExitError"
-    return exit_error(request_id, exit_reason(info.code, info.describe()), error_type)
-
-
-def _json(document: dict[str, Any]) -> bytes:
-    return json.dumps(document).encode()
+    ok, detail = probe()
+    if ok:
+        return BackendChoice("docker", f"auto: {detail} answers")
+    return BackendChoice("process", f"auto: {detail}")

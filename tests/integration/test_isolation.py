@@ -280,7 +280,7 @@ def test_published_connect_works_when_containers_cannot_reach_the_host(functions
         made.append(DockerBackend(connect="published"))
         return made[0]
 
-    service = LambdaService({"docker": backend})
+    service = LambdaService(backends={"docker": backend})
     try:
         config = build_config("app.handler", code=functions_dir / "netprobe",
                               runtime="python3.13", timeout=10)

@@ -476,7 +476,7 @@ def test_every_test_the_behaviours_page_names_exists():
 def test_init_start_gives_telemetry_its_runtime_version(line, version, arn):
     from types import SimpleNamespace
 
-    from pytest_lambda.service.service import _runtime_version
+    from pytest_lambda.service.control import _runtime_version
 
     config = SimpleNamespace(arn="arn:aws:lambda:us-west-2:123456789012:function:f")
     got_version, got_arn = _runtime_version(line + "some output\n", config)  # type: ignore[arg-type]

@@ -135,15 +135,15 @@ def test_aws_helpers() -> None:
 
 
 def test_lambda_context_fixture_is_a_documented_pytest_fixture() -> None:
-    from pytest_lambda.plugin import fixtures_context as _fixtures_context
+    from pytest_lambda.plugin import fixtures
 
-    fixture = _fixtures_context.lambda_context
+    fixture = fixtures.lambda_context
     doc = inspect.getdoc(fixture) or ""
     assert doc.startswith("Return a fresh")
 
 
 def test_lambda_context_fixture(pytester: pytest.Pytester) -> None:
-    pytester.makeconftest("from pytest_lambda.plugin.fixtures_context import lambda_context\n")
+    pytester.makeconftest("from pytest_lambda.plugin.fixtures import lambda_context\n")
     pytester.makepyfile("""
         from pytest_lambda import LambdaContext
 

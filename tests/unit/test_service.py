@@ -26,7 +26,7 @@ def backend() -> FakeBackend:
 
 @pytest.fixture
 def service(backend: FakeBackend) -> Iterator[LambdaService]:
-    svc = LambdaService({"fake": lambda: backend})
+    svc = LambdaService(backends={"fake": lambda: backend})
     yield svc
     svc.close()
 
@@ -200,7 +200,7 @@ def test_an_exit_during_init_is_reported_as_exit_error(service, backend, make_co
 
 
 def test_close_destroys_every_environment_and_the_backend(backend, make_config):
-    service = LambdaService({"fake": lambda: backend})
+    service = LambdaService(backends={"fake": lambda: backend})
     config = make_config()
     _invoke(service, config, {})
     _invoke(service, make_config(environment={"XX": "1"}), {})
