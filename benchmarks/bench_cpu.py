@@ -25,7 +25,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cpu-seconds", type=float, default=0.2)
     args = parser.parse_args()
-    service = LambdaService({"docker": DockerBackend})
+    service = LambdaService(backends={"docker": DockerBackend})
     try:
         print(f"host cores: {os.cpu_count()}; CPU work per invocation: {args.cpu_seconds} s")
         print(f"{'memory MB':>10} {'vCPU share':>10} {'duration ms':>12} {'x vs 1769 MB':>13}")

@@ -26,22 +26,6 @@ RUNTIME = "python3.13"
 WARMUP = 20
 
 
-CONNECT = "auto"
-
-
-def _docker_backend():  # as pytest_lambda/_state.py wires it
-    from pytest_lambda.backends.docker.environment import DockerBackend
-
-    return DockerBackend(image_policy="hermetic", connect=CONNECT,
-                         progress=lambda line: print(line, file=sys.stderr))
-
-
-def _process_backend():
-    from pytest_lambda.backends.process import ProcessBackend
-
-    return ProcessBackend()
-
-
 def percentile(values: list[float], p: float) -> float:
     """Nearest-rank percentile."""
     ordered = sorted(values)
@@ -97,11 +81,9 @@ def main() -> int:
     parser.add_argument("--connect", choices=("auto", "direct", "published"), default="auto",
                         help="how Docker environments reach the Runtime API (default auto)")
     args = parser.parse_args()
-    global CONNECT
-    CONNECT = args.connect
     backends = ["docker", "process"] if args.backend == "both" else [args.backend]
 
-    service = LambdaService({"docker": _docker_backend, "process": _process_backend})
+    service = LambdaService(image_policy="hermetic", connect=args.connect)
     rows = []
     try:
         for backend in backends:

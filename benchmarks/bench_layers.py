@@ -35,7 +35,7 @@ LAYERS = 5
 LAYER_MB = 6
 
 
-def _backends():  # as pytest_lambda/_state.py wires them
+def _backends():  # as the pytest plugin wires them
     def docker():
         from pytest_lambda.backends.docker.environment import DockerBackend
 
@@ -98,7 +98,7 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=5, help="runs per case (default 5)")
     args = parser.parse_args()
     backends = ["docker", "process"] if args.backend == "both" else [args.backend]
-    service = LambdaService(_backends())
+    service = LambdaService(backends=_backends())
     rows = []
     try:
         for backend in backends:

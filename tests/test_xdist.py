@@ -19,7 +19,7 @@ import os
 import time
 from pathlib import Path
 
-from pytest_lambda import _images
+from pytest_lambda.images import recipes, resolve
 
 recipes.RECIPE_VERSION = os.environ["TEST_RECIPE_VERSION"]
 
@@ -32,7 +32,7 @@ def fake_build(client, rt, tag, progress, arch=None):
     return 3.0
 
 
-image_build._build_hermetic = fake_build
+resolve._build_hermetic = fake_build
 """
 
 SUITE = """

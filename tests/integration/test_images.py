@@ -211,7 +211,7 @@ def test_parallel_resolves_build_once(monkeypatch: pytest.MonkeyPatch, cache: Pa
         return 1.0
 
     waited = threading.Event()
-    monkeypatch.setattr(image_build, "_build_hermetic", fake_build)
+    monkeypatch.setattr(image_resolve, "_build_hermetic", fake_build)
     results: list[recipes.ImageChoice] = []
     said: list[str] = []
 
@@ -321,7 +321,7 @@ def test_npm_refuses_a_package_whose_integrity_is_not_the_pinned_one(
     pkg = lock["packages"]["node_modules/aws-lambda-ric"]
     pkg["integrity"] = "sha512-" + "A" * 86 + "=="
     (tampered / "package-lock.json").write_text(json.dumps(lock))
-    monkeypatch.setattr(recipes, "node_lock_dir", lambda runtime: tampered)
+    monkeypatch.setattr(image_build, "node_lock_dir", lambda runtime: tampered)
     context = tmp_path / "context"
     context.mkdir()
     with pytest.raises(ImageBuildError, match=r"(?s)Fetching aws-lambda-ric@4\.0\.2.*EINTEGRITY"):
@@ -507,7 +507,8 @@ def test_a_failing_build_step_reports_its_output(
     at = next(i for i, line in enumerate(lines) if line.startswith("FROM ")) + 1
     lines.insert(at, "RUN echo pytest-lambda-broken-step >&2 && exit 3\n")
     dockerfile.write_text("".join(lines))
-    monkeypatch.setattr(recipes, "runtime_images_dir", lambda: images_copy)
+    for module in (recipes, image_build):  # the tag's inputs, and the build's context
+        monkeypatch.setattr(module, "runtime_images_dir", lambda: images_copy)
     tag = recipes.hermetic_tag(RUNTIME)
     said: list[str] = []
     with pytest.raises(ImageBuildError) as raised:
