@@ -1,44 +1,46 @@
-"""The Extensions API (2020-01-01) and the Logs (2020-08-15) and Telemetry (2022-07-01) APIs.
+"""The Extensions API (2020-01-01): extensions register, take their events, report errors.
 
-They share the environment's Runtime API port and its lock (`RuntimeAPIServer._cond`), because
-the lifecycle joins them: the runtime starts only once every launched extension has registered
-(or exited), init ends when the runtime and every registered extension have asked for their next
-event, an invocation ends when the runtime has answered and asked for its next event and every
-INVOKE-subscribed extension has asked for its next event, and a SHUTDOWN event goes to the
-SHUTDOWN-subscribed extensions when the environment is torn down. Statuses, error documents and
-the per-extension state machine are Lambda's (`docs/api-behaviours.md` lists them).
+It shares the environment's Runtime API port and its `Lifecycle` with the runtime's routes,
+because the lifecycle joins them: the runtime starts only once every launched extension has
+registered (or exited), init ends when the runtime and every registered extension have asked for
+their next event, an invocation ends when the runtime has answered and asked for its next event
+and every INVOKE-subscribed extension has asked for its next event, and a SHUTDOWN event goes to
+the SHUTDOWN-subscribed extensions when the environment is torn down. Statuses, error documents
+and the per-extension state machine are Lambda's (`docs/api-behaviours.md` lists them).
 
-Logs and Telemetry subscribers get batches POSTed to the HTTP destination they named (or
-newline-delimited JSON on a TCP port): the environment resolves `sandbox.localdomain` to the
-address the host reaches it at (the container's address on the session network, or loopback).
+The Logs and Telemetry subscription routes are answered here too (they need the extension's
+identity and the init phase), and handed to `Telemetry` (`telemetry.py`), which delivers.
 """
 
 from __future__ import annotations
 
-import http.client
 import json
 import re
-import socket
-import threading
 import time
-import urllib.parse
 import uuid
 from collections import deque
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pytest_lambda.config import limits as _limits
-
-if TYPE_CHECKING:
-    from pytest_lambda.runtime_api.server import RuntimeAPIServer, _Request
-
-Reply = tuple[int, bytes, "str | None", list[tuple[str, str]]]
+from pytest_lambda.runtime_api.lifecycle import Invocation, Lifecycle
+from pytest_lambda.runtime_api.telemetry import Telemetry
+from pytest_lambda.runtime_api.wire import (
+    NOT_FOUND,
+    Reply,
+    Request,
+    compact_json,
+    error_reply,
+    json_reply,
+    not_allowed,
+)
 
 EXTENSION_PREFIX = "/2020-01-01/extension/"
 LOGS_PATH = "/2020-08-15/logs"
 TELEMETRY_PATH = "/2022-07-01/telemetry"
+#: The path prefixes this API answers under.
+PREFIXES = ("/2020-01-01/", "/2020-08-15/", "/2022-07-01/")
 
 #: Shutdown reasons as the platform sends them (the documentation prints them upper-case).
 SPINDOWN, TIMEOUT, FAILURE = "spindown", "timeout", "failure"
@@ -49,43 +51,13 @@ INIT_ERROR, EXIT_ERROR = "InitError", "ExitError"
 
 _EVENT_TYPES = ("INVOKE", "SHUTDOWN")
 _EXTENSION_ERROR_TYPE_RE = re.compile(r"^Extension\.[A-Z][a-zA-Z]+$")
-#: Host names a Logs/Telemetry destination may name: Lambda takes only the sandbox's own.
-_SANDBOX_HOSTS = frozenset({"sandbox", "sandbox.localdomain"})
-#: The schema versions each API serves (Lambda requires one).
-SCHEMA_VERSIONS = {"Telemetry": ("2022-07-01", "2022-12-13", "2025-01-29"),
-                   "Logs": ("2020-08-15", "2021-03-18")}
-_SUBSCRIPTION_TYPES = ("platform", "function", "extension")
-_BUFFERING = {  # name: (minimum, maximum, default)
-    "maxItems": (1_000, 10_000, 10_000),
-    "maxBytes": (262_144, 1_048_576, 262_144),
-    "timeoutMs": (25, 30_000, 1_000),
-}
-
-
-def _json(document: object) -> bytes:
-    # Lambda's Go server renders compact JSON followed by a newline.
-    return json.dumps(document, separators=(",", ":")).encode() + b"\n"
-
-
-def _error(status: int, error_type: str, message: str) -> Reply:
-    return (status, _json({"errorMessage": message, "errorType": error_type}), "application/json",
-            [])
-
-
-def _not_allowed(allow: str) -> Reply:
-    return 405, b"", None, [("Allow", allow)]
+_ACCEPTED = json_reply(202, {"status": "OK"})
 
 
 def _transition_refused(current: str, target: str, who: str) -> Reply:
-    return _error(403, "Extension.InvalidExtensionState",
-                  f"State transition from {current} to {target} failed for extension {who}. "
-                  "Error: State transition is not allowed")
-
-
-def iso_time(wall: float) -> str:
-    """Return `wall` (epoch seconds) as the APIs print times: `2022-10-12T00:00:15.064Z`."""
-    return (time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(wall))
-            + f".{int(wall % 1 * 1000):03d}Z")
+    return error_reply(403, "Extension.InvalidExtensionState",
+                       f"State transition from {current} to {target} failed for extension {who}. "
+                       "Error: State transition is not allowed")
 
 
 def extension_environment(env: dict[str, str]) -> dict[str, str]:
@@ -139,34 +111,32 @@ class Extension:
 
 
 class ExtensionsAPI:
-    """The extensions of one environment; every method runs under the server's lock."""
+    """The extensions of one environment: their registry, events and routes.
 
-    def __init__(self, server: RuntimeAPIServer) -> None:
-        self._server = server
-        self._cond = server._cond
-        self.function_name = "test_function"
-        self.function_version = "$LATEST"
+    It moves the environment's `Lifecycle` (and waits on its lock) and hands Logs and Telemetry
+    subscriptions to `telemetry`.
+    """
+
+    def __init__(self, lifecycle: Lifecycle, telemetry: Telemetry) -> None:
+        self._life = lifecycle
+        self._cond = lifecycle.cond
+        self.telemetry = telemetry
         self.handler = ""
         self.account_id: str | None = None
         self.by_id: dict[str, Extension] = {}
         self.by_name: dict[str, Extension] = {}
         self.launched: frozenset[str] = frozenset()
         self.exit_codes: dict[str, int] = {}
-        self.registration_open = True
-        self.subscriptions_open = True
-        self.subscribers: list[_Subscriber] = []
         #: An extension failed after init: the environment must not serve another invocation.
         self.failed = False
-        self.shutdown_reason: str | None = None
-        #: Where the host reaches a destination the extension named `sandbox.localdomain`.
-        self.resolve_host: Callable[[], str] = lambda: "127.0.0.1"
+        #: When the last INVOKE-subscribed extension finished with the invocation (perf_counter).
         self.idle_at: float | None = None
 
     # -- the environment's and the service's side ---------------------------------------------
 
     def configure(self, *, function_name: str, handler: str, account_id: str | None) -> None:
-        """Set what the register response tells extensions about the function."""
-        self.function_name = function_name
+        """Set what the register response (and Telemetry) tell extensions about the function."""
+        self.telemetry.function_name = function_name
         self.handler = handler
         self.account_id = account_id
 
@@ -190,12 +160,12 @@ class ExtensionsAPI:
 
         Returns False when init failed or the server closed first (the runtime must not start).
         """
-        server = self._server
+        life = self._life
         with self._cond:
             self.launched = frozenset(names)
             self._cond.notify_all()
             while True:
-                if server.closed or server.init_error is not None:
+                if life.closed or life.init_error is not None:
                     return False
                 if all(n in self.by_name or n in self.exit_codes for n in names):
                     return True
@@ -203,7 +173,7 @@ class ExtensionsAPI:
 
     def extension_exited(self, name: str, code: int) -> None:
         """Record that the launched extension `name` exited with `code`."""
-        server = self._server
+        life = self._life
         with self._cond:
             self.exit_codes[name] = code
             ext = self.by_name.get(name)
@@ -211,14 +181,16 @@ class ExtensionsAPI:
                 ext.exited = True
                 ext.pending.clear()
                 ext.in_flight = False
-            if server.ready_at is None:
+            if life.in_init:
                 if ext is None or ext.state not in (INIT_ERROR, EXIT_ERROR):
                     status = (f"exit status {code}" if code <= 128
                               else f"signal {code - 128}")
                     self._fail_init("Extension.Crash",
                                     f"Extension {name} exited during init ({status}).")
-            elif self.shutdown_reason is None:
+            elif life.shutdown_reason is None:
                 self.failed = True
+            if ext is not None:
+                life.extension_ready(ext.id)  # it holds init up no longer
             self._update_idle()
             self._cond.notify_all()
 
@@ -229,26 +201,14 @@ class ExtensionsAPI:
                                                      f"{reason}")
             self._cond.notify_all()
 
-    def runtime_ready(self) -> None:
-        """Close registration: the runtime has asked for its first invocation."""
-        self.registration_open = False
-
-    def all_ready(self) -> bool:
-        """Whether every registered extension has asked for its first event."""
-        return all(ext.state != REGISTERED or ext.exited for ext in self.by_id.values())
-
-    def init_done(self) -> None:
-        """Close the Logs and Telemetry subscriptions: init is over."""
-        self.subscriptions_open = False
-
-    def invoke(self, request_id: str, deadline_ms: int, function_arn: str,
-               trace_id: str | None) -> None:
-        """Queue an INVOKE event for every INVOKE-subscribed extension."""
-        event: dict[str, Any] = {"eventType": "INVOKE", "deadlineMs": deadline_ms,
-                                 "requestId": request_id, "invokedFunctionArn": function_arn}
-        if trace_id:
-            event["tracing"] = {"type": "X-Amzn-Trace-Id", "value": trace_id}
-        body = _json(event)
+    def invoke(self, invocation: Invocation) -> None:
+        """Queue an INVOKE event for every INVOKE-subscribed extension. With the lock."""
+        event: dict[str, Any] = {"eventType": "INVOKE", "deadlineMs": invocation.deadline_ms,
+                                 "requestId": invocation.request_id,
+                                 "invokedFunctionArn": invocation.function_arn}
+        if invocation.trace_id:
+            event["tracing"] = {"type": "X-Amzn-Trace-Id", "value": invocation.trace_id}
+        body = compact_json(event)
         for ext in self.by_id.values():
             if "INVOKE" in ext.events and not ext.exited:
                 ext.pending.append(body)
@@ -266,11 +226,11 @@ class ExtensionsAPI:
     def begin_shutdown(self, reason: str) -> bool:
         """Queue SHUTDOWN for the SHUTDOWN-subscribed extensions; True if any will get it."""
         deadline_ms = int(time.time() * 1000) + _limits.SHUTDOWN_MAX_MS
-        body = _json({"eventType": "SHUTDOWN", "shutdownReason": reason,
-                      "deadlineMs": deadline_ms})
+        body = compact_json({"eventType": "SHUTDOWN", "shutdownReason": reason,
+                             "deadlineMs": deadline_ms})
         any_subscribed = False
         with self._cond:
-            self.shutdown_reason = reason
+            self._life.begin_shutdown(reason)
             for ext in self.by_id.values():
                 if "SHUTDOWN" in ext.events and not ext.exited:
                     ext.pending.clear()
@@ -283,54 +243,75 @@ class ExtensionsAPI:
         """Whether every SHUTDOWN-subscribed extension has finished with SHUTDOWN (or exited)."""
         return not any(ext.busy for ext in self.by_id.values() if "SHUTDOWN" in ext.events)
 
+    def flush_subscribers(self, timeout: float) -> None:
+        """Deliver what the Logs and Telemetry subscribers hold (the shutdown phase's first
+        step), waiting up to `timeout` seconds."""
+        self.telemetry.flush(timeout)
+
+    def close_subscribers(self) -> None:
+        """Stop every Logs and Telemetry delivery thread (the shutdown phase's last step)."""
+        self.telemetry.close()
+
+    def records(self) -> list[tuple[str, Any]]:
+        """Return the `platform.extension` records of the init, one per registered extension."""
+        records: list[tuple[str, Any]] = []
+        for ext in self.by_id.values():
+            record: dict[str, Any] = {"name": ext.name, "state": "Ready",
+                                      "events": list(ext.event_order)}
+            if ext.state in (INIT_ERROR, EXIT_ERROR):
+                record["state"] = ext.state
+                if ext.error_type:
+                    record["errorType"] = ext.error_type
+            records.append(("platform.extension", record))
+        return records
+
     def _fail_init(self, error_type: str, message: str) -> None:
-        server = self._server
-        if server.ready_at is None and server.init_error is None:
-            document = {"errorType": error_type, "errorMessage": message}
-            server.init_error = (error_type, json.dumps(document).encode(), "application/json")
-            server.init_error_source = "extension"
+        document = {"errorType": error_type, "errorMessage": message}
+        self._life.fail_init(error_type, json.dumps(document).encode(), "application/json",
+                             source="extension")
 
     # -- routing --------------------------------------------------------------------------------
 
-    def route(self, req: _Request, path: str) -> Reply | None:
-        """Answer a request under one of the extension-facing prefixes."""
+    def route(self, req: Request) -> Reply | None:
+        """Answer a request under one of `PREFIXES`; None when the server closed meanwhile."""
+        path = req.path.split("?", 1)[0]
         if path.startswith(EXTENSION_PREFIX):
             action = path[len(EXTENSION_PREFIX):]
             if action == "register":
-                return self._register(req) if req.method == "POST" else _not_allowed("POST")
+                return self._register(req) if req.method == "POST" else not_allowed("POST")
             if action == "event/next":
-                return self._next(req) if req.method == "GET" else _not_allowed("GET")
+                return self._next(req) if req.method == "GET" else not_allowed("GET")
             if action in ("init/error", "exit/error"):
                 if req.method != "POST":
-                    return _not_allowed("POST")
+                    return not_allowed("POST")
                 return self._report_error(req, INIT_ERROR if action == "init/error"
                                           else EXIT_ERROR)
         elif path in (LOGS_PATH, TELEMETRY_PATH):
             if req.method != "PUT":
-                return _not_allowed("PUT")
+                return not_allowed("PUT")
             return self._subscribe(req, "Logs" if path == LOGS_PATH else "Telemetry")
-        return 404, b"404 page not found\n", "text/plain; charset=utf-8", []
+        return NOT_FOUND
 
-    def _identify(self, req: _Request, unknown: str | None = None) -> Extension | Reply:
+    def _identify(self, req: Request, unknown: str | None = None) -> Extension | Reply:
         value = req.header("lambda-extension-identifier")
         if not value:
-            return _error(403, "Extension.MissingExtensionIdentifier",
-                          "Missing Lambda-Extension-Identifier header")
+            return error_reply(403, "Extension.MissingExtensionIdentifier",
+                               "Missing Lambda-Extension-Identifier header")
         try:
             uuid.UUID(value)
         except ValueError:
-            return _error(403, "Extension.InvalidExtensionIdentifier",
-                          "Invalid Lambda-Extension-Identifier")
+            return error_reply(403, "Extension.InvalidExtensionIdentifier",
+                               "Invalid Lambda-Extension-Identifier")
         ext = self.by_id.get(value)
         if ext is None:
-            return _error(403, "Extension.UnknownExtensionIdentifier",
-                          unknown or f"Unknown extension {value}")
+            return error_reply(403, "Extension.UnknownExtensionIdentifier",
+                               unknown or f"Unknown extension {value}")
         return ext
 
-    def _register(self, req: _Request) -> Reply:
+    def _register(self, req: Request) -> Reply:
         name = req.header("lambda-extension-name") or ""
         if not name:
-            return _error(403, "Extension.InvalidExtensionName", "Empty extension name")
+            return error_reply(403, "Extension.InvalidExtensionName", "Empty extension name")
         try:
             # Like Go's json.Unmarshal into a struct: `null` is an empty request, an empty body
             # is not JSON at all.
@@ -343,45 +324,47 @@ class ExtensionsAPI:
             if not isinstance(events, list):
                 raise ValueError("events must be a list")
         except ValueError as exc:
-            return _error(403, "InvalidRequestFormat", str(exc))
+            return error_reply(403, "InvalidRequestFormat", str(exc))
         if doc.get("configurationKeys"):
-            return _error(403, "InvalidRequestFormat",
-                          "configurationKeys are deprecated; use environment variables instead")
+            return error_reply(
+                403, "InvalidRequestFormat",
+                "configurationKeys are deprecated; use environment variables instead")
         for event in events:
             if event not in _EVENT_TYPES:
-                return _error(403, "Extension.InvalidEventType",
-                              f"{event}: ErrorInvalidEventType")
+                return error_reply(403, "Extension.InvalidEventType",
+                                   f"{event}: ErrorInvalidEventType")
         with self._cond:
             external = name in self.launched
             if not external and "SHUTDOWN" in events:  # internal extensions cannot
-                return _error(403, "Extension.InvalidEventType",
-                              "SHUTDOWN: ErrorInvalidEventType")
+                return error_reply(403, "Extension.InvalidEventType",
+                                   "SHUTDOWN: ErrorInvalidEventType")
             existing = self.by_name.get(name)
             if existing is not None:
-                return _error(403, "Extension.InvalidExtensionState",
-                              f"State transition from {existing.state} to {REGISTERED} failed "
-                              f"for extension {name}. Error: State transition is not allowed")
-            if not self.registration_open or self._server.ready_at is not None:
-                return _error(403, "Extension.RegistrationClosed",
-                              "Extension registration closed already")
+                return error_reply(403, "Extension.InvalidExtensionState",
+                                   f"State transition from {existing.state} to {REGISTERED} failed "
+                                   f"for extension {name}. Error: State transition is not allowed")
+            if not self._life.registration_open or not self._life.in_init:
+                return error_reply(403, "Extension.RegistrationClosed",
+                                   "Extension registration closed already")
             if len(self.by_id) >= _limits.EXTENSIONS_MAX:
-                return _error(403, "Extension.TooManyExtensions",
-                              f"Extension limit ({_limits.EXTENSIONS_MAX}) reached")
+                return error_reply(403, "Extension.TooManyExtensions",
+                                   f"Extension limit ({_limits.EXTENSIONS_MAX}) reached")
             ext = Extension(name=name, id=str(uuid.uuid4()), events=frozenset(events),
                             external=external, event_order=tuple(dict.fromkeys(events)))
             self.by_id[ext.id] = ext
             self.by_name[name] = ext
+            self._life.extension_joined(ext.id)
             self._cond.notify_all()
-        body: dict[str, str] = {"functionName": self.function_name,
-                                "functionVersion": self.function_version,
+        body: dict[str, str] = {"functionName": self.telemetry.function_name,
+                                "functionVersion": self.telemetry.function_version,
                                 "handler": self.handler}
         features = (req.header("lambda-extension-accept-feature") or "").split(",")
         if self.account_id and "accountId" in (f.strip() for f in features):
             body["accountId"] = self.account_id
-        return 200, _json(body), "application/json", [("Lambda-Extension-Identifier", ext.id)]
+        return json_reply(200, body, [("Lambda-Extension-Identifier", ext.id)])
 
-    def _next(self, req: _Request) -> Reply | None:
-        server = self._server
+    def _next(self, req: Request) -> Reply | None:
+        life = self._life
         with self._cond:
             found = self._identify(req)
             if not isinstance(found, Extension):
@@ -393,11 +376,11 @@ class ExtensionsAPI:
             first = ext.state == REGISTERED
             ext.state = READY
             if first:
-                server._check_init_done()
+                life.extension_ready(ext.id)
             self._update_idle()
             self._cond.notify_all()
             while not ext.pending:
-                if server.closed:
+                if life.closed:
                     return None
                 if ext.state != READY:  # it reported an error from another connection
                     return _transition_refused(ext.state, READY, ext.id)
@@ -409,7 +392,7 @@ class ExtensionsAPI:
         return (200, body, "application/json",
                 [("Lambda-Extension-Event-Identifier", str(uuid.uuid4()))])
 
-    def _report_error(self, req: _Request, target: str) -> Reply:
+    def _report_error(self, req: Request, target: str) -> Reply:
         with self._cond:
             found = self._identify(req, unknown="Unknown Lambda-Extension-Identifier")
             reported = req.header("lambda-extension-function-error-type")
@@ -417,12 +400,12 @@ class ExtensionsAPI:
             # the identifier.
             if not reported and (isinstance(found, Extension)
                                  or b"UnknownExtensionIdentifier" in found[1]):
-                return _error(403, "Extension.MissingHeader",
-                              "Lambda-Extension-Function-Error-Type not found")
+                return error_reply(403, "Extension.MissingHeader",
+                                   "Lambda-Extension-Function-Error-Type not found")
             if not isinstance(found, Extension):
                 return found
             ext = found
-            in_init = self._server.ready_at is None
+            in_init = self._life.in_init
             # Lambda's per-extension states: init/error only from Registered (or again from
             # InitError), exit/error from Registered, Ready or Running (or again from ExitError);
             # a refused exit/error names "Exited" as its target.
@@ -432,7 +415,7 @@ class ExtensionsAPI:
                 return _transition_refused(ext.state, target if target == INIT_ERROR
                                            else "Exited", ext.id)
             if ext.state == target:
-                return 202, _json({"status": "OK"}), "application/json", []
+                return _ACCEPTED
             ext.state = target
             default = "Extension.InitError" if target == INIT_ERROR else "Extension.ExitError"
             error_type = extension_error_type(reported, default)
@@ -442,327 +425,23 @@ class ExtensionsAPI:
                                             f"during init.")
             else:
                 self.failed = True
+            self._life.extension_ready(ext.id)  # it holds init up no longer
             self._cond.notify_all()
-        return 202, _json({"status": "OK"}), "application/json", []
+        return _ACCEPTED
 
-    def _subscribe(self, req: _Request, api: str) -> Reply:
+    def _subscribe(self, req: Request, api: str) -> Reply:
         with self._cond:
             found = self._identify(req)
             if not isinstance(found, Extension):
                 return found
             ext = found
-            if not self.subscriptions_open:
-                return _error(403, f"{api}.SubscriptionClosed",
-                              f"{api} API subscription is closed")
+            if not self._life.subscriptions_open:
+                return error_reply(403, f"{api}.SubscriptionClosed",
+                                   f"{api} API subscription is closed")
         try:
-            subscriber = _Subscriber.parse(api, ext.name, req.body, self)
+            with self._cond:
+                self.telemetry.subscribe(api, ext.name, req.body)
         except ValueError as exc:
             body = json.dumps({"errorType": "ValidationError", "errorMessage": str(exc)})
             return 400, body.encode(), "application/json", []
-        with self._cond:
-            self.subscribers.append(subscriber)
         return 200, b'"OK"', "application/json", []
-
-    # -- Logs and Telemetry delivery -----------------------------------------------------------
-
-    def init_records(self) -> list[tuple[str, Any]]:
-        """Return the `platform.extension` and `platform.*Subscription` records of the init."""
-        records: list[tuple[str, Any]] = []
-        for ext in self.by_id.values():
-            record: dict[str, Any] = {"name": ext.name, "state": "Ready",
-                                      "events": list(ext.event_order)}
-            if ext.state in (INIT_ERROR, EXIT_ERROR):
-                record["state"] = ext.state
-                if ext.error_type:
-                    record["errorType"] = ext.error_type
-            records.append(("platform.extension", record))
-        for sub in self.subscribers:
-            records.append((f"platform.{sub.api.lower()}Subscription",
-                            {"name": sub.extension, "state": "Subscribed",
-                             "types": list(sub.type_list)}))
-        return records
-
-    def _each(self, kinds: dict[str, Any]) -> None:
-        """Publish records to each subscriber: `kinds` maps an API name to (time, type, record)."""
-        for sub in list(self.subscribers):
-            for when, kind, record in kinds.get(sub.api, ()):
-                if sub.wants(kind):
-                    sub.publish(when, kind, record)
-
-    def publish_init(
-        self, *, started_wall: float, ended_wall: float, output: str, status: str,
-        error_type: str | None, init_ms: float, runtime_version: str | None,
-        runtime_version_arn: str | None,
-    ) -> None:
-        """Give every subscriber the records of the init phase (successful or not)."""
-        start, end = iso_time(started_wall), iso_time(ended_wall)
-        init: dict[str, Any] = {"initializationType": "on-demand", "phase": "init"}
-        begin: dict[str, Any] = dict(init)
-        if runtime_version:
-            begin["runtimeVersion"] = runtime_version
-        if runtime_version_arn:
-            begin["runtimeVersionArn"] = runtime_version_arn
-        begin.update(functionName=self.function_name, functionVersion=self.function_version)
-        failed = {"errorType": error_type} if status != "success" and error_type else {}
-        lines = [line for line in output.splitlines() if line]
-        own = [(end, kind, record) for kind, record in self.init_records()]
-        telemetry: list[tuple[str, str, Any]] = [(start, "platform.initStart", begin)]
-        telemetry += [(start, "function", line) for line in lines]
-        telemetry += own
-        telemetry.append((end, "platform.initRuntimeDone", {**init, "status": status, **failed}))
-        telemetry.append((end, "platform.initReport",
-                          {**init, "status": status, **failed,
-                           "metrics": {"durationMs": round(init_ms, 3)}}))
-        logs: list[tuple[str, str, Any]] = [(start, "function", line) for line in lines]
-        logs += own
-        self._each({"Telemetry": telemetry, "Logs": logs})
-
-    def publish_start(self, *, request_id: str, wall: float, trace_id: str | None) -> None:
-        """Give every subscriber `platform.start`."""
-        record: dict[str, Any] = {"requestId": request_id, "version": self.function_version}
-        self._each({"Telemetry": [(iso_time(wall), "platform.start",
-                                   self._traced(record, trace_id))],
-                    "Logs": [(iso_time(wall), "platform.start", dict(record))]})
-
-    def publish_runtime_done(
-        self, *, request_id: str, wall: float, output: str, status: str,
-        error_type: str | None, duration_ms: float, produced_bytes: int,
-        trace_id: str | None,
-    ) -> None:
-        """Give every subscriber the invocation's output and `platform.runtimeDone`.
-
-        Lambda publishes it as soon as the runtime is done, before the extensions have finished
-        with the invocation: an extension may wait for it before asking for its next event.
-        """
-        when = iso_time(wall)
-        failed = {"errorType": error_type} if status != "success" and error_type else {}
-        lines = [(when, "function", line) for line in output.splitlines() if line]
-        record = {"requestId": request_id, "status": status, **failed,
-                  "metrics": {"durationMs": round(duration_ms, 3),
-                              "producedBytes": produced_bytes}}
-        self._each({"Telemetry": lines + [(when, "platform.runtimeDone",
-                                            self._traced(record, trace_id))],
-                    "Logs": lines + [(when, "platform.runtimeDone",
-                                      {"requestId": request_id, "status": status})]})
-
-    def publish_report(
-        self, *, request_id: str, wall: float, output: str, status: str,
-        error_type: str | None, duration_ms: float, billed_ms: int, memory_mb: int,
-        max_memory_mb: int, init_ms: float | None, trace_id: str | None,
-    ) -> None:
-        """Give every subscriber what was printed after the runtime's part, and the report."""
-        when = iso_time(wall)
-        metrics: dict[str, Any] = {"durationMs": round(duration_ms, 3),
-                                   "billedDurationMs": billed_ms, "memorySizeMB": memory_mb,
-                                   "maxMemoryUsedMB": max_memory_mb}
-        if init_ms is not None:
-            metrics["initDurationMs"] = round(init_ms, 3)
-        failed = {"errorType": error_type} if status != "success" and error_type else {}
-        lines = [(when, "function", line) for line in output.splitlines() if line]
-        record = {"requestId": request_id, "status": status, **failed, "metrics": metrics}
-        self._each({"Telemetry": lines + [(when, "platform.report",
-                                            self._traced(record, trace_id))],
-                    "Logs": lines + [(when, "platform.end", {"requestId": request_id}),
-                                     (when, "platform.report",
-                                      {"requestId": request_id, "metrics": metrics})]})
-
-    @staticmethod
-    def _traced(record: dict[str, Any], trace_id: str | None) -> dict[str, Any]:
-        # A 2022-07-01 subscriber gets it without `tracing` (`_Subscriber.publish`).
-        if not trace_id:
-            return record
-        return dict(record, tracing={"type": "X-Amzn-Trace-Id", "value": trace_id})
-
-    def flush_subscribers(self, timeout: float) -> None:
-        """Deliver what every subscriber has buffered, waiting up to `timeout` seconds."""
-        for sub in list(self.subscribers):
-            sub.flush(timeout)
-
-    def close_subscribers(self) -> None:
-        """Stop every delivery thread."""
-        for sub in list(self.subscribers):
-            sub.close()
-
-
-class _Subscriber:
-    """One Logs or Telemetry subscription: a buffer and the thread that delivers it."""
-
-    def __init__(self, api: str, extension: str, types: frozenset[str], protocol: str,
-                 port: int, path: str, buffering: dict[str, int], owner: ExtensionsAPI) -> None:
-        self.api = api
-        self.extension = extension
-        self.types = types
-        self.type_list = sorted(types)
-        self.schema_version = SCHEMA_VERSIONS[api][-1]
-        self.protocol = protocol
-        self.port = port
-        self.path = path
-        self.max_items = buffering["maxItems"]
-        self.max_bytes = buffering["maxBytes"]
-        self.timeout_s = buffering["timeoutMs"] / 1000
-        self._owner = owner
-        self._cond = threading.Condition()
-        self._items: list[bytes] = []
-        self._size = 0
-        self._first_at: float | None = None
-        self._flush_now = False
-        self._sending = False
-        self._closed = False
-        self._tcp: socket.socket | None = None
-        self._thread = threading.Thread(target=self._run, name=f"lambda-{api.lower()}-delivery",
-                                        daemon=True)
-        self._thread.start()
-
-    @classmethod
-    def parse(cls, api: str, extension: str, body: bytes, owner: ExtensionsAPI) -> _Subscriber:
-        """Validate a subscription request body, or raise ValueError saying what is wrong."""
-        try:
-            doc = json.loads(body)
-        except ValueError as exc:
-            raise ValueError(f"Invalid JSON: {exc}") from None
-        if not isinstance(doc, dict):
-            raise ValueError("The subscription must be a JSON object.")
-        versions = SCHEMA_VERSIONS[api]
-        schema_version = doc.get("schemaVersion")
-        if schema_version not in versions:
-            raise ValueError(f"schemaVersion must be one of {', '.join(versions)} for the {api} "
-                             f"API, not {schema_version!r}.")
-        types = doc.get("types")
-        if (not isinstance(types, list) or not types
-                or any(t not in _SUBSCRIPTION_TYPES for t in types)):
-            raise ValueError(f"types must be a non-empty list of {', '.join(_SUBSCRIPTION_TYPES)}.")
-        destination = doc.get("destination")
-        if not isinstance(destination, dict):
-            raise ValueError("destination is required: {\"protocol\": \"HTTP\", \"URI\": "
-                             "\"http://sandbox.localdomain:<port>/<path>\"}.")
-        protocol = destination.get("protocol")
-        if protocol == "HTTP":
-            uri = destination.get("URI")
-            parsed = urllib.parse.urlsplit(uri) if isinstance(uri, str) else None
-            if parsed is None or parsed.scheme != "http" or parsed.hostname is None:
-                raise ValueError("destination.URI must be an http:// URI.")
-            if parsed.hostname not in _SANDBOX_HOSTS:
-                raise ValueError(f"destination.URI must name sandbox.localdomain (the extension "
-                                 f"listens in the execution environment), not {parsed.hostname}.")
-            port = parsed.port or 80
-            path = (parsed.path or "/") + (f"?{parsed.query}" if parsed.query else "")
-        elif protocol == "TCP":
-            tcp_port = destination.get("port")
-            if not isinstance(tcp_port, int) or not 1 <= tcp_port <= 65535:
-                raise ValueError("destination.port must be a port number for protocol TCP.")
-            port, path = tcp_port, ""
-        else:
-            raise ValueError("destination.protocol must be HTTP or TCP.")
-        buffering = doc.get("buffering") or {}
-        if not isinstance(buffering, dict):
-            raise ValueError("buffering must be an object.")
-        values = {}
-        for key, (low, high, default) in _BUFFERING.items():
-            value = buffering.get(key, default)
-            if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
-                raise ValueError(f"buffering.{key} must be an integer from {low} to {high}.")
-            values[key] = value
-        subscriber = cls(api, extension, frozenset(types), protocol, port, path, values, owner)
-        subscriber.schema_version = schema_version
-        subscriber.type_list = list(types)
-        return subscriber
-
-    def wants(self, kind: str) -> bool:
-        """Whether this subscription gets records of `kind` (by category and schema version)."""
-        category = "function" if kind == "function" else "platform"
-        if category not in self.types:
-            return False
-        # The Logs API's first schema has no platform.runtimeDone (2021-03-18 added it).
-        return not (kind == "platform.runtimeDone" and self.schema_version == "2020-08-15")
-
-    def publish(self, when: str, kind: str, record: Any) -> None:
-        if isinstance(record, dict) and "tracing" in record and (
-                self.schema_version == "2022-07-01"):
-            record = {k: v for k, v in record.items() if k != "tracing"}
-        item = json.dumps({"time": when, "type": kind, "record": record}).encode()
-        with self._cond:
-            if self._closed:
-                return
-            self._items.append(item)
-            self._size += len(item)
-            if self._first_at is None:
-                self._first_at = time.monotonic()
-            self._cond.notify_all()
-
-    def flush(self, timeout: float) -> None:
-        with self._cond:
-            self._flush_now = True
-            self._cond.notify_all()
-            self._cond.wait_for(lambda: (not self._items and not self._sending) or self._closed,
-                                timeout)
-
-    def close(self) -> None:
-        with self._cond:
-            self._closed = True
-            self._cond.notify_all()
-        if self._tcp is not None:
-            try:
-                self._tcp.close()
-            except OSError:
-                pass
-
-    def _due(self) -> bool:
-        if not self._items:
-            return False
-        return (self._flush_now or len(self._items) >= self.max_items
-                or self._size >= self.max_bytes
-                or time.monotonic() - (self._first_at or 0.0) >= self.timeout_s)
-
-    def _run(self) -> None:
-        while True:
-            with self._cond:
-                while not self._closed and not self._due():
-                    wait = None
-                    if self._first_at is not None:
-                        wait = max(0.0, self._first_at + self.timeout_s - time.monotonic())
-                    self._cond.wait(wait)
-                if self._closed:
-                    return
-                batch: list[bytes] = []
-                size = 0
-                while self._items and len(batch) < self.max_items:
-                    if batch and size + len(self._items[0]) > self.max_bytes:
-                        break
-                    item = self._items.pop(0)
-                    batch.append(item)
-                    size += len(item)
-                self._size -= size
-                self._first_at = time.monotonic() if self._items else None
-                if not self._items:
-                    self._flush_now = False
-                self._sending = True
-            try:
-                self._deliver(batch)
-            finally:
-                with self._cond:
-                    self._sending = False
-                    self._cond.notify_all()
-
-    def _deliver(self, batch: list[bytes]) -> None:
-        host = self._owner.resolve_host()
-        for _attempt in range(3):  # the extension may not be listening yet
-            try:
-                if self.protocol == "TCP":
-                    if self._tcp is None:
-                        self._tcp = socket.create_connection((host, self.port), timeout=5)
-                    self._tcp.sendall(b"".join(item + b"\n" for item in batch))
-                else:
-                    conn = http.client.HTTPConnection(host, self.port, timeout=5)
-                    try:
-                        conn.request("POST", self.path, body=b"[" + b",".join(batch) + b"]",
-                                     headers={"Content-Type": "application/json"})
-                        conn.getresponse().read()
-                    finally:
-                        conn.close()
-                return
-            except OSError:
-                self._tcp = None
-                with self._cond:
-                    if self._closed:
-                        return
-                    self._cond.wait(0.05)

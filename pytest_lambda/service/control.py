@@ -24,7 +24,7 @@ from pytest_lambda.config.function import FunctionConfig
 from pytest_lambda.config.runtimes import init_start_line
 from pytest_lambda.result import InvokeResult
 from pytest_lambda.runtime_api.extensions import FAILURE, SPINDOWN, TIMEOUT
-from pytest_lambda.runtime_api.server import Invocation
+from pytest_lambda.runtime_api.lifecycle import Invocation
 from pytest_lambda.service.payload import encode_client_context, encode_payload, encode_trace_id
 from pytest_lambda.service.reporting import (
     billed_ms,
@@ -274,7 +274,7 @@ class ControlPlane:
         init_ms = (_clock.perf() - started) * 1000
         memory = env.max_memory_used_mb()
         output = env.take_logs() or env.startup_problem()
-        if server.extensions.subscribers:  # before the discard, whose shutdown delivers them
+        if server.telemetry.subscribers:  # before the discard, whose shutdown delivers them
             self._publish_init(env, before + output, init_ms, status,
                                error_type if status == "error" else "Sandbox.Timedout")
         self._discard(env, TIMEOUT if status == "timeout" else FAILURE)
@@ -301,13 +301,13 @@ class ControlPlane:
         budget = float(config.timeout) if budget is None else budget
         request_id = invocation.request_id
         extensions = server.extensions
-        publishing = bool(extensions.subscribers)
+        publishing = bool(server.telemetry.subscribers)
         started_wall = _clock.wall() if publishing else 0.0
         if publishing and init_ms is not None:
             self._publish_init(env, before, init_ms, "success", None)
         if publishing:
-            extensions.publish_start(request_id=request_id, wall=started_wall,
-                                     trace_id=invocation.trace_id)
+            server.telemetry.publish_start(request_id=request_id, wall=started_wall,
+                                           trace_id=invocation.trace_id)
         started = _clock.perf()
         deadline = started + max(budget, 0.0)
         server.dispatch(invocation)
@@ -424,10 +424,10 @@ class ControlPlane:
         version, version_arn = _runtime_version(before, env.config)
         output = "\n".join(line for line in before.splitlines()
                            if not line.startswith(("INIT_START", "INIT_REPORT")))
-        server.extensions.publish_init(
+        server.telemetry.publish_init(
             started_wall=ended_wall - init_ms / 1000, ended_wall=ended_wall, output=output,
             status=status, error_type=error_type, init_ms=init_ms, runtime_version=version,
-            runtime_version_arn=version_arn,
+            runtime_version_arn=version_arn, extensions=server.extensions.records(),
         )
 
     @staticmethod
@@ -445,7 +445,7 @@ class ControlPlane:
         elif status == "error":
             status = "failure"
         end = invocation.finished_at or _clock.perf()
-        env.server.extensions.publish_runtime_done(
+        env.server.telemetry.publish_runtime_done(
             request_id=invocation.request_id, wall=_clock.wall() - (_clock.perf() - end),
             output=output, status=status, error_type=error_type,
             duration_ms=(end - started) * 1000, produced_bytes=produced,
@@ -462,7 +462,7 @@ class ControlPlane:
             error_type = invocation.error_type if status == "error" else None
         elif status == "error":
             status = "failure" if invocation.outcome is None else "error"
-        env.server.extensions.publish_report(
+        env.server.telemetry.publish_report(
             request_id=invocation.request_id, wall=_clock.wall(), output=output, status=status,
             error_type=error_type, duration_ms=duration, billed_ms=billed_ms(duration),
             memory_mb=env.config.memory_size, max_memory_mb=memory, init_ms=init_ms,

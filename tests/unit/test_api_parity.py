@@ -19,7 +19,9 @@ import time
 import pytest
 
 from pytest_lambda.config import names as _aws
-from pytest_lambda.runtime_api.server import Invocation, RuntimeAPIServer, sanitize_error_type
+from pytest_lambda.runtime_api.lifecycle import Invocation
+from pytest_lambda.runtime_api.runtime import sanitize_error_type
+from pytest_lambda.runtime_api.server import RuntimeAPIServer
 
 TIMEOUT = 10.0
 NEXT = "/2018-06-01/runtime/invocation/next"
@@ -42,7 +44,7 @@ def doc(message: str, error_type: str) -> bytes:
 def server():
     srv = RuntimeAPIServer("127.0.0.1")
     yield srv
-    srv.extensions.close_subscribers()
+    srv.telemetry.close()
     srv.close()
 
 
@@ -381,7 +383,7 @@ def test_a_subscription_is_reported_as_platform_telemetry_subscription(server):
     ext_id = register(server, "watcher")
     assert call(server, "PUT", TELEMETRY, {**SUBSCRIPTION, "types": ["platform", "function"]},
                 ext_headers(ext_id))[0] == 200
-    records = server.extensions.init_records()
+    records = server.extensions.records() + server.telemetry.records()
     kinds = [kind for kind, _ in records]
     assert "platform.extension" in kinds and "platform.telemetrySubscription" in kinds
     extension = dict(records)["platform.extension"]
@@ -429,12 +431,12 @@ def test_records_take_the_shape_of_the_subscribed_schema(server, route, version,
                                            "destination": destination},
                     ext_headers(ext_id))[0] == 200
         trace = _aws.new_trace_id()
-        api = server.extensions
+        api = server.telemetry
         api.publish_start(request_id="r1", wall=time.time(), trace_id=trace)
         api.publish_runtime_done(request_id="r1", wall=time.time(), output="", status="success",
                                  error_type=None, duration_ms=1.0, produced_bytes=2,
                                  trace_id=trace)
-        api.flush_subscribers(TIMEOUT)
+        api.flush(TIMEOUT)
         kinds = [r["type"] for r in listener.records]
         assert ("platform.runtimeDone" in kinds) == runtime_done
         start = next(r for r in listener.records if r["type"] == "platform.start")["record"]

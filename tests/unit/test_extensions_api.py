@@ -14,7 +14,8 @@ import uuid
 import pytest
 
 from pytest_lambda.config import limits as _limits
-from pytest_lambda.runtime_api.server import Invocation, RuntimeAPIServer
+from pytest_lambda.runtime_api.lifecycle import Invocation
+from pytest_lambda.runtime_api.server import RuntimeAPIServer
 
 TIMEOUT = 10.0
 REGISTER = "/2020-01-01/extension/register"
@@ -298,7 +299,7 @@ def test_subscribe_answers_ok(server, path):
     status, body, _ = call(server, "PUT", path, {**SUBSCRIPTION, "schemaVersion": version},
                            {"Lambda-Extension-Identifier": ext_id})
     assert (status, body) == (200, b'"OK"')
-    server.extensions.close_subscribers()
+    server.telemetry.close()
 
 
 @pytest.mark.parametrize(

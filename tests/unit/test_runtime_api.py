@@ -14,14 +14,14 @@ import threading
 import pytest
 
 from pytest_lambda.config import limits as _limits
-from pytest_lambda.runtime_api.server import (
+from pytest_lambda.runtime_api.lifecycle import (
     INIT_ERROR,
     READY,
     RESPONSE_SENT,
     RUNNING,
     Invocation,
-    RuntimeAPIServer,
 )
+from pytest_lambda.runtime_api.server import RuntimeAPIServer
 
 TIMEOUT = 10.0
 NEXT = "/2018-06-01/runtime/invocation/next"
@@ -574,7 +574,7 @@ def test_accepted_socket_has_tcp_nodelay(server):
     conn = connect(server)
     try:
         assert call(server, "GET", "/2018-06-01/ping", conn=conn)[0] == 200
-        with server._cond:
+        with server.lifecycle.cond:
             accepted = list(server._connections)
         assert accepted
         for sock in accepted:

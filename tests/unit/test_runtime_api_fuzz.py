@@ -16,7 +16,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pytest_lambda.config import limits as _limits
-from pytest_lambda.runtime_api.server import RUNNING, Invocation, RuntimeAPIServer
+from pytest_lambda.runtime_api.lifecycle import RUNNING, Invocation
+from pytest_lambda.runtime_api.server import RuntimeAPIServer
 
 TIMEOUT = 10.0
 NEXT = "/2018-06-01/runtime/invocation/next"
@@ -367,7 +368,7 @@ def test_many_connections_many_cycles():
             status, body, _ = call(server, "POST", response_path(inv.request_id), b"%d" % i)
             assert (status, body) == (202, ACCEPTED)
             assert inv.body == b"%d" % i
-        with server._cond:
+        with server.lifecycle.cond:
             assert len(server._connections) <= 2  # closed connections are forgotten
 
 

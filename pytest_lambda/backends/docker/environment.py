@@ -55,7 +55,7 @@ LAMBDA_UID = 993
 # reports each one's exit, waits for the harness's GO (every launched extension registered or
 # exited), then runs the runtime as its child: SIGTERM is passed on to the runtime, SIGUSR1
 # becomes the runtime's SIGKILL, and the runtime's exit is reported while the extensions live on
-# for their SHUTDOWN event. See `_runtime_api.py` for the report lines.
+# for their SHUTDOWN event. See `runtime_api/server.py` for the report lines.
 _WRAPPER = r"""exec 1<>"/dev/tcp/$1/$2" 2>&1 || exit 121
 printf 'PYTEST-LAMBDA-LOGS %s\n' "$3"
 a="/dev/tcp/$1/$2"; t=$3; shift 3; x=()
@@ -271,7 +271,7 @@ class DockerEnvironment(ExecutionEnvironment):
         self.server.extensions.expect(launched)  # before one can register
         names = ({"hostname": "sandbox", "domainname": "localdomain"}
                  if config.image is not None or launched else {})
-        self.server.extensions.resolve_host = self._container_ip
+        self.server.telemetry.resolve_host = self._container_ip
         if config.image is not None:  # its entry point and command, Lambda's overrides applied
             argv, working_dir = config.image.argv, config.image.working_directory
         else:
