@@ -15,7 +15,12 @@ import pytest
 from pytest_lambda import ConfigurationError, Layer, invoke_handler
 from pytest_lambda.config import packaging
 from pytest_lambda.config.runtimes import get_runtime
+from pytest_lambda.project import builds as _builds
 from pytest_lambda.project import dependencies as _deps
+from pytest_lambda.project import manifests as _manifests
+from pytest_lambda.project import npm_install as _npm
+from pytest_lambda.project import pip_install as _pip
+from pytest_lambda.project import reporting as _reporting
 
 #: The process backend runs a Python runtime on an interpreter of its version: the host's.
 HOST_PYTHON = "python{}.{}".format(*sys.version_info[:2])
@@ -49,23 +54,23 @@ def test_a_build_is_made_once_and_found_by_its_content(cache: Path, tmp_path: Pa
                                                        wheel_index: Path) -> None:
     target = packaging.Target(get_runtime("python3.13"), "x86_64")
     manifest = requirements(tmp_path / "a", wheel_index, "pldeps_probe==1.0")
-    reporter = _deps.Reporter(progress=lambda line: None)
-    with _deps.reporting_to(reporter):
-        first = _deps.build(manifest, target, who="fn a")
-        again = _deps.build(manifest, target, who="fn a")
+    reporter = _reporting.Reporter(progress=lambda line: None)
+    with _reporting.reporting_to(reporter):
+        first = _builds.build(manifest, target, who="fn a")
+        again = _builds.build(manifest, target, who="fn a")
         # Another function with the same requirements (another file, same bytes): same build.
-        same = _deps.build(requirements(tmp_path / "b", wheel_index, "pldeps_probe==1.0")
+        same = _builds.build(requirements(tmp_path / "b", wheel_index, "pldeps_probe==1.0")
                            .resolve(), target, who="fn b")
     assert first.built and not again.built and not same.built
     assert first.root == again.root == same.root
     assert (first.root / "pldeps_probe" / "__init__.py").read_text() == "VALUE = 'one'\n"
     assert [(r.what, r.built) for r in reporter.records] == [("fn a", True), ("fn b", False)]
     # Another runtime, another architecture or other contents: another build.
-    keys = {_deps.build_key(manifest, target),
-            _deps.build_key(manifest, packaging.Target(get_runtime("python3.11"), "x86_64")),
-            _deps.build_key(manifest, packaging.Target(get_runtime("python3.13"), "arm64"))}
+    keys = {_manifests.build_key(manifest, target),
+            _manifests.build_key(manifest, packaging.Target(get_runtime("python3.11"), "x86_64")),
+            _manifests.build_key(manifest, packaging.Target(get_runtime("python3.13"), "arm64"))}
     manifest.write_text(manifest.read_text().replace("1.0", "2.0"))
-    changed = _deps.build(manifest, target, who="fn a")
+    changed = _builds.build(manifest, target, who="fn a")
     assert len(keys | {changed.key}) == 4 and changed.root != first.root
     assert (changed.root / "pldeps_probe" / "__init__.py").read_text() == "VALUE = 'two'\n"
 
@@ -74,13 +79,13 @@ def test_an_interrupted_build_is_never_taken_for_a_complete_one(cache: Path, tmp
                                                                 wheel_index: Path) -> None:
     target = packaging.Target(get_runtime("python3.13"), "x86_64")
     manifest = requirements(tmp_path / "a", wheel_index, "pldeps_probe==1.0")
-    key = _deps.build_key(manifest, target)
+    key = _manifests.build_key(manifest, target)
     # What a session killed mid-build leaves: a staging directory of a process that is gone.
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
     staging = cache / "deps" / f"{key}.{dead.pid}.1.tmp"
     (staging / "tree" / "half_installed").mkdir(parents=True)
-    built = _deps.build(manifest, target, who="fn")
+    built = _builds.build(manifest, target, who="fn")
     assert built.built
     assert not staging.exists()
     assert not (built.root / "half_installed").exists()
@@ -97,15 +102,15 @@ def test_a_build_killed_midway_leaves_no_entry(cache: Path, tmp_path: Path,
     def interrupted(*args: object, **kwargs: object) -> None:
         raise Interrupted()
 
-    original = _deps._pip_build
-    _deps._pip_build = interrupted  # type: ignore[assignment]
+    original = _pip.install
+    _pip.install = interrupted  # type: ignore[assignment]
     try:
         with pytest.raises(Interrupted):
-            _deps.build(manifest, target, who="fn")
+            _builds.build(manifest, target, who="fn")
     finally:
-        _deps._pip_build = original  # type: ignore[assignment]
+        _pip.install = original  # type: ignore[assignment]
     assert [p.name for p in (cache / "deps").iterdir() if not p.name.endswith(".lock")] == []
-    assert _deps.build(manifest, target, who="fn").built
+    assert _builds.build(manifest, target, who="fn").built
 
 
 def test_a_requirement_pip_cannot_find_names_the_function_and_target(
@@ -113,7 +118,7 @@ def test_a_requirement_pip_cannot_find_names_the_function_and_target(
     target = packaging.Target(get_runtime("python3.13"), "arm64")
     manifest = requirements(tmp_path / "a", wheel_index, "pldeps_probe==9.9")
     with pytest.raises(ConfigurationError) as info:
-        _deps.build(manifest, target, who="function 'orders'")
+        _builds.build(manifest, target, who="function 'orders'")
     message = str(info.value)
     assert message.startswith("Cannot install the requirements of function 'orders' (")
     assert "for python3.13 on arm64 (manylinux_2_34_aarch64 wheels)" in message
@@ -160,13 +165,13 @@ def test_bad_requirements_values(cache: Path, tmp_path: Path, value: object, mat
     (tmp_path / "package.json").write_text("{}")
     target = packaging.Target(get_runtime("python3.13"), "x86_64")
     with pytest.raises(ConfigurationError, match=match):
-        _deps.manifest_path(value, tmp_path, target, "fn")
+        _manifests.manifest_path(value, tmp_path, target, "fn")
 
 
 def test_custom_runtimes_take_no_requirements(tmp_path: Path) -> None:
     target = packaging.Target(get_runtime("provided.al2023"), "x86_64")
     with pytest.raises(ConfigurationError, match="dependencies are part of its code"):
-        _deps.manifest_path(True, tmp_path, target, "fn")
+        _manifests.manifest_path(True, tmp_path, target, "fn")
 
 
 def test_invoke_handler_requirements_stay_out_of_the_test_process(
@@ -203,7 +208,7 @@ def test_native_addons_are_the_packages_with_a_binding_gyp(tmp_path: Path) -> No
         (package / "package.json").write_text("{}")
         if gyp:
             (package / "binding.gyp").write_text("{}")
-    assert _deps.native_node_packages(modules) == [
+    assert _npm.native_node_packages(modules) == [
         "@scope/scoped", "addon", "plain/node_modules/nested"]
 
 
@@ -231,8 +236,8 @@ def test_the_process_backend_gets_dependencies_for_this_interpreter(
     code = tmp_path / "code"
     requirements(code, wheel_index, "pldeps_probe==1.0")
     (code / "app.py").write_text("def handler(e, c):\n    return 1\n")
-    reporter = _deps.Reporter(progress=lambda line: None)
-    with _deps.reporting_to(reporter):
+    reporter = _reporting.Reporter(progress=lambda line: None)
+    with _reporting.reporting_to(reporter):
         for_container = build_config("app.handler", code=code, runtime="python3.13",
                                      requirements=True)
         for_host = build_config("app.handler", code=code, runtime="python3.13",
@@ -257,7 +262,7 @@ def test_environment_markers_are_the_targets(cache: Path, tmp_path: Path, wheel_
                                              installed: bool) -> None:
     # pip alone would evaluate these against the interpreter it runs on (Python 3.11 in CI).
     manifest = requirements(tmp_path / "a", wheel_index, f"pldeps_probe==1.0; {marker}")
-    built = _deps.build(manifest, packaging.Target(get_runtime(runtime), arch), who="fn")
+    built = _builds.build(manifest, packaging.Target(get_runtime(runtime), arch), who="fn")
     assert (built.root / "pldeps_probe").is_dir() is installed
 
 
