@@ -42,9 +42,6 @@ TELEMETRY_PATH = "/2022-07-01/telemetry"
 #: The path prefixes this API answers under.
 PREFIXES = ("/2020-01-01/", "/2020-08-15/", "/2022-07-01/")
 
-#: Shutdown reasons as the platform sends them (the documentation prints them upper-case).
-SPINDOWN, TIMEOUT, FAILURE = "spindown", "timeout", "failure"
-
 # Extension states, named as Lambda's messages name them.
 REGISTERED, READY, RUNNING = "Registered", "Ready", "Running"
 INIT_ERROR, EXIT_ERROR = "InitError", "ExitError"

@@ -31,6 +31,9 @@ RUNNING = "Running"
 RESPONSE_SENT = "RuntimeResponseSentState"
 INIT_ERROR = "InitError"
 
+#: Shutdown reasons as the platform sends them (the documentation prints them upper-case).
+SPINDOWN, TIMEOUT, FAILURE = "spindown", "timeout", "failure"
+
 
 @dataclass
 class Invocation:

@@ -23,8 +23,7 @@ from pytest_lambda.config import names as _aws
 from pytest_lambda.config.function import FunctionConfig
 from pytest_lambda.config.runtimes import init_start_line
 from pytest_lambda.result import InvokeResult
-from pytest_lambda.runtime_api.extensions import FAILURE, SPINDOWN, TIMEOUT
-from pytest_lambda.runtime_api.lifecycle import Invocation
+from pytest_lambda.runtime_api.lifecycle import FAILURE, SPINDOWN, TIMEOUT, Invocation
 from pytest_lambda.service.payload import encode_client_context, encode_payload, encode_trace_id
 from pytest_lambda.service.reporting import (
     billed_ms,
