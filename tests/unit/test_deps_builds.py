@@ -91,8 +91,8 @@ def test_an_interrupted_build_is_never_taken_for_a_complete_one(cache: Path, tmp
     assert not (built.root / "half_installed").exists()
 
 
-def test_a_build_killed_midway_leaves_no_entry(cache: Path, tmp_path: Path,
-                                               wheel_index: Path) -> None:
+def test_a_build_killed_midway_leaves_no_entry(cache: Path, tmp_path: Path, wheel_index: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
     target = packaging.Target(get_runtime("python3.13"), "x86_64")
     manifest = requirements(tmp_path / "a", wheel_index, "pldeps_probe==1.0")
 
@@ -102,13 +102,10 @@ def test_a_build_killed_midway_leaves_no_entry(cache: Path, tmp_path: Path,
     def interrupted(*args: object, **kwargs: object) -> None:
         raise Interrupted()
 
-    original = _pip.install
-    _pip.install = interrupted  # type: ignore[assignment]
-    try:
+    with monkeypatch.context() as patch:
+        patch.setattr(_pip, "install", interrupted)
         with pytest.raises(Interrupted):
             _builds.build(manifest, target, who="fn")
-    finally:
-        _pip.install = original  # type: ignore[assignment]
     assert [p.name for p in (cache / "deps").iterdir() if not p.name.endswith(".lock")] == []
     assert _builds.build(manifest, target, who="fn").built
 
