@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from pytest_lambda.images import recipes
-
+#: The lock files the images are built from, read as files (not through the package).
+IMAGES = Path(__file__).resolve().parents[2] / "runtime_images"
 docker_only = pytest.mark.parametrize("backend", ["docker"], indirect=True)
 PYTHON_SDK = ("boto3", "botocore", "s3transfer", "jmespath", "dateutil", "six", "urllib3")
 #: The import name of each pinned project that is not its own.
@@ -24,9 +24,16 @@ IMPORT_NAMES = {"python-dateutil": "dateutil"}
 
 def pinned_python_sdk() -> dict[str, str]:
     """Return {import name: version} of `sdk-requirements.txt`."""
-    text = recipes.python_sdk_requirements().read_text()
+    text = (IMAGES / "python" / "sdk-requirements.txt").read_text()
     found = dict(re.findall(r"^([A-Za-z0-9_.-]+)==(\S+)", text, flags=re.MULTILINE))
     return {IMPORT_NAMES.get(name, name): version for name, version in found.items()}
+
+
+def pinned_node_sdk() -> dict[str, str]:
+    """Return {package: version} of the JavaScript SDK packages the Node.js images carry."""
+    dependencies: dict[str, str] = json.loads(
+        (IMAGES / "nodejs" / "sdk" / "package.json").read_text())["dependencies"]
+    return dependencies
 
 
 @pytest.fixture
@@ -56,7 +63,6 @@ def test_python_runtime_carries_the_pinned_boto3(lambda_function, sdk_dir, targe
     pinned = pinned_python_sdk()
     assert set(pinned) == set(PYTHON_SDK)
     assert {name: found[name]["version"] for name in PYTHON_SDK} == pinned
-    assert found["boto3"]["version"] == recipes.BOTO3_SPEC.partition("==")[2]
     # A client from botocore's bundled service model, in the environment's region.
     assert found["client"] == {"service": "s3", "region": fn.config.region}
     folders = {str(Path(found[name]["file"]).parent.parent) for name in PYTHON_SDK
@@ -81,7 +87,7 @@ def test_bundled_boto3_wins_over_a_layers_and_the_runtimes(lambda_function, sdk_
     layer = fake_package(tmp_path / "layer" / "python", "boto3", "0.0.0+layer").parent
     bare = tmp_path / "bare"
     shutil.copytree(sdk_dir, bare, ignore=shutil.ignore_patterns("node"))
-    pinned = recipes.BOTO3_SPEC.partition("==")[2]
+    pinned = pinned_python_sdk()["boto3"]
 
     def boto3_version(code_dir: Path, layers: list[Path]) -> str:
         fn = lambda_function("app.handler", code=code_dir, runtime=runtime, backend=backend,
@@ -122,7 +128,7 @@ def test_nodejs22_carries_the_javascript_sdk(lambda_function, sdk_dir, backend, 
     assert found["region"] == fn.config.region
     assert found["where"] == {
         name: {"file": f"/var/runtime/node_modules/{name}/package.json",
-               "version": recipes.AWS_SDK_JS_PACKAGES[name]}
+               "version": pinned_node_sdk()[name]}
         for name in NODE_CLIENTS
     }
 
@@ -147,7 +153,7 @@ def test_bundled_javascript_sdk_wins_over_a_layers_and_the_runtimes(
 
     assert s3(code, [layer]) == ("code", "0.0.0-code")  # /var/task/node_modules first
     assert s3(bare, [layer]) == ("layer", "0.0.0-layer")  # then the layers' NODE_PATH
-    assert s3(bare, []) == (None, recipes.AWS_SDK_JS_PACKAGES["@aws-sdk/client-s3"])
+    assert s3(bare, []) == (None, pinned_node_sdk()["@aws-sdk/client-s3"])
 
 
 @docker_only
@@ -158,4 +164,4 @@ def test_nodejs_images_hold_only_the_commonjs_build(client, backend, hermetic_im
         "find . -type d \\( -name dist-es -o -name dist-types \\) | wc -l"
     ).split()
     assert listing[-1] == "0"
-    assert set(recipes.AWS_SDK_JS_PACKAGES) <= set(listing[:-1])
+    assert set(pinned_node_sdk()) <= set(listing[:-1])
