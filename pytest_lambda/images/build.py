@@ -438,7 +438,8 @@ _SDK_UNUSED_BUILDS = ("dist-es", "dist-types")
 def _fetch_node_sdk(npm: str, target: Path, steps: _Steps) -> None:
     """Fetch the pinned JavaScript SDK packages into `target/node_modules` (the image's
     /var/runtime/node_modules), without the builds Node.js never loads."""
-    target.mkdir()
+    # The lock files are files of the family's folder, so the context may hold them already.
+    target.mkdir(exist_ok=True)
     lock = node_sdk_lock_dir()
     for name in ("package.json", "package-lock.json"):
         shutil.copy2(lock / name, target / name)

@@ -303,6 +303,7 @@ def test_pip_refuses_a_wheel_whose_hash_is_not_the_pinned_one(tmp_path: Path) ->
                    for h in hashes) + "\n"
         for project, (version, hashes) in pinned.items()
     ))
+    shutil.copy2(recipes.python_sdk_requirements(), context)
     with pytest.raises(ImageBuildError, match=r"(?s)Installing awslambdaric.*HASHES"):
         image_build._install_awslambdaric(get_runtime("python3.13"), context, "x86_64",
                                       _steps("python3.13"))
@@ -321,7 +322,7 @@ def test_npm_refuses_a_package_whose_integrity_is_not_the_pinned_one(
     pkg = lock["packages"]["node_modules/aws-lambda-ric"]
     pkg["integrity"] = "sha512-" + "A" * 86 + "=="
     (tampered / "package-lock.json").write_text(json.dumps(lock))
-    monkeypatch.setattr(recipes, "node_lock_dir", lambda runtime: tampered)
+    monkeypatch.setattr(image_build, "node_lock_dir", lambda runtime: tampered)
     context = tmp_path / "context"
     context.mkdir()
     with pytest.raises(ImageBuildError, match=r"(?s)Fetching aws-lambda-ric@4\.0\.2.*EINTEGRITY"):

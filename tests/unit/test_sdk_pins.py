@@ -187,6 +187,8 @@ def test_node_sdk_keeps_only_the_commonjs_build(tmp_path: Path) -> None:
         "@smithy/core": ["dist-cjs", "dist-es", "dist-types"],
         "tslib": ["modules"],
     })
+    # As in a build context, which holds the family's folder and so the lock files already.
+    shutil.copytree(recipes.node_sdk_lock_dir(), tmp_path / "sdk")
     image_build._fetch_node_sdk(npm, tmp_path / "sdk", _steps("nodejs22.x"))
     modules = tmp_path / "sdk" / "node_modules"
     assert sorted(p.relative_to(modules).as_posix() for p in modules.glob("**/*")
