@@ -58,7 +58,9 @@ def fake_package(root: Path, name: str, version: str) -> Path:
 
 def test_python_runtime_carries_the_pinned_boto3(lambda_function, sdk_dir, target):
     backend, runtime = target
-    fn = lambda_function("app.handler", code=sdk_dir, runtime=runtime, backend=backend)
+    # Loading botocore's S3 model takes seconds at 128 MB's CPU share, in Lambda as here.
+    fn = lambda_function("app.handler", code=sdk_dir, runtime=runtime, backend=backend,
+                         memory_size=1769, timeout=60)
     found = invoke(fn, {"modules": list(PYTHON_SDK), "client": "s3"})
     pinned = pinned_python_sdk()
     assert set(pinned) == set(PYTHON_SDK)
