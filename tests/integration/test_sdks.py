@@ -120,9 +120,11 @@ def fake_node_package(node_modules: Path, name: str, version: str, marker: str) 
 
 
 @docker_only
+@pytest.mark.parametrize("runtime", ["nodejs20.x", "nodejs22.x", "nodejs24.x"])
 @pytest.mark.parametrize("handler", ["esm.handler", "cjs.handler"])
-def test_nodejs22_carries_the_javascript_sdk(lambda_function, sdk_dir, backend, handler):
-    fn = lambda_function(handler, code=sdk_dir / "node", runtime="nodejs22.x", backend=backend)
+def test_nodejs_runtimes_carry_the_javascript_sdk(lambda_function, sdk_dir, backend, handler,
+                                                  runtime):
+    fn = lambda_function(handler, code=sdk_dir / "node", runtime=runtime, backend=backend)
     found = invoke(fn, {"packages": list(NODE_CLIENTS)})
     assert found["s3"] == "S3Client"
     assert found["doc"] == "function"

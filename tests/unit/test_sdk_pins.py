@@ -215,3 +215,41 @@ def test_npm_refuses_an_sdk_package_whose_integrity_is_not_the_pinned_one(
                                               r"EINTEGRITY"):
         image_build._fetch_node_sdk(shutil.which("npm") or "npm", tmp_path / "sdk",
                                     _steps("nodejs22.x"))
+
+
+def test_process_backend_sdk_dir_is_made_once_from_the_pinned_wheels(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from pytest_lambda.backends import process
+
+    monkeypatch.setenv("PYTEST_LAMBDA_CACHE_DIR", str(tmp_path / "cache"))
+    calls: list[list[str]] = []
+
+    def fake_pip(version: str, machine: str, target: Path, reqs: list[Path]) -> list[str]:
+        calls.append([version, str(target), *map(str, reqs)])
+        return [sys.executable, "-c", "import pathlib, sys; "
+                "pathlib.Path(sys.argv[1], 'boto3').mkdir()", str(target)]
+
+    monkeypatch.setattr(image_build, "pip_target_command", fake_pip)
+    made = process.sdk_dir("3.13")
+    assert (made / "boto3").is_dir()
+    assert made.parent == tmp_path / "cache" / "process-runtime"
+    assert made.name.startswith("python3.13-sdk-")
+    assert process.sdk_dir("3.13") == made  # made once
+    assert len(calls) == 1 and calls[0][2:] == [str(recipes.python_sdk_requirements())]
+    assert process.sdk_dir("3.11") != made  # one per Python version
+
+
+def test_process_backend_says_in_one_sentence_when_pip_cannot_install_boto3(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from pytest_lambda.backends import process
+    from pytest_lambda.errors import EnvironmentStartError
+
+    monkeypatch.setenv("PYTEST_LAMBDA_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setattr(image_build, "pip_target_command", lambda *args: [
+        sys.executable, "-c", "import sys; sys.exit('ERROR: No matching distribution')"])
+    with pytest.raises(EnvironmentStartError, match=(
+            rf"^Could not install {re.escape(recipes.BOTO3_SPEC)} for Python 3\.13 into the "
+            r"cache with pip \(.*\): ERROR: No matching distribution\. Let pip reach a package "
+            r"index once, or use the docker backend\.$")):
+        process.sdk_dir("3.13")
+    assert list((tmp_path / "cache" / "process-runtime").iterdir()) == []  # nothing half-made
