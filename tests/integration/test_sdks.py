@@ -125,7 +125,10 @@ def fake_node_package(node_modules: Path, name: str, version: str, marker: str) 
 def test_nodejs_runtimes_carry_the_javascript_sdk(lambda_function, sdk_dir, backend, handler,
                                                   runtime):
     fn = lambda_function(handler, code=sdk_dir / "node", runtime=runtime, backend=backend)
-    found = invoke(fn, {"packages": list(NODE_CLIENTS)})
+    result = fn.invoke({"packages": list(NODE_CLIENTS)})
+    assert result.function_error is None, (result.payload, result.logs)
+    assert "ExperimentalWarning" not in result.logs  # the ES module hook adds nothing to the log
+    found = result.payload
     assert found["s3"] == "S3Client"
     assert found["doc"] == "function"
     assert found["marker"] is None  # the runtime's own S3Client
