@@ -230,11 +230,13 @@ def sdk_dir(version: str) -> Path:
     versions the runtime images carry (`runtime_images/python/sdk-requirements.txt`).
 
     pip installs the pinned wheels, each checked against its SHA-256, once per content of that
-    file in the cache (made aside, then renamed into place), as the images get them.
+    file in the cache (made aside, then renamed into place), as the images get them. A session
+    with a cache directory of its own (`PYTEST_LAMBDA_CACHE_DIR`) copies the same directory from
+    the default cache when that has it, rather than asking pip again.
     """
     from pytest_lambda.images.build import pip_target_command
     from pytest_lambda.images.recipes import BOTO3_SPEC, python_sdk_requirements
-    from pytest_lambda.system.paths import cache_dir
+    from pytest_lambda.system.paths import cache_dir, default_cache_dir
 
     requirements = python_sdk_requirements()
     pins = requirements.read_bytes()
@@ -246,10 +248,16 @@ def sdk_dir(version: str) -> Path:
             return final
         root.mkdir(parents=True, exist_ok=True)
         work = Path(tempfile.mkdtemp(dir=root, prefix=f".python{version}-sdk-"))
+        seed = default_cache_dir() / "process-runtime" / final.name
         try:
-            cmd = pip_target_command(version, platform.machine(), work, [requirements])
-            done = subprocess.run(cmd, capture_output=True, text=True, stdin=subprocess.DEVNULL)
-            if done.returncode != 0:
+            if seed != final and seed.is_dir():
+                shutil.copytree(seed, work, dirs_exist_ok=True)
+                done = None
+            else:
+                cmd = pip_target_command(version, platform.machine(), work, [requirements])
+                done = subprocess.run(cmd, capture_output=True, text=True,
+                                      stdin=subprocess.DEVNULL)
+            if done is not None and done.returncode != 0:
                 tail = (done.stderr or done.stdout).strip().splitlines()[-3:]
                 raise EnvironmentStartError(
                     f"Could not install {BOTO3_SPEC} for Python {version} into the cache with "

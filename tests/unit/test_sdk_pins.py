@@ -222,6 +222,7 @@ def test_process_backend_sdk_dir_is_made_once_from_the_pinned_wheels(
     from pytest_lambda.backends import process
 
     monkeypatch.setenv("PYTEST_LAMBDA_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))  # no default cache to copy
     calls: list[list[str]] = []
 
     def fake_pip(version: str, machine: str, target: Path, reqs: list[Path]) -> list[str]:
@@ -245,6 +246,7 @@ def test_process_backend_says_in_one_sentence_when_pip_cannot_install_boto3(
     from pytest_lambda.errors import EnvironmentStartError
 
     monkeypatch.setenv("PYTEST_LAMBDA_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
     monkeypatch.setattr(image_build, "pip_target_command", lambda *args: [
         sys.executable, "-c", "import sys; sys.exit('ERROR: No matching distribution')"])
     with pytest.raises(EnvironmentStartError, match=(
@@ -253,3 +255,20 @@ def test_process_backend_says_in_one_sentence_when_pip_cannot_install_boto3(
             r"index once, or use the docker backend\.$")):
         process.sdk_dir("3.13")
     assert list((tmp_path / "cache" / "process-runtime").iterdir()) == []  # nothing half-made
+
+
+def test_a_cache_of_its_own_copies_the_default_caches_boto3(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from pytest_lambda.backends import process
+
+    monkeypatch.delenv("PYTEST_LAMBDA_CACHE_DIR", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    monkeypatch.setattr(image_build, "pip_target_command", lambda *args: [
+        sys.executable, "-c", "import pathlib, sys; "
+        "pathlib.Path(sys.argv[1], 'boto3').mkdir()", str(args[2])])
+    seed = process.sdk_dir("3.13")  # made by pip in the default cache
+    monkeypatch.setenv("PYTEST_LAMBDA_CACHE_DIR", str(tmp_path / "own"))
+    monkeypatch.setattr(image_build, "pip_target_command", lambda *args: pytest.fail("pip ran"))
+    copied = process.sdk_dir("3.13")
+    assert copied == tmp_path / "own" / "process-runtime" / seed.name
+    assert (copied / "boto3").is_dir()
