@@ -53,7 +53,8 @@ def test_header_lists_the_process_backends_interpreters_and_differences(
     host = "python{}.{}".format(*sys.version_info[:2])
     assert f"{host} on /" in line  # the interpreter that serves the host's own runtime
     assert "python3.14 " in line  # every Python runtime, served or refused
-    for difference in ("isolated: only the code, the layers and awslambdaric are importable",
+    for difference in ("isolated: only the code, the layers, awslambdaric and the images' "
+                       "pinned boto3 are importable",
                        "not /var/task", "the host's network", "127.0.0.1:2000"):
         assert difference in line
 

@@ -5,9 +5,10 @@ variables set in the child only, by a host interpreter of the runtime's Python v
 test's own when the versions match, else `python3.X` on PATH; none found: the function is
 refused). The interpreter runs without site-packages (`-S`) in Lambda's variables only, and
 the bootstrap drops its own directory from `sys.path`, which then holds the code, the layers'
-python directories and one directory with only `awslambdaric` and its dependencies
-(`runtime_client_dir`, made once per interpreter version in the cache): not the test's
-virtualenv, not the checkout. What a process cannot match is stated by `differences()` and shown
+python directories, one directory with only `awslambdaric` and its dependencies
+(`runtime_client_dir`) and one with only the images' pinned boto3 and its dependencies
+(`sdk_dir`), each made once per interpreter version in the cache: not the test's virtualenv,
+not the checkout. What a process cannot match is stated by `differences()` and shown
 in the pytest header: the task root is the code directory (not `/var/task`), the user is the
 test's, and there is no read-only file system, memory limit, CPU share, process limit or
 network isolation.
@@ -224,6 +225,56 @@ def runtime_client_dir(version: str) -> Path:
     return final
 
 
+def sdk_dir(version: str) -> Path:
+    """Return a directory holding only boto3 and its dependencies for Python `version`, at the
+    versions the runtime images carry (`runtime_images/python/sdk-requirements.txt`).
+
+    pip installs the pinned wheels, each checked against its SHA-256, once per content of that
+    file in the cache (made aside, then renamed into place), as the images get them. A session
+    with a cache directory of its own (`PYTEST_LAMBDA_CACHE_DIR`) copies the same directory from
+    the default cache when that has it, rather than asking pip again.
+    """
+    from pytest_lambda.images.build import pip_target_command
+    from pytest_lambda.images.recipes import BOTO3_SPEC, python_sdk_requirements
+    from pytest_lambda.system.paths import cache_dir, default_cache_dir
+
+    requirements = python_sdk_requirements()
+    pins = requirements.read_bytes()
+    key = hashlib.sha256(f"{version}\0{platform.machine()}\0".encode() + pins).hexdigest()[:12]
+    root = cache_dir() / "process-runtime"
+    final = root / f"python{version}-sdk-{key}"
+    with _client_lock:
+        if final.is_dir():
+            return final
+        root.mkdir(parents=True, exist_ok=True)
+        work = Path(tempfile.mkdtemp(dir=root, prefix=f".python{version}-sdk-"))
+        seed = default_cache_dir() / "process-runtime" / final.name
+        try:
+            if seed != final and seed.is_dir():
+                shutil.copytree(seed, work, dirs_exist_ok=True)
+                done = None
+            else:
+                cmd = pip_target_command(version, platform.machine(), work, [requirements])
+                done = subprocess.run(cmd, capture_output=True, text=True,
+                                      stdin=subprocess.DEVNULL)
+            if done is not None and done.returncode != 0:
+                tail = (done.stderr or done.stdout).strip().splitlines()[-3:]
+                raise EnvironmentStartError(
+                    f"Could not install {BOTO3_SPEC} for Python {version} into the cache with "
+                    f"pip (the process backend gives functions the runtime's boto3 from there): "
+                    f"{' '.join(tail) or 'no output'}. Let pip reach a package index once, or "
+                    f"use the docker backend."
+                )
+            try:
+                work.rename(final)
+            except OSError:
+                if not final.is_dir():  # another session made it first: use theirs
+                    raise
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+    return final
+
+
 def _runtime_command(
     config: FunctionConfig, scratch: Path
 ) -> tuple[list[str], str, dict[str, str]]:
@@ -242,7 +293,9 @@ def _runtime_command(
         python = find_python(version)
         if python is None:
             raise _no_python(config.runtime.name, version)
-        extra = {"_PYTEST_LAMBDA_RIC": str(runtime_client_dir(version)),
+        # Lambda's /var/runtime: the client, then boto3, after the code and the layers.
+        runtime_dirs = (runtime_client_dir(version), sdk_dir(version))
+        extra = {"_PYTEST_LAMBDA_RIC": os.pathsep.join(str(d) for d in runtime_dirs),
                  "_PYTEST_LAMBDA_OPT": opt}
         # -S: no site-packages at all (the test's virtualenv's, the system's, the user's). The
         # environment is Lambda's, not the test's, so PYTHON* variables are the function's own
@@ -289,8 +342,8 @@ def differences() -> list[str]:
     """Return, in plain words, where the process backend differs from Lambda."""
     items = [
         f"Python runs on the host's interpreter of the runtime's version ({python_interpreters()})"
-        f", isolated: only the code, the layers and awslambdaric are importable, but it is not "
-        f"Lambda's build (no boto3 preinstalled; the host's system libraries)",
+        f", isolated: only the code, the layers, awslambdaric and the images' pinned boto3 are "
+        f"importable, but it is not Lambda's build (the host's system libraries)",
         "code runs from its own directory, not /var/task",
         "runs as the test's user on a writable file system; /tmp is the host's",
         "no memory limit, CPU share or process limit",

@@ -60,7 +60,9 @@ from pytest_lambda.config.runtimes import Runtime
 from pytest_lambda.errors import ImageBuildError
 from pytest_lambda.images.debian import _MIRROR_ENV, _merged_usr_hook, debian_mirror
 from pytest_lambda.images.recipes import (
+    AWS_SDK_JS_PACKAGES,
     AWSLAMBDARIC_SPEC,
+    BOTO3_SPEC,
     LABEL_IMAGE,
     LABEL_RUNTIME,
     _context_files,
@@ -73,6 +75,8 @@ from pytest_lambda.images.recipes import (
     language_spec,
     node_binaries_lock,
     node_lock_dir,
+    node_sdk_lock_dir,
+    python_sdk_requirements,
     recipe,
     runtime_images_dir,
 )
@@ -366,19 +370,28 @@ def _pip_command() -> list[str]:
     )
 
 
-def _install_awslambdaric(rt: Runtime, context: Path, arch: str, steps: _Steps) -> None:
-    """Install awslambdaric and its dependencies for the image's Python into `context/runtime`."""
-    platforms = [f"manylinux2014_{arch}", f"manylinux_2_28_{arch}"]
-    # Every wheel is checked against the SHA-256 pinned for it (see AWSLAMBDARIC_SPEC).
-    requirements = context / "requirements.txt"
-    cmd = [
+def pip_target_command(version: str, machine: str, target: Path,
+                       requirements: list[Path]) -> list[str]:
+    """Return the pip command that installs hash-pinned `requirements` (every wheel checked
+    against its pinned SHA-256) for CPython `version` on `machine` into `target`."""
+    return [
         *_pip_command(), "install", "--quiet", "--disable-pip-version-check", "--no-input",
-        "--no-compile", "--target", str(context / "runtime"), "--only-binary=:all:",
-        *(f"--platform={p}" for p in platforms),
-        f"--python-version={rt.version}", "--implementation=cp",
-        "--require-hashes", "--requirement", str(requirements),
+        "--no-compile", "--target", str(target), "--only-binary=:all:",
+        f"--platform=manylinux2014_{machine}", f"--platform=manylinux_2_28_{machine}",
+        f"--python-version={version}", "--implementation=cp", "--require-hashes",
+        *(arg for path in requirements for arg in ("--requirement", str(path))),
     ]
-    _run(cmd, step=f"Installing {AWSLAMBDARIC_SPEC} for Python {rt.version}", steps=steps)
+
+
+def _install_awslambdaric(rt: Runtime, context: Path, arch: str, steps: _Steps) -> None:
+    """Install awslambdaric and boto3, with their dependencies, for the image's Python into
+    `context/runtime` (the image's /var/runtime, where Lambda's Python runtimes carry both)."""
+    # Every wheel is checked against the SHA-256 pinned for it (see AWSLAMBDARIC_SPEC).
+    requirements = [context / "requirements.txt",
+                    context / python_sdk_requirements().name]
+    cmd = pip_target_command(rt.version, arch, context / "runtime", requirements)
+    _run(cmd, step=f"Installing {AWSLAMBDARIC_SPEC} and {BOTO3_SPEC} for Python {rt.version}",
+         steps=steps)
 
 
 def _fetch_for_node(rt: Runtime, context: Path, arch: str, steps: _Steps) -> None:
@@ -408,10 +421,38 @@ def _fetch_for_node(rt: Runtime, context: Path, arch: str, steps: _Steps) -> Non
         "--loglevel=error",
     ]
     _run(cmd, step=f"Fetching {' and '.join(specs)} with npm", steps=steps, cwd=target)
+    _fetch_node_sdk(npm, context / "sdk", steps)
     (context / "node").mkdir()
     spec = language_spec(rt, arch)
     if spec is not None:
         _fetch_node_binary(npm, spec, context / "node", steps)
+
+
+#: What Lambda's Node.js runtimes leave out of the JavaScript SDK's packages: the ES module and
+#: TypeScript builds. Node.js loads the CommonJS build (`dist-cjs`) for both `require` and
+#: `import`: the packages' `main` and, in their `exports` maps, the `node` condition before
+#: `import` name it.
+_SDK_UNUSED_BUILDS = ("dist-es", "dist-types")
+
+
+def _fetch_node_sdk(npm: str, target: Path, steps: _Steps) -> None:
+    """Fetch the pinned JavaScript SDK packages into `target/node_modules` (the image's
+    /var/runtime/node_modules), without the builds Node.js never loads."""
+    # The lock files are files of the family's folder, so the context may hold them already.
+    target.mkdir(exist_ok=True)
+    lock = node_sdk_lock_dir()
+    for name in ("package.json", "package-lock.json"):
+        shutil.copy2(lock / name, target / name)
+    cmd = [
+        npm, "ci", "--ignore-scripts", "--omit=dev", "--no-audit", "--no-fund",
+        "--loglevel=error",
+    ]
+    _run(cmd, step=f"Fetching the AWS SDK for JavaScript ({len(AWS_SDK_JS_PACKAGES)} packages) "
+         f"with npm", steps=steps, cwd=target)
+    modules = target / "node_modules"
+    for package in [*modules.glob("*/package.json"), *modules.glob("@*/*/package.json")]:
+        for build in _SDK_UNUSED_BUILDS:
+            shutil.rmtree(package.parent / build, ignore_errors=True)
 
 
 #: What the build needs of an official Node.js package: the binary, the headers, the licence.
@@ -518,6 +559,15 @@ def _docker_build(client: Any, context: Path, tag: str, buildargs: dict[str, str
         ) from exc
 
 
+def _sdk_label(rt: Runtime) -> str | None:
+    """Return the AWS SDK that goes into `rt`'s image, as the build's progress line names it."""
+    if rt.family == "python":
+        return BOTO3_SPEC
+    if rt.family == "nodejs":
+        return f"AWS SDK for JavaScript v3 ({len(AWS_SDK_JS_PACKAGES)} packages)"
+    return None
+
+
 def _build_hermetic(client: Any, rt: Runtime, tag: str, progress: Progress,
                     arch: str | None = None) -> float:
     """Build the hermetic image `tag` for `rt` and `arch` (None: the host's) (the caller holds
@@ -567,7 +617,8 @@ def _build_hermetic(client: Any, rt: Runtime, tag: str, progress: Progress,
         if r.fetch is not None:
             n += 1
             machine = NAMES[foreign].machine if foreign else _engine_arch(client)
-            fetched = " ".join(s for s in (language_spec(rt, machine), client_spec(rt)) if s)
+            fetched = " ".join(s for s in (language_spec(rt, machine), client_spec(rt),
+                                           _sdk_label(rt)) if s)
             what = r.fetch_what.format(spec=fetched, version=rt.version)
             with steps.step(n, what):
                 _FETCH_STEPS[r.fetch](rt, context, machine, steps)

@@ -44,6 +44,35 @@ NODE_GYP_SPEC = "node-gyp@11.5.0"
 #: "{arch}" becomes x64 or arm64 for the Docker engine's architecture.
 NODE_BINARY_SPECS = {"22": "node-linux-{arch}@22.23.3"}
 
+#: The AWS SDKs that Lambda's runtimes carry, pinned the same way as the clients above. AWS's
+#: runtime pages publish no SDK version any more (it "depends on the runtime version and your
+#: AWS Region"), so every Python image gets one recent boto3 release in /var/runtime, with
+#: botocore, s3transfer, jmespath, python-dateutil, six and urllib3 as it resolves them
+#: (`runtime_images/python/sdk-requirements.txt`), and every Node.js image one release of the AWS
+#: SDK for JavaScript v3 in /var/runtime/node_modules (`runtime_images/nodejs/sdk/`):
+#: `AWS_SDK_JS_PACKAGES`, each at its own release (v3's packages are published only when they
+#: change, so one SDK release is every package at its latest version of that day), with what
+#: they depend on. docs/runtimes.md says why not all of v3. `scripts/pin_runtime_clients.py
+#: --sdk` writes both locks from these.
+BOTO3_SPEC = "boto3==1.44.8"
+#: The JavaScript SDK's packages in the Node.js images, each package's latest on `AWS_SDK_JS_DATE`.
+AWS_SDK_JS_DATE = "2026-11-29"
+AWS_SDK_JS_PACKAGES = {
+    "@aws-sdk/client-cloudwatch-logs": "3.1169.0",
+    "@aws-sdk/client-dynamodb": "3.1169.0",
+    "@aws-sdk/client-eventbridge": "3.1169.0",
+    "@aws-sdk/client-kinesis": "3.1143.0",
+    "@aws-sdk/client-kms": "3.1164.0",
+    "@aws-sdk/client-lambda": "3.1164.0",
+    "@aws-sdk/client-s3": "3.1175.0",
+    "@aws-sdk/client-secrets-manager": "3.1164.0",
+    "@aws-sdk/client-sns": "3.1169.0",
+    "@aws-sdk/client-sqs": "3.1175.0",
+    "@aws-sdk/client-ssm": "3.1169.0",
+    "@aws-sdk/client-sts": "3.1177.0",
+    "@aws-sdk/lib-dynamodb": "3.1169.0",
+}
+
 #: Bump when the build recipe in this module changes in a way the hashed files do not show.
 RECIPE_VERSION = "1"
 
@@ -157,6 +186,31 @@ def client_spec(runtime: Runtime) -> str | None:
     return None
 
 
+def sdk_spec(runtime: Runtime) -> str | None:
+    """Return the pinned AWS SDK that goes into `runtime`'s image, if its family has one."""
+    # Read the module constants at call time, so that a changed pin changes the hash.
+    if runtime.family == "python":
+        return BOTO3_SPEC
+    if runtime.family == "nodejs":
+        return " ".join(sdk_node_specs())
+    return None
+
+
+def sdk_node_specs() -> list[str]:
+    """Return the npm specs of the JavaScript SDK's packages that go into Node.js images."""
+    return [f"{name}@{version}" for name, version in sorted(AWS_SDK_JS_PACKAGES.items())]
+
+
+def python_sdk_requirements(images_dir: Path | None = None) -> Path:
+    """Return the hash-pinned requirements file of boto3 and its dependencies."""
+    return (images_dir or runtime_images_dir()) / "python" / "sdk-requirements.txt"
+
+
+def node_sdk_lock_dir(images_dir: Path | None = None) -> Path:
+    """Return the folder of the JavaScript SDK's lock files (package.json, package-lock.json)."""
+    return (images_dir or runtime_images_dir()) / "nodejs" / "sdk"
+
+
 def node_lock_lines() -> dict[str, list[str]]:
     """Return the npm specs of each Node.js client line, by the folder of its lock files
     (`runtime_images/nodejs/lock/<client version>`)."""
@@ -268,9 +322,9 @@ def image_hash(runtime: str | Runtime, *, images_dir: Path | None = None,
     It covers every file the build context gets from `runtime_images/<family>/` and
     `runtime_images/common/` (path in the context, executable bit, content), the
     package's bootstrap script, the runtime's Debian suite and language version, the base (and
-    build-stage base) packages, the runtime interface client's version spec, where the
-    language's official build serves the runtime, its version spec, and an architecture other
-    than the host's.
+    build-stage base) packages, the version specs of the runtime interface client and of the AWS
+    SDK (whose lock files are files of the context), where the language's official build serves
+    the runtime its version spec, and an architecture other than the host's.
     """
     rt = get_runtime(runtime) if isinstance(runtime, str) else runtime
     r = recipe(rt)
@@ -288,6 +342,9 @@ def image_hash(runtime: str | Runtime, *, images_dir: Path | None = None,
     spec = client_spec(rt)
     if spec is not None:
         add("ric", spec.encode())
+    sdk = sdk_spec(rt)
+    if sdk is not None:
+        add("sdk", sdk.encode())
     language = language_spec(rt)
     if language is not None:
         add("language", language.encode())

@@ -13,6 +13,11 @@ def cache_dir() -> Path:
     base = os.environ.get("PYTEST_LAMBDA_CACHE_DIR")
     if base:
         return Path(base)
+    return default_cache_dir()
+
+
+def default_cache_dir() -> Path:
+    """Return the cache directory a session has without `PYTEST_LAMBDA_CACHE_DIR`."""
     xdg = os.environ.get("XDG_CACHE_HOME")
     return Path(xdg) / "pytest-lambda" if xdg else Path.home() / ".cache" / "pytest-lambda"
 

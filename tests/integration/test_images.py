@@ -303,6 +303,7 @@ def test_pip_refuses_a_wheel_whose_hash_is_not_the_pinned_one(tmp_path: Path) ->
                    for h in hashes) + "\n"
         for project, (version, hashes) in pinned.items()
     ))
+    shutil.copy2(recipes.python_sdk_requirements(), context)
     with pytest.raises(ImageBuildError, match=r"(?s)Installing awslambdaric.*HASHES"):
         image_build._install_awslambdaric(get_runtime("python3.13"), context, "x86_64",
                                       _steps("python3.13"))

@@ -25,14 +25,15 @@ def main() -> None:
     runtime_dir = os.environ.get("LAMBDA_RUNTIME_DIR")
     # The process backend cannot mount the layers at /opt and names their tree instead.
     opt = os.environ.pop("_PYTEST_LAMBDA_OPT", "/opt")
-    # The process backend runs an interpreter without site-packages (-S) and names the one
-    # directory that holds awslambdaric and its dependencies, to follow the code and layers.
+    # The process backend runs an interpreter without site-packages (-S) and names the
+    # directories that stand for /var/runtime (awslambdaric, boto3 and their dependencies), to
+    # follow the code and layers.
     client = os.environ.pop("_PYTEST_LAMBDA_RIC", None)
     if client:
         # This file's directory is in the package on the host, not a runtime directory.
         here = os.path.dirname(os.path.abspath(__file__))
         sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != here]
-        sys.path.insert(0, client)
+        sys.path[0:0] = client.split(os.pathsep)
     if "PYTHONPATH" not in os.environ:
         for path in reversed(_python_dirs(opt)):
             if path not in sys.path:
