@@ -13,6 +13,7 @@ __version__ = "0.1.0"
 
 if TYPE_CHECKING:
     from pytest_lambda import events
+    from pytest_lambda.aws import AwsEndpoint, AwsEndpointWarning
     from pytest_lambda.backends.docker.ephemeral import EphemeralStorageWarning
     from pytest_lambda.config.arch import Architecture
     from pytest_lambda.config.function import NetworkMode
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
     from pytest_lambda.config.runtimes import RuntimeName
     from pytest_lambda.config.settings import BackendName, ImagePolicy
     from pytest_lambda.errors import (
+        AwsEndpointError,
         BackendUnavailableError,
         ConfigurationError,
         EnvironmentStartError,
@@ -59,6 +61,9 @@ _WHERE = {
     "Function": "pytest_lambda.service.function",
     "FunctionFactory": "pytest_lambda.service.function",
     "LambdaService": "pytest_lambda.service.service",
+    "AwsEndpoint": "pytest_lambda.aws",
+    "AwsEndpointError": "pytest_lambda.errors",
+    "AwsEndpointWarning": "pytest_lambda.aws",
 }
 
 __all__ = [
@@ -85,6 +90,9 @@ __all__ = [
     "__version__",
     "events",
     "invoke_handler",
+    "AwsEndpoint",
+    "AwsEndpointError",
+    "AwsEndpointWarning",
 ]
 
 

@@ -66,3 +66,7 @@ class EnvironmentStartError(LambdaHarnessError):
 
 class ImageBuildError(LambdaHarnessError):
     """A runtime image could not be built."""
+
+
+class AwsEndpointError(LambdaHarnessError):
+    """The session's AWS endpoint (moto, or the URL `--lambda-aws` names) cannot serve."""

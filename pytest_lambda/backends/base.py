@@ -90,8 +90,13 @@ def lambda_environment(
     credentials: Credentials,
     task_root: str = "/var/task",
     runtime_dir: str = "/var/runtime",
+    endpoint_url: str | None = None,
 ) -> dict[str, str]:
-    """Return the variables Lambda gives a runtime, the user's merged in as Lambda merges them."""
+    """Return the variables Lambda gives a runtime, the user's merged in as Lambda merges them.
+
+    `endpoint_url` is the session's AWS endpoint as this environment reaches it
+    (`AWS_ENDPOINT_URL`, which the AWS SDKs and CLI honour); None gives none.
+    """
     env = {
         "AWS_LAMBDA_FUNCTION_NAME": config.name,
         "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(config.memory_size),
@@ -117,6 +122,8 @@ def lambda_environment(
         "PATH": LAMBDA_PATH,
         "LD_LIBRARY_PATH": LAMBDA_LD_LIBRARY_PATH,
     }
+    if endpoint_url is not None:
+        env["AWS_ENDPOINT_URL"] = endpoint_url
     if config.image is not None:
         # A container image has no handler setting and brings its own PATH, LANG, TZ and library
         # path in its ENV lines; Lambda names the execution environment after the package type.
@@ -229,6 +236,32 @@ class ExecutionEnvironment(ABC):
     @abstractmethod
     def destroy(self) -> None:
         """Stop the runtime at once and release everything the environment holds."""
+
+
+@dataclass(frozen=True)
+class AwsEndpointView:
+    """The session's AWS endpoint as one environment sees it."""
+
+    #: AWS_ENDPOINT_URL in the environment.
+    url: str
+    #: The host TCP port behind it that a filtered Docker network must let through, if any.
+    host_port: int | None = None
+
+
+class AwsAccess(Protocol):
+    """The session's AWS, as environments are told about it (`pytest_lambda.aws` provides it).
+
+    Backends ask it once per environment; it starts what it serves on first need.
+    """
+
+    @property
+    def credentials(self) -> Credentials: ...
+
+    def endpoint_for(self, address: str) -> AwsEndpointView | None:
+        """Return the endpoint for an environment that reaches this host at `address`
+        (loopback for host processes, the network's gateway for containers), or None when
+        functions get no endpoint (`--lambda-aws=off`)."""
+        ...
 
 
 class Backend(Protocol):

@@ -43,6 +43,7 @@ from pathlib import Path, PurePosixPath
 
 from pytest_lambda.backends import peers as _peers
 from pytest_lambda.backends.base import (
+    AwsAccess,
     Credentials,
     ExecutionEnvironment,
     ExitInfo,
@@ -384,9 +385,10 @@ class ProcessEnvironment(ExecutionEnvironment):
     backend = "process"
 
     def __init__(self, config: FunctionConfig, *, credentials: Credentials,
-                 log_stream_name: str) -> None:
+                 log_stream_name: str, endpoint_url: str | None = None) -> None:
         super().__init__(config, server_host="127.0.0.1")
         self._credentials = credentials
+        self._endpoint_url = endpoint_url
         self._log_stream_name = log_stream_name
         self._proc: subprocess.Popen[bytes] | None = None
         self._extensions: list[subprocess.Popen[bytes]] = []
@@ -430,6 +432,7 @@ class ProcessEnvironment(ExecutionEnvironment):
             credentials=self._credentials,
             task_root=str(config.code_dir),
             runtime_dir=runtime_dir,
+            endpoint_url=self._endpoint_url,
         )
         # The host's interpreter lives outside Lambda's PATH; keep the host's PATH after Lambda's.
         env["PATH"] = env["PATH"] + os.pathsep + os.environ.get("PATH", "")
@@ -616,9 +619,11 @@ class ProcessBackend:
 
     name = "process"
 
-    def __init__(self) -> None:
+    def __init__(self, *, aws: AwsAccess | None = None) -> None:
         check_available()
-        self.credentials = Credentials.generate()
+        #: The session's AWS (its credentials and endpoint), when the plugin provides one.
+        self.aws = aws
+        self.credentials = aws.credentials if aws is not None else Credentials.generate()
         self.swept = sweep_dead()  # what killed sessions left: process groups, scratch dirs
 
     def create(self, config: FunctionConfig, *, log_stream_name: str) -> ProcessEnvironment:
@@ -627,8 +632,10 @@ class ProcessBackend:
         rt = config.runtime
         if rt is not None and rt.family == "python" and find_python(rt.version) is None:
             raise _no_python(rt.name, rt.version)
+        endpoint = self.aws.endpoint_for("127.0.0.1") if self.aws is not None else None
         return ProcessEnvironment(config, credentials=self.credentials,
-                                  log_stream_name=log_stream_name)
+                                  log_stream_name=log_stream_name,
+                                  endpoint_url=endpoint.url if endpoint is not None else None)
 
     def close(self) -> None:
         """Nothing outlives the environments themselves."""

@@ -92,7 +92,35 @@ SETTINGS = (
         "process opens, for engines in a VM or elsewhere), or auto (direct when the engine's "
         "network is on this machine)",
     ),
+    Setting(
+        "aws", (), "moto",
+        "the AWS endpoint functions and the lambda_aws fixture use: moto (moto's server in the "
+        "pytest process, the default), off (none), or the URL of an endpoint you run (such as "
+        "LocalStack's http://localhost:4566)",
+        check=lambda value: check_aws(value),
+    ),
 )
+
+
+def check_aws(value: str) -> str:
+    """Return what the `aws` setting's value names ("moto", "off" or "url"), or raise
+    ConfigurationError (a ValueError) in one sentence."""
+    if value in ("moto", "off"):
+        return value
+    from urllib.parse import urlsplit
+
+    try:
+        url = urlsplit(value)
+        port = url.port
+    except ValueError:
+        url, port = None, None
+    if url is None or url.scheme not in ("http", "https") or not url.hostname:
+        raise ConfigurationError(
+            f"{value!r} is not an AWS endpoint: use moto, off, or an http(s) URL with a host, "
+            f"such as http://localhost:4566."
+        )
+    del port  # parsed for its check only: a port outside 0-65535 raises above
+    return "url"
 
 
 _UNITS = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4}

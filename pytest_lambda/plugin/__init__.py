@@ -9,10 +9,12 @@ from __future__ import annotations
 import pytest
 
 from pytest_lambda.config.settings import AUTO_RULE
+from pytest_lambda.plugin import aws_hooks as _aws_hooks
 from pytest_lambda.plugin import isolation as _isolation
 from pytest_lambda.plugin import report_logs as _report_logs
 from pytest_lambda.plugin import settings as _settings
 from pytest_lambda.plugin.fixtures import (  # noqa: F401  (registers the fixtures)
+    lambda_aws,
     lambda_context,
     lambda_function,
     lambda_service,
@@ -26,7 +28,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", _isolation.MARKER_HELP)
+    config.addinivalue_line("markers", _aws_hooks.MARKER_HELP)
     state = PluginState(settings=_settings.resolve(config))
+    _aws_hooks.install(config, state)
     _report_logs.install(config, state.settings["logs"].value)
     _isolation.install(config, state.settings["isolation"].value)
     reporter = config.pluginmanager.get_plugin("terminalreporter")
@@ -53,7 +57,7 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
         # `auto` asks the engine when a function first needs a backend, not here: a session of
         # in-process tests never waits on an engine. What it chose is said at the session's end.
         return [f"lambda: backend=auto (not probed yet: {AUTO_RULE})", policy_line,
-                settings_line, cache_line]
+                settings_line, _aws_hooks.header_line(state), cache_line]
     lines = [f"lambda: backend={choice.name} ({choice.reason})"]
     if choice.name == "docker":
         from pytest_lambda.backends.docker.ephemeral import unavailable_reason
@@ -70,6 +74,7 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
 
         lines.append("lambda: process backend differs from Lambda: " + "; ".join(differences()))
     lines.append(settings_line)
+    lines.append(_aws_hooks.header_line(state))
     return [*(redact(line) for line in lines), cache_line]
 
 

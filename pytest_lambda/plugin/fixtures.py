@@ -10,6 +10,7 @@ from pytest_lambda.inprocess.context import LambdaContext
 from pytest_lambda.plugin.state import STATE_KEY
 
 if TYPE_CHECKING:
+    from pytest_lambda.aws import AwsEndpoint
     from pytest_lambda.service.function import FunctionFactory
     from pytest_lambda.service.service import LambdaService
 
@@ -70,3 +71,25 @@ def lambda_context() -> LambdaContext:
     ``LambdaContext(function_name="orders", memory_limit_in_mb=512, timeout=30)``.
     """
     return LambdaContext()
+
+
+@pytest.fixture(scope="session")
+def lambda_aws(lambda_service: LambdaService) -> AwsEndpoint:
+    """Return the session's AWS endpoint (``pytest_lambda.AwsEndpoint``), the one functions call.
+
+    ``.client("s3")`` and ``.resource("dynamodb")`` are boto3's on the endpoint, with the
+    session's fake credentials and ``.region`` (``us-east-1``); ``.endpoint_url``,
+    ``.account_id`` and ``.reset()`` (empty every service) complete it. With ``--lambda-aws=moto``
+    (the default) it is moto's server in this process, started on first need, whose state
+    ``mock_aws`` shares. While a test that uses this fixture runs, the process's ``AWS_*``
+    variables point plain ``boto3.client(...)`` at the same endpoint (restored afterwards).
+    Each test that uses it or ``lambda_function`` starts from an empty account;
+    ``@pytest.mark.lambda_aws_state("module")`` keeps the state across a module's tests.
+    """
+    __tracebackhide__ = True
+    from pytest_lambda.errors import AwsEndpointError
+
+    try:
+        return lambda_service.aws().require()
+    except AwsEndpointError as exc:
+        raise exc.with_traceback(None) from None

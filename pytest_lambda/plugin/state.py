@@ -15,6 +15,7 @@ from pytest_lambda.config.settings import BackendChoice, Resolved, setting_choic
 from pytest_lambda.system.paths import hold_cache, let_go_of_cache
 
 if TYPE_CHECKING:
+    from pytest_lambda.aws import AwsEndpoint
     from pytest_lambda.backends.docker.environment import DockerBackend
     from pytest_lambda.service.service import LambdaService
 
@@ -42,6 +43,10 @@ class PluginState:
             if self._service is None:
                 self._service = LambdaService(settings=self.settings, progress=self.progress)
             return self._service
+
+    def aws(self) -> AwsEndpoint:
+        """Return the session's AWS endpoint (the service's; `--lambda-aws`)."""
+        return self.service().aws()
 
     @overload
     def backend_choice(self) -> BackendChoice: ...

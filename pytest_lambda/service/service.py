@@ -44,6 +44,7 @@ from pytest_lambda.service.function import Function
 from pytest_lambda.system.paths import hold_cache, let_go_of_cache
 
 if TYPE_CHECKING:
+    from pytest_lambda.aws import AwsEndpoint
     from pytest_lambda.backends.docker.environment import DockerBackend
     from pytest_lambda.project.dependencies import BuildRecord, Reporter
 
@@ -56,7 +57,8 @@ class LambdaService(ControlPlane):
 
     Keywords override the `PYTEST_LAMBDA_*` variables: `backend` ("auto", "docker",
     "process"), `image_policy` ("hermetic", "prefer-official", "official"), `connect` ("auto",
-    "direct", "published"), `cache_max_size` (e.g. "5GiB", "off"). `progress` receives the
+    "direct", "published"), `cache_max_size` (e.g. "5GiB", "off"), `aws` ("moto", "off", or an
+    endpoint's URL: what `aws()` gives the functions). `progress` receives the
     lines that say what a long step (an image or dependency build) is doing; stderr by default.
     Close it (or use it as a context manager) to remove every environment it started.
     """
@@ -68,12 +70,13 @@ class LambdaService(ControlPlane):
         image_policy: ImagePolicy | None = None,
         connect: ConnectMode | None = None,
         cache_max_size: str | None = None,
+        aws: str | None = None,
         settings: Mapping[str, Resolved] | None = None,
         progress: Callable[[str], None] | None = None,
         backends: Mapping[str, Callable[[], Backend]] | None = None,
     ) -> None:
         overrides = {"backend": backend, "image_policy": image_policy, "connect": connect,
-                     "cache_max_size": cache_max_size}
+                     "cache_max_size": cache_max_size, "aws": aws}
         if settings is not None and any(v is not None for v in overrides.values()):
             raise ConfigurationError(
                 "LambdaService() takes either settings= or the setting keywords, not both."
@@ -87,6 +90,7 @@ class LambdaService(ControlPlane):
                          else {"docker": self._docker_backend, "process": self._process_backend})
         self._choice: BackendChoice | None = None
         self._deps: Reporter | None = None
+        self._aws: AwsEndpoint | None = None
         self._state_lock = threading.Lock()
         self._service_closed = False
         hold_cache()
@@ -178,6 +182,7 @@ class LambdaService(ControlPlane):
         elif backend is None:
             backend = self.backend_choice().name
         self._require_backend(backend)
+        self.aws().check()  # the endpoint functions are told about answers, or one sentence
         runtime = config.runtime
         if (backend == "docker" and runtime is not None and not runtime.hermetic
                 and self.settings["image_policy"].value == "hermetic"):
@@ -216,14 +221,24 @@ class LambdaService(ControlPlane):
 
         return DockerBackend(
             image_policy=self.settings["image_policy"].value, progress=self.progress,
-            connect=self.settings["connect"].value,
+            connect=self.settings["connect"].value, aws=self.aws(),
         )
 
-    @staticmethod
-    def _process_backend() -> Backend:
+    def _process_backend(self) -> Backend:
         from pytest_lambda.backends.process import ProcessBackend
 
-        return ProcessBackend()
+        return ProcessBackend(aws=self.aws())
+
+    def aws(self) -> AwsEndpoint:
+        """Return the service's AWS endpoint (the `aws` setting): what its functions are told
+        about AWS (fake role credentials, `AWS_ENDPOINT_URL`); it starts moto on first need."""
+        from pytest_lambda.aws import AwsEndpoint
+
+        with self._state_lock:
+            if self._aws is None:
+                setting = self.settings["aws"]
+                self._aws = AwsEndpoint(setting.value, setting.source)
+            return self._aws
 
     def docker_backend_if_made(self) -> DockerBackend | None:
         """Return the Docker backend if something used it, else None."""
@@ -268,6 +283,8 @@ class LambdaService(ControlPlane):
         with self._state_lock:
             closed, self._service_closed = self._service_closed, True
         super().close()
+        if self._aws is not None:  # after the environments that used it
+            self._aws.close()
         if closed:
             return
         if let_go_of_cache():

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_lambda.backends.base import (
+    AwsAccess,
     Credentials,
     ExecutionEnvironment,
     ExitInfo,
@@ -173,6 +174,7 @@ class DockerEnvironment(ExecutionEnvironment):
         host_ports: HostPorts | None = None,
         agent: Path | None = None,
         dial_published: bool = False,
+        endpoint_url: str | None = None,
     ) -> None:
         # With an agent nothing in the container connects to the host: the server listens on
         # loopback for form's sake and admits only the tunnels the host opens (`adopt`).
@@ -189,6 +191,7 @@ class DockerEnvironment(ExecutionEnvironment):
         self._labels = labels
         self._credentials = credentials
         self._log_stream_name = log_stream_name
+        self._endpoint_url = endpoint_url
         self.container_id: str | None = None
         self._cgroups: dict[str, Path] | None = None
         self._tmp: DiskTmp | None = None
@@ -213,6 +216,7 @@ class DockerEnvironment(ExecutionEnvironment):
             runtime_api=self.server.address if self._agent is None else inside,
             log_stream_name=self._log_stream_name,
             credentials=self._credentials,
+            endpoint_url=self._endpoint_url,
         )
         from docker.types import Mount
 
@@ -472,7 +476,8 @@ class DockerBackend:
     name = "docker"
 
     def __init__(self, *, image_policy: str = "hermetic",
-                 progress: Callable[[str], None] | None = None, connect: str = "auto") -> None:
+                 progress: Callable[[str], None] | None = None, connect: str = "auto",
+                 aws: AwsAccess | None = None) -> None:
         from pytest_lambda.containers.client import get_client, sweep
 
         self.client = get_client()
@@ -495,7 +500,9 @@ class DockerBackend:
         self.connect = connect if connect != "auto" else ("direct" if local else "published")
         #: Published ports need a routed network: Docker publishes none for internal ones.
         self.dial_published = self.connect == "published" and not local
-        self.credentials = Credentials.generate()
+        #: The session's AWS (its credentials and endpoint), when the plugin provides one.
+        self.aws = aws
+        self.credentials = aws.credentials if aws is not None else Credentials.generate()
         self.resolv_conf = resolv_conf()
         self.image_policy = image_policy
         self._progress = progress
@@ -537,11 +544,17 @@ class DockerBackend:
         else:
             assert config.runtime is not None
             image = self.image_for(config.runtime.name, config.architecture).tag
+        network = self.network_for(config)
+        endpoint = self.aws.endpoint_for(network.gateway) if self.aws is not None else None
+        if (endpoint is not None and endpoint.host_port is not None
+                and endpoint.host_port not in self.host_ports.allowed()):
+            # Registered for the session: the endpoint outlives any one environment.
+            self.host_ports.allow(endpoint.host_port, "the session's AWS endpoint")
         return DockerEnvironment(
             config,
             client=self.client,
             image=image,
-            network=self.network_for(config),
+            network=network,
             labels=self.labels,
             credentials=self.credentials,
             log_stream_name=log_stream_name,
@@ -549,6 +562,7 @@ class DockerBackend:
             host_ports=self.host_ports,
             agent=self._agent_for(config) if self.connect == "published" else None,
             dial_published=self.dial_published,
+            endpoint_url=endpoint.url if endpoint is not None else None,
         )
 
     def _agent_for(self, config: FunctionConfig) -> Path:
