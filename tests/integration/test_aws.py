@@ -109,6 +109,16 @@ def test_code_under_mock_aws_shares_the_functions_state(services_fn, lambda_aws,
     secret = boto3.client("secretsmanager", region_name="us-east-1").get_secret_value(
         SecretId="db-password")
     assert secret["SecretString"] == "s3cr3t"
+    ssm = boto3.client("ssm", region_name="us-east-1")
+    assert ssm.get_parameter(Name="/app/mode", WithDecryption=True)["Parameter"]["Value"] == (
+        "fast")
+    sqs = boto3.client("sqs", region_name="us-east-1")
+    for queue, body in (("work", '{"key": "a.png"}'), ("notes", "processed a.png")):
+        url = sqs.get_queue_url(QueueName=queue)["QueueUrl"]
+        [message] = sqs.receive_message(QueueUrl=url, WaitTimeSeconds=0)["Messages"]
+        assert message["Body"] == body
+    topics = boto3.client("sns", region_name="us-east-1").list_topics()["Topics"]
+    assert [t["TopicArn"].rsplit(":", 1)[1] for t in topics] == ["done"]
 
 
 def test_environments_get_role_credentials_and_the_endpoint(probe, backend, lambda_aws):
