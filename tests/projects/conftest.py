@@ -3,9 +3,9 @@
 Each directory here is a small Lambda project of a kind people publish (an API over DynamoDB,
 a Kinesis consumer writing to DynamoDB, a Powertools SQS batch processor, a Pillow thumbnail
 function shipped as a zip), tested the way
-its maintainers would test it with this plugin: the AWS-free paths in containers with
-`lambda_function`, the paths that call AWS in-process with `invoke_handler` and moto's
-`mock_aws` (code in a container cannot reach `mock_aws`, which patches only this process).
+its maintainers would test it with this plugin: in containers with `lambda_function`, calling
+AWS on the session's moto (`lambda_aws`), and in-process with `invoke_handler` and moto's
+`mock_aws` (which patches only this process; containers reach moto through its server).
 Functions that import boto3 or Powertools get 1,024 MB (a CPU share of about 0.6 vCPU) and a
 30 s timeout, as such projects configure them: at 128 MB botocore alone takes seconds.
 

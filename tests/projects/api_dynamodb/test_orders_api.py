@@ -1,8 +1,5 @@
-"""The orders API: validation and routing in a container, the DynamoDB paths in-process.
-
-Code in a container cannot reach moto's `mock_aws` (it patches only this process), so the
-reads and writes are tested with `invoke_handler` under `mock_aws`; the container tests cover
-what needs no AWS, and show that a DynamoDB call there fails at once instead of hanging.
+"""The orders API: validation, routing and the DynamoDB paths in a container, against the
+session's moto (`lambda_aws`); the same paths in-process with `invoke_handler` under `mock_aws`.
 """
 
 from __future__ import annotations
@@ -32,8 +29,15 @@ def order_event(method: str, order_id: str | None = "o-1", body=None):
 def orders_api(lambda_function, boto3_layer, backend):
     return lambda_function("orders_api.handler", code=SRC, runtime="python3.13", backend=backend,
                            layers=[boto3_layer], memory_size=1024, timeout=30,
-                           # One attempt: without AWS in the loop, do not wait for retries.
-                           environment={"ORDERS_TABLE": TABLE, "AWS_MAX_ATTEMPTS": "1"})
+                           environment={"ORDERS_TABLE": TABLE})
+
+
+def _create_table(dynamodb):
+    return dynamodb.create_table(
+        TableName=TABLE, BillingMode="PAY_PER_REQUEST",
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+    )
 
 
 @docker_only
@@ -58,11 +62,21 @@ def test_other_methods_are_not_allowed(orders_api):
 
 
 @docker_only
-def test_a_table_call_without_aws_fails_at_once(orders_api):
-    result = orders_api.invoke(order_event("GET"))
+def test_an_order_is_stored_and_read_back_in_a_container(orders_api, lambda_aws):
+    table = _create_table(lambda_aws.resource("dynamodb"))
+    put = orders_api.invoke(order_event("PUT", body={"sku": "A1", "quantity": 2}))
+    assert put.payload["statusCode"] == 201, put.logs
+    got = orders_api.invoke(order_event("GET"))
+    assert got.payload["statusCode"] == 200
+    assert json.loads(got.payload["body"]) == {"id": "o-1", "sku": "A1", "quantity": 2}
+    assert table.get_item(Key={"id": "o-1"})["Item"]["quantity"] == 2
+
+
+@docker_only
+def test_a_call_to_a_missing_table_is_dynamodbs_error_at_once(orders_api, lambda_aws):
+    result = orders_api.invoke(order_event("GET"))  # each test starts from an empty account
     assert result.function_error == "Unhandled"
-    assert result.error["errorType"] == "EndpointConnectionError"
-    assert "dynamodb.us-east-1.amazonaws.com" in result.error["errorMessage"]
+    assert result.error["errorType"] == "ResourceNotFoundException"
 
 
 # -- in-process, with moto ----------------------------------------------------------------------
@@ -76,12 +90,7 @@ def table(monkeypatch):
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
         monkeypatch.setenv(name, "testing")
     with moto.mock_aws():
-        dynamodb = boto3.resource("dynamodb", region_name="us-east-1")
-        yield dynamodb.create_table(
-            TableName=TABLE, BillingMode="PAY_PER_REQUEST",
-            KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
-        )
+        yield _create_table(boto3.resource("dynamodb", region_name="us-east-1"))
 
 
 def call(event):

@@ -3,8 +3,8 @@
 The deployment package is built as a user's build script would: Pillow's manylinux wheel for
 the function's Python (pip `--platform ... --python-version 3.13 --only-binary=:all:`) next to
 the module, zipped. In a container the package must import (Pillow's compiled parts load on
-Lambda's Python) and an S3 call fails at once without AWS; the S3 round trip runs in-process
-under moto's `mock_aws`, with Pillow built for this interpreter.
+Lambda's Python) and make a thumbnail through the session's moto (`lambda_aws`); the same round
+trip runs in-process under moto's `mock_aws`, with Pillow built for this interpreter.
 """
 
 from __future__ import annotations
@@ -48,15 +48,27 @@ def png(width: int, height: int) -> bytes:
 # -- in a container ---------------------------------------------------------------------------
 
 @docker_only
-def test_the_package_imports_and_a_call_to_s3_fails_at_once(lambda_function, package,
-                                                            boto3_layer, backend):
+def test_an_upload_gets_a_thumbnail_in_a_container(lambda_function, package, boto3_layer,
+                                                   backend, lambda_aws, pip_packages,
+                                                   monkeypatch):
+    # Pillow built for this interpreter, to make and check images here.
+    monkeypatch.syspath_prepend(str(pip_packages(PILLOW, python_version="{}.{}".format(
+        *sys.version_info[:2]))))
+    from PIL import Image
+
     fn = lambda_function("thumbnail.handler", code=package, runtime="python3.13",
-                         backend=backend, layers=[boto3_layer], memory_size=1024, timeout=30,
-                         environment={"AWS_MAX_ATTEMPTS": "1"})
+                         backend=backend, layers=[boto3_layer], memory_size=1024, timeout=30)
+    s3 = lambda_aws.client("s3")
+    for bucket in ("photos", "photos-resized"):
+        s3.create_bucket(Bucket=bucket)
+    s3.put_object(Bucket="photos", Key="cats/tabby.png", Body=png(640, 480))
     result = fn.invoke(events.s3_put(bucket="photos", key="cats/tabby.png"))
     # Not Runtime.ImportModuleError: Pillow's compiled modules loaded on the function's Python.
-    assert result.error["errorType"] == "EndpointConnectionError", result.logs
-    assert "s3.amazonaws.com/cats/tabby.png" in result.error["errorMessage"]
+    assert result.function_error is None, result.logs
+    assert result.payload == {"thumbnails": ["resized-cats/tabby.png"]}
+    written = s3.get_object(Bucket="photos-resized", Key="resized-cats/tabby.png")
+    assert written["ContentType"] == "image/png"
+    assert Image.open(io.BytesIO(written["Body"].read())).size == (128, 96)
 
 
 # -- in-process, with moto ----------------------------------------------------------------------
