@@ -11,7 +11,7 @@
   function; one per environment, `--envs` environments.
 - **warm put**: the following `put_object`s of the same client, `--puts` per invocation.
 
-The function bundles boto3 (`tests/functions/aws_bench`, built once into the cache).
+The function (`tests/functions/aws_bench`) uses the runtime's own boto3.
 """
 
 from __future__ import annotations
@@ -56,7 +56,7 @@ def round_trips(service: LambdaService, backend: str, envs: int, puts: int
                 ) -> tuple[list[float], list[float]]:
     runtime = RUNTIME if backend == "docker" else "python{}.{}".format(*sys.version_info[:2])
     fn = service.function("app.handler", code=CODE, runtime=runtime, memory_size=1769,
-                          timeout=30, requirements=True, name=f"bench-aws-{backend}",
+                          timeout=30, name=f"bench-aws-{backend}",
                           backend=backend)
     service.aws().client("s3").create_bucket(Bucket=f"bench-{backend}")
     event = {"bucket": f"bench-{backend}", "puts": puts}

@@ -22,7 +22,6 @@ def uppercase(lambda_function, lambda_aws):
     return lambda_function(
         "app.handler",
         code=CODE,
-        requirements=True,
         runtime="python3.13",
         memory_size=1024,  # boto3's import wants the CPU share of ~0.6 vCPU
         timeout=30,
