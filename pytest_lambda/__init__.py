@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from pytest_lambda.config.runtimes import RuntimeName
     from pytest_lambda.config.settings import BackendName, ImagePolicy
     from pytest_lambda.errors import (
+        AsyncTimeoutError,
         BackendUnavailableError,
         ConfigurationError,
         EnvironmentStartError,
@@ -28,10 +29,15 @@ if TYPE_CHECKING:
         InvokeError,
         LambdaHarnessError,
         RequestTooLargeException,
+        ResourceNotFoundException,
+        TooManyRequestsException,
     )
     from pytest_lambda.inprocess.context import LambdaContext
     from pytest_lambda.inprocess.invoke import invoke_handler
+    from pytest_lambda.lambda_api.api import LambdaAPI
     from pytest_lambda.result import InvokeResult
+    from pytest_lambda.service.asynchronous import AsyncAttempt, AsyncResult
+    from pytest_lambda.service.destinations import AwsEndpoint
     from pytest_lambda.service.function import Function, FunctionFactory
     from pytest_lambda.service.service import LambdaService
 
@@ -59,6 +65,13 @@ _WHERE = {
     "Function": "pytest_lambda.service.function",
     "FunctionFactory": "pytest_lambda.service.function",
     "LambdaService": "pytest_lambda.service.service",
+    "LambdaAPI": "pytest_lambda.lambda_api.api",
+    "AsyncAttempt": "pytest_lambda.service.asynchronous",
+    "AsyncResult": "pytest_lambda.service.asynchronous",
+    "AwsEndpoint": "pytest_lambda.service.destinations",
+    "AsyncTimeoutError": "pytest_lambda.errors",
+    "ResourceNotFoundException": "pytest_lambda.errors",
+    "TooManyRequestsException": "pytest_lambda.errors",
 }
 
 __all__ = [
@@ -85,6 +98,13 @@ __all__ = [
     "__version__",
     "events",
     "invoke_handler",
+    "LambdaAPI",
+    "AsyncAttempt",
+    "AsyncResult",
+    "AwsEndpoint",
+    "AsyncTimeoutError",
+    "ResourceNotFoundException",
+    "TooManyRequestsException",
 ]
 
 

@@ -90,8 +90,13 @@ def lambda_environment(
     credentials: Credentials,
     task_root: str = "/var/task",
     runtime_dir: str = "/var/runtime",
+    lambda_endpoint_url: str | None = None,
 ) -> dict[str, str]:
-    """Return the variables Lambda gives a runtime, the user's merged in as Lambda merges them."""
+    """Return the variables Lambda gives a runtime, the user's merged in as Lambda merges them.
+
+    `lambda_endpoint_url` is the service's Lambda API as the environment reaches it
+    (`AWS_ENDPOINT_URL_LAMBDA`, which the AWS SDKs honour); None gives none.
+    """
     env = {
         "AWS_LAMBDA_FUNCTION_NAME": config.name,
         "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(config.memory_size),
@@ -117,6 +122,8 @@ def lambda_environment(
         "PATH": LAMBDA_PATH,
         "LD_LIBRARY_PATH": LAMBDA_LD_LIBRARY_PATH,
     }
+    if lambda_endpoint_url is not None:
+        env["AWS_ENDPOINT_URL_LAMBDA"] = lambda_endpoint_url
     if config.image is not None:
         # A container image has no handler setting and brings its own PATH, LANG, TZ and library
         # path in its ENV lines; Lambda names the execution environment after the package type.
@@ -152,6 +159,8 @@ class ExecutionEnvironment(ABC):
         self.reported_exit: int | None = None
         self._exit_info: ExitInfo | None = None
         self._destroyed = False
+        #: The service's Lambda API as this environment reaches it (set before `start()`).
+        self.lambda_endpoint_url: str | None = None
 
     def authorize_peer(self, peer: tuple[str, int]) -> bool | None:
         """Return whether a connection from `peer` (address, port) comes from this environment.

@@ -377,6 +377,7 @@ class ProcessEnvironment(ExecutionEnvironment):
             credentials=self._credentials,
             task_root=str(config.code_dir),
             runtime_dir=runtime_dir,
+            lambda_endpoint_url=self.lambda_endpoint_url,
         )
         # The host's interpreter lives outside Lambda's PATH; keep the host's PATH after Lambda's.
         env["PATH"] = env["PATH"] + os.pathsep + os.environ.get("PATH", "")

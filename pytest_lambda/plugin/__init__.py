@@ -13,6 +13,8 @@ from pytest_lambda.plugin import isolation as _isolation
 from pytest_lambda.plugin import report_logs as _report_logs
 from pytest_lambda.plugin import settings as _settings
 from pytest_lambda.plugin.fixtures import (  # noqa: F401  (registers the fixtures)
+    lambda_api,
+    lambda_api_aws,
     lambda_context,
     lambda_function,
     lambda_service,

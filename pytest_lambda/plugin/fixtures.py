@@ -10,6 +10,8 @@ from pytest_lambda.inprocess.context import LambdaContext
 from pytest_lambda.plugin.state import STATE_KEY
 
 if TYPE_CHECKING:
+    from pytest_lambda.lambda_api.api import LambdaAPI
+    from pytest_lambda.service.destinations import AwsEndpoint
     from pytest_lambda.service.function import FunctionFactory
     from pytest_lambda.service.service import LambdaService
 
@@ -57,6 +59,35 @@ def lambda_function(lambda_service: LambdaService) -> FunctionFactory:
     arguments.
     """
     return lambda_service.function
+
+
+@pytest.fixture(scope="session")
+def lambda_api_aws() -> AwsEndpoint | None:
+    """Return the AWS endpoint where ``lambda_api``'s destinations and dead-letter queues
+    live (SQS, SNS, EventBridge), or None for none.
+
+    Override it in a ``conftest.py`` with a session fixture returning
+    ``pytest_lambda.AwsEndpoint(url, access_key_id, secret_access_key)`` (a moto server, for
+    example) to send asynchronous invocation records there.
+    """
+    return None
+
+
+@pytest.fixture(scope="session")
+def lambda_api(pytestconfig: pytest.Config, lambda_service: LambdaService,
+               lambda_api_aws: AwsEndpoint | None) -> LambdaAPI:
+    """Return the session's Lambda API: boto3's ``lambda`` client and the AWS SDKs reach the
+    functions the session made through it.
+
+    ``.endpoint_url`` (loopback, port 0 read back), ``.client(region=...)`` (a boto3 client
+    bound to it, without retries), ``.wait_for_async(timeout=60)`` (returns when every
+    asynchronous event has finished, retries and destinations included), ``.attempts`` and
+    ``.results`` (the record of asynchronous attempts and outcomes). Functions find each other
+    by name or ARN: every environment gets ``AWS_ENDPOINT_URL_LAMBDA`` pointing at it.
+    Asynchronous retries wait Lambda's 1 and 2 minutes unless ``--lambda-async-delay-scale``
+    shortens them.
+    """
+    return pytestconfig.stash[STATE_KEY].lambda_api(lambda_api_aws)
 
 
 @pytest.fixture

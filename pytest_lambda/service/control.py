@@ -14,8 +14,8 @@ import re
 import threading
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
 
 from pytest_lambda.backends.base import Backend, ExecutionEnvironment
 from pytest_lambda.config import limits as _limits
@@ -25,7 +25,15 @@ from pytest_lambda.config.runtimes import init_start_line
 from pytest_lambda.result import InvokeResult
 from pytest_lambda.runtime_api.extensions import FAILURE, SPINDOWN, TIMEOUT
 from pytest_lambda.runtime_api.server import Invocation
-from pytest_lambda.service.payload import encode_client_context, encode_payload, encode_trace_id
+from pytest_lambda.service.asynchronous import AsyncQueue, Delivery, QueuedEvent
+from pytest_lambda.service.destinations import Destinations
+from pytest_lambda.service.payload import (
+    encode_async_payload,
+    encode_client_context,
+    encode_payload,
+    encode_trace_id,
+)
+from pytest_lambda.service.registry import EventInvokeConfig, Registry
 from pytest_lambda.service.reporting import (
     billed_ms,
     exit_error,
@@ -36,6 +44,10 @@ from pytest_lambda.service.reporting import (
     timeout_error,
 )
 from pytest_lambda.system import clock as _clock
+
+if TYPE_CHECKING:
+    from pytest_lambda.service.asynchronous import AsyncResult
+    from pytest_lambda.service.function import Function
 
 
 @dataclass
@@ -69,6 +81,19 @@ class ControlPlane:
         self._reaper = ThreadPoolExecutor(max_workers=4, thread_name_prefix="lambda-teardown")
         self._pending: list[Future[None]] = []
         self._closed = False
+        #: The functions made, by ARN, as Lambda's API finds them.
+        self.registry = Registry()
+        #: Where asynchronous invocation records go (give it an AWS endpoint for SQS, SNS and
+        #: EventBridge destinations).
+        self.destinations = Destinations(self._invoke_destination)
+        #: The factor on Lambda's asynchronous waits and event age (the async_delay_scale
+        #: setting).
+        self.async_delay_scale = 1.0
+        self._async: AsyncQueue | None = None
+        self._async_lock = threading.Lock()
+        #: Given the address an environment reaches this host at, returns the Lambda API's URL
+        #: there (`AWS_ENDPOINT_URL_LAMBDA`), or None; the Lambda API sets it.
+        self.lambda_endpoint: Callable[[str], str | None] | None = None
 
     # -- backends and pools -------------------------------------------------------------------
 
@@ -119,6 +144,8 @@ class ControlPlane:
     def close(self) -> None:
         """Destroy every environment and backend (session end)."""
         self._closed = True
+        if self._async is not None:
+            self._async.close()
         with self._pools_lock:
             pools = list(self._pools.values())
             self._pools.clear()
@@ -148,8 +175,12 @@ class ControlPlane:
         backend: str,
         client_context: dict[str, Any] | None = None,
         trace_id: str | None = None,
+        request_id: str | None = None,
     ) -> InvokeResult:
-        """Run one synchronous (RequestResponse) invocation and return its result."""
+        """Run one synchronous (RequestResponse) invocation and return its result.
+
+        `request_id` is the one the function sees (a new one when None; retries of an
+        asynchronous event keep theirs)."""
         payload = encode_payload(event)
         context_text = encode_client_context(client_context)
         trace = encode_trace_id(trace_id)
@@ -169,26 +200,33 @@ class ControlPlane:
             if slot is not None:
                 try:
                     return self._invoke_warm(config, payload, context_text, pool, slot,
-                                             trace=trace)
+                                             trace=trace, request_id=request_id)
                 except _StaleEnvironment:
                     pass  # it died between invocations: Lambda would start a new one
             return self._invoke_cold(config, payload, context_text, backend, pool, generation,
-                                     trace=trace)
+                                     trace=trace, request_id=request_id)
         finally:
             with pool.lock:
                 pool.busy -= 1
 
     def _new_invocation(self, config: FunctionConfig, payload: bytes,
-                        context_text: str | None, trace: str | None = None) -> Invocation:
+                        context_text: str | None, trace: str | None = None,
+                        request_id: str | None = None) -> Invocation:
         deadline_ms = int(_clock.wall() * 1000) + config.timeout * 1000
-        return Invocation(payload=payload, deadline_ms=deadline_ms, function_arn=config.arn,
-                          client_context=context_text, trace_id=trace or _aws.new_trace_id())
+        invocation = Invocation(payload=payload, deadline_ms=deadline_ms,
+                                function_arn=config.arn, client_context=context_text,
+                                trace_id=trace or _aws.new_trace_id())
+        if request_id is not None:
+            invocation.request_id = request_id
+        return invocation
 
     def _start_and_wait(
         self, backend: Backend, config: FunctionConfig, limit: float
     ) -> tuple[ExecutionEnvironment, float]:
         """Start an environment and wait up to `limit` seconds for its init to end either way."""
         env = backend.create(config, log_stream_name=_aws.log_stream_name())
+        if self.lambda_endpoint is not None:
+            env.lambda_endpoint_url = self.lambda_endpoint(env.server.host)
         started = _clock.perf()
         try:
             env.start()
@@ -206,6 +244,7 @@ class ControlPlane:
     def _invoke_cold(
         self, config: FunctionConfig, payload: bytes, context_text: str | None, backend_name: str,
         pool: _Pool, generation: int, *, trace: str | None = None,
+        request_id: str | None = None,
     ) -> InvokeResult:
         backend = self.backend(backend_name)
         init_limit = float(_limits.INIT_TIMEOUT_S)
@@ -225,7 +264,7 @@ class ControlPlane:
             before += _init_start(config)
             init_limit = budget
             retried = True
-        invocation = self._new_invocation(config, payload, context_text, trace)
+        invocation = self._new_invocation(config, payload, context_text, trace, request_id)
         if env.server.ready_at is None:
             return self._init_failed(env, config, invocation, started, init_limit, before)
         init_ms = (env.server.ready_at - started) * 1000
@@ -238,9 +277,9 @@ class ControlPlane:
 
     def _invoke_warm(
         self, config: FunctionConfig, payload: bytes, context_text: str | None, pool: _Pool,
-        slot: _Slot, *, trace: str | None = None,
+        slot: _Slot, *, trace: str | None = None, request_id: str | None = None,
     ) -> InvokeResult:
-        invocation = self._new_invocation(config, payload, context_text, trace)
+        invocation = self._new_invocation(config, payload, context_text, trace, request_id)
         # Output written between invocations (background threads) belongs to no invocation's
         # START..END; CloudWatch shows it before the next START.
         leftover = slot.env.take_logs()
@@ -413,6 +452,56 @@ class ControlPlane:
             memory_size_mb=config.memory_size,
         )
 
+    # -- asynchronous invocation --------------------------------------------------------------
+
+    def invoke_async(self, function: Function, event: object = None, *,
+                     limit: int = _limits.ASYNC_REQUEST_MAX_BYTES,
+                     operation: str = "the Event invocation type") -> str:
+        """Queue an asynchronous (`Event`) invocation of `function`; return its request id.
+
+        The payload is checked at once (Lambda's 202 comes after that); the rest follows
+        Lambda's asynchronous semantics (see `service.asynchronous`).
+        """
+        import uuid
+
+        payload = encode_async_payload(event, limit, operation)
+        entry = self.registry.entry(function.arn)
+        settings = (replace(entry.event_invoke) if entry is not None
+                    and entry.function.config == function.config else EventInvokeConfig())
+        queued = QueuedEvent(request_id=str(uuid.uuid4()), function_arn=function.arn,
+                             payload=payload, config=settings, target=function)
+        self.async_queue().submit(queued)
+        return queued.request_id
+
+    def async_queue(self) -> AsyncQueue:
+        """Return the service's asynchronous invocation queue, made on first use."""
+        with self._async_lock:
+            if self._async is None:
+                self._async = AsyncQueue(self._run_async, self._deliver_async,
+                                         delay_scale=self.async_delay_scale)
+            return self._async
+
+    def wait_for_async(self, timeout: float | None = 60.0) -> list[AsyncResult]:
+        """Wait until every asynchronous event has finished (retries, destinations and all);
+        return every finished event's result. Raises AsyncTimeoutError, naming what is still
+        pending, after `timeout` seconds."""
+        __tracebackhide__ = True
+        queue = self.async_queue()
+        queue.wait(timeout)
+        return list(queue.results)
+
+    def _run_async(self, event: QueuedEvent) -> InvokeResult:
+        function: Function = event.target
+        return function._invoke(event.payload, request_id=event.request_id)
+
+    def _deliver_async(self, event: QueuedEvent, result: AsyncResult) -> tuple[Delivery, ...]:
+        return self.destinations.deliver(event, result)
+
+    def _invoke_destination(self, arn: str, payload: bytes) -> None:
+        from pytest_lambda.service.registry import parse_function_name
+
+        entry, _version = self.registry.find(parse_function_name(arn))
+        self.invoke_async(entry.function, payload)
 
     @staticmethod
     def _publish_init(env: ExecutionEnvironment, before: str, init_ms: float, status: str,

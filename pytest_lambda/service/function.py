@@ -14,6 +14,7 @@ from pytest_lambda.config.function import NetworkMode
 from pytest_lambda.config.packaging import Layer
 from pytest_lambda.config.runtimes import RuntimeName
 from pytest_lambda.config.settings import BackendName
+from pytest_lambda.errors import InvalidParameterValueException
 from pytest_lambda.service import observe as _observe
 
 if TYPE_CHECKING:
@@ -58,13 +59,66 @@ class Function:
         timeouts, crashes) are on the result; errors of the Invoke operation itself raise an
         `InvokeError` subclass.
         """
+        return self._invoke(event, client_context=client_context, trace_id=trace_id)
+
+    def _invoke(self, event: Any, *, client_context: dict[str, Any] | None = None,
+                trace_id: str | None = None, request_id: str | None = None) -> InvokeResult:
+        """Invoke synchronously, as `invoke`, and as the Lambda API and the asynchronous queue
+        do (with the request id they chose)."""
         _observe.invoking(self)
         result = self._service.invoke(
             self.config, event, backend=self.backend, client_context=client_context,
-            trace_id=trace_id,
+            trace_id=trace_id, request_id=request_id,
         )
         _observe.invoked(self.name, self.backend, result)
         return result
+
+    def invoke_async(self, event: Any = None) -> str:
+        """Invoke the function asynchronously (the `Event` type) and return the request id.
+
+        The event is queued and run with Lambda's asynchronous semantics: retries after a
+        function error, the maximum event age, then the destinations and dead-letter queue
+        `configure_async` sets. Function errors never raise here: they show in the service's
+        record (`lambda_api.attempts`, `lambda_api.results`) and the destinations. Wait for the
+        queue with `lambda_api.wait_for_async()` or `lambda_service.wait_for_async()`.
+        Raises `RequestTooLargeException` over 1 MB (Lambda's limit for `Event`).
+        """
+        return self._service.invoke_async(self, event)
+
+    def configure_async(
+        self,
+        *,
+        maximum_retry_attempts: int = _limits.ASYNC_RETRY_ATTEMPTS_MAX,
+        maximum_event_age: int = _limits.ASYNC_EVENT_AGE_MAX_S,
+        on_success: str | None = None,
+        on_failure: str | None = None,
+        dead_letter_queue: str | None = None,
+    ) -> None:
+        """Set the function's asynchronous invocation settings, as PutFunctionEventInvokeConfig
+        and the function's DeadLetterConfig do.
+
+        ``maximum_retry_attempts`` (0 to 2) after a function error; ``maximum_event_age`` (60 to
+        21,600 s) in the queue; ``on_success`` and ``on_failure``: the ARN of an SQS queue, SNS
+        topic, Lambda function or EventBridge bus for the invocation record;
+        ``dead_letter_queue``: an SQS queue or SNS topic ARN for a failed event's payload.
+        They hold for this function's name until a function of that name is made again.
+        """
+        from pytest_lambda.service.registry import (
+            validate_destination,
+            validate_event_invoke_config,
+        )
+
+        retries, age = validate_event_invoke_config(maximum_retry_attempts, maximum_event_age)
+        settings = self._service.registry.event_invoke_config(self)
+        settings.maximum_retry_attempts, settings.maximum_event_age = retries, age
+        settings.on_success = validate_destination(on_success, "on_success")
+        settings.on_failure = validate_destination(on_failure, "on_failure")
+        if dead_letter_queue is not None and dead_letter_queue.split(":")[2:3] not in (
+                ["sqs"], ["sns"]):
+            raise InvalidParameterValueException(
+                f"dead_letter_queue {dead_letter_queue!r} is not an SQS queue or SNS topic ARN."
+            )
+        settings.dead_letter = validate_destination(dead_letter_queue, "dead_letter_queue")
 
     def reset(self) -> None:
         """Discard the function's warm environments: the next invocation is a cold start."""

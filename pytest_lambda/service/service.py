@@ -89,6 +89,9 @@ class LambdaService(ControlPlane):
         self._deps: Reporter | None = None
         self._state_lock = threading.Lock()
         self._service_closed = False
+        scale = self.settings.get("async_delay_scale")
+        if scale is not None:
+            self.async_delay_scale = float(scale.value)
         hold_cache()
 
     # -- functions ----------------------------------------------------------------------------
@@ -183,7 +186,9 @@ class LambdaService(ControlPlane):
                 and self.settings["image_policy"].value == "hermetic"):
             # Known before any image is looked up: only AWS's image serves this runtime.
             raise ConfigurationError(runtime.no_hermetic_image())
-        return Function(self, config, backend)
+        function = Function(self, config, backend)
+        self.registry.register(function)
+        return function
 
     # -- backends -----------------------------------------------------------------------------
 

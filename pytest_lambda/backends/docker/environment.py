@@ -213,7 +213,13 @@ class DockerEnvironment(ExecutionEnvironment):
             runtime_api=self.server.address if self._agent is None else inside,
             log_stream_name=self._log_stream_name,
             credentials=self._credentials,
+            # Through the agent nothing in the container reaches the host directly.
+            lambda_endpoint_url=self.lambda_endpoint_url if self._agent is None else None,
         )
+        if self._agent is None and self.lambda_endpoint_url and self._host_ports is not None:
+            port = int(self.lambda_endpoint_url.rsplit(":", 1)[1])
+            if port not in self._host_ports.allowed():
+                self._host_ports.allow(port, "the Lambda API")
         from docker.types import Mount
 
         memory = f"{config.memory_size}m"
