@@ -1,0 +1,356 @@
+"""Lambda's API on the wire, driven by boto3's real `lambda` client against a service whose
+environments are the fake backend's threads (no Docker): shapes, headers, errors, the registry.
+"""
+
+from __future__ import annotations
+
+import base64
+import http.client
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+from fake_backend import FakeBackend
+
+from pytest_lambda.lambda_api.api import LambdaAPI
+from pytest_lambda.service.function import Function
+from pytest_lambda.service.registry import parse_function_name
+from pytest_lambda.service.service import LambdaService
+
+ACCOUNT = "123456789012"
+
+
+@pytest.fixture
+def backend() -> FakeBackend:
+    return FakeBackend()
+
+
+@pytest.fixture
+def service(backend: FakeBackend) -> Iterator[LambdaService]:
+    svc = LambdaService(backends={"fake": lambda: backend})
+    svc.async_delay_scale = 0.0
+    yield svc
+    svc.close()
+
+
+@pytest.fixture
+def api(service: LambdaService) -> Iterator[LambdaAPI]:
+    with LambdaAPI(service) as lambda_api:
+        yield lambda_api
+
+
+@pytest.fixture
+def client(api: LambdaAPI) -> Any:
+    return api.client()
+
+
+@pytest.fixture
+def make(service: LambdaService, tmp_path: Path):  # type: ignore[no-untyped-def]
+    code = tmp_path / "code"
+    code.mkdir()
+    (code / "app.py").write_text("def handler(event, context):\n    return event\n")
+
+    def make(name: str = "orders", **options: Any) -> Function:
+        options.setdefault("runtime", "python3.13")
+        return service.function("app.handler", code=str(code), name=name, backend="fake",
+                                **options)
+
+    return make
+
+
+def _error(exc: pytest.ExceptionInfo[ClientError]) -> tuple[str, int, str, dict[str, Any]]:
+    response = exc.value.response
+    return (response["Error"]["Code"], response["ResponseMetadata"]["HTTPStatusCode"],
+            response["Error"]["Message"], response)
+
+
+def test_invoke_by_name_arn_and_partial_arn_returns_the_payload(make, client, backend):
+    fn = make()
+    for identifier in ("orders", fn.arn, f"{ACCOUNT}:function:orders", "orders:$LATEST",
+                       f"{fn.arn}:$LATEST"):
+        answer = client.invoke(FunctionName=identifier, Payload=json.dumps({"id": identifier}))
+        assert answer["StatusCode"] == 200
+        assert answer["ExecutedVersion"] == "$LATEST"
+        assert "FunctionError" not in answer
+        assert json.loads(answer["Payload"].read()) == {"id": identifier}
+    assert [event for _env, event in backend.received][-1] == {"id": f"{fn.arn}:$LATEST"}
+
+
+def test_invoke_without_a_payload_sends_an_empty_object(make, client, backend):
+    make()
+    answer = client.invoke(FunctionName="orders")
+    assert json.loads(answer["Payload"].read()) == {}
+
+
+def test_the_request_id_is_the_one_the_function_saw_and_tail_has_its_logs(make, client):
+    make()
+    answer = client.invoke(FunctionName="orders", LogType="Tail", Payload=b'{"a": 1}')
+    request_id = answer["ResponseMetadata"]["RequestId"]
+    logs = base64.b64decode(answer["LogResult"]).decode()
+    assert f"START RequestId: {request_id} Version: $LATEST" in logs
+    assert f"END RequestId: {request_id}" in logs
+    assert f"REPORT RequestId: {request_id}" in logs
+    assert "LogResult" not in client.invoke(FunctionName="orders")
+
+
+def test_the_tail_is_the_last_4_kb_of_the_logs(make, client, service):
+    fn = make()
+    logs = fn.invoke({"a": 1}).logs
+    assert len(logs.encode()) < 4096  # the fake runtime writes little; the cut is still applied
+    answer = client.invoke(FunctionName="orders", LogType="Tail")
+    assert len(base64.b64decode(answer["LogResult"])) <= 4096
+
+
+def test_a_function_error_is_200_with_x_amz_function_error(make, client):
+    make()
+    answer = client.invoke(FunctionName="orders",
+                           Payload=json.dumps({"op": "raise", "message": "boom"}))
+    assert answer["StatusCode"] == 200
+    assert answer["FunctionError"] == "Unhandled"
+    assert json.loads(answer["Payload"].read())["errorMessage"] == "boom"
+
+
+def test_dry_run_checks_the_function_and_payload_and_runs_nothing(make, client, backend):
+    make()
+    answer = client.invoke(FunctionName="orders", InvocationType="DryRun", Payload=b'{"a": 1}')
+    assert answer["StatusCode"] == 204
+    assert backend.received == []
+    with pytest.raises(ClientError) as exc:
+        client.invoke(FunctionName="orders", InvocationType="DryRun", Payload=b"{nope")
+    assert _error(exc)[:2] == ("InvalidRequestContentException", 400)
+    with pytest.raises(ClientError) as exc:
+        client.invoke(FunctionName="missing", InvocationType="DryRun")
+    assert _error(exc)[:2] == ("ResourceNotFoundException", 404)
+
+
+def test_unknown_function_and_qualifier_are_resource_not_found_in_lambdas_shape(make, client):
+    fn = make()
+    with pytest.raises(ClientError) as exc:
+        client.invoke(FunctionName="missing")
+    code, status, message, response = _error(exc)
+    assert (code, status) == ("ResourceNotFoundException", 404)
+    assert message == f"Function not found: arn:aws:lambda:us-east-1:{ACCOUNT}:function:missing"
+    assert response["Type"] == "User"
+    with pytest.raises(ClientError) as exc:
+        client.invoke(FunctionName="orders", Qualifier="7")
+    assert _error(exc)[2] == f"Function not found: {fn.arn}:7"
+
+
+def test_a_function_is_found_only_in_its_own_region(make, api):
+    make(region="eu-west-1")
+    assert api.client(region="eu-west-1").invoke(FunctionName="orders")["StatusCode"] == 200
+    with pytest.raises(ClientError) as exc:
+        api.client(region="us-east-1").invoke(FunctionName="orders")
+    assert _error(exc)[0] == "ResourceNotFoundException"
+
+
+def test_bad_names_and_conflicting_qualifiers_get_lambdas_errors(make, client):
+    make()
+    with pytest.raises(ClientError) as exc:
+        client.invoke(FunctionName="orders:$LATEST", Qualifier="prod")
+    assert _error(exc)[:2] == ("InvalidParameterValueException", 400)
+    assert "derived qualifier" in _error(exc)[2]
+    with pytest.raises(ClientError) as exc:
+        client.invoke(FunctionName="no spaces allowed")
+    assert _error(exc)[:2] == ("ValidationException", 400)
+    with pytest.raises(ClientError) as exc:
+        client.invoke(FunctionName="x" * 65)
+    assert _error(exc)[:2] == ("ValidationException", 400)
+
+
+def test_malformed_json_and_oversized_payloads_are_refused(make, client):
+    make()
+    with pytest.raises(ClientError) as exc:
+        client.invoke(FunctionName="orders", Payload=b"{not json")
+    code, status, message, _ = _error(exc)
+    assert (code, status) == ("InvalidRequestContentException", 400)
+    assert message.startswith("Could not parse request body into json")
+    with pytest.raises(ClientError) as exc:
+        client.invoke(FunctionName="orders", Payload=b'"' + b"x" * (6 * 1024 * 1024) + b'"')
+    assert _error(exc)[:2] == ("RequestTooLargeException", 413)
+    with pytest.raises(ClientError) as exc:
+        client.invoke(FunctionName="orders", InvocationType="Event",
+                      Payload=b'"' + b"x" * (1024 * 1024) + b'"')
+    assert _error(exc)[:2] == ("RequestTooLargeException", 413)
+    assert "Event" in _error(exc)[2]
+
+
+def test_an_unknown_invocation_type_is_a_validation_error(make, client):
+    make()
+    with pytest.raises(ClientError) as exc:
+        client.invoke(FunctionName="orders", InvocationType="Sometimes")
+    assert _error(exc)[:2] == ("ValidationException", 400)
+
+
+def test_get_function_and_configuration_describe_the_function(make, client):
+    fn = make(memory_size=256, timeout=7, environment={"STAGE": "test"})
+    config = client.get_function_configuration(FunctionName="orders")
+    assert config["FunctionName"] == "orders"
+    assert config["FunctionArn"] == fn.arn
+    assert config["Runtime"] == "python3.13" and config["Handler"] == "app.handler"
+    assert config["MemorySize"] == 256 and config["Timeout"] == 7
+    assert config["Environment"] == {"Variables": {"STAGE": "test"}}
+    assert config["Version"] == "$LATEST" and config["State"] == "Active"
+    assert config["PackageType"] == "Zip" and config["Architectures"] == [fn.config.architecture]
+    whole = client.get_function(FunctionName=fn.arn)
+    config.pop("ResponseMetadata")
+    assert whole["Configuration"] == config
+    assert whole["Code"]["RepositoryType"] == "S3"
+
+
+def test_list_functions_pages_through_the_regions_functions(make, client):
+    for i in range(5):
+        make(name=f"fn-{i}")
+    make(name="elsewhere", region="eu-west-1")
+    first = client.list_functions(MaxItems=2)
+    assert [f["FunctionName"] for f in first["Functions"]] == ["fn-0", "fn-1"]
+    names = [f["FunctionName"]
+             for page in client.get_paginator("list_functions").paginate(
+                 PaginationConfig={"PageSize": 2})
+             for f in page["Functions"]]
+    assert names == [f"fn-{i}" for i in range(5)]
+
+
+def test_a_later_function_of_the_same_name_replaces_the_earlier(make, client, backend):
+    make(environment={"VER": "1"})
+    make(environment={"VER": "2"})
+    config = client.get_function_configuration(FunctionName="orders")
+    assert config["Environment"]["Variables"] == {"VER": "2"}
+
+
+def _raw(api: LambdaAPI, method: str, path: str, body: bytes = b"",
+         headers: dict[str, str] | None = None) -> tuple[int, dict[str, str], Any]:
+    host, port = api.endpoint_url.rsplit("//", 1)[1].split(":")
+    conn = http.client.HTTPConnection(host, int(port), timeout=10)
+    try:
+        conn.request(method, path, body, headers or {})
+        reply = conn.getresponse()
+        data = reply.read()
+        return reply.status, dict(reply.getheaders()), json.loads(data) if data else None
+    finally:
+        conn.close()
+
+
+def test_a_wrong_method_or_unknown_path_gets_an_aws_error_not_a_page(make, api):
+    make()
+    status, headers, body = _raw(api, "DELETE", "/2015-03-31/functions/orders/invocations")
+    assert status == 404 and headers["X-Amzn-ErrorType"] == "UnknownOperationException"
+    assert body["Type"] == "User"
+    status, headers, body = _raw(api, "GET", "/nowhere")
+    assert status == 404 and headers["X-Amzn-ErrorType"] == "UnknownOperationException"
+
+
+def test_unimplemented_operations_say_so(make, client):
+    make()
+    with pytest.raises(ClientError) as exc:
+        client.get_policy(FunctionName="orders")
+    code, status, message, _ = _error(exc)
+    assert (code, status) == ("NotImplementedException", 501)
+    assert "does not implement" in message
+
+
+def test_huge_headers_and_bad_lengths_get_an_aws_error_and_the_server_goes_on(make, api, client):
+    make()
+    status, headers, body = _raw(api, "POST", "/2015-03-31/functions/orders/invocations",
+                                 b"{}", {"X-Big": "x" * 70_000})
+    assert status == 431 and headers["X-Amzn-ErrorType"] == "RequestHeaderFieldsTooLarge"
+    status, headers, _ = _raw(api, "POST", "/2015-03-31/functions/orders/invocations", b"",
+                              {"Content-Length": "-5"})
+    assert status == 400 and headers["X-Amzn-ErrorType"] == "InvalidRequestContentException"
+    status, headers, _ = _raw(api, "POST", "/2015-03-31/functions/orders/invocations", b"",
+                              {"X-Amz-Client-Context": "%%%"})
+    assert status == 400
+    assert client.invoke(FunctionName="orders")["StatusCode"] == 200
+
+
+def test_client_context_reaches_the_function(make, client, backend):
+    make()
+    context = base64.b64encode(json.dumps({"custom": {"k": "v"}}).encode()).decode()
+    assert client.invoke(FunctionName="orders", ClientContext=context)["StatusCode"] == 200
+
+
+def test_event_invocation_is_202_and_runs_later_with_the_same_request_id(make, api, client,
+                                                                          backend):
+    make()
+    answer = client.invoke(FunctionName="orders", InvocationType="Event", Payload=b'{"e": 1}')
+    assert answer["StatusCode"] == 202
+    request_id = answer["ResponseMetadata"]["RequestId"]
+    results = api.wait_for_async(timeout=30)
+    assert [r.request_id for r in results] == [request_id]
+    assert results[0].condition == "Success" and results[0].invoke_count == 1
+    assert backend.received[-1][1] == {"e": 1}
+    assert [(a.request_id, a.outcome) for a in api.attempts] == [(request_id, "success")]
+
+
+def test_a_failing_event_is_retried_twice_and_never_raises(make, api, client):
+    make()
+    client.invoke(FunctionName="orders", InvocationType="Event",
+                  Payload=json.dumps({"op": "raise", "message": "no"}))
+    (result,) = api.wait_for_async(timeout=30)
+    assert result.condition == "RetriesExhausted" and result.invoke_count == 3
+    assert [a.outcome for a in api.attempts] == ["error"] * 3
+    assert [a.attempt for a in api.attempts] == [1, 2, 3]
+
+
+def test_invoke_async_is_the_deprecated_operation_with_its_256_kb_limit(make, api, client):
+    make()
+    answer = client.invoke_async(FunctionName="orders", InvokeArgs=b'{"old": true}')
+    assert answer["Status"] == 202
+    assert api.wait_for_async(timeout=30)[0].ok
+    with pytest.raises(ClientError) as exc:
+        client.invoke_async(FunctionName="orders",
+                            InvokeArgs=b'"' + b"x" * (256 * 1024) + b'"')
+    assert _error(exc)[:2] == ("RequestTooLargeException", 413)
+
+
+def test_event_invoke_config_through_the_api(make, api, client):
+    fn = make()
+    with pytest.raises(ClientError) as exc:
+        client.get_function_event_invoke_config(FunctionName="orders")
+    assert _error(exc)[0] == "ResourceNotFoundException"
+    queue = f"arn:aws:sqs:us-east-1:{ACCOUNT}:failures"
+    put = client.put_function_event_invoke_config(
+        FunctionName="orders", MaximumRetryAttempts=0, MaximumEventAgeInSeconds=120,
+        DestinationConfig={"OnFailure": {"Destination": queue}},
+    )
+    assert put["MaximumRetryAttempts"] == 0 and put["MaximumEventAgeInSeconds"] == 120
+    assert put["FunctionArn"] == f"{fn.arn}:$LATEST"
+    got = client.get_function_event_invoke_config(FunctionName="orders")
+    assert got["DestinationConfig"] == {"OnFailure": {"Destination": queue}}
+    with pytest.raises(ClientError) as exc:
+        client.put_function_event_invoke_config(FunctionName="orders", MaximumRetryAttempts=3)
+    assert _error(exc)[:2] == ("ValidationException", 400)
+    client.invoke(FunctionName="orders", InvocationType="Event",
+                  Payload=json.dumps({"op": "raise"}))
+    (result,) = api.wait_for_async(timeout=30)
+    assert result.invoke_count == 1  # MaximumRetryAttempts=0
+    (delivery,) = result.deliveries
+    assert delivery.kind == "on-failure" and delivery.target == queue
+    assert delivery.error is not None and "no AWS endpoint" in delivery.error
+    client.delete_function_event_invoke_config(FunctionName="orders")
+    with pytest.raises(ClientError):
+        client.get_function_event_invoke_config(FunctionName="orders")
+
+
+def test_environments_get_the_api_as_aws_endpoint_url_lambda(make, api, backend):
+    fn = make()
+    fn.invoke({})
+    (env,) = backend.created
+    assert env.lambda_endpoint_url == api.endpoint_url
+
+
+@pytest.mark.parametrize(("identifier", "qualifier", "expected"), [
+    ("orders", None, ("orders", "us-east-1", ACCOUNT, None)),
+    ("orders:prod", None, ("orders", "us-east-1", ACCOUNT, "prod")),
+    (f"{ACCOUNT}:function:orders", "3", ("orders", "us-east-1", ACCOUNT, "3")),
+    (f"arn:aws:lambda:eu-west-1:{ACCOUNT}:function:orders:$LATEST", None,
+     ("orders", "eu-west-1", ACCOUNT, "$LATEST")),
+    ("arn:aws:lambda:eu-west-1:210987654321:function:orders", None,
+     ("orders", "eu-west-1", "210987654321", None)),
+])
+def test_function_identifiers_are_taken_apart_as_lambda_does(identifier, qualifier, expected):
+    ref = parse_function_name(identifier, qualifier)
+    assert (ref.name, ref.region, ref.account_id, ref.qualifier) == expected
