@@ -68,6 +68,13 @@ class LambdaAPI:
                 server = self._servers[address] = LambdaAPIServer(address, self.service)
             return server
 
+    def use_aws(self, aws: AwsEndpoint | None) -> AwsEndpoint | None:
+        """Send destination records and dead letters to `aws` from now on; return the
+        endpoint used until now."""
+        previous = self.service.destinations.endpoint
+        self.service.destinations.endpoint = aws
+        return previous
+
     def client(self, region: str = _aws.DEFAULT_REGION, **kwargs: Any) -> Any:
         """Return a boto3 `lambda` client bound to the API.
 
