@@ -357,3 +357,55 @@ def test_a_destination_that_cannot_be_reached_is_on_the_result_not_raised(moto_u
     (delivery,) = Destinations(lambda a, p: None, AwsEndpoint(moto_url)).deliver(event, result)
     assert delivery.kind == "on-failure" and delivery.error is not None
     assert "NonExistentQueue" in delivery.error or "does not exist" in delivery.error
+
+
+def test_a_thousand_event_soak_accounts_for_every_event_exactly_once():
+    """1,000 events at concurrency 8: a third succeed, a third always fail, a third are
+    throttled twice first; every event finishes exactly once with the right count."""
+    lock = threading.Lock()
+    running = 0
+    peak = 0
+    throttled: dict[str, int] = {}
+
+    def run(event: QueuedEvent) -> InvokeResult:
+        nonlocal running, peak
+        n = int(event.request_id)
+        with lock:
+            running += 1
+            peak = max(peak, running)
+        try:
+            time.sleep(0.0005)
+            if n % 3 == 2 and throttled.get(event.request_id, 0) < 2:
+                with lock:
+                    throttled[event.request_id] = throttled.get(event.request_id, 0) + 1
+                raise TooManyRequestsException("Rate Exceeded.", reason="ConcurrentInvocation"
+                                               "LimitExceeded")
+            if n % 3 == 1:
+                return InvokeResult(raw_payload=b'{"errorMessage": "no"}',
+                                    request_id=event.request_id, function_error="Unhandled")
+            return InvokeResult(raw_payload=b"{}", request_id=event.request_id)
+        finally:
+            with lock:
+                running -= 1
+
+    delivered: list[str] = []
+    queue = AsyncQueue(run, lambda event, result: (delivered.append(event.request_id), ())[1],
+                       delay_scale=0.0, workers=8)
+    try:
+        for n in range(1000):
+            queue.submit(QueuedEvent(request_id=str(n), function_arn=ARN, payload=b"{}",
+                                     config=EventInvokeConfig()))
+        queue.wait(timeout=120)
+    finally:
+        queue.close()
+    assert peak <= 8
+    assert sorted(delivered, key=int) == [str(n) for n in range(1000)]
+    by_id = {r.request_id: r for r in queue.results}
+    assert len(queue.results) == len(by_id) == 1000
+    for n in range(1000):
+        result = by_id[str(n)]
+        expected = ("RetriesExhausted", 3) if n % 3 == 1 else ("Success", 1)
+        assert (result.condition, result.invoke_count) == expected
+    outcomes = [a.outcome for a in queue.attempts]
+    assert outcomes.count("throttled") == 2 * len([n for n in range(1000) if n % 3 == 2])
+    assert outcomes.count("error") == 3 * len([n for n in range(1000) if n % 3 == 1])
