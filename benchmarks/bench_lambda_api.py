@@ -1,6 +1,6 @@
 """Measure a warm `Invoke` through boto3 and the Lambda API next to `Function.invoke()`.
 
-    python benchmarks/bench_lambda_api.py [--backend docker|process] [--warm N]
+    python benchmarks/bench_lambda_api.py [--backend docker|process] [--warm N] [--runtime R]
 
 Uses the emulated service and its Lambda API directly (as the plugin wires them, without
 pytest) on tests/functions/hello at 1,769 MB (one vCPU). Both paths run the same function in
@@ -35,9 +35,10 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--backend", default="docker", choices=["docker", "process"])
     parser.add_argument("--warm", type=int, default=300)
+    parser.add_argument("--runtime", default="python3.13")
     args = parser.parse_args()
     with LambdaService() as service, LambdaAPI(service) as api:
-        fn = service.function("app.handler", code=HELLO, runtime="python3.13",
+        fn = service.function("app.handler", code=HELLO, runtime=args.runtime,
                               memory_size=1769, timeout=10, name="bench-api",
                               backend=args.backend)
         client = api.client()

@@ -102,9 +102,11 @@ class TooManyRequestsException(InvokeError):
     error_type = "TooManyRequestsException"
     status_code = 429
 
-    def __init__(self, message: str, *, reason: str) -> None:
+    def __init__(self, message: str, *, reason: str, limit: int | None = None) -> None:
         super().__init__(message)
         self.reason = reason
+        #: The reserved concurrency that throttled it, when that was the reason.
+        self.limit = limit
 
 
 class AsyncTimeoutError(LambdaHarnessError, TimeoutError):

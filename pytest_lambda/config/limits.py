@@ -47,6 +47,10 @@ DLQ_ERROR_MESSAGE_MAX_BYTES = 1024
 #: Response payload the Runtime API accepts from a runtime (bytes): 6 MiB plus 100.
 RESPONSE_MAX_BYTES = 6 * 1024 * 1024 + 100
 
+#: The account's concurrency, and what reserved concurrency must leave unreserved.
+ACCOUNT_CONCURRENCY = 1_000
+UNRESERVED_CONCURRENCY_MIN = 100
+
 #: ClientContext of an Invoke request, base64-encoded (bytes).
 CLIENT_CONTEXT_MAX_BYTES = 3_583
 

@@ -78,6 +78,9 @@ _ROUTES: list[Route] = [
          "get_event_invoke_config"),
         ("DELETE", r"/2019-09-25/functions/(?P<fn>[^/]+)/event-invoke-config/?",
          "delete_event_invoke_config"),
+        ("PUT", r"/2017-10-31/functions/(?P<fn>[^/]+)/concurrency/?", "put_concurrency"),
+        ("GET", r"/2019-09-30/functions/(?P<fn>[^/]+)/concurrency/?", "get_concurrency"),
+        ("DELETE", r"/2017-10-31/functions/(?P<fn>[^/]+)/concurrency/?", "delete_concurrency"),
     )
 ]
 
@@ -110,8 +113,9 @@ class _Handler(BaseHTTPRequestHandler):
     # client's delayed ACK (about 40 ms a call on Linux).
     disable_nagle_algorithm = True
     server: LambdaAPIServer
-    server_version = "pytest-aws-lambda"
-    sys_version = ""
+
+    def version_string(self) -> str:
+        return "pytest-aws-lambda"
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib's name
         pass  # the test output is no place for an access log
@@ -297,7 +301,32 @@ class _Handler(BaseHTTPRequestHandler):
 
     def op_get_function(self, fn: str) -> tuple[int, bytes, dict[str, str]]:
         entry, version = self._find(fn, self.query.get("Qualifier"))
-        return 200, _json(documents.function_document(entry.function, version)), {}
+        document = documents.function_document(entry.function, version)
+        if entry.reserved is not None:
+            document["Concurrency"] = {"ReservedConcurrentExecutions": entry.reserved}
+        return 200, _json(document), {}
+
+    def op_put_concurrency(self, fn: str) -> tuple[int, bytes, dict[str, str]]:
+        entry, _version = self._find(fn)
+        reserved = self._json_body().get("ReservedConcurrentExecutions")
+        if reserved is None:
+            raise ValidationException(
+                "1 validation error detected: Value null at 'reservedConcurrentExecutions' "
+                "failed to satisfy constraint: Member must not be null"
+            )
+        entry.function.set_reserved_concurrency(reserved)
+        return 200, _json({"ReservedConcurrentExecutions": reserved}), {}
+
+    def op_get_concurrency(self, fn: str) -> tuple[int, bytes, dict[str, str]]:
+        entry, _version = self._find(fn)
+        document = ({} if entry.reserved is None
+                    else {"ReservedConcurrentExecutions": entry.reserved})
+        return 200, _json(document), {}
+
+    def op_delete_concurrency(self, fn: str) -> tuple[int, bytes, dict[str, str]]:
+        entry, _version = self._find(fn)
+        entry.function.set_reserved_concurrency(None)
+        return 204, b"", {}
 
     def op_get_configuration(self, fn: str) -> tuple[int, bytes, dict[str, str]]:
         entry, version = self._find(fn, self.query.get("Qualifier"))

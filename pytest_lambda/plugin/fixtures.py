@@ -49,6 +49,8 @@ def lambda_function(lambda_service: LambdaService) -> FunctionFactory:
     - ``architecture``: ``"x86_64"`` or ``"arm64"`` (the host's by default; the other runs on
       Docker under QEMU); ``network``: ``"isolated"`` (only the plugin's own servers) or
       ``"open"``; ``backend``: ``"docker"`` or ``"process"`` instead of ``--lambda-backend``.
+    - ``reserved_concurrency``: caps simultaneous invocations (over it: a
+      ``TooManyRequestsException``; 0 throttles every invocation).
 
     Bad configuration raises ``pytest_lambda.ConfigurationError`` at this call. Functions with
     the same configuration and code share warm environments across tests, so module state one

@@ -260,6 +260,11 @@ class AsyncQueue:
         except TooManyRequestsException as exc:
             event.throttles += 1
             self._record(event, "throttled", error_type=exc.reason, error_message=exc.message)
+            if exc.limit == 0:
+                # Reserved concurrency 0: Lambda sends new events straight to the on-failure
+                # destination or dead-letter queue, without retries.
+                self._finish(event, "RetriesExhausted")
+                return
             backoff = min(_limits.ASYNC_THROTTLE_BACKOFF_MIN_S * 2 ** (event.throttles - 1),
                           _limits.ASYNC_THROTTLE_BACKOFF_MAX_S)
             self._later(event, backoff)

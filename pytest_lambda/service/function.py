@@ -57,7 +57,7 @@ class Function:
         Lambda's form `Root=1-...;Parent=...;Sampled=0`; by default each call gets a new one.
         Function errors (exceptions,
         timeouts, crashes) are on the result; errors of the Invoke operation itself raise an
-        `InvokeError` subclass.
+        `InvokeError` subclass (`TooManyRequestsException` over the reserved concurrency).
         """
         return self._invoke(event, client_context=client_context, trace_id=trace_id)
 
@@ -65,13 +65,23 @@ class Function:
                 trace_id: str | None = None, request_id: str | None = None) -> InvokeResult:
         """Invoke synchronously, as `invoke`, and as the Lambda API and the asynchronous queue
         do (with the request id they chose)."""
-        _observe.invoking(self)
-        result = self._service.invoke(
-            self.config, event, backend=self.backend, client_context=client_context,
-            trace_id=trace_id, request_id=request_id,
-        )
+        with self._service.registry.admit(self):
+            _observe.invoking(self)
+            result = self._service.invoke(
+                self.config, event, backend=self.backend, client_context=client_context,
+                trace_id=trace_id, request_id=request_id,
+            )
         _observe.invoked(self.name, self.backend, result)
         return result
+
+    def set_reserved_concurrency(self, reserved: int | None) -> None:
+        """Reserve `reserved` concurrent executions for the function (None: remove the
+        reservation), as PutFunctionConcurrency does: an invocation over it is throttled
+        (`TooManyRequestsException`, reason `ReservedFunctionConcurrentInvocationLimitExceeded`)
+        and an asynchronous one goes back to the queue; 0 throttles everything."""
+        from pytest_lambda.service.registry import validate_reserved_concurrency
+
+        self._service.registry.set_reserved(self, validate_reserved_concurrency(reserved))
 
     def invoke_async(self, event: Any = None) -> str:
         """Invoke the function asynchronously (the `Event` type) and return the request id.
@@ -157,4 +167,5 @@ class FunctionFactory(Protocol):
         requirements: str | PathLike[str] | Literal[True] | None = None,
         network: NetworkMode = "isolated",
         backend: BackendName | None = None,
+        reserved_concurrency: int | None = None,
     ) -> Function: ...

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import re
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -18,6 +20,7 @@ from pytest_lambda.config import names as _aws
 from pytest_lambda.errors import (
     InvalidParameterValueException,
     ResourceNotFoundException,
+    TooManyRequestsException,
     ValidationException,
 )
 from pytest_lambda.system import clock as _clock
@@ -156,6 +159,28 @@ class FunctionEntry:
 
     function: Function
     event_invoke: EventInvokeConfig = field(default_factory=EventInvokeConfig)
+    #: Reserved concurrency (None: the account's unreserved pool), and invocations under way.
+    reserved: int | None = None
+    in_flight: int = 0
+
+
+def validate_reserved_concurrency(value: object) -> int | None:
+    """Return `value` if PutFunctionConcurrency would take it (None: no reservation)."""
+    if value is None:
+        return None
+    most = _limits.ACCOUNT_CONCURRENCY - _limits.UNRESERVED_CONCURRENCY_MIN
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise InvalidParameterValueException(
+            f"reserved_concurrency must be a whole number from 0 to {most}, not {value!r}."
+        )
+    if value > most:
+        raise InvalidParameterValueException(
+            f"Specified ReservedConcurrentExecutions for function decreases account's "
+            f"UnreservedConcurrentExecution below its minimum value of "
+            f"[{_limits.UNRESERVED_CONCURRENCY_MIN}] (reserve at most {most} of the "
+            f"account's {_limits.ACCOUNT_CONCURRENCY})."
+        )
+    return value
 
 
 class Registry:
@@ -165,10 +190,43 @@ class Registry:
         self._lock = threading.Lock()
         self._entries: dict[str, FunctionEntry] = {}
 
-    def register(self, function: Function) -> None:
+    def register(self, function: Function, reserved: int | None = None) -> None:
         """Make `function` the one its ARN names (its asynchronous settings start afresh)."""
         with self._lock:
-            self._entries[function.arn] = FunctionEntry(function)
+            previous = self._entries.get(function.arn)
+            self._entries[function.arn] = FunctionEntry(
+                function, reserved=reserved,
+                in_flight=previous.in_flight if previous is not None else 0,
+            )
+
+    def set_reserved(self, function: Function, reserved: int | None) -> None:
+        """Set (None: remove) `function`'s reserved concurrency."""
+        with self._lock:
+            entry = self._entries.get(function.arn)
+            if entry is None or entry.function.config != function.config:
+                entry = self._entries[function.arn] = FunctionEntry(function)
+            entry.reserved = reserved
+
+    @contextmanager
+    def admit(self, function: Function) -> Iterator[None]:
+        """Count an invocation of `function` while it runs, or raise Lambda's throttle when
+        its reserved concurrency is used up."""
+        with self._lock:
+            entry = self._entries.get(function.arn)
+            if entry is not None and entry.reserved is not None \
+                    and entry.in_flight >= entry.reserved:
+                raise TooManyRequestsException(
+                    "Rate Exceeded.", reason="ReservedFunctionConcurrentInvocationLimitExceeded",
+                    limit=entry.reserved,
+                )
+            if entry is not None:
+                entry.in_flight += 1
+        try:
+            yield
+        finally:
+            if entry is not None:
+                with self._lock:
+                    entry.in_flight -= 1
 
     def event_invoke_config(self, function: Function) -> EventInvokeConfig:
         """Return `function`'s asynchronous settings to change (registering it if needed)."""

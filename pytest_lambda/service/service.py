@@ -37,7 +37,7 @@ from pytest_lambda.config.settings import (
     resolve,
     setting_choice,
 )
-from pytest_lambda.errors import ConfigurationError, LambdaHarnessError
+from pytest_lambda.errors import ConfigurationError, InvokeError, LambdaHarnessError
 from pytest_lambda.service.build import build_config
 from pytest_lambda.service.control import ControlPlane
 from pytest_lambda.service.function import Function
@@ -118,6 +118,7 @@ class LambdaService(ControlPlane):
         requirements: str | PathLike[str] | Literal[True] | None = None,
         network: NetworkMode = "isolated",
         backend: BackendName | None = None,
+        reserved_concurrency: int | None = None,
     ) -> Function:
         """Make a Lambda function and return its `Function`; nothing starts until it is invoked.
 
@@ -131,6 +132,7 @@ class LambdaService(ControlPlane):
         (the host's by default; the other runs on Docker under QEMU). ``network``: "isolated"
         (the plugin's own servers only) or "open". ``region`` and ``account_id`` make the ARN
         and ``AWS_REGION``. ``backend`` overrides the service's for this function.
+        ``reserved_concurrency`` caps its simultaneous invocations (0 throttles every one).
 
         Raises ConfigurationError (one sentence) for anything Lambda or the harness refuses.
         """
@@ -143,13 +145,21 @@ class LambdaService(ControlPlane):
                 ephemeral_storage=ephemeral_storage, environment=environment, name=name,
                 region=region, account_id=account_id, layers=layers,
                 requirements=requirements, network=network,
+                reserved_concurrency=reserved_concurrency,
             )
         except LambdaHarnessError as exc:
             # The caller's arguments are at fault, not the validator: show their line and the
             # message, not the harness's frames.
             raise exc.with_traceback(None) from None
 
-    def _function(self, handler: str | None, backend: str | None, **options: Any) -> Function:
+    def _function(self, handler: str | None, backend: str | None, *,
+                  reserved_concurrency: int | None = None, **options: Any) -> Function:
+        from pytest_lambda.service.registry import validate_reserved_concurrency
+
+        try:
+            reserved = validate_reserved_concurrency(reserved_concurrency)
+        except InvokeError as exc:
+            raise ConfigurationError(exc.message) from None
         if backend is not None and backend not in BACKENDS and not self._custom_backends:
             raise ConfigurationError(
                 f"backend must be one of {', '.join(BACKENDS)}, not {backend!r}."
@@ -187,7 +197,7 @@ class LambdaService(ControlPlane):
             # Known before any image is looked up: only AWS's image serves this runtime.
             raise ConfigurationError(runtime.no_hermetic_image())
         function = Function(self, config, backend)
-        self.registry.register(function)
+        self.registry.register(function, reserved)
         return function
 
     # -- backends -----------------------------------------------------------------------------

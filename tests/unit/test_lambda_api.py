@@ -354,3 +354,81 @@ def test_environments_get_the_api_as_aws_endpoint_url_lambda(make, api, backend)
 def test_function_identifiers_are_taken_apart_as_lambda_does(identifier, qualifier, expected):
     ref = parse_function_name(identifier, qualifier)
     assert (ref.name, ref.region, ref.account_id, ref.qualifier) == expected
+
+
+def _wait_for(predicate, timeout: float = 10.0) -> None:  # type: ignore[no-untyped-def]
+    import time
+
+    end = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > end:
+            raise AssertionError("condition not reached")
+        time.sleep(0.01)
+
+
+def test_reserved_concurrency_throttles_a_synchronous_invoke_over_it(make, client, backend):
+    import threading
+
+    fn = make(reserved_concurrency=1)
+    busy = threading.Thread(target=fn.invoke, args=({"op": "sleep", "seconds": 1.0},))
+    busy.start()
+    try:
+        _wait_for(lambda: any(e == {"op": "sleep", "seconds": 1.0} for _n, e in backend.received))
+        with pytest.raises(ClientError) as exc:
+            client.invoke(FunctionName="orders")
+        code, status, message, response = _error(exc)
+        assert (code, status) == ("TooManyRequestsException", 429)
+        assert response["Reason"] == "ReservedFunctionConcurrentInvocationLimitExceeded"
+        assert message == "Rate Exceeded."
+    finally:
+        busy.join()
+    assert client.invoke(FunctionName="orders")["StatusCode"] == 200
+    assert client.get_function(FunctionName="orders")["Concurrency"] == {
+        "ReservedConcurrentExecutions": 1}
+
+
+def test_zero_reserved_concurrency_throttles_everything_and_async_fails_without_retries(
+        make, api, client, backend):
+    from pytest_lambda.errors import TooManyRequestsException
+
+    fn = make()
+    client.put_function_concurrency(FunctionName="orders", ReservedConcurrentExecutions=0)
+    concurrency = client.get_function_concurrency(FunctionName="orders")
+    assert concurrency["ReservedConcurrentExecutions"] == 0
+    with pytest.raises(TooManyRequestsException):
+        fn.invoke({})
+    request_id = fn.invoke_async({"e": 1})
+    (result,) = api.wait_for_async(timeout=30)
+    assert result.request_id == request_id
+    assert result.condition == "RetriesExhausted" and result.invoke_count == 0
+    assert [a.outcome for a in api.attempts] == ["throttled"]
+    assert backend.received == []
+    client.delete_function_concurrency(FunctionName="orders")
+    assert fn.invoke({"ok": 1}).payload == {"ok": 1}
+
+
+def test_a_throttled_async_event_waits_for_room_and_then_runs(make, api, backend, service):
+    import threading
+
+    fn = make(reserved_concurrency=1)
+    service.async_queue().delay_scale = 0.001
+    busy = threading.Thread(target=fn.invoke, args=({"op": "sleep", "seconds": 0.5},))
+    busy.start()
+    try:
+        _wait_for(lambda: len(backend.received) == 1)
+        fn.invoke_async({"later": True})
+        (result,) = api.wait_for_async(timeout=30)
+    finally:
+        busy.join()
+    assert result.ok and result.invoke_count == 1
+    outcomes = [a.outcome for a in api.attempts]
+    assert outcomes[0] == "throttled" and outcomes[-1] == "success"
+
+
+def test_reserved_concurrency_is_checked_when_the_function_is_made(make):
+    from pytest_lambda.errors import ConfigurationError
+
+    with pytest.raises(ConfigurationError, match="UnreservedConcurrentExecution"):
+        make(reserved_concurrency=901)
+    with pytest.raises(ConfigurationError, match="whole number"):
+        make(reserved_concurrency=-1)
