@@ -100,7 +100,7 @@ def lambda_environment(
     env = {
         "AWS_LAMBDA_FUNCTION_NAME": config.name,
         "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(config.memory_size),
-        "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+        "AWS_LAMBDA_FUNCTION_VERSION": config.version,
         "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
         "AWS_LAMBDA_LOG_GROUP_NAME": _aws.log_group_name(config.name),
         "AWS_LAMBDA_LOG_STREAM_NAME": log_stream_name,
@@ -153,6 +153,7 @@ class ExecutionEnvironment(ABC):
             function_name=config.name, handler=config.handler or "",
             account_id=config.account_id,
         )
+        self.server.extensions.function_version = config.version
         self.logs: LogPump | None = None
         self.exited = threading.Event()
         #: The runtime's exit status as the wrapper reported it (environments with extensions).

@@ -8,7 +8,7 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from pytest_lambda.config import names as _aws
-from pytest_lambda.service.registry import LATEST, EventInvokeConfig
+from pytest_lambda.service.registry import LATEST, Alias, EventInvokeConfig
 
 if TYPE_CHECKING:
     from pytest_lambda.service.function import Function
@@ -70,6 +70,20 @@ def function_document(function: Function, version: str = LATEST) -> dict[str, An
         code = {"RepositoryType": "S3", "Location": (config.code_dir.as_uri()
                                                      if config.code_dir is not None else "")}
     return {"Configuration": configuration(function, version), "Code": code, "Tags": {}}
+
+
+def alias_document(function: Function, alias: Alias) -> dict[str, Any]:
+    """Return the AliasConfiguration document."""
+    document: dict[str, Any] = {
+        "AliasArn": f"{function.arn}:{alias.name}",
+        "Name": alias.name,
+        "FunctionVersion": alias.version,
+        "Description": alias.description,
+        "RevisionId": _revision(f"{function.arn}:{alias.name}:{alias.revision}"),
+    }
+    if alias.routing:
+        document["RoutingConfig"] = {"AdditionalVersionWeights": dict(alias.routing)}
+    return document
 
 
 def event_invoke_document(function: Function, settings: EventInvokeConfig) -> dict[str, Any]:

@@ -33,6 +33,7 @@ from pytest_lambda.errors import (
 from pytest_lambda.lambda_api import documents
 from pytest_lambda.service.registry import (
     FunctionEntry,
+    Target,
     parse_function_name,
     validate_destination,
     validate_event_invoke_config,
@@ -79,6 +80,15 @@ _ROUTES: list[Route] = [
         ("DELETE", r"/2019-09-25/functions/(?P<fn>[^/]+)/event-invoke-config/?",
          "delete_event_invoke_config"),
         ("PUT", r"/2017-10-31/functions/(?P<fn>[^/]+)/concurrency/?", "put_concurrency"),
+        ("POST", r"/2015-03-31/functions/(?P<fn>[^/]+)/versions/?", "publish_version"),
+        ("GET", r"/2015-03-31/functions/(?P<fn>[^/]+)/versions/?", "list_versions"),
+        ("POST", r"/2015-03-31/functions/(?P<fn>[^/]+)/aliases/?", "create_alias"),
+        ("GET", r"/2015-03-31/functions/(?P<fn>[^/]+)/aliases/?", "list_aliases"),
+        ("GET", r"/2015-03-31/functions/(?P<fn>[^/]+)/aliases/(?P<name>[^/]+)/?", "get_alias"),
+        ("PUT", r"/2015-03-31/functions/(?P<fn>[^/]+)/aliases/(?P<name>[^/]+)/?",
+         "update_alias"),
+        ("DELETE", r"/2015-03-31/functions/(?P<fn>[^/]+)/aliases/(?P<name>[^/]+)/?",
+         "delete_alias"),
         ("GET", r"/2019-09-30/functions/(?P<fn>[^/]+)/concurrency/?", "get_concurrency"),
         ("DELETE", r"/2017-10-31/functions/(?P<fn>[^/]+)/concurrency/?", "delete_concurrency"),
     )
@@ -246,9 +256,13 @@ class _Handler(BaseHTTPRequestHandler):
         match = _REGION.search(self.headers.get("Authorization", ""))
         return match[1] if match else _aws.DEFAULT_REGION
 
-    def _find(self, fn: str, qualifier: str | None = None) -> tuple[FunctionEntry, str]:
+    def _target(self, fn: str, qualifier: str | None = None) -> Target:
         ref = parse_function_name(fn, qualifier, region=self._region())
         return self.server.service.registry.find(ref)
+
+    def _find(self, fn: str, qualifier: str | None = None) -> tuple[FunctionEntry, str]:
+        target = self._target(fn, qualifier)
+        return target.entry, target.version
 
     # -- operations ---------------------------------------------------------------------------
 
@@ -266,14 +280,14 @@ class _Handler(BaseHTTPRequestHandler):
                 f"1 validation error detected: Value '{log_type}' at 'logType' failed to "
                 f"satisfy constraint: Member must satisfy enum value set: [None, Tail]"
             )
-        entry, version = self._find(fn, self.query.get("Qualifier"))
-        function = entry.function
+        target = self._target(fn, self.query.get("Qualifier"))
+        function = target.function
         payload = self.body or b"{}"
         client_context = self._client_context()
         service = self.server.service
         if invocation_type == "Event":
-            request_id = service.invoke_async(function, payload)
-            return 202, b"", {"x-amzn-RequestId": request_id, "X-Amz-Executed-Version": version}
+            request_id = service.invoke_async(function, payload, invoked_arn=target.invoked_arn)
+            return 202, b"", {"x-amzn-RequestId": request_id}
         from pytest_lambda.service.payload import encode_payload
 
         encode_payload(payload)  # Lambda checks the body before anything runs
@@ -281,7 +295,8 @@ class _Handler(BaseHTTPRequestHandler):
             return 204, b"", {}
         request_id = str(uuid.uuid4())
         result = function._invoke(payload, client_context=client_context,
-                                  trace_id=self._trace_id(), request_id=request_id)
+                                  trace_id=self._trace_id(), request_id=request_id,
+                                  invoked_arn=target.invoked_arn)
         headers = {"x-amzn-RequestId": result.request_id,
                    "X-Amz-Executed-Version": result.executed_version}
         if result.function_error is not None:
@@ -300,8 +315,9 @@ class _Handler(BaseHTTPRequestHandler):
         return 202, b'{"Status": 202}', {"x-amzn-RequestId": request_id}
 
     def op_get_function(self, fn: str) -> tuple[int, bytes, dict[str, str]]:
-        entry, version = self._find(fn, self.query.get("Qualifier"))
-        document = documents.function_document(entry.function, version)
+        target = self._target(fn, self.query.get("Qualifier"))
+        entry = target.entry
+        document = documents.function_document(target.function, target.version)
         if entry.reserved is not None:
             document["Concurrency"] = {"ReservedConcurrentExecutions": entry.reserved}
         return 200, _json(document), {}
@@ -329,8 +345,65 @@ class _Handler(BaseHTTPRequestHandler):
         return 204, b"", {}
 
     def op_get_configuration(self, fn: str) -> tuple[int, bytes, dict[str, str]]:
-        entry, version = self._find(fn, self.query.get("Qualifier"))
-        return 200, _json(documents.configuration(entry.function, version)), {}
+        target = self._target(fn, self.query.get("Qualifier"))
+        return 200, _json(documents.configuration(target.function, target.version)), {}
+
+    # -- versions and aliases -----------------------------------------------------------------
+
+    def op_publish_version(self, fn: str) -> tuple[int, bytes, dict[str, str]]:
+        entry, _version = self._find(fn)
+        description = self._json_body().get("Description") or ""
+        published = entry.function.publish_version(str(description))
+        document = documents.configuration(published, published.version)
+        document["Description"] = entry.descriptions.get(published.version, "")
+        return 201, _json(document), {}
+
+    def op_list_versions(self, fn: str) -> tuple[int, bytes, dict[str, str]]:
+        entry, _version = self._find(fn)
+        listed = [documents.configuration(entry.function)] + [
+            documents.configuration(function, number)
+            for number, function in sorted(entry.versions.items(), key=lambda kv: int(kv[0]))
+        ]
+        return 200, _json({"Versions": listed}), {}
+
+    def op_create_alias(self, fn: str) -> tuple[int, bytes, dict[str, str]]:
+        entry, _version = self._find(fn)
+        request = self._json_body()
+        alias = self.server.service.registry.put_alias(
+            entry.function, request.get("Name", ""), request.get("FunctionVersion"),
+            _weights(request), request.get("Description"), create=True,
+        )
+        return 201, _json(documents.alias_document(entry.function, alias)), {}
+
+    def op_update_alias(self, fn: str, name: str) -> tuple[int, bytes, dict[str, str]]:
+        entry, _version = self._find(fn)
+        request = self._json_body()
+        alias = self.server.service.registry.put_alias(
+            entry.function, name, request.get("FunctionVersion"),
+            _weights(request) if "RoutingConfig" in request else None,
+            request.get("Description"), create=False,
+        )
+        return 200, _json(documents.alias_document(entry.function, alias)), {}
+
+    def op_get_alias(self, fn: str, name: str) -> tuple[int, bytes, dict[str, str]]:
+        entry, _version = self._find(fn)
+        alias = entry.aliases.get(name)
+        if alias is None:
+            from pytest_lambda.errors import ResourceNotFoundException
+
+            raise ResourceNotFoundException(f"Alias not found: {entry.function.arn}:{name}")
+        return 200, _json(documents.alias_document(entry.function, alias)), {}
+
+    def op_delete_alias(self, fn: str, name: str) -> tuple[int, bytes, dict[str, str]]:
+        entry, _version = self._find(fn)
+        self.server.service.registry.delete_alias(entry.function, name)
+        return 204, b"", {}
+
+    def op_list_aliases(self, fn: str) -> tuple[int, bytes, dict[str, str]]:
+        entry, _version = self._find(fn)
+        aliases = [documents.alias_document(entry.function, alias)
+                   for _name, alias in sorted(entry.aliases.items())]
+        return 200, _json({"Aliases": aliases}), {}
 
     def op_list_functions(self) -> tuple[int, bytes, dict[str, str]]:
         try:
@@ -459,6 +532,14 @@ def _error(exc: InvokeError, *, kind: str = "User",
         document["Reason"] = exc.reason
         headers["Retry-After"] = "1"
     return status, _json(document), headers
+
+
+def _weights(request: dict[str, Any]) -> dict[str, float]:
+    routing = request.get("RoutingConfig") or {}
+    weights = routing.get("AdditionalVersionWeights") or {}
+    if not isinstance(weights, dict):
+        raise InvalidRequestContentException("AdditionalVersionWeights must be an object.")
+    return dict(weights)
 
 
 def _json(document: Any) -> bytes:

@@ -176,11 +176,13 @@ class ControlPlane:
         client_context: dict[str, Any] | None = None,
         trace_id: str | None = None,
         request_id: str | None = None,
+        invoked_arn: str | None = None,
     ) -> InvokeResult:
         """Run one synchronous (RequestResponse) invocation and return its result.
 
         `request_id` is the one the function sees (a new one when None; retries of an
-        asynchronous event keep theirs)."""
+        asynchronous event keep theirs); `invoked_arn` the ARN it was invoked by (with the
+        version or alias), `context.invoked_function_arn`."""
         payload = encode_payload(event)
         context_text = encode_client_context(client_context)
         trace = encode_trace_id(trace_id)
@@ -200,21 +202,25 @@ class ControlPlane:
             if slot is not None:
                 try:
                     return self._invoke_warm(config, payload, context_text, pool, slot,
-                                             trace=trace, request_id=request_id)
+                                             trace=trace, request_id=request_id,
+                                             invoked_arn=invoked_arn)
                 except _StaleEnvironment:
                     pass  # it died between invocations: Lambda would start a new one
             return self._invoke_cold(config, payload, context_text, backend, pool, generation,
-                                     trace=trace, request_id=request_id)
+                                     trace=trace, request_id=request_id,
+                                     invoked_arn=invoked_arn)
         finally:
             with pool.lock:
                 pool.busy -= 1
 
     def _new_invocation(self, config: FunctionConfig, payload: bytes,
                         context_text: str | None, trace: str | None = None,
-                        request_id: str | None = None) -> Invocation:
+                        request_id: str | None = None,
+                        invoked_arn: str | None = None) -> Invocation:
         deadline_ms = int(_clock.wall() * 1000) + config.timeout * 1000
         invocation = Invocation(payload=payload, deadline_ms=deadline_ms,
-                                function_arn=config.arn, client_context=context_text,
+                                function_arn=invoked_arn or config.arn,
+                                client_context=context_text,
                                 trace_id=trace or _aws.new_trace_id())
         if request_id is not None:
             invocation.request_id = request_id
@@ -224,7 +230,7 @@ class ControlPlane:
         self, backend: Backend, config: FunctionConfig, limit: float
     ) -> tuple[ExecutionEnvironment, float]:
         """Start an environment and wait up to `limit` seconds for its init to end either way."""
-        env = backend.create(config, log_stream_name=_aws.log_stream_name())
+        env = backend.create(config, log_stream_name=_aws.log_stream_name(version=config.version))
         if self.lambda_endpoint is not None:
             env.lambda_endpoint_url = self.lambda_endpoint(env.server.host)
         started = _clock.perf()
@@ -244,7 +250,7 @@ class ControlPlane:
     def _invoke_cold(
         self, config: FunctionConfig, payload: bytes, context_text: str | None, backend_name: str,
         pool: _Pool, generation: int, *, trace: str | None = None,
-        request_id: str | None = None,
+        request_id: str | None = None, invoked_arn: str | None = None,
     ) -> InvokeResult:
         backend = self.backend(backend_name)
         init_limit = float(_limits.INIT_TIMEOUT_S)
@@ -264,7 +270,8 @@ class ControlPlane:
             before += _init_start(config)
             init_limit = budget
             retried = True
-        invocation = self._new_invocation(config, payload, context_text, trace, request_id)
+        invocation = self._new_invocation(config, payload, context_text, trace, request_id,
+                                          invoked_arn)
         if env.server.ready_at is None:
             return self._init_failed(env, config, invocation, started, init_limit, before)
         init_ms = (env.server.ready_at - started) * 1000
@@ -278,8 +285,10 @@ class ControlPlane:
     def _invoke_warm(
         self, config: FunctionConfig, payload: bytes, context_text: str | None, pool: _Pool,
         slot: _Slot, *, trace: str | None = None, request_id: str | None = None,
+        invoked_arn: str | None = None,
     ) -> InvokeResult:
-        invocation = self._new_invocation(config, payload, context_text, trace, request_id)
+        invocation = self._new_invocation(config, payload, context_text, trace, request_id,
+                                          invoked_arn)
         # Output written between invocations (background threads) belongs to no invocation's
         # START..END; CloudWatch shows it before the next START.
         leftover = slot.env.take_logs()
@@ -321,7 +330,7 @@ class ControlPlane:
             before + _ensure_newline(output)
             + f"INIT_REPORT Init Duration: {init_ms:.2f} ms\tPhase: init\tStatus: {status}"
             + (f"\tError Type: {error_type}" if status == "error" else "") + "\n"
-            f"START RequestId: {request_id} Version: $LATEST\n"
+            f"START RequestId: {request_id} Version: {config.version}\n"
             f"END RequestId: {request_id}\n"
             + report_line(request_id, 0.0, config.memory_size, memory, init_ms, status, error_type)
         )
@@ -329,6 +338,7 @@ class ControlPlane:
             raw_payload=body, request_id=request_id, function_error="Unhandled", logs=logs,
             cold_start=True, init_duration_ms=init_ms, duration_ms=0.0, billed_duration_ms=0,
             max_memory_used_mb=memory, memory_size_mb=config.memory_size,
+            executed_version=config.version,
         )
 
     def _run(
@@ -438,6 +448,7 @@ class ControlPlane:
             before, request_id, output, trailer,
             report_line(request_id, duration, config.memory_size, memory, init_ms, status,
                         error_type),
+            config.version,
         )
         return InvokeResult(
             raw_payload=body,
@@ -450,13 +461,15 @@ class ControlPlane:
             billed_duration_ms=billed_ms(duration),
             max_memory_used_mb=memory,
             memory_size_mb=config.memory_size,
+            executed_version=config.version,
         )
 
     # -- asynchronous invocation --------------------------------------------------------------
 
     def invoke_async(self, function: Function, event: object = None, *,
                      limit: int = _limits.ASYNC_REQUEST_MAX_BYTES,
-                     operation: str = "the Event invocation type") -> str:
+                     operation: str = "the Event invocation type",
+                     invoked_arn: str | None = None) -> str:
         """Queue an asynchronous (`Event`) invocation of `function`; return its request id.
 
         The payload is checked at once (Lambda's 202 comes after that); the rest follows
@@ -466,10 +479,13 @@ class ControlPlane:
 
         payload = encode_async_payload(event, limit, operation)
         entry = self.registry.entry(function.arn)
-        settings = (replace(entry.event_invoke) if entry is not None
-                    and entry.function.config == function.config else EventInvokeConfig())
+        known = entry is not None and (entry.function.config == function.config
+                                       or function.version != "$LATEST")
+        settings = replace(entry.event_invoke) if entry is not None and known \
+            else EventInvokeConfig()
         queued = QueuedEvent(request_id=str(uuid.uuid4()), function_arn=function.arn,
-                             payload=payload, config=settings, target=function)
+                             payload=payload, config=settings,
+                             target=(function, invoked_arn))
         self.async_queue().submit(queued)
         return queued.request_id
 
@@ -491,8 +507,9 @@ class ControlPlane:
         return list(queue.results)
 
     def _run_async(self, event: QueuedEvent) -> InvokeResult:
-        function: Function = event.target
-        return function._invoke(event.payload, request_id=event.request_id)
+        function, invoked_arn = event.target
+        return function._invoke(event.payload, request_id=event.request_id,  # type: ignore[no-any-return]
+                                invoked_arn=invoked_arn)
 
     def _deliver_async(self, event: QueuedEvent, result: AsyncResult) -> tuple[Delivery, ...]:
         return self.destinations.deliver(event, result)
@@ -500,8 +517,8 @@ class ControlPlane:
     def _invoke_destination(self, arn: str, payload: bytes) -> None:
         from pytest_lambda.service.registry import parse_function_name
 
-        entry, _version = self.registry.find(parse_function_name(arn))
-        self.invoke_async(entry.function, payload)
+        target = self.registry.find(parse_function_name(arn))
+        self.invoke_async(target.function, payload, invoked_arn=target.invoked_arn)
 
     @staticmethod
     def _publish_init(env: ExecutionEnvironment, before: str, init_ms: float, status: str,

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from pytest_lambda.config.function import FunctionConfig
     from pytest_lambda.result import InvokeResult
     from pytest_lambda.service.control import ControlPlane
+    from pytest_lambda.service.registry import Target
 
 
 class Function:
@@ -45,9 +46,14 @@ class Function:
         """The function's ARN, in the region and account the environment reports."""
         return self.config.arn
 
+    @property
+    def version(self) -> str:
+        """"$LATEST", or this handle's published version number."""
+        return self.config.version
+
     def invoke(
         self, event: Any = None, *, client_context: dict[str, Any] | None = None,
-        trace_id: str | None = None,
+        trace_id: str | None = None, qualifier: str | None = None,
     ) -> InvokeResult:
         """Invoke the function synchronously (RequestResponse) and return the result.
 
@@ -58,18 +64,32 @@ class Function:
         Function errors (exceptions,
         timeouts, crashes) are on the result; errors of the Invoke operation itself raise an
         `InvokeError` subclass (`TooManyRequestsException` over the reserved concurrency).
+        `qualifier` invokes a published version ("2") or an alias ("prod", which picks its
+        version by its weights); `result.executed_version` says which ran.
         """
-        return self._invoke(event, client_context=client_context, trace_id=trace_id)
+        if qualifier is None:
+            return self._invoke(event, client_context=client_context, trace_id=trace_id)
+        target = self._target(qualifier)
+        return target.function._invoke(event, client_context=client_context,
+                                       trace_id=trace_id, invoked_arn=target.invoked_arn)
+
+    def _target(self, qualifier: str) -> Target:
+        from pytest_lambda.service.registry import parse_function_name
+
+        ref = parse_function_name(self.name, qualifier, region=self.config.region,
+                                  account_id=self.config.account_id)
+        return self._service.registry.find(ref)
 
     def _invoke(self, event: Any, *, client_context: dict[str, Any] | None = None,
-                trace_id: str | None = None, request_id: str | None = None) -> InvokeResult:
+                trace_id: str | None = None, request_id: str | None = None,
+                invoked_arn: str | None = None) -> InvokeResult:
         """Invoke synchronously, as `invoke`, and as the Lambda API and the asynchronous queue
         do (with the request id they chose)."""
         with self._service.registry.admit(self):
             _observe.invoking(self)
             result = self._service.invoke(
                 self.config, event, backend=self.backend, client_context=client_context,
-                trace_id=trace_id, request_id=request_id,
+                trace_id=trace_id, request_id=request_id, invoked_arn=invoked_arn,
             )
         _observe.invoked(self.name, self.backend, result)
         return result
@@ -83,7 +103,7 @@ class Function:
 
         self._service.registry.set_reserved(self, validate_reserved_concurrency(reserved))
 
-    def invoke_async(self, event: Any = None) -> str:
+    def invoke_async(self, event: Any = None, *, qualifier: str | None = None) -> str:
         """Invoke the function asynchronously (the `Event` type) and return the request id.
 
         The event is queued and run with Lambda's asynchronous semantics: retries after a
@@ -93,7 +113,38 @@ class Function:
         queue with `lambda_api.wait_for_async()` or `lambda_service.wait_for_async()`.
         Raises `RequestTooLargeException` over 1 MB (Lambda's limit for `Event`).
         """
-        return self._service.invoke_async(self, event)
+        if qualifier is None:
+            return self._service.invoke_async(self, event)
+        target = self._target(qualifier)
+        return self._service.invoke_async(target.function, event, invoked_arn=target.invoked_arn)
+
+    def publish_version(self, description: str = "") -> Function:
+        """Publish the function's code and configuration as a new version and return its
+        handle (``.version`` is its number); `$LATEST` stays as it is. Publishing again with
+        nothing changed returns the latest version, as PublishVersion does.
+
+        A version's environments are its own: `AWS_LAMBDA_FUNCTION_VERSION` is its number.
+        Its code is the directory the function was made from, read when it starts.
+        """
+        number = self._service.registry.publish(self, description)
+        return self._target(number).function
+
+    def create_alias(self, name: str, version: str, *, routing: Mapping[str, float] | None = None,
+                     description: str = "") -> None:
+        """Create alias `name` for `version` ("$LATEST" or a published number), with an optional
+        weighted second version: ``routing={"2": 0.1}`` sends a tenth of the invocations to
+        version 2. Invoke it with ``invoke(event, qualifier=name)`` or by its ARN."""
+        self._service.registry.put_alias(self, name, version, dict(routing or {}), description,
+                                         create=True)
+
+    def update_alias(self, name: str, version: str | None = None, *,
+                     routing: Mapping[str, float] | None = None,
+                     description: str | None = None) -> None:
+        """Point alias `name` at another version or change its weights (None: unchanged;
+        ``routing={}`` removes the second version)."""
+        self._service.registry.put_alias(self, name, version,
+                                         None if routing is None else dict(routing),
+                                         description, create=False)
 
     def configure_async(
         self,

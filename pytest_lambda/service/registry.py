@@ -8,17 +8,19 @@ optionally ending in `:qualifier`, or with a separate `Qualifier`.
 
 from __future__ import annotations
 
+import random
 import re
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from pytest_lambda.config import limits as _limits
 from pytest_lambda.config import names as _aws
 from pytest_lambda.errors import (
     InvalidParameterValueException,
+    ResourceConflictException,
     ResourceNotFoundException,
     TooManyRequestsException,
     ValidationException,
@@ -153,15 +155,48 @@ def validate_destination(arn: object, role: str) -> str | None:
     return arn
 
 
+_ALIAS_NAME = re.compile(r"(?!^[0-9]+$)([a-zA-Z0-9-_]{1,128})")
+
+
+@dataclass
+class Alias:
+    """A named pointer to a version, with an optional weighted second version."""
+
+    name: str
+    version: str
+    #: Additional version -> the share of invocations it gets (0 to 1).
+    routing: dict[str, float] = field(default_factory=dict)
+    description: str = ""
+    revision: int = 1
+
+
 @dataclass
 class FunctionEntry:
-    """What the service knows of one function name: its `$LATEST` and its settings."""
+    """What the service knows of one function name: its `$LATEST`, published versions,
+    aliases and settings."""
 
     function: Function
     event_invoke: EventInvokeConfig = field(default_factory=EventInvokeConfig)
     #: Reserved concurrency (None: the account's unreserved pool), and invocations under way.
     reserved: int | None = None
     in_flight: int = 0
+    #: Published versions by number ("1", "2", ...), and aliases by name.
+    versions: dict[str, Function] = field(default_factory=dict)
+    descriptions: dict[str, str] = field(default_factory=dict)
+    aliases: dict[str, Alias] = field(default_factory=dict)
+    last_version: int = 0
+
+
+@dataclass(frozen=True)
+class Target:
+    """What an invocation by name and qualifier runs: the function of one version, and the
+    ARN it was invoked by (`context.invoked_function_arn`)."""
+
+    entry: FunctionEntry
+    function: Function
+    version: str
+    invoked_arn: str
+    alias: str | None = None
 
 
 def validate_reserved_concurrency(value: object) -> int | None:
@@ -194,10 +229,12 @@ class Registry:
         """Make `function` the one its ARN names (its asynchronous settings start afresh)."""
         with self._lock:
             previous = self._entries.get(function.arn)
-            self._entries[function.arn] = FunctionEntry(
-                function, reserved=reserved,
-                in_flight=previous.in_flight if previous is not None else 0,
-            )
+            entry = self._entries[function.arn] = FunctionEntry(function, reserved=reserved)
+            if previous is not None:
+                # $LATEST changes; what was published stays, as in Lambda.
+                entry.in_flight = previous.in_flight
+                entry.versions, entry.descriptions = previous.versions, previous.descriptions
+                entry.aliases, entry.last_version = previous.aliases, previous.last_version
 
     def set_reserved(self, function: Function, reserved: int | None) -> None:
         """Set (None: remove) `function`'s reserved concurrency."""
@@ -249,13 +286,127 @@ class Registry:
                        if region is None or e.function.config.region == region),
                       key=lambda f: f.name)
 
-    def find(self, ref: FunctionRef) -> tuple[FunctionEntry, str]:
-        """Return the entry `ref` names and the version it resolves to, or raise Lambda's
-        ResourceNotFoundException."""
+    def find(self, ref: FunctionRef) -> Target:
+        """Return what `ref` names (an alias picks its version by its weights), or raise
+        Lambda's ResourceNotFoundException."""
         unqualified = _aws.function_arn(ref.name, ref.region, ref.account_id)
         entry = self.entry(unqualified)
         if entry is None:
             raise ResourceNotFoundException(f"Function not found: {unqualified}")
-        if ref.qualifier not in (None, LATEST):
-            raise ResourceNotFoundException(f"Function not found: {ref.arn}")
-        return entry, LATEST
+        return self.qualify(entry, ref.qualifier)
+
+    def qualify(self, entry: FunctionEntry, qualifier: str | None) -> Target:
+        """Return `entry`'s target for `qualifier` (None and "$LATEST": the latest)."""
+        arn = entry.function.arn
+        with self._lock:
+            if qualifier is None:
+                return Target(entry, entry.function, LATEST, arn)
+            if qualifier == LATEST:
+                return Target(entry, entry.function, LATEST, f"{arn}:{LATEST}")
+            function = entry.versions.get(qualifier)
+            if function is not None:
+                return Target(entry, function, qualifier, f"{arn}:{qualifier}")
+            alias = entry.aliases.get(qualifier)
+            if alias is None:
+                raise ResourceNotFoundException(f"Function not found: {arn}:{qualifier}")
+            version = alias.version
+            draw = random.random()
+            for other, weight in alias.routing.items():
+                if draw < weight:
+                    version = other
+                    break
+                draw -= weight
+            function = entry.function if version == LATEST else entry.versions[version]
+            return Target(entry, function, version, f"{arn}:{qualifier}", alias=alias.name)
+
+    def publish(self, function: Function, description: str = "") -> str:
+        """Publish `function`'s current code and configuration as a new version, or return
+        the latest version when nothing changed since (as PublishVersion does)."""
+        entry = self._entry_of(function)
+        with self._lock:
+            if entry.last_version:
+                last = entry.versions[str(entry.last_version)]
+                if replace(last.config, version=LATEST) == function.config:
+                    return str(entry.last_version)
+            entry.last_version += 1
+            number = str(entry.last_version)
+            entry.versions[number] = type(function)(function._service,
+                                               replace(function.config, version=number),
+                                               function.backend)
+            entry.descriptions[number] = description
+            return number
+
+    def put_alias(self, function: Function, name: str, version: str | None,
+                  routing: dict[str, float] | None, description: str | None, *,
+                  create: bool) -> Alias:
+        """Create (or update) alias `name` of `function`, checked as Lambda checks it."""
+        entry = self._entry_of(function)
+        arn = function.arn
+        if not isinstance(name, str) or not _ALIAS_NAME.fullmatch(name) or name == LATEST:
+            raise ValidationException(
+                f"1 validation error detected: Value '{name}' at 'name' failed to satisfy "
+                f"constraint: Member must satisfy regular expression pattern: "
+                f"(?!^[0-9]+$)([a-zA-Z0-9-_]+) (an alias name is not a number)"
+            )
+        with self._lock:
+            existing = entry.aliases.get(name)
+            if create and existing is not None:
+                raise ResourceConflictException(f"Alias already exists: {arn}:{name}")
+            if not create and existing is None:
+                raise ResourceNotFoundException(f"Alias not found: {arn}:{name}")
+            version = version if version is not None else (existing.version if existing
+                                                           else None)
+            if version is None:
+                raise ValidationException("An alias needs a FunctionVersion.")
+            if version != LATEST and version not in entry.versions:
+                raise ResourceNotFoundException(f"Function not found: {arn}:{version}")
+            if routing is None:
+                routing = dict(existing.routing) if existing is not None else {}
+            _check_routing(arn, version, routing, entry.versions)
+            alias = Alias(name=name, version=version, routing=dict(routing),
+                          description=(description if description is not None
+                                       else existing.description if existing else ""),
+                          revision=existing.revision + 1 if existing else 1)
+            entry.aliases[name] = alias
+            return alias
+
+    def delete_alias(self, function: Function, name: str) -> None:
+        entry = self._entry_of(function)
+        with self._lock:
+            entry.aliases.pop(name, None)
+
+    def _entry_of(self, function: Function) -> FunctionEntry:
+        with self._lock:
+            entry = self._entries.get(function.arn)
+            if entry is None:
+                entry = self._entries[function.arn] = FunctionEntry(function)
+            return entry
+
+
+def _check_routing(arn: str, version: str, routing: dict[str, float],
+                   versions: dict[str, Function]) -> None:
+    if not routing:
+        return
+    if len(routing) > 1:
+        raise InvalidParameterValueException(
+            "Number of items in AdditionalVersionWeights cannot be greater than 1."
+        )
+    ((other, weight),) = routing.items()
+    if version == LATEST or other == LATEST:
+        raise InvalidParameterValueException(
+            "$LATEST is not supported for an alias pointing to more than 1 version."
+        )
+    if other == version:
+        raise InvalidParameterValueException(
+            f"Invalid function version {other}. Function version {other} is already included "
+            f"in routing configuration."
+        )
+    if other not in versions:
+        raise InvalidParameterValueException(f"Function not found: {arn}:{other}")
+    if isinstance(weight, bool) or not isinstance(weight, (int, float)) \
+            or not 0.0 <= weight <= 1.0:
+        raise ValidationException(
+            f"1 validation error detected: Value '{weight}' at 'routingConfig."
+            f"additionalVersionWeights' failed to satisfy constraint: Map value must be "
+            f"between 0.0 and 1.0"
+        )

@@ -432,3 +432,89 @@ def test_reserved_concurrency_is_checked_when_the_function_is_made(make):
         make(reserved_concurrency=901)
     with pytest.raises(ConfigurationError, match="whole number"):
         make(reserved_concurrency=-1)
+
+
+def test_published_versions_snapshot_the_configuration_and_latest_stays_mutable(make, client,
+                                                                                backend):
+    first = make(environment={"STAGE": "one"})
+    v1 = first.publish_version("first")
+    assert v1.version == "1"
+    assert first.publish_version().version == "1"  # nothing changed: the same version
+    latest = make(environment={"STAGE": "two"})  # $LATEST changes; version 1 stays
+    assert latest.publish_version().version == "2"
+    result = latest.invoke({"n": 1}, qualifier="1")
+    assert result.executed_version == "1"
+    assert "START RequestId: " in result.logs and " Version: 1\n" in result.logs
+    env = backend.created[-1]
+    assert env.config.version == "1" and env.config.env == {"STAGE": "one"}
+    answer = client.invoke(FunctionName="orders", Qualifier="2")
+    assert answer["ExecutedVersion"] == "2"
+    assert client.invoke(FunctionName="orders")["ExecutedVersion"] == "$LATEST"
+    versions = client.list_versions_by_function(FunctionName="orders")["Versions"]
+    assert [v["Version"] for v in versions] == ["$LATEST", "1", "2"]
+    assert versions[1]["Environment"]["Variables"] == {"STAGE": "one"}
+    assert versions[1]["FunctionArn"] == f"{latest.arn}:1"
+    published = client.publish_version(FunctionName="orders", Description="again")
+    assert published["Version"] == "2"
+
+
+def test_an_alias_routes_by_weight_and_reports_the_version_that_ran(make, client):
+    fn = make(environment={"STAGE": "one"})
+    fn.publish_version()
+    fn = make(environment={"STAGE": "two"})
+    fn.publish_version()
+    alias = client.create_alias(FunctionName="orders", Name="live", FunctionVersion="1",
+                                RoutingConfig={"AdditionalVersionWeights": {"2": 0.5}})
+    assert alias["AliasArn"] == f"{fn.arn}:live" and alias["FunctionVersion"] == "1"
+    assert alias["RoutingConfig"] == {"AdditionalVersionWeights": {"2": 0.5}}
+    ran = {client.invoke(FunctionName="orders:live")["ExecutedVersion"] for _ in range(60)}
+    assert ran == {"1", "2"}  # 60 draws at one half: both with near certainty
+    client.update_alias(FunctionName="orders", Name="live", FunctionVersion="2",
+                        RoutingConfig={"AdditionalVersionWeights": {}})
+    assert {fn.invoke({}, qualifier="live").executed_version for _ in range(10)} == {"2"}
+    assert client.get_alias(FunctionName="orders", Name="live")["FunctionVersion"] == "2"
+    assert [a["Name"] for a in client.list_aliases(FunctionName="orders")["Aliases"]] == [
+        "live"]
+    client.delete_alias(FunctionName="orders", Name="live")
+    with pytest.raises(ClientError) as exc:
+        client.invoke(FunctionName="orders", Qualifier="live")
+    assert _error(exc)[0] == "ResourceNotFoundException"
+
+
+def test_aliases_are_checked_as_lambda_checks_them(make, client):
+    fn = make()
+    fn.publish_version()
+    fn.create_alias("prod", "1")
+    for kwargs, code in [
+        ({"Name": "prod", "FunctionVersion": "1"}, "ResourceConflictException"),
+        ({"Name": "123", "FunctionVersion": "1"}, "ValidationException"),
+        ({"Name": "beta", "FunctionVersion": "9"}, "ResourceNotFoundException"),
+        ({"Name": "beta", "FunctionVersion": "1",
+          "RoutingConfig": {"AdditionalVersionWeights": {"1": 0.5}}},
+         "InvalidParameterValueException"),
+        ({"Name": "beta", "FunctionVersion": "$LATEST",
+          "RoutingConfig": {"AdditionalVersionWeights": {"1": 0.5}}},
+         "InvalidParameterValueException"),
+    ]:
+        with pytest.raises(ClientError) as exc:
+            client.create_alias(FunctionName="orders", **kwargs)
+        assert _error(exc)[0] == code, kwargs
+
+
+def test_the_invoked_arn_carries_the_qualifier(make, backend, service):
+    fn = make()
+    fn.publish_version()
+    fn.create_alias("prod", "1")
+    seen: list[str] = []
+    original = service._new_invocation
+
+    def spy(*args: Any, **kwargs: Any) -> Any:
+        invocation = original(*args, **kwargs)
+        seen.append(invocation.function_arn)
+        return invocation
+
+    service._new_invocation = spy  # type: ignore[method-assign]
+    fn.invoke({})
+    fn.invoke({}, qualifier="1")
+    fn.invoke({}, qualifier="prod")
+    assert seen == [fn.arn, f"{fn.arn}:1", f"{fn.arn}:prod"]
