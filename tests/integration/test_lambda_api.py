@@ -119,3 +119,20 @@ def test_an_async_error_is_retried_twice_then_recorded_on_sqs(lambda_function, l
                                          "functionError": "Unhandled"}
     assert record["responsePayload"]["errorType"] == "ValueError"
     assert record["responsePayload"]["errorMessage"] == "cannot process order 42"
+
+
+def test_a_version_and_an_alias_as_the_function_sees_them(lambda_function, lambda_api,
+                                                          functions_dir: Path, backend,
+                                                          python_runtime):
+    fn = lambda_function("app.echo", code=functions_dir / "lambda_api", runtime=python_runtime,
+                         name=f"versioned-{backend}", backend=backend)
+    v1 = fn.publish_version()
+    fn.create_alias("live", v1.version)
+    client = lambda_api.client()
+    answer = client.invoke(FunctionName=f"{fn.name}:live", Payload=b"{}")
+    assert answer["ExecutedVersion"] == "1"
+    body = json.loads(answer["Payload"].read())
+    assert body["version"] == "1"  # AWS_LAMBDA_FUNCTION_VERSION
+    assert body["invoked_arn"] == f"{fn.arn}:live"
+    latest = json.loads(client.invoke(FunctionName=fn.name)["Payload"].read())
+    assert latest["version"] == "$LATEST" and latest["invoked_arn"] == fn.arn
