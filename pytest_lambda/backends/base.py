@@ -91,6 +91,7 @@ def lambda_environment(
     task_root: str = "/var/task",
     runtime_dir: str = "/var/runtime",
     lambda_endpoint_url: str | None = None,
+    initialization_type: str = "on-demand",
 ) -> dict[str, str]:
     """Return the variables Lambda gives a runtime, the user's merged in as Lambda merges them.
 
@@ -101,7 +102,7 @@ def lambda_environment(
         "AWS_LAMBDA_FUNCTION_NAME": config.name,
         "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(config.memory_size),
         "AWS_LAMBDA_FUNCTION_VERSION": config.version,
-        "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
+        "AWS_LAMBDA_INITIALIZATION_TYPE": initialization_type,
         "AWS_LAMBDA_LOG_GROUP_NAME": _aws.log_group_name(config.name),
         "AWS_LAMBDA_LOG_STREAM_NAME": log_stream_name,
         "AWS_LAMBDA_RUNTIME_API": runtime_api,
@@ -162,6 +163,8 @@ class ExecutionEnvironment(ABC):
         self._destroyed = False
         #: The service's Lambda API as this environment reaches it (set before `start()`).
         self.lambda_endpoint_url: str | None = None
+        #: "on-demand", or "provisioned-concurrency" for one initialised ahead of invocations.
+        self.initialization_type = "on-demand"
 
     def authorize_peer(self, peer: tuple[str, int]) -> bool | None:
         """Return whether a connection from `peer` (address, port) comes from this environment.

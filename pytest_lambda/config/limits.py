@@ -17,6 +17,8 @@ TIMEOUT_DEFAULT_S = 3
 
 #: The init phase's own limit (seconds) for on-demand functions.
 INIT_TIMEOUT_S = 10
+#: ... and for provisioned concurrency, whose init runs ahead of invocations.
+PROVISIONED_INIT_TIMEOUT_S = 900
 
 #: Ephemeral storage (/tmp) size (MB).
 EPHEMERAL_STORAGE_MIN_MB = 512

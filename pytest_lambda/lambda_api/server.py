@@ -80,6 +80,10 @@ _ROUTES: list[Route] = [
         ("DELETE", r"/2019-09-25/functions/(?P<fn>[^/]+)/event-invoke-config/?",
          "delete_event_invoke_config"),
         ("PUT", r"/2017-10-31/functions/(?P<fn>[^/]+)/concurrency/?", "put_concurrency"),
+        ("PUT", r"/2019-09-30/functions/(?P<fn>[^/]+)/provisioned-concurrency/?",
+         "put_provisioned"),
+        ("GET", r"/2019-09-30/functions/(?P<fn>[^/]+)/provisioned-concurrency/?",
+         "get_provisioned"),
         ("POST", r"/2015-03-31/functions/(?P<fn>[^/]+)/versions/?", "publish_version"),
         ("GET", r"/2015-03-31/functions/(?P<fn>[^/]+)/versions/?", "list_versions"),
         ("POST", r"/2015-03-31/functions/(?P<fn>[^/]+)/aliases/?", "create_alias"),
@@ -348,6 +352,31 @@ class _Handler(BaseHTTPRequestHandler):
         target = self._target(fn, self.query.get("Qualifier"))
         return 200, _json(documents.configuration(target.function, target.version)), {}
 
+    def op_put_provisioned(self, fn: str) -> tuple[int, bytes, dict[str, str]]:
+        qualifier = self.query.get("Qualifier")
+        entry, _version = self._find(fn)
+        count = self._json_body().get("ProvisionedConcurrentExecutions")
+        if qualifier is None:
+            raise ValidationException(
+                "1 validation error detected: Value null at 'qualifier' failed to satisfy "
+                "constraint: Member must not be null"
+            )
+        entry.function.set_provisioned_concurrency(count, qualifier=qualifier)  # type: ignore[arg-type]
+        return 202, _json(_provisioned(count)), {}
+
+    def op_get_provisioned(self, fn: str) -> tuple[int, bytes, dict[str, str]]:
+        qualifier = self.query.get("Qualifier") or ""
+        entry, _version = self._find(fn)
+        count = entry.provisioned.get(qualifier)
+        if count is None:
+            from pytest_lambda.errors import ResourceNotFoundException
+
+            raise ResourceNotFoundException(
+                f"No Provisioned Concurrency Config found for this function: "
+                f"{entry.function.arn}:{qualifier}"
+            )
+        return 200, _json(_provisioned(count)), {}
+
     # -- versions and aliases -----------------------------------------------------------------
 
     def op_publish_version(self, fn: str) -> tuple[int, bytes, dict[str, str]]:
@@ -532,6 +561,15 @@ def _error(exc: InvokeError, *, kind: str = "User",
         document["Reason"] = exc.reason
         headers["Retry-After"] = "1"
     return status, _json(document), headers
+
+
+def _provisioned(count: object) -> dict[str, Any]:
+    import time
+
+    return {"RequestedProvisionedConcurrentExecutions": count,
+            "AvailableProvisionedConcurrentExecutions": count,
+            "AllocatedProvisionedConcurrentExecutions": count, "Status": "READY",
+            "LastModified": time.strftime("%Y-%m-%dT%H:%M:%S+0000", time.gmtime())}
 
 
 def _weights(request: dict[str, Any]) -> dict[str, float]:

@@ -227,10 +227,12 @@ class ControlPlane:
         return invocation
 
     def _start_and_wait(
-        self, backend: Backend, config: FunctionConfig, limit: float
+        self, backend: Backend, config: FunctionConfig, limit: float,
+        initialization_type: str = "on-demand",
     ) -> tuple[ExecutionEnvironment, float]:
         """Start an environment and wait up to `limit` seconds for its init to end either way."""
         env = backend.create(config, log_stream_name=_aws.log_stream_name(version=config.version))
+        env.initialization_type = initialization_type
         if self.lambda_endpoint is not None:
             env.lambda_endpoint_url = self.lambda_endpoint(env.server.host)
         started = _clock.perf()
@@ -463,6 +465,47 @@ class ControlPlane:
             memory_size_mb=config.memory_size,
             executed_version=config.version,
         )
+
+    def provision(self, config: FunctionConfig, backend: str, count: int) -> list[float]:
+        """Initialise `count` environments of `config` ahead of invocations, as provisioned
+        concurrency does (`AWS_LAMBDA_INITIALIZATION_TYPE=provisioned-concurrency`), and keep
+        them warm; return each init's duration (ms). Raises EnvironmentStartError, with the
+        init's output, when one fails."""
+        from pytest_lambda.errors import EnvironmentStartError
+
+        pool = self._pool(config, backend)
+        made = self.backend(backend)
+        limit = float(_limits.PROVISIONED_INIT_TIMEOUT_S)
+
+        def start() -> tuple[ExecutionEnvironment, float]:
+            env, started = self._start_and_wait(made, config, limit, "provisioned-concurrency")
+            if env.server.ready_at is None:
+                output = env.take_logs() or env.startup_problem()
+                self._discard(env, FAILURE)
+                raise EnvironmentStartError(
+                    f"Provisioned concurrency for {config.arn}:{config.version} failed: the "
+                    f"init phase did not finish. Its output:\n{output}"
+                )
+            env.after_init()
+            return env, (env.server.ready_at - started) * 1000
+
+        with ThreadPoolExecutor(max_workers=max(1, min(count, 8)),
+                                thread_name_prefix="lambda-provision") as workers:
+            futures = [workers.submit(start) for _ in range(count)]
+        durations = []
+        failure: BaseException | None = None
+        for future in futures:
+            try:
+                env, init_ms = future.result()
+            except BaseException as exc:
+                failure = failure or exc
+                continue
+            with pool.lock:
+                pool.idle.append(_Slot(env, pool.generation))
+            durations.append(init_ms)
+        if failure is not None:
+            raise failure
+        return durations
 
     # -- asynchronous invocation --------------------------------------------------------------
 

@@ -185,6 +185,8 @@ class FunctionEntry:
     descriptions: dict[str, str] = field(default_factory=dict)
     aliases: dict[str, Alias] = field(default_factory=dict)
     last_version: int = 0
+    #: Provisioned concurrency by qualifier (a version or an alias).
+    provisioned: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -235,6 +237,7 @@ class Registry:
                 entry.in_flight = previous.in_flight
                 entry.versions, entry.descriptions = previous.versions, previous.descriptions
                 entry.aliases, entry.last_version = previous.aliases, previous.last_version
+                entry.provisioned = previous.provisioned
 
     def set_reserved(self, function: Function, reserved: int | None) -> None:
         """Set (None: remove) `function`'s reserved concurrency."""

@@ -136,3 +136,16 @@ def test_a_version_and_an_alias_as_the_function_sees_them(lambda_function, lambd
     assert body["invoked_arn"] == f"{fn.arn}:live"
     latest = json.loads(client.invoke(FunctionName=fn.name)["Payload"].read())
     assert latest["version"] == "$LATEST" and latest["invoked_arn"] == fn.arn
+
+
+def test_provisioned_concurrency_runs_init_ahead_and_the_first_invoke_is_warm(
+        lambda_function, functions_dir: Path, backend, python_runtime):
+    fn = lambda_function("app.echo", code=functions_dir / "lambda_api", runtime=python_runtime,
+                         name=f"provisioned-{backend}", backend=backend)
+    version = fn.publish_version()
+    version.set_provisioned_concurrency(1)
+    result = fn.invoke({}, qualifier=version.version)
+    assert result.ok, result.logs
+    assert not result.cold_start and "Init Duration" not in result.logs
+    assert result.payload["initialization_type"] == "provisioned-concurrency"
+    assert fn.invoke({}).payload["initialization_type"] == "on-demand"

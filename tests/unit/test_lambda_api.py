@@ -518,3 +518,24 @@ def test_the_invoked_arn_carries_the_qualifier(make, backend, service):
     fn.invoke({}, qualifier="1")
     fn.invoke({}, qualifier="prod")
     assert seen == [fn.arn, f"{fn.arn}:1", f"{fn.arn}:prod"]
+
+
+def test_provisioned_concurrency_initialises_environments_ahead(make, client, backend):
+    fn = make()
+    with pytest.raises(ClientError) as exc:
+        client.put_provisioned_concurrency_config(FunctionName="orders", Qualifier="$LATEST",
+                                                  ProvisionedConcurrentExecutions=1)
+    assert _error(exc)[0] == "InvalidParameterValueException"
+    v1 = fn.publish_version()
+    fn.create_alias("live", v1.version)
+    answer = client.put_provisioned_concurrency_config(
+        FunctionName="orders", Qualifier="live", ProvisionedConcurrentExecutions=2)
+    assert answer["Status"] == "READY" and answer["AllocatedProvisionedConcurrentExecutions"] == 2
+    assert len(backend.created) == 2 and backend.received == []  # init ran, nothing invoked
+    assert all(env.initialization_type == "provisioned-concurrency" for env in backend.created)
+    result = fn.invoke({"n": 1}, qualifier="live")
+    assert not result.cold_start and "Init Duration" not in result.logs
+    assert result.executed_version == "1"
+    assert client.get_provisioned_concurrency_config(
+        FunctionName="orders", Qualifier="live")["RequestedProvisionedConcurrentExecutions"] == 2
+    assert fn.invoke({}).cold_start  # $LATEST has none

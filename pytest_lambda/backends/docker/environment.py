@@ -215,6 +215,7 @@ class DockerEnvironment(ExecutionEnvironment):
             credentials=self._credentials,
             # Through the agent nothing in the container reaches the host directly.
             lambda_endpoint_url=self.lambda_endpoint_url if self._agent is None else None,
+            initialization_type=self.initialization_type,
         )
         if self._agent is None and self.lambda_endpoint_url and self._host_ports is not None:
             port = int(self.lambda_endpoint_url.rsplit(":", 1)[1])

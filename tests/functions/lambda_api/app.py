@@ -12,6 +12,7 @@ def echo(event, context):
         "invoked_arn": context.invoked_function_arn,
         "version": os.environ["AWS_LAMBDA_FUNCTION_VERSION"],
         "endpoint": os.environ.get("AWS_ENDPOINT_URL_LAMBDA"),
+        "initialization_type": os.environ["AWS_LAMBDA_INITIALIZATION_TYPE"],
     }
 
 
