@@ -44,6 +44,8 @@ if TYPE_CHECKING:
 
 #: The largest request body read at all (a synchronous payload and some slack).
 _BODY_MAX_BYTES = _limits.SYNC_REQUEST_MAX_BYTES + 64 * 1024
+#: How much of an oversized body is read (and dropped) before answering 413.
+_DRAIN_MAX_BYTES = 64 * 1024 * 1024
 _REGION = re.compile(r"Credential=[^/,\s]+/\d{8}/([a-z0-9-]+)/lambda/")
 _FUNCTIONS = r"/(?:2015-03-31|2014-11-13|2019-09-25|2017-10-31|2019-09-30)/functions"
 
@@ -247,7 +249,16 @@ class _Handler(BaseHTTPRequestHandler):
                 f"Content-Length {length_text!r} is not a number of bytes."
             ) from None
         if length > _BODY_MAX_BYTES:
-            self.close_connection = True  # the body is not read: the connection cannot go on
+            if length <= _DRAIN_MAX_BYTES:
+                # Read and drop it, so that the client hears the 413 instead of a reset.
+                left = length
+                while left > 0:
+                    chunk = self.rfile.read(min(left, 1 << 20))
+                    if not chunk:
+                        break
+                    left -= len(chunk)
+            else:
+                self.close_connection = True  # not read: the connection cannot go on
             raise RequestTooLargeException(
                 f"Request must be smaller than {_limits.SYNC_REQUEST_MAX_BYTES} bytes for the "
                 f"InvokeFunction operation"

@@ -47,6 +47,8 @@ class Destinations:
         self._invoke_function = invoke_function
         self.endpoint = endpoint
         self._clients: dict[tuple[str, str], Any] = {}
+        self._queue_urls: dict[str, str] = {}
+        self._clients_for: AwsEndpoint | None = endpoint
         self._lock = threading.Lock()
 
     def deliver(self, event: QueuedEvent, result: AsyncResult) -> tuple[Delivery, ...]:
@@ -114,13 +116,25 @@ class Destinations:
         return Delivery("dead-letter", arn)
 
     def _queue_url(self, arn: str, region: str) -> str:
+        with self._lock:
+            known = self._queue_urls.get(arn)
+        if known is not None:
+            return known
         parts = arn.split(":")
         answer = self._client("sqs", region).get_queue_url(QueueName=parts[5],
                                                             QueueOwnerAWSAccountId=parts[4])
-        return str(answer["QueueUrl"])
+        with self._lock:
+            url = self._queue_urls[arn] = str(answer["QueueUrl"])
+        return url
 
     def _client(self, service: str, region: str) -> Any:
-        if self.endpoint is None:
+        endpoint = self.endpoint
+        if endpoint is not self._clients_for:
+            with self._lock:  # another endpoint: other clients, other queues
+                self._clients.clear()
+                self._queue_urls.clear()
+                self._clients_for = endpoint
+        if endpoint is None:
             raise RuntimeError(
                 "no AWS endpoint: give the Lambda API one (LambdaAPI(aws=AwsEndpoint(url)), or "
                 "the lambda_api_aws fixture) so that records can reach SQS, SNS or EventBridge"
@@ -131,7 +145,6 @@ class Destinations:
                 import boto3
                 from botocore.config import Config
 
-                endpoint = self.endpoint
                 client = boto3.session.Session().client(
                     service, region_name=region, endpoint_url=endpoint.url,
                     aws_access_key_id=endpoint.access_key_id,

@@ -171,6 +171,9 @@ def test_malformed_json_and_oversized_payloads_are_refused(make, client):
     with pytest.raises(ClientError) as exc:
         client.invoke(FunctionName="orders", Payload=b'"' + b"x" * (6 * 1024 * 1024) + b'"')
     assert _error(exc)[:2] == ("RequestTooLargeException", 413)
+    with pytest.raises(ClientError) as exc:  # far over: read and dropped, then the 413
+        client.invoke(FunctionName="orders", Payload=b'"' + b"x" * (20 * 1024 * 1024) + b'"')
+    assert _error(exc)[:2] == ("RequestTooLargeException", 413)
     with pytest.raises(ClientError) as exc:
         client.invoke(FunctionName="orders", InvocationType="Event",
                       Payload=b'"' + b"x" * (1024 * 1024) + b'"')
@@ -539,3 +542,70 @@ def test_provisioned_concurrency_initialises_environments_ahead(make, client, ba
     assert client.get_provisioned_concurrency_config(
         FunctionName="orders", Qualifier="live")["RequestedProvisionedConcurrentExecutions"] == 2
     assert fn.invoke({}).cold_start  # $LATEST has none
+
+
+def test_a_thousand_event_soak_through_the_service_with_throttles_and_an_sqs_destination(
+        make, service, api, backend):
+    """1,000 events at queue concurrency 8: a third fail every attempt, a third succeed, a third
+    go to a function whose reserved concurrency is 0 (throttled, no retries); five more queue
+    up behind a reserved concurrency of 1 and are throttled before they run. Every event ends
+    exactly once; every failure reaches the on-failure queue on moto."""
+    import boto3
+    from moto.server import ThreadedMotoServer
+
+    from pytest_lambda.service.destinations import AwsEndpoint
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    try:
+        host, port = server.get_host_and_port()
+        url = f"http://{host}:{port}"
+        api.use_aws(AwsEndpoint(url))
+        sqs = boto3.session.Session().client("sqs", region_name="us-east-1", endpoint_url=url,
+                                             aws_access_key_id="testing",
+                                             aws_secret_access_key="testing")
+        queue_url = sqs.create_queue(QueueName="soak-failures")["QueueUrl"]
+        failures_arn = f"arn:aws:sqs:us-east-1:{ACCOUNT}:soak-failures"
+        orders, closed, narrow = make("orders"), make("closed", reserved_concurrency=0), \
+            make("narrow", reserved_concurrency=1)
+        for fn in (orders, closed, narrow):
+            fn.configure_async(on_failure=failures_arn)
+        service.async_queue().delay_scale = 0.01  # a minute is 0.6 s; six hours 216 s
+        expected: dict[str, tuple[str, int]] = {}
+        for n in range(1000):
+            if n % 3 == 0:
+                expected[orders.invoke_async({"op": "raise", "n": n})] = ("RetriesExhausted", 3)
+            elif n % 3 == 1:
+                expected[orders.invoke_async({"n": n})] = ("Success", 1)
+            else:
+                expected[closed.invoke_async({"n": n})] = ("RetriesExhausted", 0)
+        for n in range(5):
+            expected[narrow.invoke_async({"op": "sleep", "seconds": 0.01, "n": n})] = (
+                "Success", 1)
+        results = api.wait_for_async(timeout=300)
+        by_id = {r.request_id: r for r in results}
+        assert len(results) == len(by_id) == 1005 and set(by_id) == set(expected)
+        for request_id, (condition, count) in expected.items():
+            result = by_id[request_id]
+            assert (result.condition, result.invoke_count) == (condition, count)
+            if condition == "Success":
+                assert result.deliveries == ()
+            else:
+                assert [(d.kind, d.error) for d in result.deliveries] == [("on-failure", None)]
+        outcomes = [a.outcome for a in api.attempts]
+        assert outcomes.count("success") == 333 + 5
+        assert outcomes.count("error") == 334 * 3
+        assert outcomes.count("throttled") >= 333  # every "closed" event, and "narrow" ones
+        assert len(backend.received) == 333 + 334 * 3 + 5
+        failures = 0
+        while True:
+            got = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get(
+                "Messages", [])
+            if not got:
+                break
+            failures += len(got)
+            sqs.delete_message_batch(QueueUrl=queue_url, Entries=[
+                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(got)])
+        assert failures == 334 + 333
+    finally:
+        server.stop()
