@@ -409,3 +409,11 @@ def test_a_thousand_event_soak_accounts_for_every_event_exactly_once():
     outcomes = [a.outcome for a in queue.attempts]
     assert outcomes.count("throttled") == 2 * len([n for n in range(1000) if n % 3 == 2])
     assert outcomes.count("error") == 3 * len([n for n in range(1000) if n % 3 == 1])
+
+
+def test_a_new_endpoint_gets_new_clients():
+    # Two moto servers in one process share one state, so the test looks at the clients.
+    destinations = Destinations(lambda a, p: None, AwsEndpoint("http://127.0.0.1:1"))
+    assert destinations._client("sqs", "us-east-1").meta.endpoint_url == "http://127.0.0.1:1"
+    destinations.endpoint = AwsEndpoint("http://127.0.0.1:2")
+    assert destinations._client("sqs", "us-east-1").meta.endpoint_url == "http://127.0.0.1:2"
