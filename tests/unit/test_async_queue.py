@@ -417,3 +417,22 @@ def test_a_new_endpoint_gets_new_clients():
     assert destinations._client("sqs", "us-east-1").meta.endpoint_url == "http://127.0.0.1:1"
     destinations.endpoint = AwsEndpoint("http://127.0.0.1:2")
     assert destinations._client("sqs", "us-east-1").meta.endpoint_url == "http://127.0.0.1:2"
+
+
+def test_a_dead_letter_topic_on_sns_gets_the_event_and_its_attributes(moto_url):
+    sqs, sns = _client(moto_url, "sqs"), _client(moto_url, "sns")
+    inbox = sqs.create_queue(QueueName="dlq-inbox")["QueueUrl"]
+    inbox_arn = sqs.get_queue_attributes(QueueUrl=inbox, AttributeNames=["QueueArn"])[
+        "Attributes"]["QueueArn"]
+    topic = sns.create_topic(Name="dead-letters")["TopicArn"]
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=inbox_arn)
+    event, result = _finished(["error"], maximum_retry_attempts=0, dead_letter=topic)
+    destinations = Destinations(lambda a, p: None, AwsEndpoint(moto_url))
+    assert [(d.kind, d.error) for d in destinations.deliver(event, result)] == [
+        ("dead-letter", None)]
+    (message,) = _receive(sqs, inbox)
+    envelope = json.loads(message["Body"])  # SNS's envelope around the event
+    assert json.loads(envelope["Message"]) == {"order": 7}
+    assert envelope["MessageAttributes"]["RequestID"] == {"Type": "String", "Value": "req-1"}
+    assert envelope["MessageAttributes"]["ErrorCode"] == {"Type": "Number", "Value": "200"}
+    assert envelope["MessageAttributes"]["ErrorMessage"]["Value"] == "bad order"

@@ -609,3 +609,34 @@ def test_a_thousand_event_soak_through_the_service_with_throttles_and_an_sqs_des
         assert failures == 334 + 333
     finally:
         server.stop()
+
+
+def test_a_lambda_destination_gets_the_record_as_an_asynchronous_event(make, api, backend):
+    audit = make("audit")
+    orders = make("orders")
+    orders.configure_async(on_success=audit.arn, maximum_retry_attempts=0)
+    request_id = orders.invoke_async({"order": 9})
+    # The destination's event is queued before the first one counts as finished: one wait.
+    results = {r.function_arn: r for r in api.wait_for_async(timeout=30)}
+    assert results[orders.arn].request_id == request_id
+    assert [(d.kind, d.target, d.error) for d in results[orders.arn].deliveries] == [
+        ("on-success", audit.arn, None)]
+    record = json.loads(results[audit.arn].payload)
+    assert record["requestContext"]["requestId"] == request_id
+    assert record["requestContext"]["condition"] == "Success"
+    assert record["responsePayload"] == {"order": 9}
+    assert [event for _n, event in backend.received][-1] == record
+
+
+def test_configure_async_refuses_what_lambda_refuses(make):
+    from pytest_lambda.errors import InvalidParameterValueException, ValidationException
+
+    fn = make()
+    with pytest.raises(ValidationException):
+        fn.configure_async(maximum_retry_attempts=3)
+    with pytest.raises(ValidationException):
+        fn.configure_async(maximum_event_age=59)
+    with pytest.raises(InvalidParameterValueException):
+        fn.configure_async(on_failure="not-an-arn")
+    with pytest.raises(InvalidParameterValueException):
+        fn.configure_async(dead_letter_queue=f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:x")
