@@ -14,7 +14,8 @@ if TYPE_CHECKING:
     from pytest_lambda.service.function import Function
 
 
-def configuration(function: Function, version: str = LATEST) -> dict[str, Any]:
+def configuration(function: Function, version: str = LATEST, *,
+                  dead_letter: str | None = None) -> dict[str, Any]:
     """Return GetFunctionConfiguration's document for `function`."""
     config = function.config
     digest = (bytes.fromhex(config.code_hash) if _is_hex(config.code_hash)
@@ -51,6 +52,8 @@ def configuration(function: Function, version: str = LATEST) -> dict[str, Any]:
         }}
     if config.environment:
         document["Environment"] = {"Variables": dict(config.environment)}
+    if dead_letter is not None:
+        document["DeadLetterConfig"] = {"TargetArn": dead_letter}
     if config.layers:
         document["Layers"] = [
             {"Arn": f"arn:aws:lambda:{config.region}:{config.account_id}:layer:"

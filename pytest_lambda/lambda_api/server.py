@@ -82,6 +82,8 @@ _ROUTES: list[Route] = [
         ("DELETE", r"/2019-09-25/functions/(?P<fn>[^/]+)/event-invoke-config/?",
          "delete_event_invoke_config"),
         ("PUT", r"/2017-10-31/functions/(?P<fn>[^/]+)/concurrency/?", "put_concurrency"),
+        ("PUT", r"/2015-03-31/functions/(?P<fn>[^/]+)/configuration/?",
+         "update_configuration"),
         ("PUT", r"/2019-09-30/functions/(?P<fn>[^/]+)/provisioned-concurrency/?",
          "put_provisioned"),
         ("GET", r"/2019-09-30/functions/(?P<fn>[^/]+)/provisioned-concurrency/?",
@@ -337,6 +339,25 @@ class _Handler(BaseHTTPRequestHandler):
             document["Concurrency"] = {"ReservedConcurrentExecutions": entry.reserved}
         return 200, _json(document), {}
 
+    def op_update_configuration(self, fn: str) -> tuple[int, bytes, dict[str, str]]:
+        entry, _version = self._find(fn)
+        request = self._json_body()
+        others = sorted(set(request) - {"DeadLetterConfig", "RevisionId"})
+        if others:
+            raise NotImplementedOperation(
+                f"UpdateFunctionConfiguration changes only DeadLetterConfig here, not "
+                f"{', '.join(others)}: make the function again with lambda_function(...) for "
+                f"other settings."
+            )
+        target = (request.get("DeadLetterConfig") or {}).get("TargetArn") or None
+        if target is not None and str(target).split(":")[2:3] not in (["sqs"], ["sns"]):
+            raise InvalidParameterValueException(
+                f"The provided target arn {target} is invalid: a dead-letter queue is an SQS "
+                f"queue or an SNS topic."
+            )
+        entry.event_invoke.dead_letter = validate_destination(target, "DeadLetterConfig")
+        return 200, _json(documents.configuration(entry.function, dead_letter=target)), {}
+
     def op_put_concurrency(self, fn: str) -> tuple[int, bytes, dict[str, str]]:
         entry, _version = self._find(fn)
         reserved = self._json_body().get("ReservedConcurrentExecutions")
@@ -361,7 +382,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def op_get_configuration(self, fn: str) -> tuple[int, bytes, dict[str, str]]:
         target = self._target(fn, self.query.get("Qualifier"))
-        return 200, _json(documents.configuration(target.function, target.version)), {}
+        return 200, _json(documents.configuration(
+            target.function, target.version,
+            dead_letter=target.entry.event_invoke.dead_letter)), {}
 
     def op_put_provisioned(self, fn: str) -> tuple[int, bytes, dict[str, str]]:
         qualifier = self.query.get("Qualifier")

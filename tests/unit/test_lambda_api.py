@@ -640,3 +640,25 @@ def test_configure_async_refuses_what_lambda_refuses(make):
         fn.configure_async(on_failure="not-an-arn")
     with pytest.raises(InvalidParameterValueException):
         fn.configure_async(dead_letter_queue=f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:x")
+
+
+def test_a_dead_letter_queue_through_update_function_configuration(make, api, client):
+    make()
+    queue = f"arn:aws:sqs:us-east-1:{ACCOUNT}:dead"
+    answer = client.update_function_configuration(FunctionName="orders",
+                                                   DeadLetterConfig={"TargetArn": queue})
+    assert answer["DeadLetterConfig"] == {"TargetArn": queue}
+    assert client.get_function_configuration(FunctionName="orders")["DeadLetterConfig"] == {
+        "TargetArn": queue}
+    client.invoke(FunctionName="orders", InvocationType="Event",
+                  Payload=json.dumps({"op": "raise"}))
+    (result,) = api.wait_for_async(timeout=30)
+    assert [d.kind for d in result.deliveries] == ["dead-letter"]
+    with pytest.raises(ClientError) as exc:
+        client.update_function_configuration(FunctionName="orders", MemorySize=256)
+    assert _error(exc)[:2] == ("NotImplementedException", 501)
+    with pytest.raises(ClientError) as exc:
+        client.update_function_configuration(
+            FunctionName="orders",
+            DeadLetterConfig={"TargetArn": f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:x"})
+    assert _error(exc)[:2] == ("InvalidParameterValueException", 400)
