@@ -149,3 +149,19 @@ def test_provisioned_concurrency_runs_init_ahead_and_the_first_invoke_is_warm(
     assert not result.cold_start and "Init Duration" not in result.logs
     assert result.payload["initialization_type"] == "provisioned-concurrency"
     assert fn.invoke({}).payload["initialization_type"] == "on-demand"
+
+
+@pytest.mark.parametrize("backend", ["docker"], indirect=True)  # Node.js runs in containers
+def test_a_nodejs_function_invokes_another_through_the_javascript_sdk(lambda_function,
+                                                                      lambda_api,
+                                                                      functions_dir: Path,
+                                                                      backend):
+    callee = lambda_function("app.echo", code=functions_dir / "lambda_api",
+                             runtime="python3.13", name="callee-for-node", backend=backend)
+    caller = lambda_function("index.handler", code=functions_dir / "lambda_api_node",
+                             runtime="nodejs22.x", name="node-caller", backend=backend,
+                             requirements=True, memory_size=512, timeout=30)
+    result = caller.invoke({"target": callee.name, "payload": {"from": "node"}})
+    assert result.ok, result.logs
+    assert result.payload["status"] == 200 and result.payload["executedVersion"] == "$LATEST"
+    assert result.payload["payload"]["event"] == {"from": "node"}
