@@ -101,6 +101,16 @@ class LambdaAPI:
         __tracebackhide__ = True
         return self.service.wait_for_async(timeout)
 
+    def result(self, request_id: str, timeout: float | None = 60.0) -> AsyncResult:
+        """Wait for asynchronous event `request_id` (from `invoke_async` or an `Event`
+        invoke's `RequestId`) to finish and return how it ended."""
+        __tracebackhide__ = True
+        return self.service.async_queue().result(request_id, timeout)
+
+    def attempts_for(self, request_id: str) -> list[AsyncAttempt]:
+        """Return the attempts at event `request_id` so far, in order."""
+        return [a for a in self.service.async_queue().attempts if a.request_id == request_id]
+
     @property
     def attempts(self) -> list[AsyncAttempt]:
         """Every attempt at an asynchronous event so far: request id, attempt, outcome."""

@@ -186,6 +186,23 @@ class AsyncQueue:
             f"(e.g. 0.01) to shorten them, or wait longer."
         )
 
+    def result(self, request_id: str, timeout: float | None = None) -> AsyncResult:
+        """Return how event `request_id` ended, waiting up to `timeout` seconds of real time
+        for it (AsyncTimeoutError after that, KeyError for an id the queue never had)."""
+        __tracebackhide__ = True
+        end = None if timeout is None else _clock.perf() + timeout
+        with self._cond:
+            while True:
+                for done in reversed(self.results):
+                    if done.request_id == request_id:
+                        return done
+                if request_id not in self._pending:
+                    raise KeyError(f"No asynchronous event has request id {request_id!r}.")
+                left = None if end is None else end - _clock.perf()
+                if left is not None and left <= 0:
+                    raise AsyncTimeoutError(self._describe_pending(timeout))
+                self._cond.wait(timeout=left)
+
     def close(self) -> None:
         """Stop scheduling; attempts under way finish, queued events are dropped."""
         with self._cond:

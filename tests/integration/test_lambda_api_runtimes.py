@@ -98,9 +98,10 @@ def test_an_async_error_is_retried_twice_then_recorded_on_sqs(lambda_function, l
     finally:
         lambda_api.use_aws(previous)
     result = finished[request_id]
+    assert lambda_api.result(request_id) is result
     assert result.condition == "RetriesExhausted" and result.invoke_count == 3
     assert [d.error for d in result.deliveries] == [None]
-    attempts = [a for a in lambda_api.attempts if a.request_id == request_id]
+    attempts = lambda_api.attempts_for(request_id)
     assert [(a.attempt, a.outcome, a.error_type) for a in attempts] == [
         (1, "error", "ValueError"), (2, "error", "ValueError"), (3, "error", "ValueError")]
     messages = sqs.receive_message(QueueUrl=queue_url, WaitTimeSeconds=2)["Messages"]

@@ -436,3 +436,16 @@ def test_a_dead_letter_topic_on_sns_gets_the_event_and_its_attributes(moto_url):
     assert envelope["MessageAttributes"]["RequestID"] == {"Type": "String", "Value": "req-1"}
     assert envelope["MessageAttributes"]["ErrorCode"] == {"Type": "Number", "Value": "200"}
     assert envelope["MessageAttributes"]["ErrorMessage"]["Value"] == "bad order"
+
+
+def test_result_waits_for_one_event_and_knows_unknown_ids(clock):
+    script = Script(["error", "ok"])
+    queue = _queue(script, clock, scale=0.0)
+    try:
+        queue.submit(_event("req-a"))
+        result = queue.result("req-a", timeout=10)
+        assert result.request_id == "req-a" and result.ok and result.invoke_count == 2
+        with pytest.raises(KeyError, match="req-b"):
+            queue.result("req-b", timeout=1)
+    finally:
+        queue.close()
