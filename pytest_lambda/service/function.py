@@ -215,7 +215,8 @@ class Function:
         config = self.config
         what = (f"image {config.image.reference}" if config.image is not None
                 else f"{config.runtime_name} {config.handler}")
-        return f"<Function {self.name} {what} on {self.backend}>"
+        qualified = self.name if self.version == "$LATEST" else f"{self.name}:{self.version}"
+        return f"<Function {qualified} {what} on {self.backend}>"
 
 
 class FunctionFactory(Protocol):
