@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from pytest_lambda.config.runtimes import RuntimeName
     from pytest_lambda.config.settings import BackendName, ImagePolicy
     from pytest_lambda.errors import (
+        AsyncTimeoutError,
         AwsEndpointError,
         BackendUnavailableError,
         ConfigurationError,
@@ -30,10 +31,14 @@ if TYPE_CHECKING:
         InvokeError,
         LambdaHarnessError,
         RequestTooLargeException,
+        ResourceNotFoundException,
+        TooManyRequestsException,
     )
     from pytest_lambda.inprocess.context import LambdaContext
     from pytest_lambda.inprocess.invoke import invoke_handler
+    from pytest_lambda.lambda_api.api import LambdaAPI
     from pytest_lambda.result import InvokeResult
+    from pytest_lambda.service.asynchronous import AsyncAttempt, AsyncResult
     from pytest_lambda.service.function import Function, FunctionFactory
     from pytest_lambda.service.service import LambdaService
 
@@ -64,6 +69,12 @@ _WHERE = {
     "AwsEndpoint": "pytest_lambda.aws",
     "AwsEndpointError": "pytest_lambda.errors",
     "AwsEndpointWarning": "pytest_lambda.aws",
+    "LambdaAPI": "pytest_lambda.lambda_api.api",
+    "AsyncAttempt": "pytest_lambda.service.asynchronous",
+    "AsyncResult": "pytest_lambda.service.asynchronous",
+    "AsyncTimeoutError": "pytest_lambda.errors",
+    "ResourceNotFoundException": "pytest_lambda.errors",
+    "TooManyRequestsException": "pytest_lambda.errors",
 }
 
 __all__ = [
@@ -93,6 +104,12 @@ __all__ = [
     "AwsEndpoint",
     "AwsEndpointError",
     "AwsEndpointWarning",
+    "LambdaAPI",
+    "AsyncAttempt",
+    "AsyncResult",
+    "AsyncTimeoutError",
+    "ResourceNotFoundException",
+    "TooManyRequestsException",
 ]
 
 

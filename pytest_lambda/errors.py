@@ -70,3 +70,48 @@ class ImageBuildError(LambdaHarnessError):
 
 class AwsEndpointError(LambdaHarnessError):
     """The session's AWS endpoint (moto, or the URL `--lambda-aws` names) cannot serve."""
+
+
+class ResourceNotFoundException(InvokeError):
+    """No function (or version, or alias) by that name (Lambda answers 404)."""
+
+    error_type = "ResourceNotFoundException"
+    status_code = 404
+
+
+class InvalidParameterValueException(InvokeError):
+    """A parameter of the request is not one Lambda accepts (400)."""
+
+    error_type = "InvalidParameterValueException"
+    status_code = 400
+
+
+class ValidationException(InvokeError):
+    """A parameter fails the operation's constraints (pattern, length, enum) (400)."""
+
+    error_type = "ValidationException"
+    status_code = 400
+
+
+class ResourceConflictException(InvokeError):
+    """The resource already exists, or is in use (409)."""
+
+    error_type = "ResourceConflictException"
+    status_code = 409
+
+
+class TooManyRequestsException(InvokeError):
+    """The invocation was throttled (429); `.reason` says which limit, as Lambda's `Reason`."""
+
+    error_type = "TooManyRequestsException"
+    status_code = 429
+
+    def __init__(self, message: str, *, reason: str, limit: int | None = None) -> None:
+        super().__init__(message)
+        self.reason = reason
+        #: The reserved concurrency that throttled it, when that was the reason.
+        self.limit = limit
+
+
+class AsyncTimeoutError(LambdaHarnessError, TimeoutError):
+    """Asynchronous events were still queued or running when `wait_for_async` gave up."""

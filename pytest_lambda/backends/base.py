@@ -91,17 +91,20 @@ def lambda_environment(
     task_root: str = "/var/task",
     runtime_dir: str = "/var/runtime",
     endpoint_url: str | None = None,
+    lambda_endpoint_url: str | None = None,
+    initialization_type: str = "on-demand",
 ) -> dict[str, str]:
     """Return the variables Lambda gives a runtime, the user's merged in as Lambda merges them.
 
     `endpoint_url` is the session's AWS endpoint as this environment reaches it
-    (`AWS_ENDPOINT_URL`, which the AWS SDKs and CLI honour); None gives none.
+    (`AWS_ENDPOINT_URL`, which the AWS SDKs and CLI honour), `lambda_endpoint_url` the
+    service's Lambda API (`AWS_ENDPOINT_URL_LAMBDA`); None gives none.
     """
     env = {
         "AWS_LAMBDA_FUNCTION_NAME": config.name,
         "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(config.memory_size),
-        "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
-        "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
+        "AWS_LAMBDA_FUNCTION_VERSION": config.version,
+        "AWS_LAMBDA_INITIALIZATION_TYPE": initialization_type,
         "AWS_LAMBDA_LOG_GROUP_NAME": _aws.log_group_name(config.name),
         "AWS_LAMBDA_LOG_STREAM_NAME": log_stream_name,
         "AWS_LAMBDA_RUNTIME_API": runtime_api,
@@ -124,6 +127,8 @@ def lambda_environment(
     }
     if endpoint_url is not None:
         env["AWS_ENDPOINT_URL"] = endpoint_url
+    if lambda_endpoint_url is not None:
+        env["AWS_ENDPOINT_URL_LAMBDA"] = lambda_endpoint_url
     if config.image is not None:
         # A container image has no handler setting and brings its own PATH, LANG, TZ and library
         # path in its ENV lines; Lambda names the execution environment after the package type.
@@ -151,7 +156,7 @@ class ExecutionEnvironment(ABC):
                                        authorize=self.authorize_peer)
         self.server.extensions.configure(
             function_name=config.name, handler=config.handler or "",
-            account_id=config.account_id,
+            account_id=config.account_id, function_version=config.version,
         )
         self.logs: LogPump | None = None
         self.exited = threading.Event()
@@ -159,6 +164,10 @@ class ExecutionEnvironment(ABC):
         self.reported_exit: int | None = None
         self._exit_info: ExitInfo | None = None
         self._destroyed = False
+        #: The service's Lambda API as this environment reaches it (set before `start()`).
+        self.lambda_endpoint_url: str | None = None
+        #: "on-demand", or "provisioned-concurrency" for one initialised ahead of invocations.
+        self.initialization_type = "on-demand"
 
     def authorize_peer(self, peer: tuple[str, int]) -> bool | None:
         """Return whether a connection from `peer` (address, port) comes from this environment.

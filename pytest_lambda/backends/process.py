@@ -433,6 +433,8 @@ class ProcessEnvironment(ExecutionEnvironment):
             task_root=str(config.code_dir),
             runtime_dir=runtime_dir,
             endpoint_url=self._endpoint_url,
+            lambda_endpoint_url=self.lambda_endpoint_url,
+            initialization_type=self.initialization_type,
         )
         # The host's interpreter lives outside Lambda's PATH; keep the host's PATH after Lambda's.
         env["PATH"] = env["PATH"] + os.pathsep + os.environ.get("PATH", "")

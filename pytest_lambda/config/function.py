@@ -241,6 +241,8 @@ class FunctionConfig:
     architecture: Architecture = "x86_64"
     #: "isolated" (the plugin's own servers only) or "open" (outbound allowed).
     network: NetworkMode = "isolated"
+    #: "$LATEST", or the number of a published version (its environments are its own).
+    version: str = "$LATEST"
 
     @property
     def runtime_name(self) -> str:
@@ -264,6 +266,8 @@ class FunctionConfig:
             repr(self.layers), str(self.opt_dir), repr(self.image), self.architecture,
             self.network,
         ]
+        if self.version != "$LATEST":
+            parts.append(self.version)
         return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:16]
 
 

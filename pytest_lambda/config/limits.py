@@ -17,6 +17,8 @@ TIMEOUT_DEFAULT_S = 3
 
 #: The init phase's own limit (seconds) for on-demand functions.
 INIT_TIMEOUT_S = 10
+#: ... and for provisioned concurrency, whose init runs ahead of invocations.
+PROVISIONED_INIT_TIMEOUT_S = 900
 
 #: Ephemeral storage (/tmp) size (MB).
 EPHEMERAL_STORAGE_MIN_MB = 512
@@ -25,8 +27,31 @@ EPHEMERAL_STORAGE_DEFAULT_MB = 512
 
 #: Synchronous invocation request payload (bytes).
 SYNC_REQUEST_MAX_BYTES = 6 * 1024 * 1024
+#: Asynchronous (`Event`) request payload through Invoke, and through the deprecated
+#: InvokeAsync operation (bytes).
+ASYNC_REQUEST_MAX_BYTES = 1024 * 1024
+INVOKE_ASYNC_REQUEST_MAX_BYTES = 256 * 1024
+#: The last part of an invocation's logs that `LogType=Tail` returns (bytes).
+LOG_TAIL_MAX_BYTES = 4 * 1024
+
+#: Asynchronous invocation: retries after a function error, and how long an event may wait in
+#: the queue (seconds), as PutFunctionEventInvokeConfig takes them; Lambda's waits before the
+#: first and the second retry, and its backoff for throttled events (seconds).
+ASYNC_RETRY_ATTEMPTS_MAX = 2
+ASYNC_EVENT_AGE_MIN_S = 60
+ASYNC_EVENT_AGE_MAX_S = 21_600
+ASYNC_RETRY_DELAYS_S = (60.0, 120.0)
+ASYNC_THROTTLE_BACKOFF_MIN_S = 1.0
+ASYNC_THROTTLE_BACKOFF_MAX_S = 300.0
+#: A dead-letter message's ErrorMessage attribute (bytes).
+DLQ_ERROR_MESSAGE_MAX_BYTES = 1024
+
 #: Response payload the Runtime API accepts from a runtime (bytes): 6 MiB plus 100.
 RESPONSE_MAX_BYTES = 6 * 1024 * 1024 + 100
+
+#: The account's concurrency, and what reserved concurrency must leave unreserved.
+ACCOUNT_CONCURRENCY = 1_000
+UNRESERVED_CONCURRENCY_MIN = 100
 
 #: ClientContext of an Invoke request, base64-encoded (bytes).
 CLIENT_CONTEXT_MAX_BYTES = 3_583

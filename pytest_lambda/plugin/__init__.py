@@ -14,6 +14,8 @@ from pytest_lambda.plugin import isolation as _isolation
 from pytest_lambda.plugin import report_logs as _report_logs
 from pytest_lambda.plugin import settings as _settings
 from pytest_lambda.plugin.fixtures import (  # noqa: F401  (registers the fixtures)
+    lambda_api,
+    lambda_api_aws,
     lambda_aws,
     lambda_context,
     lambda_function,
@@ -52,12 +54,15 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     logs, isolation = state.settings["logs"], state.settings["isolation"]
     settings_line = (f"lambda: logs in reports={logs.value} (from {logs.source}); "
                      f"isolation={isolation.value} (from {isolation.source})")
+    scale = state.settings["async_delay_scale"]
+    async_line = (f"lambda: asynchronous retry waits and event ages at {scale.value} of "
+                  f"Lambda's (from {scale.source})")
     choice = state.backend_choice(probe=False)
     if choice is None:
         # `auto` asks the engine when a function first needs a backend, not here: a session of
         # in-process tests never waits on an engine. What it chose is said at the session's end.
         return [f"lambda: backend=auto (not probed yet: {AUTO_RULE})", policy_line,
-                settings_line, _aws_hooks.header_line(state), cache_line]
+                settings_line, async_line, _aws_hooks.header_line(state), cache_line]
     lines = [f"lambda: backend={choice.name} ({choice.reason})"]
     if choice.name == "docker":
         from pytest_lambda.backends.docker.ephemeral import unavailable_reason
@@ -74,6 +79,7 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
 
         lines.append("lambda: process backend differs from Lambda: " + "; ".join(differences()))
     lines.append(settings_line)
+    lines.append(async_line)
     lines.append(_aws_hooks.header_line(state))
     return [*(redact(line) for line in lines), cache_line]
 

@@ -11,6 +11,8 @@ from pytest_lambda.plugin.state import STATE_KEY
 
 if TYPE_CHECKING:
     from pytest_lambda.aws import AwsEndpoint
+    from pytest_lambda.lambda_api.api import LambdaAPI
+    from pytest_lambda.service.destinations import AwsTarget
     from pytest_lambda.service.function import FunctionFactory
     from pytest_lambda.service.service import LambdaService
 
@@ -48,6 +50,8 @@ def lambda_function(lambda_service: LambdaService) -> FunctionFactory:
     - ``architecture``: ``"x86_64"`` or ``"arm64"`` (the host's by default; the other runs on
       Docker under QEMU); ``network``: ``"isolated"`` (only the plugin's own servers) or
       ``"open"``; ``backend``: ``"docker"`` or ``"process"`` instead of ``--lambda-backend``.
+    - ``reserved_concurrency``: caps simultaneous invocations (over it: a
+      ``TooManyRequestsException``; 0 throttles every invocation).
 
     Bad configuration raises ``pytest_lambda.ConfigurationError`` at this call. Functions with
     the same configuration and code share warm environments across tests, so module state one
@@ -58,6 +62,35 @@ def lambda_function(lambda_service: LambdaService) -> FunctionFactory:
     arguments.
     """
     return lambda_service.function
+
+
+@pytest.fixture(scope="session")
+def lambda_api_aws() -> AwsTarget | None:
+    """Return where ``lambda_api``'s destinations and dead-letter queues live (SQS, SNS,
+    EventBridge), or None for the session's AWS endpoint (``lambda_aws``, the default).
+
+    Override it in a ``conftest.py`` with a session fixture returning
+    ``pytest_lambda.service.destinations.AwsTarget(url, access_key_id, secret_access_key)`` to
+    send asynchronous invocation records to another endpoint.
+    """
+    return None
+
+
+@pytest.fixture(scope="session")
+def lambda_api(pytestconfig: pytest.Config, lambda_service: LambdaService,
+               lambda_api_aws: AwsTarget | None) -> LambdaAPI:
+    """Return the session's Lambda API: boto3's ``lambda`` client and the AWS SDKs reach the
+    functions the session made through it.
+
+    ``.endpoint_url`` (loopback, port 0 read back), ``.client(region=...)`` (a boto3 client
+    bound to it, without retries), ``.wait_for_async(timeout=60)`` (returns when every
+    asynchronous event has finished, retries and destinations included), ``.attempts`` and
+    ``.results`` (the record of asynchronous attempts and outcomes). Functions find each other
+    by name or ARN: every environment gets ``AWS_ENDPOINT_URL_LAMBDA`` pointing at it.
+    Asynchronous retries wait Lambda's 1 and 2 minutes unless ``--lambda-async-delay-scale``
+    shortens them.
+    """
+    return pytestconfig.stash[STATE_KEY].lambda_api(lambda_api_aws)
 
 
 @pytest.fixture

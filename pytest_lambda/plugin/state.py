@@ -17,6 +17,8 @@ from pytest_lambda.system.paths import hold_cache, let_go_of_cache
 if TYPE_CHECKING:
     from pytest_lambda.aws import AwsEndpoint
     from pytest_lambda.backends.docker.environment import DockerBackend
+    from pytest_lambda.lambda_api.api import LambdaAPI
+    from pytest_lambda.service.destinations import AwsTarget
     from pytest_lambda.service.service import LambdaService
 
 STATE_KEY = pytest.StashKey["PluginState"]()
@@ -29,6 +31,7 @@ class PluginState:
     settings: dict[str, Resolved]
     progress: Callable[[str], None] = field(default=lambda line: print(line, file=sys.stderr))
     _service: LambdaService | None = None
+    _lambda_api: LambdaAPI | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _closed: bool = False
 
@@ -42,11 +45,25 @@ class PluginState:
         with self._lock:
             if self._service is None:
                 self._service = LambdaService(settings=self.settings, progress=self.progress)
+                # From the first environment on, functions reach the Lambda API
+                # (AWS_ENDPOINT_URL_LAMBDA) whether or not a test asks for `lambda_api`.
+                from pytest_lambda.lambda_api.api import LambdaAPI
+
+                self._lambda_api = LambdaAPI(self._service)
             return self._service
 
     def aws(self) -> AwsEndpoint:
         """Return the session's AWS endpoint (the service's; `--lambda-aws`)."""
         return self.service().aws()
+
+    def lambda_api(self, aws: AwsTarget | None = None) -> LambdaAPI:
+        """Return the session's LambdaAPI; `aws` (if given) is where destinations live."""
+        self.service()
+        api = self._lambda_api
+        assert api is not None
+        if aws is not None:
+            api.service.destinations.endpoint = aws
+        return api
 
     @overload
     def backend_choice(self) -> BackendChoice: ...
@@ -76,7 +93,10 @@ class PluginState:
         """Destroy every environment the session made, even through a KeyboardInterrupt."""
         with self._lock:
             service, self._service = self._service, None
+            api, self._lambda_api = self._lambda_api, None
             closed, self._closed = self._closed, True
+        if api is not None:
+            api.close()
         if service is not None:
             finish_despite_interrupts(service.close)
         if not closed and let_go_of_cache():

@@ -131,9 +131,11 @@ class ExtensionsAPI:
 
     # -- the environment's and the service's side ---------------------------------------------
 
-    def configure(self, *, function_name: str, handler: str, account_id: str | None) -> None:
+    def configure(self, *, function_name: str, handler: str, account_id: str | None,
+                  function_version: str = "$LATEST") -> None:
         """Set what the register response (and Telemetry) tell extensions about the function."""
         self.telemetry.function_name = function_name
+        self.telemetry.function_version = function_version
         self.handler = handler
         self.account_id = account_id
 

@@ -14,8 +14,8 @@ import re
 import threading
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
 
 from pytest_lambda.backends.base import Backend, ExecutionEnvironment
 from pytest_lambda.config import limits as _limits
@@ -24,7 +24,15 @@ from pytest_lambda.config.function import FunctionConfig
 from pytest_lambda.config.runtimes import init_start_line
 from pytest_lambda.result import InvokeResult
 from pytest_lambda.runtime_api.lifecycle import FAILURE, SPINDOWN, TIMEOUT, Invocation
-from pytest_lambda.service.payload import encode_client_context, encode_payload, encode_trace_id
+from pytest_lambda.service.asynchronous import AsyncQueue, Delivery, QueuedEvent
+from pytest_lambda.service.destinations import Destinations
+from pytest_lambda.service.payload import (
+    encode_async_payload,
+    encode_client_context,
+    encode_payload,
+    encode_trace_id,
+)
+from pytest_lambda.service.registry import EventInvokeConfig, Registry
 from pytest_lambda.service.reporting import (
     billed_ms,
     exit_error,
@@ -35,6 +43,10 @@ from pytest_lambda.service.reporting import (
     timeout_error,
 )
 from pytest_lambda.system import clock as _clock
+
+if TYPE_CHECKING:
+    from pytest_lambda.service.asynchronous import AsyncResult
+    from pytest_lambda.service.function import Function
 
 
 @dataclass
@@ -68,6 +80,19 @@ class ControlPlane:
         self._reaper = ThreadPoolExecutor(max_workers=4, thread_name_prefix="lambda-teardown")
         self._pending: list[Future[None]] = []
         self._closed = False
+        #: The functions made, by ARN, as Lambda's API finds them.
+        self.registry = Registry()
+        #: Where asynchronous invocation records go (give it an AWS endpoint for SQS, SNS and
+        #: EventBridge destinations).
+        self.destinations = Destinations(self._invoke_destination)
+        #: The factor on Lambda's asynchronous waits and event age (the async_delay_scale
+        #: setting).
+        self.async_delay_scale = 1.0
+        self._async: AsyncQueue | None = None
+        self._async_lock = threading.Lock()
+        #: Given the address an environment reaches this host at, returns the Lambda API's URL
+        #: there (`AWS_ENDPOINT_URL_LAMBDA`), or None; the Lambda API sets it.
+        self.lambda_endpoint: Callable[[str], str | None] | None = None
 
     # -- backends and pools -------------------------------------------------------------------
 
@@ -118,6 +143,8 @@ class ControlPlane:
     def close(self) -> None:
         """Destroy every environment and backend (session end)."""
         self._closed = True
+        if self._async is not None:
+            self._async.close()
         with self._pools_lock:
             pools = list(self._pools.values())
             self._pools.clear()
@@ -147,8 +174,14 @@ class ControlPlane:
         backend: str,
         client_context: dict[str, Any] | None = None,
         trace_id: str | None = None,
+        request_id: str | None = None,
+        invoked_arn: str | None = None,
     ) -> InvokeResult:
-        """Run one synchronous (RequestResponse) invocation and return its result."""
+        """Run one synchronous (RequestResponse) invocation and return its result.
+
+        `request_id` is the one the function sees (a new one when None; retries of an
+        asynchronous event keep theirs); `invoked_arn` the ARN it was invoked by (with the
+        version or alias), `context.invoked_function_arn`."""
         payload = encode_payload(event)
         context_text = encode_client_context(client_context)
         trace = encode_trace_id(trace_id)
@@ -168,26 +201,39 @@ class ControlPlane:
             if slot is not None:
                 try:
                     return self._invoke_warm(config, payload, context_text, pool, slot,
-                                             trace=trace)
+                                             trace=trace, request_id=request_id,
+                                             invoked_arn=invoked_arn)
                 except _StaleEnvironment:
                     pass  # it died between invocations: Lambda would start a new one
             return self._invoke_cold(config, payload, context_text, backend, pool, generation,
-                                     trace=trace)
+                                     trace=trace, request_id=request_id,
+                                     invoked_arn=invoked_arn)
         finally:
             with pool.lock:
                 pool.busy -= 1
 
     def _new_invocation(self, config: FunctionConfig, payload: bytes,
-                        context_text: str | None, trace: str | None = None) -> Invocation:
+                        context_text: str | None, trace: str | None = None,
+                        request_id: str | None = None,
+                        invoked_arn: str | None = None) -> Invocation:
         deadline_ms = int(_clock.wall() * 1000) + config.timeout * 1000
-        return Invocation(payload=payload, deadline_ms=deadline_ms, function_arn=config.arn,
-                          client_context=context_text, trace_id=trace or _aws.new_trace_id())
+        invocation = Invocation(payload=payload, deadline_ms=deadline_ms,
+                                function_arn=invoked_arn or config.arn,
+                                client_context=context_text,
+                                trace_id=trace or _aws.new_trace_id())
+        if request_id is not None:
+            invocation.request_id = request_id
+        return invocation
 
     def _start_and_wait(
-        self, backend: Backend, config: FunctionConfig, limit: float
+        self, backend: Backend, config: FunctionConfig, limit: float,
+        initialization_type: str = "on-demand",
     ) -> tuple[ExecutionEnvironment, float]:
         """Start an environment and wait up to `limit` seconds for its init to end either way."""
-        env = backend.create(config, log_stream_name=_aws.log_stream_name())
+        env = backend.create(config, log_stream_name=_aws.log_stream_name(version=config.version))
+        env.initialization_type = initialization_type
+        if self.lambda_endpoint is not None:
+            env.lambda_endpoint_url = self.lambda_endpoint(env.server.host)
         started = _clock.perf()
         try:
             env.start()
@@ -205,6 +251,7 @@ class ControlPlane:
     def _invoke_cold(
         self, config: FunctionConfig, payload: bytes, context_text: str | None, backend_name: str,
         pool: _Pool, generation: int, *, trace: str | None = None,
+        request_id: str | None = None, invoked_arn: str | None = None,
     ) -> InvokeResult:
         backend = self.backend(backend_name)
         init_limit = float(_limits.INIT_TIMEOUT_S)
@@ -224,7 +271,8 @@ class ControlPlane:
             before += _init_start(config)
             init_limit = budget
             retried = True
-        invocation = self._new_invocation(config, payload, context_text, trace)
+        invocation = self._new_invocation(config, payload, context_text, trace, request_id,
+                                          invoked_arn)
         if env.server.ready_at is None:
             return self._init_failed(env, config, invocation, started, init_limit, before)
         init_ms = (env.server.ready_at - started) * 1000
@@ -237,9 +285,11 @@ class ControlPlane:
 
     def _invoke_warm(
         self, config: FunctionConfig, payload: bytes, context_text: str | None, pool: _Pool,
-        slot: _Slot, *, trace: str | None = None,
+        slot: _Slot, *, trace: str | None = None, request_id: str | None = None,
+        invoked_arn: str | None = None,
     ) -> InvokeResult:
-        invocation = self._new_invocation(config, payload, context_text, trace)
+        invocation = self._new_invocation(config, payload, context_text, trace, request_id,
+                                          invoked_arn)
         # Output written between invocations (background threads) belongs to no invocation's
         # START..END; CloudWatch shows it before the next START.
         leftover = slot.env.take_logs()
@@ -281,7 +331,7 @@ class ControlPlane:
             before + _ensure_newline(output)
             + f"INIT_REPORT Init Duration: {init_ms:.2f} ms\tPhase: init\tStatus: {status}"
             + (f"\tError Type: {error_type}" if status == "error" else "") + "\n"
-            f"START RequestId: {request_id} Version: $LATEST\n"
+            f"START RequestId: {request_id} Version: {config.version}\n"
             f"END RequestId: {request_id}\n"
             + report_line(request_id, 0.0, config.memory_size, memory, init_ms, status, error_type)
         )
@@ -289,6 +339,7 @@ class ControlPlane:
             raw_payload=body, request_id=request_id, function_error="Unhandled", logs=logs,
             cold_start=True, init_duration_ms=init_ms, duration_ms=0.0, billed_duration_ms=0,
             max_memory_used_mb=memory, memory_size_mb=config.memory_size,
+            executed_version=config.version,
         )
 
     def _run(
@@ -398,6 +449,7 @@ class ControlPlane:
             before, request_id, output, trailer,
             report_line(request_id, duration, config.memory_size, memory, init_ms, status,
                         error_type),
+            config.version,
         )
         return InvokeResult(
             raw_payload=body,
@@ -410,8 +462,105 @@ class ControlPlane:
             billed_duration_ms=billed_ms(duration),
             max_memory_used_mb=memory,
             memory_size_mb=config.memory_size,
+            executed_version=config.version,
         )
 
+    def provision(self, config: FunctionConfig, backend: str, count: int) -> list[float]:
+        """Initialise `count` environments of `config` ahead of invocations, as provisioned
+        concurrency does (`AWS_LAMBDA_INITIALIZATION_TYPE=provisioned-concurrency`), and keep
+        them warm; return each init's duration (ms). Raises EnvironmentStartError, with the
+        init's output, when one fails."""
+        from pytest_lambda.errors import EnvironmentStartError
+
+        pool = self._pool(config, backend)
+        made = self.backend(backend)
+        limit = float(_limits.PROVISIONED_INIT_TIMEOUT_S)
+
+        def start() -> tuple[ExecutionEnvironment, float]:
+            env, started = self._start_and_wait(made, config, limit, "provisioned-concurrency")
+            if env.server.ready_at is None:
+                output = env.take_logs() or env.startup_problem()
+                self._discard(env, FAILURE)
+                raise EnvironmentStartError(
+                    f"Provisioned concurrency for {config.arn}:{config.version} failed: the "
+                    f"init phase did not finish. Its output:\n{output}"
+                )
+            env.after_init()
+            return env, (env.server.ready_at - started) * 1000
+
+        with ThreadPoolExecutor(max_workers=max(1, min(count, 8)),
+                                thread_name_prefix="lambda-provision") as workers:
+            futures = [workers.submit(start) for _ in range(count)]
+        durations = []
+        failure: BaseException | None = None
+        for future in futures:
+            try:
+                env, init_ms = future.result()
+            except BaseException as exc:
+                failure = failure or exc
+                continue
+            with pool.lock:
+                pool.idle.append(_Slot(env, pool.generation))
+            durations.append(init_ms)
+        if failure is not None:
+            raise failure
+        return durations
+
+    # -- asynchronous invocation --------------------------------------------------------------
+
+    def invoke_async(self, function: Function, event: object = None, *,
+                     limit: int = _limits.ASYNC_REQUEST_MAX_BYTES,
+                     operation: str = "the Event invocation type",
+                     invoked_arn: str | None = None) -> str:
+        """Queue an asynchronous (`Event`) invocation of `function`; return its request id.
+
+        The payload is checked at once (Lambda's 202 comes after that); the rest follows
+        Lambda's asynchronous semantics (see `service.asynchronous`).
+        """
+        import uuid
+
+        payload = encode_async_payload(event, limit, operation)
+        entry = self.registry.entry(function.arn)
+        known = entry is not None and (entry.function.config == function.config
+                                       or function.version != "$LATEST")
+        settings = replace(entry.event_invoke) if entry is not None and known \
+            else EventInvokeConfig()
+        queued = QueuedEvent(request_id=str(uuid.uuid4()), function_arn=function.arn,
+                             payload=payload, config=settings,
+                             target=(function, invoked_arn))
+        self.async_queue().submit(queued)
+        return queued.request_id
+
+    def async_queue(self) -> AsyncQueue:
+        """Return the service's asynchronous invocation queue, made on first use."""
+        with self._async_lock:
+            if self._async is None:
+                self._async = AsyncQueue(self._run_async, self._deliver_async,
+                                         delay_scale=self.async_delay_scale)
+            return self._async
+
+    def wait_for_async(self, timeout: float | None = 60.0) -> list[AsyncResult]:
+        """Wait until every asynchronous event has finished (retries, destinations and all);
+        return every finished event's result. Raises AsyncTimeoutError, naming what is still
+        pending, after `timeout` seconds."""
+        __tracebackhide__ = True
+        queue = self.async_queue()
+        queue.wait(timeout)
+        return list(queue.results)
+
+    def _run_async(self, event: QueuedEvent) -> InvokeResult:
+        function, invoked_arn = event.target
+        return function._invoke(event.payload, request_id=event.request_id,  # type: ignore[no-any-return]
+                                invoked_arn=invoked_arn)
+
+    def _deliver_async(self, event: QueuedEvent, result: AsyncResult) -> tuple[Delivery, ...]:
+        return self.destinations.deliver(event, result)
+
+    def _invoke_destination(self, arn: str, payload: bytes) -> None:
+        from pytest_lambda.service.registry import parse_function_name
+
+        target = self.registry.find(parse_function_name(arn))
+        self.invoke_async(target.function, payload, invoked_arn=target.invoked_arn)
 
     @staticmethod
     def _publish_init(env: ExecutionEnvironment, before: str, init_ms: float, status: str,

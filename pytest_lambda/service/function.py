@@ -14,12 +14,14 @@ from pytest_lambda.config.function import NetworkMode
 from pytest_lambda.config.packaging import Layer
 from pytest_lambda.config.runtimes import RuntimeName
 from pytest_lambda.config.settings import BackendName
+from pytest_lambda.errors import InvalidParameterValueException
 from pytest_lambda.service import observe as _observe
 
 if TYPE_CHECKING:
     from pytest_lambda.config.function import FunctionConfig
     from pytest_lambda.result import InvokeResult
     from pytest_lambda.service.control import ControlPlane
+    from pytest_lambda.service.registry import Target
 
 
 class Function:
@@ -44,9 +46,14 @@ class Function:
         """The function's ARN, in the region and account the environment reports."""
         return self.config.arn
 
+    @property
+    def version(self) -> str:
+        """"$LATEST", or this handle's published version number."""
+        return self.config.version
+
     def invoke(
         self, event: Any = None, *, client_context: dict[str, Any] | None = None,
-        trace_id: str | None = None,
+        trace_id: str | None = None, qualifier: str | None = None,
     ) -> InvokeResult:
         """Invoke the function synchronously (RequestResponse) and return the result.
 
@@ -56,15 +63,149 @@ class Function:
         Lambda's form `Root=1-...;Parent=...;Sampled=0`; by default each call gets a new one.
         Function errors (exceptions,
         timeouts, crashes) are on the result; errors of the Invoke operation itself raise an
-        `InvokeError` subclass.
+        `InvokeError` subclass (`TooManyRequestsException` over the reserved concurrency).
+        `qualifier` invokes a published version ("2") or an alias ("prod", which picks its
+        version by its weights); `result.executed_version` says which ran.
         """
-        _observe.invoking(self)
-        result = self._service.invoke(
-            self.config, event, backend=self.backend, client_context=client_context,
-            trace_id=trace_id,
-        )
+        if qualifier is None:
+            return self._invoke(event, client_context=client_context, trace_id=trace_id)
+        target = self._target(qualifier)
+        return target.function._invoke(event, client_context=client_context,
+                                       trace_id=trace_id, invoked_arn=target.invoked_arn)
+
+    def _target(self, qualifier: str) -> Target:
+        from pytest_lambda.service.registry import parse_function_name
+
+        ref = parse_function_name(self.name, qualifier, region=self.config.region,
+                                  account_id=self.config.account_id)
+        return self._service.registry.find(ref)
+
+    def _invoke(self, event: Any, *, client_context: dict[str, Any] | None = None,
+                trace_id: str | None = None, request_id: str | None = None,
+                invoked_arn: str | None = None) -> InvokeResult:
+        """Invoke synchronously, as `invoke`, and as the Lambda API and the asynchronous queue
+        do (with the request id they chose)."""
+        with self._service.registry.admit(self):
+            _observe.invoking(self)
+            result = self._service.invoke(
+                self.config, event, backend=self.backend, client_context=client_context,
+                trace_id=trace_id, request_id=request_id, invoked_arn=invoked_arn,
+            )
         _observe.invoked(self.name, self.backend, result)
         return result
+
+    def set_reserved_concurrency(self, reserved: int | None) -> None:
+        """Reserve `reserved` concurrent executions for the function (None: remove the
+        reservation), as PutFunctionConcurrency does: an invocation over it is throttled
+        (`TooManyRequestsException`, reason `ReservedFunctionConcurrentInvocationLimitExceeded`)
+        and an asynchronous one goes back to the queue; 0 throttles everything."""
+        from pytest_lambda.service.registry import validate_reserved_concurrency
+
+        self._service.registry.set_reserved(self, validate_reserved_concurrency(reserved))
+
+    def invoke_async(self, event: Any = None, *, qualifier: str | None = None) -> str:
+        """Invoke the function asynchronously (the `Event` type) and return the request id.
+
+        The event is queued and run with Lambda's asynchronous semantics: retries after a
+        function error, the maximum event age, then the destinations and dead-letter queue
+        `configure_async` sets. Function errors never raise here: they show in the service's
+        record (`lambda_api.attempts`, `lambda_api.results`) and the destinations. Wait for the
+        queue with `lambda_api.wait_for_async()` or `lambda_service.wait_for_async()`.
+        Raises `RequestTooLargeException` over 1 MB (Lambda's limit for `Event`).
+        """
+        if qualifier is None:
+            return self._service.invoke_async(self, event)
+        target = self._target(qualifier)
+        return self._service.invoke_async(target.function, event, invoked_arn=target.invoked_arn)
+
+    def publish_version(self, description: str = "") -> Function:
+        """Publish the function's code and configuration as a new version and return its
+        handle (``.version`` is its number); `$LATEST` stays as it is. Publishing again with
+        nothing changed returns the latest version, as PublishVersion does.
+
+        A version's environments are its own: `AWS_LAMBDA_FUNCTION_VERSION` is its number.
+        Its code is the directory the function was made from, read when it starts.
+        """
+        number = self._service.registry.publish(self, description)
+        return self._target(number).function
+
+    def set_provisioned_concurrency(self, count: int, *, qualifier: str | None = None) -> None:
+        """Initialise `count` environments of this version (or of `qualifier`, a version or an
+        alias) now and keep them warm, as PutProvisionedConcurrencyConfig does: their init runs
+        here with `AWS_LAMBDA_INITIALIZATION_TYPE=provisioned-concurrency`, and the
+        invocations they serve start warm (no `Init Duration` in `REPORT`). `$LATEST` has no
+        provisioned concurrency in Lambda: publish a version first.
+
+        Raises EnvironmentStartError when an init fails (its output in the message).
+        """
+        target = self._target(qualifier) if qualifier is not None else None
+        function = target.function if target is not None else self
+        if function.version == "$LATEST":
+            raise InvalidParameterValueException(
+                "Provisioned Concurrency Configs cannot be applied to unpublished function "
+                "versions: publish_version() first and use the version or an alias."
+            )
+        if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+            raise InvalidParameterValueException(
+                f"provisioned concurrency must be a whole number of environments, 1 or more, "
+                f"not {count!r}."
+            )
+        self._service.provision(function.config, function.backend, count)
+        entry = self._service.registry.entry(self.arn)
+        if entry is not None:
+            entry.provisioned[qualifier or function.version] = count
+
+    def create_alias(self, name: str, version: str, *, routing: Mapping[str, float] | None = None,
+                     description: str = "") -> None:
+        """Create alias `name` for `version` ("$LATEST" or a published number), with an optional
+        weighted second version: ``routing={"2": 0.1}`` sends a tenth of the invocations to
+        version 2. Invoke it with ``invoke(event, qualifier=name)`` or by its ARN."""
+        self._service.registry.put_alias(self, name, version, dict(routing or {}), description,
+                                         create=True)
+
+    def update_alias(self, name: str, version: str | None = None, *,
+                     routing: Mapping[str, float] | None = None,
+                     description: str | None = None) -> None:
+        """Point alias `name` at another version or change its weights (None: unchanged;
+        ``routing={}`` removes the second version)."""
+        self._service.registry.put_alias(self, name, version,
+                                         None if routing is None else dict(routing),
+                                         description, create=False)
+
+    def configure_async(
+        self,
+        *,
+        maximum_retry_attempts: int = _limits.ASYNC_RETRY_ATTEMPTS_MAX,
+        maximum_event_age: int = _limits.ASYNC_EVENT_AGE_MAX_S,
+        on_success: str | None = None,
+        on_failure: str | None = None,
+        dead_letter_queue: str | None = None,
+    ) -> None:
+        """Set the function's asynchronous invocation settings, as PutFunctionEventInvokeConfig
+        and the function's DeadLetterConfig do.
+
+        ``maximum_retry_attempts`` (0 to 2) after a function error; ``maximum_event_age`` (60 to
+        21,600 s) in the queue; ``on_success`` and ``on_failure``: the ARN of an SQS queue, SNS
+        topic, Lambda function or EventBridge bus for the invocation record;
+        ``dead_letter_queue``: an SQS queue or SNS topic ARN for a failed event's payload.
+        They hold for this function's name until a function of that name is made again.
+        """
+        from pytest_lambda.service.registry import (
+            validate_destination,
+            validate_event_invoke_config,
+        )
+
+        retries, age = validate_event_invoke_config(maximum_retry_attempts, maximum_event_age)
+        settings = self._service.registry.event_invoke_config(self)
+        settings.maximum_retry_attempts, settings.maximum_event_age = retries, age
+        settings.on_success = validate_destination(on_success, "on_success")
+        settings.on_failure = validate_destination(on_failure, "on_failure")
+        if dead_letter_queue is not None and dead_letter_queue.split(":")[2:3] not in (
+                ["sqs"], ["sns"]):
+            raise InvalidParameterValueException(
+                f"dead_letter_queue {dead_letter_queue!r} is not an SQS queue or SNS topic ARN."
+            )
+        settings.dead_letter = validate_destination(dead_letter_queue, "dead_letter_queue")
 
     def reset(self) -> None:
         """Discard the function's warm environments: the next invocation is a cold start."""
@@ -74,7 +215,8 @@ class Function:
         config = self.config
         what = (f"image {config.image.reference}" if config.image is not None
                 else f"{config.runtime_name} {config.handler}")
-        return f"<Function {self.name} {what} on {self.backend}>"
+        qualified = self.name if self.version == "$LATEST" else f"{self.name}:{self.version}"
+        return f"<Function {qualified} {what} on {self.backend}>"
 
 
 class FunctionFactory(Protocol):
@@ -103,4 +245,5 @@ class FunctionFactory(Protocol):
         requirements: str | PathLike[str] | Literal[True] | None = None,
         network: NetworkMode = "isolated",
         backend: BackendName | None = None,
+        reserved_concurrency: int | None = None,
     ) -> Function: ...

@@ -49,6 +49,16 @@ def encode_payload(event: object) -> bytes:
     return body
 
 
+def encode_async_payload(event: object, limit: int, operation: str) -> bytes:
+    """Return the body of an asynchronous invocation, checked against its smaller `limit`."""
+    body = encode_payload(event)
+    if len(body) > limit:
+        raise RequestTooLargeException(
+            f"{len(body)} byte payload is too large for {operation} (limit {limit} bytes)"
+        )
+    return body
+
+
 def _refuse_constant(token: str) -> object:
     """Refuse the NaN and Infinity that Python's JSON reader accepts and Lambda's does not."""
     raise ValueError(

@@ -41,13 +41,14 @@ def report_line(
     return "\t".join(fields) + "\t\n"
 
 
-def invocation_logs(before: str, request_id: str, output: str, trailer: str, report: str) -> str:
+def invocation_logs(before: str, request_id: str, output: str, trailer: str, report: str,
+                    version: str = "$LATEST") -> str:
     """Return one invocation's log text: what came before, START, output, END, REPORT."""
     if output and not output.endswith("\n"):
         output += "\n"
     return (
         before
-        + f"START RequestId: {request_id} Version: $LATEST\n"
+        + f"START RequestId: {request_id} Version: {version}\n"
         + output
         + trailer
         + f"END RequestId: {request_id}\n"

@@ -37,9 +37,10 @@ from pytest_lambda.config.settings import (
     resolve,
     setting_choice,
 )
-from pytest_lambda.errors import ConfigurationError, LambdaHarnessError
+from pytest_lambda.errors import ConfigurationError, InvokeError, LambdaHarnessError
 from pytest_lambda.service.build import build_config
 from pytest_lambda.service.control import ControlPlane
+from pytest_lambda.service.destinations import AwsTarget
 from pytest_lambda.service.function import Function
 from pytest_lambda.system.paths import hold_cache, let_go_of_cache
 
@@ -93,6 +94,10 @@ class LambdaService(ControlPlane):
         self._aws: AwsEndpoint | None = None
         self._state_lock = threading.Lock()
         self._service_closed = False
+        scale = self.settings.get("async_delay_scale")
+        if scale is not None:
+            self.async_delay_scale = float(scale.value)
+        self.destinations.default_endpoint = self._destination_endpoint
         hold_cache()
 
     # -- functions ----------------------------------------------------------------------------
@@ -119,6 +124,7 @@ class LambdaService(ControlPlane):
         requirements: str | PathLike[str] | Literal[True] | None = None,
         network: NetworkMode = "isolated",
         backend: BackendName | None = None,
+        reserved_concurrency: int | None = None,
     ) -> Function:
         """Make a Lambda function and return its `Function`; nothing starts until it is invoked.
 
@@ -132,6 +138,7 @@ class LambdaService(ControlPlane):
         (the host's by default; the other runs on Docker under QEMU). ``network``: "isolated"
         (the plugin's own servers only) or "open". ``region`` and ``account_id`` make the ARN
         and ``AWS_REGION``. ``backend`` overrides the service's for this function.
+        ``reserved_concurrency`` caps its simultaneous invocations (0 throttles every one).
 
         Raises ConfigurationError (one sentence) for anything Lambda or the harness refuses.
         """
@@ -144,13 +151,21 @@ class LambdaService(ControlPlane):
                 ephemeral_storage=ephemeral_storage, environment=environment, name=name,
                 region=region, account_id=account_id, layers=layers,
                 requirements=requirements, network=network,
+                reserved_concurrency=reserved_concurrency,
             )
         except LambdaHarnessError as exc:
             # The caller's arguments are at fault, not the validator: show their line and the
             # message, not the harness's frames.
             raise exc.with_traceback(None) from None
 
-    def _function(self, handler: str | None, backend: str | None, **options: Any) -> Function:
+    def _function(self, handler: str | None, backend: str | None, *,
+                  reserved_concurrency: int | None = None, **options: Any) -> Function:
+        from pytest_lambda.service.registry import validate_reserved_concurrency
+
+        try:
+            reserved = validate_reserved_concurrency(reserved_concurrency)
+        except InvokeError as exc:
+            raise ConfigurationError(exc.message) from None
         if backend is not None and backend not in BACKENDS and not self._custom_backends:
             raise ConfigurationError(
                 f"backend must be one of {', '.join(BACKENDS)}, not {backend!r}."
@@ -188,7 +203,9 @@ class LambdaService(ControlPlane):
                 and self.settings["image_policy"].value == "hermetic"):
             # Known before any image is looked up: only AWS's image serves this runtime.
             raise ConfigurationError(runtime.no_hermetic_image())
-        return Function(self, config, backend)
+        function = Function(self, config, backend)
+        self.registry.register(function, reserved)
+        return function
 
     # -- backends -----------------------------------------------------------------------------
 
@@ -240,6 +257,17 @@ class LambdaService(ControlPlane):
                 self._aws = AwsEndpoint(setting.value, setting.source)
             return self._aws
 
+
+    def _destination_endpoint(self) -> AwsTarget | None:
+        """Return the session's AWS endpoint as the test process reaches it, for asynchronous
+        destinations and dead-letter queues (None under `--lambda-aws=off`)."""
+        aws = self.aws()
+        view = aws.endpoint_for("127.0.0.1")
+        if view is None:
+            return None
+        credentials = aws.credentials
+        return AwsTarget(view.url, credentials.access_key_id, credentials.secret_access_key,
+                         credentials.session_token)
     def docker_backend_if_made(self) -> DockerBackend | None:
         """Return the Docker backend if something used it, else None."""
         from pytest_lambda.backends.docker.environment import DockerBackend

@@ -217,7 +217,14 @@ class DockerEnvironment(ExecutionEnvironment):
             log_stream_name=self._log_stream_name,
             credentials=self._credentials,
             endpoint_url=self._endpoint_url,
+            # Through the agent nothing in the container reaches the host directly.
+            lambda_endpoint_url=self.lambda_endpoint_url if self._agent is None else None,
+            initialization_type=self.initialization_type,
         )
+        if self._agent is None and self.lambda_endpoint_url and self._host_ports is not None:
+            port = int(self.lambda_endpoint_url.rsplit(":", 1)[1])
+            if port not in self._host_ports.allowed():
+                self._host_ports.allow(port, "the Lambda API")
         from docker.types import Mount
 
         memory = f"{config.memory_size}m"

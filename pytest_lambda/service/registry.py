@@ -1,0 +1,415 @@
+"""The service's functions by name and ARN, as Lambda's API finds them.
+
+Every `Function` the service makes is registered under its ARN; a later function of the same
+name and account in the same region replaces it (as an update of `$LATEST` would). The API
+finds a function by name, by full ARN or by partial ARN (`123456789012:function:name`), each
+optionally ending in `:qualifier`, or with a separate `Qualifier`.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
+
+from pytest_lambda.config import limits as _limits
+from pytest_lambda.config import names as _aws
+from pytest_lambda.errors import (
+    InvalidParameterValueException,
+    ResourceConflictException,
+    ResourceNotFoundException,
+    TooManyRequestsException,
+    ValidationException,
+)
+from pytest_lambda.system import clock as _clock
+
+if TYPE_CHECKING:
+    from pytest_lambda.service.function import Function
+
+LATEST = "$LATEST"
+
+#: Lambda's pattern for FunctionName in Invoke, GetFunction and friends.
+FUNCTION_NAME_PATTERN = (
+    r"(arn:(aws[a-zA-Z-]*)?:lambda:)?([a-z]{2}(-gov)?-[a-z]+-\d{1}:)?(\d{12}:)?"
+    r"(function:)?([a-zA-Z0-9-_\.]+)(:(\$LATEST|[a-zA-Z0-9-_]+))?"
+)
+_FUNCTION_NAME = re.compile(
+    r"(?:arn:(?:aws[a-zA-Z-]*)?:lambda:(?P<region>[a-z]{2}(?:-gov)?-[a-z]+-\d):)?"
+    r"(?:(?P<account>\d{12}):)?(?:function:)?(?P<name>[a-zA-Z0-9_-]+)"
+    r"(?::(?P<qualifier>\$LATEST|[a-zA-Z0-9_-]+))?"
+)
+_QUALIFIER = re.compile(r"\$LATEST|[a-zA-Z0-9_-]{1,128}")
+#: Longest FunctionName Lambda takes (an ARN with a qualifier).
+FUNCTION_IDENTIFIER_MAX_LEN = 170
+
+
+@dataclass(frozen=True)
+class FunctionRef:
+    """A function identifier as a request gave it, taken apart."""
+
+    name: str
+    region: str
+    account_id: str
+    qualifier: str | None
+
+    @property
+    def arn(self) -> str:
+        return _aws.function_arn(self.name, self.region, self.account_id, self.qualifier)
+
+
+def parse_function_name(identifier: str, qualifier: str | None = None, *,
+                        region: str = _aws.DEFAULT_REGION,
+                        account_id: str = _aws.DEFAULT_ACCOUNT_ID) -> FunctionRef:
+    """Take apart a FunctionName (and Qualifier) as Lambda does, or raise its error.
+
+    A bare name or a partial ARN takes the caller's `region`; a partial ARN without an account
+    takes `account_id`.
+    """
+    if len(identifier) > FUNCTION_IDENTIFIER_MAX_LEN or not identifier:
+        raise ValidationException(
+            f"1 validation error detected: Value '{identifier}' at 'functionName' failed to "
+            f"satisfy constraint: Member must have length "
+            f"{'greater than or equal to 1' if not identifier else 'less than or equal to 170'}"
+        )
+    match = _FUNCTION_NAME.fullmatch(identifier)
+    if match is None:
+        raise ValidationException(
+            f"1 validation error detected: Value '{identifier}' at 'functionName' failed to "
+            f"satisfy constraint: Member must satisfy regular expression pattern: "
+            f"{FUNCTION_NAME_PATTERN}"
+        )
+    if qualifier is not None and not _QUALIFIER.fullmatch(qualifier):
+        raise ValidationException(
+            f"1 validation error detected: Value '{qualifier}' at 'qualifier' failed to satisfy "
+            f"constraint: Member must satisfy regular expression pattern: "
+            f"(|[a-zA-Z0-9$_-]+)"
+        )
+    name = match["name"]
+    if len(name) > _limits.FUNCTION_NAME_MAX_LEN:
+        raise ValidationException(
+            f"1 validation error detected: Value '{identifier}' at 'functionName' failed to "
+            f"satisfy constraint: Member must have length less than or equal to "
+            f"{_limits.FUNCTION_NAME_MAX_LEN}"
+        )
+    derived = match["qualifier"]
+    if derived is not None and qualifier is not None and derived != qualifier:
+        raise InvalidParameterValueException(
+            "The derived qualifier from the function name does not match the specified "
+            "qualifier."
+        )
+    return FunctionRef(name=name, region=match["region"] or region,
+                       account_id=match["account"] or account_id,
+                       qualifier=derived if derived is not None else qualifier)
+
+
+@dataclass
+class EventInvokeConfig:
+    """A function's asynchronous invocation settings (PutFunctionEventInvokeConfig), and its
+    dead-letter queue (the function's DeadLetterConfig)."""
+
+    maximum_retry_attempts: int = _limits.ASYNC_RETRY_ATTEMPTS_MAX
+    maximum_event_age: int = _limits.ASYNC_EVENT_AGE_MAX_S
+    on_success: str | None = None
+    on_failure: str | None = None
+    dead_letter: str | None = None
+    last_modified: float = 0.0
+
+
+def validate_event_invoke_config(maximum_retry_attempts: object,
+                                 maximum_event_age: object) -> tuple[int, int]:
+    """Return the two numbers if PutFunctionEventInvokeConfig would take them."""
+    for field_name, value, low, high in (
+        ("maximumRetryAttempts", maximum_retry_attempts, 0, _limits.ASYNC_RETRY_ATTEMPTS_MAX),
+        ("maximumEventAgeInSeconds", maximum_event_age, _limits.ASYNC_EVENT_AGE_MIN_S,
+         _limits.ASYNC_EVENT_AGE_MAX_S),
+    ):
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            bound = (f"greater than or equal to {low}" if isinstance(value, int)
+                     and not isinstance(value, bool) and value < low
+                     else f"less than or equal to {high}")
+            raise ValidationException(
+                f"1 validation error detected: Value '{value}' at '{field_name}' failed to "
+                f"satisfy constraint: Member must have value {bound} (a whole number from {low} "
+                f"to {high})."
+            )
+    assert isinstance(maximum_retry_attempts, int) and isinstance(maximum_event_age, int)
+    return maximum_retry_attempts, maximum_event_age
+
+
+_DESTINATION = re.compile(r"arn:aws[a-zA-Z-]*:(sqs|sns|lambda|events):[a-z0-9-]+:\d{12}:\S+")
+
+
+def validate_destination(arn: object, role: str) -> str | None:
+    """Return a destination ARN if Lambda would take it (SQS, SNS, Lambda, EventBridge)."""
+    if arn is None:
+        return None
+    if not isinstance(arn, str) or not _DESTINATION.fullmatch(arn):
+        raise InvalidParameterValueException(
+            f"The destination ARN {arn!r} ({role}) is invalid: give the ARN of an SQS queue, an "
+            f"SNS topic, a Lambda function or an EventBridge event bus."
+        )
+    return arn
+
+
+_ALIAS_NAME = re.compile(r"(?!^[0-9]+$)([a-zA-Z0-9-_]{1,128})")
+
+
+@dataclass
+class Alias:
+    """A named pointer to a version, with an optional weighted second version."""
+
+    name: str
+    version: str
+    #: Additional version -> the share of invocations it gets (0 to 1).
+    routing: dict[str, float] = field(default_factory=dict)
+    description: str = ""
+    revision: int = 1
+
+
+@dataclass
+class FunctionEntry:
+    """What the service knows of one function name: its `$LATEST`, published versions,
+    aliases and settings."""
+
+    function: Function
+    event_invoke: EventInvokeConfig = field(default_factory=EventInvokeConfig)
+    #: Reserved concurrency (None: the account's unreserved pool), and invocations under way.
+    reserved: int | None = None
+    in_flight: int = 0
+    #: Published versions by number ("1", "2", ...), and aliases by name.
+    versions: dict[str, Function] = field(default_factory=dict)
+    descriptions: dict[str, str] = field(default_factory=dict)
+    aliases: dict[str, Alias] = field(default_factory=dict)
+    last_version: int = 0
+    #: Provisioned concurrency by qualifier (a version or an alias).
+    provisioned: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Target:
+    """What an invocation by name and qualifier runs: the function of one version, and the
+    ARN it was invoked by (`context.invoked_function_arn`)."""
+
+    entry: FunctionEntry
+    function: Function
+    version: str
+    invoked_arn: str
+    alias: str | None = None
+
+
+def validate_reserved_concurrency(value: object) -> int | None:
+    """Return `value` if PutFunctionConcurrency would take it (None: no reservation)."""
+    if value is None:
+        return None
+    most = _limits.ACCOUNT_CONCURRENCY - _limits.UNRESERVED_CONCURRENCY_MIN
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise InvalidParameterValueException(
+            f"reserved_concurrency must be a whole number from 0 to {most}, not {value!r}."
+        )
+    if value > most:
+        raise InvalidParameterValueException(
+            f"Specified ReservedConcurrentExecutions for function decreases account's "
+            f"UnreservedConcurrentExecution below its minimum value of "
+            f"[{_limits.UNRESERVED_CONCURRENCY_MIN}] (reserve at most {most} of the "
+            f"account's {_limits.ACCOUNT_CONCURRENCY})."
+        )
+    return value
+
+
+class Registry:
+    """The service's functions, by unqualified ARN."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._entries: dict[str, FunctionEntry] = {}
+
+    def register(self, function: Function, reserved: int | None = None) -> None:
+        """Make `function` the one its ARN names (its asynchronous settings start afresh)."""
+        with self._lock:
+            previous = self._entries.get(function.arn)
+            entry = self._entries[function.arn] = FunctionEntry(function, reserved=reserved)
+            if previous is not None:
+                # $LATEST changes; what was published stays, as in Lambda.
+                entry.in_flight = previous.in_flight
+                entry.versions, entry.descriptions = previous.versions, previous.descriptions
+                entry.aliases, entry.last_version = previous.aliases, previous.last_version
+                entry.provisioned = previous.provisioned
+
+    def set_reserved(self, function: Function, reserved: int | None) -> None:
+        """Set (None: remove) `function`'s reserved concurrency."""
+        with self._lock:
+            entry = self._entries.get(function.arn)
+            if entry is None or entry.function.config != function.config:
+                entry = self._entries[function.arn] = FunctionEntry(function)
+            entry.reserved = reserved
+
+    @contextmanager
+    def admit(self, function: Function) -> Iterator[None]:
+        """Count an invocation of `function` while it runs, or raise Lambda's throttle when
+        its reserved concurrency is used up."""
+        with self._lock:
+            entry = self._entries.get(function.arn)
+            if entry is not None and entry.reserved is not None \
+                    and entry.in_flight >= entry.reserved:
+                raise TooManyRequestsException(
+                    "Rate Exceeded.", reason="ReservedFunctionConcurrentInvocationLimitExceeded",
+                    limit=entry.reserved,
+                )
+            if entry is not None:
+                entry.in_flight += 1
+        try:
+            yield
+        finally:
+            if entry is not None:
+                with self._lock:
+                    entry.in_flight -= 1
+
+    def event_invoke_config(self, function: Function) -> EventInvokeConfig:
+        """Return `function`'s asynchronous settings to change (registering it if needed)."""
+        with self._lock:
+            entry = self._entries.get(function.arn)
+            if entry is None or entry.function.config != function.config:
+                entry = self._entries[function.arn] = FunctionEntry(function)
+            entry.event_invoke.last_modified = _clock.wall()
+            return entry.event_invoke
+
+    def entry(self, arn: str) -> FunctionEntry | None:
+        with self._lock:
+            return self._entries.get(arn)
+
+    def functions(self, region: str | None = None) -> list[Function]:
+        """Return the registered functions (of `region`), by name."""
+        with self._lock:
+            entries = list(self._entries.values())
+        return sorted((e.function for e in entries
+                       if region is None or e.function.config.region == region),
+                      key=lambda f: f.name)
+
+    def find(self, ref: FunctionRef) -> Target:
+        """Return what `ref` names (an alias picks its version by its weights), or raise
+        Lambda's ResourceNotFoundException."""
+        unqualified = _aws.function_arn(ref.name, ref.region, ref.account_id)
+        entry = self.entry(unqualified)
+        if entry is None:
+            raise ResourceNotFoundException(f"Function not found: {unqualified}")
+        return self.qualify(entry, ref.qualifier)
+
+    def qualify(self, entry: FunctionEntry, qualifier: str | None) -> Target:
+        """Return `entry`'s target for `qualifier` (None and "$LATEST": the latest)."""
+        arn = entry.function.arn
+        with self._lock:
+            if qualifier is None:
+                return Target(entry, entry.function, LATEST, arn)
+            if qualifier == LATEST:
+                return Target(entry, entry.function, LATEST, f"{arn}:{LATEST}")
+            function = entry.versions.get(qualifier)
+            if function is not None:
+                return Target(entry, function, qualifier, f"{arn}:{qualifier}")
+            alias = entry.aliases.get(qualifier)
+            if alias is None:
+                raise ResourceNotFoundException(f"Function not found: {arn}:{qualifier}")
+            version = alias.version
+            draw = random.random()
+            for other, weight in alias.routing.items():
+                if draw < weight:
+                    version = other
+                    break
+                draw -= weight
+            function = entry.function if version == LATEST else entry.versions[version]
+            return Target(entry, function, version, f"{arn}:{qualifier}", alias=alias.name)
+
+    def publish(self, function: Function, description: str = "") -> str:
+        """Publish `function`'s current code and configuration as a new version, or return
+        the latest version when nothing changed since (as PublishVersion does)."""
+        entry = self._entry_of(function)
+        with self._lock:
+            if entry.last_version:
+                last = entry.versions[str(entry.last_version)]
+                if replace(last.config, version=LATEST) == function.config:
+                    return str(entry.last_version)
+            entry.last_version += 1
+            number = str(entry.last_version)
+            entry.versions[number] = type(function)(function._service,
+                                               replace(function.config, version=number),
+                                               function.backend)
+            entry.descriptions[number] = description
+            return number
+
+    def put_alias(self, function: Function, name: str, version: str | None,
+                  routing: dict[str, float] | None, description: str | None, *,
+                  create: bool) -> Alias:
+        """Create (or update) alias `name` of `function`, checked as Lambda checks it."""
+        entry = self._entry_of(function)
+        arn = function.arn
+        if not isinstance(name, str) or not _ALIAS_NAME.fullmatch(name) or name == LATEST:
+            raise ValidationException(
+                f"1 validation error detected: Value '{name}' at 'name' failed to satisfy "
+                f"constraint: Member must satisfy regular expression pattern: "
+                f"(?!^[0-9]+$)([a-zA-Z0-9-_]+) (an alias name is not a number)"
+            )
+        with self._lock:
+            existing = entry.aliases.get(name)
+            if create and existing is not None:
+                raise ResourceConflictException(f"Alias already exists: {arn}:{name}")
+            if not create and existing is None:
+                raise ResourceNotFoundException(f"Alias not found: {arn}:{name}")
+            version = version if version is not None else (existing.version if existing
+                                                           else None)
+            if version is None:
+                raise ValidationException("An alias needs a FunctionVersion.")
+            if version != LATEST and version not in entry.versions:
+                raise ResourceNotFoundException(f"Function not found: {arn}:{version}")
+            if routing is None:
+                routing = dict(existing.routing) if existing is not None else {}
+            _check_routing(arn, version, routing, entry.versions)
+            alias = Alias(name=name, version=version, routing=dict(routing),
+                          description=(description if description is not None
+                                       else existing.description if existing else ""),
+                          revision=existing.revision + 1 if existing else 1)
+            entry.aliases[name] = alias
+            return alias
+
+    def delete_alias(self, function: Function, name: str) -> None:
+        entry = self._entry_of(function)
+        with self._lock:
+            entry.aliases.pop(name, None)
+
+    def _entry_of(self, function: Function) -> FunctionEntry:
+        with self._lock:
+            entry = self._entries.get(function.arn)
+            if entry is None:
+                entry = self._entries[function.arn] = FunctionEntry(function)
+            return entry
+
+
+def _check_routing(arn: str, version: str, routing: dict[str, float],
+                   versions: dict[str, Function]) -> None:
+    if not routing:
+        return
+    if len(routing) > 1:
+        raise InvalidParameterValueException(
+            "Number of items in AdditionalVersionWeights cannot be greater than 1."
+        )
+    ((other, weight),) = routing.items()
+    if version == LATEST or other == LATEST:
+        raise InvalidParameterValueException(
+            "$LATEST is not supported for an alias pointing to more than 1 version."
+        )
+    if other == version:
+        raise InvalidParameterValueException(
+            f"Invalid function version {other}. Function version {other} is already included "
+            f"in routing configuration."
+        )
+    if other not in versions:
+        raise InvalidParameterValueException(f"Function not found: {arn}:{other}")
+    if isinstance(weight, bool) or not isinstance(weight, (int, float)) \
+            or not 0.0 <= weight <= 1.0:
+        raise ValidationException(
+            f"1 validation error detected: Value '{weight}' at 'routingConfig."
+            f"additionalVersionWeights' failed to satisfy constraint: Map value must be "
+            f"between 0.0 and 1.0"
+        )
