@@ -58,8 +58,8 @@ def test_a_function_invokes_another_through_boto3(lambda_function, lambda_api,
     callee = lambda_function("app.echo", code=code, runtime=python_runtime,
                              name=f"callee-{backend}", backend=backend)
     caller = lambda_function("app.caller", code=code, runtime=python_runtime,
-                             name=f"caller-{backend}", backend=backend, requirements=True,
-                             memory_size=512, timeout=30)
+                             name=f"caller-{backend}", backend=backend, memory_size=512,
+                             timeout=30)
     result = caller.invoke({"target": callee.name, "payload": {"from": "caller"}})
     assert result.ok, result.logs
     assert result.payload["status"] == 200
@@ -161,7 +161,7 @@ def test_a_nodejs_function_invokes_another_through_the_javascript_sdk(lambda_fun
                              runtime="python3.13", name="callee-for-node", backend=backend)
     caller = lambda_function("index.handler", code=functions_dir / "lambda_api_node",
                              runtime="nodejs22.x", name="node-caller", backend=backend,
-                             requirements=True, memory_size=512, timeout=30)
+                             memory_size=512, timeout=30)
     result = caller.invoke({"target": callee.name, "payload": {"from": "node"}})
     assert result.ok, result.logs
     assert result.payload["status"] == 200 and result.payload["executedVersion"] == "$LATEST"
