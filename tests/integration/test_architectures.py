@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_lambda import ConfigurationError
+from pytest_lambda import ConfigurationError, FunctionFactory
 from pytest_lambda.config import arch as _arch
 
 docker_only = pytest.mark.parametrize("backend", ["docker"], indirect=True)
@@ -37,7 +37,9 @@ def arm64(backend: str) -> str:
     return "arm64"
 
 
-def test_python_function_on_arm64(lambda_function, functions_dir: Path, arm64: str) -> None:
+def test_python_function_on_arm64(
+    lambda_function: FunctionFactory, functions_dir: Path, arm64: str,
+) -> None:
     fn = lambda_function("app.handler", code=functions_dir / "arch", runtime="python3.13",
                          architecture=arm64, timeout=TIMEOUT)
     assert fn.config.architecture == "arm64"
@@ -53,7 +55,7 @@ def test_python_function_on_arm64(lambda_function, functions_dir: Path, arm64: s
 
 
 def test_arm64_and_host_functions_keep_their_own_environments(
-    lambda_function, functions_dir: Path, arm64: str, backend: str,
+    lambda_function: FunctionFactory, functions_dir: Path, arm64: str, backend: str,
 ) -> None:
     code = functions_dir / "arch"
     on_arm = lambda_function("app.handler", code=code, runtime="python3.13", architecture=arm64,
@@ -64,8 +66,9 @@ def test_arm64_and_host_functions_keep_their_own_environments(
     assert machines == expected
 
 
-def test_custom_runtime_on_arm64(lambda_function, functions_dir: Path, tmp_path: Path,
-                                 arm64: str) -> None:
+def test_custom_runtime_on_arm64(
+    lambda_function: FunctionFactory, functions_dir: Path, tmp_path: Path, arm64: str,
+) -> None:
     code = tmp_path / "code"
     code.mkdir()
     shutil.copy2(functions_dir / "custom" / "bootstrap", code / "bootstrap")
@@ -77,8 +80,9 @@ def test_custom_runtime_on_arm64(lambda_function, functions_dir: Path, tmp_path:
     assert result.payload == {"machine": "aarch64", "received": {"n": 2}}
 
 
-def test_arm64_is_refused_on_the_process_backend(lambda_function, functions_dir: Path,
-                                                  arm64: str) -> None:
+def test_arm64_is_refused_on_the_process_backend(
+    lambda_function: FunctionFactory, functions_dir: Path, arm64: str,
+) -> None:
     if _arch.host_architecture() == "arm64":
         pytest.skip("arm64 is this host's own architecture")
     with pytest.raises(ConfigurationError, match="runs only on the docker backend"):
@@ -86,7 +90,9 @@ def test_arm64_is_refused_on_the_process_backend(lambda_function, functions_dir:
                         architecture=arm64, backend="process")
 
 
-def test_nodejs_on_arm64_is_refused(lambda_function, functions_dir: Path, arm64: str) -> None:
+def test_nodejs_on_arm64_is_refused(
+    lambda_function: FunctionFactory, functions_dir: Path, arm64: str,
+) -> None:
     if _arch.host_architecture() == "arm64":
         pytest.skip("arm64 is this host's own architecture")
     with pytest.raises(ConfigurationError, match="builds nodejs24.x images for this host's"):

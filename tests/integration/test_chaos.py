@@ -18,6 +18,8 @@ from typing import Any
 
 import pytest
 
+from pytest_lambda import FunctionFactory, LambdaService
+
 INVOCATIONS = 500
 CONCURRENCY = 4
 OOM_AT = 250
@@ -26,8 +28,10 @@ OOM_AT = 250
 @pytest.mark.slow
 @pytest.mark.docker
 @pytest.mark.parametrize("backend", ["docker"], indirect=True)
-def test_chaos(lambda_function, lambda_service, functions_dir: Path, backend: str, tmp_path,
-               monkeypatch) -> None:
+def test_chaos(
+    lambda_function: FunctionFactory, lambda_service: LambdaService, functions_dir: Path,
+    backend: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
     from pytest_lambda.containers.client import LABEL_FUNCTION, LABEL_SESSION
 
     record = tmp_path / "record"

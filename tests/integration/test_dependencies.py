@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_lambda import ConfigurationError, Layer
+from pytest_lambda import ConfigurationError, FunctionFactory, Layer
 from pytest_lambda.config import arch as _arch
 
 docker_only = pytest.mark.parametrize("backend", ["docker"], indirect=True)
@@ -28,7 +28,7 @@ def deps_dir(functions_dir: Path) -> Path:
 
 
 @pytest.fixture
-def make(lambda_function, backend: str):
+def make(lambda_function: FunctionFactory, backend: str):
     """Return lambda_function on the test's backend (Docker)."""
     def make(*args, **options):
         return lambda_function(*args, backend=backend, **options)

@@ -22,6 +22,8 @@ from typing import Any
 
 import pytest
 
+from pytest_lambda import FunctionFactory
+
 RUNTIME = "python3.13"
 WAIT = 20.0  # seconds a collector waits for a delivery before the test fails
 
@@ -121,7 +123,7 @@ def events_in(logs: str) -> list[dict[str, Any]]:
     return [json.loads(text) for text in recorder_lines(logs, "event")]
 
 
-def test_lifecycle_register_invoke_shutdown(make_fn, collector, backend):
+def test_lifecycle_register_invoke_shutdown(make_fn, collector, backend: str) -> None:
     fn = make_fn()
     trace = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=0"
     first = fn.invoke({}, trace_id=trace)
@@ -165,7 +167,7 @@ def test_lifecycle_register_invoke_shutdown(make_fn, collector, backend):
     assert isinstance(shutdown["deadlineMs"], int)
 
 
-def test_an_extension_holding_the_invoke_delays_its_end(make_fn):
+def test_an_extension_holding_the_invoke_delays_its_end(make_fn) -> None:
     fn = make_fn(EXT_HOLD_MS="300")
     result = fn.invoke({})
     assert result.function_error is None, result.logs
@@ -178,7 +180,7 @@ def test_an_extension_holding_the_invoke_delays_its_end(make_fn):
     assert handled < end
 
 
-def test_an_extension_holding_the_invoke_past_the_timeout_times_it_out(make_fn, collector):
+def test_an_extension_holding_the_invoke_past_the_timeout_times_it_out(make_fn, collector) -> None:
     fn = make_fn(EXT_HOLD_MS="1500", timeout=1)  # it asks for SHUTDOWN in time
     result = fn.invoke({})
     assert result.function_error == "Unhandled"
@@ -190,7 +192,7 @@ def test_an_extension_holding_the_invoke_past_the_timeout_times_it_out(make_fn, 
     assert fn.invoke({}).cold_start  # the timed-out environment is gone
 
 
-def test_a_runtime_crash_shuts_the_extensions_down_with_failure(make_fn, collector):
+def test_a_runtime_crash_shuts_the_extensions_down_with_failure(make_fn, collector) -> None:
     fn = make_fn()
     result = fn.invoke({"crash": True})
     assert result.payload["errorType"] == "Runtime.ExitError"
@@ -200,7 +202,7 @@ def test_a_runtime_crash_shuts_the_extensions_down_with_failure(make_fn, collect
     assert shutdown["shutdownReason"] == "failure"
 
 
-def test_an_extension_init_error_fails_the_init(make_fn):
+def test_an_extension_init_error_fails_the_init(make_fn) -> None:
     fn = make_fn(EXT_MODE="init_error")
     result = fn.invoke({})
     assert result.function_error == "Unhandled"
@@ -210,7 +212,7 @@ def test_an_extension_init_error_fails_the_init(make_fn):
     assert "[function] handling" not in result.logs  # the runtime never ran
 
 
-def test_an_extension_that_exits_during_init_is_a_crash(make_fn):
+def test_an_extension_that_exits_during_init_is_a_crash(make_fn) -> None:
     fn = make_fn(EXT_MODE="crash")
     result = fn.invoke({})
     assert result.function_error == "Unhandled"
@@ -220,7 +222,7 @@ def test_an_extension_that_exits_during_init_is_a_crash(make_fn):
     assert "[recorder] crashing" in result.logs
 
 
-def test_the_disable_file_disables_extensions(make_fn, layer, tmp_path):
+def test_the_disable_file_disables_extensions(make_fn, layer, tmp_path: Path) -> None:
     off = tmp_path / "off"
     off.mkdir()
     (off / "disable-extensions-jwigqn8j").write_text("")
@@ -229,7 +231,7 @@ def test_the_disable_file_disables_extensions(make_fn, layer, tmp_path):
     assert "[recorder]" not in result.logs
 
 
-def test_a_directory_in_extensions_is_not_started(make_fn, layer, tmp_path):
+def test_a_directory_in_extensions_is_not_started(make_fn, layer, tmp_path: Path) -> None:
     other = tmp_path / "other"
     shutil.copytree(layer, other)
     (other / "extensions" / "recorder").unlink()
@@ -239,7 +241,7 @@ def test_a_directory_in_extensions_is_not_started(make_fn, layer, tmp_path):
     assert "[recorder]" not in result.logs
 
 
-def test_telemetry_subscriber_gets_function_logs_and_platform_events(make_fn, collector):
+def test_telemetry_subscriber_gets_function_logs_and_platform_events(make_fn, collector) -> None:
     fn = make_fn(EXT_TELEMETRY="1")
     result = fn.invoke({})
     assert result.function_error is None, result.logs
@@ -297,7 +299,7 @@ def _alive(pid: int) -> bool:
 
 
 @pytest.mark.parametrize("backend", ["process"], indirect=True)
-def test_process_teardown_kills_the_extensions_and_their_children(make_fn):
+def test_process_teardown_kills_the_extensions_and_their_children(make_fn) -> None:
     fn = make_fn(EXT_CHILD="1", EXT_EVENTS="INVOKE")  # no SHUTDOWN: it runs until it is killed
     result = fn.invoke({})
     assert result.function_error is None, result.logs
@@ -313,7 +315,8 @@ def test_process_teardown_kills_the_extensions_and_their_children(make_fn):
 
 @pytest.mark.parametrize("backend", ["process"], indirect=True)
 def test_process_extension_whose_interpreter_is_missing_fails_the_init(
-        lambda_function, functions_dir, backend, python_runtime):
+    lambda_function: FunctionFactory, functions_dir: Path, backend: str, python_runtime: str,
+) -> None:
     fn = lambda_function(
         "app.handler", code=functions_dir / "extensions" / "fn", runtime=python_runtime,
         backend=backend, layers=[functions_dir / "extensions" / "layer"],  # #!/var/lang/bin/...

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from pytest_lambda import InvokeResult, invoke_handler
+from pytest_lambda import FunctionFactory, InvokeResult, invoke_handler
 
 PARITY = Path(__file__).resolve().parent.parent / "functions" / "parity"
 
@@ -74,8 +74,9 @@ def _comparable(result: InvokeResult) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("case", list(CASES))
-def test_in_process_and_container_results_agree(case, backend, lambda_function,
-                                                python_runtime):
+def test_in_process_and_container_results_agree(
+    case, backend: str, lambda_function: FunctionFactory, python_runtime: str,
+) -> None:
     event = CASES[case]
     fn = lambda_function("app.handler", code=PARITY, runtime=python_runtime, backend=backend,
                          timeout=1, memory_size=256, name="parity")

@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+
+from pytest_lambda import FunctionFactory
 
 
 @pytest.fixture
-def fresh_hello(lambda_function, functions_dir, backend, python_runtime):
+def fresh_hello(
+    lambda_function: FunctionFactory, functions_dir: Path, backend: str, python_runtime: str,
+):
     fn = lambda_function("app.handler", code=functions_dir / "hello", runtime=python_runtime,
                          backend=backend, timeout=2)
     fn.reset()  # force a cold start: every Docker API call of the path runs under the mock
     return fn
 
 
-def test_docker_calls_are_not_captured_by_responses(fresh_hello):
+def test_docker_calls_are_not_captured_by_responses(fresh_hello) -> None:
     responses = pytest.importorskip("responses")
     with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
         mock.add(responses.GET, "http://example.invalid/", json={})
@@ -23,7 +29,7 @@ def test_docker_calls_are_not_captured_by_responses(fresh_hello):
         assert len(mock.calls) == 0
 
 
-def test_deadlines_keep_real_time_under_freezegun(fresh_hello):
+def test_deadlines_keep_real_time_under_freezegun(fresh_hello) -> None:
     freezegun = pytest.importorskip("freezegun")
     with freezegun.freeze_time("2020-01-01"):
         result = fresh_hello.invoke({"name": "f"})
@@ -31,7 +37,7 @@ def test_deadlines_keep_real_time_under_freezegun(fresh_hello):
     assert result.duration_ms > 0 and result.init_duration_ms > 0
 
 
-def test_invokes_inside_mock_aws(fresh_hello):
+def test_invokes_inside_mock_aws(fresh_hello) -> None:
     moto = pytest.importorskip("moto")
     with moto.mock_aws():
         assert fresh_hello.invoke({"name": "m"}).payload == {"message": "hello m"}

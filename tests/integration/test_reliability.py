@@ -17,13 +17,17 @@ from typing import Any
 
 import pytest
 
+from pytest_lambda import FunctionFactory, LambdaService
+
 docker_only = pytest.mark.parametrize("backend", ["docker"], indirect=True)
 # The Docker variants of these are the chaos test's record and the container-kill test above.
 process_only = pytest.mark.parametrize("backend", ["process"], indirect=True)
 
 
 @pytest.fixture
-def reliability_fn(python_runtime, lambda_function, functions_dir: Path, backend: str):
+def reliability_fn(
+    python_runtime: str, lambda_function: FunctionFactory, functions_dir: Path, backend: str,
+):
     def make(**options: Any):
         options.setdefault("timeout", 30)
         return lambda_function("app.handler", code=functions_dir / "reliability",
@@ -38,7 +42,7 @@ def _runs(record_dir: Path) -> list[tuple[str, str]]:
     return [tuple(line.split()) for line in path.read_text().splitlines()]  # type: ignore[misc]
 
 
-def test_a_crash_on_a_warm_invocation_is_an_exit_error(reliability_fn):
+def test_a_crash_on_a_warm_invocation_is_an_exit_error(reliability_fn) -> None:
     fn = reliability_fn(name="crash-on-second")
     fn.reset()
     first = fn.invoke({"action": "crash_on_call", "n": 2})
@@ -57,7 +61,7 @@ def test_a_crash_on_a_warm_invocation_is_an_exit_error(reliability_fn):
 
 
 @process_only  # the record is a host file, which the process backend writes directly
-def test_a_warm_crash_runs_the_handler_once(reliability_fn, tmp_path, backend):
+def test_a_warm_crash_runs_the_handler_once(reliability_fn, tmp_path: Path, backend: str) -> None:
     tmp_path.chmod(0o777)
     fn = reliability_fn(name="crash-once")
     fn.reset()
@@ -68,7 +72,7 @@ def test_a_warm_crash_runs_the_handler_once(reliability_fn, tmp_path, backend):
 
 
 @docker_only
-def test_a_leak_ends_in_out_of_memory_not_in_a_fresh_environment(reliability_fn):
+def test_a_leak_ends_in_out_of_memory_not_in_a_fresh_environment(reliability_fn) -> None:
     # 40 MB more per call at 128 MB: the third or fourth call cannot fit. Lambda reports that
     # call as Runtime.OutOfMemory; serving it again on a new environment would hide the leak.
     fn = reliability_fn(name="leaky", memory_size=128, timeout=60)
@@ -90,7 +94,7 @@ def test_a_leak_ends_in_out_of_memory_not_in_a_fresh_environment(reliability_fn)
     assert after.cold_start and after.payload == {"calls": 1, "held_mb": 40}
 
 
-def _containers(lambda_service, name: str) -> list[Any]:
+def _containers(lambda_service: LambdaService, name: str) -> list[Any]:
     from pytest_lambda.containers.client import LABEL_FUNCTION, LABEL_SESSION
 
     backend = lambda_service.backend("docker")
@@ -106,7 +110,9 @@ def _invoke_in_thread(fn, event: dict[str, Any]) -> tuple[threading.Thread, list
 
 
 @docker_only
-def test_a_container_killed_mid_invocation_fails_that_invocation(reliability_fn, lambda_service):
+def test_a_container_killed_mid_invocation_fails_that_invocation(
+    reliability_fn, lambda_service: LambdaService,
+) -> None:
     fn = reliability_fn(name="killed-from-outside")
     fn.reset()
     assert fn.invoke({}).cold_start
@@ -130,7 +136,9 @@ def test_a_container_killed_mid_invocation_fails_that_invocation(reliability_fn,
 
 
 @process_only  # the Docker variant kills the container (the test above)
-def test_a_runtime_killed_mid_invocation_fails_that_invocation(reliability_fn, tmp_path, backend):
+def test_a_runtime_killed_mid_invocation_fails_that_invocation(
+    reliability_fn, tmp_path: Path, backend: str,
+) -> None:
     fn = reliability_fn(name="runtime-killed")
     fn.reset()
     tmp_path.chmod(0o777)
@@ -165,8 +173,9 @@ def _wait_until_dead(pid: int) -> None:
     raise AssertionError(f"process {pid} outlived SIGKILL")
 
 
-def test_an_environment_that_died_idle_is_replaced_and_serves_the_event(reliability_fn, tmp_path,
-                                                                        backend, lambda_service):
+def test_an_environment_that_died_idle_is_replaced_and_serves_the_event(
+    reliability_fn, tmp_path: Path, backend: str, lambda_service: LambdaService,
+) -> None:
     # The legitimate replacement: nothing had reached the runtime, so the event runs once, on a
     # new environment, as a cold start.
     fn = reliability_fn(name="died-idle")
@@ -202,9 +211,9 @@ def _zip_with_answer(path: Path, answer: str) -> None:
         zf.writestr(info, source)
 
 
-def test_a_zip_rebuilt_with_its_old_size_and_mtime_runs_the_new_code(python_runtime,
-                                                                      lambda_function, tmp_path,
-                                                                      backend):
+def test_a_zip_rebuilt_with_its_old_size_and_mtime_runs_the_new_code(
+    python_runtime: str, lambda_function: FunctionFactory, tmp_path: Path, backend: str,
+) -> None:
     # What `cp -p`, `rsync -a` and reproducible builds produce: other bytes, same size and mtime.
     archive = tmp_path / "fn.zip"
     _zip_with_answer(archive, "code A")
@@ -225,7 +234,7 @@ def test_a_zip_rebuilt_with_its_old_size_and_mtime_runs_the_new_code(python_runt
 
 # -- process and file limits ----------------------------------------------------------------------
 
-def test_file_descriptors_are_limited_to_lambdas_1024(reliability_fn, backend):
+def test_file_descriptors_are_limited_to_lambdas_1024(reliability_fn, backend: str) -> None:
     fn = reliability_fn(name="fd-limit")
     limits = fn.invoke({"action": "rlimits"}).payload
     expected = 1024
@@ -241,7 +250,7 @@ def test_file_descriptors_are_limited_to_lambdas_1024(reliability_fn, backend):
 
 
 @docker_only
-def test_processes_are_limited_to_lambdas_1024(reliability_fn):
+def test_processes_are_limited_to_lambdas_1024(reliability_fn) -> None:
     fn = reliability_fn(name="process-limit", memory_size=2048)
     # A bounded fork loop: children wait on a pipe and exit when the handler closes it.
     forked = fn.invoke({"action": "fork_loop", "max": 4096})
@@ -255,7 +264,7 @@ def test_processes_are_limited_to_lambdas_1024(reliability_fn):
 # -- /tmp on a nearly full cache disk -------------------------------------------------------------
 
 @pytest.fixture
-def small_cache_dir(tmp_path, monkeypatch):
+def small_cache_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     """A 64 MB tmpfs as the cache directory, filled to 8 MB free (root only)."""
     import subprocess
 
@@ -279,9 +288,10 @@ def small_cache_dir(tmp_path, monkeypatch):
 
 
 @docker_only
-def test_tmp_on_a_nearly_full_cache_disk_is_a_tmpfs_not_lost_writes(python_runtime, lambda_function,
-                                                                    small_cache_dir,
-                                                                    functions_dir, backend):
+def test_tmp_on_a_nearly_full_cache_disk_is_a_tmpfs_not_lost_writes(
+    python_runtime: str, lambda_function: FunctionFactory, small_cache_dir: Path,
+    functions_dir: Path, backend: str,
+) -> None:
     # With 8 MB free, a sparse 512 MB file would show the function ~500 MB free and then lose
     # its writes. The environment gets a tmpfs instead, and the harness says so.
     from pytest_lambda import EphemeralStorageWarning
@@ -297,7 +307,7 @@ def test_tmp_on_a_nearly_full_cache_disk_is_a_tmpfs_not_lost_writes(python_runti
         fn.reset()
 
 
-def test_disk_tmp_reserves_its_blocks(tmp_path, monkeypatch):
+def test_disk_tmp_reserves_its_blocks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from pytest_lambda.backends.docker.ephemeral import DiskTmp, unavailable_reason
 
     reason = unavailable_reason()

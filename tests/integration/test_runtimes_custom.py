@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from pytest_lambda import FunctionFactory
+
 RUNTIMES = ["provided.al2023", "provided.al2"]
 
 
@@ -32,7 +34,9 @@ def where(fn, backend: str, place: str) -> str:
     return str(fn.config.code_dir if place == "/var/task" else fn.config.opt_dir)
 
 
-def test_bootstrap_answers_invocations(lambda_function, custom_dir, backend, runtime):
+def test_bootstrap_answers_invocations(
+    lambda_function: FunctionFactory, custom_dir: Path, backend: str, runtime: str,
+) -> None:
     fn = lambda_function("function.handler", code=custom_dir, runtime=runtime, backend=backend)
     first = fn.invoke({"n": 1})
     assert first.function_error is None, (first.payload, first.logs)
@@ -50,7 +54,9 @@ def test_bootstrap_answers_invocations(lambda_function, custom_dir, backend, run
         assert first.payload["uid"] == 993
 
 
-def test_bootstrap_reports_a_handler_error(lambda_function, custom_dir, backend, runtime):
+def test_bootstrap_reports_a_handler_error(
+    lambda_function: FunctionFactory, custom_dir: Path, backend: str, runtime: str,
+) -> None:
     fn = lambda_function("function.fail", code=custom_dir, runtime=runtime, backend=backend)
     failed = fn.invoke({})
     assert failed.function_error == "Unhandled"
@@ -62,7 +68,9 @@ def test_bootstrap_reports_a_handler_error(lambda_function, custom_dir, backend,
     assert again.function_error == "Unhandled" and not again.cold_start
 
 
-def test_bootstrap_times_out(lambda_function, custom_dir, backend):
+def test_bootstrap_times_out(
+    lambda_function: FunctionFactory, custom_dir: Path, backend: str,
+) -> None:
     fn = lambda_function("function.sleepy", code=custom_dir, runtime="provided.al2023",
                          backend=backend, timeout=1)
     timed_out = fn.invoke({})
@@ -75,7 +83,9 @@ def test_bootstrap_times_out(lambda_function, custom_dir, backend):
     assert "Status: timeout" in timed_out.logs.splitlines()[-1]
 
 
-def test_bootstrap_from_a_layer(lambda_function, custom_dir, backend, tmp_path):
+def test_bootstrap_from_a_layer(
+    lambda_function: FunctionFactory, custom_dir: Path, backend: str, tmp_path: Path,
+) -> None:
     code = tmp_path / "code"
     code.mkdir()
     shutil.copy2(custom_dir / "function.sh", code / "function.sh")
@@ -90,7 +100,9 @@ def test_bootstrap_from_a_layer(lambda_function, custom_dir, backend, tmp_path):
     assert result.payload["received"] == {"from": "layer"}
 
 
-def test_the_codes_bootstrap_wins_over_a_layers(lambda_function, custom_dir, backend, tmp_path):
+def test_the_codes_bootstrap_wins_over_a_layers(
+    lambda_function: FunctionFactory, custom_dir: Path, backend: str, tmp_path: Path,
+) -> None:
     layer = tmp_path / "layer"
     layer.mkdir()
     (layer / "bootstrap").write_text("#!/bin/bash\necho 'the layer bootstrap ran' >&2\nexit 9\n")
@@ -102,8 +114,9 @@ def test_the_codes_bootstrap_wins_over_a_layers(lambda_function, custom_dir, bac
     assert result.payload["bootstrap"] == where(fn, backend, "/var/task") + "/bootstrap"
 
 
-def test_missing_bootstrap_fails_init_as_lambda_does(lambda_function, custom_dir, backend,
-                                                     tmp_path):
+def test_missing_bootstrap_fails_init_as_lambda_does(
+    lambda_function: FunctionFactory, custom_dir: Path, backend: str, tmp_path: Path,
+) -> None:
     code = tmp_path / "code"
     code.mkdir()
     shutil.copy2(custom_dir / "function.sh", code / "function.sh")
@@ -122,8 +135,9 @@ def test_missing_bootstrap_fails_init_as_lambda_does(lambda_function, custom_dir
     assert "Error Type: Runtime.InvalidEntrypoint" in failed.logs
 
 
-def test_a_bootstrap_that_is_not_executable_fails_init(lambda_function, custom_dir, backend,
-                                                       tmp_path):
+def test_a_bootstrap_that_is_not_executable_fails_init(
+    lambda_function: FunctionFactory, custom_dir: Path, backend: str, tmp_path: Path,
+) -> None:
     code = tmp_path / "code"
     shutil.copytree(custom_dir, code)
     (code / "bootstrap").chmod(0o644)
@@ -139,7 +153,7 @@ def test_a_bootstrap_that_is_not_executable_fails_init(lambda_function, custom_d
 
 @pytest.mark.docker
 @pytest.mark.parametrize("name", RUNTIMES)
-def test_image_has_the_official_images_contract(client, hermetic_image, name):
+def test_image_has_the_official_images_contract(client, hermetic_image: str, name) -> None:
     image, _env, run = hermetic_image(name)
     tools = run("command -v bash curl sha256sum; test -x /var/runtime/bootstrap && echo ok")
     assert tools.split() == ["/usr/bin/bash", "/usr/bin/curl", "/usr/bin/sha256sum", "ok"]
@@ -165,7 +179,9 @@ def static_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return code
 
 
-def test_a_static_binary_bootstrap(lambda_function, static_bootstrap, backend):
+def test_a_static_binary_bootstrap(
+    lambda_function: FunctionFactory, static_bootstrap: Path, backend: str,
+) -> None:
     fn = lambda_function("not.used", code=static_bootstrap, runtime="provided.al2023",
                          backend=backend)
     first = fn.invoke({"n": [1, 2]})
@@ -176,7 +192,9 @@ def test_a_static_binary_bootstrap(lambda_function, static_bootstrap, backend):
 
 @pytest.mark.docker
 @pytest.mark.parametrize("name", RUNTIMES)
-def test_aws_tutorial_bootstrap_runs_unchanged(lambda_function, functions_dir, name):
+def test_aws_tutorial_bootstrap_runs_unchanged(
+    lambda_function: FunctionFactory, functions_dir: Path, name,
+) -> None:
     # `#!/bin/sh` with `set -euo pipefail`: it needs Amazon Linux's /bin/sh, which is bash.
     fn = lambda_function("function.handler", code=functions_dir / "aws_tutorial", runtime=name,
                          backend="docker")

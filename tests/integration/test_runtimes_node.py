@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from pytest_lambda import FunctionFactory
 from pytest_lambda.errors import BackendUnavailableError
 
 docker_only = pytest.mark.parametrize("backend", ["docker"], indirect=True)
@@ -36,7 +37,9 @@ def major(runtime: str) -> str:
 
 
 @docker_only
-def test_commonjs_handler(lambda_function, node_dir, backend, runtime):
+def test_commonjs_handler(
+    lambda_function: FunctionFactory, node_dir: Path, backend: str, runtime: str,
+) -> None:
     fn = lambda_function("cjs.handler", code=node_dir, runtime=runtime, backend=backend)
     result = fn.invoke({"n": 1})
     assert result.function_error is None, (result.payload, result.logs)
@@ -60,7 +63,9 @@ def test_commonjs_handler(lambda_function, node_dir, backend, runtime):
 
 
 @docker_only
-def test_es_module_handler(lambda_function, node_dir, backend, runtime):
+def test_es_module_handler(
+    lambda_function: FunctionFactory, node_dir: Path, backend: str, runtime: str,
+) -> None:
     fn = lambda_function("esm.handler", code=node_dir, runtime=runtime, backend=backend)
     result = fn.invoke(["a"])
     assert result.function_error is None, (result.payload, result.logs)
@@ -78,8 +83,9 @@ def test_es_module_handler(lambda_function, node_dir, backend, runtime):
     ("esm.fail", "boom from a module"),
 ])
 @pytest.mark.parametrize("runtime", ["nodejs20.x", "nodejs22.x"])
-def test_thrown_error_has_the_rics_shape(lambda_function, node_dir, backend, runtime, handler,
-                                         message):
+def test_thrown_error_has_the_rics_shape(
+    lambda_function: FunctionFactory, node_dir: Path, backend: str, runtime: str, handler, message,
+) -> None:
     fn = lambda_function(handler, code=node_dir, runtime=runtime, backend=backend)
     failed = fn.invoke({})
     assert failed.function_error == "Unhandled"
@@ -97,7 +103,9 @@ def test_thrown_error_has_the_rics_shape(lambda_function, node_dir, backend, run
 @pytest.mark.parametrize("runtime, handler", [
     ("nodejs24.x", "cjs.sleepy"), ("nodejs24.x", "esm.sleepy"), ("nodejs22.x", "cjs.sleepy"),
 ])
-def test_timeout(lambda_function, node_dir, backend, runtime, handler):
+def test_timeout(
+    lambda_function: FunctionFactory, node_dir: Path, backend: str, runtime: str, handler,
+) -> None:
     fn = lambda_function(handler, code=node_dir, runtime=runtime, backend=backend, timeout=1)
     timed_out = fn.invoke({})
     assert timed_out.function_error == "Unhandled"
@@ -110,7 +118,9 @@ def test_timeout(lambda_function, node_dir, backend, runtime, handler):
 
 @docker_only
 @pytest.mark.parametrize("runtime", CALLBACK_RUNTIMES)
-def test_callback_style_handler(lambda_function, node_dir, backend, runtime):
+def test_callback_style_handler(
+    lambda_function: FunctionFactory, node_dir: Path, backend: str, runtime: str,
+) -> None:
     fn = lambda_function("cjs.callback", code=node_dir, runtime=runtime, backend=backend)
     result = fn.invoke({"cb": True})
     assert result.function_error is None, (result.payload, result.logs)
@@ -129,8 +139,10 @@ def test_callback_style_handler(lambda_function, node_dir, backend, runtime):
 
 @docker_only
 @pytest.mark.parametrize("runtime, other", [("nodejs24.x", "20"), ("nodejs22.x", "24")])
-def test_layers_node_modules_are_on_the_search_path(lambda_function, node_dir, backend, tmp_path,
-                                                    runtime, other):
+def test_layers_node_modules_are_on_the_search_path(
+    lambda_function: FunctionFactory, node_dir: Path, backend: str, tmp_path: Path, runtime: str,
+    other,
+) -> None:
     own = major(runtime)
     layer = tmp_path / "layer"
     for where, name, value in [
@@ -165,7 +177,9 @@ def test_layers_node_modules_are_on_the_search_path(lambda_function, node_dir, b
 
 
 @docker_only
-def test_missing_module_fails_init(lambda_function, node_dir, backend):
+def test_missing_module_fails_init(
+    lambda_function: FunctionFactory, node_dir: Path, backend: str,
+) -> None:
     fn = lambda_function("nothere.handler", code=node_dir, runtime="nodejs20.x", backend=backend)
     failed = fn.invoke({})
     assert failed.function_error == "Unhandled"
@@ -175,7 +189,7 @@ def test_missing_module_fails_init(lambda_function, node_dir, backend):
 
 
 @pytest.mark.docker
-def test_nodejs22_runs_the_official_node_build_with_a_client_built_for_it(client):
+def test_nodejs22_runs_the_official_node_build_with_a_client_built_for_it(client) -> None:
     from pytest_lambda.images.resolve import resolve_image
 
     image = resolve_image(client, "nodejs22.x", policy="hermetic").tag
@@ -196,7 +210,9 @@ def test_nodejs22_runs_the_official_node_build_with_a_client_built_for_it(client
 
 
 @pytest.mark.parametrize("backend", ["process"], indirect=True)
-def test_the_process_backend_refuses_node(lambda_function, node_dir, backend):
+def test_the_process_backend_refuses_node(
+    lambda_function: FunctionFactory, node_dir: Path, backend: str,
+) -> None:
     fn = lambda_function("cjs.handler", code=node_dir, runtime="nodejs20.x", backend=backend)
     with pytest.raises(BackendUnavailableError,
                        match=r"^The process backend cannot run nodejs20\.x functions"):
@@ -205,7 +221,7 @@ def test_the_process_backend_refuses_node(lambda_function, node_dir, backend):
 
 @pytest.mark.docker
 @pytest.mark.parametrize("name", RUNTIMES)
-def test_image_has_the_official_images_contract(hermetic_image, name):
+def test_image_has_the_official_images_contract(hermetic_image: str, name) -> None:
     _image, _env, run = hermetic_image(name)
     out = run("/var/lang/bin/node --version; ls /var/runtime; command -v gcc || true").split()
     assert out[0].startswith(f"v{major(name)}.")

@@ -6,8 +6,11 @@ import re
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
+
+from pytest_lambda import FunctionFactory
 
 TOTAL = 2_000
 CONCURRENCY = 8
@@ -23,8 +26,8 @@ def _action(n: int) -> str:
 
 @pytest.mark.slow
 def test_two_thousand_concurrent_invocations_are_all_accounted_for(
-    lambda_function, functions_dir, backend, python_runtime
-):
+    lambda_function: FunctionFactory, functions_dir: Path, backend: str, python_runtime: str
+) -> None:
     fn = lambda_function(
         "app.handler", code=functions_dir / "stress", runtime=python_runtime, backend=backend,
         memory_size=256, timeout=1, name=f"stress-{backend}",

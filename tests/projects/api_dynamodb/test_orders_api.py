@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_lambda import events, invoke_handler
+from pytest_lambda import FunctionFactory, events, invoke_handler
 
 SRC = Path(__file__).parent / "src"
 TABLE = "orders"
@@ -29,7 +29,7 @@ def order_event(method: str, order_id: str | None = "o-1", body=None):
 # -- in a container ---------------------------------------------------------------------------
 
 @pytest.fixture
-def orders_api(lambda_function, boto3_layer, backend):
+def orders_api(lambda_function: FunctionFactory, boto3_layer: Path, backend: str):
     return lambda_function("orders_api.handler", code=SRC, runtime="python3.13", backend=backend,
                            layers=[boto3_layer], memory_size=1024, timeout=30,
                            # One attempt: without AWS in the loop, do not wait for retries.
@@ -44,7 +44,7 @@ def orders_api(lambda_function, boto3_layer, backend):
     ({"sku": "A1", "quantity": 0}, "quantity must be a positive whole number"),
     ({"sku": "A1", "quantity": True}, "quantity must be a positive whole number"),
 ])
-def test_invalid_orders_are_refused_before_any_write(orders_api, body, message):
+def test_invalid_orders_are_refused_before_any_write(orders_api, body, message) -> None:
     result = orders_api.invoke(order_event("PUT", body=body))
     assert result.function_error is None, result.logs
     assert result.payload["statusCode"] == 400
@@ -52,13 +52,13 @@ def test_invalid_orders_are_refused_before_any_write(orders_api, body, message):
 
 
 @docker_only
-def test_other_methods_are_not_allowed(orders_api):
+def test_other_methods_are_not_allowed(orders_api) -> None:
     result = orders_api.invoke(order_event("DELETE"))
     assert result.payload["statusCode"] == 405
 
 
 @docker_only
-def test_a_table_call_without_aws_fails_at_once(orders_api):
+def test_a_table_call_without_aws_fails_at_once(orders_api) -> None:
     result = orders_api.invoke(order_event("GET"))
     assert result.function_error == "Unhandled"
     assert result.error["errorType"] == "EndpointConnectionError"
@@ -68,7 +68,7 @@ def test_a_table_call_without_aws_fails_at_once(orders_api):
 # -- in-process, with moto ----------------------------------------------------------------------
 
 @pytest.fixture
-def table(monkeypatch):
+def table(monkeypatch: pytest.MonkeyPatch):
     moto = pytest.importorskip("moto")
     import boto3
 
@@ -88,7 +88,7 @@ def call(event):
     return invoke_handler("orders_api.handler", event, environment={"ORDERS_TABLE": TABLE})
 
 
-def test_an_order_put_can_be_read_back(table):
+def test_an_order_put_can_be_read_back(table) -> None:
     created = call(order_event("PUT", "o-7", body={"sku": "A1", "quantity": 3}))
     assert created.payload["statusCode"] == 201
     assert table.get_item(Key={"id": "o-7"})["Item"] == {"id": "o-7", "sku": "A1",
@@ -98,13 +98,13 @@ def test_an_order_put_can_be_read_back(table):
     assert json.loads(read.payload["body"]) == {"id": "o-7", "sku": "A1", "quantity": 3}
 
 
-def test_a_missing_order_is_not_found(table):
+def test_a_missing_order_is_not_found(table) -> None:
     result = call(order_event("GET", "o-404"))
     assert result.payload["statusCode"] == 404
     assert json.loads(result.payload["body"]) == {"message": "order o-404 not found"}
 
 
-def test_an_invalid_order_writes_nothing(table):
+def test_an_invalid_order_writes_nothing(table) -> None:
     result = call(order_event("PUT", "o-8", body={"sku": "", "quantity": 1}))
     assert result.payload["statusCode"] == 400
     assert table.scan()["Count"] == 0

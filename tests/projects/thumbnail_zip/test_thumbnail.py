@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_lambda import events, invoke_handler
+from pytest_lambda import FunctionFactory, events, invoke_handler
 
 SRC = Path(__file__).parent / "src"
 PILLOW = "pillow==13.0.0"
@@ -25,7 +25,7 @@ docker_only = pytest.mark.parametrize("backend", ["docker"], indirect=True)
 
 
 @pytest.fixture(scope="session")
-def package(pip_packages, tmp_path_factory) -> Path:
+def package(pip_packages, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Return the deployment package: thumbnail.py and Pillow for Python 3.13, zipped."""
     build = tmp_path_factory.mktemp("thumbnail-build")
     shutil.copytree(pip_packages(PILLOW, python_version="3.13"), build, dirs_exist_ok=True)
@@ -48,8 +48,9 @@ def png(width: int, height: int) -> bytes:
 # -- in a container ---------------------------------------------------------------------------
 
 @docker_only
-def test_the_package_imports_and_a_call_to_s3_fails_at_once(lambda_function, package,
-                                                            boto3_layer, backend):
+def test_the_package_imports_and_a_call_to_s3_fails_at_once(
+    lambda_function: FunctionFactory, package, boto3_layer: Path, backend: str,
+) -> None:
     fn = lambda_function("thumbnail.handler", code=package, runtime="python3.13",
                          backend=backend, layers=[boto3_layer], memory_size=1024, timeout=30,
                          environment={"AWS_MAX_ATTEMPTS": "1"})
@@ -62,7 +63,7 @@ def test_the_package_imports_and_a_call_to_s3_fails_at_once(lambda_function, pac
 # -- in-process, with moto ----------------------------------------------------------------------
 
 @pytest.fixture
-def buckets(monkeypatch, pip_packages):
+def buckets(monkeypatch: pytest.MonkeyPatch, pip_packages):
     moto = pytest.importorskip("moto")
     import boto3
 
@@ -79,7 +80,7 @@ def buckets(monkeypatch, pip_packages):
         yield s3
 
 
-def test_an_upload_gets_a_thumbnail(buckets):
+def test_an_upload_gets_a_thumbnail(buckets) -> None:
     from PIL import Image
 
     buckets.put_object(Bucket="photos", Key="cats/tabby cat.png", Body=png(640, 480))
@@ -94,7 +95,7 @@ def test_an_upload_gets_a_thumbnail(buckets):
     assert Image.open(io.BytesIO(written["Body"].read())).size == (128, 96)
 
 
-def test_a_missing_object_is_the_functions_error(buckets):
+def test_a_missing_object_is_the_functions_error(buckets) -> None:
     result = invoke_handler("thumbnail.handler", events.s3_put(bucket="photos", key="gone.png"),
                             timeout=10)
     assert result.function_error == "Unhandled"
