@@ -7,9 +7,11 @@ import hashlib
 import sys
 import zipfile
 from pathlib import Path
+from typing import cast
 
 import pytest
 
+from pytest_lambda import BackendName, RuntimeName
 from pytest_lambda.config.runtimes import hermetic_runtimes
 
 # The pytester fixture restores sys.modules after each test, dropping the modules first imported
@@ -106,17 +108,18 @@ def _require(request: pytest.FixtureRequest, name: str) -> None:
 
 
 @pytest.fixture(params=["docker", "process"])
-def backend(request: pytest.FixtureRequest) -> str:
+def backend(request: pytest.FixtureRequest) -> BackendName:
     """Run the test once per backend."""
-    _require(request, request.param)
-    return str(request.param)
+    name: BackendName = request.param
+    _require(request, name)
+    return name
 
 
 #: The Python runtime of the test's own interpreter.
-HOST_PYTHON = "python{}.{}".format(*sys.version_info[:2])
+HOST_PYTHON = cast(RuntimeName, "python{}.{}".format(*sys.version_info[:2]))
 
 
-def servable(backend_name: str, runtime: str) -> str:
+def servable(backend_name: str, runtime: RuntimeName) -> RuntimeName:
     """Return `runtime`, or on the process backend of a host without its Python, the host's.
 
     The process backend refuses a Python runtime the host has no interpreter for; the suite's
@@ -131,22 +134,24 @@ def servable(backend_name: str, runtime: str) -> str:
 
 
 @pytest.fixture
-def python_runtime(backend: str) -> str:
+def python_runtime(backend: BackendName) -> RuntimeName:
     """Return python3.13, or the host's Python runtime where the backend cannot serve 3.13."""
     return servable(backend, "python3.13")
 
 
 #: Every Python runtime with a hermetic image, in containers (python3.10 and python3.12 are
 #: served by AWS's images only, which these machines cannot pull), and one on the host.
-TARGETS = [
-    *(("docker", name) for name in hermetic_runtimes("python")),
+TARGETS: list[tuple[BackendName, RuntimeName]] = [
+    *(("docker", cast(RuntimeName, name)) for name in hermetic_runtimes("python")),
     ("process", "python3.13"),
 ]
 
 
 @pytest.fixture(params=TARGETS, ids=[f"{b}-{r}" for b, r in TARGETS])
-def target(request: pytest.FixtureRequest) -> tuple[str, str]:
+def target(request: pytest.FixtureRequest) -> tuple[BackendName, RuntimeName]:
     """Run the test once per (backend, runtime): every hermetic Python runtime in containers."""
+    backend_name: BackendName
+    runtime: RuntimeName
     backend_name, runtime = request.param
     _require(request, backend_name)
     return backend_name, servable(backend_name, runtime)

@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 import pytest_lambda
-from pytest_lambda import FunctionFactory, InvokeError
+from pytest_lambda import BackendName, FunctionFactory, InvokeError, RuntimeName
 
 RUNTIME = "python3.13"
 
@@ -36,7 +36,7 @@ def wire_dir(functions_dir: Path) -> Path:
     return functions_dir / "wire"
 
 
-def host_layer(source: Path, backend: str, tmp_path: Path) -> Path:
+def host_layer(source: Path, backend: BackendName, tmp_path: Path) -> Path:
     """Return the layer as the backend runs it: on the host, `#!` finds the host's python3."""
     if backend == "docker":
         return source
@@ -47,15 +47,17 @@ def host_layer(source: Path, backend: str, tmp_path: Path) -> Path:
     return copy
 
 
-def listen_env(backend: str) -> dict[str, str]:
+def listen_env(backend: BackendName) -> dict[str, str]:
     # On the host an extension cannot listen on sandbox.localdomain (only a container has it).
     return {"EXT_LISTEN_HOST": "127.0.0.1"} if backend == "process" else {}
 
 
 # -- 1. platform.runtimeDone before the extensions are done ------------------------------------
 
-def test_an_extension_waiting_for_runtime_done_does_not_time_the_invocation_out(python_runtime: str,
-        lambda_function: FunctionFactory, wire_dir: Path, backend: str, tmp_path: Path) -> None:
+def test_an_extension_waiting_for_runtime_done_does_not_time_the_invocation_out(
+    python_runtime: RuntimeName, lambda_function: FunctionFactory, wire_dir: Path,
+    backend: BackendName, tmp_path: Path,
+) -> None:
     fn = lambda_function(
         "app.handler", code=wire_dir / "python", runtime=python_runtime, backend=backend,
         timeout=5,
@@ -72,7 +74,8 @@ def test_an_extension_waiting_for_runtime_done_does_not_time_the_invocation_out(
 # -- 2. awslambdaric's error cause in a header of up to 1 MiB ---------------------------------
 
 def test_a_100000_character_exception_reaches_the_caller(
-    python_runtime: str, lambda_function: FunctionFactory, wire_dir: Path, backend: str,
+    python_runtime: RuntimeName, lambda_function: FunctionFactory, wire_dir: Path,
+    backend: BackendName,
 ) -> None:
     fn = lambda_function("app.raise_huge", code=wire_dir / "python", runtime=python_runtime,
                          backend=backend, timeout=10)
@@ -89,7 +92,7 @@ def test_a_100000_character_exception_reaches_the_caller(
 
 @pytest.mark.parametrize("backend", ["docker"], indirect=True)
 def test_a_streamed_response_that_throws_is_a_function_error(
-    lambda_function: FunctionFactory, wire_dir: Path, backend: str,
+    lambda_function: FunctionFactory, wire_dir: Path, backend: BackendName,
 ) -> None:
     fn = lambda_function("stream.handler", code=wire_dir / "node", runtime="nodejs22.x",
                          backend=backend, timeout=10)
@@ -106,7 +109,7 @@ def test_a_streamed_response_that_throws_is_a_function_error(
 
 @pytest.mark.parametrize("backend", ["docker", "process"], indirect=True)
 def test_a_curl_bootstrap_posting_1_1_mb_gets_100_continue(
-    lambda_function: FunctionFactory, wire_dir: Path, backend: str,
+    lambda_function: FunctionFactory, wire_dir: Path, backend: BackendName,
 ) -> None:
     fn = lambda_function("unused.handler", code=wire_dir / "custom", runtime="provided.al2023",
                          backend=backend, timeout=10, environment={"RESPONSE_BYTES": "1100000"})
@@ -119,7 +122,7 @@ def test_a_curl_bootstrap_posting_1_1_mb_gets_100_continue(
 
 
 def test_output_after_the_response_belongs_to_its_invocation(
-    lambda_function: FunctionFactory, wire_dir: Path, backend: str,
+    lambda_function: FunctionFactory, wire_dir: Path, backend: BackendName,
 ) -> None:
     fn = lambda_function("unused.handler", code=wire_dir / "custom", runtime="provided.al2023",
                          backend=backend, timeout=10, environment={"RESPONSE_BYTES": "10"})
@@ -176,7 +179,7 @@ class Collector:
 
 
 @pytest.fixture
-def collector(backend: str, request: pytest.FixtureRequest) -> Iterator[Collector]:
+def collector(backend: BackendName, request: pytest.FixtureRequest) -> Iterator[Collector]:
     docker = None
     if backend == "docker":
         from pytest_lambda.plugin.state import STATE_KEY
@@ -197,13 +200,13 @@ def collector(backend: str, request: pytest.FixtureRequest) -> Iterator[Collecto
 
 
 @pytest.fixture
-def recorder(functions_dir: Path, backend: str, tmp_path: Path) -> Path:
+def recorder(functions_dir: Path, backend: BackendName, tmp_path: Path) -> Path:
     return host_layer(functions_dir / "extensions" / "layer", backend, tmp_path)
 
 
 def test_telemetry_is_delivered_when_init_fails(
-    python_runtime: str, lambda_function: FunctionFactory, functions_dir: Path, backend: str,
-    recorder: Path, collector,
+    python_runtime: RuntimeName, lambda_function: FunctionFactory, functions_dir: Path,
+    backend: BackendName, recorder: Path, collector,
 ) -> None:
     fn = lambda_function(
         "importerr.handler", code=functions_dir / "initfail", runtime=python_runtime,
@@ -222,8 +225,8 @@ def test_telemetry_is_delivered_when_init_fails(
 
 
 def test_telemetry_of_a_timed_out_invocation_is_delivered(
-    python_runtime: str, lambda_function: FunctionFactory, functions_dir: Path, backend: str,
-    recorder: Path, collector,
+    python_runtime: RuntimeName, lambda_function: FunctionFactory, functions_dir: Path,
+    backend: BackendName, recorder: Path, collector,
 ) -> None:
     fn = lambda_function(
         "app.handler", code=functions_dir / "extensions" / "fn", runtime=python_runtime,
@@ -265,7 +268,8 @@ def traced_code(wire_dir: Path, tmp_path: Path) -> Path:
 
 
 def test_each_invocation_gets_a_trace_id(
-    python_runtime: str, lambda_function: FunctionFactory, traced_code: Path, backend: str,
+    python_runtime: RuntimeName, lambda_function: FunctionFactory, traced_code: Path,
+    backend: BackendName,
 ) -> None:
     fn = lambda_function("app.trace", code=traced_code, runtime=python_runtime,
                          backend=backend, timeout=10)

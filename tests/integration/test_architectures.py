@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_lambda import ConfigurationError, FunctionFactory
+from pytest_lambda import BackendName, ConfigurationError, FunctionFactory
 from pytest_lambda.config import arch as _arch
 
 docker_only = pytest.mark.parametrize("backend", ["docker"], indirect=True)
@@ -25,7 +25,7 @@ TIMEOUT = 60
 
 
 @pytest.fixture
-def arm64(backend: str) -> str:
+def arm64(backend: BackendName) -> str:
     """Return "arm64" when this host runs arm64 code (natively or emulated); skip otherwise,
     or fail when $PYTEST_LAMBDA_REQUIRE_ARM64 is set."""
     if _arch.host_architecture() != "arm64" and not _arch.emulation_available("arm64"):
@@ -55,7 +55,7 @@ def test_python_function_on_arm64(
 
 
 def test_arm64_and_host_functions_keep_their_own_environments(
-    lambda_function: FunctionFactory, functions_dir: Path, arm64: str, backend: str,
+    lambda_function: FunctionFactory, functions_dir: Path, arm64: str, backend: BackendName,
 ) -> None:
     code = functions_dir / "arch"
     on_arm = lambda_function("app.handler", code=code, runtime="python3.13", architecture=arm64,

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from pytest_lambda import FunctionFactory, LambdaService
+from pytest_lambda import BackendName, FunctionFactory, LambdaService
 
 INVOCATIONS = 500
 CONCURRENCY = 4
@@ -30,7 +30,7 @@ OOM_AT = 250
 @pytest.mark.parametrize("backend", ["docker"], indirect=True)
 def test_chaos(
     lambda_function: FunctionFactory, lambda_service: LambdaService, functions_dir: Path,
-    backend: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    backend: BackendName, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     from pytest_lambda.containers.client import LABEL_FUNCTION, LABEL_SESSION
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_lambda import ConfigurationError, FunctionFactory, Layer
+from pytest_lambda import BackendName, ConfigurationError, FunctionFactory, Layer
 from pytest_lambda.config import arch as _arch
 
 docker_only = pytest.mark.parametrize("backend", ["docker"], indirect=True)
@@ -28,7 +28,7 @@ def deps_dir(functions_dir: Path) -> Path:
 
 
 @pytest.fixture
-def make(lambda_function: FunctionFactory, backend: str):
+def make(lambda_function: FunctionFactory, backend: BackendName):
     """Return lambda_function on the test's backend (Docker)."""
     def make(*args, **options):
         return lambda_function(*args, backend=backend, **options)
@@ -151,7 +151,7 @@ def test_a_missing_requirements_file(make, deps_dir: Path) -> None:
 
 
 def test_a_second_session_rebuilds_nothing(pytester: pytest.Pytester, tmp_path: Path,
-                                           wheel_index: Path, backend: str) -> None:
+                                           wheel_index: Path, backend: BackendName) -> None:
     # A local wheel and --no-index: the sessions need no package index.
     code = tmp_path / "fn"
     code.mkdir()

@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from pytest_lambda import FunctionFactory
+from pytest_lambda import BackendName, FunctionFactory, RuntimeName
 
 RUNTIME = "python3.13"
 WAIT = 20.0  # seconds a collector waits for a delivery before the test fails
@@ -63,7 +63,7 @@ class Collector:
 
 
 @pytest.fixture
-def layer(functions_dir: Path, backend: str, tmp_path: Path) -> Path:
+def layer(functions_dir: Path, backend: BackendName, tmp_path: Path) -> Path:
     source = functions_dir / "extensions" / "layer"
     if backend == "docker":
         return source
@@ -75,7 +75,7 @@ def layer(functions_dir: Path, backend: str, tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def collector(backend: str, request: pytest.FixtureRequest) -> Iterator[Collector]:
+def collector(backend: BackendName, request: pytest.FixtureRequest) -> Iterator[Collector]:
     docker = None
     if backend == "docker":
         docker = request.getfixturevalue("lambda_service_docker").backend("docker")
@@ -101,7 +101,7 @@ def lambda_service_docker(pytestconfig: pytest.Config, client: Any) -> Any:
 
 @pytest.fixture
 def make_fn(lambda_function: Any, functions_dir: Path, layer: Path, collector: Collector,
-            backend: str, python_runtime: str) -> Any:
+            backend: BackendName, python_runtime: RuntimeName) -> Any:
     # On the host, the recorder cannot listen on sandbox.localdomain (only the container has it).
     listen = {"EXT_LISTEN_HOST": "127.0.0.1"} if backend == "process" else {}
 
@@ -123,7 +123,7 @@ def events_in(logs: str) -> list[dict[str, Any]]:
     return [json.loads(text) for text in recorder_lines(logs, "event")]
 
 
-def test_lifecycle_register_invoke_shutdown(make_fn, collector, backend: str) -> None:
+def test_lifecycle_register_invoke_shutdown(make_fn, collector, backend: BackendName) -> None:
     fn = make_fn()
     trace = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=0"
     first = fn.invoke({}, trace_id=trace)
@@ -315,7 +315,8 @@ def test_process_teardown_kills_the_extensions_and_their_children(make_fn) -> No
 
 @pytest.mark.parametrize("backend", ["process"], indirect=True)
 def test_process_extension_whose_interpreter_is_missing_fails_the_init(
-    lambda_function: FunctionFactory, functions_dir: Path, backend: str, python_runtime: str,
+    lambda_function: FunctionFactory, functions_dir: Path, backend: BackendName,
+    python_runtime: RuntimeName,
 ) -> None:
     fn = lambda_function(
         "app.handler", code=functions_dir / "extensions" / "fn", runtime=python_runtime,

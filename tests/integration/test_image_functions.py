@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from pytest_lambda import ConfigurationError, FunctionFactory
+from pytest_lambda import BackendName, ConfigurationError, FunctionFactory
 from pytest_lambda.config import arch as _arch
 from pytest_lambda.images import resolve as image_resolve
 
@@ -69,7 +69,7 @@ def image(client: Any, base_image: str, user_images: list[str],
 
 
 def test_runs_the_images_command_in_its_working_directory(
-    backend: str, lambda_function: FunctionFactory, image: str,
+    backend: BackendName, lambda_function: FunctionFactory, image: str,
 ) -> None:
     fn = lambda_function(image=image, memory_size=256, timeout=5)
     assert fn.config.runtime is None and fn.config.code_dir is None
@@ -95,7 +95,7 @@ def test_runs_the_images_command_in_its_working_directory(
 
 
 def test_errors_and_timeouts_are_lambdas(
-    backend: str, lambda_function: FunctionFactory, image: str,
+    backend: BackendName, lambda_function: FunctionFactory, image: str,
 ) -> None:
     fn = lambda_function(image=image, timeout=1)
     failed = fn.invoke({"action": "raise", "message": "no good"})
@@ -112,7 +112,9 @@ def test_errors_and_timeouts_are_lambdas(
     assert after.cold_start and after.function_error is None
 
 
-def test_image_config_overrides(backend: str, lambda_function: FunctionFactory, image: str) -> None:
+def test_image_config_overrides(
+    backend: BackendName, lambda_function: FunctionFactory, image: str,
+) -> None:
     assert lambda_function("app.other", image=image).invoke({}).payload == {
         "handler": "app.other", "cwd": "/var/task"}
     assert lambda_function(image=image, command=["app.other"]).invoke({}).payload[
@@ -127,8 +129,8 @@ def test_image_config_overrides(backend: str, lambda_function: FunctionFactory, 
 
 
 def test_extensions_inside_the_image_are_started(
-    backend: str, lambda_function: FunctionFactory, client, base_image: str, user_images: list[str],
-    tmp_path: Path,
+    backend: BackendName, lambda_function: FunctionFactory, client, base_image: str,
+    user_images: list[str], tmp_path: Path,
 ) -> None:
     context = tmp_path / "context"
     (context / "extensions").mkdir(parents=True)
@@ -151,8 +153,8 @@ def test_extensions_inside_the_image_are_started(
 
 
 def test_a_rebuilt_tag_is_a_new_function(
-    backend: str, lambda_function: FunctionFactory, client, base_image: str, user_images: list[str],
-    functions_dir: Path, tmp_path: Path,
+    backend: BackendName, lambda_function: FunctionFactory, client, base_image: str,
+    user_images: list[str], functions_dir: Path, tmp_path: Path,
 ) -> None:
     tag = f"pytest-lambda-test/image-fn:{uuid.uuid4().hex[:12]}"
     _build(client, base_image, tag, functions_dir, tmp_path, user_images, marker="one")
@@ -167,7 +169,7 @@ def test_a_rebuilt_tag_is_a_new_function(
 
 
 def test_bad_image_functions_are_refused(
-    backend: str, lambda_function: FunctionFactory, image: str, client, base_image: str,
+    backend: BackendName, lambda_function: FunctionFactory, image: str, client, base_image: str,
     user_images: list[str], functions_dir: Path, tmp_path: Path,
 ) -> None:
     with pytest.raises(ConfigurationError, match="is not in the local Docker engine.*never pulls"):
@@ -200,7 +202,7 @@ def test_bad_image_functions_are_refused(
 
 
 def test_code_for_the_other_architecture_on_this_host(
-    backend: str, lambda_function: FunctionFactory, functions_dir: Path,
+    backend: BackendName, lambda_function: FunctionFactory, functions_dir: Path,
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
 ) -> None:
     host = _arch.host_architecture()

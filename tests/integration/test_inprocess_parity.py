@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from pytest_lambda import FunctionFactory, InvokeResult, invoke_handler
+from pytest_lambda import BackendName, FunctionFactory, InvokeResult, RuntimeName, invoke_handler
 
 PARITY = Path(__file__).resolve().parent.parent / "functions" / "parity"
 
@@ -75,7 +75,7 @@ def _comparable(result: InvokeResult) -> dict[str, Any]:
 
 @pytest.mark.parametrize("case", list(CASES))
 def test_in_process_and_container_results_agree(
-    case, backend: str, lambda_function: FunctionFactory, python_runtime: str,
+    case, backend: BackendName, lambda_function: FunctionFactory, python_runtime: RuntimeName,
 ) -> None:
     event = CASES[case]
     fn = lambda_function("app.handler", code=PARITY, runtime=python_runtime, backend=backend,

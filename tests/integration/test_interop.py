@@ -6,12 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from pytest_lambda import FunctionFactory
+from pytest_lambda import BackendName, FunctionFactory, RuntimeName
 
 
 @pytest.fixture
 def fresh_hello(
-    lambda_function: FunctionFactory, functions_dir: Path, backend: str, python_runtime: str,
+    lambda_function: FunctionFactory, functions_dir: Path, backend: BackendName,
+    python_runtime: RuntimeName,
 ):
     fn = lambda_function("app.handler", code=functions_dir / "hello", runtime=python_runtime,
                          backend=backend, timeout=2)

@@ -10,15 +10,19 @@ import pytest
 
 import pytest_lambda
 from pytest_lambda import (
+    BackendName,
     FunctionFactory,
     InvalidRequestContentException,
     LambdaService,
     RequestTooLargeException,
+    RuntimeName,
 )
 
 
 @pytest.fixture
-def probe(lambda_function: FunctionFactory, functions_dir: Path, target: tuple[str, str]):
+def probe(
+    lambda_function: FunctionFactory, functions_dir: Path, target: tuple[BackendName, RuntimeName],
+):
     backend, runtime = target
     return lambda_function(
         "app.handler",
@@ -32,7 +36,8 @@ def probe(lambda_function: FunctionFactory, functions_dir: Path, target: tuple[s
 
 
 def test_hello_example(
-    lambda_function: FunctionFactory, functions_dir: Path, backend: str, python_runtime: str,
+    lambda_function: FunctionFactory, functions_dir: Path, backend: BackendName,
+    python_runtime: RuntimeName,
 ) -> None:
     fn = lambda_function(
         "app.handler", code=functions_dir / "hello", runtime=python_runtime, memory_size=256,
@@ -44,7 +49,7 @@ def test_hello_example(
     assert result.status_code == 200
 
 
-def test_success_reports_lambda_figures(probe, target: tuple[str, str]) -> None:
+def test_success_reports_lambda_figures(probe, target: tuple[BackendName, RuntimeName]) -> None:
     probe.reset()
     result = probe.invoke({"hello": "world"})
     assert result.function_error is None and result.error is None
@@ -73,7 +78,7 @@ def test_success_reports_lambda_figures(probe, target: tuple[str, str]) -> None:
     assert "Init Duration" not in warm.logs
 
 
-def test_environment_variables_are_lambdas(probe, target: tuple[str, str]) -> None:
+def test_environment_variables_are_lambdas(probe, target: tuple[BackendName, RuntimeName]) -> None:
     backend, runtime = target
     payload = probe.invoke({}).payload
     env = payload["env"]
@@ -197,8 +202,8 @@ def test_runtime_exit_replaces_the_environment(probe) -> None:
 
 
 def test_concurrent_invocations_get_their_own_environments(
-    lambda_function: FunctionFactory, functions_dir: Path, backend: str,
-    lambda_service: LambdaService, python_runtime: str,
+    lambda_function: FunctionFactory, functions_dir: Path, backend: BackendName,
+    lambda_service: LambdaService, python_runtime: RuntimeName,
 ) -> None:
     fn = lambda_function("app.handler", code=functions_dir / "probe", runtime=python_runtime,
                          backend=backend, timeout=10, name=f"concurrent-{backend}")

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from pytest_lambda import FunctionFactory, LambdaService
+from pytest_lambda import BackendName, FunctionFactory, LambdaService
 
 PING = b"GET /2018-06-01/ping HTTP/1.1\r\nHost: attacker\r\n\r\n"
 NEXT = b"GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\nHost: attacker\r\n\r\n"
@@ -78,7 +78,9 @@ def _steal(address: str, stolen: list[bytes], ready: threading.Event) -> None:
         ready.set()
 
 
-def _netprobe(lambda_function: Any, functions_dir: Any, backend: str, **options: Any) -> Any:
+def _netprobe(
+    lambda_function: Any, functions_dir: Any, backend: BackendName, **options: Any,
+) -> Any:
     # The process backend runs a Python runtime on the host's interpreter of its version.
     runtime = "python3.13" if backend == "docker" else "python{}.{}".format(*sys.version_info[:2])
     return lambda_function("app.handler", code=functions_dir / "netprobe", runtime=runtime,
@@ -110,7 +112,7 @@ def _gateway(lambda_service: Any, fn: Any) -> str:
 
 
 def test_a_host_process_cannot_use_a_functions_runtime_api(
-    lambda_function: FunctionFactory, functions_dir: Path, backend: str,
+    lambda_function: FunctionFactory, functions_dir: Path, backend: BackendName,
 ) -> None:
     fn = _netprobe(lambda_function, functions_dir, backend, environment={"ROLE": "victim"})
     address = fn.invoke({}).payload["runtime_api"]
@@ -133,7 +135,7 @@ def test_a_host_process_cannot_use_a_functions_runtime_api(
 
 
 def test_a_sibling_function_cannot_use_another_functions_runtime_api(
-    lambda_function: FunctionFactory, functions_dir: Path, backend: str,
+    lambda_function: FunctionFactory, functions_dir: Path, backend: BackendName,
 ) -> None:
     victim = _netprobe(lambda_function, functions_dir, backend, environment={"ROLE": "b"})
     thief = _netprobe(lambda_function, functions_dir, backend, environment={"ROLE": "a"})
@@ -172,7 +174,7 @@ def test_a_container_on_another_network_cannot_use_a_functions_runtime_api(
 
 
 def test_3000_idle_connections_do_not_stop_a_function(
-    lambda_function: FunctionFactory, functions_dir: Path, backend: str,
+    lambda_function: FunctionFactory, functions_dir: Path, backend: BackendName,
 ) -> None:
     fn = _netprobe(lambda_function, functions_dir, backend, environment={"ROLE": "idle"})
     address = fn.invoke({}).payload["runtime_api"]
@@ -260,7 +262,7 @@ def test_an_open_network_function_reaches_host_listeners(
 
 
 def test_payloads_stay_json(
-    lambda_function: FunctionFactory, functions_dir: Path, backend: str,
+    lambda_function: FunctionFactory, functions_dir: Path, backend: BackendName,
 ) -> None:
     """The probe's own contract, so a broken probe cannot make the tests above pass."""
     fn = _netprobe(lambda_function, functions_dir, backend, environment={"ROLE": "idle"})

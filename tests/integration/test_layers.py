@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_lambda import ConfigurationError, FunctionFactory
+from pytest_lambda import BackendName, ConfigurationError, FunctionFactory, RuntimeName
 from pytest_lambda.service.build import build_config
 
 docker_only = pytest.mark.parametrize("backend", ["docker"], indirect=True)
@@ -30,19 +30,22 @@ def layers_dir(functions_dir: Path) -> Path:
 
 
 @pytest.fixture
-def make_fn(lambda_function: FunctionFactory, layers_dir: Path, backend: str, python_runtime: str):
+def make_fn(
+    lambda_function: FunctionFactory, layers_dir: Path, backend: BackendName,
+    python_runtime: RuntimeName,
+):
     def make(layers, **options):
         return lambda_function("app.handler", code=layers_dir / "fn", runtime=python_runtime,
                                backend=backend, layers=layers, **options)
     return make
 
 
-def opt(fn, backend: str) -> str:
+def opt(fn, backend: BackendName) -> str:
     """Return where the function sees /opt: /opt itself, or the merged tree on process."""
     return "/opt" if backend == "docker" else str(fn.config.opt_dir)
 
 
-def python_version(backend: str) -> str:
+def python_version(backend: BackendName) -> str:
     """Return the runtime `make_fn` uses on `backend` (the `python_runtime` fixture's rule)."""
     from pytest_lambda.backends.process import find_python
 
@@ -69,7 +72,9 @@ def write_zip(path: Path, entries: dict[str, tuple[bytes, int]]) -> Path:
 
 # -- order and search paths --------------------------------------------------------------------
 
-def test_later_layers_replace_earlier_files(make_fn, layers_dir: Path, backend: str) -> None:
+def test_later_layers_replace_earlier_files(
+    make_fn, layers_dir: Path, backend: BackendName,
+) -> None:
     fn = make_fn([layers_dir / n for n in ("one", "two", "three", "four", "five")])
     found = invoke(fn, {"action": "import", "modules": ["shared", "only_one"]})
     root = opt(fn, backend)
@@ -78,7 +83,7 @@ def test_later_layers_replace_earlier_files(make_fn, layers_dir: Path, backend: 
     assert invoke(fn, {"action": "read", "path": f"{root}/etc/which.txt"}) == "four\n"
 
 
-def test_python_search_paths_are_lambdas(make_fn, backend: str, tmp_path: Path) -> None:
+def test_python_search_paths_are_lambdas(make_fn, backend: BackendName, tmp_path: Path) -> None:
     layer = tmp_path / "layer"
     site = layer / "python" / "lib" / python_version(backend) / "site-packages"
     site.mkdir(parents=True)
@@ -133,7 +138,9 @@ def test_zip_layer_keeps_exec_bits(make_fn, tmp_path: Path) -> None:
 
 # -- the cache ---------------------------------------------------------------------------------
 
-def test_changed_layer_is_picked_up_with_a_new_tree(make_fn, tmp_path: Path, backend: str) -> None:
+def test_changed_layer_is_picked_up_with_a_new_tree(
+    make_fn, tmp_path: Path, backend: BackendName,
+) -> None:
     layer = tmp_path / "layer"
     (layer / "python").mkdir(parents=True)
     module = layer / "python" / "shared.py"
@@ -169,7 +176,7 @@ def test_no_layers_leaves_opt_empty(make_fn) -> None:
 @docker_only
 def test_paths_with_colons_are_mounted(
     lambda_function: FunctionFactory, layers_dir: Path, tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch, backend: str,
+    monkeypatch: pytest.MonkeyPatch, backend: BackendName,
 ) -> None:
     # A bind's "source:target:mode" string cannot carry a colon in its source; mounts can.
     monkeypatch.setenv("PYTEST_LAMBDA_CACHE_DIR", str(tmp_path / "cache:dir"))  # /tmp, zips
@@ -231,7 +238,7 @@ def test_zip_symlink_outside_is_refused(layers_dir: Path, tmp_path: Path) -> Non
 
 @pytest.mark.parametrize("target", ["/etc/passwd", "../../outside"])
 def test_directory_symlink_outside_is_refused(
-    layers_dir: Path, tmp_path: Path, target: tuple[str, str],
+    layers_dir: Path, tmp_path: Path, target: tuple[BackendName, RuntimeName],
 ) -> None:
     (tmp_path / "layer" / "lib").mkdir(parents=True)
     os.symlink(target, tmp_path / "layer" / "lib" / "evil")

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_lambda import FunctionFactory, LambdaService
+from pytest_lambda import BackendName, FunctionFactory, LambdaService, RuntimeName
 from pytest_lambda.config import limits as _limits
 from pytest_lambda.config.function import FunctionConfig
 from pytest_lambda.service.build import build_config
@@ -22,7 +22,8 @@ docker_only = pytest.mark.parametrize("backend", ["docker"], indirect=True)
 
 @pytest.fixture
 def limits_fn(
-    lambda_function: FunctionFactory, functions_dir: Path, backend: str, python_runtime: str,
+    lambda_function: FunctionFactory, functions_dir: Path, backend: BackendName,
+    python_runtime: RuntimeName,
 ):
     def make(**options):
         options.setdefault("timeout", 3)
@@ -64,8 +65,8 @@ def test_timeout_ends_the_invocation_and_destroys_the_environment(limits_fn) -> 
     ],
 )
 def test_init_failure_is_the_runtimes_document(
-    lambda_function: FunctionFactory, functions_dir: Path, backend: str, handler, error_type,
-    message, python_runtime: str,
+    lambda_function: FunctionFactory, functions_dir: Path, backend: BackendName, handler,
+    error_type, message, python_runtime: RuntimeName,
 ) -> None:
     fn = lambda_function(handler, code=functions_dir / "initfail", runtime=python_runtime,
                          backend=backend)
@@ -86,7 +87,8 @@ def test_init_failure_is_the_runtimes_document(
 
 
 def test_malformed_handler_name_reaches_the_runtime(
-    lambda_service: LambdaService, functions_dir: Path, backend: str, python_runtime: str,
+    lambda_service: LambdaService, functions_dir: Path, backend: BackendName,
+    python_runtime: RuntimeName,
 ) -> None:
     # Lambda's API accepts "nodots"; lambda_function() refuses it early, so build it by hand.
     valid = build_config("nohandler.other", code=functions_dir / "initfail",
@@ -98,8 +100,8 @@ def test_malformed_handler_name_reaches_the_runtime(
 
 
 def test_init_over_its_limit_is_retried_within_the_invocation(
-    lambda_function: FunctionFactory, functions_dir: Path, backend: str,
-    monkeypatch: pytest.MonkeyPatch, python_runtime: str,
+    lambda_function: FunctionFactory, functions_dir: Path, backend: BackendName,
+    monkeypatch: pytest.MonkeyPatch, python_runtime: RuntimeName,
 ) -> None:
     # Lambda's 10 s init limit and an 11 s init, both scaled down so the test is quick: the
     # limit to 1 s, the init to 2 s.
@@ -122,8 +124,8 @@ def test_init_over_its_limit_is_retried_within_the_invocation(
 
 @pytest.mark.parametrize("timeout", [9, 10, 11])
 def test_init_within_its_limit_leaves_the_first_invocation_its_whole_timeout(
-    lambda_function: FunctionFactory, functions_dir: Path, backend: str, timeout,
-    python_runtime: str,
+    lambda_function: FunctionFactory, functions_dir: Path, backend: BackendName, timeout,
+    python_runtime: RuntimeName,
 ) -> None:
     # A 1 s init is within the 10 s limit whatever the timeout, so it is not retried and the
     # cold invocation has all of its time: 10 s (the limit itself) once lost the init time.
@@ -139,8 +141,8 @@ def test_init_within_its_limit_leaves_the_first_invocation_its_whole_timeout(
 
 @pytest.mark.parametrize("timeout", [1, 5, 8])
 def test_retried_init_spends_the_first_invocations_time(
-    lambda_function: FunctionFactory, functions_dir: Path, backend: str,
-    monkeypatch: pytest.MonkeyPatch, timeout, python_runtime: str,
+    lambda_function: FunctionFactory, functions_dir: Path, backend: BackendName,
+    monkeypatch: pytest.MonkeyPatch, timeout, python_runtime: RuntimeName,
 ) -> None:
     # Scaled down: a 1 s init limit and a 1.5 s init (retried). A timeout equal to the limit
     # cannot hold the retried init; longer ones lose the retried init's time (with room for a

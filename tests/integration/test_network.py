@@ -13,13 +13,13 @@ from pathlib import Path
 
 import pytest
 
-from pytest_lambda import FunctionFactory
+from pytest_lambda import BackendName, FunctionFactory
 
 docker_only = pytest.mark.parametrize("backend", ["docker"], indirect=True)
 
 
 @pytest.fixture
-def network_fn(lambda_function: FunctionFactory, functions_dir: Path, backend: str):
+def network_fn(lambda_function: FunctionFactory, functions_dir: Path, backend: BackendName):
     def make(handler: str = "app.handler"):
         return lambda_function(handler, code=functions_dir / "network", runtime="python3.13",
                                backend=backend, timeout=5)

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_lambda import FunctionFactory
+from pytest_lambda import BackendName, FunctionFactory
 from pytest_lambda.errors import BackendUnavailableError
 
 process_only = pytest.mark.parametrize("backend", ["process"], indirect=True)
@@ -24,7 +24,7 @@ CHECKOUT = Path(__file__).resolve().parents[2]
 
 @process_only
 def test_a_dependency_only_the_tests_venv_has_is_an_import_error(
-    lambda_function: FunctionFactory, functions_dir: Path, backend: str,
+    lambda_function: FunctionFactory, functions_dir: Path, backend: BackendName,
 ) -> None:
     import requests  # noqa: F401  # the test's venv has it; the function's code does not
 
@@ -38,7 +38,7 @@ def test_a_dependency_only_the_tests_venv_has_is_an_import_error(
 
 @process_only
 def test_sys_path_holds_the_code_and_the_runtime_client_only(
-    lambda_function: FunctionFactory, functions_dir: Path, backend: str,
+    lambda_function: FunctionFactory, functions_dir: Path, backend: BackendName,
 ) -> None:
     code = functions_dir / "interpreter"
     fn = lambda_function("app.handler", code=code, runtime=HOST, backend=backend)
@@ -62,7 +62,7 @@ def test_sys_path_holds_the_code_and_the_runtime_client_only(
 
 @process_only
 def test_a_pythonpath_in_the_functions_environment_is_honoured(
-    lambda_function: FunctionFactory, functions_dir: Path, backend: str, tmp_path: Path,
+    lambda_function: FunctionFactory, functions_dir: Path, backend: BackendName, tmp_path: Path,
 ) -> None:
     (tmp_path / "vendored_module.py").write_text("VALUE = 1\n")
     fn = lambda_function("app.handler", code=functions_dir / "interpreter", runtime=HOST,
@@ -73,7 +73,7 @@ def test_a_pythonpath_in_the_functions_environment_is_honoured(
 
 @process_only
 def test_layer_python_dirs_are_found_at_their_host_paths(
-    lambda_function: FunctionFactory, functions_dir: Path, backend: str, tmp_path: Path,
+    lambda_function: FunctionFactory, functions_dir: Path, backend: BackendName, tmp_path: Path,
 ) -> None:
     layer = tmp_path / "layer" / "python"
     layer.mkdir(parents=True)
@@ -87,7 +87,7 @@ def test_layer_python_dirs_are_found_at_their_host_paths(
 
 @process_only
 def test_a_runtime_whose_python_the_host_lacks_is_refused_in_one_sentence(
-    lambda_function: FunctionFactory, functions_dir: Path, backend: str,
+    lambda_function: FunctionFactory, functions_dir: Path, backend: BackendName,
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
 ) -> None:
     from pytest_lambda.backends import process as _process_env
@@ -136,7 +136,7 @@ def _other_interpreter() -> tuple[str, str] | None:
 
 @process_only
 def test_a_runtime_found_on_path_runs_on_that_python(
-    lambda_function: FunctionFactory, functions_dir: Path, backend: str,
+    lambda_function: FunctionFactory, functions_dir: Path, backend: BackendName,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     from pytest_lambda.backends import process as _process_env

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from pytest_lambda import FunctionFactory, LambdaService
+from pytest_lambda import BackendName, FunctionFactory, LambdaService, RuntimeName
 
 docker_only = pytest.mark.parametrize("backend", ["docker"], indirect=True)
 # The Docker variants of these are the chaos test's record and the container-kill test above.
@@ -26,7 +26,8 @@ process_only = pytest.mark.parametrize("backend", ["process"], indirect=True)
 
 @pytest.fixture
 def reliability_fn(
-    python_runtime: str, lambda_function: FunctionFactory, functions_dir: Path, backend: str,
+    python_runtime: RuntimeName, lambda_function: FunctionFactory, functions_dir: Path,
+    backend: BackendName,
 ):
     def make(**options: Any):
         options.setdefault("timeout", 30)
@@ -61,7 +62,9 @@ def test_a_crash_on_a_warm_invocation_is_an_exit_error(reliability_fn) -> None:
 
 
 @process_only  # the record is a host file, which the process backend writes directly
-def test_a_warm_crash_runs_the_handler_once(reliability_fn, tmp_path: Path, backend: str) -> None:
+def test_a_warm_crash_runs_the_handler_once(
+    reliability_fn, tmp_path: Path, backend: BackendName,
+) -> None:
     tmp_path.chmod(0o777)
     fn = reliability_fn(name="crash-once")
     fn.reset()
@@ -137,7 +140,7 @@ def test_a_container_killed_mid_invocation_fails_that_invocation(
 
 @process_only  # the Docker variant kills the container (the test above)
 def test_a_runtime_killed_mid_invocation_fails_that_invocation(
-    reliability_fn, tmp_path: Path, backend: str,
+    reliability_fn, tmp_path: Path, backend: BackendName,
 ) -> None:
     fn = reliability_fn(name="runtime-killed")
     fn.reset()
@@ -174,7 +177,7 @@ def _wait_until_dead(pid: int) -> None:
 
 
 def test_an_environment_that_died_idle_is_replaced_and_serves_the_event(
-    reliability_fn, tmp_path: Path, backend: str, lambda_service: LambdaService,
+    reliability_fn, tmp_path: Path, backend: BackendName, lambda_service: LambdaService,
 ) -> None:
     # The legitimate replacement: nothing had reached the runtime, so the event runs once, on a
     # new environment, as a cold start.
@@ -212,7 +215,8 @@ def _zip_with_answer(path: Path, answer: str) -> None:
 
 
 def test_a_zip_rebuilt_with_its_old_size_and_mtime_runs_the_new_code(
-    python_runtime: str, lambda_function: FunctionFactory, tmp_path: Path, backend: str,
+    python_runtime: RuntimeName, lambda_function: FunctionFactory, tmp_path: Path,
+    backend: BackendName,
 ) -> None:
     # What `cp -p`, `rsync -a` and reproducible builds produce: other bytes, same size and mtime.
     archive = tmp_path / "fn.zip"
@@ -234,7 +238,7 @@ def test_a_zip_rebuilt_with_its_old_size_and_mtime_runs_the_new_code(
 
 # -- process and file limits ----------------------------------------------------------------------
 
-def test_file_descriptors_are_limited_to_lambdas_1024(reliability_fn, backend: str) -> None:
+def test_file_descriptors_are_limited_to_lambdas_1024(reliability_fn, backend: BackendName) -> None:
     fn = reliability_fn(name="fd-limit")
     limits = fn.invoke({"action": "rlimits"}).payload
     expected = 1024
@@ -289,8 +293,8 @@ def small_cache_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
 
 @docker_only
 def test_tmp_on_a_nearly_full_cache_disk_is_a_tmpfs_not_lost_writes(
-    python_runtime: str, lambda_function: FunctionFactory, small_cache_dir: Path,
-    functions_dir: Path, backend: str,
+    python_runtime: RuntimeName, lambda_function: FunctionFactory, small_cache_dir: Path,
+    functions_dir: Path, backend: BackendName,
 ) -> None:
     # With 8 MB free, a sparse 512 MB file would show the function ~500 MB free and then lose
     # its writes. The environment gets a tmpfs instead, and the harness says so.

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_lambda import FunctionFactory
+from pytest_lambda import BackendName, FunctionFactory
 
 RUNTIMES = ["provided.al2023", "provided.al2"]
 
@@ -27,7 +27,7 @@ def runtime(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
-def where(fn, backend: str, place: str) -> str:
+def where(fn, backend: BackendName, place: str) -> str:
     """Return where the function sees /var/task or /opt on `backend`."""
     if backend == "docker":
         return place
@@ -35,7 +35,7 @@ def where(fn, backend: str, place: str) -> str:
 
 
 def test_bootstrap_answers_invocations(
-    lambda_function: FunctionFactory, custom_dir: Path, backend: str, runtime: str,
+    lambda_function: FunctionFactory, custom_dir: Path, backend: BackendName, runtime: str,
 ) -> None:
     fn = lambda_function("function.handler", code=custom_dir, runtime=runtime, backend=backend)
     first = fn.invoke({"n": 1})
@@ -55,7 +55,7 @@ def test_bootstrap_answers_invocations(
 
 
 def test_bootstrap_reports_a_handler_error(
-    lambda_function: FunctionFactory, custom_dir: Path, backend: str, runtime: str,
+    lambda_function: FunctionFactory, custom_dir: Path, backend: BackendName, runtime: str,
 ) -> None:
     fn = lambda_function("function.fail", code=custom_dir, runtime=runtime, backend=backend)
     failed = fn.invoke({})
@@ -69,7 +69,7 @@ def test_bootstrap_reports_a_handler_error(
 
 
 def test_bootstrap_times_out(
-    lambda_function: FunctionFactory, custom_dir: Path, backend: str,
+    lambda_function: FunctionFactory, custom_dir: Path, backend: BackendName,
 ) -> None:
     fn = lambda_function("function.sleepy", code=custom_dir, runtime="provided.al2023",
                          backend=backend, timeout=1)
@@ -84,7 +84,7 @@ def test_bootstrap_times_out(
 
 
 def test_bootstrap_from_a_layer(
-    lambda_function: FunctionFactory, custom_dir: Path, backend: str, tmp_path: Path,
+    lambda_function: FunctionFactory, custom_dir: Path, backend: BackendName, tmp_path: Path,
 ) -> None:
     code = tmp_path / "code"
     code.mkdir()
@@ -101,7 +101,7 @@ def test_bootstrap_from_a_layer(
 
 
 def test_the_codes_bootstrap_wins_over_a_layers(
-    lambda_function: FunctionFactory, custom_dir: Path, backend: str, tmp_path: Path,
+    lambda_function: FunctionFactory, custom_dir: Path, backend: BackendName, tmp_path: Path,
 ) -> None:
     layer = tmp_path / "layer"
     layer.mkdir()
@@ -115,7 +115,7 @@ def test_the_codes_bootstrap_wins_over_a_layers(
 
 
 def test_missing_bootstrap_fails_init_as_lambda_does(
-    lambda_function: FunctionFactory, custom_dir: Path, backend: str, tmp_path: Path,
+    lambda_function: FunctionFactory, custom_dir: Path, backend: BackendName, tmp_path: Path,
 ) -> None:
     code = tmp_path / "code"
     code.mkdir()
@@ -136,7 +136,7 @@ def test_missing_bootstrap_fails_init_as_lambda_does(
 
 
 def test_a_bootstrap_that_is_not_executable_fails_init(
-    lambda_function: FunctionFactory, custom_dir: Path, backend: str, tmp_path: Path,
+    lambda_function: FunctionFactory, custom_dir: Path, backend: BackendName, tmp_path: Path,
 ) -> None:
     code = tmp_path / "code"
     shutil.copytree(custom_dir, code)
@@ -180,7 +180,7 @@ def static_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_a_static_binary_bootstrap(
-    lambda_function: FunctionFactory, static_bootstrap: Path, backend: str,
+    lambda_function: FunctionFactory, static_bootstrap: Path, backend: BackendName,
 ) -> None:
     fn = lambda_function("not.used", code=static_bootstrap, runtime="provided.al2023",
                          backend=backend)

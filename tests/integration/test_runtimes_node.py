@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_lambda import FunctionFactory
+from pytest_lambda import BackendName, FunctionFactory
 from pytest_lambda.errors import BackendUnavailableError
 
 docker_only = pytest.mark.parametrize("backend", ["docker"], indirect=True)
@@ -38,7 +38,7 @@ def major(runtime: str) -> str:
 
 @docker_only
 def test_commonjs_handler(
-    lambda_function: FunctionFactory, node_dir: Path, backend: str, runtime: str,
+    lambda_function: FunctionFactory, node_dir: Path, backend: BackendName, runtime: str,
 ) -> None:
     fn = lambda_function("cjs.handler", code=node_dir, runtime=runtime, backend=backend)
     result = fn.invoke({"n": 1})
@@ -64,7 +64,7 @@ def test_commonjs_handler(
 
 @docker_only
 def test_es_module_handler(
-    lambda_function: FunctionFactory, node_dir: Path, backend: str, runtime: str,
+    lambda_function: FunctionFactory, node_dir: Path, backend: BackendName, runtime: str,
 ) -> None:
     fn = lambda_function("esm.handler", code=node_dir, runtime=runtime, backend=backend)
     result = fn.invoke(["a"])
@@ -84,7 +84,8 @@ def test_es_module_handler(
 ])
 @pytest.mark.parametrize("runtime", ["nodejs20.x", "nodejs22.x"])
 def test_thrown_error_has_the_rics_shape(
-    lambda_function: FunctionFactory, node_dir: Path, backend: str, runtime: str, handler, message,
+    lambda_function: FunctionFactory, node_dir: Path, backend: BackendName, runtime: str, handler,
+    message,
 ) -> None:
     fn = lambda_function(handler, code=node_dir, runtime=runtime, backend=backend)
     failed = fn.invoke({})
@@ -104,7 +105,7 @@ def test_thrown_error_has_the_rics_shape(
     ("nodejs24.x", "cjs.sleepy"), ("nodejs24.x", "esm.sleepy"), ("nodejs22.x", "cjs.sleepy"),
 ])
 def test_timeout(
-    lambda_function: FunctionFactory, node_dir: Path, backend: str, runtime: str, handler,
+    lambda_function: FunctionFactory, node_dir: Path, backend: BackendName, runtime: str, handler,
 ) -> None:
     fn = lambda_function(handler, code=node_dir, runtime=runtime, backend=backend, timeout=1)
     timed_out = fn.invoke({})
@@ -119,7 +120,7 @@ def test_timeout(
 @docker_only
 @pytest.mark.parametrize("runtime", CALLBACK_RUNTIMES)
 def test_callback_style_handler(
-    lambda_function: FunctionFactory, node_dir: Path, backend: str, runtime: str,
+    lambda_function: FunctionFactory, node_dir: Path, backend: BackendName, runtime: str,
 ) -> None:
     fn = lambda_function("cjs.callback", code=node_dir, runtime=runtime, backend=backend)
     result = fn.invoke({"cb": True})
@@ -140,8 +141,8 @@ def test_callback_style_handler(
 @docker_only
 @pytest.mark.parametrize("runtime, other", [("nodejs24.x", "20"), ("nodejs22.x", "24")])
 def test_layers_node_modules_are_on_the_search_path(
-    lambda_function: FunctionFactory, node_dir: Path, backend: str, tmp_path: Path, runtime: str,
-    other,
+    lambda_function: FunctionFactory, node_dir: Path, backend: BackendName, tmp_path: Path,
+    runtime: str, other,
 ) -> None:
     own = major(runtime)
     layer = tmp_path / "layer"
@@ -178,7 +179,7 @@ def test_layers_node_modules_are_on_the_search_path(
 
 @docker_only
 def test_missing_module_fails_init(
-    lambda_function: FunctionFactory, node_dir: Path, backend: str,
+    lambda_function: FunctionFactory, node_dir: Path, backend: BackendName,
 ) -> None:
     fn = lambda_function("nothere.handler", code=node_dir, runtime="nodejs20.x", backend=backend)
     failed = fn.invoke({})
@@ -211,7 +212,7 @@ def test_nodejs22_runs_the_official_node_build_with_a_client_built_for_it(client
 
 @pytest.mark.parametrize("backend", ["process"], indirect=True)
 def test_the_process_backend_refuses_node(
-    lambda_function: FunctionFactory, node_dir: Path, backend: str,
+    lambda_function: FunctionFactory, node_dir: Path, backend: BackendName,
 ) -> None:
     fn = lambda_function("cjs.handler", code=node_dir, runtime="nodejs20.x", backend=backend)
     with pytest.raises(BackendUnavailableError,

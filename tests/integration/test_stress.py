@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_lambda import FunctionFactory
+from pytest_lambda import BackendName, FunctionFactory, RuntimeName
 
 TOTAL = 2_000
 CONCURRENCY = 8
@@ -26,7 +26,8 @@ def _action(n: int) -> str:
 
 @pytest.mark.slow
 def test_two_thousand_concurrent_invocations_are_all_accounted_for(
-    lambda_function: FunctionFactory, functions_dir: Path, backend: str, python_runtime: str
+    lambda_function: FunctionFactory, functions_dir: Path, backend: BackendName,
+    python_runtime: RuntimeName,
 ) -> None:
     fn = lambda_function(
         "app.handler", code=functions_dir / "stress", runtime=python_runtime, backend=backend,

@@ -283,7 +283,7 @@ def ext_headers(ext_id, error_type=None):
     return headers
 
 
-def transition(current, target: tuple[str, str], ext_id):
+def transition(current, target, ext_id):
     return doc(f"State transition from {current} to {target} failed for extension {ext_id}. "
                "Error: State transition is not allowed", "Extension.InvalidExtensionState")
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_lambda import FunctionFactory, events, invoke_handler
+from pytest_lambda import BackendName, FunctionFactory, events, invoke_handler
 
 SRC = Path(__file__).parent / "src"
 TABLE = "orders"
@@ -29,7 +29,7 @@ def order_event(method: str, order_id: str | None = "o-1", body=None):
 # -- in a container ---------------------------------------------------------------------------
 
 @pytest.fixture
-def orders_api(lambda_function: FunctionFactory, boto3_layer: Path, backend: str):
+def orders_api(lambda_function: FunctionFactory, boto3_layer: Path, backend: BackendName):
     return lambda_function("orders_api.handler", code=SRC, runtime="python3.13", backend=backend,
                            layers=[boto3_layer], memory_size=1024, timeout=30,
                            # One attempt: without AWS in the loop, do not wait for retries.

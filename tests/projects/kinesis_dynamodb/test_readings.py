@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_lambda import FunctionFactory, events, invoke_handler
+from pytest_lambda import BackendName, FunctionFactory, events, invoke_handler
 
 SRC = Path(__file__).parent / "src"
 TABLE = "readings"
@@ -24,7 +24,7 @@ def sequence_numbers(event):
 
 @docker_only
 def test_a_batch_of_malformed_records_reports_each_by_sequence_number(
-        lambda_function: FunctionFactory, boto3_layer: Path, backend: str) -> None:
+        lambda_function: FunctionFactory, boto3_layer: Path, backend: BackendName) -> None:
     fn = lambda_function("readings.handler", code=SRC, runtime="python3.13", backend=backend,
                          layers=[boto3_layer], memory_size=1024, timeout=30,
                          environment={"READINGS_TABLE": TABLE, "AWS_MAX_ATTEMPTS": "1"})

@@ -11,14 +11,14 @@ from pathlib import Path
 
 import pytest
 
-from pytest_lambda import FunctionFactory, events, invoke_handler
+from pytest_lambda import BackendName, FunctionFactory, events, invoke_handler
 
 SRC = Path(__file__).parent / "src"
 docker_only = pytest.mark.parametrize("backend", ["docker"], indirect=True)
 
 
 @pytest.fixture
-def consumer(lambda_function: FunctionFactory, powertools_layer: Path, backend: str):
+def consumer(lambda_function: FunctionFactory, powertools_layer: Path, backend: BackendName):
     return lambda_function("order_batch.handler", code=SRC, runtime="python3.13",
                            backend=backend, layers=[powertools_layer], memory_size=1024,
                            timeout=30,

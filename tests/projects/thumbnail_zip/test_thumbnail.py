@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_lambda import FunctionFactory, events, invoke_handler
+from pytest_lambda import BackendName, FunctionFactory, events, invoke_handler
 
 SRC = Path(__file__).parent / "src"
 PILLOW = "pillow==13.0.0"
@@ -49,7 +49,7 @@ def png(width: int, height: int) -> bytes:
 
 @docker_only
 def test_the_package_imports_and_a_call_to_s3_fails_at_once(
-    lambda_function: FunctionFactory, package, boto3_layer: Path, backend: str,
+    lambda_function: FunctionFactory, package, boto3_layer: Path, backend: BackendName,
 ) -> None:
     fn = lambda_function("thumbnail.handler", code=package, runtime="python3.13",
                          backend=backend, layers=[boto3_layer], memory_size=1024, timeout=30,
