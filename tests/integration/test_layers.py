@@ -224,7 +224,9 @@ def test_code_and_layers_over_250_mb_are_refused(layers_dir: Path, tmp_path: Pat
     ("../escape.py", "entry '../escape.py' that points outside"),
     ("/etc/absolute.py", "entry '/etc/absolute.py' that points outside"),
 ])
-def test_zip_entry_outside_is_refused(layers_dir: Path, tmp_path: Path, name, what) -> None:
+def test_zip_entry_outside_is_refused(
+    layers_dir: Path, tmp_path: Path, name: str, what: str,
+) -> None:
     archive = write_zip(tmp_path / "bad.zip", {name: (b"x", stat.S_IFREG | 0o644)})
     with pytest.raises(ConfigurationError, match=what):
         config(layers_dir, [archive])

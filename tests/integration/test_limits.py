@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -65,8 +66,8 @@ def test_timeout_ends_the_invocation_and_destroys_the_environment(limits_fn) -> 
     ],
 )
 def test_init_failure_is_the_runtimes_document(
-    lambda_function: FunctionFactory, functions_dir: Path, backend: BackendName, handler,
-    error_type, message, python_runtime: RuntimeName,
+    lambda_function: FunctionFactory, functions_dir: Path, backend: BackendName, handler: str,
+    error_type: str, message: str, python_runtime: RuntimeName,
 ) -> None:
     fn = lambda_function(handler, code=functions_dir / "initfail", runtime=python_runtime,
                          backend=backend)
@@ -124,7 +125,7 @@ def test_init_over_its_limit_is_retried_within_the_invocation(
 
 @pytest.mark.parametrize("timeout", [9, 10, 11])
 def test_init_within_its_limit_leaves_the_first_invocation_its_whole_timeout(
-    lambda_function: FunctionFactory, functions_dir: Path, backend: BackendName, timeout,
+    lambda_function: FunctionFactory, functions_dir: Path, backend: BackendName, timeout: int,
     python_runtime: RuntimeName,
 ) -> None:
     # A 1 s init is within the 10 s limit whatever the timeout, so it is not retried and the
@@ -142,7 +143,7 @@ def test_init_within_its_limit_leaves_the_first_invocation_its_whole_timeout(
 @pytest.mark.parametrize("timeout", [1, 5, 8])
 def test_retried_init_spends_the_first_invocations_time(
     lambda_function: FunctionFactory, functions_dir: Path, backend: BackendName,
-    monkeypatch: pytest.MonkeyPatch, timeout, python_runtime: RuntimeName,
+    monkeypatch: pytest.MonkeyPatch, timeout: int, python_runtime: RuntimeName,
 ) -> None:
     # Scaled down: a 1 s init limit and a 1.5 s init (retried). A timeout equal to the limit
     # cannot hold the retried init; longer ones lose the retried init's time (with room for a
@@ -171,7 +172,7 @@ def test_retried_init_spends_the_first_invocations_time(
         ({"action": "segfault"}, "Runtime exited with error: signal: segmentation fault"),
     ],
 )
-def test_runtime_exit_is_an_exit_error(limits_fn, event, reason) -> None:
+def test_runtime_exit_is_an_exit_error(limits_fn, event: dict[str, Any], reason: str) -> None:
     fn = limits_fn()
     crashed = fn.invoke(event)
     assert crashed.error == {
@@ -225,7 +226,7 @@ def test_response_over_the_limit(limits_fn) -> None:
 
 @docker_only
 @pytest.mark.parametrize("path", ["/var/task/x", "/opt/x", "/var/runtime/x", "/home/x", "/x"])
-def test_only_tmp_is_writable(limits_fn, path) -> None:
+def test_only_tmp_is_writable(limits_fn, path: str) -> None:
     result = limits_fn().invoke({"action": "write", "path": path, "mb": 1})
     assert result.payload["written_mb"] == 0
     assert result.payload["errno"] in ("EROFS", "EACCES")
@@ -246,7 +247,7 @@ def test_ephemeral_storage_is_disk_of_its_size(limits_fn) -> None:
 
 @docker_only
 @pytest.mark.parametrize("memory", [128, 1769, 3538])
-def test_cpu_share_is_proportional_to_memory(limits_fn, memory) -> None:
+def test_cpu_share_is_proportional_to_memory(limits_fn, memory: int) -> None:
     import os
 
     got = limits_fn(memory_size=memory).invoke({"action": "cpu_quota"}).payload

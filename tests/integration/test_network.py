@@ -28,7 +28,7 @@ def network_fn(lambda_function: FunctionFactory, functions_dir: Path, backend: B
 
 @docker_only
 @pytest.mark.parametrize("host", ["example.invalid", "dynamodb.us-east-1.amazonaws.com"])
-def test_name_resolution_fails_at_once(network_fn, host) -> None:
+def test_name_resolution_fails_at_once(network_fn, host: str) -> None:
     # Within the 5 s timeout: a lookup that waited for a resolver would end as Sandbox.Timedout.
     result = network_fn().invoke({"action": "resolve", "host": host})
     assert result.function_error == "Unhandled"

@@ -84,8 +84,8 @@ def test_es_module_handler(
 ])
 @pytest.mark.parametrize("runtime", ["nodejs20.x", "nodejs22.x"])
 def test_thrown_error_has_the_rics_shape(
-    lambda_function: FunctionFactory, node_dir: Path, backend: BackendName, runtime: str, handler,
-    message,
+    lambda_function: FunctionFactory, node_dir: Path, backend: BackendName, runtime: str,
+    handler: str, message: str,
 ) -> None:
     fn = lambda_function(handler, code=node_dir, runtime=runtime, backend=backend)
     failed = fn.invoke({})
@@ -105,7 +105,8 @@ def test_thrown_error_has_the_rics_shape(
     ("nodejs24.x", "cjs.sleepy"), ("nodejs24.x", "esm.sleepy"), ("nodejs22.x", "cjs.sleepy"),
 ])
 def test_timeout(
-    lambda_function: FunctionFactory, node_dir: Path, backend: BackendName, runtime: str, handler,
+    lambda_function: FunctionFactory, node_dir: Path, backend: BackendName, runtime: str,
+    handler: str,
 ) -> None:
     fn = lambda_function(handler, code=node_dir, runtime=runtime, backend=backend, timeout=1)
     timed_out = fn.invoke({})
@@ -142,7 +143,7 @@ def test_callback_style_handler(
 @pytest.mark.parametrize("runtime, other", [("nodejs24.x", "20"), ("nodejs22.x", "24")])
 def test_layers_node_modules_are_on_the_search_path(
     lambda_function: FunctionFactory, node_dir: Path, backend: BackendName, tmp_path: Path,
-    runtime: str, other,
+    runtime: str, other: str,
 ) -> None:
     own = major(runtime)
     layer = tmp_path / "layer"

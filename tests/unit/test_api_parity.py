@@ -219,7 +219,7 @@ def test_the_invocation_ends_when_the_runtime_asks_for_the_next_one(
     ("", "Runtime.Unknown"),
     (None, "Runtime.Unknown"),
 ])
-def test_error_type_check_is_unanchored_like_lambdas(value, expected) -> None:
+def test_error_type_check_is_unanchored_like_lambdas(value: str | None, expected: str) -> None:
     assert sanitize_error_type(value) == expected
 
 
@@ -238,7 +238,9 @@ def test_an_error_cause_without_a_message_gets_an_empty_one(server: RuntimeAPISe
     ("POST", EXT_NEXT, "GET"),
     ("GET", TELEMETRY, "PUT"),
 ])
-def test_405_names_the_allowed_method(server: RuntimeAPIServer, method, route, allow) -> None:
+def test_405_names_the_allowed_method(
+    server: RuntimeAPIServer, method: str, route, allow: str,
+) -> None:
     status, body, resp = call(server, method, route)
     assert (status, body) == (405, b"")
     assert resp.getheader("Allow") == allow
@@ -262,7 +264,7 @@ def test_new_trace_ids_have_lambdas_form_and_differ() -> None:
 
 
 @pytest.mark.parametrize("bad", ["", "abc", "Root=1-xyz", 42, "Root=1-5759e988-bd862e3fe1be46a9"])
-def test_a_malformed_trace_id_gets_one_sentence(bad) -> None:
+def test_a_malformed_trace_id_gets_one_sentence(bad: str | int) -> None:
     with pytest.raises(ValueError, match=r"^trace_id=.* is not an X-Ray trace header: pass one"):
         _aws.validate_trace_id(bad)
 
@@ -330,7 +332,7 @@ def test_unknown_identifier_on_error_reports_is_worded_like_lambdas(
 
 @pytest.mark.parametrize("body", [b"null", b'{"events":["INVOKE"],"configurationKeys":[]}',
                                   b'{"events":null}'])
-def test_registration_bodies_lambda_accepts(server: RuntimeAPIServer, body) -> None:
+def test_registration_bodies_lambda_accepts(server: RuntimeAPIServer, body: bytes) -> None:
     status, answer, _ = call(server, "POST", REGISTER, body, {"Lambda-Extension-Name": "ext"})
     assert status == 200, answer
 
@@ -355,7 +357,7 @@ def subscribe(server: RuntimeAPIServer, route, document):
 
 
 @pytest.mark.parametrize("host", ["localhost", "127.0.0.1", "0.0.0.0", "example.com"])
-def test_a_destination_outside_the_sandbox_is_refused(server: RuntimeAPIServer, host) -> None:
+def test_a_destination_outside_the_sandbox_is_refused(server: RuntimeAPIServer, host: str) -> None:
     destination = {"protocol": "HTTP", "URI": f"http://{host}:4243/"}
     status, body, _ = subscribe(server, TELEMETRY, {**SUBSCRIPTION, "destination": destination})
     assert status == 400
@@ -363,7 +365,7 @@ def test_a_destination_outside_the_sandbox_is_refused(server: RuntimeAPIServer, 
 
 
 @pytest.mark.parametrize("host", ["sandbox.localdomain", "sandbox"])
-def test_a_sandbox_destination_is_accepted(server: RuntimeAPIServer, host) -> None:
+def test_a_sandbox_destination_is_accepted(server: RuntimeAPIServer, host: str) -> None:
     destination = {"protocol": "HTTP", "URI": f"http://{host}:4243/x"}
     status, _, _ = subscribe(server, TELEMETRY, {**SUBSCRIPTION, "destination": destination})
     assert status == 200
@@ -375,7 +377,7 @@ def test_a_sandbox_destination_is_accepted(server: RuntimeAPIServer, host) -> No
     (TELEMETRY, None, False), (LOGS, "2020-08-15", True), (LOGS, "2021-03-18", True),
     (LOGS, "2022-12-13", False), (LOGS, None, False),
 ])
-def test_schema_versions(server: RuntimeAPIServer, route, version, ok) -> None:
+def test_schema_versions(server: RuntimeAPIServer, route, version: str | None, ok: bool) -> None:
     document = {k: v for k, v in SUBSCRIPTION.items() if k != "schemaVersion"}
     if version is not None:
         document["schemaVersion"] = version
@@ -429,7 +431,7 @@ class _Listener:
     (LOGS, "2021-03-18", False, True),
 ])
 def test_records_take_the_shape_of_the_subscribed_schema(
-    server: RuntimeAPIServer, route, version, tracing, runtime_done,
+    server: RuntimeAPIServer, route, version: str, tracing: bool, runtime_done: bool,
 ) -> None:
     listener = _Listener()
     try:
@@ -484,7 +486,9 @@ def test_every_test_the_behaviours_page_names_exists() -> None:
     ("INIT_START Runtime Version: python3.13\n", "python3.13", None),
     ("", None, None),
 ])
-def test_init_start_gives_telemetry_its_runtime_version(line, version, arn) -> None:
+def test_init_start_gives_telemetry_its_runtime_version(
+    line: str, version: str | None, arn: str | None,
+) -> None:
     from types import SimpleNamespace
 
     from pytest_lambda.service.control import _runtime_version

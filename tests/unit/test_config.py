@@ -8,6 +8,7 @@ import os
 import stat
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -66,7 +67,7 @@ def test_memory_above_the_maximum(code: Path) -> None:
 
 
 @pytest.mark.parametrize("value", ["256", True, 256.0, None])
-def test_memory_must_be_a_whole_number(code: Path, value) -> None:
+def test_memory_must_be_a_whole_number(code: Path, value: object) -> None:
     assert refused(code, memory_size=value) == (
         f"memorySize must be a whole number, not {value!r} (pass memory_size= between 128 and "
         f"10240 MB)."
@@ -74,7 +75,7 @@ def test_memory_must_be_a_whole_number(code: Path, value) -> None:
 
 
 @pytest.mark.parametrize("value", [128, 10240])
-def test_memory_boundaries_are_accepted(code: Path, value) -> None:
+def test_memory_boundaries_are_accepted(code: Path, value: int) -> None:
     assert build(code, memory_size=value).memory_size == value
 
 
@@ -95,7 +96,7 @@ def test_timeout_over_fifteen_minutes(code: Path) -> None:
 
 
 @pytest.mark.parametrize("value", [1, 900])
-def test_timeout_boundaries_are_accepted(code: Path, value) -> None:
+def test_timeout_boundaries_are_accepted(code: Path, value: int) -> None:
     assert build(code, timeout=value).timeout == value
 
 
@@ -103,7 +104,7 @@ def test_timeout_boundaries_are_accepted(code: Path, value) -> None:
     ("value", "bound"),
     [(511, "greater than or equal to 512"), (10241, "less than or equal to 10240")],
 )
-def test_ephemeral_storage_out_of_range(code: Path, value, bound) -> None:
+def test_ephemeral_storage_out_of_range(code: Path, value: int, bound: str) -> None:
     assert refused(code, ephemeral_storage=value) == (
         f"1 validation error detected: Value '{value}' at 'ephemeralStorage.size' failed to "
         f"satisfy constraint: Member must have value {bound} (pass ephemeral_storage= between "
@@ -112,7 +113,7 @@ def test_ephemeral_storage_out_of_range(code: Path, value, bound) -> None:
 
 
 @pytest.mark.parametrize("value", [512, 10240])
-def test_ephemeral_storage_boundaries_are_accepted(code: Path, value) -> None:
+def test_ephemeral_storage_boundaries_are_accepted(code: Path, value: int) -> None:
     assert build(code, ephemeral_storage=value).ephemeral_storage == value
 
 
@@ -153,7 +154,7 @@ def test_each_reserved_key_is_refused(code: Path, key) -> None:
 
 
 @pytest.mark.parametrize("key", ["1abc", "A-B", "", "a b", "AB\n", "ÄB"])
-def test_invalid_variable_names(code: Path, key) -> None:
+def test_invalid_variable_names(code: Path, key: str) -> None:
     assert refused(code, environment={key: "x"}) == (
         "1 validation error detected: Value at 'environment.variables' failed to satisfy "
         "constraint: Map keys must satisfy constraint: [Member must satisfy regular expression "
@@ -162,7 +163,7 @@ def test_invalid_variable_names(code: Path, key) -> None:
 
 
 @pytest.mark.parametrize("value", [1, None, True, b"x", ["x"]])
-def test_variable_values_must_be_strings(code: Path, value) -> None:
+def test_variable_values_must_be_strings(code: Path, value: object) -> None:
     assert refused(code, environment={"COUNT": value}) == (
         f"Environment variable COUNT must be a string, not {type(value).__name__}: Lambda "
         f"stores variables as strings (pass str(value))."
@@ -187,7 +188,7 @@ def test_function_name_over_64_characters(code: Path) -> None:
 
 
 @pytest.mark.parametrize("name", ["my function", "fn:prod", "fn\n"])
-def test_function_name_with_forbidden_characters(code: Path, name) -> None:
+def test_function_name_with_forbidden_characters(code: Path, name: str) -> None:
     shown = name if name.isprintable() else repr(name)[1:-1]
     assert refused(code, name=name) == (
         f"1 validation error detected: Value '{shown}' at 'functionName' failed to satisfy "
@@ -199,7 +200,7 @@ def test_function_name_with_forbidden_characters(code: Path, name) -> None:
 
 
 @pytest.mark.parametrize("name", ["", 5])
-def test_function_name_must_be_a_non_empty_string(code: Path, name) -> None:
+def test_function_name_must_be_a_non_empty_string(code: Path, name: str | int) -> None:
     assert refused(code, name=name) == f"Function name must be a non-empty string, not {name!r}."
 
 
@@ -215,7 +216,7 @@ def test_unknown_runtime_lists_the_known_ones(code: Path) -> None:
 
 
 @pytest.mark.parametrize("handler", ["app", ".handler"])
-def test_handler_without_a_module(code: Path, handler) -> None:
+def test_handler_without_a_module(code: Path, handler: str) -> None:
     assert refused(code, handler=handler) == (
         f"Handler {handler!r} has no module: pass 'module.function', for example 'app.handler' "
         f"for the function handler in app.py."
@@ -230,14 +231,14 @@ def test_handler_without_a_function(code: Path) -> None:
 
 
 @pytest.mark.parametrize("handler", ["app. handler", " app.handler", "app.handler\n", "", None])
-def test_handler_with_whitespace_or_empty(code: Path, handler) -> None:
+def test_handler_with_whitespace_or_empty(code: Path, handler: str | None) -> None:
     assert refused(code, handler=handler) == (
         f"Handler {handler!r} is not valid: pass 'module.function', for example 'app.handler'."
     )
 
 
 @pytest.mark.parametrize("runtime", ["python3.13", "provided.al2023"])
-def test_handler_with_a_nul_is_refused_in_one_sentence(code: Path, runtime) -> None:
+def test_handler_with_a_nul_is_refused_in_one_sentence(code: Path, runtime: str) -> None:
     message = refused(code, handler="app.hand\x00ler", runtime=runtime)
     assert message.startswith("Handler 'app.hand\\x00ler' contains a NUL character")
     assert "\x00" not in message and "\n" not in message
@@ -333,7 +334,7 @@ def test_zip_is_unpacked_into_the_cache_by_hash(tmp_path: Path, cache: Path) -> 
 
 
 @pytest.mark.parametrize("name", ["../x", "/x", "a/../../x"])
-def test_zip_entries_outside_are_refused(tmp_path: Path, cache: Path, name) -> None:
+def test_zip_entries_outside_are_refused(tmp_path: Path, cache: Path, name: str) -> None:
     archive = _zip(tmp_path / "bad.zip", [("app.py", "", FILE), (name, "evil", FILE)])
     assert refused(archive) == (
         f"{archive.resolve()} has an entry {name!r} that points outside the directory it is "
@@ -344,7 +345,7 @@ def test_zip_entries_outside_are_refused(tmp_path: Path, cache: Path, name) -> N
 
 
 @pytest.mark.parametrize("target", ["../outside", "/etc/passwd", "sub/../../x"])
-def test_zip_symlink_outside_is_refused(tmp_path: Path, target) -> None:
+def test_zip_symlink_outside_is_refused(tmp_path: Path, target: str) -> None:
     archive = _zip(tmp_path / "bad.zip", [("app.py", "", FILE), ("evil", target, LINK)])
     assert refused(archive) == (
         f"{archive.resolve()} has a symbolic link 'evil' -> {target!r} that points outside the "
@@ -377,13 +378,13 @@ def test_zip_symlink_inside_is_kept(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("region", ["eu-west-1", "us-gov-west-1", "ap-southeast-4",
                                     "cn-northwest-1", "us-isob-east-1"])
-def test_region_names_are_accepted(code: Path, region) -> None:
+def test_region_names_are_accepted(code: Path, region: str) -> None:
     config = build(code, region=region)
     assert config.arn.startswith(f"arn:aws:lambda:{region}:")
 
 
 @pytest.mark.parametrize("region", ["", "moon", "EU-WEST-1", "eu-west", "eu west 1", 3])
-def test_bad_regions_are_refused(code: Path, region) -> None:
+def test_bad_regions_are_refused(code: Path, region: str | int) -> None:
     assert refused(code, region=region) == (
         f"region must be an AWS region name such as 'us-east-1', not {region!r}."
     )
@@ -391,7 +392,7 @@ def test_bad_regions_are_refused(code: Path, region) -> None:
 
 @pytest.mark.parametrize("account_id", ["12345678901", "1234567890123", "abcdefghijkl",
                                         123456789012])
-def test_bad_account_ids_are_refused(code: Path, account_id) -> None:
+def test_bad_account_ids_are_refused(code: Path, account_id: str | int) -> None:
     assert "twelve-digit AWS account id" in refused(code, account_id=account_id)
 
 
@@ -485,7 +486,7 @@ def _same_size_and_mtime_rewrite(path, new_text: str) -> None:
 
 @pytest.mark.parametrize("in_place", [False, True], ids=["replaced", "in-place"])
 def test_a_file_rewritten_with_its_old_size_and_mtime_gets_a_new_digest(
-    tmp_path: Path, cache: Path, monkeypatch: pytest.MonkeyPatch, in_place,
+    tmp_path: Path, cache: Path, monkeypatch: pytest.MonkeyPatch, in_place: bool,
 ) -> None:
     from pytest_lambda.artifacts import files
     from pytest_lambda.artifacts.files import hash_file
@@ -635,7 +636,9 @@ def test_zip_symlink_loop_is_a_configuration_error(tmp_path: Path) -> None:
     [("a", "x", FILE), ("a/b", "y", FILE)],
     [("a", "x", FILE), ("a", "b", LINK)],
 ])
-def test_zip_with_clashing_entries_is_a_configuration_error(tmp_path: Path, entries) -> None:
+def test_zip_with_clashing_entries_is_a_configuration_error(
+    tmp_path: Path, entries: list[Any],
+) -> None:
     archive = _zip(tmp_path / "clash.zip", entries)
     message = refused(archive)
     assert message.startswith(f"{archive.resolve()} cannot be unpacked (")

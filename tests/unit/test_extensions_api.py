@@ -10,6 +10,7 @@ import http.client
 import json
 import threading
 import uuid
+from typing import Any
 
 import pytest
 
@@ -112,7 +113,9 @@ def test_register_gives_the_account_id_when_asked(server: RuntimeAPIServer) -> N
                "InvalidRequestFormat")),
     ],
 )
-def test_register_refusals(server: RuntimeAPIServer, headers, body, expected) -> None:
+def test_register_refusals(
+    server: RuntimeAPIServer, headers: dict[str, Any], body: dict[str, Any], expected,
+) -> None:
     assert call(server, "POST", REGISTER, body, headers)[:2] == (403, expected)
 
 
@@ -172,7 +175,7 @@ def test_registration_closes_when_the_runtime_asks_for_work(server: RuntimeAPISe
                                               ("POST", EXIT_ERROR),
                                               ("PUT", "/2022-07-01/telemetry"),
                                               ("PUT", "/2020-08-15/logs")])
-def test_identifier_checks(server: RuntimeAPIServer, method, path) -> None:
+def test_identifier_checks(server: RuntimeAPIServer, method: str, path) -> None:
     assert call(server, method, path)[:2] == (403, error(
         "Missing Lambda-Extension-Identifier header", "Extension.MissingExtensionIdentifier"))
     assert call(server, method, path, headers={"Lambda-Extension-Identifier": "nope"})[:2] == (
@@ -292,7 +295,7 @@ SUBSCRIPTION = {"schemaVersion": "2022-12-13", "types": ["platform", "function"]
 
 
 @pytest.mark.parametrize("path", ["/2022-07-01/telemetry", "/2020-08-15/logs"])
-def test_subscribe_answers_ok(server: RuntimeAPIServer, path) -> None:
+def test_subscribe_answers_ok(server: RuntimeAPIServer, path: str) -> None:
     ext_id = register(server, "recorder", ())
     version = "2022-12-13" if "telemetry" in path else "2021-03-18"
     status, body, _ = call(server, "PUT", path, {**SUBSCRIPTION, "schemaVersion": version},
@@ -309,7 +312,7 @@ def test_subscribe_answers_ok(server: RuntimeAPIServer, path) -> None:
      {"buffering": {"timeoutMs": 10}}, {"buffering": {"maxItems": 20_000}},
      {"buffering": {"maxBytes": 100}}],
 )
-def test_subscribe_validation_errors(server: RuntimeAPIServer, change) -> None:
+def test_subscribe_validation_errors(server: RuntimeAPIServer, change: dict[str, Any]) -> None:
     ext_id = register(server, "recorder", ())
     status, body, _ = call(server, "PUT", "/2022-07-01/telemetry", {**SUBSCRIPTION, **change},
                            {"Lambda-Extension-Identifier": ext_id})
@@ -320,7 +323,7 @@ def test_subscribe_validation_errors(server: RuntimeAPIServer, change) -> None:
 
 @pytest.mark.parametrize(("path", "api"), [("/2022-07-01/telemetry", "Telemetry"),
                                            ("/2020-08-15/logs", "Logs")])
-def test_subscriptions_close_after_init(server: RuntimeAPIServer, path, api) -> None:
+def test_subscriptions_close_after_init(server: RuntimeAPIServer, path: str, api: str) -> None:
     ext_id = register(server, "recorder", ())
     next_in_background(server, ext_id)
     threading.Thread(target=quiet_call, args=(server, "GET", RUNTIME_NEXT), daemon=True).start()

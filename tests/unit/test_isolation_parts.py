@@ -119,7 +119,7 @@ def test_a_remote_engine_is_not_promised_a_firewall() -> None:
     (["name=seccomp,profile=builtin", "name=userns"], True),
     (["name=rootless"], True),
 ])
-def test_user_namespace_remapping_is_detected(options, expected) -> None:
+def test_user_namespace_remapping_is_detected(options: list[str], expected: bool) -> None:
     class Client:
         def info(self):
             return {"SecurityOptions": options}

@@ -111,7 +111,7 @@ def test_ping(server: RuntimeAPIServer) -> None:
     "path", ["/ping", "/", "/2018-06-01/runtime/invocation", "/2018-06-01/runtime/invocation/x/y",
              "/2018-06-01/runtime/restore/next", "/2020-01-01/extension/bogus"]
 )
-def test_unknown_path_is_404(server: RuntimeAPIServer, path) -> None:
+def test_unknown_path_is_404(server: RuntimeAPIServer, path: str) -> None:
     status, body, resp = call(server, "GET", path)
     assert (status, body) == (404, b"404 page not found\n")
     assert resp.getheader("Content-Type") == "text/plain; charset=utf-8"
@@ -128,7 +128,7 @@ def test_unknown_path_is_404(server: RuntimeAPIServer, path) -> None:
         ("POST", "/2018-06-01/ping"),
     ],
 )
-def test_known_path_wrong_method_is_405(server: RuntimeAPIServer, method, path) -> None:
+def test_known_path_wrong_method_is_405(server: RuntimeAPIServer, method: str, path) -> None:
     status, body, _ = call(server, method, path, body=b"" if method != "GET" else None)
     assert (status, body) == (405, b"")
     assert server.state == "Started"
@@ -307,7 +307,7 @@ def test_old_id_after_next_is_400(server: RuntimeAPIServer) -> None:
         ("Runtime.", "Runtime.Unknown"),
     ],
 )
-def test_error_type_sanitised(server: RuntimeAPIServer, header, expected) -> None:
+def test_error_type_sanitised(server: RuntimeAPIServer, header: str | None, expected: str) -> None:
     inv = start_invocation(server)
     headers = {"Content-Type": "application/json"}
     if header is not None:
@@ -342,7 +342,7 @@ def test_error_cause_body_stripped(server: RuntimeAPIServer) -> None:
 
 @pytest.mark.parametrize("bad", [b"{not json", b"[1, 2]", b'"text"', b"null", b"42",
                                  b'["errorMessage"]', b'"errorMessage errorType"'])
-def test_error_cause_unparsable_body(server: RuntimeAPIServer, bad) -> None:
+def test_error_cause_unparsable_body(server: RuntimeAPIServer, bad: bytes) -> None:
     inv = start_invocation(server)
     status, _, _ = call(
         server, "POST", response_path(inv.request_id, "error"), bad,
@@ -364,7 +364,9 @@ def test_error_cause_unparsable_body(server: RuntimeAPIServer, bad) -> None:
         (None, "Runtime.Unknown"),
     ],
 )
-def test_init_error_before_next(server: RuntimeAPIServer, header, expected) -> None:
+def test_init_error_before_next(
+    server: RuntimeAPIServer, header: str | None, expected: str,
+) -> None:
     headers = {"Lambda-Runtime-Function-Error-Type": header} if header else {}
     doc = b'{"errorMessage":"boom","errorType":"Runtime.ImportModuleError"}'
     status, body, _ = call(server, "POST", "/2018-06-01/runtime/init/error", doc, headers)

@@ -123,7 +123,7 @@ def test_3000_idle_connections_make_no_more_threads_than_the_cap_and_serving_res
 
 
 @pytest.mark.parametrize("silent", [b"", b"GET /2018-06-01/ping HTTP/1.1"])
-def test_a_connection_that_sends_no_first_line_is_closed(silent) -> None:
+def test_a_connection_that_sends_no_first_line_is_closed(silent: bytes) -> None:
     server = RuntimeAPIServer("127.0.0.1")
     server.first_line_timeout = 0.3
     try:

@@ -221,7 +221,7 @@ def test_bad_chunk_sizes(size_line) -> None:
 
 @pytest.mark.parametrize("trailers", [b"hello\r\n", b": no name\r\n",
                                       b"X-Ok: 1\r\nno colon\r\n"])
-def test_malformed_trailers_are_refused(trailers) -> None:
+def test_malformed_trailers_are_refused(trailers: bytes) -> None:
     # A zero-size chunk line where a size was expected makes the rest of the body "trailers".
     with fresh_server() as server:
         inv = start_invocation(server)
@@ -255,7 +255,7 @@ def test_random_chunk_size_line(size_line) -> None:
 
 
 @pytest.mark.parametrize("value", ["-1", "+5", "1_0", "abc", "5, 6", " ", "0x5", "１"])
-def test_bad_content_length(value) -> None:
+def test_bad_content_length(value: str) -> None:
     with fresh_server() as server:
         inv = start_invocation(server)
         data = (f"POST {response_path(inv.request_id)} HTTP/1.1\r\n"

@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fake_backend import FakeBackend
@@ -116,7 +117,8 @@ def test_a_function_error_keeps_the_environment(
     ({"op": "oom"}, "Runtime.OutOfMemory", "Runtime exited with error: signal: killed"),
 ])
 def test_a_crash_in_a_warm_invocation_is_reported_not_retried(
-    service: LambdaService, backend: FakeBackend, make_config, op, error_type, reason,
+    service: LambdaService, backend: FakeBackend, make_config, op: dict[str, Any], error_type: str,
+    reason: str,
 ) -> None:
     config = make_config()
     assert _invoke(service, config, {"n": 1}).payload == {"n": 1}

@@ -44,7 +44,9 @@ def orders_api(lambda_function: FunctionFactory, boto3_layer: Path, backend: Bac
     ({"sku": "A1", "quantity": 0}, "quantity must be a positive whole number"),
     ({"sku": "A1", "quantity": True}, "quantity must be a positive whole number"),
 ])
-def test_invalid_orders_are_refused_before_any_write(orders_api, body, message) -> None:
+def test_invalid_orders_are_refused_before_any_write(
+    orders_api, body: object, message: str,
+) -> None:
     result = orders_api.invoke(order_event("PUT", body=body))
     assert result.function_error is None, result.logs
     assert result.payload["statusCode"] == 400
