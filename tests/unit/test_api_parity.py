@@ -239,7 +239,7 @@ def test_an_error_cause_without_a_message_gets_an_empty_one(server: RuntimeAPISe
     ("GET", TELEMETRY, "PUT"),
 ])
 def test_405_names_the_allowed_method(
-    server: RuntimeAPIServer, method: str, route, allow: str,
+    server: RuntimeAPIServer, method: str, route: str, allow: str,
 ) -> None:
     status, body, resp = call(server, method, route)
     assert (status, body) == (405, b"")
@@ -322,7 +322,7 @@ def test_init_error_from_the_ready_state_is_403(server: RuntimeAPIServer) -> Non
 
 @pytest.mark.parametrize("route", [EXT_INIT_ERROR, EXT_EXIT_ERROR])
 def test_unknown_identifier_on_error_reports_is_worded_like_lambdas(
-    server: RuntimeAPIServer, route,
+    server: RuntimeAPIServer, route: str,
 ) -> None:
     status, body, _ = call(server, "POST", route, b"",
                            ext_headers("0b0e6b6a-8f1e-4a8e-9a55-2d6f0b4b7c11", "Extension.X"))
@@ -377,7 +377,9 @@ def test_a_sandbox_destination_is_accepted(server: RuntimeAPIServer, host: str) 
     (TELEMETRY, None, False), (LOGS, "2020-08-15", True), (LOGS, "2021-03-18", True),
     (LOGS, "2022-12-13", False), (LOGS, None, False),
 ])
-def test_schema_versions(server: RuntimeAPIServer, route, version: str | None, ok: bool) -> None:
+def test_schema_versions(
+    server: RuntimeAPIServer, route: str, version: str | None, ok: bool,
+) -> None:
     document = {k: v for k, v in SUBSCRIPTION.items() if k != "schemaVersion"}
     if version is not None:
         document["schemaVersion"] = version
@@ -431,7 +433,7 @@ class _Listener:
     (LOGS, "2021-03-18", False, True),
 ])
 def test_records_take_the_shape_of_the_subscribed_schema(
-    server: RuntimeAPIServer, route, version: str, tracing: bool, runtime_done: bool,
+    server: RuntimeAPIServer, route: str, version: str, tracing: bool, runtime_done: bool,
 ) -> None:
     listener = _Listener()
     try:

@@ -175,7 +175,7 @@ def test_registration_closes_when_the_runtime_asks_for_work(server: RuntimeAPISe
                                               ("POST", EXIT_ERROR),
                                               ("PUT", "/2022-07-01/telemetry"),
                                               ("PUT", "/2020-08-15/logs")])
-def test_identifier_checks(server: RuntimeAPIServer, method: str, path) -> None:
+def test_identifier_checks(server: RuntimeAPIServer, method: str, path: str) -> None:
     assert call(server, method, path)[:2] == (403, error(
         "Missing Lambda-Extension-Identifier header", "Extension.MissingExtensionIdentifier"))
     assert call(server, method, path, headers={"Lambda-Extension-Identifier": "nope"})[:2] == (
