@@ -15,6 +15,8 @@ import re
 import socket
 import threading
 import time
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -39,14 +41,17 @@ def doc(message: str, error_type: str) -> bytes:
 
 
 @pytest.fixture
-def server():
+def server() -> Iterator[RuntimeAPIServer]:
     srv = RuntimeAPIServer("127.0.0.1")
     yield srv
     srv.extensions.close_subscribers()
     srv.close()
 
 
-def call(server: RuntimeAPIServer, method, path, body=None, headers=None):
+def call(
+    server: RuntimeAPIServer, method: str, path: str, body: object = None,
+    headers: dict[str, str] | None = None,
+) -> tuple[int, bytes, http.client.HTTPResponse]:
     conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=TIMEOUT)
     try:
         data = body if body is None or isinstance(body, bytes) else json.dumps(body).encode()
@@ -57,7 +62,9 @@ def call(server: RuntimeAPIServer, method, path, body=None, headers=None):
         conn.close()
 
 
-def quiet_call(server: RuntimeAPIServer, method, route, headers=None):
+def quiet_call(
+    server: RuntimeAPIServer, method: str, route: str, headers: dict[str, str] | None = None,
+) -> None:
     """Call from a thread that may still be waiting when the test's server closes."""
     try:
         call(server, method, route, headers=headers)
@@ -65,7 +72,9 @@ def quiet_call(server: RuntimeAPIServer, method, route, headers=None):
         pass
 
 
-def raw(server: RuntimeAPIServer, data: bytes, *, wait_for_continue: bool = False):
+def raw(
+    server: RuntimeAPIServer, data: bytes, *, wait_for_continue: bool = False,
+) -> tuple[bytes, int, bytes]:
     """Send `data` (head, then body) on a fresh socket; return (interim lines, status, body)."""
     with socket.create_connection(("127.0.0.1", server.port), timeout=TIMEOUT) as sock:
         head, sep, body = data.partition(b"\r\n\r\n")
@@ -88,7 +97,7 @@ def raw(server: RuntimeAPIServer, data: bytes, *, wait_for_continue: bool = Fals
         return interim, resp.status, resp.read()
 
 
-def invocation(**kwargs) -> Invocation:
+def invocation(**kwargs: Any) -> Invocation:
     return Invocation(payload=b"{}", deadline_ms=1_700_000_000_000, function_arn=ARN, **kwargs)
 
 
@@ -271,21 +280,25 @@ def test_a_malformed_trace_id_gets_one_sentence(bad: str | int) -> None:
 
 # -- 7. the per-extension state machine --------------------------------------------------------
 
-def register(server: RuntimeAPIServer, name="ext", events=("INVOKE",)):
+def register(
+    server: RuntimeAPIServer, name: str = "ext", events: tuple[str, ...] = ("INVOKE",),
+) -> str:
     status, body, resp = call(server, "POST", REGISTER, {"events": list(events)},
                               {"Lambda-Extension-Name": name})
     assert status == 200, body
-    return resp.getheader("Lambda-Extension-Identifier")
+    ext_id = resp.getheader("Lambda-Extension-Identifier")
+    assert ext_id is not None
+    return ext_id
 
 
-def ext_headers(ext_id, error_type=None):
+def ext_headers(ext_id: str, error_type: str | None = None) -> dict[str, str]:
     headers = {"Lambda-Extension-Identifier": ext_id}
     if error_type:
         headers["Lambda-Extension-Function-Error-Type"] = error_type
     return headers
 
 
-def transition(current, target, ext_id):
+def transition(current: str, target: str, ext_id: str) -> bytes:
     return doc(f"State transition from {current} to {target} failed for extension {ext_id}. "
                "Error: State transition is not allowed", "Extension.InvalidExtensionState")
 
@@ -351,7 +364,9 @@ SUBSCRIPTION = {"schemaVersion": "2022-12-13", "types": ["platform"],
                 "destination": {"protocol": "HTTP", "URI": "http://sandbox.localdomain:4243/"}}
 
 
-def subscribe(server: RuntimeAPIServer, route, document):
+def subscribe(
+    server: RuntimeAPIServer, route: str, document: object,
+) -> tuple[int, bytes, http.client.HTTPResponse]:
     ext_id = register(server)
     return call(server, "PUT", route, document, ext_headers(ext_id))
 
@@ -410,7 +425,7 @@ class _Listener:
     def __init__(self) -> None:
         import http.server
 
-        self.records: list[dict] = []
+        self.records: list[dict[str, Any]] = []
         listener = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -501,6 +516,6 @@ def test_init_start_gives_telemetry_its_runtime_version(
     if arn is not None:
         assert got_arn == arn
     elif version is not None:  # made up in Lambda's shape, in the function's region
-        assert re.fullmatch(r"arn:aws:lambda:us-west-2::runtime:[0-9a-f]{64}", got_arn)
+        assert re.fullmatch(r"arn:aws:lambda:us-west-2::runtime:[0-9a-f]{64}", got_arn or "")
     else:
         assert got_arn is None

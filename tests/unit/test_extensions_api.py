@@ -10,6 +10,7 @@ import http.client
 import json
 import threading
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -32,13 +33,16 @@ def error(message: str, error_type: str) -> bytes:
 
 
 @pytest.fixture
-def server():
+def server() -> Iterator[RuntimeAPIServer]:
     srv = RuntimeAPIServer("127.0.0.1")
     yield srv
     srv.close()
 
 
-def call(server: RuntimeAPIServer, method, path, body=None, headers=None):
+def call(
+    server: RuntimeAPIServer, method: str, path: str, body: object = None,
+    headers: dict[str, str] | None = None,
+) -> tuple[int, bytes, http.client.HTTPResponse]:
     conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=TIMEOUT)
     try:
         data = body if body is None or isinstance(body, bytes) else json.dumps(body).encode()
@@ -49,7 +53,7 @@ def call(server: RuntimeAPIServer, method, path, body=None, headers=None):
         conn.close()
 
 
-def quiet_call(server: RuntimeAPIServer, method, path):
+def quiet_call(server: RuntimeAPIServer, method: str, path: str) -> None:
     """Call from a background thread that may still be waiting when the server closes."""
     try:
         call(server, method, path)
@@ -57,17 +61,24 @@ def quiet_call(server: RuntimeAPIServer, method, path):
         pass
 
 
-def register(server: RuntimeAPIServer, name="recorder", events=("INVOKE", "SHUTDOWN")):
+def register(
+    server: RuntimeAPIServer, name: str = "recorder",
+    events: tuple[str, ...] = ("INVOKE", "SHUTDOWN"),
+) -> str:
     status, body, resp = call(server, "POST", REGISTER, {"events": list(events)},
                               {"Lambda-Extension-Name": name})
     assert status == 200, body
-    return resp.getheader("Lambda-Extension-Identifier")
+    ext_id = resp.getheader("Lambda-Extension-Identifier")
+    assert ext_id is not None
+    return ext_id
 
 
-def next_in_background(server: RuntimeAPIServer, ext_id):
-    box = {}
+def next_in_background(
+    server: RuntimeAPIServer, ext_id: str,
+) -> tuple[threading.Thread, dict[str, tuple[int, bytes, http.client.HTTPResponse]]]:
+    box: dict[str, tuple[int, bytes, http.client.HTTPResponse]] = {}
 
-    def run():
+    def run() -> None:
         try:
             box["reply"] = call(server, "GET", NEXT,
                                 headers={"Lambda-Extension-Identifier": ext_id})
@@ -114,7 +125,7 @@ def test_register_gives_the_account_id_when_asked(server: RuntimeAPIServer) -> N
     ],
 )
 def test_register_refusals(
-    server: RuntimeAPIServer, headers: dict[str, Any], body: dict[str, Any], expected,
+    server: RuntimeAPIServer, headers: dict[str, Any], body: dict[str, Any], expected: bytes,
 ) -> None:
     assert call(server, "POST", REGISTER, body, headers)[:2] == (403, expected)
 
@@ -227,7 +238,7 @@ def test_init_waits_for_every_extension_then_invoke_is_delivered(server: Runtime
     assert server.wait_for(server.extensions.idle, TIMEOUT)
 
 
-def launch(server: RuntimeAPIServer, name):
+def launch(server: RuntimeAPIServer, name: str) -> None:
     """Announce `name` as launched from /opt/extensions, as the environment's wrapper does."""
     threading.Thread(target=server.extensions.announce, args=([name],), daemon=True).start()
     server.wait_for(lambda: bool(server.extensions.launched), TIMEOUT)

@@ -10,6 +10,8 @@ import http.client
 import json
 import socket
 import threading
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -46,12 +48,12 @@ def response_path(request_id: str, kind: str = "response") -> str:
     return f"/2018-06-01/runtime/invocation/{request_id}/{kind}"
 
 
-def make_invocation(payload: bytes = b'{"hello":"world"}', **kwargs) -> Invocation:
+def make_invocation(payload: bytes = b'{"hello":"world"}', **kwargs: Any) -> Invocation:
     return Invocation(payload=payload, deadline_ms=1_700_000_000_000, function_arn=ARN, **kwargs)
 
 
 @pytest.fixture
-def server():
+def server() -> Iterator[RuntimeAPIServer]:
     srv = RuntimeAPIServer("127.0.0.1")
     yield srv
     srv.close()
@@ -128,7 +130,7 @@ def test_unknown_path_is_404(server: RuntimeAPIServer, path: str) -> None:
         ("POST", "/2018-06-01/ping"),
     ],
 )
-def test_known_path_wrong_method_is_405(server: RuntimeAPIServer, method: str, path) -> None:
+def test_known_path_wrong_method_is_405(server: RuntimeAPIServer, method: str, path: str) -> None:
     status, body, _ = call(server, method, path, body=b"" if method != "GET" else None)
     assert (status, body) == (405, b"")
     assert server.state == "Started"
@@ -138,9 +140,9 @@ def test_known_path_wrong_method_is_405(server: RuntimeAPIServer, method: str, p
 
 
 def test_next_blocks_until_dispatch(server: RuntimeAPIServer) -> None:
-    result: dict = {}
+    result: dict[str, tuple[int, bytes, http.client.HTTPResponse]] = {}
 
-    def poll():
+    def poll() -> None:
         result["reply"] = call(server, "GET", NEXT)
 
     thread = threading.Thread(target=poll, daemon=True)
@@ -433,7 +435,7 @@ def chunked(body: bytes, size: int = 1 << 20, trailers: bytes = b"") -> bytes:
     return bytes(out)
 
 
-def chunked_post(path: str, body: bytes, extra: bytes = b"", **kw) -> bytes:
+def chunked_post(path: str, body: bytes, extra: bytes = b"", **kw: Any) -> bytes:
     return (
         f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n".encode()
         + extra + b"\r\n" + chunked(body, **kw)
@@ -586,9 +588,9 @@ def test_accepted_socket_has_tcp_nodelay(server: RuntimeAPIServer) -> None:
 
 
 def test_close_releases_blocked_next(server: RuntimeAPIServer) -> None:
-    result: dict = {}
+    result: dict[str, object] = {}
 
-    def poll():
+    def poll() -> None:
         try:
             result["reply"] = call(server, "GET", NEXT)
         except (OSError, http.client.HTTPException) as exc:

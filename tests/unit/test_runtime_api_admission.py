@@ -35,9 +35,9 @@ def _connection_threads(server: RuntimeAPIServer) -> int:
 
 
 def test_a_refused_peer_gets_no_answer_and_no_thread() -> None:
-    seen = []
+    seen: list[tuple[str, int]] = []
 
-    def authorize(peer):
+    def authorize(peer: tuple[str, int]) -> bool:
         seen.append(peer)
         return False
 
