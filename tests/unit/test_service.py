@@ -8,13 +8,14 @@ milliseconds; the backends' own tests show what only a container or a process ca
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from fake_backend import FakeBackend
 
+from pytest_lambda import InvokeResult
 from pytest_lambda.config.function import FunctionConfig
 from pytest_lambda.service.build import build_config
 from pytest_lambda.service.service import LambdaService
@@ -33,26 +34,24 @@ def service(backend: FakeBackend) -> Iterator[LambdaService]:
 
 
 @pytest.fixture
-def make_config(tmp_path: Path):  # type: ignore[no-untyped-def]
+def make_config(tmp_path: Path) -> Callable[..., FunctionConfig]:
     code = tmp_path / "code"
     code.mkdir()
     (code / "app.py").write_text("def handler(event, context):\n    return event\n")
 
-    def make(**options: object) -> FunctionConfig:
+    def make(**options: Any) -> FunctionConfig:
         options.setdefault("runtime", "python3.13")
         return build_config("app.handler", code=str(code), **options)
 
     return make
 
 
-def _invoke(
-    service: LambdaService, config: FunctionConfig, event: object,
-):
+def _invoke(service: LambdaService, config: FunctionConfig, event: object) -> InvokeResult:
     return service.invoke(config, event, backend="fake")
 
 
 def test_first_invocation_is_cold_and_the_next_reuses_the_environment(
-    service: LambdaService, backend: FakeBackend, make_config,
+    service: LambdaService, backend: FakeBackend, make_config: Callable[..., FunctionConfig],
 ) -> None:
     config = make_config()
     first = _invoke(service, config, {"n": 1})
@@ -66,7 +65,7 @@ def test_first_invocation_is_cold_and_the_next_reuses_the_environment(
 
 
 def test_each_configuration_has_its_own_pool(
-    service: LambdaService, backend: FakeBackend, make_config,
+    service: LambdaService, backend: FakeBackend, make_config: Callable[..., FunctionConfig],
 ) -> None:
     one, two = make_config(environment={"VAR": "1"}), make_config(environment={"VAR": "2"})
     assert _invoke(service, one, {}).cold_start
@@ -77,7 +76,7 @@ def test_each_configuration_has_its_own_pool(
 
 
 def test_concurrent_invocations_get_environments_of_their_own(
-    service: LambdaService, backend: FakeBackend, make_config,
+    service: LambdaService, backend: FakeBackend, make_config: Callable[..., FunctionConfig],
 ) -> None:
     config = make_config()
     barrier = threading.Barrier(4)
@@ -102,7 +101,7 @@ def test_concurrent_invocations_get_environments_of_their_own(
 
 
 def test_a_function_error_keeps_the_environment(
-    service: LambdaService, backend: FakeBackend, make_config,
+    service: LambdaService, backend: FakeBackend, make_config: Callable[..., FunctionConfig],
 ) -> None:
     config = make_config()
     result = _invoke(service, config, {"op": "raise", "message": "bad"})
@@ -117,8 +116,8 @@ def test_a_function_error_keeps_the_environment(
     ({"op": "oom"}, "Runtime.OutOfMemory", "Runtime exited with error: signal: killed"),
 ])
 def test_a_crash_in_a_warm_invocation_is_reported_not_retried(
-    service: LambdaService, backend: FakeBackend, make_config, op: dict[str, Any], error_type: str,
-    reason: str,
+    service: LambdaService, backend: FakeBackend, make_config: Callable[..., FunctionConfig],
+    op: dict[str, Any], error_type: str, reason: str,
 ) -> None:
     config = make_config()
     assert _invoke(service, config, {"n": 1}).payload == {"n": 1}
@@ -138,7 +137,7 @@ def test_a_crash_in_a_warm_invocation_is_reported_not_retried(
 
 
 def test_a_crash_in_a_cold_invocation_is_reported(
-    service: LambdaService, backend: FakeBackend, make_config,
+    service: LambdaService, backend: FakeBackend, make_config: Callable[..., FunctionConfig],
 ) -> None:
     config = make_config()
     result = _invoke(service, config, {"op": "exit", "code": 7})
@@ -149,7 +148,7 @@ def test_a_crash_in_a_cold_invocation_is_reported(
 
 
 def test_an_environment_that_died_while_idle_is_replaced_by_a_cold_start(
-    service: LambdaService, backend: FakeBackend, make_config,
+    service: LambdaService, backend: FakeBackend, make_config: Callable[..., FunctionConfig],
 ) -> None:
     config = make_config()
     _invoke(service, config, {"n": 1})
@@ -160,7 +159,7 @@ def test_an_environment_that_died_while_idle_is_replaced_by_a_cold_start(
 
 
 def test_an_environment_killed_mid_invocation_reports_exit_error(
-    service: LambdaService, backend: FakeBackend, make_config,
+    service: LambdaService, backend: FakeBackend, make_config: Callable[..., FunctionConfig],
 ) -> None:
     config = make_config()
     _invoke(service, config, {"n": 1})
@@ -178,7 +177,7 @@ def test_an_environment_killed_mid_invocation_reports_exit_error(
 
 
 def test_the_deadline_ends_an_invocation_with_sandbox_timedout(
-    service: LambdaService, backend: FakeBackend, make_config,
+    service: LambdaService, backend: FakeBackend, make_config: Callable[..., FunctionConfig],
 ) -> None:
     config = make_config(timeout=1)
     _invoke(service, config, {})
@@ -194,7 +193,7 @@ def test_the_deadline_ends_an_invocation_with_sandbox_timedout(
 
 
 def test_reset_makes_the_next_invocation_cold(
-    service: LambdaService, backend: FakeBackend, make_config,
+    service: LambdaService, backend: FakeBackend, make_config: Callable[..., FunctionConfig],
 ) -> None:
     config = make_config()
     _invoke(service, config, {})
@@ -205,7 +204,7 @@ def test_reset_makes_the_next_invocation_cold(
 
 
 def test_an_init_error_is_reported_as_lambda_reports_it(
-    service: LambdaService, backend: FakeBackend, make_config,
+    service: LambdaService, backend: FakeBackend, make_config: Callable[..., FunctionConfig],
 ) -> None:
     config = make_config(environment={"INIT_FAIL": "No module named 'app'"})
     result = _invoke(service, config, {})
@@ -217,7 +216,7 @@ def test_an_init_error_is_reported_as_lambda_reports_it(
 
 
 def test_an_exit_during_init_is_reported_as_exit_error(
-    service: LambdaService, backend: FakeBackend, make_config,
+    service: LambdaService, backend: FakeBackend, make_config: Callable[..., FunctionConfig],
 ) -> None:
     result = _invoke(service, make_config(environment={"INIT_EXIT": "4"}), {})
     assert result.error is not None and result.error["errorType"] == "Runtime.ExitError"
@@ -225,7 +224,7 @@ def test_an_exit_during_init_is_reported_as_exit_error(
 
 
 def test_close_destroys_every_environment_and_the_backend(
-    backend: FakeBackend, make_config,
+    backend: FakeBackend, make_config: Callable[..., FunctionConfig],
 ) -> None:
     service = LambdaService(backends={"fake": lambda: backend})
     config = make_config()
