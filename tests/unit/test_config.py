@@ -36,12 +36,12 @@ def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return d
 
 
-def build(code: Path, **kwargs):
+def build(code: object, **kwargs: Any) -> FunctionConfig:
     kwargs.setdefault("runtime", "python3.13")
     return build_config(kwargs.pop("handler", "app.handler"), code=code, **kwargs)
 
 
-def refused(code: Path, **kwargs) -> str:
+def refused(code: object, **kwargs: Any) -> str:
     with pytest.raises(ConfigurationError) as info:
         build(code, **kwargs)
     assert isinstance(info.value, pytest_lambda.ConfigurationError)
@@ -139,7 +139,7 @@ def test_environment_of_exactly_four_kilobytes_is_accepted(code: Path) -> None:
 
 
 @pytest.mark.parametrize("key", sorted(RESERVED_ENVIRONMENT_KEYS))
-def test_each_reserved_key_is_refused(code: Path, key) -> None:
+def test_each_reserved_key_is_refused(code: Path, key: str) -> None:
     message = refused(code, environment={key: "x", "MINE": "y"})
     if key.startswith("_"):
         # Lambda checks the name pattern first, so `_HANDLER` never reaches the reserved check.
@@ -372,6 +372,7 @@ def test_zip_symlink_inside_is_kept(tmp_path: Path) -> None:
         ("alias.py", "lib/real.py", LINK),
     ])
     root = build(archive).code_dir
+    assert root is not None
     assert os.readlink(root / "alias.py") == "lib/real.py"
     assert (root / "alias.py").read_text() == "X = 1\n"
 
@@ -423,7 +424,7 @@ def test_hash_tree_ignores_pycache(code: Path) -> None:
     assert hash_tree(code) != first
 
 
-def _age(root, seconds=3600):
+def _age(root: Path, seconds: float = 3600) -> None:
     then = os.stat(root).st_mtime - seconds
     for path in [root, *root.rglob("*")]:
         os.utime(path, (then, then))
@@ -431,13 +432,13 @@ def _age(root, seconds=3600):
 
 def _later(monkeypatch: pytest.MonkeyPatch, seconds: float = 5) -> None:
     """Let the clock the racy-digest rule reads run `seconds` ahead (files look older)."""
-    from pytest_lambda.artifacts import files
+    import time
 
-    now = files.time.time_ns() + int(seconds * 1e9)
-    monkeypatch.setattr(files.time, "time_ns", lambda: now)
+    now = time.time_ns() + int(seconds * 1e9)
+    monkeypatch.setattr(time, "time_ns", lambda: now)
 
 
-def _records(cache_root):
+def _records(cache_root: Path) -> list[Path]:
     return [p for p in (cache_root / "digests").rglob("*") if p.is_file()]
 
 
@@ -474,7 +475,7 @@ def test_digests_of_files_just_modified_are_not_written_down(
     assert len(_records(paths.cache_dir())) == 1
 
 
-def _same_size_and_mtime_rewrite(path, new_text: str) -> None:
+def _same_size_and_mtime_rewrite(path: Path, new_text: str) -> None:
     """Rewrite `path` as `cp -p` / `rsync -a` would: other bytes, same size, the old mtime."""
     before = path.stat()
     assert len(new_text.encode()) == before.st_size
@@ -604,9 +605,10 @@ def fuzz_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     account_id=_arg("123456789012"),
 )
 def test_build_config_either_configures_or_says_why_in_one_line(
-    fuzz_dir: Path, monkeypatch: pytest.MonkeyPatch, handler, code: Path, runtime, memory_size,
-    timeout, ephemeral_storage, environment, name, region, account_id,
-):
+    fuzz_dir: Path, monkeypatch: pytest.MonkeyPatch, handler: object, code: object,
+    runtime: object, memory_size: object, timeout: object, ephemeral_storage: object,
+    environment: dict[str, object] | None, name: object, region: object, account_id: object,
+) -> None:
     monkeypatch.chdir(fuzz_dir)
     try:
         config = build_config(
@@ -707,6 +709,7 @@ def test_code_at_the_limit_with_layers_is_accepted(tmp_path: Path, cache: Path) 
     with open(layer / "sparse.bin", "wb") as f:
         f.truncate(250 * MB - len("x = 1\n"))
     config = build(archive, layers=[layer])
+    assert config.code_dir is not None
     assert (config.code_dir / "app.py").is_file() and config.opt_dir is not None
 
 
