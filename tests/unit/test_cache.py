@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from pytest_lambda.artifacts import cache as _cache
+from pytest_lambda.config.settings import parse_size
 from pytest_lambda.errors import ConfigurationError
 from pytest_lambda.service.build import build_config
 
@@ -51,14 +52,14 @@ def _dead_pid() -> int:
 
 
 def test_parse_size_reads_the_usual_spellings() -> None:
-    assert _cache.parse_size("0") == 0
-    assert _cache.parse_size("1234") == 1234
-    assert _cache.parse_size("500MB") == 500 * MB
-    assert _cache.parse_size("5GiB") == 5 * 1024 * MB
-    assert _cache.parse_size("1.5 g") == 1536 * MB
-    assert _cache.parse_size("off") is None
+    assert parse_size("0") == 0
+    assert parse_size("1234") == 1234
+    assert parse_size("500MB") == 500 * MB
+    assert parse_size("5GiB") == 5 * 1024 * MB
+    assert parse_size("1.5 g") == 1536 * MB
+    assert parse_size("off") is None
     with pytest.raises(ConfigurationError, match=r"^'lots' is not a size: .* such as 500MB"):
-        _cache.parse_size("lots")
+        parse_size("lots")
 
 
 def test_least_recently_used_entries_go_first_until_the_cache_fits(

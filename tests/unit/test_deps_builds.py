@@ -98,12 +98,12 @@ def test_a_build_killed_midway_leaves_no_entry(cache: Path, tmp_path: Path,
         raise Interrupted()
 
     original = _deps._pip_build
-    _deps._pip_build = interrupted  # type: ignore[assignment]
+    _deps._pip_build = interrupted
     try:
         with pytest.raises(Interrupted):
             _deps.build(manifest, target, who="fn")
     finally:
-        _deps._pip_build = original  # type: ignore[assignment]
+        _deps._pip_build = original
     assert [p.name for p in (cache / "deps").iterdir() if not p.name.endswith(".lock")] == []
     assert _deps.build(manifest, target, who="fn").built
 
@@ -144,10 +144,13 @@ def test_a_layers_dependencies_go_under_python(cache: Path, tmp_path: Path,
     (layer / "python").mkdir()
     (layer / "python" / "own.py").write_text("X = 1\n")
     target = packaging.Target(get_runtime("python3.13"), "x86_64")
-    [built, plain] = _deps.resolve_layer_values(
+    resolved = _deps.resolve_layer_values(
         [Layer(layer, requirements=True), Layer(tmp_path / "elsewhere")], target, "fn")
-    assert (built / "python" / "pldeps_probe" / "__init__.py").is_file()  # type: ignore[operator]
-    assert (built / "python" / "own.py").is_file()  # type: ignore[operator]
+    assert isinstance(resolved, list)
+    built, plain = resolved
+    assert isinstance(built, Path)
+    assert (built / "python" / "pldeps_probe" / "__init__.py").is_file()
+    assert (built / "python" / "own.py").is_file()
     assert plain == tmp_path / "elsewhere"
 
 
@@ -305,8 +308,11 @@ def test_a_nodejs_layers_dependencies_go_under_nodejs_node_modules(
         '{"name": "layer", "version": "1.0.0", '
         '"dependencies": {"pl-probe": "file:pl-probe-1.0.0.tgz"}}')
     target = packaging.Target(get_runtime("nodejs22.x"), "x86_64")
-    [built] = _deps.resolve_layer_values([Layer(layer, requirements=True)], target, "fn")
-    modules = built / "nodejs" / "node_modules"  # type: ignore[operator]
+    resolved = _deps.resolve_layer_values([Layer(layer, requirements=True)], target, "fn")
+    assert isinstance(resolved, list)
+    [built] = resolved
+    assert isinstance(built, Path)
+    modules = built / "nodejs" / "node_modules"
     assert (modules / "pl-probe" / "index.js").read_text() == "module.exports = 'probe';\n"
     # The build itself holds only node_modules: the manifest and the tarball stay the layer's.
-    assert sorted(p.name for p in (built / "nodejs").iterdir()) == ["node_modules"]  # type: ignore[operator]
+    assert sorted(p.name for p in (built / "nodejs").iterdir()) == ["node_modules"]
