@@ -7,10 +7,14 @@ import signal
 import subprocess
 import sys
 import time
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from pytest_lambda.containers.client import remove_network
+
+if TYPE_CHECKING:
+    import docker
 
 #: The process backend runs a Python runtime on an interpreter of its version: the host's.
 HOST_PYTHON = "python{}.{}".format(*sys.version_info[:2])
@@ -409,7 +413,7 @@ def test_bad_configuration_fails_the_test_with_one_sentence(pytester: pytest.Pyt
 
 
 def test_a_runtime_only_awss_image_serves_fails_under_the_hermetic_policy_with_one_sentence(
-    pytester: pytest.Pytester, docker_client: object,
+    pytester: pytest.Pytester, docker_client: docker.DockerClient,
 ) -> None:
     _write_function(pytester)
     pytester.makepyfile(
@@ -437,7 +441,7 @@ def test_a_runtime_only_awss_image_serves_fails_under_the_hermetic_policy_with_o
 
 
 @pytest.fixture
-def docker_client(request: pytest.FixtureRequest):  # type: ignore[no-untyped-def]
+def docker_client(request: pytest.FixtureRequest) -> docker.DockerClient:
     """Return a docker-py client; skip without an engine, but fail if the run asked for Docker."""
     from pytest_lambda.errors import BackendUnavailableError
     from pytest_lambda.service.service import require_backend
@@ -455,7 +459,7 @@ def docker_client(request: pytest.FixtureRequest):  # type: ignore[no-untyped-de
     client.close()
 
 
-def _labelled(client, label: str) -> tuple[list, list]:  # type: ignore[no-untyped-def]
+def _labelled(client: docker.DockerClient, label: str) -> tuple[list[Any], list[Any]]:
     # ignore_removed: a container removed between the listing and its inspection (the
     # session being swept) is not an error.
     containers = client.containers.list(all=True, filters={"label": label}, ignore_removed=True)
@@ -487,7 +491,9 @@ def test_hello(lambda_function, lambda_service):
 
 
 @pytest.mark.docker
-def test_docker_session_leaves_nothing_behind(pytester: pytest.Pytester, docker_client) -> None:
+def test_docker_session_leaves_nothing_behind(
+    pytester: pytest.Pytester, docker_client: docker.DockerClient,
+) -> None:
     _write_function(pytester)
     pytester.makepyfile(DOCKER_USER_TEST)
     result = pytester.runpytest_subprocess("--lambda-backend=docker", timeout=300)
@@ -499,8 +505,9 @@ def test_docker_session_leaves_nothing_behind(pytester: pytest.Pytester, docker_
 
 
 @pytest.mark.docker
-def test_kill_9_leftovers_are_swept_by_the_next_session(pytester: pytest.Pytester,
-                                                        docker_client) -> None:
+def test_kill_9_leftovers_are_swept_by_the_next_session(
+    pytester: pytest.Pytester, docker_client: docker.DockerClient,
+) -> None:
     _write_function(pytester)
     pytester.makepyfile(
         test_sleeper="""
@@ -522,7 +529,7 @@ def test_kill_9_leftovers_are_swept_by_the_next_session(pytester: pytest.Pyteste
     label = f"{PID}={child.pid}"
     try:
         deadline = time.monotonic() + 180
-        containers: list = []
+        containers: list[Any] = []
         while time.monotonic() < deadline and child.poll() is None:
             containers, networks = _labelled(docker_client, label)
             if containers and networks:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import platform
 import re
 from pathlib import Path
 from typing import Any
@@ -45,7 +46,7 @@ def test_emulation_is_read_from_binfmt_misc(tmp_path: Path) -> None:
 
 def test_refusal_says_how_to_enable_emulation(tmp_path: Path,
                                               monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(_arch.platform, "machine", lambda: "x86_64")
+    monkeypatch.setattr(platform, "machine", lambda: "x86_64")
     with pytest.raises(ConfigurationError) as info:
         _arch.require_host_can_run("arm64", tmp_path / "none")
     assert str(info.value) == (
@@ -65,7 +66,7 @@ def test_refusal_says_how_to_enable_emulation(tmp_path: Path,
 
 @pytest.fixture
 def x86_64_host(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(_arch.platform, "machine", lambda: "x86_64")
+    monkeypatch.setattr(platform, "machine", lambda: "x86_64")
 
 
 @pytest.mark.parametrize("runtime", ["python3.13", "provided.al2023", "provided.al2"])
@@ -90,7 +91,7 @@ def test_an_arm64_image_has_its_own_tag_and_hash(x86_64_host: None, runtime: str
 def test_an_arm64_host_names_its_x86_64_images(monkeypatch: pytest.MonkeyPatch) -> None:
     from pytest_lambda.images import recipes
 
-    monkeypatch.setattr(_arch.platform, "machine", lambda: "aarch64")
+    monkeypatch.setattr(platform, "machine", lambda: "aarch64")
     assert "-x86_64-" in recipes.hermetic_tag("python3.13", arch="x86_64")
     assert "arm64" not in recipes.hermetic_tag("python3.13", arch="arm64")
 

@@ -121,7 +121,7 @@ def test_a_remote_engine_is_not_promised_a_firewall() -> None:
 ])
 def test_user_namespace_remapping_is_detected(options: list[str], expected: bool) -> None:
     class Client:
-        def info(self):
+        def info(self) -> dict[str, list[str]]:
             return {"SecurityOptions": options}
 
     assert remaps_users(Client()) is expected

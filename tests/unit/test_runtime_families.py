@@ -3,6 +3,7 @@ variables, and what the process backend refuses. No Docker."""
 
 from __future__ import annotations
 
+import platform
 import re
 from pathlib import Path
 
@@ -71,9 +72,9 @@ def test_node22_is_the_official_build_on_trixies_libraries() -> None:
 
 
 def test_each_node_version_gets_the_client_line_that_matches_lambdas() -> None:
-    assert recipes.client_spec(get_runtime("nodejs20.x")).startswith("aws-lambda-ric@3.")
-    assert recipes.client_spec(get_runtime("nodejs22.x")).startswith("aws-lambda-ric@3.")
-    assert recipes.client_spec(get_runtime("nodejs24.x")).startswith("aws-lambda-ric@4.")
+    assert (recipes.client_spec(get_runtime("nodejs20.x")) or "").startswith("aws-lambda-ric@3.")
+    assert (recipes.client_spec(get_runtime("nodejs22.x")) or "").startswith("aws-lambda-ric@3.")
+    assert (recipes.client_spec(get_runtime("nodejs24.x")) or "").startswith("aws-lambda-ric@4.")
     assert recipes.client_spec(get_runtime("provided.al2023")) is None
 
 
@@ -135,9 +136,8 @@ def test_a_runtime_without_a_hermetic_image_says_what_to_do(name: str) -> None:
 
 @pytest.fixture
 def x86_64(monkeypatch: pytest.MonkeyPatch) -> None:
-    from pytest_lambda.config import arch as _arch
 
-    monkeypatch.setattr(_arch.platform, "machine", lambda: "x86_64")
+    monkeypatch.setattr(platform, "machine", lambda: "x86_64")
 
 
 class _Image:
