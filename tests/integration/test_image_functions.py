@@ -208,7 +208,7 @@ def test_code_for_the_other_architecture_on_this_host(
     host = _arch.host_architecture()
     other = "arm64" if host == "x86_64" else "x86_64"
     # As on a host without emulation: binfmt_misc has no handler for the other architecture.
-    monkeypatch.setattr(_arch.require_host_can_run, "__defaults__", (tmp_path / "no-binfmt",))
+    monkeypatch.setattr(_arch, "BINFMT_DIR", tmp_path / "no-binfmt")
     with pytest.raises(ConfigurationError,
                        match=f"no {other} emulation is registered with binfmt_misc.*apt-get "
                              f"install qemu-user-static"):

@@ -113,12 +113,11 @@ def test_code_for_the_other_architecture_needs_emulation(
     from pytest_lambda.service.build import build_config
 
     (tmp_path / "app.py").write_text("def handler(event, context):\n    return 1\n")
-    monkeypatch.setattr(_arch, "_BINFMT", tmp_path / "none")
-    monkeypatch.setattr(_arch.require_host_can_run, "__defaults__", (tmp_path / "none",))
+    monkeypatch.setattr(_arch, "BINFMT_DIR", tmp_path / "none")
     with pytest.raises(ConfigurationError, match="no arm64 emulation is registered"):
         build_config("app.handler", code=tmp_path, runtime="python3.13", architecture="arm64")
     _register(tmp_path / "binfmt", "qemu-aarch64", AARCH64_MAGIC)
-    monkeypatch.setattr(_arch.require_host_can_run, "__defaults__", (tmp_path / "binfmt",))
+    monkeypatch.setattr(_arch, "BINFMT_DIR", tmp_path / "binfmt")
     arm64 = build_config("app.handler", code=tmp_path, runtime="python3.13", architecture="arm64")
     host = build_config("app.handler", code=tmp_path, runtime="python3.13")
     assert (arm64.architecture, host.architecture) == ("arm64", "x86_64")
@@ -159,7 +158,7 @@ def test_build_images_refuses_an_architecture_it_cannot_run(
 ) -> None:
     from pytest_lambda.images import command as image_command
 
-    monkeypatch.setattr(_arch.require_host_can_run, "__defaults__", (tmp_path / "none",))
+    monkeypatch.setattr(_arch, "BINFMT_DIR", tmp_path / "none")
     assert image_command.cli_build_images(["--architecture", "arm64"]) == 1
     assert "no arm64 emulation is registered with binfmt_misc" in capsys.readouterr().err
 
