@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import cast
 
 import pytest
+from hypothesis import settings
 
 from pytest_lambda import BackendName, RuntimeName
 from pytest_lambda.config.runtimes import hermetic_runtimes
@@ -21,6 +22,11 @@ import docker  # noqa: F401  # isort: skip
 import requests  # noqa: F401  # isort: skip
 
 FUNCTIONS = Path(__file__).parent / "functions"
+
+# Hypothesis keeps no example database: a run writes no `.hypothesis/` into the checkout (the
+# failing example is printed in the report, and the tests that use Hypothesis run few examples).
+settings.register_profile("pytest-lambda", database=None)
+settings.load_profile("pytest-lambda")
 
 
 def _import_powertools_parser_models() -> None:
