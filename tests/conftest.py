@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import os
+import shutil
 import sys
+import tempfile
 import zipfile
 from pathlib import Path
 from typing import cast
 
 import pytest
 from hypothesis import settings
+from hypothesis.configuration import set_hypothesis_home_dir
 
 from pytest_lambda import BackendName, RuntimeName
 from pytest_lambda.config.runtimes import hermetic_runtimes
@@ -23,10 +27,19 @@ import requests  # noqa: F401  # isort: skip
 
 FUNCTIONS = Path(__file__).parent / "functions"
 
-# Hypothesis keeps no example database: a run writes no `.hypothesis/` into the checkout (the
-# failing example is printed in the report, and the tests that use Hypothesis run few examples).
+# Hypothesis keeps no example database (a failing example is printed in the report, and the
+# tests that use Hypothesis run few examples), and its other files (the Unicode tables it
+# caches) go to a temporary directory of the run's: nothing is written into the checkout.
 settings.register_profile("pytest-lambda", database=None)
 settings.load_profile("pytest-lambda")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if os.environ.get("HYPOTHESIS_STORAGE_DIRECTORY"):
+        return
+    home = tempfile.mkdtemp(prefix="pytest-lambda-hypothesis-")
+    set_hypothesis_home_dir(home)
+    config.add_cleanup(lambda: shutil.rmtree(home, ignore_errors=True))
 
 
 def _import_powertools_parser_models() -> None:
