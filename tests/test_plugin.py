@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -185,7 +186,7 @@ class _SilentEngine:
 
 
 @pytest.fixture
-def silent_engine(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+def silent_engine(monkeypatch: pytest.MonkeyPatch) -> Iterator[_SilentEngine]:
     engine = _SilentEngine()
     monkeypatch.setenv("DOCKER_HOST", f"unix://{engine.path}")
     yield engine
@@ -467,7 +468,7 @@ def _labelled(client: docker.DockerClient, label: str) -> tuple[list[Any], list[
     return containers, networks
 
 
-def _remove(client, label: str) -> None:  # type: ignore[no-untyped-def]
+def _remove(client: docker.DockerClient, label: str) -> None:
     containers, networks = _labelled(client, label)
     for c in containers:
         c.remove(force=True)

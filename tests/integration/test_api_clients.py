@@ -23,7 +23,7 @@ import pytest
 import pytest_lambda
 from pytest_lambda import BackendName, FunctionFactory, InvokeError, RuntimeName
 
-RUNTIME = "python3.13"
+RUNTIME: RuntimeName = "python3.13"
 
 
 TRACE = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=0"
@@ -180,12 +180,16 @@ class Collector:
 
 @pytest.fixture
 def collector(backend: BackendName, request: pytest.FixtureRequest) -> Iterator[Collector]:
-    docker = None
+    from pytest_lambda.backends.docker.environment import DockerBackend
+
+    docker: DockerBackend | None = None
     if backend == "docker":
         from pytest_lambda.plugin.state import STATE_KEY
 
         request.getfixturevalue("client")
-        docker = request.config.stash[STATE_KEY].service().backend("docker")
+        made = request.config.stash[STATE_KEY].service().backend("docker")
+        assert isinstance(made, DockerBackend)
+        docker = made
         host = docker.network.gateway
     else:
         host = "127.0.0.1"
@@ -206,7 +210,7 @@ def recorder(functions_dir: Path, backend: BackendName, tmp_path: Path) -> Path:
 
 def test_telemetry_is_delivered_when_init_fails(
     python_runtime: RuntimeName, lambda_function: FunctionFactory, functions_dir: Path,
-    backend: BackendName, recorder: Path, collector,
+    backend: BackendName, recorder: Path, collector: Collector,
 ) -> None:
     fn = lambda_function(
         "importerr.handler", code=functions_dir / "initfail", runtime=python_runtime,
@@ -226,7 +230,7 @@ def test_telemetry_is_delivered_when_init_fails(
 
 def test_telemetry_of_a_timed_out_invocation_is_delivered(
     python_runtime: RuntimeName, lambda_function: FunctionFactory, functions_dir: Path,
-    backend: BackendName, recorder: Path, collector,
+    backend: BackendName, recorder: Path, collector: Collector,
 ) -> None:
     fn = lambda_function(
         "app.handler", code=functions_dir / "extensions" / "fn", runtime=python_runtime,

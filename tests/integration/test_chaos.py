@@ -32,12 +32,14 @@ def test_chaos(
     lambda_function: FunctionFactory, lambda_service: LambdaService, functions_dir: Path,
     backend: BackendName, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    from pytest_lambda.backends.docker.environment import DockerBackend
     from pytest_lambda.containers.client import LABEL_FUNCTION, LABEL_SESSION
 
     record = tmp_path / "record"
     record.mkdir()
     record.chmod(0o777)
     docker_backend = lambda_service.backend("docker")
+    assert isinstance(docker_backend, DockerBackend)
     api = docker_backend.client.api
     make_host_config = api.create_host_config
 

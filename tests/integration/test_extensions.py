@@ -16,15 +16,15 @@ import re
 import shutil
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from pytest_lambda import BackendName, FunctionFactory, RuntimeName
+from pytest_lambda import BackendName, Function, FunctionFactory, RuntimeName
 
-RUNTIME = "python3.13"
+RUNTIME: RuntimeName = "python3.13"
 WAIT = 20.0  # seconds a collector waits for a delivery before the test fails
 
 
@@ -123,7 +123,9 @@ def events_in(logs: str) -> list[dict[str, Any]]:
     return [json.loads(text) for text in recorder_lines(logs, "event")]
 
 
-def test_lifecycle_register_invoke_shutdown(make_fn, collector, backend: BackendName) -> None:
+def test_lifecycle_register_invoke_shutdown(
+    make_fn: Callable[..., Function], collector: Collector, backend: BackendName,
+) -> None:
     fn = make_fn()
     trace = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=0"
     first = fn.invoke({}, trace_id=trace)
@@ -167,7 +169,7 @@ def test_lifecycle_register_invoke_shutdown(make_fn, collector, backend: Backend
     assert isinstance(shutdown["deadlineMs"], int)
 
 
-def test_an_extension_holding_the_invoke_delays_its_end(make_fn) -> None:
+def test_an_extension_holding_the_invoke_delays_its_end(make_fn: Callable[..., Function]) -> None:
     fn = make_fn(EXT_HOLD_MS="300")
     result = fn.invoke({})
     assert result.function_error is None, result.logs
@@ -180,7 +182,9 @@ def test_an_extension_holding_the_invoke_delays_its_end(make_fn) -> None:
     assert handled < end
 
 
-def test_an_extension_holding_the_invoke_past_the_timeout_times_it_out(make_fn, collector) -> None:
+def test_an_extension_holding_the_invoke_past_the_timeout_times_it_out(
+    make_fn: Callable[..., Function], collector: Collector,
+) -> None:
     fn = make_fn(EXT_HOLD_MS="1500", timeout=1)  # it asks for SHUTDOWN in time
     result = fn.invoke({})
     assert result.function_error == "Unhandled"
@@ -192,7 +196,9 @@ def test_an_extension_holding_the_invoke_past_the_timeout_times_it_out(make_fn, 
     assert fn.invoke({}).cold_start  # the timed-out environment is gone
 
 
-def test_a_runtime_crash_shuts_the_extensions_down_with_failure(make_fn, collector) -> None:
+def test_a_runtime_crash_shuts_the_extensions_down_with_failure(
+    make_fn: Callable[..., Function], collector: Collector,
+) -> None:
     fn = make_fn()
     result = fn.invoke({"crash": True})
     assert result.payload["errorType"] == "Runtime.ExitError"
@@ -202,7 +208,7 @@ def test_a_runtime_crash_shuts_the_extensions_down_with_failure(make_fn, collect
     assert shutdown["shutdownReason"] == "failure"
 
 
-def test_an_extension_init_error_fails_the_init(make_fn) -> None:
+def test_an_extension_init_error_fails_the_init(make_fn: Callable[..., Function]) -> None:
     fn = make_fn(EXT_MODE="init_error")
     result = fn.invoke({})
     assert result.function_error == "Unhandled"
@@ -212,7 +218,7 @@ def test_an_extension_init_error_fails_the_init(make_fn) -> None:
     assert "[function] handling" not in result.logs  # the runtime never ran
 
 
-def test_an_extension_that_exits_during_init_is_a_crash(make_fn) -> None:
+def test_an_extension_that_exits_during_init_is_a_crash(make_fn: Callable[..., Function]) -> None:
     fn = make_fn(EXT_MODE="crash")
     result = fn.invoke({})
     assert result.function_error == "Unhandled"
@@ -222,7 +228,9 @@ def test_an_extension_that_exits_during_init_is_a_crash(make_fn) -> None:
     assert "[recorder] crashing" in result.logs
 
 
-def test_the_disable_file_disables_extensions(make_fn, layer, tmp_path: Path) -> None:
+def test_the_disable_file_disables_extensions(
+    make_fn: Callable[..., Function], layer: Path, tmp_path: Path,
+) -> None:
     off = tmp_path / "off"
     off.mkdir()
     (off / "disable-extensions-jwigqn8j").write_text("")
@@ -231,7 +239,9 @@ def test_the_disable_file_disables_extensions(make_fn, layer, tmp_path: Path) ->
     assert "[recorder]" not in result.logs
 
 
-def test_a_directory_in_extensions_is_not_started(make_fn, layer, tmp_path: Path) -> None:
+def test_a_directory_in_extensions_is_not_started(
+    make_fn: Callable[..., Function], layer: Path, tmp_path: Path,
+) -> None:
     other = tmp_path / "other"
     shutil.copytree(layer, other)
     (other / "extensions" / "recorder").unlink()
@@ -241,7 +251,9 @@ def test_a_directory_in_extensions_is_not_started(make_fn, layer, tmp_path: Path
     assert "[recorder]" not in result.logs
 
 
-def test_telemetry_subscriber_gets_function_logs_and_platform_events(make_fn, collector) -> None:
+def test_telemetry_subscriber_gets_function_logs_and_platform_events(
+    make_fn: Callable[..., Function], collector: Collector,
+) -> None:
     fn = make_fn(EXT_TELEMETRY="1")
     result = fn.invoke({})
     assert result.function_error is None, result.logs
@@ -299,7 +311,9 @@ def _alive(pid: int) -> bool:
 
 
 @pytest.mark.parametrize("backend", ["process"], indirect=True)
-def test_process_teardown_kills_the_extensions_and_their_children(make_fn) -> None:
+def test_process_teardown_kills_the_extensions_and_their_children(
+    make_fn: Callable[..., Function],
+) -> None:
     fn = make_fn(EXT_CHILD="1", EXT_EVENTS="INVOKE")  # no SHUTDOWN: it runs until it is killed
     result = fn.invoke({})
     assert result.function_error is None, result.logs

@@ -10,11 +10,11 @@ import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
-from pytest_lambda import BackendName, ConfigurationError, FunctionFactory
+from pytest_lambda import Architecture, BackendName, ConfigurationError, FunctionFactory
 from pytest_lambda.config import arch as _arch
 from pytest_lambda.images import resolve as image_resolve
 
@@ -100,6 +100,7 @@ def test_errors_and_timeouts_are_lambdas(
     fn = lambda_function(image=image, timeout=1)
     failed = fn.invoke({"action": "raise", "message": "no good"})
     assert failed.function_error == "Unhandled"
+    assert failed.error is not None
     assert failed.error["errorType"] == "RuntimeError"
     assert failed.error["errorMessage"] == "no good"
     timed_out = fn.invoke({"action": "sleep", "seconds": 30})
@@ -129,7 +130,7 @@ def test_image_config_overrides(
 
 
 def test_extensions_inside_the_image_are_started(
-    backend: BackendName, lambda_function: FunctionFactory, client, base_image: str,
+    backend: BackendName, lambda_function: FunctionFactory, client: Any, base_image: str,
     user_images: list[str], tmp_path: Path,
 ) -> None:
     context = tmp_path / "context"
@@ -153,7 +154,7 @@ def test_extensions_inside_the_image_are_started(
 
 
 def test_a_rebuilt_tag_is_a_new_function(
-    backend: BackendName, lambda_function: FunctionFactory, client, base_image: str,
+    backend: BackendName, lambda_function: FunctionFactory, client: Any, base_image: str,
     user_images: list[str], functions_dir: Path, tmp_path: Path,
 ) -> None:
     tag = f"pytest-lambda-test/image-fn:{uuid.uuid4().hex[:12]}"
@@ -169,8 +170,8 @@ def test_a_rebuilt_tag_is_a_new_function(
 
 
 def test_bad_image_functions_are_refused(
-    backend: BackendName, lambda_function: FunctionFactory, image: str, client, base_image: str,
-    user_images: list[str], functions_dir: Path, tmp_path: Path,
+    backend: BackendName, lambda_function: FunctionFactory, image: str, client: Any,
+    base_image: str, user_images: list[str], functions_dir: Path, tmp_path: Path,
 ) -> None:
     with pytest.raises(ConfigurationError, match="is not in the local Docker engine.*never pulls"):
         lambda_function(image="pytest-lambda-test/no-such-image:1")
@@ -205,8 +206,8 @@ def test_code_for_the_other_architecture_on_this_host(
     backend: BackendName, lambda_function: FunctionFactory, functions_dir: Path,
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
 ) -> None:
-    host = _arch.host_architecture()
-    other = "arm64" if host == "x86_64" else "x86_64"
+    host = cast(Architecture, _arch.host_architecture())
+    other: Architecture = "arm64" if host == "x86_64" else "x86_64"
     # As on a host without emulation: binfmt_misc has no handler for the other architecture.
     monkeypatch.setattr(_arch, "BINFMT_DIR", tmp_path / "no-binfmt")
     with pytest.raises(ConfigurationError,

@@ -11,6 +11,7 @@ import pytest
 import pytest_lambda
 from pytest_lambda import (
     BackendName,
+    Function,
     FunctionFactory,
     InvalidRequestContentException,
     LambdaService,
@@ -22,7 +23,7 @@ from pytest_lambda import (
 @pytest.fixture
 def probe(
     lambda_function: FunctionFactory, functions_dir: Path, target: tuple[BackendName, RuntimeName],
-):
+) -> Function:
     backend, runtime = target
     return lambda_function(
         "app.handler",
@@ -49,7 +50,9 @@ def test_hello_example(
     assert result.status_code == 200
 
 
-def test_success_reports_lambda_figures(probe, target: tuple[BackendName, RuntimeName]) -> None:
+def test_success_reports_lambda_figures(
+    probe: Function, target: tuple[BackendName, RuntimeName],
+) -> None:
     probe.reset()
     result = probe.invoke({"hello": "world"})
     assert result.function_error is None and result.error is None
@@ -78,7 +81,9 @@ def test_success_reports_lambda_figures(probe, target: tuple[BackendName, Runtim
     assert "Init Duration" not in warm.logs
 
 
-def test_environment_variables_are_lambdas(probe, target: tuple[BackendName, RuntimeName]) -> None:
+def test_environment_variables_are_lambdas(
+    probe: Function, target: tuple[BackendName, RuntimeName],
+) -> None:
     backend, runtime = target
     payload = probe.invoke({}).payload
     env = payload["env"]
@@ -123,7 +128,7 @@ def test_environment_variables_are_lambdas(probe, target: tuple[BackendName, Run
         assert payload["cwd"] == env["LAMBDA_TASK_ROOT"]
 
 
-def test_handler_exception_is_the_runtimes_error_document(probe) -> None:
+def test_handler_exception_is_the_runtimes_error_document(probe: Function) -> None:
     result = probe.invoke({"action": "raise", "message": "kaput"})
     assert result.function_error == "Unhandled"
     assert result.status_code == 200
@@ -138,7 +143,7 @@ def test_handler_exception_is_the_runtimes_error_document(probe) -> None:
     assert not probe.invoke({}).cold_start
 
 
-def test_client_context_reaches_the_function(probe) -> None:
+def test_client_context_reaches_the_function(probe: Function) -> None:
     cc = {
         "custom": {"tenant": "acme"},
         "env": {"platform": "test"},
@@ -154,12 +159,12 @@ def test_client_context_reaches_the_function(probe) -> None:
     assert probe.invoke({}).payload["context"]["client_context"] is None
 
 
-def test_remaining_time_counts_down_from_the_timeout(probe) -> None:
+def test_remaining_time_counts_down_from_the_timeout(probe: Function) -> None:
     remaining = probe.invoke({}).payload["remaining_ms"]
     assert 4000 < remaining <= 5000
 
 
-def test_logs_hold_only_their_invocations_lines(probe) -> None:
+def test_logs_hold_only_their_invocations_lines(probe: Function) -> None:
     probe.invoke({})
     first = probe.invoke({"action": "print", "lines": ["one", "two"], "stderr": "err-1"})
     second = probe.invoke({"action": "print", "lines": ["three"], "stderr": "err-2"})
@@ -172,13 +177,13 @@ def test_logs_hold_only_their_invocations_lines(probe) -> None:
     assert second.logs.splitlines()[1:3] == ["three", "err-2"]
 
 
-def test_bytes_are_sent_as_they_are(probe) -> None:
+def test_bytes_are_sent_as_they_are(probe: Function) -> None:
     assert probe.invoke(b'{"raw": [1, 2]}').payload["event"] == {"raw": [1, 2]}
     assert probe.invoke(b'"just a string"').payload["event"] == "just a string"
     assert probe.invoke().payload["event"] == {}
 
 
-def test_invoke_errors_are_raised_with_lambdas_codes(probe) -> None:
+def test_invoke_errors_are_raised_with_lambdas_codes(probe: Function) -> None:
     with pytest.raises(InvalidRequestContentException) as bad:
         probe.invoke(b"not json")
     assert bad.value.error_type == "InvalidRequestContentException"
@@ -188,7 +193,7 @@ def test_invoke_errors_are_raised_with_lambdas_codes(probe) -> None:
     assert isinstance(big.value, pytest_lambda.InvokeError)
 
 
-def test_runtime_exit_replaces_the_environment(probe) -> None:
+def test_runtime_exit_replaces_the_environment(probe: Function) -> None:
     probe.invoke({})
     crashed = probe.invoke({"action": "exit", "code": 3})
     assert crashed.function_error == "Unhandled"

@@ -157,7 +157,11 @@ def test_a_container_on_another_network_cannot_use_a_functions_runtime_api(
 
     fn = _netprobe(lambda_function, functions_dir, "docker")
     address = fn.invoke({}).payload["runtime_api"]
-    image = lambda_service.backend("docker").image_for("python3.13").tag
+    from pytest_lambda.backends.docker.environment import DockerBackend
+
+    docker = lambda_service.backend("docker")
+    assert isinstance(docker, DockerBackend)
+    image = docker.image_for("python3.13").tag
     for host, port in _targets(fn, address):
         # A connection the engine drops hangs: the probe gives up after 6 s either way.
         script = (f"trap '' PIPE; ( exec 3<>/dev/tcp/{host}/{port} && "

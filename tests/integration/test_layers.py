@@ -13,15 +13,18 @@ import stat
 import subprocess
 import sys
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from pytest_lambda import BackendName, ConfigurationError, FunctionFactory, RuntimeName
+from pytest_lambda import BackendName, ConfigurationError, Function, FunctionFactory, RuntimeName
+from pytest_lambda.config.function import FunctionConfig
 from pytest_lambda.service.build import build_config
 
 docker_only = pytest.mark.parametrize("backend", ["docker"], indirect=True)
-RUNTIME = "python3.13"
+RUNTIME: RuntimeName = "python3.13"
 
 
 @pytest.fixture
@@ -33,14 +36,14 @@ def layers_dir(functions_dir: Path) -> Path:
 def make_fn(
     lambda_function: FunctionFactory, layers_dir: Path, backend: BackendName,
     python_runtime: RuntimeName,
-):
-    def make(layers, **options):
+) -> Callable[..., Function]:
+    def make(layers: list[Path], **options: Any) -> Function:
         return lambda_function("app.handler", code=layers_dir / "fn", runtime=python_runtime,
                                backend=backend, layers=layers, **options)
     return make
 
 
-def opt(fn, backend: BackendName) -> str:
+def opt(fn: Function, backend: BackendName) -> str:
     """Return where the function sees /opt: /opt itself, or the merged tree on process."""
     return "/opt" if backend == "docker" else str(fn.config.opt_dir)
 
@@ -54,7 +57,7 @@ def python_version(backend: BackendName) -> str:
     return "python{}.{}".format(*sys.version_info[:2])
 
 
-def invoke(fn, event):
+def invoke(fn: Function, event: dict[str, Any]) -> Any:
     result = fn.invoke(event)
     assert result.function_error is None, (result.payload, result.logs)
     return result.payload
@@ -73,7 +76,7 @@ def write_zip(path: Path, entries: dict[str, tuple[bytes, int]]) -> Path:
 # -- order and search paths --------------------------------------------------------------------
 
 def test_later_layers_replace_earlier_files(
-    make_fn, layers_dir: Path, backend: BackendName,
+    make_fn: Callable[..., Function], layers_dir: Path, backend: BackendName,
 ) -> None:
     fn = make_fn([layers_dir / n for n in ("one", "two", "three", "four", "five")])
     found = invoke(fn, {"action": "import", "modules": ["shared", "only_one"]})
@@ -83,7 +86,9 @@ def test_later_layers_replace_earlier_files(
     assert invoke(fn, {"action": "read", "path": f"{root}/etc/which.txt"}) == "four\n"
 
 
-def test_python_search_paths_are_lambdas(make_fn, backend: BackendName, tmp_path: Path) -> None:
+def test_python_search_paths_are_lambdas(
+    make_fn: Callable[..., Function], backend: BackendName, tmp_path: Path,
+) -> None:
     layer = tmp_path / "layer"
     site = layer / "python" / "lib" / python_version(backend) / "site-packages"
     site.mkdir(parents=True)
@@ -105,14 +110,18 @@ def test_python_search_paths_are_lambdas(make_fn, backend: BackendName, tmp_path
     assert f"{root}/bin" in env["PATH"].split(":")
 
 
-def test_binary_from_opt_bin_runs_by_name(make_fn, layers_dir: Path) -> None:
+def test_binary_from_opt_bin_runs_by_name(
+    make_fn: Callable[..., Function], layers_dir: Path,
+) -> None:
     fn = make_fn([layers_dir / "three"])
     assert invoke(fn, {"action": "run", "argv": ["layer-hello", "x"]}) == {
         "code": 0, "stdout": "hello from layer three: x\n",
     }
 
 
-def test_shared_library_from_opt_lib_loads_by_name(make_fn, tmp_path: Path) -> None:
+def test_shared_library_from_opt_lib_loads_by_name(
+    make_fn: Callable[..., Function], tmp_path: Path,
+) -> None:
     cc = shutil.which("cc") or shutil.which("gcc")
     if cc is None:
         pytest.skip("no C compiler to build the layer's shared library")
@@ -125,7 +134,7 @@ def test_shared_library_from_opt_lib_loads_by_name(make_fn, tmp_path: Path) -> N
     assert invoke(fn, {"action": "cdll", "name": "libx.so"}) == 42
 
 
-def test_zip_layer_keeps_exec_bits(make_fn, tmp_path: Path) -> None:
+def test_zip_layer_keeps_exec_bits(make_fn: Callable[..., Function], tmp_path: Path) -> None:
     archive = write_zip(tmp_path / "tools.zip", {
         "bin/zipped-tool": (b'#!/bin/sh\necho "zipped $1"\n', stat.S_IFREG | 0o755),
         "python/zipped.py": (b'VALUE = "zipped"\n', stat.S_IFREG | 0o644),
@@ -133,13 +142,14 @@ def test_zip_layer_keeps_exec_bits(make_fn, tmp_path: Path) -> None:
     fn = make_fn([archive])
     assert invoke(fn, {"action": "run", "argv": ["zipped-tool", "ok"]})["stdout"] == "zipped ok\n"
     assert invoke(fn, {"action": "import", "modules": ["zipped"]})["zipped"]["value"] == "zipped"
+    assert fn.config.opt_dir is not None
     assert os.stat(fn.config.opt_dir / "bin" / "zipped-tool").st_mode & 0o111 == 0o111
 
 
 # -- the cache ---------------------------------------------------------------------------------
 
 def test_changed_layer_is_picked_up_with_a_new_tree(
-    make_fn, tmp_path: Path, backend: BackendName,
+    make_fn: Callable[..., Function], tmp_path: Path, backend: BackendName,
 ) -> None:
     layer = tmp_path / "layer"
     (layer / "python").mkdir(parents=True)
@@ -153,6 +163,7 @@ def test_changed_layer_is_picked_up_with_a_new_tree(
     result = second.invoke({"action": "import", "modules": ["shared"]})
     assert result.cold_start and result.payload["shared"]["value"] == "second edit"
     # The first tree was copied, not linked: editing the layer left it as it was.
+    assert first.config.opt_dir is not None
     assert (first.config.opt_dir / "python" / "shared.py").read_text() == 'VALUE = "first"\n'
     assert make_fn([layer]).config.opt_dir == second.config.opt_dir  # unchanged: same tree
 
@@ -160,14 +171,14 @@ def test_changed_layer_is_picked_up_with_a_new_tree(
 # -- docker: /opt ------------------------------------------------------------------------------
 
 @docker_only
-def test_opt_is_read_only_on_docker(make_fn, layers_dir: Path) -> None:
+def test_opt_is_read_only_on_docker(make_fn: Callable[..., Function], layers_dir: Path) -> None:
     fn = make_fn([layers_dir / "four"])
     assert invoke(fn, {"action": "write", "path": "/opt/new.txt"}) == "EROFS"
     assert invoke(fn, {"action": "write", "path": "/opt/etc/which.txt"}) == "EROFS"
 
 
 @docker_only
-def test_no_layers_leaves_opt_empty(make_fn) -> None:
+def test_no_layers_leaves_opt_empty(make_fn: Callable[..., Function]) -> None:
     fn = make_fn(None)
     assert fn.config.opt_dir is None
     assert invoke(fn, {"action": "listdir", "path": "/opt"}) == []
@@ -201,7 +212,7 @@ def test_paths_with_colons_are_mounted(
 
 # -- refusals ----------------------------------------------------------------------------------
 
-def config(layers_dir: Path, layers):
+def config(layers_dir: Path, layers: object) -> FunctionConfig:
     return build_config("app.handler", code=layers_dir / "fn", runtime=RUNTIME, layers=layers)
 
 
@@ -240,7 +251,7 @@ def test_zip_symlink_outside_is_refused(layers_dir: Path, tmp_path: Path) -> Non
 
 @pytest.mark.parametrize("target", ["/etc/passwd", "../../outside"])
 def test_directory_symlink_outside_is_refused(
-    layers_dir: Path, tmp_path: Path, target: tuple[BackendName, RuntimeName],
+    layers_dir: Path, tmp_path: Path, target: str,
 ) -> None:
     (tmp_path / "layer" / "lib").mkdir(parents=True)
     os.symlink(target, tmp_path / "layer" / "lib" / "evil")
@@ -253,6 +264,7 @@ def test_symlink_inside_a_layer_is_kept(layers_dir: Path, tmp_path: Path) -> Non
     (tmp_path / "layer" / "lib" / "libreal.so").write_text("real")
     os.symlink("libreal.so", tmp_path / "layer" / "lib" / "libalias.so")
     merged = config(layers_dir, [tmp_path / "layer"]).opt_dir
+    assert merged is not None
     assert (merged / "lib" / "libalias.so").read_text() == "real"
 
 

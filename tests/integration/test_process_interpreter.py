@@ -11,14 +11,15 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
+from typing import cast
 
 import pytest
 
-from pytest_lambda import BackendName, FunctionFactory
+from pytest_lambda import BackendName, FunctionFactory, RuntimeName
 from pytest_lambda.errors import BackendUnavailableError
 
 process_only = pytest.mark.parametrize("backend", ["process"], indirect=True)
-HOST = "python{}.{}".format(*sys.version_info[:2])
+HOST = cast(RuntimeName, "python{}.{}".format(*sys.version_info[:2]))
 CHECKOUT = Path(__file__).resolve().parents[2]
 
 
@@ -31,6 +32,7 @@ def test_a_dependency_only_the_tests_venv_has_is_an_import_error(
     fn = lambda_function("forgot_dependency.handler", code=functions_dir / "interpreter",
                          runtime=HOST, backend=backend)
     result = fn.invoke({})
+    assert result.error is not None
     assert result.error["errorType"] == "Runtime.ImportModuleError"
     assert result.error["errorMessage"] == (
         "Unable to import module 'forgot_dependency': No module named 'requests'")
@@ -92,7 +94,7 @@ def test_a_runtime_whose_python_the_host_lacks_is_refused_in_one_sentence(
 ) -> None:
     from pytest_lambda.backends import process as _process_env
 
-    other = "python3.13" if HOST != "python3.13" else "python3.11"
+    other: RuntimeName = "python3.13" if HOST != "python3.13" else "python3.11"
     # A PATH where no interpreter for it is found: only a python3.x that lies about its version.
     fake = tmp_path / other
     fake.write_text("#!/bin/sh\necho 3.0\n")
@@ -148,8 +150,8 @@ def test_a_runtime_found_on_path_runs_on_that_python(
     monkeypatch.setenv("PATH", f"{Path(interpreter).parent}:{os.environ['PATH']}")
     _process_env.find_python.cache_clear()
     try:
-        fn = lambda_function("app.handler", code=functions_dir / "interpreter", runtime=name,
-                             backend=backend)
+        fn = lambda_function("app.handler", code=functions_dir / "interpreter",
+                             runtime=cast(RuntimeName, name), backend=backend)
         result = fn.invoke({"modules": ["awslambdaric", "pytest"]})
     finally:
         _process_env.find_python.cache_clear()

@@ -12,12 +12,13 @@ import os
 import signal
 import threading
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from pytest_lambda import BackendName, FunctionFactory, LambdaService, RuntimeName
+from pytest_lambda import BackendName, Function, FunctionFactory, LambdaService, RuntimeName
 
 docker_only = pytest.mark.parametrize("backend", ["docker"], indirect=True)
 # The Docker variants of these are the chaos test's record and the container-kill test above.
@@ -28,8 +29,8 @@ process_only = pytest.mark.parametrize("backend", ["process"], indirect=True)
 def reliability_fn(
     python_runtime: RuntimeName, lambda_function: FunctionFactory, functions_dir: Path,
     backend: BackendName,
-):
-    def make(**options: Any):
+) -> Callable[..., Function]:
+    def make(**options: Any) -> Function:
         options.setdefault("timeout", 30)
         return lambda_function("app.handler", code=functions_dir / "reliability",
                                runtime=python_runtime, backend=backend, **options)
@@ -40,10 +41,13 @@ def _runs(record_dir: Path) -> list[tuple[str, str]]:
     path = record_dir / "runs"
     if not path.exists():
         return []
-    return [tuple(line.split()) for line in path.read_text().splitlines()]  # type: ignore[misc]
+    return [(first, second) for first, second in
+            (line.split() for line in path.read_text().splitlines())]
 
 
-def test_a_crash_on_a_warm_invocation_is_an_exit_error(reliability_fn) -> None:
+def test_a_crash_on_a_warm_invocation_is_an_exit_error(
+    reliability_fn: Callable[..., Function],
+) -> None:
     fn = reliability_fn(name="crash-on-second")
     fn.reset()
     first = fn.invoke({"action": "crash_on_call", "n": 2})
@@ -63,19 +67,22 @@ def test_a_crash_on_a_warm_invocation_is_an_exit_error(reliability_fn) -> None:
 
 @process_only  # the record is a host file, which the process backend writes directly
 def test_a_warm_crash_runs_the_handler_once(
-    reliability_fn, tmp_path: Path, backend: BackendName,
+    reliability_fn: Callable[..., Function], tmp_path: Path, backend: BackendName,
 ) -> None:
     tmp_path.chmod(0o777)
     fn = reliability_fn(name="crash-once")
     fn.reset()
     assert fn.invoke({"id": "warm-up", "record_dir": str(tmp_path)}).function_error is None
     crashed = fn.invoke({"id": "crash", "action": "exit", "record_dir": str(tmp_path)})
+    assert crashed.error is not None
     assert crashed.error["errorType"] == "Runtime.ExitError"
     assert [run_id for run_id, _token in _runs(tmp_path)] == ["warm-up", "crash"]
 
 
 @docker_only
-def test_a_leak_ends_in_out_of_memory_not_in_a_fresh_environment(reliability_fn) -> None:
+def test_a_leak_ends_in_out_of_memory_not_in_a_fresh_environment(
+    reliability_fn: Callable[..., Function],
+) -> None:
     # 40 MB more per call at 128 MB: the third or fourth call cannot fit. Lambda reports that
     # call as Runtime.OutOfMemory; serving it again on a new environment would hide the leak.
     fn = reliability_fn(name="leaky", memory_size=128, timeout=60)
@@ -98,14 +105,19 @@ def test_a_leak_ends_in_out_of_memory_not_in_a_fresh_environment(reliability_fn)
 
 
 def _containers(lambda_service: LambdaService, name: str) -> list[Any]:
+    from pytest_lambda.backends.docker.environment import DockerBackend
     from pytest_lambda.containers.client import LABEL_FUNCTION, LABEL_SESSION
 
     backend = lambda_service.backend("docker")
-    return backend.client.containers.list(filters={"label": [
+    assert isinstance(backend, DockerBackend)
+    found: list[Any] = backend.client.containers.list(filters={"label": [
         f"{LABEL_SESSION}={backend.labels.session}", f"{LABEL_FUNCTION}={name}"]})
+    return found
 
 
-def _invoke_in_thread(fn, event: dict[str, Any]) -> tuple[threading.Thread, list[Any]]:
+def _invoke_in_thread(
+    fn: Function, event: dict[str, Any],
+) -> tuple[threading.Thread, list[Any]]:
     results: list[Any] = []
     thread = threading.Thread(target=lambda: results.append(fn.invoke(event)), daemon=True)
     thread.start()
@@ -114,7 +126,7 @@ def _invoke_in_thread(fn, event: dict[str, Any]) -> tuple[threading.Thread, list
 
 @docker_only
 def test_a_container_killed_mid_invocation_fails_that_invocation(
-    reliability_fn, lambda_service: LambdaService,
+    reliability_fn: Callable[..., Function], lambda_service: LambdaService,
 ) -> None:
     fn = reliability_fn(name="killed-from-outside")
     fn.reset()
@@ -140,7 +152,7 @@ def test_a_container_killed_mid_invocation_fails_that_invocation(
 
 @process_only  # the Docker variant kills the container (the test above)
 def test_a_runtime_killed_mid_invocation_fails_that_invocation(
-    reliability_fn, tmp_path: Path, backend: BackendName,
+    reliability_fn: Callable[..., Function], tmp_path: Path, backend: BackendName,
 ) -> None:
     fn = reliability_fn(name="runtime-killed")
     fn.reset()
@@ -177,7 +189,8 @@ def _wait_until_dead(pid: int) -> None:
 
 
 def test_an_environment_that_died_idle_is_replaced_and_serves_the_event(
-    reliability_fn, tmp_path: Path, backend: BackendName, lambda_service: LambdaService,
+    reliability_fn: Callable[..., Function], tmp_path: Path, backend: BackendName,
+    lambda_service: LambdaService,
 ) -> None:
     # The legitimate replacement: nothing had reached the runtime, so the event runs once, on a
     # new environment, as a cold start.
@@ -238,7 +251,9 @@ def test_a_zip_rebuilt_with_its_old_size_and_mtime_runs_the_new_code(
 
 # -- process and file limits ----------------------------------------------------------------------
 
-def test_file_descriptors_are_limited_to_lambdas_1024(reliability_fn, backend: BackendName) -> None:
+def test_file_descriptors_are_limited_to_lambdas_1024(
+    reliability_fn: Callable[..., Function], backend: BackendName,
+) -> None:
     fn = reliability_fn(name="fd-limit")
     limits = fn.invoke({"action": "rlimits"}).payload
     expected = 1024
@@ -254,7 +269,7 @@ def test_file_descriptors_are_limited_to_lambdas_1024(reliability_fn, backend: B
 
 
 @docker_only
-def test_processes_are_limited_to_lambdas_1024(reliability_fn) -> None:
+def test_processes_are_limited_to_lambdas_1024(reliability_fn: Callable[..., Function]) -> None:
     fn = reliability_fn(name="process-limit", memory_size=2048)
     # A bounded fork loop: children wait on a pipe and exit when the handler closes it.
     forked = fn.invoke({"action": "fork_loop", "max": 4096})
@@ -268,7 +283,7 @@ def test_processes_are_limited_to_lambdas_1024(reliability_fn) -> None:
 # -- /tmp on a nearly full cache disk -------------------------------------------------------------
 
 @pytest.fixture
-def small_cache_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+def small_cache_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """A 64 MB tmpfs as the cache directory, filled to 8 MB free (root only)."""
     import subprocess
 

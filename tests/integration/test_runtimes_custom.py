@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from pytest_lambda import BackendName, FunctionFactory
+from pytest_lambda import BackendName, Function, FunctionFactory, RuntimeName
 
-RUNTIMES = ["provided.al2023", "provided.al2"]
+RUNTIMES: list[RuntimeName] = ["provided.al2023", "provided.al2"]
 
 
 @pytest.fixture
@@ -23,11 +25,12 @@ def custom_dir(functions_dir: Path) -> Path:
 
 
 @pytest.fixture(params=RUNTIMES)
-def runtime(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
+def runtime(request: pytest.FixtureRequest) -> RuntimeName:
+    name: RuntimeName = request.param
+    return name
 
 
-def where(fn, backend: BackendName, place: str) -> str:
+def where(fn: Function, backend: BackendName, place: str) -> str:
     """Return where the function sees /var/task or /opt on `backend`."""
     if backend == "docker":
         return place
@@ -35,7 +38,7 @@ def where(fn, backend: BackendName, place: str) -> str:
 
 
 def test_bootstrap_answers_invocations(
-    lambda_function: FunctionFactory, custom_dir: Path, backend: BackendName, runtime: str,
+    lambda_function: FunctionFactory, custom_dir: Path, backend: BackendName, runtime: RuntimeName,
 ) -> None:
     fn = lambda_function("function.handler", code=custom_dir, runtime=runtime, backend=backend)
     first = fn.invoke({"n": 1})
@@ -55,7 +58,7 @@ def test_bootstrap_answers_invocations(
 
 
 def test_bootstrap_reports_a_handler_error(
-    lambda_function: FunctionFactory, custom_dir: Path, backend: BackendName, runtime: str,
+    lambda_function: FunctionFactory, custom_dir: Path, backend: BackendName, runtime: RuntimeName,
 ) -> None:
     fn = lambda_function("function.fail", code=custom_dir, runtime=runtime, backend=backend)
     failed = fn.invoke({})
@@ -126,6 +129,7 @@ def test_missing_bootstrap_fails_init_as_lambda_does(
     assert failed.function_error == "Unhandled"
     task, opt = where(fn, backend, "/var/task"), "/opt"
     if backend != "docker":
+        assert failed.error is not None
         opt = failed.error["errorMessage"].rsplit(" ", 1)[1][: -len("/bootstrap]")]
         assert opt != "/opt"  # the host's /opt is not searched
     assert failed.error == {
@@ -153,7 +157,10 @@ def test_a_bootstrap_that_is_not_executable_fails_init(
 
 @pytest.mark.docker
 @pytest.mark.parametrize("name", RUNTIMES)
-def test_image_has_the_official_images_contract(client, hermetic_image: str, name) -> None:
+def test_image_has_the_official_images_contract(
+    client: Any, hermetic_image: Callable[[str], tuple[str, dict[str, str], Callable[[str], str]]],
+    name: str,
+) -> None:
     image, _env, run = hermetic_image(name)
     tools = run("command -v bash curl sha256sum; test -x /var/runtime/bootstrap && echo ok")
     assert tools.split() == ["/usr/bin/bash", "/usr/bin/curl", "/usr/bin/sha256sum", "ok"]
@@ -193,7 +200,7 @@ def test_a_static_binary_bootstrap(
 @pytest.mark.docker
 @pytest.mark.parametrize("name", RUNTIMES)
 def test_aws_tutorial_bootstrap_runs_unchanged(
-    lambda_function: FunctionFactory, functions_dir: Path, name,
+    lambda_function: FunctionFactory, functions_dir: Path, name: RuntimeName,
 ) -> None:
     # `#!/bin/sh` with `set -euo pipefail`: it needs Amazon Linux's /bin/sh, which is bash.
     fn = lambda_function("function.handler", code=functions_dir / "aws_tutorial", runtime=name,

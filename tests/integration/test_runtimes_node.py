@@ -9,17 +9,19 @@ Node.js runs on the docker backend only; the process backend refuses it in one s
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from pytest_lambda import BackendName, FunctionFactory
+from pytest_lambda import BackendName, FunctionFactory, RuntimeName
 from pytest_lambda.errors import BackendUnavailableError
 
 docker_only = pytest.mark.parametrize("backend", ["docker"], indirect=True)
-RUNTIMES = ["nodejs20.x", "nodejs22.x", "nodejs24.x"]
+RUNTIMES: list[RuntimeName] = ["nodejs20.x", "nodejs22.x", "nodejs24.x"]
 #: The runtimes whose client (aws-lambda-ric 3.x) still takes callback-style handlers.
-CALLBACK_RUNTIMES = ["nodejs20.x", "nodejs22.x"]
+CALLBACK_RUNTIMES: list[RuntimeName] = ["nodejs20.x", "nodejs22.x"]
 
 
 @pytest.fixture
@@ -28,8 +30,9 @@ def node_dir(functions_dir: Path) -> Path:
 
 
 @pytest.fixture(params=RUNTIMES)
-def runtime(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
+def runtime(request: pytest.FixtureRequest) -> RuntimeName:
+    name: RuntimeName = request.param
+    return name
 
 
 def major(runtime: str) -> str:
@@ -38,7 +41,7 @@ def major(runtime: str) -> str:
 
 @docker_only
 def test_commonjs_handler(
-    lambda_function: FunctionFactory, node_dir: Path, backend: BackendName, runtime: str,
+    lambda_function: FunctionFactory, node_dir: Path, backend: BackendName, runtime: RuntimeName,
 ) -> None:
     fn = lambda_function("cjs.handler", code=node_dir, runtime=runtime, backend=backend)
     result = fn.invoke({"n": 1})
@@ -64,7 +67,7 @@ def test_commonjs_handler(
 
 @docker_only
 def test_es_module_handler(
-    lambda_function: FunctionFactory, node_dir: Path, backend: BackendName, runtime: str,
+    lambda_function: FunctionFactory, node_dir: Path, backend: BackendName, runtime: RuntimeName,
 ) -> None:
     fn = lambda_function("esm.handler", code=node_dir, runtime=runtime, backend=backend)
     result = fn.invoke(["a"])
@@ -84,7 +87,7 @@ def test_es_module_handler(
 ])
 @pytest.mark.parametrize("runtime", ["nodejs20.x", "nodejs22.x"])
 def test_thrown_error_has_the_rics_shape(
-    lambda_function: FunctionFactory, node_dir: Path, backend: BackendName, runtime: str,
+    lambda_function: FunctionFactory, node_dir: Path, backend: BackendName, runtime: RuntimeName,
     handler: str, message: str,
 ) -> None:
     fn = lambda_function(handler, code=node_dir, runtime=runtime, backend=backend)
@@ -105,7 +108,7 @@ def test_thrown_error_has_the_rics_shape(
     ("nodejs24.x", "cjs.sleepy"), ("nodejs24.x", "esm.sleepy"), ("nodejs22.x", "cjs.sleepy"),
 ])
 def test_timeout(
-    lambda_function: FunctionFactory, node_dir: Path, backend: BackendName, runtime: str,
+    lambda_function: FunctionFactory, node_dir: Path, backend: BackendName, runtime: RuntimeName,
     handler: str,
 ) -> None:
     fn = lambda_function(handler, code=node_dir, runtime=runtime, backend=backend, timeout=1)
@@ -121,7 +124,7 @@ def test_timeout(
 @docker_only
 @pytest.mark.parametrize("runtime", CALLBACK_RUNTIMES)
 def test_callback_style_handler(
-    lambda_function: FunctionFactory, node_dir: Path, backend: BackendName, runtime: str,
+    lambda_function: FunctionFactory, node_dir: Path, backend: BackendName, runtime: RuntimeName,
 ) -> None:
     fn = lambda_function("cjs.callback", code=node_dir, runtime=runtime, backend=backend)
     result = fn.invoke({"cb": True})
@@ -143,7 +146,7 @@ def test_callback_style_handler(
 @pytest.mark.parametrize("runtime, other", [("nodejs24.x", "20"), ("nodejs22.x", "24")])
 def test_layers_node_modules_are_on_the_search_path(
     lambda_function: FunctionFactory, node_dir: Path, backend: BackendName, tmp_path: Path,
-    runtime: str, other: str,
+    runtime: RuntimeName, other: str,
 ) -> None:
     own = major(runtime)
     layer = tmp_path / "layer"
@@ -160,7 +163,7 @@ def test_layers_node_modules_are_on_the_search_path(
     fn = lambda_function("cjs.layered", code=node_dir, runtime=runtime, backend=backend,
                          layers=[layer])
 
-    def load(module: str) -> object:
+    def load(module: str) -> Any:
         result = fn.invoke({"module": module})
         assert result.function_error is None, (result.payload, result.logs)
         return result.payload
@@ -175,6 +178,7 @@ def test_layers_node_modules_are_on_the_search_path(
     # Another version's directory is not searched.
     missing = fn.invoke({"module": "other-version-mod"})
     assert missing.function_error == "Unhandled"
+    assert missing.error is not None
     assert "Cannot find module 'other-version-mod'" in missing.error["errorMessage"]
 
 
@@ -191,7 +195,7 @@ def test_missing_module_fails_init(
 
 
 @pytest.mark.docker
-def test_nodejs22_runs_the_official_node_build_with_a_client_built_for_it(client) -> None:
+def test_nodejs22_runs_the_official_node_build_with_a_client_built_for_it(client: Any) -> None:
     from pytest_lambda.images.resolve import resolve_image
 
     image = resolve_image(client, "nodejs22.x", policy="hermetic").tag
@@ -223,7 +227,9 @@ def test_the_process_backend_refuses_node(
 
 @pytest.mark.docker
 @pytest.mark.parametrize("name", RUNTIMES)
-def test_image_has_the_official_images_contract(hermetic_image: str, name) -> None:
+def test_image_has_the_official_images_contract(
+    hermetic_image: Callable[[str], tuple[str, dict[str, str], Callable[[str], str]]], name: str,
+) -> None:
     _image, _env, run = hermetic_image(name)
     out = run("/var/lang/bin/node --version; ls /var/runtime; command -v gcc || true").split()
     assert out[0].startswith(f"v{major(name)}.")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_lambda import BackendName, FunctionFactory, RuntimeName
+from pytest_lambda import BackendName, FunctionFactory, InvokeResult, RuntimeName
 
 TOTAL = 2_000
 CONCURRENCY = 8
@@ -34,7 +34,7 @@ def test_two_thousand_concurrent_invocations_are_all_accounted_for(
         memory_size=256, timeout=1, name=f"stress-{backend}",
     )
 
-    def call(n: int):
+    def call(n: int) -> tuple[int, InvokeResult]:
         return n, fn.invoke({"n": n, "action": _action(n), "seconds": 3})
 
     started = time.monotonic()
@@ -59,6 +59,7 @@ def test_two_thousand_concurrent_invocations_are_all_accounted_for(
             seen[result.payload["n"]] += 1
         elif action == "raise":
             assert result.function_error == "Unhandled", (n, result, result.logs)
+            assert result.error is not None
             assert result.error["errorType"] == "ValueError"
             assert result.error["errorMessage"] == f"boom {n}"
             assert result.error["requestId"] == rid

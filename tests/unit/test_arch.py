@@ -5,7 +5,7 @@ from __future__ import annotations
 import platform
 import re
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import pytest
 
@@ -204,10 +204,15 @@ def test_an_arm64_root_file_system_is_loaded_as_an_arm64_image(tmp_path: Path) -
     image_build._import_tarball(Client(), rootfs, "pytest-lambda/base:trixie-arm64-0", "arm64",
                             labels={"pytest-lambda.image": "base"}, cmd=["/bin/bash"])
     with tarfile.open(fileobj=io.BytesIO(loaded[0])) as archive:
-        manifest = json.load(archive.extractfile("manifest.json"))  # type: ignore[arg-type]
+        def member(name: str) -> IO[bytes]:
+            found = archive.extractfile(name)
+            assert found is not None, name
+            return found
+
+        manifest = json.load(member("manifest.json"))
         assert manifest[0]["RepoTags"] == ["pytest-lambda/base:trixie-arm64-0"]
-        config = json.load(archive.extractfile(manifest[0]["Config"]))  # type: ignore[arg-type]
-        assert archive.extractfile(manifest[0]["Layers"][0]).read() == layer  # type: ignore[union-attr]
+        config = json.load(member(manifest[0]["Config"]))
+        assert member(manifest[0]["Layers"][0]).read() == layer
     assert (config["architecture"], config["os"]) == ("arm64", "linux")
     assert config["rootfs"]["diff_ids"] == [f"sha256:{hashlib.sha256(layer).hexdigest()}"]
     assert config["config"] == {"Cmd": ["/bin/bash"], "Labels": {"pytest-lambda.image": "base"}}

@@ -9,6 +9,7 @@ import sys
 import time
 import zipfile
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 
@@ -36,8 +37,15 @@ def _function_zip(path: Path, size: int) -> Path:
     return path
 
 
-def _config(archive: Path):  # type: ignore[no-untyped-def]
-    return build_config("app.handler", code=archive, runtime="python3.13")
+class _Unpacked(NamedTuple):
+    code_dir: Path
+
+
+def _config(archive: Path) -> _Unpacked:
+    """Configure a function from `archive`; return where its code was unpacked."""
+    code_dir = build_config("app.handler", code=archive, runtime="python3.13").code_dir
+    assert code_dir is not None
+    return _Unpacked(code_dir)
 
 
 def _age(path: Path, seconds_ago: float) -> None:

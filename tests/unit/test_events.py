@@ -494,7 +494,7 @@ def test_http_builders_refuse_relative_paths() -> None:
 
 def test_headers_must_be_strings() -> None:
     with pytest.raises(EventError, match="headers"):
-        events.api_gateway_rest(headers={"X": 1})  # type: ignore[dict-item]
+        events.api_gateway_rest(headers={"X": 1})  # type: ignore[dict-item]  # bad on purpose
 
 
 # -- EventBridge, Kinesis, CloudWatch Logs ---------------------------------------------------
@@ -510,7 +510,7 @@ def test_scheduled_event_is_an_eventbridge_rule_event() -> None:
 
 def test_eventbridge_refuses_a_non_dict_detail() -> None:
     with pytest.raises(EventError, match="detail"):
-        events.eventbridge(["x"])  # type: ignore[arg-type]
+        events.eventbridge(["x"])  # type: ignore[arg-type]  # not a mapping, on purpose
 
 
 def test_kinesis_data_is_base64_of_the_payload() -> None:
@@ -615,7 +615,7 @@ def test_cognito_refuses_unknown_trigger_sources_and_non_string_attributes() -> 
     with pytest.raises(EventError, match="trigger_source"):
         events.cognito_pre_sign_up(trigger_source="SignUp")
     with pytest.raises(EventError, match="strings"):
-        events.cognito_pre_sign_up(user_attributes={"age": 3})  # type: ignore[dict-item]
+        events.cognito_pre_sign_up(user_attributes={"age": 3})  # type: ignore[dict-item]  # on purpose
     with pytest.raises(EventError, match="version"):
         events.cognito_pre_token_generation(version="4")
 

@@ -578,7 +578,7 @@ def test_handler_string_faults_match_the_python_runtime(
 
 def test_non_callable_handler_is_a_configuration_error() -> None:
     with pytest.raises(ConfigurationError, match="callable"):
-        invoke_handler(42)  # type: ignore[arg-type]
+        invoke_handler(42)  # type: ignore[arg-type]  # not a handler, on purpose
 
 
 # -- other libraries in the same process -----------------------------------------------------------

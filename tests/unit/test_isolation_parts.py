@@ -93,10 +93,10 @@ class _Recorder:
 def test_the_port_registry_tells_every_firewall_attached_before_or_after() -> None:
     ports = _firewall.HostPorts()
     early = _Recorder()
-    ports.attach(early)  # type: ignore[arg-type]
+    ports.attach(early)  # type: ignore[arg-type]  # a recorder stands in for the firewall
     ports.allow(5000, "moto")
     late = _Recorder()
-    ports.attach(late)  # type: ignore[arg-type]
+    ports.attach(late)  # type: ignore[arg-type]  # a recorder stands in for the firewall
     ports.revoke(5000)
     ports.revoke(5000)  # twice: once is enough
     assert early.calls == [("allow", 5000), ("revoke", 5000)]

@@ -13,7 +13,9 @@ import io
 import shutil
 import sys
 import zipfile
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -25,7 +27,7 @@ docker_only = pytest.mark.parametrize("backend", ["docker"], indirect=True)
 
 
 @pytest.fixture(scope="session")
-def package(pip_packages, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def package(pip_packages: Callable[..., Path], tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Return the deployment package: thumbnail.py and Pillow for Python 3.13, zipped."""
     build = tmp_path_factory.mktemp("thumbnail-build")
     shutil.copytree(pip_packages(PILLOW, python_version="3.13"), build, dirs_exist_ok=True)
@@ -49,13 +51,14 @@ def png(width: int, height: int) -> bytes:
 
 @docker_only
 def test_the_package_imports_and_a_call_to_s3_fails_at_once(
-    lambda_function: FunctionFactory, package, boto3_layer: Path, backend: BackendName,
+    lambda_function: FunctionFactory, package: Path, boto3_layer: Path, backend: BackendName,
 ) -> None:
     fn = lambda_function("thumbnail.handler", code=package, runtime="python3.13",
                          backend=backend, layers=[boto3_layer], memory_size=1024, timeout=30,
                          environment={"AWS_MAX_ATTEMPTS": "1"})
     result = fn.invoke(events.s3_put(bucket="photos", key="cats/tabby.png"))
     # Not Runtime.ImportModuleError: Pillow's compiled modules loaded on the function's Python.
+    assert result.error is not None
     assert result.error["errorType"] == "EndpointConnectionError", result.logs
     assert "s3.amazonaws.com/cats/tabby.png" in result.error["errorMessage"]
 
@@ -63,7 +66,7 @@ def test_the_package_imports_and_a_call_to_s3_fails_at_once(
 # -- in-process, with moto ----------------------------------------------------------------------
 
 @pytest.fixture
-def buckets(monkeypatch: pytest.MonkeyPatch, pip_packages):
+def buckets(monkeypatch: pytest.MonkeyPatch, pip_packages: Callable[..., Path]) -> Iterator[Any]:
     moto = pytest.importorskip("moto")
     import boto3
 
@@ -80,7 +83,7 @@ def buckets(monkeypatch: pytest.MonkeyPatch, pip_packages):
         yield s3
 
 
-def test_an_upload_gets_a_thumbnail(buckets) -> None:
+def test_an_upload_gets_a_thumbnail(buckets: Any) -> None:
     from PIL import Image
 
     buckets.put_object(Bucket="photos", Key="cats/tabby cat.png", Body=png(640, 480))
@@ -95,8 +98,9 @@ def test_an_upload_gets_a_thumbnail(buckets) -> None:
     assert Image.open(io.BytesIO(written["Body"].read())).size == (128, 96)
 
 
-def test_a_missing_object_is_the_functions_error(buckets) -> None:
+def test_a_missing_object_is_the_functions_error(buckets: Any) -> None:
     result = invoke_handler("thumbnail.handler", events.s3_put(bucket="photos", key="gone.png"),
                             timeout=10)
     assert result.function_error == "Unhandled"
+    assert result.error is not None
     assert result.error["errorType"] == "NoSuchKey"
