@@ -115,7 +115,7 @@ def functions_dir() -> Path:
 
 def _require(request: pytest.FixtureRequest, name: str) -> None:
     """Skip when `name` cannot run here, but fail for Docker when the run asked for Docker."""
-    from pytest_lambda.errors import BackendUnavailableError
+    from pytest_lambda import BackendUnavailableError
     from pytest_lambda.service.service import require_backend
 
     try:

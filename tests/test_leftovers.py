@@ -125,7 +125,7 @@ def test_process_backend_leftovers_of_a_kill_9_are_swept_by_the_next_session(
 @pytest.fixture
 def docker_client(request: pytest.FixtureRequest) -> docker.DockerClient:
     """Return a docker-py client; skip without an engine, but fail if the run asked for Docker."""
-    from pytest_lambda.errors import BackendUnavailableError
+    from pytest_lambda import BackendUnavailableError
     from pytest_lambda.service.service import require_backend
 
     try:

@@ -444,7 +444,7 @@ def test_a_runtime_only_awss_image_serves_fails_under_the_hermetic_policy_with_o
 @pytest.fixture
 def docker_client(request: pytest.FixtureRequest) -> docker.DockerClient:
     """Return a docker-py client; skip without an engine, but fail if the run asked for Docker."""
-    from pytest_lambda.errors import BackendUnavailableError
+    from pytest_lambda import BackendUnavailableError
     from pytest_lambda.service.service import require_backend
 
     try:

@@ -11,8 +11,8 @@ import pytest
 @pytest.fixture(scope="module")
 def client(request: pytest.FixtureRequest) -> Any:
     """Return a docker-py client; skip without an engine, but fail if the run asked for Docker."""
+    from pytest_lambda import BackendUnavailableError
     from pytest_lambda.containers.client import get_client
-    from pytest_lambda.errors import BackendUnavailableError
 
     try:
         return get_client()

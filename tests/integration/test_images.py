@@ -18,9 +18,8 @@ from typing import Any
 
 import pytest
 
-from pytest_lambda import RuntimeName
+from pytest_lambda import ConfigurationError, ImageBuildError, RuntimeName
 from pytest_lambda.config.runtimes import RUNTIMES, get_runtime
-from pytest_lambda.errors import ConfigurationError, ImageBuildError
 from pytest_lambda.images import build as image_build
 from pytest_lambda.images import command as image_command
 from pytest_lambda.images import debian, recipes

@@ -288,9 +288,9 @@ def test_published_connect_works_when_containers_cannot_reach_the_host(functions
     """The VM case: nothing the container sends reaches the test host (the plugin's firewall
     with no allowed port drops it all), and functions still run, through tunnels the host
     opens into the container."""
+    from pytest_lambda import LambdaService
     from pytest_lambda.backends.docker.environment import DockerBackend
     from pytest_lambda.service.build import build_config
-    from pytest_lambda.service.service import LambdaService
 
     made: list[DockerBackend] = []
 

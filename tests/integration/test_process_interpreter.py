@@ -15,8 +15,7 @@ from typing import cast
 
 import pytest
 
-from pytest_lambda import BackendName, FunctionFactory, RuntimeName
-from pytest_lambda.errors import BackendUnavailableError
+from pytest_lambda import BackendName, BackendUnavailableError, FunctionFactory, RuntimeName
 
 process_only = pytest.mark.parametrize("backend", ["process"], indirect=True)
 HOST = cast(RuntimeName, "python{}.{}".format(*sys.version_info[:2]))

@@ -15,8 +15,7 @@ from typing import Any
 
 import pytest
 
-from pytest_lambda import BackendName, FunctionFactory, RuntimeName
-from pytest_lambda.errors import BackendUnavailableError
+from pytest_lambda import BackendName, BackendUnavailableError, FunctionFactory, RuntimeName
 
 docker_only = pytest.mark.parametrize("backend", ["docker"], indirect=True)
 RUNTIMES: list[RuntimeName] = ["nodejs20.x", "nodejs22.x", "nodejs24.x"]

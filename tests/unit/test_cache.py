@@ -13,9 +13,9 @@ from typing import NamedTuple
 
 import pytest
 
+from pytest_lambda import ConfigurationError
 from pytest_lambda.artifacts import cache as _cache
 from pytest_lambda.config.settings import parse_size
-from pytest_lambda.errors import ConfigurationError
 from pytest_lambda.service.build import build_config
 
 MB = 1024 * 1024

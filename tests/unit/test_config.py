@@ -15,9 +15,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import pytest_lambda
+from pytest_lambda import ConfigurationError
 from pytest_lambda.artifacts.files import hash_tree
 from pytest_lambda.config.function import RESERVED_ENVIRONMENT_KEYS, FunctionConfig
-from pytest_lambda.errors import ConfigurationError
 from pytest_lambda.service.build import build_config
 
 

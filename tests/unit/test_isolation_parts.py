@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from pytest_lambda import ConfigurationError
 from pytest_lambda.backends import peers as _peers
 from pytest_lambda.containers import firewall as _firewall
 from pytest_lambda.containers.client import remaps_users
-from pytest_lambda.errors import ConfigurationError
 from pytest_lambda.service.build import build_config
 
 pytestmark = pytest.mark.skipif(not _peers.available(), reason="needs Linux /proc")

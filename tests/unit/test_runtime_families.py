@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from pytest_lambda import BackendUnavailableError, ImageBuildError
 from pytest_lambda.backends.base import Credentials, lambda_environment
 from pytest_lambda.config.runtimes import RUNTIMES, get_runtime, hermetic_runtimes
-from pytest_lambda.errors import BackendUnavailableError, ImageBuildError
 from pytest_lambda.images import build as image_build
 from pytest_lambda.images import command as image_command
 from pytest_lambda.images import recipes
@@ -213,7 +213,7 @@ def test_build_images_says_which_runtimes_only_awss_image_serves(
 ])
 def test_a_deprecated_runtime_says_which_to_move_to(name: str, since: str, successor: str,
                                                      tmp_path: Path) -> None:
-    from pytest_lambda.errors import ConfigurationError
+    from pytest_lambda import ConfigurationError
 
     with pytest.raises(ConfigurationError) as info:
         build_config("app.handler", code=tmp_path, runtime=name)
@@ -317,7 +317,7 @@ def test_the_process_backend_refuses_node_in_one_sentence(tmp_path: Path) -> Non
 
 
 def test_a_custom_runtimes_handler_is_any_word(tmp_path: Path) -> None:
-    from pytest_lambda.errors import ConfigurationError
+    from pytest_lambda import ConfigurationError
 
     assert build_config("bootstrap", code=tmp_path, runtime="provided.al2023").handler == (
         "bootstrap")

@@ -15,10 +15,9 @@ from typing import Any
 import pytest
 from fake_backend import FakeBackend
 
-from pytest_lambda import InvokeResult
+from pytest_lambda import InvokeResult, LambdaService
 from pytest_lambda.config.function import FunctionConfig
 from pytest_lambda.service.build import build_config
-from pytest_lambda.service.service import LambdaService
 
 
 @pytest.fixture
