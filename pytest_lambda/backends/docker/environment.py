@@ -4,9 +4,9 @@ One container per environment, from a runtime image with the official images' co
 container-image function, the user's image). The container's command wraps what the environment
 runs (the image's `/lambda-entrypoint.sh <handler>`, or a user image's entry point and command) in
 one line of bash that points stdout and stderr at the environment's Runtime API port (see
-`_logs.py` for why), so output reaches the host without Docker's log pipeline in between.
-With `--lambda-connect=published` the in-container agent (`_agent/agent.c`) runs that line as its
-child and the port is the agent's 127.0.0.1:9001, reached through tunnels (`_tunnel.py`).
+`backends/logs.py` for why), so output reaches the host without Docker's log pipeline in between.
+With `--lambda-connect=published` the in-container agent (`agent/agent.c`) runs that line as its
+child and the port is the agent's 127.0.0.1:9001, reached through tunnels (`tunnel.py`).
 """
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ LAMBDA_UID = 993
 # reports each one's exit, waits for the harness's GO (every launched extension registered or
 # exited), then runs the runtime as its child: SIGTERM is passed on to the runtime, SIGUSR1
 # becomes the runtime's SIGKILL, and the runtime's exit is reported while the extensions live on
-# for their SHUTDOWN event. See `_runtime_api.py` for the report lines.
+# for their SHUTDOWN event. See `runtime_api/server.py` for the report lines.
 _WRAPPER = r"""exec 1<>"/dev/tcp/$1/$2" 2>&1 || exit 121
 printf 'PYTEST-LAMBDA-LOGS %s\n' "$3"
 a="/dev/tcp/$1/$2"; t=$3; shift 3; x=()
@@ -481,7 +481,7 @@ class DockerBackend:
         sweep_dead()
         self.network = SessionNetwork(self.client, self.labels)
         #: Host ports the session's functions may reach; everything else on the host is
-        #: filtered where `firewall.active` (see `_firewall`).
+        #: filtered where `firewall.active` (see `containers/firewall.py`).
         self.host_ports = HostPorts()
         self.firewall = HostFirewall(self.labels.session, self.network.bridge,
                                      self.network.gateway)
