@@ -134,7 +134,7 @@ def invoke_handler(
     configuration (handler, code, layers, environment, name, memory, timeout), so a new
     configuration is a cold start with new module globals and the same one again is warm. The
     function's own modules and the paths, variables and import hooks it sets are taken out of
-    the process again after each call; the libraries it imports from the
+    the process again after each call (see `_inprocess_scope`); the libraries it imports from the
     test's environment stay shared, with whatever the import did to them.
 
     `requirements` (a ``requirements.txt`` relative to `code`, or to the handler's directory
