@@ -54,8 +54,9 @@ class Function:
         dict the function sees as `context.client_context`. `trace_id` is the X-Ray trace header
         the runtime gets (`Lambda-Runtime-Trace-Id`, `_X_AMZN_TRACE_ID` in the function), in
         Lambda's form `Root=1-...;Parent=...;Sampled=0`; by default each call gets a new one.
-        Function errors (exceptions, timeouts, crashes) are on the result; errors of the Invoke
-        operation itself raise an `InvokeError` subclass.
+        Function errors (exceptions,
+        timeouts, crashes) are on the result; errors of the Invoke operation itself raise an
+        `InvokeError` subclass.
         """
         _observe.invoking(self)
         result = self._service.invoke(
