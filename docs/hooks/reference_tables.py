@@ -36,13 +36,21 @@ def settings_table() -> str:
 
 
 def markers_table() -> str:
-    """Return a Markdown table of the markers the plugin registers."""
-    from pytest_lambda.plugin.isolation import MARKER, MARKER_HELP
+    """Return a Markdown table of the markers the plugin registers: each module of
+    `pytest_lambda.plugin` that defines a marker says so with `MARKER` and `MARKER_HELP`."""
+    import importlib
+    import pkgutil
 
-    signature, _, meaning = MARKER_HELP.partition(": ")
-    rows = ["| Marker | What it does |", "|---|---|",
-            f"| `@pytest.mark.{signature}` | {_cell(meaning)} |"]
-    assert signature.startswith(MARKER)
+    import pytest_lambda.plugin as plugin
+
+    rows = ["| Marker | What it does |", "|---|---|"]
+    for info in sorted(pkgutil.iter_modules(plugin.__path__), key=lambda m: m.name):
+        module = importlib.import_module(f"{plugin.__name__}.{info.name}")
+        marker, text = getattr(module, "MARKER", None), getattr(module, "MARKER_HELP", None)
+        if not isinstance(marker, str) or not isinstance(text, str):
+            continue
+        signature, _, meaning = text.partition(": ")
+        rows.append(f"| `@pytest.mark.{signature}` | {_cell(meaning)} |")
     return "\n".join(rows)
 
 

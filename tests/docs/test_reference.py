@@ -6,6 +6,8 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import re
+import subprocess
+import sys
 from pathlib import Path
 from types import ModuleType
 
@@ -58,13 +60,27 @@ def test_every_fixture_has_an_entry() -> None:
         assert f"pytest_lambda.plugin.fixtures.{name}" in documented, name
 
 
-def test_the_page_lists_every_setting_and_marker() -> None:
+def test_the_page_lists_every_setting() -> None:
     page = _hook().fill(PAGE.read_text())
-    assert "<!--" not in page, "a table marker was left unfilled"
+    assert "<!-- settings-table -->" not in page
     for setting in SETTINGS:
         row = next((line for line in page.splitlines() if f"`{setting.option}`" in line), None)
         assert row is not None, setting.option
         assert f"`{setting.env}`" in row and f"`{setting.ini}`" in row
         assert f"`{setting.default}`" in row
         assert all(f"`{choice}`" in row for choice in setting.choices)
-    assert f"`@pytest.mark.{MARKER}(" in page
+
+
+def test_the_page_lists_every_marker_the_plugin_registers() -> None:
+    # What `pytest --markers` shows with the plugin loaded, less the project's own markers.
+    shown = subprocess.run(
+        [sys.executable, "-m", "pytest", "--markers", "-p", "no:cacheprovider"],
+        cwd=ROOT, capture_output=True, text=True, check=True,
+    ).stdout
+    theirs = {name for name in re.findall(r"^@pytest\.mark\.(\w+)", shown, re.MULTILINE)}
+    registered = {name for name in theirs if name.startswith("lambda_")}
+    assert MARKER in registered
+    page = _hook().fill(PAGE.read_text())
+    assert "<!-- markers-table -->" not in page
+    for name in registered:
+        assert f"`@pytest.mark.{name}(" in page, name
