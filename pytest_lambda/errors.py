@@ -13,7 +13,7 @@ class LambdaHarnessError(Exception):
     """Base class of every exception pytest-aws-lambda raises.
 
     Its message never carries a URL's password: a mirror or engine URL quoted in it (or in a
-    tool's output it quotes) shows `user:***@` instead (see `_redact`).
+    tool's output it quotes) shows `user:***@` instead.
     """
 
     def __init__(self, *args: object) -> None:

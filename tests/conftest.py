@@ -4,12 +4,19 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import os
+import shutil
 import sys
+import tempfile
 import zipfile
 from pathlib import Path
+from typing import cast
 
 import pytest
+from hypothesis import settings
+from hypothesis.configuration import set_hypothesis_home_dir
 
+from pytest_lambda import BackendName, RuntimeName
 from pytest_lambda.config.runtimes import hermetic_runtimes
 
 # The pytester fixture restores sys.modules after each test, dropping the modules first imported
@@ -19,6 +26,20 @@ import docker  # noqa: F401  # isort: skip
 import requests  # noqa: F401  # isort: skip
 
 FUNCTIONS = Path(__file__).parent / "functions"
+
+# Hypothesis keeps no example database (a failing example is printed in the report, and the
+# tests that use Hypothesis run few examples), and its other files (the Unicode tables it
+# caches) go to a temporary directory of the run's: nothing is written into the checkout.
+settings.register_profile("pytest-lambda", database=None)
+settings.load_profile("pytest-lambda")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if os.environ.get("HYPOTHESIS_STORAGE_DIRECTORY"):
+        return
+    home = tempfile.mkdtemp(prefix="pytest-lambda-hypothesis-")
+    set_hypothesis_home_dir(home)
+    config.add_cleanup(lambda: shutil.rmtree(home, ignore_errors=True))
 
 
 def _import_powertools_parser_models() -> None:
@@ -94,7 +115,7 @@ def functions_dir() -> Path:
 
 def _require(request: pytest.FixtureRequest, name: str) -> None:
     """Skip when `name` cannot run here, but fail for Docker when the run asked for Docker."""
-    from pytest_lambda.errors import BackendUnavailableError
+    from pytest_lambda import BackendUnavailableError
     from pytest_lambda.service.service import require_backend
 
     try:
@@ -106,17 +127,18 @@ def _require(request: pytest.FixtureRequest, name: str) -> None:
 
 
 @pytest.fixture(params=["docker", "process"])
-def backend(request: pytest.FixtureRequest) -> str:
+def backend(request: pytest.FixtureRequest) -> BackendName:
     """Run the test once per backend."""
-    _require(request, request.param)
-    return str(request.param)
+    name: BackendName = request.param
+    _require(request, name)
+    return name
 
 
 #: The Python runtime of the test's own interpreter.
-HOST_PYTHON = "python{}.{}".format(*sys.version_info[:2])
+HOST_PYTHON = cast(RuntimeName, "python{}.{}".format(*sys.version_info[:2]))
 
 
-def servable(backend_name: str, runtime: str) -> str:
+def servable(backend_name: str, runtime: RuntimeName) -> RuntimeName:
     """Return `runtime`, or on the process backend of a host without its Python, the host's.
 
     The process backend refuses a Python runtime the host has no interpreter for; the suite's
@@ -131,22 +153,24 @@ def servable(backend_name: str, runtime: str) -> str:
 
 
 @pytest.fixture
-def python_runtime(backend: str) -> str:
+def python_runtime(backend: BackendName) -> RuntimeName:
     """Return python3.13, or the host's Python runtime where the backend cannot serve 3.13."""
     return servable(backend, "python3.13")
 
 
 #: Every Python runtime with a hermetic image, in containers (python3.10 and python3.12 are
 #: served by AWS's images only, which these machines cannot pull), and one on the host.
-TARGETS = [
-    *(("docker", name) for name in hermetic_runtimes("python")),
+TARGETS: list[tuple[BackendName, RuntimeName]] = [
+    *(("docker", cast(RuntimeName, name)) for name in hermetic_runtimes("python")),
     ("process", "python3.13"),
 ]
 
 
 @pytest.fixture(params=TARGETS, ids=[f"{b}-{r}" for b, r in TARGETS])
-def target(request: pytest.FixtureRequest) -> tuple[str, str]:
+def target(request: pytest.FixtureRequest) -> tuple[BackendName, RuntimeName]:
     """Run the test once per (backend, runtime): every hermetic Python runtime in containers."""
+    backend_name: BackendName
+    runtime: RuntimeName
     backend_name, runtime = request.param
     _require(request, backend_name)
     return backend_name, servable(backend_name, runtime)

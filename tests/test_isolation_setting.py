@@ -6,6 +6,8 @@ import sys
 
 import pytest
 
+from pytest_lambda import BackendName
+
 COUNTER_APP = """\
 STATE = {}
 
@@ -44,7 +46,7 @@ def test_2_reads_state(lambda_function):
 HOST_PYTHON = "python{}.{}".format(*sys.version_info[:2])
 
 
-def _on_backend(pytester: pytest.Pytester, backend: str) -> None:
+def _on_backend(pytester: pytest.Pytester, backend: BackendName) -> None:
     """Point the suite's functions at a runtime `backend` serves here (the host's Python on the
     process backend, which needs an interpreter of the runtime's version)."""
     if backend == "process":
@@ -64,7 +66,7 @@ def _suite(pytester: pytest.Pytester, marker: str = "") -> None:
     pytester.makepyfile(test_user=SUITE.format(marker=marker))
 
 
-def _saw(pytester: pytest.Pytester, backend: str, *args: str) -> str:
+def _saw(pytester: pytest.Pytester, backend: BackendName, *args: str) -> str:
     _on_backend(pytester, backend)
     result = pytester.runpytest_subprocess(f"--lambda-backend={backend}", "-p", "no:cacheprovider",
                                            "-s", *args, timeout=300)
@@ -74,14 +76,14 @@ def _saw(pytester: pytest.Pytester, backend: str, *args: str) -> str:
 
 
 def test_by_default_test_2_sees_the_state_test_1_left(
-    pytester: pytest.Pytester, backend: str
+    pytester: pytest.Pytester, backend: BackendName
 ) -> None:
     _suite(pytester)
     assert _saw(pytester, backend) == "SAW from test 1 warm"
 
 
 def test_per_test_gives_test_2_a_fresh_environment(
-    pytester: pytest.Pytester, backend: str
+    pytester: pytest.Pytester, backend: BackendName
 ) -> None:
     _suite(pytester)
     assert _saw(pytester, backend, "--lambda-isolation=per-test") == "SAW None cold"

@@ -7,9 +7,14 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    import docker
 
 #: The process backend runs a Python runtime on an interpreter of its version: the host's.
 HOST_PYTHON = "python{}.{}".format(*sys.version_info[:2])
@@ -39,7 +44,7 @@ def _alive(pid: int) -> bool:
     return stat[stat.rindex(")") + 2] not in "ZX"
 
 
-def _wait(predicate, timeout: float = 30) -> bool:  # type: ignore[no-untyped-def]
+def _wait(predicate: Callable[[], object], timeout: float = 30) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if predicate():
@@ -118,9 +123,9 @@ def test_process_backend_leftovers_of_a_kill_9_are_swept_by_the_next_session(
 
 
 @pytest.fixture
-def docker_client(request: pytest.FixtureRequest):  # type: ignore[no-untyped-def]
+def docker_client(request: pytest.FixtureRequest) -> docker.DockerClient:
     """Return a docker-py client; skip without an engine, but fail if the run asked for Docker."""
-    from pytest_lambda.errors import BackendUnavailableError
+    from pytest_lambda import BackendUnavailableError
     from pytest_lambda.service.service import require_backend
 
     try:
@@ -187,8 +192,9 @@ def test_concurrent(lambda_function, lambda_service, n):
 
 @pytest.mark.slow
 @pytest.mark.docker
-def test_an_xdist_run_closes_in_the_workers_and_leaves_nothing(pytester: pytest.Pytester,
-                                                               docker_client) -> None:
+def test_an_xdist_run_closes_in_the_workers_and_leaves_nothing(
+    pytester: pytest.Pytester, docker_client: docker.DockerClient,
+) -> None:
     pytest.importorskip("xdist")
     pytester.mkdir("fn")
     (pytester.path / "fn" / "app.py").write_text(HELLO_APP)

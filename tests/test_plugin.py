@@ -7,10 +7,15 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from pytest_lambda.containers.client import remove_network
+
+if TYPE_CHECKING:
+    import docker
 
 #: The process backend runs a Python runtime on an interpreter of its version: the host's.
 HOST_PYTHON = "python{}.{}".format(*sys.version_info[:2])
@@ -182,7 +187,7 @@ class _SilentEngine:
 
 
 @pytest.fixture
-def silent_engine(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+def silent_engine(monkeypatch: pytest.MonkeyPatch) -> Iterator[_SilentEngine]:
     engine = _SilentEngine()
     monkeypatch.setenv("DOCKER_HOST", f"unix://{engine.path}")
     yield engine
@@ -410,7 +415,7 @@ def test_bad_configuration_fails_the_test_with_one_sentence(pytester: pytest.Pyt
 
 
 def test_a_runtime_only_awss_image_serves_fails_under_the_hermetic_policy_with_one_sentence(
-    pytester: pytest.Pytester, docker_client: object,
+    pytester: pytest.Pytester, docker_client: docker.DockerClient,
 ) -> None:
     _write_function(pytester)
     pytester.makepyfile(
@@ -438,9 +443,9 @@ def test_a_runtime_only_awss_image_serves_fails_under_the_hermetic_policy_with_o
 
 
 @pytest.fixture
-def docker_client(request: pytest.FixtureRequest):  # type: ignore[no-untyped-def]
+def docker_client(request: pytest.FixtureRequest) -> docker.DockerClient:
     """Return a docker-py client; skip without an engine, but fail if the run asked for Docker."""
-    from pytest_lambda.errors import BackendUnavailableError
+    from pytest_lambda import BackendUnavailableError
     from pytest_lambda.service.service import require_backend
 
     try:
@@ -456,7 +461,7 @@ def docker_client(request: pytest.FixtureRequest):  # type: ignore[no-untyped-de
     client.close()
 
 
-def _labelled(client, label: str) -> tuple[list, list]:  # type: ignore[no-untyped-def]
+def _labelled(client: docker.DockerClient, label: str) -> tuple[list[Any], list[Any]]:
     # ignore_removed: a container removed between the listing and its inspection (the
     # session being swept) is not an error.
     containers = client.containers.list(all=True, filters={"label": label}, ignore_removed=True)
@@ -464,7 +469,7 @@ def _labelled(client, label: str) -> tuple[list, list]:  # type: ignore[no-untyp
     return containers, networks
 
 
-def _remove(client, label: str) -> None:  # type: ignore[no-untyped-def]
+def _remove(client: docker.DockerClient, label: str) -> None:
     containers, networks = _labelled(client, label)
     for c in containers:
         c.remove(force=True)
@@ -488,7 +493,9 @@ def test_hello(lambda_function, lambda_service):
 
 
 @pytest.mark.docker
-def test_docker_session_leaves_nothing_behind(pytester: pytest.Pytester, docker_client) -> None:
+def test_docker_session_leaves_nothing_behind(
+    pytester: pytest.Pytester, docker_client: docker.DockerClient,
+) -> None:
     _write_function(pytester)
     pytester.makepyfile(DOCKER_USER_TEST)
     result = pytester.runpytest_subprocess("--lambda-backend=docker", timeout=300)
@@ -500,8 +507,9 @@ def test_docker_session_leaves_nothing_behind(pytester: pytest.Pytester, docker_
 
 
 @pytest.mark.docker
-def test_kill_9_leftovers_are_swept_by_the_next_session(pytester: pytest.Pytester,
-                                                        docker_client) -> None:
+def test_kill_9_leftovers_are_swept_by_the_next_session(
+    pytester: pytest.Pytester, docker_client: docker.DockerClient,
+) -> None:
     _write_function(pytester)
     pytester.makepyfile(
         test_sleeper="""
@@ -523,7 +531,7 @@ def test_kill_9_leftovers_are_swept_by_the_next_session(pytester: pytest.Pyteste
     label = f"{PID}={child.pid}"
     try:
         deadline = time.monotonic() + 180
-        containers: list = []
+        containers: list[Any] = []
         while time.monotonic() < deadline and child.poll() is None:
             containers, networks = _labelled(docker_client, label)
             if containers and networks:

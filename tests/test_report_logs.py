@@ -8,6 +8,8 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
+from pytest_lambda import BackendName
+
 APP = """\
 import os
 
@@ -23,7 +25,7 @@ def handler(event, context):
 HOST_PYTHON = "python{}.{}".format(*sys.version_info[:2])
 
 
-def _on_backend(pytester: pytest.Pytester, backend: str) -> None:
+def _on_backend(pytester: pytest.Pytester, backend: BackendName) -> None:
     """Point the suite's functions at a runtime `backend` serves here (the host's Python on the
     process backend, which needs an interpreter of the runtime's version)."""
     if backend == "process":
@@ -75,7 +77,7 @@ def _suite(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_user=USER_TESTS)
 
 
-def _run(pytester: pytest.Pytester, backend: str, *args: str) -> pytest.RunResult:
+def _run(pytester: pytest.Pytester, backend: BackendName, *args: str) -> pytest.RunResult:
     _on_backend(pytester, backend)
     return pytester.runpytest_subprocess(f"--lambda-backend={backend}", "-p", "no:cacheprovider",
                                          *args, timeout=300)
@@ -94,7 +96,7 @@ def _section(text: str, title: str) -> str:
 
 
 def test_a_failing_test_shows_each_invocation_of_each_phase(
-    pytester: pytest.Pytester, backend: str
+    pytester: pytest.Pytester, backend: BackendName
 ) -> None:
     _suite(pytester)
     result = _run(pytester, backend, "-k", "fails")

@@ -55,8 +55,8 @@ def test_function(lambda_function, lambda_service, i):
 
 @pytest.fixture
 def client(request: pytest.FixtureRequest) -> Any:
+    from pytest_lambda import BackendUnavailableError
     from pytest_lambda.containers.client import get_client
-    from pytest_lambda.errors import BackendUnavailableError
 
     try:
         return get_client()

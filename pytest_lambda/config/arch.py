@@ -43,7 +43,9 @@ NAMES: dict[str, ArchNames] = {
     "x86_64": ArchNames(machine="x86_64", docker="amd64", node="x64", elf_machine="3e00"),
     "arm64": ArchNames(machine="aarch64", docker="arm64", node="arm64", elf_machine="b700"),
 }
-_BINFMT = Path("/proc/sys/fs/binfmt_misc")
+#: Where the kernel lists its binfmt_misc handlers (read when a function names an architecture;
+#: tests point it elsewhere).
+BINFMT_DIR = Path("/proc/sys/fs/binfmt_misc")
 
 
 def validate_architecture(value: object) -> Architecture:
@@ -75,9 +77,12 @@ def host_architecture() -> str:
     return lambda_name(platform.machine())
 
 
-def emulation_available(arch: str, binfmt_dir: Path = _BINFMT) -> bool:
-    """Return whether an enabled binfmt_misc handler runs `arch` executables on this host."""
+def emulation_available(arch: str, binfmt_dir: Path | None = None) -> bool:
+    """Return whether an enabled binfmt_misc handler runs `arch` executables on this host
+    (handlers listed in `binfmt_dir`, by default `BINFMT_DIR`)."""
     machine = NAMES[arch].elf_machine
+    if binfmt_dir is None:
+        binfmt_dir = BINFMT_DIR
     try:
         entries = [p for p in binfmt_dir.iterdir() if p.name not in ("register", "status")]
     except OSError:
@@ -97,7 +102,7 @@ def emulation_available(arch: str, binfmt_dir: Path = _BINFMT) -> bool:
     return False
 
 
-def require_host_can_run(arch: str, binfmt_dir: Path = _BINFMT) -> None:
+def require_host_can_run(arch: str, binfmt_dir: Path | None = None) -> None:
     """Raise ConfigurationError, saying how to fix it, when `arch` cannot run on this host."""
     host = host_architecture()
     if arch == host or emulation_available(arch, binfmt_dir):

@@ -49,6 +49,11 @@ class Client:
     __slots__ = (
         "installation_id", "app_title", "app_version_name", "app_version_code", "app_package_name",
     )
+    installation_id: str | None
+    app_title: str | None
+    app_version_name: str | None
+    app_version_code: str | None
+    app_package_name: str | None
 
     def __init__(self, fields: Mapping[str, Any]) -> None:
         for name in self.__slots__:

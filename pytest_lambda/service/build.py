@@ -60,8 +60,9 @@ def build_config(
 ) -> FunctionConfig:
     """Validate every argument of `lambda_function(...)` and return the configuration.
 
-    `requirements` are built for the runtime and architecture (`_deps`), or for this host's
-    Python when `_host_dependencies` (the process backend runs Python functions on it).
+    `requirements` are built for the runtime and architecture (`project.dependencies`), or for
+    this host's Python when `_host_dependencies` (the process backend runs Python functions on
+    it).
     """
     if more:
         unknown = ", ".join(sorted(more))

@@ -1,8 +1,8 @@
 """Who hears about invocations: the plugin's per-test watchers.
 
 `Function.invoke` and `invoke_handler` report here, and the plugin registers watchers that turn
-those reports into failure-report sections (`_report_logs`) and per-test isolation
-(`_isolation`). Nothing here knows pytest: without watchers a report costs one empty loop.
+those reports into failure-report sections (`plugin.report_logs`) and per-test isolation
+(`plugin.isolation`). Nothing here knows pytest: without watchers a report costs one empty loop.
 """
 
 from __future__ import annotations

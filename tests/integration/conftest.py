@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -10,8 +11,8 @@ import pytest
 @pytest.fixture(scope="module")
 def client(request: pytest.FixtureRequest) -> Any:
     """Return a docker-py client; skip without an engine, but fail if the run asked for Docker."""
+    from pytest_lambda import BackendUnavailableError
     from pytest_lambda.containers.client import get_client
-    from pytest_lambda.errors import BackendUnavailableError
 
     try:
         return get_client()
@@ -34,13 +35,15 @@ IMAGE_ENV = {
 
 
 @pytest.fixture
-def hermetic_image(client: Any) -> Any:
+def hermetic_image(
+    client: Any,
+) -> Callable[[str], tuple[str, dict[str, str], Callable[[str], str]]]:
     """Return a function that resolves a runtime's hermetic image and checks the contract it
     shares with AWS's base images (entry point, working directory, ENV, labels), returning
     (tag, the image's ENV as a dict, a function running a bash script in it as uid 993)."""
     from pytest_lambda.images.resolve import resolve_image
 
-    def check(runtime: str) -> tuple[str, dict[str, str], Any]:
+    def check(runtime: str) -> tuple[str, dict[str, str], Callable[[str], str]]:
         tag = resolve_image(client, runtime, policy="hermetic", progress=lambda line: None).tag
         config = client.images.get(tag).attrs["Config"]
         assert config["Entrypoint"] == ["/lambda-entrypoint.sh"]
@@ -51,10 +54,11 @@ def hermetic_image(client: Any) -> Any:
         assert config["Labels"]["pytest-lambda.runtime"] == runtime
 
         def run(script: str) -> str:
-            return client.containers.run(  # type: ignore[no-any-return]
+            out: bytes = client.containers.run(
                 tag, ["-c", script], entrypoint=["/bin/bash"], user="993:993", read_only=True,
                 network_mode="none", remove=True,
-            ).decode()
+            )
+            return out.decode()
 
         # The shell-level facts of Amazon Linux that bootstraps rely on.
         assert run(

@@ -21,9 +21,9 @@ from typing import Any
 import pytest
 
 import pytest_lambda
-from pytest_lambda import InvokeError
+from pytest_lambda import BackendName, FunctionFactory, InvokeError, RuntimeName
 
-RUNTIME = "python3.13"
+RUNTIME: RuntimeName = "python3.13"
 
 
 TRACE = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=0"
@@ -36,7 +36,7 @@ def wire_dir(functions_dir: Path) -> Path:
     return functions_dir / "wire"
 
 
-def host_layer(source: Path, backend: str, tmp_path: Path) -> Path:
+def host_layer(source: Path, backend: BackendName, tmp_path: Path) -> Path:
     """Return the layer as the backend runs it: on the host, `#!` finds the host's python3."""
     if backend == "docker":
         return source
@@ -47,15 +47,17 @@ def host_layer(source: Path, backend: str, tmp_path: Path) -> Path:
     return copy
 
 
-def listen_env(backend: str) -> dict[str, str]:
+def listen_env(backend: BackendName) -> dict[str, str]:
     # On the host an extension cannot listen on sandbox.localdomain (only a container has it).
     return {"EXT_LISTEN_HOST": "127.0.0.1"} if backend == "process" else {}
 
 
 # -- 1. platform.runtimeDone before the extensions are done ------------------------------------
 
-def test_an_extension_waiting_for_runtime_done_does_not_time_the_invocation_out(python_runtime,
-        lambda_function, wire_dir, backend, tmp_path):
+def test_an_extension_waiting_for_runtime_done_does_not_time_the_invocation_out(
+    python_runtime: RuntimeName, lambda_function: FunctionFactory, wire_dir: Path,
+    backend: BackendName, tmp_path: Path,
+) -> None:
     fn = lambda_function(
         "app.handler", code=wire_dir / "python", runtime=python_runtime, backend=backend,
         timeout=5,
@@ -71,8 +73,10 @@ def test_an_extension_waiting_for_runtime_done_does_not_time_the_invocation_out(
 
 # -- 2. awslambdaric's error cause in a header of up to 1 MiB ---------------------------------
 
-def test_a_100000_character_exception_reaches_the_caller(python_runtime, lambda_function, wire_dir,
-                                                         backend):
+def test_a_100000_character_exception_reaches_the_caller(
+    python_runtime: RuntimeName, lambda_function: FunctionFactory, wire_dir: Path,
+    backend: BackendName,
+) -> None:
     fn = lambda_function("app.raise_huge", code=wire_dir / "python", runtime=python_runtime,
                          backend=backend, timeout=10)
     result = fn.invoke({"length": 100_000})
@@ -87,7 +91,9 @@ def test_a_100000_character_exception_reaches_the_caller(python_runtime, lambda_
 # -- 3. streamed responses with the Node.js client ---------------------------------------------
 
 @pytest.mark.parametrize("backend", ["docker"], indirect=True)
-def test_a_streamed_response_that_throws_is_a_function_error(lambda_function, wire_dir, backend):
+def test_a_streamed_response_that_throws_is_a_function_error(
+    lambda_function: FunctionFactory, wire_dir: Path, backend: BackendName,
+) -> None:
     fn = lambda_function("stream.handler", code=wire_dir / "node", runtime="nodejs22.x",
                          backend=backend, timeout=10)
     whole = fn.invoke({})
@@ -102,7 +108,9 @@ def test_a_streamed_response_that_throws_is_a_function_error(lambda_function, wi
 # -- 4 and 5. curl's Expect: 100-continue; the invocation ends at the next /next ----------------
 
 @pytest.mark.parametrize("backend", ["docker", "process"], indirect=True)
-def test_a_curl_bootstrap_posting_1_1_mb_gets_100_continue(lambda_function, wire_dir, backend):
+def test_a_curl_bootstrap_posting_1_1_mb_gets_100_continue(
+    lambda_function: FunctionFactory, wire_dir: Path, backend: BackendName,
+) -> None:
     fn = lambda_function("unused.handler", code=wire_dir / "custom", runtime="provided.al2023",
                          backend=backend, timeout=10, environment={"RESPONSE_BYTES": "1100000"})
     result = fn.invoke({})
@@ -113,7 +121,9 @@ def test_a_curl_bootstrap_posting_1_1_mb_gets_100_continue(lambda_function, wire
     assert "< HTTP/1.1 100 Continue" in result.logs, result.logs
 
 
-def test_output_after_the_response_belongs_to_its_invocation(lambda_function, wire_dir, backend):
+def test_output_after_the_response_belongs_to_its_invocation(
+    lambda_function: FunctionFactory, wire_dir: Path, backend: BackendName,
+) -> None:
     fn = lambda_function("unused.handler", code=wire_dir / "custom", runtime="provided.al2023",
                          backend=backend, timeout=10, environment={"RESPONSE_BYTES": "10"})
     first = fn.invoke({})
@@ -169,13 +179,17 @@ class Collector:
 
 
 @pytest.fixture
-def collector(backend: str, request: pytest.FixtureRequest) -> Iterator[Collector]:
-    docker = None
+def collector(backend: BackendName, request: pytest.FixtureRequest) -> Iterator[Collector]:
+    from pytest_lambda.backends.docker.environment import DockerBackend
+
+    docker: DockerBackend | None = None
     if backend == "docker":
         from pytest_lambda.plugin.state import STATE_KEY
 
         request.getfixturevalue("client")
-        docker = request.config.stash[STATE_KEY].service().backend("docker")
+        made = request.config.stash[STATE_KEY].service().backend("docker")
+        assert isinstance(made, DockerBackend)
+        docker = made
         host = docker.network.gateway
     else:
         host = "127.0.0.1"
@@ -190,12 +204,14 @@ def collector(backend: str, request: pytest.FixtureRequest) -> Iterator[Collecto
 
 
 @pytest.fixture
-def recorder(functions_dir: Path, backend: str, tmp_path: Path) -> Path:
+def recorder(functions_dir: Path, backend: BackendName, tmp_path: Path) -> Path:
     return host_layer(functions_dir / "extensions" / "layer", backend, tmp_path)
 
 
-def test_telemetry_is_delivered_when_init_fails(python_runtime, lambda_function, functions_dir,
-                                                backend, recorder, collector):
+def test_telemetry_is_delivered_when_init_fails(
+    python_runtime: RuntimeName, lambda_function: FunctionFactory, functions_dir: Path,
+    backend: BackendName, recorder: Path, collector: Collector,
+) -> None:
     fn = lambda_function(
         "importerr.handler", code=functions_dir / "initfail", runtime=python_runtime,
         backend=backend,
@@ -212,9 +228,10 @@ def test_telemetry_is_delivered_when_init_fails(python_runtime, lambda_function,
     assert by_type["platform.initReport"]["record"]["status"] == "error"
 
 
-def test_telemetry_of_a_timed_out_invocation_is_delivered(python_runtime, lambda_function,
-                                                          functions_dir, backend, recorder,
-                                                          collector):
+def test_telemetry_of_a_timed_out_invocation_is_delivered(
+    python_runtime: RuntimeName, lambda_function: FunctionFactory, functions_dir: Path,
+    backend: BackendName, recorder: Path, collector: Collector,
+) -> None:
     fn = lambda_function(
         "app.handler", code=functions_dir / "extensions" / "fn", runtime=python_runtime,
         backend=backend, layers=[recorder], timeout=1,
@@ -254,7 +271,10 @@ def traced_code(wire_dir: Path, tmp_path: Path) -> Path:
     return code
 
 
-def test_each_invocation_gets_a_trace_id(python_runtime, lambda_function, traced_code, backend):
+def test_each_invocation_gets_a_trace_id(
+    python_runtime: RuntimeName, lambda_function: FunctionFactory, traced_code: Path,
+    backend: BackendName,
+) -> None:
     fn = lambda_function("app.trace", code=traced_code, runtime=python_runtime,
                          backend=backend, timeout=10)
     first, second = fn.invoke({}), fn.invoke({})
@@ -267,14 +287,18 @@ def test_each_invocation_gets_a_trace_id(python_runtime, lambda_function, traced
     assert given.payload["logger"]["xray_trace_id"] == "1-5759e988-bd862e3fe1be46a994272793"
 
 
-def test_a_malformed_trace_id_is_refused_in_one_sentence(lambda_function, wire_dir):
+def test_a_malformed_trace_id_is_refused_in_one_sentence(
+    lambda_function: FunctionFactory, wire_dir: Path,
+) -> None:
     fn = lambda_function("app.handler", code=wire_dir / "python", runtime=RUNTIME,
                          backend="process")
     with pytest.raises(InvokeError, match=r"^trace_id='nope' is not an X-Ray trace header"):
         fn.invoke({}, trace_id="nope")
 
 
-def test_invoke_handler_sets_the_trace_id_for_the_call_only(monkeypatch, wire_dir):
+def test_invoke_handler_sets_the_trace_id_for_the_call_only(
+    monkeypatch: pytest.MonkeyPatch, wire_dir: Path,
+) -> None:
     import importlib.util
 
     monkeypatch.delenv("_X_AMZN_TRACE_ID", raising=False)

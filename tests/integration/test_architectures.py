@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_lambda import ConfigurationError
+from pytest_lambda import Architecture, BackendName, ConfigurationError, FunctionFactory
 from pytest_lambda.config import arch as _arch
 
 docker_only = pytest.mark.parametrize("backend", ["docker"], indirect=True)
@@ -25,7 +25,7 @@ TIMEOUT = 60
 
 
 @pytest.fixture
-def arm64(backend: str) -> str:
+def arm64(backend: BackendName) -> Architecture:
     """Return "arm64" when this host runs arm64 code (natively or emulated); skip otherwise,
     or fail when $PYTEST_LAMBDA_REQUIRE_ARM64 is set."""
     if _arch.host_architecture() != "arm64" and not _arch.emulation_available("arm64"):
@@ -37,7 +37,9 @@ def arm64(backend: str) -> str:
     return "arm64"
 
 
-def test_python_function_on_arm64(lambda_function, functions_dir: Path, arm64: str) -> None:
+def test_python_function_on_arm64(
+    lambda_function: FunctionFactory, functions_dir: Path, arm64: Architecture,
+) -> None:
     fn = lambda_function("app.handler", code=functions_dir / "arch", runtime="python3.13",
                          architecture=arm64, timeout=TIMEOUT)
     assert fn.config.architecture == "arm64"
@@ -46,6 +48,7 @@ def test_python_function_on_arm64(lambda_function, functions_dir: Path, arm64: s
     assert result.payload == {"machine": "aarch64", "python": "3.13", "event": {"n": 1}}
     failed = fn.invoke({"action": "raise", "message": "arm says no"})
     assert failed.function_error == "Unhandled"
+    assert failed.error is not None
     assert failed.error["errorType"] == "ValueError"
     assert failed.error["errorMessage"] == "arm says no"
     assert any("raise ValueError" in line for line in failed.error["stackTrace"])
@@ -53,7 +56,8 @@ def test_python_function_on_arm64(lambda_function, functions_dir: Path, arm64: s
 
 
 def test_arm64_and_host_functions_keep_their_own_environments(
-    lambda_function, functions_dir: Path, arm64: str, backend: str,
+    lambda_function: FunctionFactory, functions_dir: Path, arm64: Architecture,
+    backend: BackendName,
 ) -> None:
     code = functions_dir / "arch"
     on_arm = lambda_function("app.handler", code=code, runtime="python3.13", architecture=arm64,
@@ -64,8 +68,9 @@ def test_arm64_and_host_functions_keep_their_own_environments(
     assert machines == expected
 
 
-def test_custom_runtime_on_arm64(lambda_function, functions_dir: Path, tmp_path: Path,
-                                 arm64: str) -> None:
+def test_custom_runtime_on_arm64(
+    lambda_function: FunctionFactory, functions_dir: Path, tmp_path: Path, arm64: Architecture,
+) -> None:
     code = tmp_path / "code"
     code.mkdir()
     shutil.copy2(functions_dir / "custom" / "bootstrap", code / "bootstrap")
@@ -77,8 +82,9 @@ def test_custom_runtime_on_arm64(lambda_function, functions_dir: Path, tmp_path:
     assert result.payload == {"machine": "aarch64", "received": {"n": 2}}
 
 
-def test_arm64_is_refused_on_the_process_backend(lambda_function, functions_dir: Path,
-                                                  arm64: str) -> None:
+def test_arm64_is_refused_on_the_process_backend(
+    lambda_function: FunctionFactory, functions_dir: Path, arm64: Architecture,
+) -> None:
     if _arch.host_architecture() == "arm64":
         pytest.skip("arm64 is this host's own architecture")
     with pytest.raises(ConfigurationError, match="runs only on the docker backend"):
@@ -86,7 +92,9 @@ def test_arm64_is_refused_on_the_process_backend(lambda_function, functions_dir:
                         architecture=arm64, backend="process")
 
 
-def test_nodejs_on_arm64_is_refused(lambda_function, functions_dir: Path, arm64: str) -> None:
+def test_nodejs_on_arm64_is_refused(
+    lambda_function: FunctionFactory, functions_dir: Path, arm64: Architecture,
+) -> None:
     if _arch.host_architecture() == "arm64":
         pytest.skip("arm64 is this host's own architecture")
     with pytest.raises(ConfigurationError, match="builds nodejs24.x images for this host's"):

@@ -11,12 +11,23 @@ import os
 import socket
 import threading
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
 from moto import mock_aws
+
+from pytest_lambda import (
+    AwsEndpoint,
+    BackendName,
+    Function,
+    FunctionFactory,
+    LambdaService,
+    RuntimeName,
+)
+from pytest_lambda.backends.docker.environment import DockerBackend
 
 # boto3 is the runtime's own (/var/runtime in the images, the pinned copy on the process
 # backend), as in Lambda; loading botocore wants the CPU share of 1 GB.
@@ -26,8 +37,8 @@ PNG = b"\x89PNG\r\n\x1a\nnot really an image"
 
 
 @pytest.fixture
-def services_fn(lambda_function: Any, functions_dir: Path, backend: str,
-                python_runtime: str) -> Any:
+def services_fn(lambda_function: FunctionFactory, functions_dir: Path, backend: BackendName,
+                python_runtime: RuntimeName) -> Function:
     return lambda_function(
         "app.handler", code=functions_dir / "aws_services", runtime=python_runtime,
         backend=backend,
@@ -36,9 +47,12 @@ def services_fn(lambda_function: Any, functions_dir: Path, backend: str,
 
 
 @pytest.fixture
-def probe(lambda_function: Any, functions_dir: Path, backend: str, python_runtime: str) -> Any:
+def probe(
+    lambda_function: FunctionFactory, functions_dir: Path, backend: BackendName,
+    python_runtime: RuntimeName,
+) -> Callable[..., Function]:
     """Make the probe function on the test's backend (options: lambda_function's)."""
-    def make(**options: Any) -> Any:
+    def make(**options: Any) -> Function:
         return lambda_function("app.handler", code=functions_dir / "aws_probe",
                                runtime=python_runtime, backend=backend, timeout=10, **options)
     return make
@@ -71,8 +85,9 @@ def _world(aws: Any) -> dict[str, Any]:
     return {"event": event, "work": work, "notes": notes}
 
 
-def test_a_function_uses_six_services_and_the_test_sees_their_state(services_fn, lambda_aws,
-                                                                   backend):
+def test_a_function_uses_six_services_and_the_test_sees_their_state(
+    services_fn: Function, lambda_aws: AwsEndpoint, backend: BackendName,
+) -> None:
     world = _world(lambda_aws)
     result = services_fn.invoke(world["event"])
     assert result.function_error is None, result.logs
@@ -97,7 +112,9 @@ def test_a_function_uses_six_services_and_the_test_sees_their_state(services_fn,
 
 
 @mock_aws
-def test_code_under_mock_aws_shares_the_functions_state(services_fn, lambda_aws, monkeypatch):
+def test_code_under_mock_aws_shares_the_functions_state(
+    services_fn: Function, lambda_aws: AwsEndpoint, monkeypatch: pytest.MonkeyPatch,
+) -> None:
     # No endpoint: in this process boto3 goes to AWS's own URLs, which mock_aws answers from
     # moto's in-memory state, the one moto's server (and so the function) uses.
     monkeypatch.delenv("AWS_ENDPOINT_URL")
@@ -124,7 +141,9 @@ def test_code_under_mock_aws_shares_the_functions_state(services_fn, lambda_aws,
     assert [t["TopicArn"].rsplit(":", 1)[1] for t in topics] == ["done"]
 
 
-def test_environments_get_role_credentials_and_the_endpoint(probe, backend, lambda_aws):
+def test_environments_get_role_credentials_and_the_endpoint(
+    probe: Callable[..., Function], backend: BackendName, lambda_aws: AwsEndpoint,
+) -> None:
     fn = probe()
     aws = fn.invoke({}).payload["aws"]
     assert aws["AWS_ACCESS_KEY_ID"].startswith("ASIA") and len(aws["AWS_ACCESS_KEY_ID"]) == 20
@@ -134,15 +153,18 @@ def test_environments_get_role_credentials_and_the_endpoint(probe, backend, lamb
     if backend == "process":
         assert endpoint == lambda_aws.endpoint_url
     else:  # the container reaches this machine at its network's gateway
-        gateway = fn._service.backend("docker").network_for(fn.config).gateway
+        docker = fn._service.backend("docker")
+        assert isinstance(docker, DockerBackend)
+        gateway = docker.network_for(fn.config).gateway
         assert endpoint.startswith(f"http://{gateway}:")
     # The same credentials as the test process's, so both sides are one account in moto.
     assert os.environ["AWS_ACCESS_KEY_ID"] == aws["AWS_ACCESS_KEY_ID"]
     assert lambda_aws.account_id == "123456789012"
 
 
-def test_the_hosts_own_aws_credentials_never_reach_an_environment(probe, tmp_path,
-                                                                   monkeypatch):
+def test_the_hosts_own_aws_credentials_never_reach_an_environment(
+    probe: Callable[..., Function], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
     secret = "wJalrXUtnFEMI/K7MDENG/bPxRfiCY" + uuid.uuid4().hex[:10]
     home = tmp_path / "home"
     (home / ".aws").mkdir(parents=True)
@@ -167,18 +189,22 @@ def test_the_hosts_own_aws_credentials_never_reach_an_environment(probe, tmp_pat
     assert result.payload["aws_dir"] is None
 
 
-def test_a_test_may_pass_a_profile_explicitly(probe):
+def test_a_test_may_pass_a_profile_explicitly(probe: Callable[..., Function]) -> None:
     fn = probe(environment={"AWS_PROFILE": "mine"})
     assert fn.invoke({}).payload["aws"]["AWS_PROFILE"] == "mine"
 
 
-def test_each_test_starts_from_an_empty_account_first(services_fn, lambda_aws):
+def test_each_test_starts_from_an_empty_account_first(
+    services_fn: Function, lambda_aws: AwsEndpoint,
+) -> None:
     # Writes through the function and the fixture; the next test must not see any of it.
     lambda_aws.client("s3").create_bucket(Bucket="left-behind")
     lambda_aws.client("sqs").create_queue(QueueName="left-behind")
 
 
-def test_each_test_starts_from_an_empty_account_second(services_fn, lambda_aws):
+def test_each_test_starts_from_an_empty_account_second(
+    services_fn: Function, lambda_aws: AwsEndpoint,
+) -> None:
     assert lambda_aws.client("s3").list_buckets()["Buckets"] == []
     assert "QueueUrls" not in lambda_aws.client("sqs").list_queues()
 
@@ -210,11 +236,15 @@ class _Listener:
 
 @pytest.mark.docker
 @pytest.mark.parametrize("backend", ["docker"], indirect=True)
-def test_a_container_reaches_moto_and_nothing_else_of_the_host(probe, lambda_service):
+def test_a_container_reaches_moto_and_nothing_else_of_the_host(
+    probe: Callable[..., Function], lambda_service: LambdaService,
+) -> None:
     fn = probe()
     endpoint = fn.invoke({}).payload["aws"]["AWS_ENDPOINT_URL"]
     host_port = endpoint.removeprefix("http://")
-    gateway = lambda_service.backend("docker").network_for(fn.config).gateway
+    docker = lambda_service.backend("docker")
+    assert isinstance(docker, DockerBackend)
+    gateway = docker.network_for(fn.config).gateway
     assert host_port.startswith(f"{gateway}:")
     listener = _Listener(gateway)
     try:
@@ -227,16 +257,17 @@ def test_a_container_reaches_moto_and_nothing_else_of_the_host(probe, lambda_ser
         assert " 200 " in reached["received"].splitlines()[0]
     finally:
         listener.close()
-    firewall = lambda_service.backend("docker").firewall
+    firewall = docker.firewall
     assert firewall.active, firewall.reason  # as root with nft, as in CI
-    assert int(host_port.rpartition(":")[2]) in (
-        lambda_service.backend("docker").host_ports.allowed())
+    assert int(host_port.rpartition(":")[2]) in docker.host_ports.allowed()
 
 
 @pytest.mark.docker
 @pytest.mark.parametrize("backend", ["docker"], indirect=True)
-def test_a_nodejs_function_uses_s3_and_lib_dynamodb(lambda_function, functions_dir, backend,
-                                                    lambda_aws):
+def test_a_nodejs_function_uses_s3_and_lib_dynamodb(
+    lambda_function: FunctionFactory, functions_dir: Path, backend: BackendName,
+    lambda_aws: AwsEndpoint,
+) -> None:
     # The SDK for JavaScript v3 is the runtime's own (/var/runtime/node_modules), as in Lambda.
     fn = lambda_function("index.handler", code=functions_dir / "aws_node", runtime="nodejs22.x",
                          backend=backend, memory_size=512, timeout=30)
@@ -256,9 +287,10 @@ def test_a_nodejs_function_uses_s3_and_lib_dynamodb(lambda_function, functions_d
     assert item["Item"]["tags"] == ["node", "v3"]
 
 
-def test_a_service_moto_lacks_is_moto_s_error_at_once_not_a_hang(lambda_function, functions_dir,
-                                                                  backend, python_runtime,
-                                                                  lambda_aws):
+def test_a_service_moto_lacks_is_moto_s_error_at_once_not_a_hang(
+    lambda_function: FunctionFactory, functions_dir: Path, backend: BackendName,
+    python_runtime: RuntimeName, lambda_aws: AwsEndpoint,
+) -> None:
     fn = lambda_function("app.unimplemented", code=functions_dir / "aws_services",
                          runtime=python_runtime, backend=backend, **SERVICES_OPTIONS)
     result = fn.invoke({})
@@ -270,11 +302,14 @@ def test_a_service_moto_lacks_is_moto_s_error_at_once_not_a_hang(lambda_function
 
 @pytest.mark.docker
 @pytest.mark.parametrize("backend", ["docker"], indirect=True)
-def test_an_open_network_function_reaches_moto_on_its_own_gateway(probe, lambda_service,
-                                                                  lambda_aws):
+def test_an_open_network_function_reaches_moto_on_its_own_gateway(
+    probe: Callable[..., Function], lambda_service: LambdaService, lambda_aws: AwsEndpoint,
+) -> None:
     fn = probe(network="open")
     endpoint = fn.invoke({}).payload["aws"]["AWS_ENDPOINT_URL"]
-    gateway = lambda_service.backend("docker").network_for(fn.config).gateway
+    docker = lambda_service.backend("docker")
+    assert isinstance(docker, DockerBackend)
+    gateway = docker.network_for(fn.config).gateway
     assert endpoint.startswith(f"http://{gateway}:")
     lambda_aws.client("s3").create_bucket(Bucket="seen-from-open")
     reached = fn.invoke({"connect": endpoint.removeprefix("http://"),

@@ -18,6 +18,8 @@ from typing import Any
 
 import pytest
 
+from pytest_lambda import BackendName, FunctionFactory, LambdaService
+
 INVOCATIONS = 500
 CONCURRENCY = 4
 OOM_AT = 250
@@ -26,14 +28,18 @@ OOM_AT = 250
 @pytest.mark.slow
 @pytest.mark.docker
 @pytest.mark.parametrize("backend", ["docker"], indirect=True)
-def test_chaos(lambda_function, lambda_service, functions_dir: Path, backend: str, tmp_path,
-               monkeypatch) -> None:
+def test_chaos(
+    lambda_function: FunctionFactory, lambda_service: LambdaService, functions_dir: Path,
+    backend: BackendName, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from pytest_lambda.backends.docker.environment import DockerBackend
     from pytest_lambda.containers.client import LABEL_FUNCTION, LABEL_SESSION
 
     record = tmp_path / "record"
     record.mkdir()
     record.chmod(0o777)
     docker_backend = lambda_service.backend("docker")
+    assert isinstance(docker_backend, DockerBackend)
     api = docker_backend.client.api
     make_host_config = api.create_host_config
 

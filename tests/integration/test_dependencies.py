@@ -9,11 +9,13 @@ python-dateutil (pure Python, with six) and ms (Node.js, pure JavaScript).
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from pytest_lambda import ConfigurationError, Layer
+from pytest_lambda import BackendName, ConfigurationError, Function, FunctionFactory, Layer
 from pytest_lambda.config import arch as _arch
 
 docker_only = pytest.mark.parametrize("backend", ["docker"], indirect=True)
@@ -28,20 +30,22 @@ def deps_dir(functions_dir: Path) -> Path:
 
 
 @pytest.fixture
-def make(lambda_function, backend: str):
+def make(lambda_function: FunctionFactory, backend: BackendName) -> Callable[..., Function]:
     """Return lambda_function on the test's backend (Docker)."""
-    def make(*args, **options):
+    def make(*args: Any, **options: Any) -> Function:
         return lambda_function(*args, backend=backend, **options)
     return make
 
 
-def invoke(fn, event=None):
+def invoke(fn: Function, event: object = None) -> Any:
     result = fn.invoke(event)
     assert result.function_error is None, (result.payload, result.logs)
     return result.payload
 
 
-def test_compiled_wheel_for_python313_on_x86_64(make, deps_dir: Path) -> None:
+def test_compiled_wheel_for_python313_on_x86_64(
+    make: Callable[..., Function], deps_dir: Path,
+) -> None:
     # The host runs another Python (3.11 in CI): its own orjson wheel would not import on 3.13.
     fn = make("app.handler", code=deps_dir / "compiled", runtime="python3.13",
                          requirements="requirements.txt", architecture="x86_64")
@@ -53,7 +57,9 @@ def test_compiled_wheel_for_python313_on_x86_64(make, deps_dir: Path) -> None:
     assert out["orjson_file"] == "/var/task/orjson/__init__.py"
 
 
-def test_compiled_wheel_on_arm64_under_emulation(make, deps_dir: Path) -> None:
+def test_compiled_wheel_on_arm64_under_emulation(
+    make: Callable[..., Function], deps_dir: Path,
+) -> None:
     if _arch.host_architecture() != "arm64" and not _arch.emulation_available("arm64"):
         reason = "no arm64 emulation is registered with binfmt_misc here"
         if os.environ.get(REQUIRE_ARM64):
@@ -66,8 +72,9 @@ def test_compiled_wheel_on_arm64_under_emulation(make, deps_dir: Path) -> None:
                    "python": "3.13", "machine": "aarch64"}
 
 
-def test_the_functions_own_files_win_over_dependencies(make, deps_dir: Path,
-                                                        tmp_path: Path) -> None:
+def test_the_functions_own_files_win_over_dependencies(
+    make: Callable[..., Function], deps_dir: Path, tmp_path: Path,
+) -> None:
     code = tmp_path / "code"
     code.mkdir()
     (code / "app.py").write_text(
@@ -82,7 +89,7 @@ def test_the_functions_own_files_win_over_dependencies(make, deps_dir: Path,
     assert invoke(fn) == "the code wins"
 
 
-def test_same_requirements_share_one_build(make, deps_dir: Path,
+def test_same_requirements_share_one_build(make: Callable[..., Function], deps_dir: Path,
                                            tmp_path: Path) -> None:
     first = make("app.handler", code=deps_dir / "compiled", runtime="python3.13",
                             requirements=True)
@@ -93,13 +100,17 @@ def test_same_requirements_share_one_build(make, deps_dir: Path,
                                             .read_text())
     second = make("app.handler", code=other, runtime="python3.13", requirements=True)
     assert first.config.code_dir != second.config.code_dir
+    assert first.config.code_dir is not None
     orjson_first = first.config.code_dir / "orjson" / "__init__.py"
+    assert second.config.code_dir is not None
     orjson_second = second.config.code_dir / "orjson" / "__init__.py"
     # Both trees link the one build's files.
     assert orjson_first.stat().st_ino == orjson_second.stat().st_ino
 
 
-def test_source_distribution_built_in_the_build_image(make, deps_dir: Path) -> None:
+def test_source_distribution_built_in_the_build_image(
+    make: Callable[..., Function], deps_dir: Path,
+) -> None:
     fn = make("app.handler", code=deps_dir / "source", runtime="python3.13",
                          requirements=True)
     out = invoke(fn)
@@ -109,7 +120,7 @@ def test_source_distribution_built_in_the_build_image(make, deps_dir: Path) -> N
     assert out["python"] == "3.13"
 
 
-def test_layer_with_its_own_requirements(make, deps_dir: Path) -> None:
+def test_layer_with_its_own_requirements(make: Callable[..., Function], deps_dir: Path) -> None:
     layer = Layer(deps_dir / "layer", requirements="requirements.txt")
     fn = make("app.handler", code=deps_dir / "layer_fn", runtime="python3.13",
                          layers=[layer])
@@ -117,20 +128,22 @@ def test_layer_with_its_own_requirements(make, deps_dir: Path) -> None:
     assert out == {"parsed": "2024-02-29T12:00:00+00:00",
                    "dateutil_file": "/opt/python/dateutil/__init__.py"}
     # The layer's own files stay where they were.
+    assert fn.config.opt_dir is not None
     assert (fn.config.opt_dir / "python" / "layer_mark.py").is_file()
 
 
-def test_nodejs_function_with_a_package_lock(make, deps_dir: Path) -> None:
+def test_nodejs_function_with_a_package_lock(make: Callable[..., Function], deps_dir: Path) -> None:
     fn = make("index.handler", code=deps_dir / "node", runtime="nodejs22.x",
                          requirements="package.json")
     out = invoke(fn)
     assert out == {"twoDays": 172800000, "msVersion": "2.1.3",
                    "resolved": "/var/task/node_modules/ms/index.js"}
     # Production dependencies only: the lock's dev dependency is not installed.
+    assert fn.config.code_dir is not None
     assert not (fn.config.code_dir / "node_modules" / "is-number").exists()
 
 
-def test_a_requirement_that_does_not_exist(make, tmp_path: Path) -> None:
+def test_a_requirement_that_does_not_exist(make: Callable[..., Function], tmp_path: Path) -> None:
     (tmp_path / "app.py").write_text("def handler(event, context):\n    return 1\n")
     (tmp_path / "requirements.txt").write_text("pytest-lambda-no-such-package-3f9c==1.0\n")
     with pytest.raises(ConfigurationError) as info:
@@ -144,14 +157,14 @@ def test_a_requirement_that_does_not_exist(make, tmp_path: Path) -> None:
         in message
 
 
-def test_a_missing_requirements_file(make, deps_dir: Path) -> None:
+def test_a_missing_requirements_file(make: Callable[..., Function], deps_dir: Path) -> None:
     with pytest.raises(ConfigurationError, match="requirements file .*nope.txt.* does not exist"):
         make("app.handler", code=deps_dir / "compiled", runtime="python3.13",
                         requirements="nope.txt")
 
 
 def test_a_second_session_rebuilds_nothing(pytester: pytest.Pytester, tmp_path: Path,
-                                           wheel_index: Path, backend: str) -> None:
+                                           wheel_index: Path, backend: BackendName) -> None:
     # A local wheel and --no-index: the sessions need no package index.
     code = tmp_path / "fn"
     code.mkdir()
@@ -189,7 +202,9 @@ def test_a_second_session_rebuilds_nothing(pytester: pytest.Pytester, tmp_path: 
     assert "installing" not in second.stdout.str()
 
 
-def test_nodejs_native_addon_built_in_the_build_image(make, deps_dir: Path) -> None:
+def test_nodejs_native_addon_built_in_the_build_image(
+    make: Callable[..., Function], deps_dir: Path,
+) -> None:
     # tiny-addon is a local tarball whose binding.gyp node-gyp compiles: for nodejs22.x's own
     # Node.js, in its build image, with no network.
     fn = make("index.handler", code=deps_dir / "node_native", runtime="nodejs22.x",
@@ -197,5 +212,6 @@ def test_nodejs_native_addon_built_in_the_build_image(make, deps_dir: Path) -> N
     out = invoke(fn)
     assert out == {"answer": 42, "machine": {"x86_64": "x86_64", "arm64": "aarch64"}[
         _arch.host_architecture()], "node": "22"}
+    assert fn.config.code_dir is not None
     addon = fn.config.code_dir / "node_modules" / "tiny-addon" / "build" / "Release"
     assert (addon / "tiny_addon.node").is_file()

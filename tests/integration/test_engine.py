@@ -9,10 +9,12 @@ from pathlib import Path
 
 import pytest
 
+from pytest_lambda import BackendName, RuntimeName
+
 FUNCTIONS = Path(__file__).resolve().parents[1] / "functions"
 
 
-def test_the_engine_runs_in_a_plain_script(backend: str, python_runtime: str,
+def test_the_engine_runs_in_a_plain_script(backend: BackendName, python_runtime: RuntimeName,
                                            tmp_path: Path) -> None:
     runtime = python_runtime
     script = tmp_path / "run.py"
@@ -31,8 +33,9 @@ def test_the_engine_runs_in_a_plain_script(backend: str, python_runtime: str,
     assert done.stdout.strip().splitlines()[-1] == "hi script None"
 
 
-def test_a_module_scoped_fixture_makes_a_function_once(pytester: pytest.Pytester,
-                                                        backend: str, python_runtime: str) -> None:
+def test_a_module_scoped_fixture_makes_a_function_once(
+    pytester: pytest.Pytester, backend: BackendName, python_runtime: RuntimeName,
+) -> None:
     runtime = python_runtime
     pytester.makepyfile(f"""
         import pytest

@@ -16,13 +16,15 @@ import re
 import shutil
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-RUNTIME = "python3.13"
+from pytest_lambda import BackendName, Function, FunctionFactory, RuntimeName
+
+RUNTIME: RuntimeName = "python3.13"
 WAIT = 20.0  # seconds a collector waits for a delivery before the test fails
 
 
@@ -61,7 +63,7 @@ class Collector:
 
 
 @pytest.fixture
-def layer(functions_dir: Path, backend: str, tmp_path: Path) -> Path:
+def layer(functions_dir: Path, backend: BackendName, tmp_path: Path) -> Path:
     source = functions_dir / "extensions" / "layer"
     if backend == "docker":
         return source
@@ -73,7 +75,7 @@ def layer(functions_dir: Path, backend: str, tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def collector(backend: str, request: pytest.FixtureRequest) -> Iterator[Collector]:
+def collector(backend: BackendName, request: pytest.FixtureRequest) -> Iterator[Collector]:
     docker = None
     if backend == "docker":
         docker = request.getfixturevalue("lambda_service_docker").backend("docker")
@@ -99,7 +101,7 @@ def lambda_service_docker(pytestconfig: pytest.Config, client: Any) -> Any:
 
 @pytest.fixture
 def make_fn(lambda_function: Any, functions_dir: Path, layer: Path, collector: Collector,
-            backend: str, python_runtime: str) -> Any:
+            backend: BackendName, python_runtime: RuntimeName) -> Any:
     # On the host, the recorder cannot listen on sandbox.localdomain (only the container has it).
     listen = {"EXT_LISTEN_HOST": "127.0.0.1"} if backend == "process" else {}
 
@@ -121,7 +123,9 @@ def events_in(logs: str) -> list[dict[str, Any]]:
     return [json.loads(text) for text in recorder_lines(logs, "event")]
 
 
-def test_lifecycle_register_invoke_shutdown(make_fn, collector, backend):
+def test_lifecycle_register_invoke_shutdown(
+    make_fn: Callable[..., Function], collector: Collector, backend: BackendName,
+) -> None:
     fn = make_fn()
     trace = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=0"
     first = fn.invoke({}, trace_id=trace)
@@ -165,7 +169,7 @@ def test_lifecycle_register_invoke_shutdown(make_fn, collector, backend):
     assert isinstance(shutdown["deadlineMs"], int)
 
 
-def test_an_extension_holding_the_invoke_delays_its_end(make_fn):
+def test_an_extension_holding_the_invoke_delays_its_end(make_fn: Callable[..., Function]) -> None:
     fn = make_fn(EXT_HOLD_MS="300")
     result = fn.invoke({})
     assert result.function_error is None, result.logs
@@ -178,7 +182,9 @@ def test_an_extension_holding_the_invoke_delays_its_end(make_fn):
     assert handled < end
 
 
-def test_an_extension_holding_the_invoke_past_the_timeout_times_it_out(make_fn, collector):
+def test_an_extension_holding_the_invoke_past_the_timeout_times_it_out(
+    make_fn: Callable[..., Function], collector: Collector,
+) -> None:
     fn = make_fn(EXT_HOLD_MS="1500", timeout=1)  # it asks for SHUTDOWN in time
     result = fn.invoke({})
     assert result.function_error == "Unhandled"
@@ -190,7 +196,9 @@ def test_an_extension_holding_the_invoke_past_the_timeout_times_it_out(make_fn, 
     assert fn.invoke({}).cold_start  # the timed-out environment is gone
 
 
-def test_a_runtime_crash_shuts_the_extensions_down_with_failure(make_fn, collector):
+def test_a_runtime_crash_shuts_the_extensions_down_with_failure(
+    make_fn: Callable[..., Function], collector: Collector,
+) -> None:
     fn = make_fn()
     result = fn.invoke({"crash": True})
     assert result.payload["errorType"] == "Runtime.ExitError"
@@ -200,7 +208,7 @@ def test_a_runtime_crash_shuts_the_extensions_down_with_failure(make_fn, collect
     assert shutdown["shutdownReason"] == "failure"
 
 
-def test_an_extension_init_error_fails_the_init(make_fn):
+def test_an_extension_init_error_fails_the_init(make_fn: Callable[..., Function]) -> None:
     fn = make_fn(EXT_MODE="init_error")
     result = fn.invoke({})
     assert result.function_error == "Unhandled"
@@ -210,7 +218,7 @@ def test_an_extension_init_error_fails_the_init(make_fn):
     assert "[function] handling" not in result.logs  # the runtime never ran
 
 
-def test_an_extension_that_exits_during_init_is_a_crash(make_fn):
+def test_an_extension_that_exits_during_init_is_a_crash(make_fn: Callable[..., Function]) -> None:
     fn = make_fn(EXT_MODE="crash")
     result = fn.invoke({})
     assert result.function_error == "Unhandled"
@@ -220,7 +228,9 @@ def test_an_extension_that_exits_during_init_is_a_crash(make_fn):
     assert "[recorder] crashing" in result.logs
 
 
-def test_the_disable_file_disables_extensions(make_fn, layer, tmp_path):
+def test_the_disable_file_disables_extensions(
+    make_fn: Callable[..., Function], layer: Path, tmp_path: Path,
+) -> None:
     off = tmp_path / "off"
     off.mkdir()
     (off / "disable-extensions-jwigqn8j").write_text("")
@@ -229,7 +239,9 @@ def test_the_disable_file_disables_extensions(make_fn, layer, tmp_path):
     assert "[recorder]" not in result.logs
 
 
-def test_a_directory_in_extensions_is_not_started(make_fn, layer, tmp_path):
+def test_a_directory_in_extensions_is_not_started(
+    make_fn: Callable[..., Function], layer: Path, tmp_path: Path,
+) -> None:
     other = tmp_path / "other"
     shutil.copytree(layer, other)
     (other / "extensions" / "recorder").unlink()
@@ -239,7 +251,9 @@ def test_a_directory_in_extensions_is_not_started(make_fn, layer, tmp_path):
     assert "[recorder]" not in result.logs
 
 
-def test_telemetry_subscriber_gets_function_logs_and_platform_events(make_fn, collector):
+def test_telemetry_subscriber_gets_function_logs_and_platform_events(
+    make_fn: Callable[..., Function], collector: Collector,
+) -> None:
     fn = make_fn(EXT_TELEMETRY="1")
     result = fn.invoke({})
     assert result.function_error is None, result.logs
@@ -297,7 +311,9 @@ def _alive(pid: int) -> bool:
 
 
 @pytest.mark.parametrize("backend", ["process"], indirect=True)
-def test_process_teardown_kills_the_extensions_and_their_children(make_fn):
+def test_process_teardown_kills_the_extensions_and_their_children(
+    make_fn: Callable[..., Function],
+) -> None:
     fn = make_fn(EXT_CHILD="1", EXT_EVENTS="INVOKE")  # no SHUTDOWN: it runs until it is killed
     result = fn.invoke({})
     assert result.function_error is None, result.logs
@@ -313,7 +329,9 @@ def test_process_teardown_kills_the_extensions_and_their_children(make_fn):
 
 @pytest.mark.parametrize("backend", ["process"], indirect=True)
 def test_process_extension_whose_interpreter_is_missing_fails_the_init(
-        lambda_function, functions_dir, backend, python_runtime):
+    lambda_function: FunctionFactory, functions_dir: Path, backend: BackendName,
+    python_runtime: RuntimeName,
+) -> None:
     fn = lambda_function(
         "app.handler", code=functions_dir / "extensions" / "fn", runtime=python_runtime,
         backend=backend, layers=[functions_dir / "extensions" / "layer"],  # #!/var/lang/bin/...

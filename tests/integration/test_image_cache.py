@@ -41,7 +41,9 @@ def test_save_then_load_restores_a_missing_image(client: Any, own_tag: str,
     (tarball,) = directory.iterdir()
     assert _image_cache.tag_of(tarball) == own_tag
     with tarfile.open(tarball) as tar:
-        manifest = json.load(tar.extractfile("manifest.json"))  # type: ignore[arg-type]
+        member = tar.extractfile("manifest.json")
+        assert member is not None
+        manifest = json.load(member)
     assert [own_tag] in [entry["RepoTags"] for entry in manifest]
     # Saved already: not written again.
     assert _image_cache.save(client, [own_tag], directory, said.append) == []

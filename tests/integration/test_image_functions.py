@@ -10,11 +10,11 @@ import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
-from pytest_lambda import ConfigurationError
+from pytest_lambda import Architecture, BackendName, ConfigurationError, FunctionFactory
 from pytest_lambda.config import arch as _arch
 from pytest_lambda.images import resolve as image_resolve
 
@@ -68,7 +68,9 @@ def image(client: Any, base_image: str, user_images: list[str],
     return tag
 
 
-def test_runs_the_images_command_in_its_working_directory(backend, lambda_function, image):
+def test_runs_the_images_command_in_its_working_directory(
+    backend: BackendName, lambda_function: FunctionFactory, image: str,
+) -> None:
     fn = lambda_function(image=image, memory_size=256, timeout=5)
     assert fn.config.runtime is None and fn.config.code_dir is None
     result = fn.invoke({})
@@ -92,10 +94,13 @@ def test_runs_the_images_command_in_its_working_directory(backend, lambda_functi
     assert image in repr(fn)
 
 
-def test_errors_and_timeouts_are_lambdas(backend, lambda_function, image):
+def test_errors_and_timeouts_are_lambdas(
+    backend: BackendName, lambda_function: FunctionFactory, image: str,
+) -> None:
     fn = lambda_function(image=image, timeout=1)
     failed = fn.invoke({"action": "raise", "message": "no good"})
     assert failed.function_error == "Unhandled"
+    assert failed.error is not None
     assert failed.error["errorType"] == "RuntimeError"
     assert failed.error["errorMessage"] == "no good"
     timed_out = fn.invoke({"action": "sleep", "seconds": 30})
@@ -108,7 +113,9 @@ def test_errors_and_timeouts_are_lambdas(backend, lambda_function, image):
     assert after.cold_start and after.function_error is None
 
 
-def test_image_config_overrides(backend, lambda_function, image):
+def test_image_config_overrides(
+    backend: BackendName, lambda_function: FunctionFactory, image: str,
+) -> None:
     assert lambda_function("app.other", image=image).invoke({}).payload == {
         "handler": "app.other", "cwd": "/var/task"}
     assert lambda_function(image=image, command=["app.other"]).invoke({}).payload[
@@ -122,8 +129,10 @@ def test_image_config_overrides(backend, lambda_function, image):
     assert wrapped.payload["handler"] == "app.handler"  # the image's CMD still follows
 
 
-def test_extensions_inside_the_image_are_started(backend, lambda_function, client,
-                                                base_image, user_images, tmp_path):
+def test_extensions_inside_the_image_are_started(
+    backend: BackendName, lambda_function: FunctionFactory, client: Any, base_image: str,
+    user_images: list[str], tmp_path: Path,
+) -> None:
     context = tmp_path / "context"
     (context / "extensions").mkdir(parents=True)
     shutil.copy(FUNCTIONS / "extensions" / "fn" / "app.py", context / "app.py")
@@ -144,8 +153,10 @@ def test_extensions_inside_the_image_are_started(backend, lambda_function, clien
     assert f'"requestId": "{result.request_id}"' in result.logs  # its INVOKE event
 
 
-def test_a_rebuilt_tag_is_a_new_function(backend, lambda_function, client, base_image,
-                                        user_images, functions_dir, tmp_path):
+def test_a_rebuilt_tag_is_a_new_function(
+    backend: BackendName, lambda_function: FunctionFactory, client: Any, base_image: str,
+    user_images: list[str], functions_dir: Path, tmp_path: Path,
+) -> None:
     tag = f"pytest-lambda-test/image-fn:{uuid.uuid4().hex[:12]}"
     _build(client, base_image, tag, functions_dir, tmp_path, user_images, marker="one")
     first = lambda_function(image=tag)
@@ -158,8 +169,10 @@ def test_a_rebuilt_tag_is_a_new_function(backend, lambda_function, client, base_
     assert result.cold_start and result.payload["marker"] == "two"
 
 
-def test_bad_image_functions_are_refused(backend, lambda_function, image, client, base_image,
-                                         user_images, functions_dir, tmp_path):
+def test_bad_image_functions_are_refused(
+    backend: BackendName, lambda_function: FunctionFactory, image: str, client: Any,
+    base_image: str, user_images: list[str], functions_dir: Path, tmp_path: Path,
+) -> None:
     with pytest.raises(ConfigurationError, match="is not in the local Docker engine.*never pulls"):
         lambda_function(image="pytest-lambda-test/no-such-image:1")
     with pytest.raises(ConfigurationError, match="could not look up image 'Not A Name!'"):
@@ -189,12 +202,14 @@ def test_bad_image_functions_are_refused(backend, lambda_function, image, client
         lambda_function(image=bare)
 
 
-def test_code_for_the_other_architecture_on_this_host(backend, lambda_function, functions_dir,
-                                                      monkeypatch, tmp_path):
-    host = _arch.host_architecture()
-    other = "arm64" if host == "x86_64" else "x86_64"
+def test_code_for_the_other_architecture_on_this_host(
+    backend: BackendName, lambda_function: FunctionFactory, functions_dir: Path,
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+) -> None:
+    host = cast(Architecture, _arch.host_architecture())
+    other: Architecture = "arm64" if host == "x86_64" else "x86_64"
     # As on a host without emulation: binfmt_misc has no handler for the other architecture.
-    monkeypatch.setattr(_arch.require_host_can_run, "__defaults__", (tmp_path / "no-binfmt",))
+    monkeypatch.setattr(_arch, "BINFMT_DIR", tmp_path / "no-binfmt")
     with pytest.raises(ConfigurationError,
                        match=f"no {other} emulation is registered with binfmt_misc.*apt-get "
                              f"install qemu-user-static"):

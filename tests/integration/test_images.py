@@ -18,14 +18,14 @@ from typing import Any
 
 import pytest
 
+from pytest_lambda import ConfigurationError, ImageBuildError, RuntimeName
 from pytest_lambda.config.runtimes import RUNTIMES, get_runtime
-from pytest_lambda.errors import ConfigurationError, ImageBuildError
 from pytest_lambda.images import build as image_build
 from pytest_lambda.images import command as image_command
 from pytest_lambda.images import debian, recipes
 from pytest_lambda.images import resolve as image_resolve
 
-RUNTIME = "python3.13"
+RUNTIME: RuntimeName = "python3.13"
 OFFICIAL = get_runtime(RUNTIME).official_image
 
 

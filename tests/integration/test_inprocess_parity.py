@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from pytest_lambda import InvokeResult, invoke_handler
+from pytest_lambda import BackendName, FunctionFactory, InvokeResult, RuntimeName, invoke_handler
 
 PARITY = Path(__file__).resolve().parent.parent / "functions" / "parity"
 
@@ -74,8 +74,9 @@ def _comparable(result: InvokeResult) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("case", list(CASES))
-def test_in_process_and_container_results_agree(case, backend, lambda_function,
-                                                python_runtime):
+def test_in_process_and_container_results_agree(
+    case: str, backend: BackendName, lambda_function: FunctionFactory, python_runtime: RuntimeName,
+) -> None:
     event = CASES[case]
     fn = lambda_function("app.handler", code=PARITY, runtime=python_runtime, backend=backend,
                          timeout=1, memory_size=256, name="parity")
@@ -84,8 +85,11 @@ def test_in_process_and_container_results_agree(case, backend, lambda_function,
                                 function_name="parity")
     assert _comparable(in_process) == _comparable(in_container)
     if case == "unserialisable":
+        assert in_process.error is not None
         assert in_process.error["errorType"] == "Runtime.MarshalError"
     if case == "exception":
+        assert in_process.error is not None
         assert in_process.error["errorType"] == "KeyError"
+        assert in_container.error is not None
         assert re.match(r"  File \".*app\.py\", line \d+, in handler\n",
                         in_container.error["stackTrace"][0])

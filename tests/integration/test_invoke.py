@@ -9,11 +9,21 @@ from pathlib import Path
 import pytest
 
 import pytest_lambda
-from pytest_lambda import InvalidRequestContentException, RequestTooLargeException
+from pytest_lambda import (
+    BackendName,
+    Function,
+    FunctionFactory,
+    InvalidRequestContentException,
+    LambdaService,
+    RequestTooLargeException,
+    RuntimeName,
+)
 
 
 @pytest.fixture
-def probe(lambda_function, functions_dir: Path, target: tuple[str, str]):
+def probe(
+    lambda_function: FunctionFactory, functions_dir: Path, target: tuple[BackendName, RuntimeName],
+) -> Function:
     backend, runtime = target
     return lambda_function(
         "app.handler",
@@ -26,7 +36,10 @@ def probe(lambda_function, functions_dir: Path, target: tuple[str, str]):
     )
 
 
-def test_hello_example(lambda_function, functions_dir, backend, python_runtime):
+def test_hello_example(
+    lambda_function: FunctionFactory, functions_dir: Path, backend: BackendName,
+    python_runtime: RuntimeName,
+) -> None:
     fn = lambda_function(
         "app.handler", code=functions_dir / "hello", runtime=python_runtime, memory_size=256,
         timeout=5, environment={"GREETING": "hi"}, backend=backend,
@@ -37,7 +50,9 @@ def test_hello_example(lambda_function, functions_dir, backend, python_runtime):
     assert result.status_code == 200
 
 
-def test_success_reports_lambda_figures(probe, target):
+def test_success_reports_lambda_figures(
+    probe: Function, target: tuple[BackendName, RuntimeName],
+) -> None:
     probe.reset()
     result = probe.invoke({"hello": "world"})
     assert result.function_error is None and result.error is None
@@ -66,7 +81,9 @@ def test_success_reports_lambda_figures(probe, target):
     assert "Init Duration" not in warm.logs
 
 
-def test_environment_variables_are_lambdas(probe, target):
+def test_environment_variables_are_lambdas(
+    probe: Function, target: tuple[BackendName, RuntimeName],
+) -> None:
     backend, runtime = target
     payload = probe.invoke({}).payload
     env = payload["env"]
@@ -111,7 +128,7 @@ def test_environment_variables_are_lambdas(probe, target):
         assert payload["cwd"] == env["LAMBDA_TASK_ROOT"]
 
 
-def test_handler_exception_is_the_runtimes_error_document(probe):
+def test_handler_exception_is_the_runtimes_error_document(probe: Function) -> None:
     result = probe.invoke({"action": "raise", "message": "kaput"})
     assert result.function_error == "Unhandled"
     assert result.status_code == 200
@@ -126,7 +143,7 @@ def test_handler_exception_is_the_runtimes_error_document(probe):
     assert not probe.invoke({}).cold_start
 
 
-def test_client_context_reaches_the_function(probe):
+def test_client_context_reaches_the_function(probe: Function) -> None:
     cc = {
         "custom": {"tenant": "acme"},
         "env": {"platform": "test"},
@@ -142,12 +159,12 @@ def test_client_context_reaches_the_function(probe):
     assert probe.invoke({}).payload["context"]["client_context"] is None
 
 
-def test_remaining_time_counts_down_from_the_timeout(probe):
+def test_remaining_time_counts_down_from_the_timeout(probe: Function) -> None:
     remaining = probe.invoke({}).payload["remaining_ms"]
     assert 4000 < remaining <= 5000
 
 
-def test_logs_hold_only_their_invocations_lines(probe):
+def test_logs_hold_only_their_invocations_lines(probe: Function) -> None:
     probe.invoke({})
     first = probe.invoke({"action": "print", "lines": ["one", "two"], "stderr": "err-1"})
     second = probe.invoke({"action": "print", "lines": ["three"], "stderr": "err-2"})
@@ -160,13 +177,13 @@ def test_logs_hold_only_their_invocations_lines(probe):
     assert second.logs.splitlines()[1:3] == ["three", "err-2"]
 
 
-def test_bytes_are_sent_as_they_are(probe):
+def test_bytes_are_sent_as_they_are(probe: Function) -> None:
     assert probe.invoke(b'{"raw": [1, 2]}').payload["event"] == {"raw": [1, 2]}
     assert probe.invoke(b'"just a string"').payload["event"] == "just a string"
     assert probe.invoke().payload["event"] == {}
 
 
-def test_invoke_errors_are_raised_with_lambdas_codes(probe):
+def test_invoke_errors_are_raised_with_lambdas_codes(probe: Function) -> None:
     with pytest.raises(InvalidRequestContentException) as bad:
         probe.invoke(b"not json")
     assert bad.value.error_type == "InvalidRequestContentException"
@@ -176,7 +193,7 @@ def test_invoke_errors_are_raised_with_lambdas_codes(probe):
     assert isinstance(big.value, pytest_lambda.InvokeError)
 
 
-def test_runtime_exit_replaces_the_environment(probe):
+def test_runtime_exit_replaces_the_environment(probe: Function) -> None:
     probe.invoke({})
     crashed = probe.invoke({"action": "exit", "code": 3})
     assert crashed.function_error == "Unhandled"
@@ -189,9 +206,10 @@ def test_runtime_exit_replaces_the_environment(probe):
     assert after.cold_start and after.function_error is None
 
 
-def test_concurrent_invocations_get_their_own_environments(lambda_function, functions_dir,
-                                                           backend, lambda_service,
-                                                           python_runtime):
+def test_concurrent_invocations_get_their_own_environments(
+    lambda_function: FunctionFactory, functions_dir: Path, backend: BackendName,
+    lambda_service: LambdaService, python_runtime: RuntimeName,
+) -> None:
     fn = lambda_function("app.handler", code=functions_dir / "probe", runtime=python_runtime,
                          backend=backend, timeout=10, name=f"concurrent-{backend}")
     fn.reset()

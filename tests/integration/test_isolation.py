@@ -12,9 +12,12 @@ import sys
 import threading
 import time
 import uuid
+from pathlib import Path
 from typing import Any
 
 import pytest
+
+from pytest_lambda import BackendName, FunctionFactory, LambdaService
 
 PING = b"GET /2018-06-01/ping HTTP/1.1\r\nHost: attacker\r\n\r\n"
 NEXT = b"GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\nHost: attacker\r\n\r\n"
@@ -75,7 +78,9 @@ def _steal(address: str, stolen: list[bytes], ready: threading.Event) -> None:
         ready.set()
 
 
-def _netprobe(lambda_function: Any, functions_dir: Any, backend: str, **options: Any) -> Any:
+def _netprobe(
+    lambda_function: Any, functions_dir: Any, backend: BackendName, **options: Any,
+) -> Any:
     # The process backend runs a Python runtime on the host's interpreter of its version.
     runtime = "python3.13" if backend == "docker" else "python{}.{}".format(*sys.version_info[:2])
     return lambda_function("app.handler", code=functions_dir / "netprobe", runtime=runtime,
@@ -106,8 +111,9 @@ def _gateway(lambda_service: Any, fn: Any) -> str:
     return str(lambda_service.backend("docker").network_for(fn.config).gateway)
 
 
-def test_a_host_process_cannot_use_a_functions_runtime_api(lambda_function, functions_dir,
-                                                            backend):
+def test_a_host_process_cannot_use_a_functions_runtime_api(
+    lambda_function: FunctionFactory, functions_dir: Path, backend: BackendName,
+) -> None:
     fn = _netprobe(lambda_function, functions_dir, backend, environment={"ROLE": "victim"})
     address = fn.invoke({}).payload["runtime_api"]
     # The environment is warm: its runtime waits in /next on `address`.
@@ -128,8 +134,9 @@ def test_a_host_process_cannot_use_a_functions_runtime_api(lambda_function, func
     assert result.payload == {"runtime_api": address}
 
 
-def test_a_sibling_function_cannot_use_another_functions_runtime_api(lambda_function,
-                                                                     functions_dir, backend):
+def test_a_sibling_function_cannot_use_another_functions_runtime_api(
+    lambda_function: FunctionFactory, functions_dir: Path, backend: BackendName,
+) -> None:
     victim = _netprobe(lambda_function, functions_dir, backend, environment={"ROLE": "b"})
     thief = _netprobe(lambda_function, functions_dir, backend, environment={"ROLE": "a"})
     address = victim.invoke({}).payload["runtime_api"]
@@ -144,12 +151,17 @@ def test_a_sibling_function_cannot_use_another_functions_runtime_api(lambda_func
 
 @pytest.mark.docker
 def test_a_container_on_another_network_cannot_use_a_functions_runtime_api(
-        lambda_function, functions_dir, lambda_service):
+    lambda_function: FunctionFactory, functions_dir: Path, lambda_service: LambdaService,
+) -> None:
     from pytest_lambda.containers.client import get_client
 
     fn = _netprobe(lambda_function, functions_dir, "docker")
     address = fn.invoke({}).payload["runtime_api"]
-    image = lambda_service.backend("docker").image_for("python3.13").tag
+    from pytest_lambda.backends.docker.environment import DockerBackend
+
+    docker = lambda_service.backend("docker")
+    assert isinstance(docker, DockerBackend)
+    image = docker.image_for("python3.13").tag
     for host, port in _targets(fn, address):
         # A connection the engine drops hangs: the probe gives up after 6 s either way.
         script = (f"trap '' PIPE; ( exec 3<>/dev/tcp/{host}/{port} && "
@@ -165,7 +177,9 @@ def test_a_container_on_another_network_cannot_use_a_functions_runtime_api(
     assert fn.invoke({}).function_error is None
 
 
-def test_3000_idle_connections_do_not_stop_a_function(lambda_function, functions_dir, backend):
+def test_3000_idle_connections_do_not_stop_a_function(
+    lambda_function: FunctionFactory, functions_dir: Path, backend: BackendName,
+) -> None:
     fn = _netprobe(lambda_function, functions_dir, backend, environment={"ROLE": "idle"})
     address = fn.invoke({}).payload["runtime_api"]
     host, port = _targets(fn, address)[0]
@@ -214,8 +228,9 @@ class _Listener:
 
 
 @pytest.mark.docker
-def test_a_function_cannot_reach_the_hosts_other_listeners(lambda_function, functions_dir,
-                                                            lambda_service):
+def test_a_function_cannot_reach_the_hosts_other_listeners(
+    lambda_function: FunctionFactory, functions_dir: Path, lambda_service: LambdaService,
+) -> None:
     fn = _netprobe(lambda_function, functions_dir, "docker")
     fn.invoke({})
     gateway = _gateway(lambda_service, fn)
@@ -235,8 +250,9 @@ def test_a_function_cannot_reach_the_hosts_other_listeners(lambda_function, func
 
 
 @pytest.mark.docker
-def test_an_open_network_function_reaches_host_listeners(lambda_function, functions_dir,
-                                                        lambda_service):
+def test_an_open_network_function_reaches_host_listeners(
+    lambda_function: FunctionFactory, functions_dir: Path, lambda_service: LambdaService,
+) -> None:
     fn = _netprobe(lambda_function, functions_dir, "docker", network="open")
     fn.invoke({})
     gateway = _gateway(lambda_service, fn)
@@ -249,7 +265,9 @@ def test_an_open_network_function_reaches_host_listeners(lambda_function, functi
         listener.close()
 
 
-def test_payloads_stay_json(lambda_function, functions_dir, backend):
+def test_payloads_stay_json(
+    lambda_function: FunctionFactory, functions_dir: Path, backend: BackendName,
+) -> None:
     """The probe's own contract, so a broken probe cannot make the tests above pass."""
     fn = _netprobe(lambda_function, functions_dir, backend, environment={"ROLE": "idle"})
     listener = _Listener("127.0.0.1")
@@ -266,13 +284,13 @@ def test_payloads_stay_json(lambda_function, functions_dir, backend):
 
 
 @pytest.mark.docker
-def test_published_connect_works_when_containers_cannot_reach_the_host(functions_dir):
+def test_published_connect_works_when_containers_cannot_reach_the_host(functions_dir: Path) -> None:
     """The VM case: nothing the container sends reaches the test host (the plugin's firewall
     with no allowed port drops it all), and functions still run, through tunnels the host
     opens into the container."""
+    from pytest_lambda import LambdaService
     from pytest_lambda.backends.docker.environment import DockerBackend
     from pytest_lambda.service.build import build_config
-    from pytest_lambda.service.service import LambdaService
 
     made: list[DockerBackend] = []
 

@@ -13,15 +13,18 @@ import stat
 import subprocess
 import sys
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from pytest_lambda import ConfigurationError
+from pytest_lambda import BackendName, ConfigurationError, Function, FunctionFactory, RuntimeName
+from pytest_lambda.config.function import FunctionConfig
 from pytest_lambda.service.build import build_config
 
 docker_only = pytest.mark.parametrize("backend", ["docker"], indirect=True)
-RUNTIME = "python3.13"
+RUNTIME: RuntimeName = "python3.13"
 
 
 @pytest.fixture
@@ -30,19 +33,22 @@ def layers_dir(functions_dir: Path) -> Path:
 
 
 @pytest.fixture
-def make_fn(lambda_function, layers_dir: Path, backend: str, python_runtime: str):
-    def make(layers, **options):
+def make_fn(
+    lambda_function: FunctionFactory, layers_dir: Path, backend: BackendName,
+    python_runtime: RuntimeName,
+) -> Callable[..., Function]:
+    def make(layers: list[Path], **options: Any) -> Function:
         return lambda_function("app.handler", code=layers_dir / "fn", runtime=python_runtime,
                                backend=backend, layers=layers, **options)
     return make
 
 
-def opt(fn, backend: str) -> str:
+def opt(fn: Function, backend: BackendName) -> str:
     """Return where the function sees /opt: /opt itself, or the merged tree on process."""
     return "/opt" if backend == "docker" else str(fn.config.opt_dir)
 
 
-def python_version(backend: str) -> str:
+def python_version(backend: BackendName) -> str:
     """Return the runtime `make_fn` uses on `backend` (the `python_runtime` fixture's rule)."""
     from pytest_lambda.backends.process import find_python
 
@@ -51,7 +57,7 @@ def python_version(backend: str) -> str:
     return "python{}.{}".format(*sys.version_info[:2])
 
 
-def invoke(fn, event):
+def invoke(fn: Function, event: dict[str, Any]) -> Any:
     result = fn.invoke(event)
     assert result.function_error is None, (result.payload, result.logs)
     return result.payload
@@ -69,7 +75,9 @@ def write_zip(path: Path, entries: dict[str, tuple[bytes, int]]) -> Path:
 
 # -- order and search paths --------------------------------------------------------------------
 
-def test_later_layers_replace_earlier_files(make_fn, layers_dir, backend):
+def test_later_layers_replace_earlier_files(
+    make_fn: Callable[..., Function], layers_dir: Path, backend: BackendName,
+) -> None:
     fn = make_fn([layers_dir / n for n in ("one", "two", "three", "four", "five")])
     found = invoke(fn, {"action": "import", "modules": ["shared", "only_one"]})
     root = opt(fn, backend)
@@ -78,7 +86,9 @@ def test_later_layers_replace_earlier_files(make_fn, layers_dir, backend):
     assert invoke(fn, {"action": "read", "path": f"{root}/etc/which.txt"}) == "four\n"
 
 
-def test_python_search_paths_are_lambdas(make_fn, backend, tmp_path):
+def test_python_search_paths_are_lambdas(
+    make_fn: Callable[..., Function], backend: BackendName, tmp_path: Path,
+) -> None:
     layer = tmp_path / "layer"
     site = layer / "python" / "lib" / python_version(backend) / "site-packages"
     site.mkdir(parents=True)
@@ -100,14 +110,18 @@ def test_python_search_paths_are_lambdas(make_fn, backend, tmp_path):
     assert f"{root}/bin" in env["PATH"].split(":")
 
 
-def test_binary_from_opt_bin_runs_by_name(make_fn, layers_dir):
+def test_binary_from_opt_bin_runs_by_name(
+    make_fn: Callable[..., Function], layers_dir: Path,
+) -> None:
     fn = make_fn([layers_dir / "three"])
     assert invoke(fn, {"action": "run", "argv": ["layer-hello", "x"]}) == {
         "code": 0, "stdout": "hello from layer three: x\n",
     }
 
 
-def test_shared_library_from_opt_lib_loads_by_name(make_fn, tmp_path):
+def test_shared_library_from_opt_lib_loads_by_name(
+    make_fn: Callable[..., Function], tmp_path: Path,
+) -> None:
     cc = shutil.which("cc") or shutil.which("gcc")
     if cc is None:
         pytest.skip("no C compiler to build the layer's shared library")
@@ -120,7 +134,7 @@ def test_shared_library_from_opt_lib_loads_by_name(make_fn, tmp_path):
     assert invoke(fn, {"action": "cdll", "name": "libx.so"}) == 42
 
 
-def test_zip_layer_keeps_exec_bits(make_fn, tmp_path):
+def test_zip_layer_keeps_exec_bits(make_fn: Callable[..., Function], tmp_path: Path) -> None:
     archive = write_zip(tmp_path / "tools.zip", {
         "bin/zipped-tool": (b'#!/bin/sh\necho "zipped $1"\n', stat.S_IFREG | 0o755),
         "python/zipped.py": (b'VALUE = "zipped"\n', stat.S_IFREG | 0o644),
@@ -128,12 +142,15 @@ def test_zip_layer_keeps_exec_bits(make_fn, tmp_path):
     fn = make_fn([archive])
     assert invoke(fn, {"action": "run", "argv": ["zipped-tool", "ok"]})["stdout"] == "zipped ok\n"
     assert invoke(fn, {"action": "import", "modules": ["zipped"]})["zipped"]["value"] == "zipped"
+    assert fn.config.opt_dir is not None
     assert os.stat(fn.config.opt_dir / "bin" / "zipped-tool").st_mode & 0o111 == 0o111
 
 
 # -- the cache ---------------------------------------------------------------------------------
 
-def test_changed_layer_is_picked_up_with_a_new_tree(make_fn, tmp_path, backend):
+def test_changed_layer_is_picked_up_with_a_new_tree(
+    make_fn: Callable[..., Function], tmp_path: Path, backend: BackendName,
+) -> None:
     layer = tmp_path / "layer"
     (layer / "python").mkdir(parents=True)
     module = layer / "python" / "shared.py"
@@ -146,6 +163,7 @@ def test_changed_layer_is_picked_up_with_a_new_tree(make_fn, tmp_path, backend):
     result = second.invoke({"action": "import", "modules": ["shared"]})
     assert result.cold_start and result.payload["shared"]["value"] == "second edit"
     # The first tree was copied, not linked: editing the layer left it as it was.
+    assert first.config.opt_dir is not None
     assert (first.config.opt_dir / "python" / "shared.py").read_text() == 'VALUE = "first"\n'
     assert make_fn([layer]).config.opt_dir == second.config.opt_dir  # unchanged: same tree
 
@@ -153,22 +171,24 @@ def test_changed_layer_is_picked_up_with_a_new_tree(make_fn, tmp_path, backend):
 # -- docker: /opt ------------------------------------------------------------------------------
 
 @docker_only
-def test_opt_is_read_only_on_docker(make_fn, layers_dir):
+def test_opt_is_read_only_on_docker(make_fn: Callable[..., Function], layers_dir: Path) -> None:
     fn = make_fn([layers_dir / "four"])
     assert invoke(fn, {"action": "write", "path": "/opt/new.txt"}) == "EROFS"
     assert invoke(fn, {"action": "write", "path": "/opt/etc/which.txt"}) == "EROFS"
 
 
 @docker_only
-def test_no_layers_leaves_opt_empty(make_fn):
+def test_no_layers_leaves_opt_empty(make_fn: Callable[..., Function]) -> None:
     fn = make_fn(None)
     assert fn.config.opt_dir is None
     assert invoke(fn, {"action": "listdir", "path": "/opt"}) == []
 
 
 @docker_only
-def test_paths_with_colons_are_mounted(lambda_function, layers_dir, tmp_path, monkeypatch,
-                                       backend):
+def test_paths_with_colons_are_mounted(
+    lambda_function: FunctionFactory, layers_dir: Path, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch, backend: BackendName,
+) -> None:
     # A bind's "source:target:mode" string cannot carry a colon in its source; mounts can.
     monkeypatch.setenv("PYTEST_LAMBDA_CACHE_DIR", str(tmp_path / "cache:dir"))  # /tmp, zips
     code = tmp_path / "code:dir"
@@ -192,16 +212,16 @@ def test_paths_with_colons_are_mounted(lambda_function, layers_dir, tmp_path, mo
 
 # -- refusals ----------------------------------------------------------------------------------
 
-def config(layers_dir: Path, layers):
+def config(layers_dir: Path, layers: object) -> FunctionConfig:
     return build_config("app.handler", code=layers_dir / "fn", runtime=RUNTIME, layers=layers)
 
 
-def test_sixth_layer_is_refused(layers_dir):
+def test_sixth_layer_is_refused(layers_dir: Path) -> None:
     with pytest.raises(ConfigurationError, match=r"^Cannot reference more than 5 layers"):
         config(layers_dir, [layers_dir / "one"] * 6)
 
 
-def test_code_and_layers_over_250_mb_are_refused(layers_dir, tmp_path):
+def test_code_and_layers_over_250_mb_are_refused(layers_dir: Path, tmp_path: Path) -> None:
     (tmp_path / "big").mkdir()
     with open(tmp_path / "big" / "sparse.bin", "wb") as f:
         f.truncate(251 * 1024 * 1024)
@@ -215,35 +235,40 @@ def test_code_and_layers_over_250_mb_are_refused(layers_dir, tmp_path):
     ("../escape.py", "entry '../escape.py' that points outside"),
     ("/etc/absolute.py", "entry '/etc/absolute.py' that points outside"),
 ])
-def test_zip_entry_outside_is_refused(layers_dir, tmp_path, name, what):
+def test_zip_entry_outside_is_refused(
+    layers_dir: Path, tmp_path: Path, name: str, what: str,
+) -> None:
     archive = write_zip(tmp_path / "bad.zip", {name: (b"x", stat.S_IFREG | 0o644)})
     with pytest.raises(ConfigurationError, match=what):
         config(layers_dir, [archive])
 
 
-def test_zip_symlink_outside_is_refused(layers_dir, tmp_path):
+def test_zip_symlink_outside_is_refused(layers_dir: Path, tmp_path: Path) -> None:
     archive = write_zip(tmp_path / "bad.zip", {"lib/evil": (b"../../../etc", stat.S_IFLNK | 0o777)})
     with pytest.raises(ConfigurationError, match="symbolic link 'lib/evil'"):
         config(layers_dir, [archive])
 
 
 @pytest.mark.parametrize("target", ["/etc/passwd", "../../outside"])
-def test_directory_symlink_outside_is_refused(layers_dir, tmp_path, target):
+def test_directory_symlink_outside_is_refused(
+    layers_dir: Path, tmp_path: Path, target: str,
+) -> None:
     (tmp_path / "layer" / "lib").mkdir(parents=True)
     os.symlink(target, tmp_path / "layer" / "lib" / "evil")
     with pytest.raises(ConfigurationError, match=r"symbolic link 'lib/evil' .* outside the layer"):
         config(layers_dir, [tmp_path / "layer"])
 
 
-def test_symlink_inside_a_layer_is_kept(layers_dir, tmp_path):
+def test_symlink_inside_a_layer_is_kept(layers_dir: Path, tmp_path: Path) -> None:
     (tmp_path / "layer" / "lib").mkdir(parents=True)
     (tmp_path / "layer" / "lib" / "libreal.so").write_text("real")
     os.symlink("libreal.so", tmp_path / "layer" / "lib" / "libalias.so")
     merged = config(layers_dir, [tmp_path / "layer"]).opt_dir
+    assert merged is not None
     assert (merged / "lib" / "libalias.so").read_text() == "real"
 
 
-def test_layers_are_part_of_the_pool_key(layers_dir):
+def test_layers_are_part_of_the_pool_key(layers_dir: Path) -> None:
     plain = config(layers_dir, None)
     with_layer = config(layers_dir, [layers_dir / "one"])
     assert plain.pool_key() != with_layer.pool_key()

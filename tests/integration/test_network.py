@@ -9,14 +9,21 @@ host's network and is not tested here: these calls would leave the machine.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
+
 import pytest
+
+from pytest_lambda import BackendName, Function, FunctionFactory
 
 docker_only = pytest.mark.parametrize("backend", ["docker"], indirect=True)
 
 
 @pytest.fixture
-def network_fn(lambda_function, functions_dir, backend):
-    def make(handler: str = "app.handler"):
+def network_fn(
+    lambda_function: FunctionFactory, functions_dir: Path, backend: BackendName,
+) -> Callable[..., Function]:
+    def make(handler: str = "app.handler") -> Function:
         return lambda_function(handler, code=functions_dir / "network", runtime="python3.13",
                                backend=backend, timeout=5)
     return make
@@ -24,16 +31,19 @@ def network_fn(lambda_function, functions_dir, backend):
 
 @docker_only
 @pytest.mark.parametrize("host", ["example.invalid", "dynamodb.us-east-1.amazonaws.com"])
-def test_name_resolution_fails_at_once(network_fn, host):
+def test_name_resolution_fails_at_once(network_fn: Callable[..., Function], host: str) -> None:
     # Within the 5 s timeout: a lookup that waited for a resolver would end as Sandbox.Timedout.
     result = network_fn().invoke({"action": "resolve", "host": host})
     assert result.function_error == "Unhandled"
+    assert result.error is not None
     assert result.error["errorType"] == "gaierror"
     assert "name resolution" in result.error["errorMessage"]
 
 
 @docker_only
-def test_an_sdk_like_call_fails_in_the_functions_own_error_handling(network_fn):
+def test_an_sdk_like_call_fails_in_the_functions_own_error_handling(
+    network_fn: Callable[..., Function],
+) -> None:
     result = network_fn("app.caught").invoke(
         {"action": "https", "url": "https://sqs.us-east-1.amazonaws.com/"})
     assert result.function_error is None
@@ -43,7 +53,7 @@ def test_an_sdk_like_call_fails_in_the_functions_own_error_handling(network_fn):
 
 
 @docker_only
-def test_own_names_still_resolve(network_fn):
+def test_own_names_still_resolve(network_fn: Callable[..., Function]) -> None:
     for host in ("localhost", "127.0.0.1"):
         result = network_fn().invoke({"action": "resolve", "host": host})
         assert result.function_error is None, result.error

@@ -11,32 +11,36 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
+from typing import cast
 
 import pytest
 
-from pytest_lambda.errors import BackendUnavailableError
+from pytest_lambda import BackendName, BackendUnavailableError, FunctionFactory, RuntimeName
 
 process_only = pytest.mark.parametrize("backend", ["process"], indirect=True)
-HOST = "python{}.{}".format(*sys.version_info[:2])
+HOST = cast(RuntimeName, "python{}.{}".format(*sys.version_info[:2]))
 CHECKOUT = Path(__file__).resolve().parents[2]
 
 
 @process_only
-def test_a_dependency_only_the_tests_venv_has_is_an_import_error(lambda_function,
-                                                                 functions_dir, backend):
+def test_a_dependency_only_the_tests_venv_has_is_an_import_error(
+    lambda_function: FunctionFactory, functions_dir: Path, backend: BackendName,
+) -> None:
     import requests  # noqa: F401  # the test's venv has it; the function's code does not
 
     fn = lambda_function("forgot_dependency.handler", code=functions_dir / "interpreter",
                          runtime=HOST, backend=backend)
     result = fn.invoke({})
+    assert result.error is not None
     assert result.error["errorType"] == "Runtime.ImportModuleError"
     assert result.error["errorMessage"] == (
         "Unable to import module 'forgot_dependency': No module named 'requests'")
 
 
 @process_only
-def test_sys_path_holds_the_code_and_the_runtime_client_only(lambda_function, functions_dir,
-                                                             backend):
+def test_sys_path_holds_the_code_and_the_runtime_client_only(
+    lambda_function: FunctionFactory, functions_dir: Path, backend: BackendName,
+) -> None:
     code = functions_dir / "interpreter"
     fn = lambda_function("app.handler", code=code, runtime=HOST, backend=backend)
     result = fn.invoke({"modules": ["awslambdaric", "simplejson", "pytest", "pytest_lambda",
@@ -58,8 +62,9 @@ def test_sys_path_holds_the_code_and_the_runtime_client_only(lambda_function, fu
 
 
 @process_only
-def test_a_pythonpath_in_the_functions_environment_is_honoured(lambda_function, functions_dir,
-                                                               backend, tmp_path):
+def test_a_pythonpath_in_the_functions_environment_is_honoured(
+    lambda_function: FunctionFactory, functions_dir: Path, backend: BackendName, tmp_path: Path,
+) -> None:
     (tmp_path / "vendored_module.py").write_text("VALUE = 1\n")
     fn = lambda_function("app.handler", code=functions_dir / "interpreter", runtime=HOST,
                          backend=backend, environment={"PYTHONPATH": str(tmp_path)})
@@ -68,8 +73,9 @@ def test_a_pythonpath_in_the_functions_environment_is_honoured(lambda_function, 
 
 
 @process_only
-def test_layer_python_dirs_are_found_at_their_host_paths(lambda_function, functions_dir, backend,
-                                                          tmp_path):
+def test_layer_python_dirs_are_found_at_their_host_paths(
+    lambda_function: FunctionFactory, functions_dir: Path, backend: BackendName, tmp_path: Path,
+) -> None:
     layer = tmp_path / "layer" / "python"
     layer.mkdir(parents=True)
     (layer / "layered_module.py").write_text("VALUE = 1\n")
@@ -82,10 +88,12 @@ def test_layer_python_dirs_are_found_at_their_host_paths(lambda_function, functi
 
 @process_only
 def test_a_runtime_whose_python_the_host_lacks_is_refused_in_one_sentence(
-        lambda_function, functions_dir, backend, monkeypatch, tmp_path):
+    lambda_function: FunctionFactory, functions_dir: Path, backend: BackendName,
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+) -> None:
     from pytest_lambda.backends import process as _process_env
 
-    other = "python3.13" if HOST != "python3.13" else "python3.11"
+    other: RuntimeName = "python3.13" if HOST != "python3.13" else "python3.11"
     # A PATH where no interpreter for it is found: only a python3.x that lies about its version.
     fake = tmp_path / other
     fake.write_text("#!/bin/sh\necho 3.0\n")
@@ -128,8 +136,10 @@ def _other_interpreter() -> tuple[str, str] | None:
 
 
 @process_only
-def test_a_runtime_found_on_path_runs_on_that_python(lambda_function, functions_dir, backend,
-                                                     monkeypatch):
+def test_a_runtime_found_on_path_runs_on_that_python(
+    lambda_function: FunctionFactory, functions_dir: Path, backend: BackendName,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     from pytest_lambda.backends import process as _process_env
 
     other = _other_interpreter()
@@ -139,8 +149,8 @@ def test_a_runtime_found_on_path_runs_on_that_python(lambda_function, functions_
     monkeypatch.setenv("PATH", f"{Path(interpreter).parent}:{os.environ['PATH']}")
     _process_env.find_python.cache_clear()
     try:
-        fn = lambda_function("app.handler", code=functions_dir / "interpreter", runtime=name,
-                             backend=backend)
+        fn = lambda_function("app.handler", code=functions_dir / "interpreter",
+                             runtime=cast(RuntimeName, name), backend=backend)
         result = fn.invoke({"modules": ["awslambdaric", "pytest"]})
     finally:
         _process_env.find_python.cache_clear()

@@ -12,10 +12,13 @@ import os
 import signal
 import threading
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from pytest_lambda import BackendName, Function, FunctionFactory, LambdaService, RuntimeName
 
 docker_only = pytest.mark.parametrize("backend", ["docker"], indirect=True)
 # The Docker variants of these are the chaos test's record and the container-kill test above.
@@ -23,8 +26,11 @@ process_only = pytest.mark.parametrize("backend", ["process"], indirect=True)
 
 
 @pytest.fixture
-def reliability_fn(python_runtime, lambda_function, functions_dir: Path, backend: str):
-    def make(**options: Any):
+def reliability_fn(
+    python_runtime: RuntimeName, lambda_function: FunctionFactory, functions_dir: Path,
+    backend: BackendName,
+) -> Callable[..., Function]:
+    def make(**options: Any) -> Function:
         options.setdefault("timeout", 30)
         return lambda_function("app.handler", code=functions_dir / "reliability",
                                runtime=python_runtime, backend=backend, **options)
@@ -35,10 +41,13 @@ def _runs(record_dir: Path) -> list[tuple[str, str]]:
     path = record_dir / "runs"
     if not path.exists():
         return []
-    return [tuple(line.split()) for line in path.read_text().splitlines()]  # type: ignore[misc]
+    return [(first, second) for first, second in
+            (line.split() for line in path.read_text().splitlines())]
 
 
-def test_a_crash_on_a_warm_invocation_is_an_exit_error(reliability_fn):
+def test_a_crash_on_a_warm_invocation_is_an_exit_error(
+    reliability_fn: Callable[..., Function],
+) -> None:
     fn = reliability_fn(name="crash-on-second")
     fn.reset()
     first = fn.invoke({"action": "crash_on_call", "n": 2})
@@ -57,18 +66,23 @@ def test_a_crash_on_a_warm_invocation_is_an_exit_error(reliability_fn):
 
 
 @process_only  # the record is a host file, which the process backend writes directly
-def test_a_warm_crash_runs_the_handler_once(reliability_fn, tmp_path, backend):
+def test_a_warm_crash_runs_the_handler_once(
+    reliability_fn: Callable[..., Function], tmp_path: Path, backend: BackendName,
+) -> None:
     tmp_path.chmod(0o777)
     fn = reliability_fn(name="crash-once")
     fn.reset()
     assert fn.invoke({"id": "warm-up", "record_dir": str(tmp_path)}).function_error is None
     crashed = fn.invoke({"id": "crash", "action": "exit", "record_dir": str(tmp_path)})
+    assert crashed.error is not None
     assert crashed.error["errorType"] == "Runtime.ExitError"
     assert [run_id for run_id, _token in _runs(tmp_path)] == ["warm-up", "crash"]
 
 
 @docker_only
-def test_a_leak_ends_in_out_of_memory_not_in_a_fresh_environment(reliability_fn):
+def test_a_leak_ends_in_out_of_memory_not_in_a_fresh_environment(
+    reliability_fn: Callable[..., Function],
+) -> None:
     # 40 MB more per call at 128 MB: the third or fourth call cannot fit. Lambda reports that
     # call as Runtime.OutOfMemory; serving it again on a new environment would hide the leak.
     fn = reliability_fn(name="leaky", memory_size=128, timeout=60)
@@ -90,15 +104,20 @@ def test_a_leak_ends_in_out_of_memory_not_in_a_fresh_environment(reliability_fn)
     assert after.cold_start and after.payload == {"calls": 1, "held_mb": 40}
 
 
-def _containers(lambda_service, name: str) -> list[Any]:
+def _containers(lambda_service: LambdaService, name: str) -> list[Any]:
+    from pytest_lambda.backends.docker.environment import DockerBackend
     from pytest_lambda.containers.client import LABEL_FUNCTION, LABEL_SESSION
 
     backend = lambda_service.backend("docker")
-    return backend.client.containers.list(filters={"label": [
+    assert isinstance(backend, DockerBackend)
+    found: list[Any] = backend.client.containers.list(filters={"label": [
         f"{LABEL_SESSION}={backend.labels.session}", f"{LABEL_FUNCTION}={name}"]})
+    return found
 
 
-def _invoke_in_thread(fn, event: dict[str, Any]) -> tuple[threading.Thread, list[Any]]:
+def _invoke_in_thread(
+    fn: Function, event: dict[str, Any],
+) -> tuple[threading.Thread, list[Any]]:
     results: list[Any] = []
     thread = threading.Thread(target=lambda: results.append(fn.invoke(event)), daemon=True)
     thread.start()
@@ -106,7 +125,9 @@ def _invoke_in_thread(fn, event: dict[str, Any]) -> tuple[threading.Thread, list
 
 
 @docker_only
-def test_a_container_killed_mid_invocation_fails_that_invocation(reliability_fn, lambda_service):
+def test_a_container_killed_mid_invocation_fails_that_invocation(
+    reliability_fn: Callable[..., Function], lambda_service: LambdaService,
+) -> None:
     fn = reliability_fn(name="killed-from-outside")
     fn.reset()
     assert fn.invoke({}).cold_start
@@ -130,7 +151,9 @@ def test_a_container_killed_mid_invocation_fails_that_invocation(reliability_fn,
 
 
 @process_only  # the Docker variant kills the container (the test above)
-def test_a_runtime_killed_mid_invocation_fails_that_invocation(reliability_fn, tmp_path, backend):
+def test_a_runtime_killed_mid_invocation_fails_that_invocation(
+    reliability_fn: Callable[..., Function], tmp_path: Path, backend: BackendName,
+) -> None:
     fn = reliability_fn(name="runtime-killed")
     fn.reset()
     tmp_path.chmod(0o777)
@@ -165,8 +188,10 @@ def _wait_until_dead(pid: int) -> None:
     raise AssertionError(f"process {pid} outlived SIGKILL")
 
 
-def test_an_environment_that_died_idle_is_replaced_and_serves_the_event(reliability_fn, tmp_path,
-                                                                        backend, lambda_service):
+def test_an_environment_that_died_idle_is_replaced_and_serves_the_event(
+    reliability_fn: Callable[..., Function], tmp_path: Path, backend: BackendName,
+    lambda_service: LambdaService,
+) -> None:
     # The legitimate replacement: nothing had reached the runtime, so the event runs once, on a
     # new environment, as a cold start.
     fn = reliability_fn(name="died-idle")
@@ -202,9 +227,10 @@ def _zip_with_answer(path: Path, answer: str) -> None:
         zf.writestr(info, source)
 
 
-def test_a_zip_rebuilt_with_its_old_size_and_mtime_runs_the_new_code(python_runtime,
-                                                                      lambda_function, tmp_path,
-                                                                      backend):
+def test_a_zip_rebuilt_with_its_old_size_and_mtime_runs_the_new_code(
+    python_runtime: RuntimeName, lambda_function: FunctionFactory, tmp_path: Path,
+    backend: BackendName,
+) -> None:
     # What `cp -p`, `rsync -a` and reproducible builds produce: other bytes, same size and mtime.
     archive = tmp_path / "fn.zip"
     _zip_with_answer(archive, "code A")
@@ -225,7 +251,9 @@ def test_a_zip_rebuilt_with_its_old_size_and_mtime_runs_the_new_code(python_runt
 
 # -- process and file limits ----------------------------------------------------------------------
 
-def test_file_descriptors_are_limited_to_lambdas_1024(reliability_fn, backend):
+def test_file_descriptors_are_limited_to_lambdas_1024(
+    reliability_fn: Callable[..., Function], backend: BackendName,
+) -> None:
     fn = reliability_fn(name="fd-limit")
     limits = fn.invoke({"action": "rlimits"}).payload
     expected = 1024
@@ -241,7 +269,7 @@ def test_file_descriptors_are_limited_to_lambdas_1024(reliability_fn, backend):
 
 
 @docker_only
-def test_processes_are_limited_to_lambdas_1024(reliability_fn):
+def test_processes_are_limited_to_lambdas_1024(reliability_fn: Callable[..., Function]) -> None:
     fn = reliability_fn(name="process-limit", memory_size=2048)
     # A bounded fork loop: children wait on a pipe and exit when the handler closes it.
     forked = fn.invoke({"action": "fork_loop", "max": 4096})
@@ -255,7 +283,7 @@ def test_processes_are_limited_to_lambdas_1024(reliability_fn):
 # -- /tmp on a nearly full cache disk -------------------------------------------------------------
 
 @pytest.fixture
-def small_cache_dir(tmp_path, monkeypatch):
+def small_cache_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """A 64 MB tmpfs as the cache directory, filled to 8 MB free (root only)."""
     import subprocess
 
@@ -279,9 +307,10 @@ def small_cache_dir(tmp_path, monkeypatch):
 
 
 @docker_only
-def test_tmp_on_a_nearly_full_cache_disk_is_a_tmpfs_not_lost_writes(python_runtime, lambda_function,
-                                                                    small_cache_dir,
-                                                                    functions_dir, backend):
+def test_tmp_on_a_nearly_full_cache_disk_is_a_tmpfs_not_lost_writes(
+    python_runtime: RuntimeName, lambda_function: FunctionFactory, small_cache_dir: Path,
+    functions_dir: Path, backend: BackendName,
+) -> None:
     # With 8 MB free, a sparse 512 MB file would show the function ~500 MB free and then lose
     # its writes. The environment gets a tmpfs instead, and the harness says so.
     from pytest_lambda import EphemeralStorageWarning
@@ -297,7 +326,7 @@ def test_tmp_on_a_nearly_full_cache_disk_is_a_tmpfs_not_lost_writes(python_runti
         fn.reset()
 
 
-def test_disk_tmp_reserves_its_blocks(tmp_path, monkeypatch):
+def test_disk_tmp_reserves_its_blocks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from pytest_lambda.backends.docker.ephemeral import DiskTmp, unavailable_reason
 
     reason = unavailable_reason()

@@ -8,11 +8,15 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-RUNTIMES = ["provided.al2023", "provided.al2"]
+from pytest_lambda import BackendName, Function, FunctionFactory, RuntimeName
+
+RUNTIMES: list[RuntimeName] = ["provided.al2023", "provided.al2"]
 
 
 @pytest.fixture
@@ -21,18 +25,21 @@ def custom_dir(functions_dir: Path) -> Path:
 
 
 @pytest.fixture(params=RUNTIMES)
-def runtime(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
+def runtime(request: pytest.FixtureRequest) -> RuntimeName:
+    name: RuntimeName = request.param
+    return name
 
 
-def where(fn, backend: str, place: str) -> str:
+def where(fn: Function, backend: BackendName, place: str) -> str:
     """Return where the function sees /var/task or /opt on `backend`."""
     if backend == "docker":
         return place
     return str(fn.config.code_dir if place == "/var/task" else fn.config.opt_dir)
 
 
-def test_bootstrap_answers_invocations(lambda_function, custom_dir, backend, runtime):
+def test_bootstrap_answers_invocations(
+    lambda_function: FunctionFactory, custom_dir: Path, backend: BackendName, runtime: RuntimeName,
+) -> None:
     fn = lambda_function("function.handler", code=custom_dir, runtime=runtime, backend=backend)
     first = fn.invoke({"n": 1})
     assert first.function_error is None, (first.payload, first.logs)
@@ -50,7 +57,9 @@ def test_bootstrap_answers_invocations(lambda_function, custom_dir, backend, run
         assert first.payload["uid"] == 993
 
 
-def test_bootstrap_reports_a_handler_error(lambda_function, custom_dir, backend, runtime):
+def test_bootstrap_reports_a_handler_error(
+    lambda_function: FunctionFactory, custom_dir: Path, backend: BackendName, runtime: RuntimeName,
+) -> None:
     fn = lambda_function("function.fail", code=custom_dir, runtime=runtime, backend=backend)
     failed = fn.invoke({})
     assert failed.function_error == "Unhandled"
@@ -62,7 +71,9 @@ def test_bootstrap_reports_a_handler_error(lambda_function, custom_dir, backend,
     assert again.function_error == "Unhandled" and not again.cold_start
 
 
-def test_bootstrap_times_out(lambda_function, custom_dir, backend):
+def test_bootstrap_times_out(
+    lambda_function: FunctionFactory, custom_dir: Path, backend: BackendName,
+) -> None:
     fn = lambda_function("function.sleepy", code=custom_dir, runtime="provided.al2023",
                          backend=backend, timeout=1)
     timed_out = fn.invoke({})
@@ -75,7 +86,9 @@ def test_bootstrap_times_out(lambda_function, custom_dir, backend):
     assert "Status: timeout" in timed_out.logs.splitlines()[-1]
 
 
-def test_bootstrap_from_a_layer(lambda_function, custom_dir, backend, tmp_path):
+def test_bootstrap_from_a_layer(
+    lambda_function: FunctionFactory, custom_dir: Path, backend: BackendName, tmp_path: Path,
+) -> None:
     code = tmp_path / "code"
     code.mkdir()
     shutil.copy2(custom_dir / "function.sh", code / "function.sh")
@@ -90,7 +103,9 @@ def test_bootstrap_from_a_layer(lambda_function, custom_dir, backend, tmp_path):
     assert result.payload["received"] == {"from": "layer"}
 
 
-def test_the_codes_bootstrap_wins_over_a_layers(lambda_function, custom_dir, backend, tmp_path):
+def test_the_codes_bootstrap_wins_over_a_layers(
+    lambda_function: FunctionFactory, custom_dir: Path, backend: BackendName, tmp_path: Path,
+) -> None:
     layer = tmp_path / "layer"
     layer.mkdir()
     (layer / "bootstrap").write_text("#!/bin/bash\necho 'the layer bootstrap ran' >&2\nexit 9\n")
@@ -102,8 +117,9 @@ def test_the_codes_bootstrap_wins_over_a_layers(lambda_function, custom_dir, bac
     assert result.payload["bootstrap"] == where(fn, backend, "/var/task") + "/bootstrap"
 
 
-def test_missing_bootstrap_fails_init_as_lambda_does(lambda_function, custom_dir, backend,
-                                                     tmp_path):
+def test_missing_bootstrap_fails_init_as_lambda_does(
+    lambda_function: FunctionFactory, custom_dir: Path, backend: BackendName, tmp_path: Path,
+) -> None:
     code = tmp_path / "code"
     code.mkdir()
     shutil.copy2(custom_dir / "function.sh", code / "function.sh")
@@ -113,6 +129,7 @@ def test_missing_bootstrap_fails_init_as_lambda_does(lambda_function, custom_dir
     assert failed.function_error == "Unhandled"
     task, opt = where(fn, backend, "/var/task"), "/opt"
     if backend != "docker":
+        assert failed.error is not None
         opt = failed.error["errorMessage"].rsplit(" ", 1)[1][: -len("/bootstrap]")]
         assert opt != "/opt"  # the host's /opt is not searched
     assert failed.error == {
@@ -122,8 +139,9 @@ def test_missing_bootstrap_fails_init_as_lambda_does(lambda_function, custom_dir
     assert "Error Type: Runtime.InvalidEntrypoint" in failed.logs
 
 
-def test_a_bootstrap_that_is_not_executable_fails_init(lambda_function, custom_dir, backend,
-                                                       tmp_path):
+def test_a_bootstrap_that_is_not_executable_fails_init(
+    lambda_function: FunctionFactory, custom_dir: Path, backend: BackendName, tmp_path: Path,
+) -> None:
     code = tmp_path / "code"
     shutil.copytree(custom_dir, code)
     (code / "bootstrap").chmod(0o644)
@@ -139,7 +157,10 @@ def test_a_bootstrap_that_is_not_executable_fails_init(lambda_function, custom_d
 
 @pytest.mark.docker
 @pytest.mark.parametrize("name", RUNTIMES)
-def test_image_has_the_official_images_contract(client, hermetic_image, name):
+def test_image_has_the_official_images_contract(
+    client: Any, hermetic_image: Callable[[str], tuple[str, dict[str, str], Callable[[str], str]]],
+    name: str,
+) -> None:
     image, _env, run = hermetic_image(name)
     tools = run("command -v bash curl sha256sum; test -x /var/runtime/bootstrap && echo ok")
     assert tools.split() == ["/usr/bin/bash", "/usr/bin/curl", "/usr/bin/sha256sum", "ok"]
@@ -165,7 +186,9 @@ def static_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return code
 
 
-def test_a_static_binary_bootstrap(lambda_function, static_bootstrap, backend):
+def test_a_static_binary_bootstrap(
+    lambda_function: FunctionFactory, static_bootstrap: Path, backend: BackendName,
+) -> None:
     fn = lambda_function("not.used", code=static_bootstrap, runtime="provided.al2023",
                          backend=backend)
     first = fn.invoke({"n": [1, 2]})
@@ -176,7 +199,9 @@ def test_a_static_binary_bootstrap(lambda_function, static_bootstrap, backend):
 
 @pytest.mark.docker
 @pytest.mark.parametrize("name", RUNTIMES)
-def test_aws_tutorial_bootstrap_runs_unchanged(lambda_function, functions_dir, name):
+def test_aws_tutorial_bootstrap_runs_unchanged(
+    lambda_function: FunctionFactory, functions_dir: Path, name: RuntimeName,
+) -> None:
     # `#!/bin/sh` with `set -euo pipefail`: it needs Amazon Linux's /bin/sh, which is bash.
     fn = lambda_function("function.handler", code=functions_dir / "aws_tutorial", runtime=name,
                          backend="docker")

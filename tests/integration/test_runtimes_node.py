@@ -9,16 +9,18 @@ Node.js runs on the docker backend only; the process backend refuses it in one s
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from pytest_lambda.errors import BackendUnavailableError
+from pytest_lambda import BackendName, BackendUnavailableError, FunctionFactory, RuntimeName
 
 docker_only = pytest.mark.parametrize("backend", ["docker"], indirect=True)
-RUNTIMES = ["nodejs20.x", "nodejs22.x", "nodejs24.x"]
+RUNTIMES: list[RuntimeName] = ["nodejs20.x", "nodejs22.x", "nodejs24.x"]
 #: The runtimes whose client (aws-lambda-ric 3.x) still takes callback-style handlers.
-CALLBACK_RUNTIMES = ["nodejs20.x", "nodejs22.x"]
+CALLBACK_RUNTIMES: list[RuntimeName] = ["nodejs20.x", "nodejs22.x"]
 
 
 @pytest.fixture
@@ -27,8 +29,9 @@ def node_dir(functions_dir: Path) -> Path:
 
 
 @pytest.fixture(params=RUNTIMES)
-def runtime(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
+def runtime(request: pytest.FixtureRequest) -> RuntimeName:
+    name: RuntimeName = request.param
+    return name
 
 
 def major(runtime: str) -> str:
@@ -36,7 +39,9 @@ def major(runtime: str) -> str:
 
 
 @docker_only
-def test_commonjs_handler(lambda_function, node_dir, backend, runtime):
+def test_commonjs_handler(
+    lambda_function: FunctionFactory, node_dir: Path, backend: BackendName, runtime: RuntimeName,
+) -> None:
     fn = lambda_function("cjs.handler", code=node_dir, runtime=runtime, backend=backend)
     result = fn.invoke({"n": 1})
     assert result.function_error is None, (result.payload, result.logs)
@@ -60,7 +65,9 @@ def test_commonjs_handler(lambda_function, node_dir, backend, runtime):
 
 
 @docker_only
-def test_es_module_handler(lambda_function, node_dir, backend, runtime):
+def test_es_module_handler(
+    lambda_function: FunctionFactory, node_dir: Path, backend: BackendName, runtime: RuntimeName,
+) -> None:
     fn = lambda_function("esm.handler", code=node_dir, runtime=runtime, backend=backend)
     result = fn.invoke(["a"])
     assert result.function_error is None, (result.payload, result.logs)
@@ -78,8 +85,10 @@ def test_es_module_handler(lambda_function, node_dir, backend, runtime):
     ("esm.fail", "boom from a module"),
 ])
 @pytest.mark.parametrize("runtime", ["nodejs20.x", "nodejs22.x"])
-def test_thrown_error_has_the_rics_shape(lambda_function, node_dir, backend, runtime, handler,
-                                         message):
+def test_thrown_error_has_the_rics_shape(
+    lambda_function: FunctionFactory, node_dir: Path, backend: BackendName, runtime: RuntimeName,
+    handler: str, message: str,
+) -> None:
     fn = lambda_function(handler, code=node_dir, runtime=runtime, backend=backend)
     failed = fn.invoke({})
     assert failed.function_error == "Unhandled"
@@ -97,7 +106,10 @@ def test_thrown_error_has_the_rics_shape(lambda_function, node_dir, backend, run
 @pytest.mark.parametrize("runtime, handler", [
     ("nodejs24.x", "cjs.sleepy"), ("nodejs24.x", "esm.sleepy"), ("nodejs22.x", "cjs.sleepy"),
 ])
-def test_timeout(lambda_function, node_dir, backend, runtime, handler):
+def test_timeout(
+    lambda_function: FunctionFactory, node_dir: Path, backend: BackendName, runtime: RuntimeName,
+    handler: str,
+) -> None:
     fn = lambda_function(handler, code=node_dir, runtime=runtime, backend=backend, timeout=1)
     timed_out = fn.invoke({})
     assert timed_out.function_error == "Unhandled"
@@ -110,7 +122,9 @@ def test_timeout(lambda_function, node_dir, backend, runtime, handler):
 
 @docker_only
 @pytest.mark.parametrize("runtime", CALLBACK_RUNTIMES)
-def test_callback_style_handler(lambda_function, node_dir, backend, runtime):
+def test_callback_style_handler(
+    lambda_function: FunctionFactory, node_dir: Path, backend: BackendName, runtime: RuntimeName,
+) -> None:
     fn = lambda_function("cjs.callback", code=node_dir, runtime=runtime, backend=backend)
     result = fn.invoke({"cb": True})
     assert result.function_error is None, (result.payload, result.logs)
@@ -129,8 +143,10 @@ def test_callback_style_handler(lambda_function, node_dir, backend, runtime):
 
 @docker_only
 @pytest.mark.parametrize("runtime, other", [("nodejs24.x", "20"), ("nodejs22.x", "24")])
-def test_layers_node_modules_are_on_the_search_path(lambda_function, node_dir, backend, tmp_path,
-                                                    runtime, other):
+def test_layers_node_modules_are_on_the_search_path(
+    lambda_function: FunctionFactory, node_dir: Path, backend: BackendName, tmp_path: Path,
+    runtime: RuntimeName, other: str,
+) -> None:
     own = major(runtime)
     layer = tmp_path / "layer"
     for where, name, value in [
@@ -146,7 +162,7 @@ def test_layers_node_modules_are_on_the_search_path(lambda_function, node_dir, b
     fn = lambda_function("cjs.layered", code=node_dir, runtime=runtime, backend=backend,
                          layers=[layer])
 
-    def load(module: str) -> object:
+    def load(module: str) -> Any:
         result = fn.invoke({"module": module})
         assert result.function_error is None, (result.payload, result.logs)
         return result.payload
@@ -161,11 +177,14 @@ def test_layers_node_modules_are_on_the_search_path(lambda_function, node_dir, b
     # Another version's directory is not searched.
     missing = fn.invoke({"module": "other-version-mod"})
     assert missing.function_error == "Unhandled"
+    assert missing.error is not None
     assert "Cannot find module 'other-version-mod'" in missing.error["errorMessage"]
 
 
 @docker_only
-def test_missing_module_fails_init(lambda_function, node_dir, backend):
+def test_missing_module_fails_init(
+    lambda_function: FunctionFactory, node_dir: Path, backend: BackendName,
+) -> None:
     fn = lambda_function("nothere.handler", code=node_dir, runtime="nodejs20.x", backend=backend)
     failed = fn.invoke({})
     assert failed.function_error == "Unhandled"
@@ -175,7 +194,7 @@ def test_missing_module_fails_init(lambda_function, node_dir, backend):
 
 
 @pytest.mark.docker
-def test_nodejs22_runs_the_official_node_build_with_a_client_built_for_it(client):
+def test_nodejs22_runs_the_official_node_build_with_a_client_built_for_it(client: Any) -> None:
     from pytest_lambda.images.resolve import resolve_image
 
     image = resolve_image(client, "nodejs22.x", policy="hermetic").tag
@@ -196,7 +215,9 @@ def test_nodejs22_runs_the_official_node_build_with_a_client_built_for_it(client
 
 
 @pytest.mark.parametrize("backend", ["process"], indirect=True)
-def test_the_process_backend_refuses_node(lambda_function, node_dir, backend):
+def test_the_process_backend_refuses_node(
+    lambda_function: FunctionFactory, node_dir: Path, backend: BackendName,
+) -> None:
     fn = lambda_function("cjs.handler", code=node_dir, runtime="nodejs20.x", backend=backend)
     with pytest.raises(BackendUnavailableError,
                        match=r"^The process backend cannot run nodejs20\.x functions"):
@@ -205,7 +226,9 @@ def test_the_process_backend_refuses_node(lambda_function, node_dir, backend):
 
 @pytest.mark.docker
 @pytest.mark.parametrize("name", RUNTIMES)
-def test_image_has_the_official_images_contract(hermetic_image, name):
+def test_image_has_the_official_images_contract(
+    hermetic_image: Callable[[str], tuple[str, dict[str, str], Callable[[str], str]]], name: str,
+) -> None:
     _image, _env, run = hermetic_image(name)
     out = run("/var/lang/bin/node --version; ls /var/runtime; command -v gcc || true").split()
     assert out[0].startswith(f"v{major(name)}.")

@@ -10,9 +10,13 @@ from __future__ import annotations
 import json
 import re
 import shutil
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
+
+from pytest_lambda import BackendName, Function, FunctionFactory, RuntimeName
 
 #: The lock files the images are built from, read as files (not through the package).
 IMAGES = Path(__file__).resolve().parents[2] / "runtime_images"
@@ -25,7 +29,7 @@ IMPORT_NAMES = {"python-dateutil": "dateutil"}
 def pinned_python_sdk() -> dict[str, str]:
     """Return {import name: version} of `sdk-requirements.txt`."""
     text = (IMAGES / "python" / "sdk-requirements.txt").read_text()
-    found = dict(re.findall(r"^([A-Za-z0-9_.-]+)==(\S+)", text, flags=re.MULTILINE))
+    found: dict[str, str] = dict(re.findall(r"^([A-Za-z0-9_.-]+)==(\S+)", text, flags=re.MULTILINE))
     return {IMPORT_NAMES.get(name, name): version for name, version in found.items()}
 
 
@@ -41,7 +45,7 @@ def sdk_dir(functions_dir: Path) -> Path:
     return functions_dir / "sdk"
 
 
-def invoke(fn, event):
+def invoke(fn: Function, event: dict[str, Any]) -> Any:
     result = fn.invoke(event)
     assert result.function_error is None, (result.payload, result.logs)
     return result.payload
@@ -56,7 +60,9 @@ def fake_package(root: Path, name: str, version: str) -> Path:
 
 # -- Python ------------------------------------------------------------------------------------
 
-def test_python_runtime_carries_the_pinned_boto3(lambda_function, sdk_dir, target):
+def test_python_runtime_carries_the_pinned_boto3(
+    lambda_function: FunctionFactory, sdk_dir: Path, target: tuple[BackendName, RuntimeName],
+) -> None:
     backend, runtime = target
     # Loading botocore's S3 model takes seconds at 128 MB's CPU share, in Lambda as here.
     fn = lambda_function("app.handler", code=sdk_dir, runtime=runtime, backend=backend,
@@ -80,8 +86,10 @@ def test_python_runtime_carries_the_pinned_boto3(lambda_function, sdk_dir, targe
         assert folders == {where} and six == where
 
 
-def test_bundled_boto3_wins_over_a_layers_and_the_runtimes(lambda_function, sdk_dir, target,
-                                                           tmp_path):
+def test_bundled_boto3_wins_over_a_layers_and_the_runtimes(
+    lambda_function: FunctionFactory, sdk_dir: Path, target: tuple[BackendName, RuntimeName],
+    tmp_path: Path,
+) -> None:
     backend, runtime = target
     code = tmp_path / "code"
     shutil.copytree(sdk_dir, code, ignore=shutil.ignore_patterns("node"))
@@ -122,8 +130,10 @@ def fake_node_package(node_modules: Path, name: str, version: str, marker: str) 
 @docker_only
 @pytest.mark.parametrize("runtime", ["nodejs20.x", "nodejs22.x", "nodejs24.x"])
 @pytest.mark.parametrize("handler", ["esm.handler", "cjs.handler"])
-def test_nodejs_runtimes_carry_the_javascript_sdk(lambda_function, sdk_dir, backend, handler,
-                                                  runtime):
+def test_nodejs_runtimes_carry_the_javascript_sdk(
+    lambda_function: FunctionFactory, sdk_dir: Path, backend: BackendName, handler: str,
+    runtime: RuntimeName,
+) -> None:
     fn = lambda_function(handler, code=sdk_dir / "node", runtime=runtime, backend=backend)
     result = fn.invoke({"packages": list(NODE_CLIENTS)})
     assert result.function_error is None, (result.payload, result.logs)
@@ -143,7 +153,9 @@ def test_nodejs_runtimes_carry_the_javascript_sdk(lambda_function, sdk_dir, back
 @docker_only
 @pytest.mark.parametrize("handler", ["esm.handler", "cjs.handler"])
 def test_bundled_javascript_sdk_wins_over_a_layers_and_the_runtimes(
-        lambda_function, sdk_dir, backend, handler, tmp_path):
+    lambda_function: FunctionFactory, sdk_dir: Path, backend: BackendName, handler: str,
+    tmp_path: Path,
+) -> None:
     code = tmp_path / "code"
     shutil.copytree(sdk_dir / "node", code)
     fake_node_package(code / "node_modules", "@aws-sdk/client-s3", "0.0.0-code", "code")
@@ -164,7 +176,10 @@ def test_bundled_javascript_sdk_wins_over_a_layers_and_the_runtimes(
 
 
 @docker_only
-def test_nodejs_images_hold_only_the_commonjs_build(client, backend, hermetic_image):
+def test_nodejs_images_hold_only_the_commonjs_build(
+    client: Any, backend: BackendName,
+    hermetic_image: Callable[[str], tuple[str, dict[str, str], Callable[[str], str]]],
+) -> None:
     tag, _env, run = hermetic_image("nodejs22.x")
     listing = run(
         "cd /var/runtime/node_modules && ls -d @aws-sdk/* | sort; "

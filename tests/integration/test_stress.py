@@ -6,8 +6,11 @@ import re
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
+
+from pytest_lambda import BackendName, FunctionFactory, InvokeResult, RuntimeName
 
 TOTAL = 2_000
 CONCURRENCY = 8
@@ -23,14 +26,15 @@ def _action(n: int) -> str:
 
 @pytest.mark.slow
 def test_two_thousand_concurrent_invocations_are_all_accounted_for(
-    lambda_function, functions_dir, backend, python_runtime
-):
+    lambda_function: FunctionFactory, functions_dir: Path, backend: BackendName,
+    python_runtime: RuntimeName,
+) -> None:
     fn = lambda_function(
         "app.handler", code=functions_dir / "stress", runtime=python_runtime, backend=backend,
         memory_size=256, timeout=1, name=f"stress-{backend}",
     )
 
-    def call(n: int):
+    def call(n: int) -> tuple[int, InvokeResult]:
         return n, fn.invoke({"n": n, "action": _action(n), "seconds": 3})
 
     started = time.monotonic()
@@ -55,6 +59,7 @@ def test_two_thousand_concurrent_invocations_are_all_accounted_for(
             seen[result.payload["n"]] += 1
         elif action == "raise":
             assert result.function_error == "Unhandled", (n, result, result.logs)
+            assert result.error is not None
             assert result.error["errorType"] == "ValueError"
             assert result.error["errorMessage"] == f"boom {n}"
             assert result.error["requestId"] == rid

@@ -26,9 +26,10 @@ import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
+
+from pytest_lambda import LambdaService
 
 #: What the functions import that Lambda's Python runtimes provide or users package.
 BOTO3 = "boto3==1.44.8"
@@ -73,7 +74,7 @@ def _pip_target(requirements: tuple[str, ...], python_version: str) -> Path:
     return final
 
 
-def _compile_in_runtime(tree: Path, lambda_service: Any, python_version: str) -> None:
+def _compile_in_runtime(tree: Path, lambda_service: LambdaService, python_version: str) -> None:
     """Compile `tree`'s modules to byte code with the runtime image's own Python, once.
 
     A layer is read-only in Lambda, so Python cannot cache what it compiles: without byte code
@@ -84,7 +85,10 @@ def _compile_in_runtime(tree: Path, lambda_service: Any, python_version: str) ->
     marker = tree / ".compiled"
     if marker.exists():
         return
+    from pytest_lambda.backends.docker.environment import DockerBackend
+
     backend = lambda_service.backend("docker")
+    assert isinstance(backend, DockerBackend)
     image = backend.image_for(f"python{python_version}").tag
     backend.client.containers.run(
         image, entrypoint=["python3", "-m", "compileall", "-q", "--invalidation-mode",
@@ -97,7 +101,7 @@ def _compile_in_runtime(tree: Path, lambda_service: Any, python_version: str) ->
 
 
 @pytest.fixture(scope="session")
-def pip_layer(lambda_service: Any) -> Callable[..., Path]:
+def pip_layer(lambda_service: LambdaService) -> Callable[..., Path]:
     """Return `make(*requirements, python_version="3.13")`: a layer directory (its packages
     under `python/`, where Lambda's Python runtimes look, compiled to byte code by the
     runtime's Python), as `layers=[...]` takes it. Needs the Docker engine."""

@@ -93,9 +93,9 @@ class FakeEnvironment(ExecutionEnvironment):
             if "INIT_SLEEP" in variables:
                 time.sleep(float(variables["INIT_SLEEP"]))
             if "INIT_FAIL" in variables:
-                body = json.dumps({"errorMessage": variables["INIT_FAIL"],
-                                   "errorType": "Runtime.ImportModuleError"})
-                conn.request("POST", "/2018-06-01/runtime/init/error", body,
+                init_error = json.dumps({"errorMessage": variables["INIT_FAIL"],
+                                         "errorType": "Runtime.ImportModuleError"})
+                conn.request("POST", "/2018-06-01/runtime/init/error", init_error,
                              {"Lambda-Runtime-Function-Error-Type": "Runtime.ImportModuleError"})
                 conn.getresponse().read()
                 self._die(ExitInfo(code=1))

@@ -15,6 +15,8 @@ import re
 import socket
 import threading
 import time
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -41,14 +43,17 @@ def doc(message: str, error_type: str) -> bytes:
 
 
 @pytest.fixture
-def server():
+def server() -> Iterator[RuntimeAPIServer]:
     srv = RuntimeAPIServer("127.0.0.1")
     yield srv
     srv.telemetry.close()
     srv.close()
 
 
-def call(server, method, path, body=None, headers=None):
+def call(
+    server: RuntimeAPIServer, method: str, path: str, body: object = None,
+    headers: dict[str, str] | None = None,
+) -> tuple[int, bytes, http.client.HTTPResponse]:
     conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=TIMEOUT)
     try:
         data = body if body is None or isinstance(body, bytes) else json.dumps(body).encode()
@@ -59,7 +64,9 @@ def call(server, method, path, body=None, headers=None):
         conn.close()
 
 
-def quiet_call(server, method, route, headers=None):
+def quiet_call(
+    server: RuntimeAPIServer, method: str, route: str, headers: dict[str, str] | None = None,
+) -> None:
     """Call from a thread that may still be waiting when the test's server closes."""
     try:
         call(server, method, route, headers=headers)
@@ -67,7 +74,9 @@ def quiet_call(server, method, route, headers=None):
         pass
 
 
-def raw(server, data: bytes, *, wait_for_continue: bool = False):
+def raw(
+    server: RuntimeAPIServer, data: bytes, *, wait_for_continue: bool = False,
+) -> tuple[bytes, int, bytes]:
     """Send `data` (head, then body) on a fresh socket; return (interim lines, status, body)."""
     with socket.create_connection(("127.0.0.1", server.port), timeout=TIMEOUT) as sock:
         head, sep, body = data.partition(b"\r\n\r\n")
@@ -90,11 +99,13 @@ def raw(server, data: bytes, *, wait_for_continue: bool = False):
         return interim, resp.status, resp.read()
 
 
-def invocation(**kwargs) -> Invocation:
+def invocation(**kwargs: Any) -> Invocation:
     return Invocation(payload=b"{}", deadline_ms=1_700_000_000_000, function_arn=ARN, **kwargs)
 
 
-def start(server, inv: Invocation | None = None) -> tuple[Invocation, http.client.HTTPResponse]:
+def start(
+    server: RuntimeAPIServer, inv: Invocation | None = None,
+) -> tuple[Invocation, http.client.HTTPResponse]:
     inv = inv or invocation()
     server.dispatch(inv)
     status, _body, resp = call(server, "GET", NEXT)
@@ -108,7 +119,7 @@ def path(inv: Invocation, kind: str = "response") -> str:
 
 # -- 2. request headers up to Go's 1 MiB ----------------------------------------------------
 
-def test_an_error_cause_header_of_a_megabyte_is_accepted(server):
+def test_an_error_cause_header_of_a_megabyte_is_accepted(server: RuntimeAPIServer) -> None:
     # awslambdaric sends the X-Ray error cause in a header of up to 1 MiB.
     inv, _ = start(server)
     cause = json.dumps({"working_directory": "/var/task",
@@ -118,7 +129,7 @@ def test_an_error_cause_header_of_a_megabyte_is_accepted(server):
     assert (status, body) == (202, ACCEPTED)
 
 
-def test_headers_past_a_megabyte_are_refused_with_431(server):
+def test_headers_past_a_megabyte_are_refused_with_431(server: RuntimeAPIServer) -> None:
     status_line = b"GET " + NEXT.encode() + b" HTTP/1.1\r\n"
     data = status_line + b"X-Big: " + b"a" * ((1 << 20) + 8192) + b"\r\n\r\n"
     _, status, _ = raw(server, data)
@@ -139,7 +150,9 @@ def streamed(inv: Invocation, body: bytes, trailers: bytes, mode: bytes = b"stre
     )
 
 
-def test_a_streamed_response_with_error_trailers_is_a_function_error(server):
+def test_a_streamed_response_with_error_trailers_is_a_function_error(
+    server: RuntimeAPIServer,
+) -> None:
     inv, _ = start(server)
     error = {"errorType": "Error", "errorMessage": "boom", "trace": ["Error: boom"]}
     trailers = (b"Lambda-Runtime-Function-Error-Type: Error\r\n"
@@ -152,14 +165,14 @@ def test_a_streamed_response_with_error_trailers_is_a_function_error(server):
     assert json.loads(inv.body) == error
 
 
-def test_a_streamed_response_without_error_trailers_is_a_response(server):
+def test_a_streamed_response_without_error_trailers_is_a_response(server: RuntimeAPIServer) -> None:
     inv, _ = start(server)
     _, status, _ = raw(server, streamed(inv, b"whole body", b""))
     assert status == 202
     assert (inv.outcome, inv.body) == ("response", b"whole body")
 
 
-def test_an_unknown_response_mode_is_400_and_fails_the_invocation(server):
+def test_an_unknown_response_mode_is_400_and_fails_the_invocation(server: RuntimeAPIServer) -> None:
     inv, _ = start(server)
     _, status, body = raw(server, streamed(inv, b"some body", b"", mode=b"buffered"))
     assert (status, body) == (400, doc("Invalid function response mode",
@@ -174,7 +187,7 @@ def test_an_unknown_response_mode_is_400_and_fails_the_invocation(server):
 
 # -- 4. Expect: 100-continue -----------------------------------------------------------------
 
-def test_expect_100_continue_is_answered_before_the_body(server):
+def test_expect_100_continue_is_answered_before_the_body(server: RuntimeAPIServer) -> None:
     inv, _ = start(server)
     payload = b"r" * 1_100_000
     data = (b"POST " + path(inv).encode() + b" HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n"
@@ -184,7 +197,7 @@ def test_expect_100_continue_is_answered_before_the_body(server):
     assert status == 202 and inv.body == payload
 
 
-def test_expect_100_continue_on_a_wrong_id_gets_the_final_answer(server):
+def test_expect_100_continue_on_a_wrong_id_gets_the_final_answer(server: RuntimeAPIServer) -> None:
     start(server)
     data = (b"POST /2018-06-01/runtime/invocation/nope/response HTTP/1.1\r\nHost: x\r\n"
             b"Expect: 100-continue\r\nContent-Length: 3\r\n\r\nabc")
@@ -194,7 +207,9 @@ def test_expect_100_continue_on_a_wrong_id_gets_the_final_answer(server):
 
 # -- 5. an invocation ends at the runtime's next /next ------------------------------------
 
-def test_the_invocation_ends_when_the_runtime_asks_for_the_next_one(server):
+def test_the_invocation_ends_when_the_runtime_asks_for_the_next_one(
+    server: RuntimeAPIServer,
+) -> None:
     inv, _ = start(server)
     assert call(server, "POST", path(inv), b'"ok"')[0] == 202
     assert inv.done.is_set() and not inv.finished.is_set()  # answered, not yet ended
@@ -215,11 +230,11 @@ def test_the_invocation_ends_when_the_runtime_asks_for_the_next_one(server):
     ("", "Runtime.Unknown"),
     (None, "Runtime.Unknown"),
 ])
-def test_error_type_check_is_unanchored_like_lambdas(value, expected):
+def test_error_type_check_is_unanchored_like_lambdas(value: str | None, expected: str) -> None:
     assert sanitize_error_type(value) == expected
 
 
-def test_an_error_cause_without_a_message_gets_an_empty_one(server):
+def test_an_error_cause_without_a_message_gets_an_empty_one(server: RuntimeAPIServer) -> None:
     inv, _ = start(server)
     call(server, "POST", path(inv, "error"), b'{"errorType":"E","errorCause":{}}',
          {"Content-Type": "application/vnd.aws.lambda.error.cause+json"})
@@ -234,7 +249,9 @@ def test_an_error_cause_without_a_message_gets_an_empty_one(server):
     ("POST", EXT_NEXT, "GET"),
     ("GET", TELEMETRY, "PUT"),
 ])
-def test_405_names_the_allowed_method(server, method, route, allow):
+def test_405_names_the_allowed_method(
+    server: RuntimeAPIServer, method: str, route: str, allow: str,
+) -> None:
     status, body, resp = call(server, method, route)
     assert (status, body) == (405, b"")
     assert resp.getheader("Allow") == allow
@@ -242,13 +259,13 @@ def test_405_names_the_allowed_method(server, method, route, allow):
 
 # -- 10. trace header --------------------------------------------------------------------------
 
-def test_next_carries_the_trace_header(server):
+def test_next_carries_the_trace_header(server: RuntimeAPIServer) -> None:
     trace = _aws.new_trace_id()
     _, resp = start(server, invocation(trace_id=trace))
     assert resp.getheader("Lambda-Runtime-Trace-Id") == trace
 
 
-def test_new_trace_ids_have_lambdas_form_and_differ():
+def test_new_trace_ids_have_lambdas_form_and_differ() -> None:
     now = time.time()
     first, second = _aws.new_trace_id(now), _aws.new_trace_id(now)
     pattern = rf"Root=1-{int(now):08x}-[0-9a-f]{{24}};Parent=[0-9a-f]{{16}};Sampled=0"
@@ -258,33 +275,37 @@ def test_new_trace_ids_have_lambdas_form_and_differ():
 
 
 @pytest.mark.parametrize("bad", ["", "abc", "Root=1-xyz", 42, "Root=1-5759e988-bd862e3fe1be46a9"])
-def test_a_malformed_trace_id_gets_one_sentence(bad):
+def test_a_malformed_trace_id_gets_one_sentence(bad: str | int) -> None:
     with pytest.raises(ValueError, match=r"^trace_id=.* is not an X-Ray trace header: pass one"):
         _aws.validate_trace_id(bad)
 
 
 # -- 7. the per-extension state machine --------------------------------------------------------
 
-def register(server, name="ext", events=("INVOKE",)):
+def register(
+    server: RuntimeAPIServer, name: str = "ext", events: tuple[str, ...] = ("INVOKE",),
+) -> str:
     status, body, resp = call(server, "POST", REGISTER, {"events": list(events)},
                               {"Lambda-Extension-Name": name})
     assert status == 200, body
-    return resp.getheader("Lambda-Extension-Identifier")
+    ext_id = resp.getheader("Lambda-Extension-Identifier")
+    assert ext_id is not None
+    return ext_id
 
 
-def ext_headers(ext_id, error_type=None):
+def ext_headers(ext_id: str, error_type: str | None = None) -> dict[str, str]:
     headers = {"Lambda-Extension-Identifier": ext_id}
     if error_type:
         headers["Lambda-Extension-Function-Error-Type"] = error_type
     return headers
 
 
-def transition(current, target, ext_id):
+def transition(current: str, target: str, ext_id: str) -> bytes:
     return doc(f"State transition from {current} to {target} failed for extension {ext_id}. "
                "Error: State transition is not allowed", "Extension.InvalidExtensionState")
 
 
-def test_next_after_init_error_is_403(server):
+def test_next_after_init_error_is_403(server: RuntimeAPIServer) -> None:
     ext_id = register(server)
     assert call(server, "POST", EXT_INIT_ERROR, b"", ext_headers(ext_id, "Extension.X"))[0] == 202
     status, body, _ = call(server, "GET", EXT_NEXT, headers=ext_headers(ext_id))
@@ -295,7 +316,7 @@ def test_next_after_init_error_is_403(server):
     assert (status, body) == (403, transition("InitError", "Exited", ext_id))
 
 
-def test_next_after_exit_error_is_403(server):
+def test_next_after_exit_error_is_403(server: RuntimeAPIServer) -> None:
     ext_id = register(server)
     assert call(server, "POST", EXT_EXIT_ERROR, b"", ext_headers(ext_id, "Extension.X"))[0] == 202
     status, body, _ = call(server, "GET", EXT_NEXT, headers=ext_headers(ext_id))
@@ -304,7 +325,7 @@ def test_next_after_exit_error_is_403(server):
     assert (status, body) == (403, transition("ExitError", "InitError", ext_id))
 
 
-def test_init_error_from_the_ready_state_is_403(server):
+def test_init_error_from_the_ready_state_is_403(server: RuntimeAPIServer) -> None:
     ext_id = register(server)
     threading.Thread(target=quiet_call, args=(server, "GET", EXT_NEXT, ext_headers(ext_id)),
                      daemon=True).start()
@@ -315,7 +336,9 @@ def test_init_error_from_the_ready_state_is_403(server):
 
 
 @pytest.mark.parametrize("route", [EXT_INIT_ERROR, EXT_EXIT_ERROR])
-def test_unknown_identifier_on_error_reports_is_worded_like_lambdas(server, route):
+def test_unknown_identifier_on_error_reports_is_worded_like_lambdas(
+    server: RuntimeAPIServer, route: str,
+) -> None:
     status, body, _ = call(server, "POST", route, b"",
                            ext_headers("0b0e6b6a-8f1e-4a8e-9a55-2d6f0b4b7c11", "Extension.X"))
     assert (status, body) == (403, doc("Unknown Lambda-Extension-Identifier",
@@ -324,12 +347,12 @@ def test_unknown_identifier_on_error_reports_is_worded_like_lambdas(server, rout
 
 @pytest.mark.parametrize("body", [b"null", b'{"events":["INVOKE"],"configurationKeys":[]}',
                                   b'{"events":null}'])
-def test_registration_bodies_lambda_accepts(server, body):
+def test_registration_bodies_lambda_accepts(server: RuntimeAPIServer, body: bytes) -> None:
     status, answer, _ = call(server, "POST", REGISTER, body, {"Lambda-Extension-Name": "ext"})
     assert status == 200, answer
 
 
-def test_registration_with_configuration_keys_is_refused(server):
+def test_registration_with_configuration_keys_is_refused(server: RuntimeAPIServer) -> None:
     status, body, _ = call(server, "POST", REGISTER, b'{"configurationKeys":["a"]}',
                            {"Lambda-Extension-Name": "ext"})
     assert (status, body) == (403, doc(
@@ -343,13 +366,15 @@ SUBSCRIPTION = {"schemaVersion": "2022-12-13", "types": ["platform"],
                 "destination": {"protocol": "HTTP", "URI": "http://sandbox.localdomain:4243/"}}
 
 
-def subscribe(server, route, document):
+def subscribe(
+    server: RuntimeAPIServer, route: str, document: object,
+) -> tuple[int, bytes, http.client.HTTPResponse]:
     ext_id = register(server)
     return call(server, "PUT", route, document, ext_headers(ext_id))
 
 
 @pytest.mark.parametrize("host", ["localhost", "127.0.0.1", "0.0.0.0", "example.com"])
-def test_a_destination_outside_the_sandbox_is_refused(server, host):
+def test_a_destination_outside_the_sandbox_is_refused(server: RuntimeAPIServer, host: str) -> None:
     destination = {"protocol": "HTTP", "URI": f"http://{host}:4243/"}
     status, body, _ = subscribe(server, TELEMETRY, {**SUBSCRIPTION, "destination": destination})
     assert status == 400
@@ -357,7 +382,7 @@ def test_a_destination_outside_the_sandbox_is_refused(server, host):
 
 
 @pytest.mark.parametrize("host", ["sandbox.localdomain", "sandbox"])
-def test_a_sandbox_destination_is_accepted(server, host):
+def test_a_sandbox_destination_is_accepted(server: RuntimeAPIServer, host: str) -> None:
     destination = {"protocol": "HTTP", "URI": f"http://{host}:4243/x"}
     status, _, _ = subscribe(server, TELEMETRY, {**SUBSCRIPTION, "destination": destination})
     assert status == 200
@@ -369,7 +394,9 @@ def test_a_sandbox_destination_is_accepted(server, host):
     (TELEMETRY, None, False), (LOGS, "2020-08-15", True), (LOGS, "2021-03-18", True),
     (LOGS, "2022-12-13", False), (LOGS, None, False),
 ])
-def test_schema_versions(server, route, version, ok):
+def test_schema_versions(
+    server: RuntimeAPIServer, route: str, version: str | None, ok: bool,
+) -> None:
     document = {k: v for k, v in SUBSCRIPTION.items() if k != "schemaVersion"}
     if version is not None:
         document["schemaVersion"] = version
@@ -379,7 +406,9 @@ def test_schema_versions(server, route, version, ok):
         assert "schemaVersion" in json.loads(body)["errorMessage"]
 
 
-def test_a_subscription_is_reported_as_platform_telemetry_subscription(server):
+def test_a_subscription_is_reported_as_platform_telemetry_subscription(
+    server: RuntimeAPIServer,
+) -> None:
     ext_id = register(server, "watcher")
     assert call(server, "PUT", TELEMETRY, {**SUBSCRIPTION, "types": ["platform", "function"]},
                 ext_headers(ext_id))[0] == 200
@@ -398,7 +427,7 @@ class _Listener:
     def __init__(self) -> None:
         import http.server
 
-        self.records: list[dict] = []
+        self.records: list[dict[str, Any]] = []
         listener = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -420,8 +449,9 @@ class _Listener:
     (TELEMETRY, "2025-01-29", True, True), (LOGS, "2020-08-15", False, False),
     (LOGS, "2021-03-18", False, True),
 ])
-def test_records_take_the_shape_of_the_subscribed_schema(server, route, version, tracing,
-                                                         runtime_done):
+def test_records_take_the_shape_of_the_subscribed_schema(
+    server: RuntimeAPIServer, route: str, version: str, tracing: bool, runtime_done: bool,
+) -> None:
     listener = _Listener()
     try:
         ext_id = register(server)
@@ -448,7 +478,7 @@ def test_records_take_the_shape_of_the_subscribed_schema(server, route, version,
         listener.server.server_close()
 
 
-def test_an_invocation_id_that_is_not_the_current_one_is_400(server):
+def test_an_invocation_id_that_is_not_the_current_one_is_400(server: RuntimeAPIServer) -> None:
     inv, _ = start(server)
     status, body, _ = call(server, "POST", path(inv), b'"ok"',
                            {"Lambda-Runtime-Invocation-Id": "someone-else"})
@@ -456,7 +486,7 @@ def test_an_invocation_id_that_is_not_the_current_one_is_400(server):
     assert not inv.done.is_set()
 
 
-def test_every_test_the_behaviours_page_names_exists():
+def test_every_test_the_behaviours_page_names_exists() -> None:
     from pathlib import Path
 
     root = Path(__file__).resolve().parents[2]
@@ -475,17 +505,20 @@ def test_every_test_the_behaviours_page_names_exists():
     ("INIT_START Runtime Version: python3.13\n", "python3.13", None),
     ("", None, None),
 ])
-def test_init_start_gives_telemetry_its_runtime_version(line, version, arn):
+def test_init_start_gives_telemetry_its_runtime_version(
+    line: str, version: str | None, arn: str | None,
+) -> None:
     from types import SimpleNamespace
 
     from pytest_lambda.service.control import _runtime_version
 
     config = SimpleNamespace(arn="arn:aws:lambda:us-west-2:123456789012:function:f")
+    # A stand-in with the one attribute read, not a whole FunctionConfig.
     got_version, got_arn = _runtime_version(line + "some output\n", config)  # type: ignore[arg-type]
     assert got_version == version
     if arn is not None:
         assert got_arn == arn
     elif version is not None:  # made up in Lambda's shape, in the function's region
-        assert re.fullmatch(r"arn:aws:lambda:us-west-2::runtime:[0-9a-f]{64}", got_arn)
+        assert re.fullmatch(r"arn:aws:lambda:us-west-2::runtime:[0-9a-f]{64}", got_arn or "")
     else:
         assert got_arn is None

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import platform
 import re
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import pytest
 
@@ -45,7 +46,7 @@ def test_emulation_is_read_from_binfmt_misc(tmp_path: Path) -> None:
 
 def test_refusal_says_how_to_enable_emulation(tmp_path: Path,
                                               monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(_arch.platform, "machine", lambda: "x86_64")
+    monkeypatch.setattr(platform, "machine", lambda: "x86_64")
     with pytest.raises(ConfigurationError) as info:
         _arch.require_host_can_run("arm64", tmp_path / "none")
     assert str(info.value) == (
@@ -65,7 +66,7 @@ def test_refusal_says_how_to_enable_emulation(tmp_path: Path,
 
 @pytest.fixture
 def x86_64_host(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(_arch.platform, "machine", lambda: "x86_64")
+    monkeypatch.setattr(platform, "machine", lambda: "x86_64")
 
 
 @pytest.mark.parametrize("runtime", ["python3.13", "provided.al2023", "provided.al2"])
@@ -90,7 +91,7 @@ def test_an_arm64_image_has_its_own_tag_and_hash(x86_64_host: None, runtime: str
 def test_an_arm64_host_names_its_x86_64_images(monkeypatch: pytest.MonkeyPatch) -> None:
     from pytest_lambda.images import recipes
 
-    monkeypatch.setattr(_arch.platform, "machine", lambda: "aarch64")
+    monkeypatch.setattr(platform, "machine", lambda: "aarch64")
     assert "-x86_64-" in recipes.hermetic_tag("python3.13", arch="x86_64")
     assert "arm64" not in recipes.hermetic_tag("python3.13", arch="arm64")
 
@@ -112,12 +113,11 @@ def test_code_for_the_other_architecture_needs_emulation(
     from pytest_lambda.service.build import build_config
 
     (tmp_path / "app.py").write_text("def handler(event, context):\n    return 1\n")
-    monkeypatch.setattr(_arch, "_BINFMT", tmp_path / "none")
-    monkeypatch.setattr(_arch.require_host_can_run, "__defaults__", (tmp_path / "none",))
+    monkeypatch.setattr(_arch, "BINFMT_DIR", tmp_path / "none")
     with pytest.raises(ConfigurationError, match="no arm64 emulation is registered"):
         build_config("app.handler", code=tmp_path, runtime="python3.13", architecture="arm64")
     _register(tmp_path / "binfmt", "qemu-aarch64", AARCH64_MAGIC)
-    monkeypatch.setattr(_arch.require_host_can_run, "__defaults__", (tmp_path / "binfmt",))
+    monkeypatch.setattr(_arch, "BINFMT_DIR", tmp_path / "binfmt")
     arm64 = build_config("app.handler", code=tmp_path, runtime="python3.13", architecture="arm64")
     host = build_config("app.handler", code=tmp_path, runtime="python3.13")
     assert (arm64.architecture, host.architecture) == ("arm64", "x86_64")
@@ -158,7 +158,7 @@ def test_build_images_refuses_an_architecture_it_cannot_run(
 ) -> None:
     from pytest_lambda.images import command as image_command
 
-    monkeypatch.setattr(_arch.require_host_can_run, "__defaults__", (tmp_path / "none",))
+    monkeypatch.setattr(_arch, "BINFMT_DIR", tmp_path / "none")
     assert image_command.cli_build_images(["--architecture", "arm64"]) == 1
     assert "no arm64 emulation is registered with binfmt_misc" in capsys.readouterr().err
 
@@ -204,10 +204,15 @@ def test_an_arm64_root_file_system_is_loaded_as_an_arm64_image(tmp_path: Path) -
     image_build._import_tarball(Client(), rootfs, "pytest-lambda/base:trixie-arm64-0", "arm64",
                             labels={"pytest-lambda.image": "base"}, cmd=["/bin/bash"])
     with tarfile.open(fileobj=io.BytesIO(loaded[0])) as archive:
-        manifest = json.load(archive.extractfile("manifest.json"))  # type: ignore[arg-type]
+        def member(name: str) -> IO[bytes]:
+            found = archive.extractfile(name)
+            assert found is not None, name
+            return found
+
+        manifest = json.load(member("manifest.json"))
         assert manifest[0]["RepoTags"] == ["pytest-lambda/base:trixie-arm64-0"]
-        config = json.load(archive.extractfile(manifest[0]["Config"]))  # type: ignore[arg-type]
-        assert archive.extractfile(manifest[0]["Layers"][0]).read() == layer  # type: ignore[union-attr]
+        config = json.load(member(manifest[0]["Config"]))
+        assert member(manifest[0]["Layers"][0]).read() == layer
     assert (config["architecture"], config["os"]) == ("arm64", "linux")
     assert config["rootfs"]["diff_ids"] == [f"sha256:{hashlib.sha256(layer).hexdigest()}"]
     assert config["config"] == {"Cmd": ["/bin/bash"], "Labels": {"pytest-lambda.image": "base"}}

@@ -9,11 +9,13 @@ import sys
 import time
 import zipfile
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 
+from pytest_lambda import ConfigurationError
 from pytest_lambda.artifacts import cache as _cache
-from pytest_lambda.errors import ConfigurationError
+from pytest_lambda.config.settings import parse_size
 from pytest_lambda.service.build import build_config
 
 MB = 1024 * 1024
@@ -35,8 +37,15 @@ def _function_zip(path: Path, size: int) -> Path:
     return path
 
 
-def _config(archive: Path):  # type: ignore[no-untyped-def]
-    return build_config("app.handler", code=archive, runtime="python3.13")
+class _Unpacked(NamedTuple):
+    code_dir: Path
+
+
+def _config(archive: Path) -> _Unpacked:
+    """Configure a function from `archive`; return where its code was unpacked."""
+    code_dir = build_config("app.handler", code=archive, runtime="python3.13").code_dir
+    assert code_dir is not None
+    return _Unpacked(code_dir)
 
 
 def _age(path: Path, seconds_ago: float) -> None:
@@ -51,17 +60,19 @@ def _dead_pid() -> int:
 
 
 def test_parse_size_reads_the_usual_spellings() -> None:
-    assert _cache.parse_size("0") == 0
-    assert _cache.parse_size("1234") == 1234
-    assert _cache.parse_size("500MB") == 500 * MB
-    assert _cache.parse_size("5GiB") == 5 * 1024 * MB
-    assert _cache.parse_size("1.5 g") == 1536 * MB
-    assert _cache.parse_size("off") is None
+    assert parse_size("0") == 0
+    assert parse_size("1234") == 1234
+    assert parse_size("500MB") == 500 * MB
+    assert parse_size("5GiB") == 5 * 1024 * MB
+    assert parse_size("1.5 g") == 1536 * MB
+    assert parse_size("off") is None
     with pytest.raises(ConfigurationError, match=r"^'lots' is not a size: .* such as 500MB"):
-        _cache.parse_size("lots")
+        parse_size("lots")
 
 
-def test_least_recently_used_entries_go_first_until_the_cache_fits(tmp_path, cache) -> None:
+def test_least_recently_used_entries_go_first_until_the_cache_fits(
+    tmp_path: Path, cache: Path,
+) -> None:
     configs = [_config(_function_zip(tmp_path / f"fn{i}.zip", 2 * MB)) for i in range(3)]
     _cache.release()  # the session that made them is over
     for age, config in zip((300, 100, 200), configs, strict=True):
@@ -76,7 +87,7 @@ def test_least_recently_used_entries_go_first_until_the_cache_fits(tmp_path, cac
     assert not any((cache / "code").iterdir())
 
 
-def test_using_an_entry_makes_it_recent(tmp_path) -> None:
+def test_using_an_entry_makes_it_recent(tmp_path: Path) -> None:
     old = _config(_function_zip(tmp_path / "old.zip", MB))
     new = _config(_function_zip(tmp_path / "new.zip", MB))
     _age(old.code_dir, 300)
@@ -87,7 +98,7 @@ def test_using_an_entry_makes_it_recent(tmp_path) -> None:
     assert report is not None and [e.path for e in report.removed] == [new.code_dir]
 
 
-def test_dry_run_removes_nothing(tmp_path) -> None:
+def test_dry_run_removes_nothing(tmp_path: Path) -> None:
     config = _config(_function_zip(tmp_path / "fn.zip", MB))
     _cache.release()
     report = _cache.prune(0, dry_run=True)
@@ -95,7 +106,7 @@ def test_dry_run_removes_nothing(tmp_path) -> None:
     assert config.code_dir.is_dir()
 
 
-def test_entries_a_live_session_uses_are_kept(tmp_path, cache) -> None:
+def test_entries_a_live_session_uses_are_kept(tmp_path: Path, cache: Path) -> None:
     unpacked = _config(_function_zip(tmp_path / "other.zip", MB))
     _cache.release()
     # A session that died after using it left its lease: a dead pid's lease is void.
@@ -109,7 +120,7 @@ def test_entries_a_live_session_uses_are_kept(tmp_path, cache) -> None:
     assert mine.code_dir.is_dir() and not dead.exists()
 
 
-def test_layers_are_leased_and_pruned_as_entries(tmp_path) -> None:
+def test_layers_are_leased_and_pruned_as_entries(tmp_path: Path) -> None:
     code = tmp_path / "code"
     code.mkdir()
     (code / "app.py").write_text("def handler(e, c):\n    return e\n")
@@ -126,7 +137,7 @@ def test_layers_are_leased_and_pruned_as_entries(tmp_path) -> None:
     assert not config.opt_dir.exists()
 
 
-def test_stale_leftovers_of_dead_processes_are_removed(cache) -> None:
+def test_stale_leftovers_of_dead_processes_are_removed(cache: Path) -> None:
     stale = cache / "code" / "abc.123.456.tmp"
     fresh = cache / "code" / "def.123.456.tmp"
     build = cache / "build" / "python3.13-xyz"
@@ -139,7 +150,7 @@ def test_stale_leftovers_of_dead_processes_are_removed(cache) -> None:
     assert fresh.is_dir() and not stale.exists() and not build.exists()
 
 
-def test_prune_cache_command(tmp_path, cache) -> None:
+def test_prune_cache_command(tmp_path: Path, cache: Path) -> None:
     config = _config(_function_zip(tmp_path / "fn.zip", MB))
     _cache.release()
 
@@ -162,7 +173,7 @@ def test_prune_cache_command(tmp_path, cache) -> None:
 
 
 def test_a_session_run_inside_another_leaves_the_outer_ones_entries(
-        tmp_path, pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+        tmp_path: Path, pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
     config = _config(_function_zip(tmp_path / "fn.zip", MB))  # the outer session's
     monkeypatch.setenv("PYTEST_LAMBDA_CACHE_MAX_SIZE", "0")
     pytester.makepyfile("def test_ok(): pass")

@@ -54,7 +54,7 @@ def _write_record(cache: Path, owner: int, owner_started: int | None, leader: in
     return path
 
 
-def test_a_dead_sessions_groups_and_scratch_are_swept(tmp_path, cache):
+def test_a_dead_sessions_groups_and_scratch_are_swept(tmp_path: Path, cache: Path) -> None:
     scratch = tmp_path / "pytest-lambda-fn-abc"
     scratch.mkdir()
     leader = _group(tmp_path)
@@ -70,7 +70,7 @@ def test_a_dead_sessions_groups_and_scratch_are_swept(tmp_path, cache):
         leader.wait()
 
 
-def test_a_live_sessions_record_is_left_alone(tmp_path, cache):
+def test_a_live_sessions_record_is_left_alone(tmp_path: Path, cache: Path) -> None:
     scratch = tmp_path / "pytest-lambda-fn-live"
     scratch.mkdir()
     leader = _group(tmp_path)
@@ -85,7 +85,9 @@ def test_a_live_sessions_record_is_left_alone(tmp_path, cache):
         leader.wait()
 
 
-def test_an_owner_pid_now_used_by_another_process_counts_as_dead(tmp_path, cache):
+def test_an_owner_pid_now_used_by_another_process_counts_as_dead(
+    tmp_path: Path, cache: Path,
+) -> None:
     scratch = tmp_path / "pytest-lambda-fn-reused"
     scratch.mkdir()
     parent = os.getppid()
@@ -93,7 +95,9 @@ def test_an_owner_pid_now_used_by_another_process_counts_as_dead(tmp_path, cache
     assert sweep_dead()[1] == 1 and not scratch.exists()
 
 
-def test_a_leader_pid_now_used_by_another_process_is_not_killed(tmp_path, cache):
+def test_a_leader_pid_now_used_by_another_process_is_not_killed(
+    tmp_path: Path, cache: Path,
+) -> None:
     bystander = _group(tmp_path)  # stands for an unrelated process that got the leader's pid
     try:
         owner, owner_started = _dead_owner()
@@ -106,7 +110,7 @@ def test_a_leader_pid_now_used_by_another_process_is_not_killed(tmp_path, cache)
         bystander.wait()
 
 
-def test_a_record_follows_an_environments_groups(tmp_path, cache):
+def test_a_record_follows_an_environments_groups(tmp_path: Path, cache: Path) -> None:
     record = ProcessRecord(tmp_path / "pytest-lambda-fn-rec")
     record.add_group(os.getpid())
     doc = json.loads(record.path.read_text())
@@ -117,7 +121,7 @@ def test_a_record_follows_an_environments_groups(tmp_path, cache):
     assert not record.path.exists()
 
 
-def test_children_get_lambdas_file_limit_and_die_with_their_parent(tmp_path):
+def test_children_get_lambdas_file_limit_and_die_with_their_parent(tmp_path: Path) -> None:
     if _children._PRCTL is None:
         pytest.skip("no prctl here")
     out = tmp_path / "out"
@@ -149,7 +153,7 @@ def test_children_get_lambdas_file_limit_and_die_with_their_parent(tmp_path):
         parent.wait()
 
 
-def test_popen_from_a_short_lived_thread_outlives_the_thread(tmp_path):
+def test_popen_from_a_short_lived_thread_outlives_the_thread(tmp_path: Path) -> None:
     # The death signal follows the thread that forked: popen() forks from a long-lived one.
     import threading
 

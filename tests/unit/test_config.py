@@ -8,15 +8,16 @@ import os
 import stat
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import pytest_lambda
+from pytest_lambda import ConfigurationError
 from pytest_lambda.artifacts.files import hash_tree
 from pytest_lambda.config.function import RESERVED_ENVIRONMENT_KEYS, FunctionConfig
-from pytest_lambda.errors import ConfigurationError
 from pytest_lambda.service.build import build_config
 
 
@@ -35,12 +36,12 @@ def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return d
 
 
-def build(code: Path, **kwargs):
+def build(code: object, **kwargs: Any) -> FunctionConfig:
     kwargs.setdefault("runtime", "python3.13")
     return build_config(kwargs.pop("handler", "app.handler"), code=code, **kwargs)
 
 
-def refused(code: Path, **kwargs) -> str:
+def refused(code: object, **kwargs: Any) -> str:
     with pytest.raises(ConfigurationError) as info:
         build(code, **kwargs)
     assert isinstance(info.value, pytest_lambda.ConfigurationError)
@@ -49,7 +50,7 @@ def refused(code: Path, **kwargs) -> str:
 
 # -- numbers ---------------------------------------------------------------------------------
 
-def test_memory_below_the_minimum(code):
+def test_memory_below_the_minimum(code: Path) -> None:
     assert refused(code, memory_size=127) == (
         "1 validation error detected: Value '127' at 'memorySize' failed to satisfy constraint: "
         "Member must have value greater than or equal to 128 (pass memory_size= between 128 and "
@@ -57,7 +58,7 @@ def test_memory_below_the_minimum(code):
     )
 
 
-def test_memory_above_the_maximum(code):
+def test_memory_above_the_maximum(code: Path) -> None:
     assert refused(code, memory_size=10241) == (
         "1 validation error detected: Value '10241' at 'memorySize' failed to satisfy "
         "constraint: Member must have value less than or equal to 10240 (pass memory_size= "
@@ -66,7 +67,7 @@ def test_memory_above_the_maximum(code):
 
 
 @pytest.mark.parametrize("value", ["256", True, 256.0, None])
-def test_memory_must_be_a_whole_number(code, value):
+def test_memory_must_be_a_whole_number(code: Path, value: object) -> None:
     assert refused(code, memory_size=value) == (
         f"memorySize must be a whole number, not {value!r} (pass memory_size= between 128 and "
         f"10240 MB)."
@@ -74,11 +75,11 @@ def test_memory_must_be_a_whole_number(code, value):
 
 
 @pytest.mark.parametrize("value", [128, 10240])
-def test_memory_boundaries_are_accepted(code, value):
+def test_memory_boundaries_are_accepted(code: Path, value: int) -> None:
     assert build(code, memory_size=value).memory_size == value
 
 
-def test_timeout_zero(code):
+def test_timeout_zero(code: Path) -> None:
     assert refused(code, timeout=0) == (
         "1 validation error detected: Value '0' at 'timeout' failed to satisfy constraint: "
         "Member must have value greater than or equal to 1 (pass timeout= between 1 and 900 "
@@ -86,7 +87,7 @@ def test_timeout_zero(code):
     )
 
 
-def test_timeout_over_fifteen_minutes(code):
+def test_timeout_over_fifteen_minutes(code: Path) -> None:
     assert refused(code, timeout=901) == (
         "1 validation error detected: Value '901' at 'timeout' failed to satisfy constraint: "
         "Member must have value less than or equal to 900 (pass timeout= between 1 and 900 "
@@ -95,7 +96,7 @@ def test_timeout_over_fifteen_minutes(code):
 
 
 @pytest.mark.parametrize("value", [1, 900])
-def test_timeout_boundaries_are_accepted(code, value):
+def test_timeout_boundaries_are_accepted(code: Path, value: int) -> None:
     assert build(code, timeout=value).timeout == value
 
 
@@ -103,7 +104,7 @@ def test_timeout_boundaries_are_accepted(code, value):
     ("value", "bound"),
     [(511, "greater than or equal to 512"), (10241, "less than or equal to 10240")],
 )
-def test_ephemeral_storage_out_of_range(code, value, bound):
+def test_ephemeral_storage_out_of_range(code: Path, value: int, bound: str) -> None:
     assert refused(code, ephemeral_storage=value) == (
         f"1 validation error detected: Value '{value}' at 'ephemeralStorage.size' failed to "
         f"satisfy constraint: Member must have value {bound} (pass ephemeral_storage= between "
@@ -112,13 +113,13 @@ def test_ephemeral_storage_out_of_range(code, value, bound):
 
 
 @pytest.mark.parametrize("value", [512, 10240])
-def test_ephemeral_storage_boundaries_are_accepted(code, value):
+def test_ephemeral_storage_boundaries_are_accepted(code: Path, value: int) -> None:
     assert build(code, ephemeral_storage=value).ephemeral_storage == value
 
 
 # -- environment -----------------------------------------------------------------------------
 
-def test_environment_over_four_kilobytes(code):
+def test_environment_over_four_kilobytes(code: Path) -> None:
     env = {"BIG": "x" * 4096}
     measured = json.dumps(env, separators=(",", ":"))
     assert refused(code, environment=env) == (
@@ -127,7 +128,7 @@ def test_environment_over_four_kilobytes(code):
     )
 
 
-def test_environment_of_exactly_four_kilobytes_is_accepted(code):
+def test_environment_of_exactly_four_kilobytes_is_accepted(code: Path) -> None:
     overhead = len('{"BIG":""}')
     env = {"BIG": "x" * (4096 - overhead)}
     assert build(code, environment=env).env == env
@@ -138,7 +139,7 @@ def test_environment_of_exactly_four_kilobytes_is_accepted(code):
 
 
 @pytest.mark.parametrize("key", sorted(RESERVED_ENVIRONMENT_KEYS))
-def test_each_reserved_key_is_refused(code, key):
+def test_each_reserved_key_is_refused(code: Path, key: str) -> None:
     message = refused(code, environment={key: "x", "MINE": "y"})
     if key.startswith("_"):
         # Lambda checks the name pattern first, so `_HANDLER` never reaches the reserved check.
@@ -153,7 +154,7 @@ def test_each_reserved_key_is_refused(code, key):
 
 
 @pytest.mark.parametrize("key", ["1abc", "A-B", "", "a b", "AB\n", "ÄB"])
-def test_invalid_variable_names(code, key):
+def test_invalid_variable_names(code: Path, key: str) -> None:
     assert refused(code, environment={key: "x"}) == (
         "1 validation error detected: Value at 'environment.variables' failed to satisfy "
         "constraint: Map keys must satisfy constraint: [Member must satisfy regular expression "
@@ -162,14 +163,14 @@ def test_invalid_variable_names(code, key):
 
 
 @pytest.mark.parametrize("value", [1, None, True, b"x", ["x"]])
-def test_variable_values_must_be_strings(code, value):
+def test_variable_values_must_be_strings(code: Path, value: object) -> None:
     assert refused(code, environment={"COUNT": value}) == (
         f"Environment variable COUNT must be a string, not {type(value).__name__}: Lambda "
         f"stores variables as strings (pass str(value))."
     )
 
 
-def test_environment_must_be_a_mapping(code):
+def test_environment_must_be_a_mapping(code: Path) -> None:
     assert refused(code, environment=[("A1", "x")]) == (
         "environment must be a dict of variable names to strings, not list."
     )
@@ -177,7 +178,7 @@ def test_environment_must_be_a_mapping(code):
 
 # -- names, runtimes, handlers ---------------------------------------------------------------
 
-def test_function_name_over_64_characters(code):
+def test_function_name_over_64_characters(code: Path) -> None:
     name = "f" * 65
     assert refused(code, name=name) == (
         f"1 validation error detected: Value '{name}' at 'functionName' failed to satisfy "
@@ -187,7 +188,7 @@ def test_function_name_over_64_characters(code):
 
 
 @pytest.mark.parametrize("name", ["my function", "fn:prod", "fn\n"])
-def test_function_name_with_forbidden_characters(code, name):
+def test_function_name_with_forbidden_characters(code: Path, name: str) -> None:
     shown = name if name.isprintable() else repr(name)[1:-1]
     assert refused(code, name=name) == (
         f"1 validation error detected: Value '{shown}' at 'functionName' failed to satisfy "
@@ -199,11 +200,11 @@ def test_function_name_with_forbidden_characters(code, name):
 
 
 @pytest.mark.parametrize("name", ["", 5])
-def test_function_name_must_be_a_non_empty_string(code, name):
+def test_function_name_must_be_a_non_empty_string(code: Path, name: str | int) -> None:
     assert refused(code, name=name) == f"Function name must be a non-empty string, not {name!r}."
 
 
-def test_unknown_runtime_lists_the_known_ones(code):
+def test_unknown_runtime_lists_the_known_ones(code: Path) -> None:
     assert refused(code, runtime="python2.7") == (
         "Unknown runtime 'python2.7': pytest-aws-lambda supports nodejs20.x, nodejs22.x, "
         "nodejs24.x, provided.al2, provided.al2023, python3.10, python3.11, python3.12, "
@@ -215,14 +216,14 @@ def test_unknown_runtime_lists_the_known_ones(code):
 
 
 @pytest.mark.parametrize("handler", ["app", ".handler"])
-def test_handler_without_a_module(code, handler):
+def test_handler_without_a_module(code: Path, handler: str) -> None:
     assert refused(code, handler=handler) == (
         f"Handler {handler!r} has no module: pass 'module.function', for example 'app.handler' "
         f"for the function handler in app.py."
     )
 
 
-def test_handler_without_a_function(code):
+def test_handler_without_a_function(code: Path) -> None:
     assert refused(code, handler="app.") == (
         "Handler 'app.' has no function: pass 'module.function', for example 'app.handler' "
         "for the function handler in app.py."
@@ -230,20 +231,20 @@ def test_handler_without_a_function(code):
 
 
 @pytest.mark.parametrize("handler", ["app. handler", " app.handler", "app.handler\n", "", None])
-def test_handler_with_whitespace_or_empty(code, handler):
+def test_handler_with_whitespace_or_empty(code: Path, handler: str | None) -> None:
     assert refused(code, handler=handler) == (
         f"Handler {handler!r} is not valid: pass 'module.function', for example 'app.handler'."
     )
 
 
 @pytest.mark.parametrize("runtime", ["python3.13", "provided.al2023"])
-def test_handler_with_a_nul_is_refused_in_one_sentence(code, runtime):
+def test_handler_with_a_nul_is_refused_in_one_sentence(code: Path, runtime: str) -> None:
     message = refused(code, handler="app.hand\x00ler", runtime=runtime)
     assert message.startswith("Handler 'app.hand\\x00ler' contains a NUL character")
     assert "\x00" not in message and "\n" not in message
 
 
-def test_handler_over_128_characters_is_refused_as_lambda_refuses_it(code):
+def test_handler_over_128_characters_is_refused_as_lambda_refuses_it(code: Path) -> None:
     handler = "m" * 121 + ".handler"
     assert refused(code, handler=handler).startswith(
         f"1 validation error detected: Value '{handler}' at 'handler' failed to satisfy "
@@ -252,13 +253,13 @@ def test_handler_over_128_characters_is_refused_as_lambda_refuses_it(code):
     assert len(build(code, handler="m" * 120 + ".handler").handler) == 128
 
 
-def test_environment_value_with_a_nul_is_refused_in_one_sentence(code):
+def test_environment_value_with_a_nul_is_refused_in_one_sentence(code: Path) -> None:
     message = refused(code, environment={"KEY": "a\x00b"})
     assert message.startswith("Environment variable KEY contains a NUL character")
     assert "\x00" not in message
 
 
-def test_unknown_keyword_argument(code):
+def test_unknown_keyword_argument(code: Path) -> None:
     assert refused(code, colour="blue", size=1) == (
         "lambda_function() got unknown keyword argument(s) colour, size: see `pytest --fixtures` "
         "for the ones it takes."
@@ -267,7 +268,7 @@ def test_unknown_keyword_argument(code):
 
 # -- code ------------------------------------------------------------------------------------
 
-def test_missing_code_path(tmp_path):
+def test_missing_code_path(tmp_path: Path) -> None:
     missing = tmp_path / "nope"
     assert refused(missing) == (
         f"Code path {str(missing)!r} does not exist: pass code= a directory or a .zip file with "
@@ -275,7 +276,7 @@ def test_missing_code_path(tmp_path):
     )
 
 
-def test_code_path_too_long_to_stat_is_a_configuration_error(tmp_path):
+def test_code_path_too_long_to_stat_is_a_configuration_error(tmp_path: Path) -> None:
     long = tmp_path / ("a" * 300)
     assert refused(long) == (
         f"Code path {str(long)!r} does not exist: pass code= a directory or a .zip file with "
@@ -283,7 +284,7 @@ def test_code_path_too_long_to_stat_is_a_configuration_error(tmp_path):
     )
 
 
-def test_code_that_is_neither_directory_nor_zip(tmp_path):
+def test_code_that_is_neither_directory_nor_zip(tmp_path: Path) -> None:
     f = tmp_path / "app.py"
     f.write_text("x = 1\n")
     assert refused(f) == (
@@ -292,7 +293,7 @@ def test_code_that_is_neither_directory_nor_zip(tmp_path):
     )
 
 
-def test_code_must_be_a_path(tmp_path):
+def test_code_must_be_a_path(tmp_path: Path) -> None:
     assert refused(42) == "code must be a path to a directory or a .zip file, not int."
 
 
@@ -311,7 +312,7 @@ FILE = stat.S_IFREG | 0o644
 EXEC = stat.S_IFREG | 0o755
 
 
-def test_zip_is_unpacked_into_the_cache_by_hash(tmp_path, cache):
+def test_zip_is_unpacked_into_the_cache_by_hash(tmp_path: Path, cache: Path) -> None:
     archive = _zip(tmp_path / "fn.zip", [
         ("app.py", "def handler(e, c):\n    return 1\n", FILE),
         ("bin/tool", "#!/bin/sh\necho hi\n", EXEC),
@@ -333,7 +334,7 @@ def test_zip_is_unpacked_into_the_cache_by_hash(tmp_path, cache):
 
 
 @pytest.mark.parametrize("name", ["../x", "/x", "a/../../x"])
-def test_zip_entries_outside_are_refused(tmp_path, cache, name):
+def test_zip_entries_outside_are_refused(tmp_path: Path, cache: Path, name: str) -> None:
     archive = _zip(tmp_path / "bad.zip", [("app.py", "", FILE), (name, "evil", FILE)])
     assert refused(archive) == (
         f"{archive.resolve()} has an entry {name!r} that points outside the directory it is "
@@ -344,7 +345,7 @@ def test_zip_entries_outside_are_refused(tmp_path, cache, name):
 
 
 @pytest.mark.parametrize("target", ["../outside", "/etc/passwd", "sub/../../x"])
-def test_zip_symlink_outside_is_refused(tmp_path, target):
+def test_zip_symlink_outside_is_refused(tmp_path: Path, target: str) -> None:
     archive = _zip(tmp_path / "bad.zip", [("app.py", "", FILE), ("evil", target, LINK)])
     assert refused(archive) == (
         f"{archive.resolve()} has a symbolic link 'evil' -> {target!r} that points outside the "
@@ -352,7 +353,7 @@ def test_zip_symlink_outside_is_refused(tmp_path, target):
     )
 
 
-def test_zip_chained_symlinks_that_end_up_outside_are_refused(tmp_path):
+def test_zip_chained_symlinks_that_end_up_outside_are_refused(tmp_path: Path) -> None:
     # "z" -> "x/y/.." looks inside while x/y does not exist; then x/y -> ".." makes z escape.
     archive = _zip(tmp_path / "bad.zip", [
         ("app.py", "", FILE), ("z", "x/y/..", LINK), ("x/y", "..", LINK),
@@ -364,26 +365,27 @@ def test_zip_chained_symlinks_that_end_up_outside_are_refused(tmp_path):
     )
 
 
-def test_zip_symlink_inside_is_kept(tmp_path):
+def test_zip_symlink_inside_is_kept(tmp_path: Path) -> None:
     archive = _zip(tmp_path / "ok.zip", [
         ("app.py", "def handler(e, c):\n    return 1\n", FILE),
         ("lib/real.py", "X = 1\n", FILE),
         ("alias.py", "lib/real.py", LINK),
     ])
     root = build(archive).code_dir
+    assert root is not None
     assert os.readlink(root / "alias.py") == "lib/real.py"
     assert (root / "alias.py").read_text() == "X = 1\n"
 
 
 @pytest.mark.parametrize("region", ["eu-west-1", "us-gov-west-1", "ap-southeast-4",
                                     "cn-northwest-1", "us-isob-east-1"])
-def test_region_names_are_accepted(code, region):
+def test_region_names_are_accepted(code: Path, region: str) -> None:
     config = build(code, region=region)
     assert config.arn.startswith(f"arn:aws:lambda:{region}:")
 
 
 @pytest.mark.parametrize("region", ["", "moon", "EU-WEST-1", "eu-west", "eu west 1", 3])
-def test_bad_regions_are_refused(code, region):
+def test_bad_regions_are_refused(code: Path, region: str | int) -> None:
     assert refused(code, region=region) == (
         f"region must be an AWS region name such as 'us-east-1', not {region!r}."
     )
@@ -391,13 +393,13 @@ def test_bad_regions_are_refused(code, region):
 
 @pytest.mark.parametrize("account_id", ["12345678901", "1234567890123", "abcdefghijkl",
                                         123456789012])
-def test_bad_account_ids_are_refused(code, account_id):
+def test_bad_account_ids_are_refused(code: Path, account_id: str | int) -> None:
     assert "twelve-digit AWS account id" in refused(code, account_id=account_id)
 
 
 # -- hashing ---------------------------------------------------------------------------------
 
-def test_hash_tree_follows_content_and_exec_bit_not_mtime(code):
+def test_hash_tree_follows_content_and_exec_bit_not_mtime(code: Path) -> None:
     first = hash_tree(code)
     app = code / "app.py"
     st_ = app.stat()
@@ -413,7 +415,7 @@ def test_hash_tree_follows_content_and_exec_bit_not_mtime(code):
     assert hash_tree(code) == changed
 
 
-def test_hash_tree_ignores_pycache(code):
+def test_hash_tree_ignores_pycache(code: Path) -> None:
     first = hash_tree(code)
     (code / "__pycache__").mkdir()
     (code / "__pycache__" / "app.cpython-313.pyc").write_bytes(b"\0" * 10)
@@ -422,25 +424,27 @@ def test_hash_tree_ignores_pycache(code):
     assert hash_tree(code) != first
 
 
-def _age(root, seconds=3600):
+def _age(root: Path, seconds: float = 3600) -> None:
     then = os.stat(root).st_mtime - seconds
     for path in [root, *root.rglob("*")]:
         os.utime(path, (then, then))
 
 
-def _later(monkeypatch, seconds: float = 5) -> None:
+def _later(monkeypatch: pytest.MonkeyPatch, seconds: float = 5) -> None:
     """Let the clock the racy-digest rule reads run `seconds` ahead (files look older)."""
-    from pytest_lambda.artifacts import files
+    import time
 
-    now = files.time.time_ns() + int(seconds * 1e9)
-    monkeypatch.setattr(files.time, "time_ns", lambda: now)
+    now = time.time_ns() + int(seconds * 1e9)
+    monkeypatch.setattr(time, "time_ns", lambda: now)
 
 
-def _records(cache_root):
+def _records(cache_root: Path) -> list[Path]:
     return [p for p in (cache_root / "digests").rglob("*") if p.is_file()]
 
 
-def test_a_later_session_reads_digests_back_instead_of_the_files(code, monkeypatch):
+def test_a_later_session_reads_digests_back_instead_of_the_files(
+    code: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
     from pytest_lambda.artifacts import files
     from pytest_lambda.system import paths
 
@@ -454,7 +458,9 @@ def test_a_later_session_reads_digests_back_instead_of_the_files(code, monkeypat
     assert first != "f" * 64
 
 
-def test_digests_of_files_just_modified_are_not_written_down(code, monkeypatch):
+def test_digests_of_files_just_modified_are_not_written_down(
+    code: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
     from pytest_lambda.artifacts import files
     from pytest_lambda.system import paths
 
@@ -469,7 +475,7 @@ def test_digests_of_files_just_modified_are_not_written_down(code, monkeypatch):
     assert len(_records(paths.cache_dir())) == 1
 
 
-def _same_size_and_mtime_rewrite(path, new_text: str) -> None:
+def _same_size_and_mtime_rewrite(path: Path, new_text: str) -> None:
     """Rewrite `path` as `cp -p` / `rsync -a` would: other bytes, same size, the old mtime."""
     before = path.stat()
     assert len(new_text.encode()) == before.st_size
@@ -480,8 +486,9 @@ def _same_size_and_mtime_rewrite(path, new_text: str) -> None:
 
 
 @pytest.mark.parametrize("in_place", [False, True], ids=["replaced", "in-place"])
-def test_a_file_rewritten_with_its_old_size_and_mtime_gets_a_new_digest(tmp_path, cache,
-                                                                       monkeypatch, in_place):
+def test_a_file_rewritten_with_its_old_size_and_mtime_gets_a_new_digest(
+    tmp_path: Path, cache: Path, monkeypatch: pytest.MonkeyPatch, in_place: bool,
+) -> None:
     from pytest_lambda.artifacts import files
     from pytest_lambda.artifacts.files import hash_file
 
@@ -504,7 +511,7 @@ def test_a_file_rewritten_with_its_old_size_and_mtime_gets_a_new_digest(tmp_path
 
 
 def test_a_tree_with_a_file_rewritten_with_its_old_size_and_mtime_gets_a_new_digest(
-        code, monkeypatch):
+        code: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from pytest_lambda.artifacts import files
 
     _age(code)
@@ -518,13 +525,13 @@ def test_a_tree_with_a_file_rewritten_with_its_old_size_and_mtime_gets_a_new_dig
 
 # -- pool keys and names ---------------------------------------------------------------------
 
-def test_equal_configs_share_a_pool_key(code):
+def test_equal_configs_share_a_pool_key(code: Path) -> None:
     a = build(code, memory_size=256, environment={"A1": "x", "B2": "y"})
     b = build(code, memory_size=256, environment={"B2": "y", "A1": "x"})
     assert a == b and a.pool_key() == b.pool_key()
 
 
-def test_different_configs_have_different_pool_keys(code, tmp_path):
+def test_different_configs_have_different_pool_keys(code: Path, tmp_path: Path) -> None:
     base = build(code)
     other_code = tmp_path / "other"
     other_code.mkdir()
@@ -540,7 +547,7 @@ def test_different_configs_have_different_pool_keys(code, tmp_path):
     assert len(keys) == 6
 
 
-def test_default_function_name_is_readable_and_stable(code):
+def test_default_function_name_is_readable_and_stable(code: Path) -> None:
     name = build(code).name
     assert name.startswith("app-handler-")
     assert build(code, memory_size=512).name == name
@@ -598,9 +605,10 @@ def fuzz_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     account_id=_arg("123456789012"),
 )
 def test_build_config_either_configures_or_says_why_in_one_line(
-    fuzz_dir, monkeypatch, handler, code, runtime, memory_size, timeout, ephemeral_storage,
-    environment, name, region, account_id,
-):
+    fuzz_dir: Path, monkeypatch: pytest.MonkeyPatch, handler: object, code: object,
+    runtime: object, memory_size: object, timeout: object, ephemeral_storage: object,
+    environment: dict[str, object] | None, name: object, region: object, account_id: object,
+) -> None:
     monkeypatch.chdir(fuzz_dir)
     try:
         config = build_config(
@@ -616,7 +624,7 @@ def test_build_config_either_configures_or_says_why_in_one_line(
         assert len(config.pool_key()) == 16
 
 
-def test_zip_symlink_loop_is_a_configuration_error(tmp_path):
+def test_zip_symlink_loop_is_a_configuration_error(tmp_path: Path) -> None:
     archive = _zip(tmp_path / "loop.zip", [
         ("app.py", "", FILE), ("a", "b", LINK), ("b", "a", LINK), ("a/x", "x", FILE),
     ])
@@ -630,7 +638,9 @@ def test_zip_symlink_loop_is_a_configuration_error(tmp_path):
     [("a", "x", FILE), ("a/b", "y", FILE)],
     [("a", "x", FILE), ("a", "b", LINK)],
 ])
-def test_zip_with_clashing_entries_is_a_configuration_error(tmp_path, entries):
+def test_zip_with_clashing_entries_is_a_configuration_error(
+    tmp_path: Path, entries: list[Any],
+) -> None:
     archive = _zip(tmp_path / "clash.zip", entries)
     message = refused(archive)
     assert message.startswith(f"{archive.resolve()} cannot be unpacked (")
@@ -658,7 +668,9 @@ def _cached_trees(cache: Path) -> list[str]:
                   for p in (cache / kind).iterdir())
 
 
-def test_code_zip_over_250_mb_unzipped_is_refused_before_unpacking(tmp_path, cache):
+def test_code_zip_over_250_mb_unzipped_is_refused_before_unpacking(
+    tmp_path: Path, cache: Path,
+) -> None:
     archive = _big_zip(tmp_path / "big.zip", {"app.py": 10, "blob.bin": 300 * MB})
     message = refused(archive)
     assert message.startswith(
@@ -668,7 +680,7 @@ def test_code_zip_over_250_mb_unzipped_is_refused_before_unpacking(tmp_path, cac
     assert _cached_trees(cache) == []  # nothing was unpacked, nothing is left
 
 
-def test_code_directory_over_250_mb_is_refused(tmp_path):
+def test_code_directory_over_250_mb_is_refused(tmp_path: Path) -> None:
     code = tmp_path / "code"
     code.mkdir()
     (code / "app.py").write_text("def handler(e, c):\n    return 1\n")
@@ -677,7 +689,9 @@ def test_code_directory_over_250_mb_is_refused(tmp_path):
     assert refused(code).startswith("Unzipped size must be smaller than 262144000 bytes.")
 
 
-def test_code_zip_and_layers_over_250_mb_are_refused_before_unpacking(tmp_path, cache):
+def test_code_zip_and_layers_over_250_mb_are_refused_before_unpacking(
+    tmp_path: Path, cache: Path,
+) -> None:
     archive = _big_zip(tmp_path / "code.zip", {"app.py": 10, "blob.bin": 200 * MB})
     layer = _big_zip(tmp_path / "layer.zip", {"python/big.bin": 60 * MB})
     message = refused(archive, layers=[layer])
@@ -688,13 +702,14 @@ def test_code_zip_and_layers_over_250_mb_are_refused_before_unpacking(tmp_path, 
     assert _cached_trees(cache) == []
 
 
-def test_code_at_the_limit_with_layers_is_accepted(tmp_path, cache):
+def test_code_at_the_limit_with_layers_is_accepted(tmp_path: Path, cache: Path) -> None:
     archive = _zip(tmp_path / "code.zip", [("app.py", "x = 1\n", FILE)])
     layer = tmp_path / "layer"
     layer.mkdir()
     with open(layer / "sparse.bin", "wb") as f:
         f.truncate(250 * MB - len("x = 1\n"))
     config = build(archive, layers=[layer])
+    assert config.code_dir is not None
     assert (config.code_dir / "app.py").is_file() and config.opt_dir is not None
 
 
@@ -711,7 +726,7 @@ def _lying_zip(path: Path, real: bytes, declared: int) -> Path:
     return path
 
 
-def test_zip_whose_entries_hold_more_than_declared_is_refused(tmp_path, cache):
+def test_zip_whose_entries_hold_more_than_declared_is_refused(tmp_path: Path, cache: Path) -> None:
     archive = _lying_zip(tmp_path / "lying.zip", b"x" * 4096, declared=16)
     message = refused(archive)
     assert message.startswith(f"{archive.resolve()} cannot be unpacked")
@@ -719,7 +734,7 @@ def test_zip_whose_entries_hold_more_than_declared_is_refused(tmp_path, cache):
     assert _cached_trees(cache) == []
 
 
-def test_extraction_stops_at_the_bytes_the_archive_declared(tmp_path):
+def test_extraction_stops_at_the_bytes_the_archive_declared(tmp_path: Path) -> None:
     from pytest_lambda.artifacts.files import safe_extract
 
     archive = _zip(tmp_path / "fn.zip", [("a.bin", b"a" * 3000, FILE),
@@ -729,7 +744,9 @@ def test_extraction_stops_at_the_bytes_the_archive_declared(tmp_path):
         safe_extract(archive, tmp_path / "out", budget=5000)
 
 
-def test_invoke_handler_checks_code_and_layers_before_unpacking(tmp_path, cache):
+def test_invoke_handler_checks_code_and_layers_before_unpacking(
+    tmp_path: Path, cache: Path,
+) -> None:
     archive = _big_zip(tmp_path / "code.zip", {"app.py": 10, "blob.bin": 200 * MB})
     layer = _big_zip(tmp_path / "layer.zip", {"python/big.bin": 60 * MB})
     with pytest.raises(ConfigurationError, match=r"^Function code combined with layers exceeds"):

@@ -70,6 +70,7 @@ def test_attributes_agree_with_awslambdaric() -> None:
     assert ours.client_context is not None and real.client_context is not None
     assert ours.client_context.custom == real.client_context.custom
     assert ours.client_context.env == real.client_context.env
+    assert ours.client_context.client is not None
     assert ours.client_context.client.app_title == real.client_context.client.app_title
     assert ours.client_context.client.installation_id is None
     assert ours.w3c() == real.w3c() == {"traceparent": "00-x"}

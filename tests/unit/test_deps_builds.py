@@ -146,10 +146,13 @@ def test_a_layers_dependencies_go_under_python(cache: Path, tmp_path: Path,
     (layer / "python").mkdir()
     (layer / "python" / "own.py").write_text("X = 1\n")
     target = packaging.Target(get_runtime("python3.13"), "x86_64")
-    [built, plain] = _deps.resolve_layer_values(
+    resolved = _deps.resolve_layer_values(
         [Layer(layer, requirements=True), Layer(tmp_path / "elsewhere")], target, "fn")
-    assert (built / "python" / "pldeps_probe" / "__init__.py").is_file()  # type: ignore[operator]
-    assert (built / "python" / "own.py").is_file()  # type: ignore[operator]
+    assert isinstance(resolved, list)
+    built, plain = resolved
+    assert isinstance(built, Path)
+    assert (built / "python" / "pldeps_probe" / "__init__.py").is_file()
+    assert (built / "python" / "own.py").is_file()
     assert plain == tmp_path / "elsewhere"
 
 
@@ -307,8 +310,11 @@ def test_a_nodejs_layers_dependencies_go_under_nodejs_node_modules(
         '{"name": "layer", "version": "1.0.0", '
         '"dependencies": {"pl-probe": "file:pl-probe-1.0.0.tgz"}}')
     target = packaging.Target(get_runtime("nodejs22.x"), "x86_64")
-    [built] = _deps.resolve_layer_values([Layer(layer, requirements=True)], target, "fn")
-    modules = built / "nodejs" / "node_modules"  # type: ignore[operator]
+    resolved = _deps.resolve_layer_values([Layer(layer, requirements=True)], target, "fn")
+    assert isinstance(resolved, list)
+    [built] = resolved
+    assert isinstance(built, Path)
+    modules = built / "nodejs" / "node_modules"
     assert (modules / "pl-probe" / "index.js").read_text() == "module.exports = 'probe';\n"
     # The build itself holds only node_modules: the manifest and the tarball stay the layer's.
-    assert sorted(p.name for p in (built / "nodejs").iterdir()) == ["node_modules"]  # type: ignore[operator]
+    assert sorted(p.name for p in (built / "nodejs").iterdir()) == ["node_modules"]

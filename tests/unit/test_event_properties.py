@@ -10,12 +10,10 @@ from typing import Any
 from urllib.parse import parse_qsl, unquote_plus
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pytest_lambda import events
-
-hypothesis = pytest.importorskip("hypothesis")
-st = pytest.importorskip("hypothesis.strategies")
-given, settings = hypothesis.given, hypothesis.settings
 
 FAST = settings(max_examples=60, deadline=None, database=None)
 

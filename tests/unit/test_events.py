@@ -260,7 +260,7 @@ def test_events_follow_a_frozen_clock() -> None:
 
 
 def test_region_and_account_flow_into_every_arn() -> None:
-    options = {"region": "eu-central-1", "account_id": "111122223333"}
+    options: dict[str, Any] = {"region": "eu-central-1", "account_id": "111122223333"}
     assert events.sqs(**options)["Records"][0]["eventSourceARN"] == (
         "arn:aws:sqs:eu-central-1:111122223333:example-queue"
     )
@@ -320,7 +320,7 @@ def test_md5_of_message_attributes_matches_moto() -> None:
     """moto implements SQS's MD5 of message attributes; the two must agree."""
     moto = pytest.importorskip("moto")
     boto3 = pytest.importorskip("boto3")
-    attributes = {
+    attributes: dict[str, Any] = {
         "text": {"DataType": "String", "StringValue": "héllo"},
         "count": {"DataType": "Number", "StringValue": "42"},
         "blob": {"DataType": "Binary", "BinaryValue": b"\x00\x01\xff"},
@@ -494,7 +494,7 @@ def test_http_builders_refuse_relative_paths() -> None:
 
 def test_headers_must_be_strings() -> None:
     with pytest.raises(EventError, match="headers"):
-        events.api_gateway_rest(headers={"X": 1})  # type: ignore[dict-item]
+        events.api_gateway_rest(headers={"X": 1})  # type: ignore[dict-item]  # bad on purpose
 
 
 # -- EventBridge, Kinesis, CloudWatch Logs ---------------------------------------------------
@@ -510,7 +510,7 @@ def test_scheduled_event_is_an_eventbridge_rule_event() -> None:
 
 def test_eventbridge_refuses_a_non_dict_detail() -> None:
     with pytest.raises(EventError, match="detail"):
-        events.eventbridge(["x"])  # type: ignore[arg-type]
+        events.eventbridge(["x"])  # type: ignore[arg-type]  # not a mapping, on purpose
 
 
 def test_kinesis_data_is_base64_of_the_payload() -> None:
@@ -565,7 +565,9 @@ def test_dynamodb_refuses_values_it_cannot_store(value: Any) -> None:
 
 def test_dynamodb_images_follow_the_stream_view_type() -> None:
     def change(view: str) -> dict[str, Any]:
-        return events.dynamodb_modify(stream_view_type=view)["Records"][0]["dynamodb"]
+        image: dict[str, Any] = events.dynamodb_modify(stream_view_type=view)["Records"][0][
+            "dynamodb"]
+        return image
 
     assert {"NewImage", "OldImage"} <= set(change("NEW_AND_OLD_IMAGES"))
     assert "OldImage" not in change("NEW_IMAGE")
@@ -613,7 +615,7 @@ def test_cognito_refuses_unknown_trigger_sources_and_non_string_attributes() -> 
     with pytest.raises(EventError, match="trigger_source"):
         events.cognito_pre_sign_up(trigger_source="SignUp")
     with pytest.raises(EventError, match="strings"):
-        events.cognito_pre_sign_up(user_attributes={"age": 3})  # type: ignore[dict-item]
+        events.cognito_pre_sign_up(user_attributes={"age": 3})  # type: ignore[dict-item]  # on purpose
     with pytest.raises(EventError, match="version"):
         events.cognito_pre_token_generation(version="4")
 
@@ -654,6 +656,7 @@ def check_cloudfront(event: dict[str, Any], event_type: str) -> dict[str, Any]:
     record = event["Records"][0]
     assert set(record) == {"cf"} and set(record["cf"]) == {"config", "request"}
     config, request = record["cf"]["config"], record["cf"]["request"]
+    assert isinstance(request, dict)
     check_spec(config, CONFIG_SPEC, "config")
     assert config["eventType"] == event_type
     assert config["distributionDomainName"].endswith(".cloudfront.net")

@@ -10,6 +10,8 @@ import http.client
 import json
 import threading
 import uuid
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -32,13 +34,16 @@ def error(message: str, error_type: str) -> bytes:
 
 
 @pytest.fixture
-def server():
+def server() -> Iterator[RuntimeAPIServer]:
     srv = RuntimeAPIServer("127.0.0.1")
     yield srv
     srv.close()
 
 
-def call(server, method, path, body=None, headers=None):
+def call(
+    server: RuntimeAPIServer, method: str, path: str, body: object = None,
+    headers: dict[str, str] | None = None,
+) -> tuple[int, bytes, http.client.HTTPResponse]:
     conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=TIMEOUT)
     try:
         data = body if body is None or isinstance(body, bytes) else json.dumps(body).encode()
@@ -49,7 +54,7 @@ def call(server, method, path, body=None, headers=None):
         conn.close()
 
 
-def quiet_call(server, method, path):
+def quiet_call(server: RuntimeAPIServer, method: str, path: str) -> None:
     """Call from a background thread that may still be waiting when the server closes."""
     try:
         call(server, method, path)
@@ -57,17 +62,24 @@ def quiet_call(server, method, path):
         pass
 
 
-def register(server, name="recorder", events=("INVOKE", "SHUTDOWN")):
+def register(
+    server: RuntimeAPIServer, name: str = "recorder",
+    events: tuple[str, ...] = ("INVOKE", "SHUTDOWN"),
+) -> str:
     status, body, resp = call(server, "POST", REGISTER, {"events": list(events)},
                               {"Lambda-Extension-Name": name})
     assert status == 200, body
-    return resp.getheader("Lambda-Extension-Identifier")
+    ext_id = resp.getheader("Lambda-Extension-Identifier")
+    assert ext_id is not None
+    return ext_id
 
 
-def next_in_background(server, ext_id):
-    box = {}
+def next_in_background(
+    server: RuntimeAPIServer, ext_id: str,
+) -> tuple[threading.Thread, dict[str, tuple[int, bytes, http.client.HTTPResponse]]]:
+    box: dict[str, tuple[int, bytes, http.client.HTTPResponse]] = {}
 
-    def run():
+    def run() -> None:
         try:
             box["reply"] = call(server, "GET", NEXT,
                                 headers={"Lambda-Extension-Identifier": ext_id})
@@ -81,7 +93,7 @@ def next_in_background(server, ext_id):
 
 # -- register ----------------------------------------------------------------------------------
 
-def test_register_answers_the_identifier_and_function(server):
+def test_register_answers_the_identifier_and_function(server: RuntimeAPIServer) -> None:
     status, body, resp = call(server, "POST", REGISTER, {"events": ["INVOKE"]},
                               {"Lambda-Extension-Name": "recorder"})
     assert status == 200
@@ -90,7 +102,7 @@ def test_register_answers_the_identifier_and_function(server):
     uuid.UUID(resp.getheader("Lambda-Extension-Identifier"))
 
 
-def test_register_gives_the_account_id_when_asked(server):
+def test_register_gives_the_account_id_when_asked(server: RuntimeAPIServer) -> None:
     server.extensions.configure(function_name="fn", handler="app.handler",
                                 account_id="123456789012")
     status, body, _ = call(server, "POST", REGISTER, {"events": []},
@@ -113,18 +125,20 @@ def test_register_gives_the_account_id_when_asked(server):
                "InvalidRequestFormat")),
     ],
 )
-def test_register_refusals(server, headers, body, expected):
+def test_register_refusals(
+    server: RuntimeAPIServer, headers: dict[str, Any], body: dict[str, Any], expected: bytes,
+) -> None:
     assert call(server, "POST", REGISTER, body, headers)[:2] == (403, expected)
 
 
-def test_register_refuses_malformed_json(server):
+def test_register_refuses_malformed_json(server: RuntimeAPIServer) -> None:
     status, body, _ = call(server, "POST", REGISTER, b"{not json",
                            {"Lambda-Extension-Name": "r"})
     assert status == 403
     assert json.loads(body)["errorType"] == "InvalidRequestFormat"
 
 
-def test_registering_twice_is_an_invalid_state(server):
+def test_registering_twice_is_an_invalid_state(server: RuntimeAPIServer) -> None:
     register(server, "recorder", ("INVOKE",))
     status, body, _ = call(server, "POST", REGISTER, {"events": ["INVOKE"]},
                            {"Lambda-Extension-Name": "recorder"})
@@ -133,14 +147,14 @@ def test_registering_twice_is_an_invalid_state(server):
         "Error: State transition is not allowed", "Extension.InvalidExtensionState"))
 
 
-def test_internal_extensions_cannot_subscribe_to_shutdown(server):
+def test_internal_extensions_cannot_subscribe_to_shutdown(server: RuntimeAPIServer) -> None:
     status, body, _ = call(server, "POST", REGISTER, {"events": ["SHUTDOWN"]},
                            {"Lambda-Extension-Name": "internal"})
     assert (status, body) == (403, error("SHUTDOWN: ErrorInvalidEventType",
                                          "Extension.InvalidEventType"))
 
 
-def test_launched_extensions_may_subscribe_to_shutdown(server):
+def test_launched_extensions_may_subscribe_to_shutdown(server: RuntimeAPIServer) -> None:
     thread = threading.Thread(target=server.extensions.announce, args=(["ext"],), daemon=True)
     thread.start()
     server.wait_for(lambda: bool(server.extensions.launched), TIMEOUT)
@@ -149,7 +163,7 @@ def test_launched_extensions_may_subscribe_to_shutdown(server):
     assert not thread.is_alive()  # the gate opened once the launched extension registered
 
 
-def test_at_most_ten_extensions(server):
+def test_at_most_ten_extensions(server: RuntimeAPIServer) -> None:
     for i in range(_limits.EXTENSIONS_MAX):
         register(server, f"e{i}", ())
     status, body, _ = call(server, "POST", REGISTER, {"events": []},
@@ -158,7 +172,7 @@ def test_at_most_ten_extensions(server):
                                          "Extension.TooManyExtensions"))
 
 
-def test_registration_closes_when_the_runtime_asks_for_work(server):
+def test_registration_closes_when_the_runtime_asks_for_work(server: RuntimeAPIServer) -> None:
     threading.Thread(target=quiet_call, args=(server, "GET", RUNTIME_NEXT), daemon=True).start()
     server.wait_for(lambda: server.ready_at is not None, TIMEOUT)
     status, body, _ = call(server, "POST", REGISTER, {"events": []},
@@ -173,7 +187,7 @@ def test_registration_closes_when_the_runtime_asks_for_work(server):
                                               ("POST", EXIT_ERROR),
                                               ("PUT", "/2022-07-01/telemetry"),
                                               ("PUT", "/2020-08-15/logs")])
-def test_identifier_checks(server, method, path):
+def test_identifier_checks(server: RuntimeAPIServer, method: str, path: str) -> None:
     assert call(server, method, path)[:2] == (403, error(
         "Missing Lambda-Extension-Identifier header", "Extension.MissingExtensionIdentifier"))
     assert call(server, method, path, headers={"Lambda-Extension-Identifier": "nope"})[:2] == (
@@ -190,7 +204,7 @@ def test_identifier_checks(server, method, path):
         403, error(message, "Extension.UnknownExtensionIdentifier"))
 
 
-def test_wrong_method_is_405(server):
+def test_wrong_method_is_405(server: RuntimeAPIServer) -> None:
     assert call(server, "GET", REGISTER)[:2] == (405, b"")
     assert call(server, "POST", NEXT)[:2] == (405, b"")
     assert call(server, "POST", "/2022-07-01/telemetry")[:2] == (405, b"")
@@ -198,7 +212,7 @@ def test_wrong_method_is_405(server):
 
 # -- events and init ---------------------------------------------------------------------------
 
-def test_init_waits_for_every_extension_then_invoke_is_delivered(server):
+def test_init_waits_for_every_extension_then_invoke_is_delivered(server: RuntimeAPIServer) -> None:
     ext_id = register(server, "recorder", ("INVOKE",))
     runtime = threading.Thread(target=quiet_call, args=(server, "GET", RUNTIME_NEXT), daemon=True)
     runtime.start()
@@ -225,13 +239,13 @@ def test_init_waits_for_every_extension_then_invoke_is_delivered(server):
     assert server.wait_for(server.extensions.idle, TIMEOUT)
 
 
-def launch(server, name):
+def launch(server: RuntimeAPIServer, name: str) -> None:
     """Announce `name` as launched from /opt/extensions, as the environment's wrapper does."""
     threading.Thread(target=server.extensions.announce, args=([name],), daemon=True).start()
     server.wait_for(lambda: bool(server.extensions.launched), TIMEOUT)
 
 
-def test_shutdown_event(server):
+def test_shutdown_event(server: RuntimeAPIServer) -> None:
     launch(server, "recorder")
     ext_id = register(server, "recorder", ("SHUTDOWN",))
     thread, box = next_in_background(server, ext_id)
@@ -244,7 +258,7 @@ def test_shutdown_event(server):
     assert doc["shutdownReason"] == "spindown" and isinstance(doc["deadlineMs"], int)
 
 
-def test_init_error_fails_init_with_the_reported_type(server):
+def test_init_error_fails_init_with_the_reported_type(server: RuntimeAPIServer) -> None:
     ext_id = register(server, "recorder", ())
     headers = {"Lambda-Extension-Identifier": ext_id}
     assert call(server, "POST", INIT_ERROR, {}, headers)[:2] == (403, error(
@@ -256,14 +270,14 @@ def test_init_error_fails_init_with_the_reported_type(server):
     assert server.init_error_source == "extension"
 
 
-def test_an_invalid_init_error_type_becomes_init_error(server):
+def test_an_invalid_init_error_type_becomes_init_error(server: RuntimeAPIServer) -> None:
     ext_id = register(server, "recorder", ())
     call(server, "POST", INIT_ERROR, {}, {"Lambda-Extension-Identifier": ext_id,
                                           "Lambda-Extension-Function-Error-Type": "oops"})
     assert server.init_error is not None and server.init_error[0] == "Extension.InitError"
 
 
-def test_a_launched_extension_exiting_during_init_is_a_crash(server):
+def test_a_launched_extension_exiting_during_init_is_a_crash(server: RuntimeAPIServer) -> None:
     launch(server, "ext")
     server.extensions.extension_exited("ext", 2)
     assert server.init_error is not None
@@ -272,7 +286,7 @@ def test_a_launched_extension_exiting_during_init_is_a_crash(server):
     assert json.loads(body)["errorType"] == "Extension.Crash"
 
 
-def test_exit_error_after_init_marks_the_environment_failed(server):
+def test_exit_error_after_init_marks_the_environment_failed(server: RuntimeAPIServer) -> None:
     ext_id = register(server, "recorder", ())
     next_in_background(server, ext_id)
     threading.Thread(target=quiet_call, args=(server, "GET", RUNTIME_NEXT), daemon=True).start()
@@ -293,7 +307,7 @@ SUBSCRIPTION = {"schemaVersion": "2022-12-13", "types": ["platform", "function"]
 
 
 @pytest.mark.parametrize("path", ["/2022-07-01/telemetry", "/2020-08-15/logs"])
-def test_subscribe_answers_ok(server, path):
+def test_subscribe_answers_ok(server: RuntimeAPIServer, path: str) -> None:
     ext_id = register(server, "recorder", ())
     version = "2022-12-13" if "telemetry" in path else "2021-03-18"
     status, body, _ = call(server, "PUT", path, {**SUBSCRIPTION, "schemaVersion": version},
@@ -310,7 +324,7 @@ def test_subscribe_answers_ok(server, path):
      {"buffering": {"timeoutMs": 10}}, {"buffering": {"maxItems": 20_000}},
      {"buffering": {"maxBytes": 100}}],
 )
-def test_subscribe_validation_errors(server, change):
+def test_subscribe_validation_errors(server: RuntimeAPIServer, change: dict[str, Any]) -> None:
     ext_id = register(server, "recorder", ())
     status, body, _ = call(server, "PUT", "/2022-07-01/telemetry", {**SUBSCRIPTION, **change},
                            {"Lambda-Extension-Identifier": ext_id})
@@ -321,7 +335,7 @@ def test_subscribe_validation_errors(server, change):
 
 @pytest.mark.parametrize(("path", "api"), [("/2022-07-01/telemetry", "Telemetry"),
                                            ("/2020-08-15/logs", "Logs")])
-def test_subscriptions_close_after_init(server, path, api):
+def test_subscriptions_close_after_init(server: RuntimeAPIServer, path: str, api: str) -> None:
     ext_id = register(server, "recorder", ())
     next_in_background(server, ext_id)
     threading.Thread(target=quiet_call, args=(server, "GET", RUNTIME_NEXT), daemon=True).start()

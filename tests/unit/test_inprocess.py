@@ -13,7 +13,7 @@ import threading
 import time
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import pytest
 
@@ -92,7 +92,7 @@ def test_no_event_is_an_empty_object() -> None:
 
 
 def test_event_and_result_pass_through_json() -> None:
-    event = {"items": (1, 2), "nested": {"x": None}}
+    event: dict[str, Any] = {"items": (1, 2), "nested": {"x": None}}
     seen: dict[str, Any] = {}
 
     def handler(event: Any, context: Any) -> Any:
@@ -399,7 +399,7 @@ def test_logs_capture_stdout_stderr_logging_and_context_log() -> None:
 
 
 def test_a_stream_kept_from_an_earlier_invocation_still_captures() -> None:
-    kept: dict[str, Any] = {}
+    kept: dict[str, TextIO] = {}
 
     def handler(event: Any, context: Any) -> None:
         stream = kept.setdefault("stream", sys.stdout)  # as a StreamHandler keeps it
@@ -578,7 +578,7 @@ def test_handler_string_faults_match_the_python_runtime(
 
 def test_non_callable_handler_is_a_configuration_error() -> None:
     with pytest.raises(ConfigurationError, match="callable"):
-        invoke_handler(42)  # type: ignore[arg-type]
+        invoke_handler(42)  # type: ignore[arg-type]  # not a handler, on purpose
 
 
 # -- other libraries in the same process -----------------------------------------------------------

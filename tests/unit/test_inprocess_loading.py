@@ -137,7 +137,7 @@ def test_the_tests_own_copy_of_a_module_is_left_alone(settings_code: Path,
     monkeypatch.syspath_prepend(str(settings_code))
     monkeypatch.setenv("TABLE_NAME", "the test's")
     monkeypatch.delitem(sys.modules, "settings_app", raising=False)
-    import settings_app  # type: ignore[import-not-found]
+    import settings_app  # type: ignore[import-not-found]  # written by the fixture, on sys.path
 
     settings_app.TABLE = "patched by the test"
     result = invoke_handler("settings_app.handler", code=settings_code,
@@ -224,7 +224,7 @@ def test_an_init_failure_is_retried_on_the_next_call(tmp_path: Path) -> None:
 def test_bad_code_or_layers_are_configuration_errors(tmp_path: Path, options: dict[str, object],
                                                      message: str) -> None:
     with pytest.raises(ConfigurationError) as info:
-        invoke_handler("app.handler", **options)  # type: ignore[arg-type]
+        invoke_handler("app.handler", **options)  # type: ignore[arg-type]  # bad on purpose
     assert str(info.value).startswith(message)
 
 

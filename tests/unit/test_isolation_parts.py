@@ -6,13 +6,14 @@ import socket
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 
+from pytest_lambda import ConfigurationError
 from pytest_lambda.backends import peers as _peers
 from pytest_lambda.containers import firewall as _firewall
 from pytest_lambda.containers.client import remaps_users
-from pytest_lambda.errors import ConfigurationError
 from pytest_lambda.service.build import build_config
 
 pytestmark = pytest.mark.skipif(not _peers.available(), reason="needs Linux /proc")
@@ -38,14 +39,14 @@ def _owner_of_connection(leaders: list[int], script: str) -> tuple[bool, bool]:
         server.close()
 
 
-def test_a_connection_is_told_apart_by_the_session_that_holds_it():
+def test_a_connection_is_told_apart_by_the_session_that_holds_it() -> None:
     script = ("import socket, sys; c = socket.create_connection(('127.0.0.1', PORT)); "
               "sys.stdin.read()")
     other, own = _owner_of_connection([1], script)
     assert own and not other
 
 
-def test_a_grandchild_in_the_session_counts_as_the_environments():
+def test_a_grandchild_in_the_session_counts_as_the_environments() -> None:
     script = textwrap.dedent("""
         import subprocess, sys
         subprocess.run([sys.executable, "-c",
@@ -56,7 +57,7 @@ def test_a_grandchild_in_the_session_counts_as_the_environments():
     assert own
 
 
-def test_the_test_process_itself_is_not_an_environment():
+def test_the_test_process_itself_is_not_an_environment() -> None:
     server = socket.create_server(("127.0.0.1", 0))
     client = socket.create_connection(server.getsockname())
     conn, peer = server.accept()
@@ -74,7 +75,7 @@ def test_the_test_process_itself_is_not_an_environment():
             s.close()
 
 
-def test_socket_inode_of_no_such_connection_is_none():
+def test_socket_inode_of_no_such_connection_is_none() -> None:
     assert _peers.socket_inode(("127.0.0.1", 1), ("127.0.0.1", 2)) is None
 
 
@@ -89,13 +90,13 @@ class _Recorder:
         self.calls.append(("revoke", port))
 
 
-def test_the_port_registry_tells_every_firewall_attached_before_or_after():
+def test_the_port_registry_tells_every_firewall_attached_before_or_after() -> None:
     ports = _firewall.HostPorts()
     early = _Recorder()
-    ports.attach(early)  # type: ignore[arg-type]
+    ports.attach(early)  # type: ignore[arg-type]  # a recorder stands in for the firewall
     ports.allow(5000, "moto")
     late = _Recorder()
-    ports.attach(late)  # type: ignore[arg-type]
+    ports.attach(late)  # type: ignore[arg-type]  # a recorder stands in for the firewall
     ports.revoke(5000)
     ports.revoke(5000)  # twice: once is enough
     assert early.calls == [("allow", 5000), ("revoke", 5000)]
@@ -103,12 +104,12 @@ def test_the_port_registry_tells_every_firewall_attached_before_or_after():
     assert ports.allowed() == {}
 
 
-def test_no_firewall_for_a_bridge_that_is_not_here():
+def test_no_firewall_for_a_bridge_that_is_not_here() -> None:
     reason = _firewall.unavailable_reason("br-notonthishost")
     assert reason is not None and "not on this machine" in reason
 
 
-def test_a_remote_engine_is_not_promised_a_firewall():
+def test_a_remote_engine_is_not_promised_a_firewall() -> None:
     reason = _firewall.predicted_reason("tcp://10.0.0.5:2376")
     assert reason is not None and "tcp://10.0.0.5:2376" in reason
 
@@ -118,15 +119,15 @@ def test_a_remote_engine_is_not_promised_a_firewall():
     (["name=seccomp,profile=builtin", "name=userns"], True),
     (["name=rootless"], True),
 ])
-def test_user_namespace_remapping_is_detected(options, expected):
+def test_user_namespace_remapping_is_detected(options: list[str], expected: bool) -> None:
     class Client:
-        def info(self):
+        def info(self) -> dict[str, list[str]]:
             return {"SecurityOptions": options}
 
     assert remaps_users(Client()) is expected
 
 
-def test_network_option(tmp_path):
+def test_network_option(tmp_path: Path) -> None:
     (tmp_path / "app.py").write_text("def handler(e, c): return e\n")
     isolated = build_config("app.handler", code=tmp_path, runtime="python3.13")
     opened = build_config("app.handler", code=tmp_path, runtime="python3.13", network="open")

@@ -17,7 +17,7 @@ else:  # pragma: no cover - Python 3.10
     tomllib = pytest.importorskip("tomli")
 
 
-def test_license_file_is_the_apache_2_0_text_pyproject_declares():
+def test_license_file_is_the_apache_2_0_text_pyproject_declares() -> None:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())
     assert project["project"]["license"] == "Apache-2.0"
     text = (ROOT / "LICENSE").read_text()
@@ -37,12 +37,12 @@ def test_license_file_is_the_apache_2_0_text_pyproject_declares():
                           "and limitations under the License.")
 
 
-def test_license_file_is_byte_for_byte_the_apache_text():
+def test_license_file_is_byte_for_byte_the_apache_text() -> None:
     # The SHA-256 of the license as the Apache Software Foundation publishes it (LICENSE-2.0.txt).
     digest = hashlib.sha256((ROOT / "LICENSE").read_bytes()).hexdigest()
     assert digest == "cfc7749b96f63bd31c3c42b5c471bf756814053e847c10f3eb003417bc523d30"
 
 
-def test_sdist_ships_the_license():
+def test_sdist_ships_the_license() -> None:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())
     assert "LICENSE" in project["tool"]["hatch"]["build"]["targets"]["sdist"]["include"]

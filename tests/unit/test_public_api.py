@@ -65,7 +65,7 @@ def test_a_bad_setting_is_one_sentence_naming_where_it_came_from(
         monkeypatch: pytest.MonkeyPatch) -> None:
     with pytest.raises(ConfigurationError, match=r"^backend= = 'kubernetes' is not a valid "
                                                  r"backend: use one of auto, docker, process\.$"):
-        LambdaService(backend="kubernetes")  # type: ignore[arg-type]
+        LambdaService(backend="kubernetes")  # type: ignore[arg-type]  # unknown, on purpose
     monkeypatch.setenv("PYTEST_LAMBDA_CACHE_MAX_SIZE", "lots")
     with pytest.raises(ConfigurationError, match=r"^PYTEST_LAMBDA_CACHE_MAX_SIZE: 'lots' is "
                                                  r"not a size"):

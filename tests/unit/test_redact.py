@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
+from pytest_lambda import BackendUnavailableError, ImageBuildError
 from pytest_lambda.config.runtimes import get_runtime
-from pytest_lambda.errors import BackendUnavailableError, ImageBuildError
 from pytest_lambda.images import build as image_build
 from pytest_lambda.system.redact import redact
 

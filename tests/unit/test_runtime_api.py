@@ -10,6 +10,8 @@ import http.client
 import json
 import socket
 import threading
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -46,12 +48,12 @@ def response_path(request_id: str, kind: str = "response") -> str:
     return f"/2018-06-01/runtime/invocation/{request_id}/{kind}"
 
 
-def make_invocation(payload: bytes = b'{"hello":"world"}', **kwargs) -> Invocation:
+def make_invocation(payload: bytes = b'{"hello":"world"}', **kwargs: Any) -> Invocation:
     return Invocation(payload=payload, deadline_ms=1_700_000_000_000, function_arn=ARN, **kwargs)
 
 
 @pytest.fixture
-def server():
+def server() -> Iterator[RuntimeAPIServer]:
     srv = RuntimeAPIServer("127.0.0.1")
     yield srv
     srv.close()
@@ -102,7 +104,7 @@ def start_invocation(server: RuntimeAPIServer, inv: Invocation | None = None) ->
 # -- 1.1 server basics -----------------------------------------------------------------------
 
 
-def test_ping(server):
+def test_ping(server: RuntimeAPIServer) -> None:
     status, body, resp = call(server, "GET", "/2018-06-01/ping")
     assert (status, body) == (200, b"pong")
 
@@ -111,7 +113,7 @@ def test_ping(server):
     "path", ["/ping", "/", "/2018-06-01/runtime/invocation", "/2018-06-01/runtime/invocation/x/y",
              "/2018-06-01/runtime/restore/next", "/2020-01-01/extension/bogus"]
 )
-def test_unknown_path_is_404(server, path):
+def test_unknown_path_is_404(server: RuntimeAPIServer, path: str) -> None:
     status, body, resp = call(server, "GET", path)
     assert (status, body) == (404, b"404 page not found\n")
     assert resp.getheader("Content-Type") == "text/plain; charset=utf-8"
@@ -128,7 +130,7 @@ def test_unknown_path_is_404(server, path):
         ("POST", "/2018-06-01/ping"),
     ],
 )
-def test_known_path_wrong_method_is_405(server, method, path):
+def test_known_path_wrong_method_is_405(server: RuntimeAPIServer, method: str, path: str) -> None:
     status, body, _ = call(server, method, path, body=b"" if method != "GET" else None)
     assert (status, body) == (405, b"")
     assert server.state == "Started"
@@ -137,10 +139,10 @@ def test_known_path_wrong_method_is_405(server, method, path):
 # -- 1.2 /next -------------------------------------------------------------------------------
 
 
-def test_next_blocks_until_dispatch(server):
-    result: dict = {}
+def test_next_blocks_until_dispatch(server: RuntimeAPIServer) -> None:
+    result: dict[str, tuple[int, bytes, http.client.HTTPResponse]] = {}
 
-    def poll():
+    def poll() -> None:
         result["reply"] = call(server, "GET", NEXT)
 
     thread = threading.Thread(target=poll, daemon=True)
@@ -165,7 +167,7 @@ def test_next_blocks_until_dispatch(server):
     assert server.state == RUNNING
 
 
-def test_next_header_names_are_canonical(server):
+def test_next_header_names_are_canonical(server: RuntimeAPIServer) -> None:
     server.dispatch(make_invocation())
     with socket.create_connection(("127.0.0.1", server.port), timeout=TIMEOUT) as sock:
         sock.sendall(f"GET {NEXT} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
@@ -185,7 +187,7 @@ def test_next_header_names_are_canonical(server):
     } <= names
 
 
-def test_client_context_header_only_when_set(server):
+def test_client_context_header_only_when_set(server: RuntimeAPIServer) -> None:
     ctx = '{"custom":{"k":"v"}}'
     inv = make_invocation(client_context=ctx, tenant_id="tenant-1")
     server.dispatch(inv)
@@ -195,7 +197,7 @@ def test_client_context_header_only_when_set(server):
     assert resp.getheader("Lambda-Runtime-Aws-Tenant-Id") == "tenant-1"
 
 
-def test_non_latin1_client_context_is_sent_as_utf8(server):
+def test_non_latin1_client_context_is_sent_as_utf8(server: RuntimeAPIServer) -> None:
     ctx = '{"custom":{"name":"日本語 é"}}'
     server.dispatch(make_invocation(client_context=ctx))
     with socket.create_connection(("127.0.0.1", server.port), timeout=TIMEOUT) as sock:
@@ -208,7 +210,7 @@ def test_non_latin1_client_context_is_sent_as_utf8(server):
     assert b"Lambda-Runtime-Client-Context: " + ctx.encode() + b"\r\n" in data
 
 
-def test_repeated_next_while_running_returns_same_event(server):
+def test_repeated_next_while_running_returns_same_event(server: RuntimeAPIServer) -> None:
     inv = start_invocation(server)
     status, body, resp = call(server, "GET", NEXT)
     assert status == 200
@@ -221,7 +223,7 @@ def test_repeated_next_while_running_returns_same_event(server):
 # -- 1.3 / 1.4 /response and /error ------------------------------------------------------------
 
 
-def test_response_accepted_and_completes(server):
+def test_response_accepted_and_completes(server: RuntimeAPIServer) -> None:
     inv = start_invocation(server)
     status, body, resp = call(
         server, "POST", response_path(inv.request_id), b'{"ok":true}',
@@ -236,14 +238,14 @@ def test_response_accepted_and_completes(server):
     assert server.state == RESPONSE_SENT
 
 
-def test_empty_response_body(server):
+def test_empty_response_body(server: RuntimeAPIServer) -> None:
     inv = start_invocation(server)
     status, body, _ = call(server, "POST", response_path(inv.request_id), b"")
     assert (status, body) == (202, ACCEPTED)
     assert inv.outcome == "response" and inv.body == b""
 
 
-def test_response_wrong_id_is_400(server):
+def test_response_wrong_id_is_400(server: RuntimeAPIServer) -> None:
     inv = start_invocation(server)
     status, body, resp = call(server, "POST", response_path("not-the-id"), b"{}")
     assert (status, body) == (400, INVALID_ID)
@@ -254,12 +256,12 @@ def test_response_wrong_id_is_400(server):
     assert server.state == RUNNING
 
 
-def test_response_before_any_invocation_is_400(server):
+def test_response_before_any_invocation_is_400(server: RuntimeAPIServer) -> None:
     status, body, _ = call(server, "POST", response_path("abc"), b"{}")
     assert (status, body) == (400, INVALID_ID)
 
 
-def test_second_response_is_403(server):
+def test_second_response_is_403(server: RuntimeAPIServer) -> None:
     inv = start_invocation(server)
     assert call(server, "POST", response_path(inv.request_id), b"1")[:2] == (202, ACCEPTED)
     status, body, _ = call(server, "POST", response_path(inv.request_id), b"2")
@@ -267,7 +269,7 @@ def test_second_response_is_403(server):
     assert inv.body == b"1"
 
 
-def test_error_after_response_is_403(server):
+def test_error_after_response_is_403(server: RuntimeAPIServer) -> None:
     inv = start_invocation(server)
     assert call(server, "POST", response_path(inv.request_id), b"1")[0] == 202
     status, body, _ = call(server, "POST", response_path(inv.request_id, "error"), b"{}")
@@ -276,7 +278,7 @@ def test_error_after_response_is_403(server):
     assert inv.outcome == "response"
 
 
-def test_response_after_error_is_403(server):
+def test_response_after_error_is_403(server: RuntimeAPIServer) -> None:
     inv = start_invocation(server)
     assert call(server, "POST", response_path(inv.request_id, "error"), b"{}")[0] == 202
     status, body, _ = call(server, "POST", response_path(inv.request_id), b"1")
@@ -284,7 +286,7 @@ def test_response_after_error_is_403(server):
     assert inv.outcome == "error"
 
 
-def test_old_id_after_next_is_400(server):
+def test_old_id_after_next_is_400(server: RuntimeAPIServer) -> None:
     inv = start_invocation(server)
     assert call(server, "POST", response_path(inv.request_id), b"1")[0] == 202
     second = make_invocation()
@@ -307,7 +309,7 @@ def test_old_id_after_next_is_400(server):
         ("Runtime.", "Runtime.Unknown"),
     ],
 )
-def test_error_type_sanitised(server, header, expected):
+def test_error_type_sanitised(server: RuntimeAPIServer, header: str | None, expected: str) -> None:
     inv = start_invocation(server)
     headers = {"Content-Type": "application/json"}
     if header is not None:
@@ -320,7 +322,7 @@ def test_error_type_sanitised(server, header, expected):
     assert inv.body == doc
 
 
-def test_error_body_passed_verbatim_for_plain_content_types(server):
+def test_error_body_passed_verbatim_for_plain_content_types(server: RuntimeAPIServer) -> None:
     inv = start_invocation(server)
     status, _, _ = call(server, "POST", response_path(inv.request_id, "error"), b"not json",
                         {"Content-Type": "text/plain"})
@@ -328,7 +330,7 @@ def test_error_body_passed_verbatim_for_plain_content_types(server):
     assert inv.body == b"not json"
 
 
-def test_error_cause_body_stripped(server):
+def test_error_cause_body_stripped(server: RuntimeAPIServer) -> None:
     inv = start_invocation(server)
     doc = {"errorMessage": "m", "errorType": "T", "stackTrace": ["s"],
            "errorCause": {"paths": [], "working_directory": "/", "exceptions": []}}
@@ -342,7 +344,7 @@ def test_error_cause_body_stripped(server):
 
 @pytest.mark.parametrize("bad", [b"{not json", b"[1, 2]", b'"text"', b"null", b"42",
                                  b'["errorMessage"]', b'"errorMessage errorType"'])
-def test_error_cause_unparsable_body(server, bad):
+def test_error_cause_unparsable_body(server: RuntimeAPIServer, bad: bytes) -> None:
     inv = start_invocation(server)
     status, _, _ = call(
         server, "POST", response_path(inv.request_id, "error"), bad,
@@ -364,7 +366,9 @@ def test_error_cause_unparsable_body(server, bad):
         (None, "Runtime.Unknown"),
     ],
 )
-def test_init_error_before_next(server, header, expected):
+def test_init_error_before_next(
+    server: RuntimeAPIServer, header: str | None, expected: str,
+) -> None:
     headers = {"Lambda-Runtime-Function-Error-Type": header} if header else {}
     doc = b'{"errorMessage":"boom","errorType":"Runtime.ImportModuleError"}'
     status, body, _ = call(server, "POST", "/2018-06-01/runtime/init/error", doc, headers)
@@ -375,19 +379,19 @@ def test_init_error_before_next(server, header, expected):
     assert (status, body) == (403, transition("InitError", "Ready"))
 
 
-def test_init_error_non_json_body_content_type(server):
+def test_init_error_non_json_body_content_type(server: RuntimeAPIServer) -> None:
     status, _, _ = call(server, "POST", "/2018-06-01/runtime/init/error", b"plain text")
     assert status == 202
     assert server.init_error == ("Runtime.Unknown", b"plain text", "application/octet-stream")
 
 
-def test_init_error_twice_is_403(server):
+def test_init_error_twice_is_403(server: RuntimeAPIServer) -> None:
     assert call(server, "POST", "/2018-06-01/runtime/init/error", b"{}")[0] == 202
     status, body, _ = call(server, "POST", "/2018-06-01/runtime/init/error", b"{}")
     assert (status, body) == (403, transition("InitError", "InitError"))
 
 
-def test_init_error_after_next_is_403(server):
+def test_init_error_after_next_is_403(server: RuntimeAPIServer) -> None:
     inv = start_invocation(server)
     status, body, _ = call(server, "POST", "/2018-06-01/runtime/init/error", b"{}",
                            {"Lambda-Runtime-Function-Error-Type": "Runtime.Boom"})
@@ -399,7 +403,7 @@ def test_init_error_after_next_is_403(server):
 # -- 1.3 / 1.8 payload limits --------------------------------------------------------------------
 
 
-def test_response_of_exactly_the_limit_is_accepted(server):
+def test_response_of_exactly_the_limit_is_accepted(server: RuntimeAPIServer) -> None:
     inv = start_invocation(server)
     payload = b"a" * LIMIT
     status, body, _ = call(server, "POST", response_path(inv.request_id), payload)
@@ -408,7 +412,7 @@ def test_response_of_exactly_the_limit_is_accepted(server):
     assert inv.body == payload
 
 
-def test_response_one_byte_over_the_limit_is_413(server):
+def test_response_one_byte_over_the_limit_is_413(server: RuntimeAPIServer) -> None:
     assert LIMIT == 6291556
     inv = start_invocation(server)
     status, body, resp = call(server, "POST", response_path(inv.request_id), b"a" * (LIMIT + 1))
@@ -431,14 +435,14 @@ def chunked(body: bytes, size: int = 1 << 20, trailers: bytes = b"") -> bytes:
     return bytes(out)
 
 
-def chunked_post(path: str, body: bytes, extra: bytes = b"", **kw) -> bytes:
+def chunked_post(path: str, body: bytes, extra: bytes = b"", **kw: Any) -> bytes:
     return (
         f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n".encode()
         + extra + b"\r\n" + chunked(body, **kw)
     )
 
 
-def test_chunked_response_over_the_limit_is_413(server):
+def test_chunked_response_over_the_limit_is_413(server: RuntimeAPIServer) -> None:
     inv = start_invocation(server)
     status, body = raw_exchange(
         server, chunked_post(response_path(inv.request_id), b"b" * (LIMIT + 1), size=1000_003))
@@ -447,7 +451,7 @@ def test_chunked_response_over_the_limit_is_413(server):
     assert inv.response_size == LIMIT + 1
 
 
-def test_chunked_response_of_exactly_the_limit_is_accepted(server):
+def test_chunked_response_of_exactly_the_limit_is_accepted(server: RuntimeAPIServer) -> None:
     inv = start_invocation(server)
     payload = b"c" * LIMIT
     status, body = raw_exchange(server, chunked_post(response_path(inv.request_id), payload))
@@ -455,7 +459,7 @@ def test_chunked_response_of_exactly_the_limit_is_accepted(server):
     assert inv.body == payload
 
 
-def test_oversized_response_with_wrong_id_is_400(server):
+def test_oversized_response_with_wrong_id_is_400(server: RuntimeAPIServer) -> None:
     # The request id is validated before the body is looked at (§1.3).
     inv = start_invocation(server)
     status, body, _ = call(server, "POST", response_path("wrong"), b"a" * (LIMIT + 1))
@@ -463,7 +467,7 @@ def test_oversized_response_with_wrong_id_is_400(server):
     assert not inv.done.is_set()
 
 
-def test_invoke_payload_passed_through(server):
+def test_invoke_payload_passed_through(server: RuntimeAPIServer) -> None:
     payload = json.dumps({"data": "x" * 100_000}).encode()
     inv = start_invocation(server, make_invocation(payload))
     assert call(server, "POST", response_path(inv.request_id), payload)[0] == 202
@@ -473,7 +477,7 @@ def test_invoke_payload_passed_through(server):
 # -- 1.7 streaming -------------------------------------------------------------------------------
 
 
-def test_streamed_response_with_trailers_like_node(server):
+def test_streamed_response_with_trailers_like_node(server: RuntimeAPIServer) -> None:
     inv = start_invocation(server)
     extra = (
         b"Lambda-Runtime-Function-Response-Mode: streaming\r\n"
@@ -503,7 +507,7 @@ def test_streamed_response_with_trailers_like_node(server):
                                                             "text/plain")
 
 
-def test_chunk_extensions_accepted(server):
+def test_chunk_extensions_accepted(server: RuntimeAPIServer) -> None:
     inv = start_invocation(server)
     data = (
         f"POST {response_path(inv.request_id)} HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
@@ -516,7 +520,7 @@ def test_chunk_extensions_accepted(server):
 # -- connections -------------------------------------------------------------------------------
 
 
-def test_keep_alive_several_requests_on_one_connection(server):
+def test_keep_alive_several_requests_on_one_connection(server: RuntimeAPIServer) -> None:
     conn = connect(server)
     try:
         for _ in range(3):
@@ -540,7 +544,7 @@ def test_keep_alive_several_requests_on_one_connection(server):
         conn.close()
 
 
-def test_pipelined_requests(server):
+def test_pipelined_requests(server: RuntimeAPIServer) -> None:
     ping = b"GET /2018-06-01/ping HTTP/1.1\r\nHost: x\r\n\r\n"
     with socket.create_connection(("127.0.0.1", server.port), timeout=TIMEOUT) as sock:
         sock.sendall(ping * 2 + b"GET /2018-06-01/ping HTTP/1.1\r\nConnection: close\r\n\r\n")
@@ -551,7 +555,7 @@ def test_pipelined_requests(server):
     assert data.count(b"\r\n\r\npong") == 3
 
 
-def test_connection_close_honoured(server):
+def test_connection_close_honoured(server: RuntimeAPIServer) -> None:
     with socket.create_connection(("127.0.0.1", server.port), timeout=TIMEOUT) as sock:
         sock.sendall(b"GET /2018-06-01/ping HTTP/1.1\r\nConnection: close\r\n\r\n")
         data = b""
@@ -561,7 +565,7 @@ def test_connection_close_honoured(server):
     assert data.endswith(b"\r\n\r\npong")
 
 
-def test_http10_closes_by_default(server):
+def test_http10_closes_by_default(server: RuntimeAPIServer) -> None:
     with socket.create_connection(("127.0.0.1", server.port), timeout=TIMEOUT) as sock:
         sock.sendall(b"GET /2018-06-01/ping HTTP/1.0\r\n\r\n")
         data = b""
@@ -570,7 +574,7 @@ def test_http10_closes_by_default(server):
     assert data.endswith(b"pong")
 
 
-def test_accepted_socket_has_tcp_nodelay(server):
+def test_accepted_socket_has_tcp_nodelay(server: RuntimeAPIServer) -> None:
     conn = connect(server)
     try:
         assert call(server, "GET", "/2018-06-01/ping", conn=conn)[0] == 200
@@ -583,10 +587,10 @@ def test_accepted_socket_has_tcp_nodelay(server):
         conn.close()
 
 
-def test_close_releases_blocked_next(server):
-    result: dict = {}
+def test_close_releases_blocked_next(server: RuntimeAPIServer) -> None:
+    result: dict[str, object] = {}
 
-    def poll():
+    def poll() -> None:
         try:
             result["reply"] = call(server, "GET", NEXT)
         except (OSError, http.client.HTTPException) as exc:
@@ -605,7 +609,9 @@ def test_close_releases_blocked_next(server):
 # -- delivery ------------------------------------------------------------------------------------
 
 
-def test_an_invocation_is_marked_delivered_when_next_hands_it_over(server):
+def test_an_invocation_is_marked_delivered_when_next_hands_it_over(
+    server: RuntimeAPIServer,
+) -> None:
     inv = make_invocation()
     assert not inv.delivered
     server.dispatch(inv)
@@ -614,7 +620,7 @@ def test_an_invocation_is_marked_delivered_when_next_hands_it_over(server):
     assert status == 200 and inv.delivered
 
 
-def test_a_runtime_gone_while_waiting_on_next_is_not_delivered_to(server):
+def test_a_runtime_gone_while_waiting_on_next_is_not_delivered_to(server: RuntimeAPIServer) -> None:
     # The runtime died inside its /next call (its socket closed) before anything was dispatched:
     # the invocation must stay undelivered, so the service may serve it on a new environment.
     sock = socket.create_connection(("127.0.0.1", server.port), timeout=TIMEOUT)
@@ -629,7 +635,9 @@ def test_a_runtime_gone_while_waiting_on_next_is_not_delivered_to(server):
     assert resp.getheader("Lambda-Runtime-Aws-Request-Id") == inv.request_id
 
 
-def test_a_runtime_gone_while_waiting_leaves_the_invocation_pending(server):
+def test_a_runtime_gone_while_waiting_leaves_the_invocation_pending(
+    server: RuntimeAPIServer,
+) -> None:
     sock = socket.create_connection(("127.0.0.1", server.port), timeout=TIMEOUT)
     sock.sendall(f"GET {NEXT} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
     assert server.wait_for(lambda: server.state == READY, TIMEOUT)
@@ -644,7 +652,7 @@ def test_a_runtime_gone_while_waiting_leaves_the_invocation_pending(server):
 # -- abandon_current -----------------------------------------------------------------------------
 
 
-def test_late_response_after_abandon_is_rejected(server):
+def test_late_response_after_abandon_is_rejected(server: RuntimeAPIServer) -> None:
     inv = start_invocation(server)
     server.abandon_current()
     for kind in ("response", "error"):
@@ -664,7 +672,7 @@ def test_late_response_after_abandon_is_rejected(server):
     assert second.body == b"ok" and not inv.done.is_set()
 
 
-def test_oversized_late_response_after_abandon_is_400(server):
+def test_oversized_late_response_after_abandon_is_400(server: RuntimeAPIServer) -> None:
     inv = start_invocation(server)
     server.abandon_current()
     status, body, _ = call(server, "POST", response_path(inv.request_id), b"a" * (LIMIT + 1))
@@ -672,7 +680,7 @@ def test_oversized_late_response_after_abandon_is_400(server):
     assert not inv.done.is_set() and inv.response_size == 0
 
 
-def test_dispatch_while_running_is_refused(server):
+def test_dispatch_while_running_is_refused(server: RuntimeAPIServer) -> None:
     start_invocation(server)
     with pytest.raises(RuntimeError):
         server.dispatch(make_invocation())

@@ -34,10 +34,10 @@ def _connection_threads(server: RuntimeAPIServer) -> int:
     return sum(1 for thread in threading.enumerate() if thread.name == name)
 
 
-def test_a_refused_peer_gets_no_answer_and_no_thread():
-    seen = []
+def test_a_refused_peer_gets_no_answer_and_no_thread() -> None:
+    seen: list[tuple[str, int]] = []
 
-    def authorize(peer):
+    def authorize(peer: tuple[str, int]) -> bool:
         seen.append(peer)
         return False
 
@@ -50,7 +50,7 @@ def test_a_refused_peer_gets_no_answer_and_no_thread():
         server.close()
 
 
-def test_a_held_connection_is_served_once_the_environment_knows_it():
+def test_a_held_connection_is_served_once_the_environment_knows_it() -> None:
     known = threading.Event()
     server = RuntimeAPIServer("127.0.0.1", authorize=lambda peer: True if known.is_set() else None)
     try:
@@ -67,7 +67,7 @@ def test_a_held_connection_is_served_once_the_environment_knows_it():
         server.close()
 
 
-def test_held_connections_are_refused_when_the_environment_disowns_them():
+def test_held_connections_are_refused_when_the_environment_disowns_them() -> None:
     verdict: list[bool | None] = [None]
     server = RuntimeAPIServer("127.0.0.1", authorize=lambda peer: verdict[0])
     try:
@@ -83,7 +83,7 @@ def test_held_connections_are_refused_when_the_environment_disowns_them():
         server.close()
 
 
-def test_held_connections_expire(monkeypatch):
+def test_held_connections_expire(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(_runtime_api, "ADMISSION_TIMEOUT", 0.2)
     server = RuntimeAPIServer("127.0.0.1", authorize=lambda peer: None)
     try:
@@ -93,7 +93,7 @@ def test_held_connections_expire(monkeypatch):
         server.close()
 
 
-def test_3000_idle_connections_make_no_more_threads_than_the_cap_and_serving_resumes():
+def test_3000_idle_connections_make_no_more_threads_than_the_cap_and_serving_resumes() -> None:
     server = RuntimeAPIServer("127.0.0.1")  # no check: every connection is admitted
     server.first_line_timeout = 0.5
     idle = []
@@ -123,7 +123,7 @@ def test_3000_idle_connections_make_no_more_threads_than_the_cap_and_serving_res
 
 
 @pytest.mark.parametrize("silent", [b"", b"GET /2018-06-01/ping HTTP/1.1"])
-def test_a_connection_that_sends_no_first_line_is_closed(silent):
+def test_a_connection_that_sends_no_first_line_is_closed(silent: bytes) -> None:
     server = RuntimeAPIServer("127.0.0.1")
     server.first_line_timeout = 0.3
     try:

@@ -10,6 +10,7 @@ import contextlib
 import http.client
 import socket
 import threading
+from collections.abc import Iterator
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -35,7 +36,7 @@ def make_invocation(payload: bytes = b'{"k":"v"}') -> Invocation:
 
 
 @contextlib.contextmanager
-def fresh_server():
+def fresh_server() -> Iterator[RuntimeAPIServer]:
     server = RuntimeAPIServer("127.0.0.1")
     try:
         yield server
@@ -43,7 +44,10 @@ def fresh_server():
         server.close()
 
 
-def call(server, method, path, body=None, headers=None):
+def call(
+    server: RuntimeAPIServer, method: str, path: str, body: bytes | None = None,
+    headers: dict[str, str] | None = None,
+) -> tuple[int, bytes, http.client.HTTPResponse]:
     conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=TIMEOUT)
     try:
         conn.request(method, path, body=body, headers=headers or {})
@@ -57,7 +61,7 @@ def response_path(request_id: str, kind: str = "response") -> str:
     return f"/2018-06-01/runtime/invocation/{request_id}/{kind}"
 
 
-def start_invocation(server) -> Invocation:
+def start_invocation(server: RuntimeAPIServer) -> Invocation:
     inv = make_invocation()
     server.dispatch(inv)
     status, body, resp = call(server, "GET", NEXT)
@@ -66,7 +70,7 @@ def start_invocation(server) -> Invocation:
     return inv
 
 
-def send_raw(server, data: bytes, *, close_write: bool = True) -> bytes:
+def send_raw(server: RuntimeAPIServer, data: bytes, *, close_write: bool = True) -> bytes:
     """Send `data`, half-close, and return whatever the server answers until it closes."""
     received = b""
     with socket.create_connection(("127.0.0.1", server.port), timeout=TIMEOUT) as sock:
@@ -84,7 +88,7 @@ def send_raw(server, data: bytes, *, close_write: bool = True) -> bytes:
     return received
 
 
-def assert_healthy(server, pending: Invocation | None = None) -> None:
+def assert_healthy(server: RuntimeAPIServer, pending: Invocation | None = None) -> None:
     """The server answers /ping and serves a whole invocation (finishing `pending` first)."""
     assert call(server, "GET", "/2018-06-01/ping")[:2] == (200, b"pong")
     if pending is not None:
@@ -113,7 +117,7 @@ def status_of(reply: bytes) -> int | None:
 
 @FUZZ
 @given(st.binary(max_size=2048))
-def test_random_bytes(data):
+def test_random_bytes(data: bytes) -> None:
     with fresh_server() as server:
         inv = start_invocation(server)
         reply = send_raw(server, data)
@@ -134,7 +138,7 @@ _TOKEN = st.text(st.characters(min_codepoint=0x21, max_codepoint=0x7E,
     st.sampled_from([NEXT, "/2018-06-01/ping", "/2018-06-01/runtime/init/error",
                      response_path("ID"), response_path("ID", "error"), "/", "/2018-06-01/x"]),
 )
-def test_methods_and_paths(method, path):
+def test_methods_and_paths(method: str, path: str) -> None:
     with fresh_server() as server:
         inv = start_invocation(server)
         path = path.replace("ID", "other-id")
@@ -159,7 +163,7 @@ def test_methods_and_paths(method, path):
 
 @FUZZ
 @given(_TOKEN, st.sampled_from(["response", "error"]))
-def test_random_request_ids(request_id, kind):
+def test_random_request_ids(request_id: str, kind: str) -> None:
     with fresh_server() as server:
         inv = start_invocation(server)
         if request_id == inv.request_id:
@@ -175,7 +179,7 @@ def test_random_request_ids(request_id, kind):
 
 @FUZZ
 @given(st.integers(1, 10_000), st.data())
-def test_truncated_content_length_body(declared, data):
+def test_truncated_content_length_body(declared: int, data: st.DataObject) -> None:
     sent = data.draw(st.integers(0, declared - 1))
     with fresh_server() as server:
         inv = start_invocation(server)
@@ -189,7 +193,7 @@ def test_truncated_content_length_body(declared, data):
 
 @FUZZ
 @given(st.lists(st.binary(min_size=1, max_size=300), min_size=1, max_size=5), st.data())
-def test_chunked_body_cut_mid_chunk(chunks, data):
+def test_chunked_body_cut_mid_chunk(chunks: list[bytes], data: st.DataObject) -> None:
     wire = b"".join(b"%x\r\n" % len(c) + c + b"\r\n" for c in chunks) + b"0\r\n\r\n"
     cut = data.draw(st.integers(0, len(wire) - 1))
     with fresh_server() as server:
@@ -208,7 +212,7 @@ BAD_CHUNK_SIZES = [b"zz", b"-5", b"-0x5", b"+5", b"1_0", b"0x5", b" ", b"", b"5 
 
 
 @pytest.mark.parametrize("size_line", BAD_CHUNK_SIZES)
-def test_bad_chunk_sizes(size_line):
+def test_bad_chunk_sizes(size_line: bytes) -> None:
     with fresh_server() as server:
         inv = start_invocation(server)
         data = (f"POST {response_path(inv.request_id)} HTTP/1.1\r\n"
@@ -222,7 +226,7 @@ def test_bad_chunk_sizes(size_line):
 
 @pytest.mark.parametrize("trailers", [b"hello\r\n", b": no name\r\n",
                                       b"X-Ok: 1\r\nno colon\r\n"])
-def test_malformed_trailers_are_refused(trailers):
+def test_malformed_trailers_are_refused(trailers: bytes) -> None:
     # A zero-size chunk line where a size was expected makes the rest of the body "trailers".
     with fresh_server() as server:
         inv = start_invocation(server)
@@ -237,7 +241,7 @@ def test_malformed_trailers_are_refused(trailers):
 
 @FUZZ
 @given(st.binary(min_size=1, max_size=12))
-def test_random_chunk_size_line(size_line):
+def test_random_chunk_size_line(size_line: bytes) -> None:
     size_line = size_line.replace(b"\n", b"").replace(b"\r", b"")
     with fresh_server() as server:
         inv = start_invocation(server)
@@ -256,7 +260,7 @@ def test_random_chunk_size_line(size_line):
 
 
 @pytest.mark.parametrize("value", ["-1", "+5", "1_0", "abc", "5, 6", " ", "0x5", "１"])
-def test_bad_content_length(value):
+def test_bad_content_length(value: str) -> None:
     with fresh_server() as server:
         inv = start_invocation(server)
         data = (f"POST {response_path(inv.request_id)} HTTP/1.1\r\n"
@@ -272,7 +276,7 @@ def test_bad_content_length(value):
 
 @settings(max_examples=20, deadline=None)
 @given(st.integers(MAX_HEADER + 1, 4 * MAX_HEADER), st.booleans())
-def test_huge_headers(size, one_line):
+def test_huge_headers(size: int, one_line: bool) -> None:
     with fresh_server() as server:
         inv = start_invocation(server)
         if one_line:
@@ -286,14 +290,14 @@ def test_huge_headers(size, one_line):
         assert_healthy(server, inv)
 
 
-def test_huge_request_line():
+def test_huge_request_line() -> None:
     with fresh_server() as server:
         reply = send_raw(server, b"GET /" + b"a" * (2 * _limits.RUNTIME_API_MAX_HEADER_BYTES))
         assert status_of(reply) in (None, 431)
         assert_healthy(server)
 
 
-def test_idle_and_half_open_connections_do_not_block_others():
+def test_idle_and_half_open_connections_do_not_block_others() -> None:
     with fresh_server() as server:
         idle = [socket.create_connection(("127.0.0.1", server.port), timeout=TIMEOUT)
                 for _ in range(5)]
@@ -311,7 +315,7 @@ def test_idle_and_half_open_connections_do_not_block_others():
 
 
 @pytest.mark.parametrize("round_", range(10))
-def test_concurrent_responses_for_one_id(round_):
+def test_concurrent_responses_for_one_id(round_: int) -> None:
     with fresh_server() as server:
         inv = start_invocation(server)
         barrier = threading.Barrier(8)
@@ -341,7 +345,7 @@ def test_concurrent_responses_for_one_id(round_):
         assert_healthy(server)
 
 
-def test_concurrent_next_while_running_all_get_the_same_event():
+def test_concurrent_next_while_running_all_get_the_same_event() -> None:
     with fresh_server() as server:
         inv = start_invocation(server)
         ids: list[str | None] = []
@@ -361,7 +365,7 @@ def test_concurrent_next_while_running_all_get_the_same_event():
         assert_healthy(server, inv)
 
 
-def test_many_connections_many_cycles():
+def test_many_connections_many_cycles() -> None:
     with fresh_server() as server:
         for i in range(50):
             inv = start_invocation(server)
@@ -372,7 +376,7 @@ def test_many_connections_many_cycles():
             assert len(server._connections) <= 2  # closed connections are forgotten
 
 
-def test_concurrent_waiting_next_calls_all_get_the_dispatched_event():
+def test_concurrent_waiting_next_calls_all_get_the_dispatched_event() -> None:
     with fresh_server() as server:
         ids: list[str | None] = []
         lock = threading.Lock()

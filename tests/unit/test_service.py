@@ -8,15 +8,16 @@ milliseconds; the backends' own tests show what only a container or a process ca
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fake_backend import FakeBackend
 
+from pytest_lambda import InvokeResult, LambdaService
 from pytest_lambda.config.function import FunctionConfig
 from pytest_lambda.service.build import build_config
-from pytest_lambda.service.service import LambdaService
 
 
 @pytest.fixture
@@ -32,24 +33,25 @@ def service(backend: FakeBackend) -> Iterator[LambdaService]:
 
 
 @pytest.fixture
-def make_config(tmp_path: Path):  # type: ignore[no-untyped-def]
+def make_config(tmp_path: Path) -> Callable[..., FunctionConfig]:
     code = tmp_path / "code"
     code.mkdir()
     (code / "app.py").write_text("def handler(event, context):\n    return event\n")
 
-    def make(**options: object) -> FunctionConfig:
+    def make(**options: Any) -> FunctionConfig:
         options.setdefault("runtime", "python3.13")
         return build_config("app.handler", code=str(code), **options)
 
     return make
 
 
-def _invoke(service: LambdaService, config: FunctionConfig, event: object):  # type: ignore[no-untyped-def]
+def _invoke(service: LambdaService, config: FunctionConfig, event: object) -> InvokeResult:
     return service.invoke(config, event, backend="fake")
 
 
-def test_first_invocation_is_cold_and_the_next_reuses_the_environment(service, backend,
-                                                                      make_config):
+def test_first_invocation_is_cold_and_the_next_reuses_the_environment(
+    service: LambdaService, backend: FakeBackend, make_config: Callable[..., FunctionConfig],
+) -> None:
     config = make_config()
     first = _invoke(service, config, {"n": 1})
     second = _invoke(service, config, {"n": 2})
@@ -61,7 +63,9 @@ def test_first_invocation_is_cold_and_the_next_reuses_the_environment(service, b
     assert backend.received == [(0, {"n": 1}), (0, {"n": 2})]
 
 
-def test_each_configuration_has_its_own_pool(service, backend, make_config):
+def test_each_configuration_has_its_own_pool(
+    service: LambdaService, backend: FakeBackend, make_config: Callable[..., FunctionConfig],
+) -> None:
     one, two = make_config(environment={"VAR": "1"}), make_config(environment={"VAR": "2"})
     assert _invoke(service, one, {}).cold_start
     assert _invoke(service, two, {}).cold_start
@@ -70,7 +74,9 @@ def test_each_configuration_has_its_own_pool(service, backend, make_config):
     assert service.warm_count(one, "fake") == 1 and service.warm_count(two, "fake") == 1
 
 
-def test_concurrent_invocations_get_environments_of_their_own(service, backend, make_config):
+def test_concurrent_invocations_get_environments_of_their_own(
+    service: LambdaService, backend: FakeBackend, make_config: Callable[..., FunctionConfig],
+) -> None:
     config = make_config()
     barrier = threading.Barrier(4)
     results = []
@@ -93,7 +99,9 @@ def test_concurrent_invocations_get_environments_of_their_own(service, backend, 
     assert len(backend.created) == 4
 
 
-def test_a_function_error_keeps_the_environment(service, backend, make_config):
+def test_a_function_error_keeps_the_environment(
+    service: LambdaService, backend: FakeBackend, make_config: Callable[..., FunctionConfig],
+) -> None:
     config = make_config()
     result = _invoke(service, config, {"op": "raise", "message": "bad"})
     assert result.function_error == "Unhandled"
@@ -106,8 +114,10 @@ def test_a_function_error_keeps_the_environment(service, backend, make_config):
     ({"op": "exit", "code": 3}, "Runtime.ExitError", "Runtime exited with error: exit status 3"),
     ({"op": "oom"}, "Runtime.OutOfMemory", "Runtime exited with error: signal: killed"),
 ])
-def test_a_crash_in_a_warm_invocation_is_reported_not_retried(service, backend, make_config,
-                                                              op, error_type, reason):
+def test_a_crash_in_a_warm_invocation_is_reported_not_retried(
+    service: LambdaService, backend: FakeBackend, make_config: Callable[..., FunctionConfig],
+    op: dict[str, Any], error_type: str, reason: str,
+) -> None:
     config = make_config()
     assert _invoke(service, config, {"n": 1}).payload == {"n": 1}
     crashed = _invoke(service, config, op)
@@ -125,7 +135,9 @@ def test_a_crash_in_a_warm_invocation_is_reported_not_retried(service, backend, 
     assert backend.created[0].destroyed
 
 
-def test_a_crash_in_a_cold_invocation_is_reported(service, backend, make_config):
+def test_a_crash_in_a_cold_invocation_is_reported(
+    service: LambdaService, backend: FakeBackend, make_config: Callable[..., FunctionConfig],
+) -> None:
     config = make_config()
     result = _invoke(service, config, {"op": "exit", "code": 7})
     assert result.cold_start
@@ -134,8 +146,9 @@ def test_a_crash_in_a_cold_invocation_is_reported(service, backend, make_config)
     assert len(backend.created) == 1 and backend.created[0].destroyed
 
 
-def test_an_environment_that_died_while_idle_is_replaced_by_a_cold_start(service, backend,
-                                                                         make_config):
+def test_an_environment_that_died_while_idle_is_replaced_by_a_cold_start(
+    service: LambdaService, backend: FakeBackend, make_config: Callable[..., FunctionConfig],
+) -> None:
     config = make_config()
     _invoke(service, config, {"n": 1})
     backend.created[0].kill_from_outside()
@@ -144,7 +157,9 @@ def test_an_environment_that_died_while_idle_is_replaced_by_a_cold_start(service
     assert backend.received == [(0, {"n": 1}), (1, {"n": 2})]
 
 
-def test_an_environment_killed_mid_invocation_reports_exit_error(service, backend, make_config):
+def test_an_environment_killed_mid_invocation_reports_exit_error(
+    service: LambdaService, backend: FakeBackend, make_config: Callable[..., FunctionConfig],
+) -> None:
     config = make_config()
     _invoke(service, config, {"n": 1})
     env = backend.created[0]
@@ -160,7 +175,9 @@ def test_an_environment_killed_mid_invocation_reports_exit_error(service, backen
     assert len(backend.created) == 1
 
 
-def test_the_deadline_ends_an_invocation_with_sandbox_timedout(service, backend, make_config):
+def test_the_deadline_ends_an_invocation_with_sandbox_timedout(
+    service: LambdaService, backend: FakeBackend, make_config: Callable[..., FunctionConfig],
+) -> None:
     config = make_config(timeout=1)
     _invoke(service, config, {})
     result = _invoke(service, config, {"op": "sleep", "seconds": 3})
@@ -174,7 +191,9 @@ def test_the_deadline_ends_an_invocation_with_sandbox_timedout(service, backend,
     assert backend.created[0].destroyed
 
 
-def test_reset_makes_the_next_invocation_cold(service, backend, make_config):
+def test_reset_makes_the_next_invocation_cold(
+    service: LambdaService, backend: FakeBackend, make_config: Callable[..., FunctionConfig],
+) -> None:
     config = make_config()
     _invoke(service, config, {})
     service.reset(config, "fake")
@@ -183,7 +202,9 @@ def test_reset_makes_the_next_invocation_cold(service, backend, make_config):
     assert len(backend.created) == 2
 
 
-def test_an_init_error_is_reported_as_lambda_reports_it(service, backend, make_config):
+def test_an_init_error_is_reported_as_lambda_reports_it(
+    service: LambdaService, backend: FakeBackend, make_config: Callable[..., FunctionConfig],
+) -> None:
     config = make_config(environment={"INIT_FAIL": "No module named 'app'"})
     result = _invoke(service, config, {})
     assert result.cold_start and result.function_error == "Unhandled"
@@ -193,13 +214,17 @@ def test_an_init_error_is_reported_as_lambda_reports_it(service, backend, make_c
     assert backend.received == []
 
 
-def test_an_exit_during_init_is_reported_as_exit_error(service, backend, make_config):
+def test_an_exit_during_init_is_reported_as_exit_error(
+    service: LambdaService, backend: FakeBackend, make_config: Callable[..., FunctionConfig],
+) -> None:
     result = _invoke(service, make_config(environment={"INIT_EXIT": "4"}), {})
     assert result.error is not None and result.error["errorType"] == "Runtime.ExitError"
     assert "exit status 4" in result.error["errorMessage"]
 
 
-def test_close_destroys_every_environment_and_the_backend(backend, make_config):
+def test_close_destroys_every_environment_and_the_backend(
+    backend: FakeBackend, make_config: Callable[..., FunctionConfig],
+) -> None:
     service = LambdaService(backends={"fake": lambda: backend})
     config = make_config()
     _invoke(service, config, {})

@@ -30,7 +30,7 @@ class _SlowService:
 def test_close_finishes_through_a_keyboard_interrupt_then_raises_it() -> None:
     state = PluginState(settings={})
     service = _SlowService()
-    state._service = service  # type: ignore[assignment]
+    state._service = service  # type: ignore[assignment]  # a stand-in that only finishes slowly
     with pytest.raises(KeyboardInterrupt):
         state.close()
     assert service.finished

@@ -4,9 +4,9 @@ One container per environment, from a runtime image with the official images' co
 container-image function, the user's image). The container's command wraps what the environment
 runs (the image's `/lambda-entrypoint.sh <handler>`, or a user image's entry point and command) in
 one line of bash that points stdout and stderr at the environment's Runtime API port (see
-`_logs.py` for why), so output reaches the host without Docker's log pipeline in between.
-With `--lambda-connect=published` the in-container agent (`_agent/agent.c`) runs that line as its
-child and the port is the agent's 127.0.0.1:9001, reached through tunnels (`_tunnel.py`).
+`backends/logs.py` for why), so output reaches the host without Docker's log pipeline in between.
+With `--lambda-connect=published` the in-container agent (`agent/agent.c`) runs that line as its
+child and the port is the agent's 127.0.0.1:9001, reached through tunnels (`tunnel.py`).
 """
 
 from __future__ import annotations
@@ -493,7 +493,7 @@ class DockerBackend:
         sweep_dead()
         self.network = SessionNetwork(self.client, self.labels)
         #: Host ports the session's functions may reach; everything else on the host is
-        #: filtered where `firewall.active` (see `_firewall`).
+        #: filtered where `firewall.active` (see `containers/firewall.py`).
         self.host_ports = HostPorts()
         self.firewall = HostFirewall(self.labels.session, self.network.bridge,
                                      self.network.gateway)

@@ -6,25 +6,27 @@ the writes run in-process under moto's `mock_aws`.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from pytest_lambda import events, invoke_handler
+from pytest_lambda import BackendName, FunctionFactory, events, invoke_handler
 
 SRC = Path(__file__).parent / "src"
 TABLE = "readings"
 docker_only = pytest.mark.parametrize("backend", ["docker"], indirect=True)
 
 
-def sequence_numbers(event):
+def sequence_numbers(event: dict[str, Any]) -> list[str]:
     return [r["kinesis"]["sequenceNumber"] for r in event["Records"]]
 
 
 @docker_only
 def test_a_batch_of_malformed_records_reports_each_by_sequence_number(
-        lambda_function, boto3_layer, backend):
+        lambda_function: FunctionFactory, boto3_layer: Path, backend: BackendName) -> None:
     fn = lambda_function("readings.handler", code=SRC, runtime="python3.13", backend=backend,
                          layers=[boto3_layer], memory_size=1024, timeout=30,
                          environment={"READINGS_TABLE": TABLE, "AWS_MAX_ATTEMPTS": "1"})
@@ -37,7 +39,7 @@ def test_a_batch_of_malformed_records_reports_each_by_sequence_number(
 
 
 @pytest.fixture
-def table(monkeypatch):
+def table(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     moto = pytest.importorskip("moto")
     import boto3
 
@@ -54,7 +56,7 @@ def table(monkeypatch):
         )
 
 
-def test_valid_readings_are_stored_and_only_the_bad_one_is_reported(table):
+def test_valid_readings_are_stored_and_only_the_bad_one_is_reported(table: Any) -> None:
     event = events.kinesis_batch([
         {"sensor": "s-1", "at": "2024-01-01T00:00:00Z", "value": 21.5},
         "garbage",

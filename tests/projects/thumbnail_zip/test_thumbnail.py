@@ -13,11 +13,13 @@ import io
 import shutil
 import sys
 import zipfile
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from pytest_lambda import events, invoke_handler
+from pytest_lambda import AwsEndpoint, BackendName, FunctionFactory, events, invoke_handler
 
 SRC = Path(__file__).parent / "src"
 PILLOW = "pillow==13.0.0"
@@ -25,7 +27,7 @@ docker_only = pytest.mark.parametrize("backend", ["docker"], indirect=True)
 
 
 @pytest.fixture(scope="session")
-def package(pip_packages, tmp_path_factory) -> Path:
+def package(pip_packages: Callable[..., Path], tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Return the deployment package: thumbnail.py and Pillow for Python 3.13, zipped."""
     build = tmp_path_factory.mktemp("thumbnail-build")
     shutil.copytree(pip_packages(PILLOW, python_version="3.13"), build, dirs_exist_ok=True)
@@ -48,9 +50,10 @@ def png(width: int, height: int) -> bytes:
 # -- in a container ---------------------------------------------------------------------------
 
 @docker_only
-def test_an_upload_gets_a_thumbnail_in_a_container(lambda_function, package, boto3_layer,
-                                                   backend, lambda_aws, pip_packages,
-                                                   monkeypatch):
+def test_an_upload_gets_a_thumbnail_in_a_container(
+    lambda_function: FunctionFactory, package: Path, boto3_layer: Path, backend: BackendName,
+    lambda_aws: AwsEndpoint, pip_packages: Callable[..., Path], monkeypatch: pytest.MonkeyPatch,
+) -> None:
     # Pillow built for this interpreter, to make and check images here.
     monkeypatch.syspath_prepend(str(pip_packages(PILLOW, python_version="{}.{}".format(
         *sys.version_info[:2]))))
@@ -74,7 +77,7 @@ def test_an_upload_gets_a_thumbnail_in_a_container(lambda_function, package, bot
 # -- in-process, with moto ----------------------------------------------------------------------
 
 @pytest.fixture
-def buckets(monkeypatch, pip_packages):
+def buckets(monkeypatch: pytest.MonkeyPatch, pip_packages: Callable[..., Path]) -> Iterator[Any]:
     moto = pytest.importorskip("moto")
     import boto3
 
@@ -91,7 +94,7 @@ def buckets(monkeypatch, pip_packages):
         yield s3
 
 
-def test_an_upload_gets_a_thumbnail(buckets):
+def test_an_upload_gets_a_thumbnail(buckets: Any) -> None:
     from PIL import Image
 
     buckets.put_object(Bucket="photos", Key="cats/tabby cat.png", Body=png(640, 480))
@@ -106,8 +109,9 @@ def test_an_upload_gets_a_thumbnail(buckets):
     assert Image.open(io.BytesIO(written["Body"].read())).size == (128, 96)
 
 
-def test_a_missing_object_is_the_functions_error(buckets):
+def test_a_missing_object_is_the_functions_error(buckets: Any) -> None:
     result = invoke_handler("thumbnail.handler", events.s3_put(bucket="photos", key="gone.png"),
                             timeout=10)
     assert result.function_error == "Unhandled"
+    assert result.error is not None
     assert result.error["errorType"] == "NoSuchKey"
