@@ -30,7 +30,7 @@ def backend() -> FakeBackend:
 
 @pytest.fixture
 def service(backend: FakeBackend) -> Iterator[LambdaService]:
-    svc = LambdaService(backends={"fake": lambda: backend})
+    svc = LambdaService(backends={"fake": lambda: backend}, aws="off")  # no moto
     svc.async_delay_scale = 0.0
     yield svc
     svc.close()
