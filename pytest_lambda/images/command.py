@@ -67,7 +67,7 @@ def cli_build_images(argv: Sequence[str] | None = None) -> int:
     if args.print_tags:
         arch = validate_architecture(args.architecture)
         names = args.runtime or sorted(name for name, rt in RUNTIMES.items()
-                                       if _buildable(rt, arch))
+                                       if rt.hermetic and _buildable(rt, arch))
         try:
             for name in names:
                 require_buildable(get_runtime(name), arch)

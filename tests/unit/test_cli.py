@@ -165,6 +165,18 @@ def test_build_images_prints_tags_without_docker(
     assert capsys.readouterr().out == recipes.hermetic_tag("python3.13", arch="arm64") + "\n"
 
 
+def test_build_images_print_tags_lists_every_hermetic_image_by_default(
+    capsys: pytest.CaptureFixture[str]
+) -> None:
+    # What CI's image cache keys on: every runtime with a hermetic image, and none other.
+    from pytest_lambda.config.runtimes import hermetic_runtimes
+    from pytest_lambda.images import recipes
+
+    assert main(["build-images", "--print-tags"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert sorted(out) == sorted(recipes.hermetic_tag(name) for name in hermetic_runtimes())
+
+
 def test_build_images_print_tags_refuses_what_it_does_not_build(
     capsys: pytest.CaptureFixture[str]
 ) -> None:
