@@ -1,1 +1,3 @@
-"""artifacts."""
+"""Code on disk: digests, safe unpacking and size checks, layers merged into /opt, and the
+cache's leases and pruning.
+"""

@@ -1,1 +1,3 @@
-"""backends."""
+"""Execution environments: the base class with Lambda's variables and lifecycle, host processes,
+and Docker containers.
+"""

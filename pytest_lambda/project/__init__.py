@@ -1,1 +1,3 @@
-"""project."""
+"""Dependency builds: a function's or a layer's requirements installed for its runtime and
+architecture, cached, and laid under the code.
+"""
