@@ -22,6 +22,7 @@ from pytest_lambda.config.function import (
     FunctionConfig,
     default_function_name,
     validate_account_id,
+    validate_debug_port,
     validate_environment,
     validate_ephemeral_storage,
     validate_function_name,
@@ -56,6 +57,7 @@ def build_config(
     requirements: object = None,
     _host_dependencies: bool = False,
     network: object = "isolated",
+    debug_port: object = None,
     **more: Any,
 ) -> FunctionConfig:
     """Validate every argument of `lambda_function(...)` and return the configuration.
@@ -80,6 +82,13 @@ def build_config(
         "network": validate_network(network),
     }
     fn_name = None if name is None else validate_function_name(name)
+    port = validate_debug_port(debug_port)
+    if port is not None and (image is not None or not (isinstance(runtime, str)
+                                                       and runtime.startswith("python"))):
+        raise ConfigurationError(
+            "debug_port= applies to Python runtimes (runtime='python3.X'), which start under "
+            "debugpy: drop debug_port= for this function."
+        )
     if image is not None:
         from pytest_lambda.config.image import default_image_function_name
         from pytest_lambda.images.function_image import resolve_image_function
@@ -155,6 +164,7 @@ def build_config(
         layers=merged.hashes if merged else (),
         opt_dir=merged.root if merged else None,
         architecture=code_arch,
+        debug_port=port,
         **common,
     )
 

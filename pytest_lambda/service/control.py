@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pytest_lambda.backends.base import Backend, ExecutionEnvironment
+from pytest_lambda.backends.instrument import CoverageRequest
 from pytest_lambda.config import limits as _limits
 from pytest_lambda.config import names as _aws
 from pytest_lambda.config.function import FunctionConfig
@@ -36,6 +37,19 @@ from pytest_lambda.service.reporting import (
     timeout_error,
 )
 from pytest_lambda.system import clock as _clock
+
+
+def _wait_unless_debugged(env: ExecutionEnvironment, predicate: Callable[[], bool],
+                          timeout: float) -> bool:
+    """Wait up to `timeout` for `predicate`, and on while a debugger holds the environment:
+    a function stopped at a breakpoint is not timed out (docs/debugging.md)."""
+    server = env.server
+    if server.wait_for(predicate, timeout=timeout):
+        return True
+    while env.debugger_holds() and not env.exited.is_set():
+        if server.wait_for(predicate, timeout=0.2):
+            return True
+    return server.wait_for(predicate, timeout=0)
 
 
 @dataclass
@@ -69,6 +83,8 @@ class ControlPlane:
         self._reaper = ThreadPoolExecutor(max_workers=4, thread_name_prefix="lambda-teardown")
         self._pending: list[Future[None]] = []
         self._closed = False
+        #: Measure Python functions' code for the caller's coverage data (see `collect_coverage`).
+        self.coverage: CoverageRequest | None = None
 
     # -- backends and pools -------------------------------------------------------------------
 
@@ -137,6 +153,20 @@ class ControlPlane:
         for backend in self._backends.values():
             backend.close()
         self._backends.clear()
+        if self.coverage is not None:
+            import shutil
+
+            shutil.rmtree(self.coverage.root, ignore_errors=True)
+
+    def collect_coverage(self, sources: list[str], target: Any) -> int:
+        """Merge what Python functions' environments measured so far into the CoverageData
+        `target`, their paths mapped back to the host's; keep files under `sources` (all when
+        empty). Return how many data files were merged."""
+        if self.coverage is None:
+            return 0
+        from pytest_lambda.backends.instrument import collect_coverage
+
+        return collect_coverage(self.coverage.root, sources, target)
 
     # -- invoking -----------------------------------------------------------------------------
 
@@ -189,6 +219,7 @@ class ControlPlane:
     ) -> tuple[ExecutionEnvironment, float]:
         """Start an environment and wait up to `limit` seconds for its init to end either way."""
         env = backend.create(config, log_stream_name=_aws.log_stream_name())
+        env.coverage = self.coverage
         started = _clock.perf()
         try:
             env.start()
@@ -196,7 +227,8 @@ class ControlPlane:
             env.destroy()
             raise
         server = env.server
-        server.wait_for(
+        _wait_unless_debugged(
+            env,
             lambda: server.ready_at is not None or server.init_error is not None
             or env.exited.is_set(),
             timeout=limit,
@@ -313,8 +345,8 @@ class ControlPlane:
         server.dispatch(invocation)
         # The runtime's part ends when it asks for its next event (Lambda counts what it does
         # after answering), or when it exits after answering.
-        server.wait_for(lambda: invocation.finished.is_set() or env.exited.is_set(),
-                        timeout=max(budget, 0.0))
+        _wait_unless_debugged(env, lambda: invocation.finished.is_set() or env.exited.is_set(),
+                              timeout=max(budget, 0.0))
         answered = invocation.done.is_set()
         runtime_over = invocation.finished.is_set() or (answered and env.exited.is_set())
         output = env.take_logs()

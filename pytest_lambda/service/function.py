@@ -103,4 +103,5 @@ class FunctionFactory(Protocol):
         requirements: str | PathLike[str] | Literal[True] | None = None,
         network: NetworkMode = "isolated",
         backend: BackendName | None = None,
+        debug_port: int | None = None,
     ) -> Function: ...

@@ -115,6 +115,7 @@ class LambdaService(ControlPlane):
         requirements: str | PathLike[str] | Literal[True] | None = None,
         network: NetworkMode = "isolated",
         backend: BackendName | None = None,
+        debug_port: int | None = None,
     ) -> Function:
         """Make a Lambda function and return its `Function`; nothing starts until it is invoked.
 
@@ -128,6 +129,9 @@ class LambdaService(ControlPlane):
         (the host's by default; the other runs on Docker under QEMU). ``network``: "isolated"
         (the plugin's own servers only) or "open". ``region`` and ``account_id`` make the ARN
         and ``AWS_REGION``. ``backend`` overrides the service's for this function.
+        ``debug_port``: start a Python runtime under debugpy listening on that port of
+        127.0.0.1 and waiting for a debugger before it runs anything (docs/debugging.md); the
+        function's timeouts are lifted while one is awaited or attached.
 
         Raises ConfigurationError (one sentence) for anything Lambda or the harness refuses.
         """
@@ -139,7 +143,7 @@ class LambdaService(ControlPlane):
                 architecture=architecture, memory_size=memory_size, timeout=timeout,
                 ephemeral_storage=ephemeral_storage, environment=environment, name=name,
                 region=region, account_id=account_id, layers=layers,
-                requirements=requirements, network=network,
+                requirements=requirements, network=network, debug_port=debug_port,
             )
         except LambdaHarnessError as exc:
             # The caller's arguments are at fault, not the validator: show their line and the

@@ -1,0 +1,344 @@
+"""Coverage and a debugger inside Python execution environments (see docs/coverage.md and
+docs/debugging.md).
+
+The runtime's interpreter starts `images/bootstrap/instrument.py` in front of the bootstrap: on
+Docker through `AWS_LAMBDA_EXEC_WRAPPER` (the runtime images' bootstrap, like AWS's, execs the
+wrapper with the interpreter and `bootstrap.py`), on the process backend directly. What it
+imports (coverage.py, debugpy) are copies of the test environment's own installed packages,
+made once per version in the cache (`tools_dir`) and mounted read-only at `TOOLS_PATH`: coverage
+is pure Python with an optional C tracer that loads when the runtime's Python is the test's
+version (otherwise coverage uses its Python tracer, or sys.monitoring); debugpy carries pure-Python
+fallbacks for its compiled speed-ups. Nothing is installed into the runtime and nothing is fetched.
+
+Each environment gets a state directory of its own (`STATE_PATH` inside a container), writable
+by the function's user: coverage data files (saved every time the runtime asks for its next
+event) and the debugger's attached flag. `collect_coverage` reads the data files, maps
+`/var/task` back to the host's code directory, and merges the lines into the test process's
+coverage data (pytest-cov's), before pytest-cov combines and reports.
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import json
+import os
+import shutil
+import socket
+import tempfile
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from pytest_lambda.config.function import FunctionConfig
+from pytest_lambda.errors import ConfigurationError
+
+#: Where a container sees the tools (coverage, debugpy, the launcher and its wrapper).
+TOOLS_PATH = "/var/pytest-lambda/tools"
+#: Where a container sees its state directory (coverage data, the debugger's flag).
+STATE_PATH = "/var/pytest-lambda/state"
+
+# The wrapper Lambda's bootstrap runs (`AWS_LAMBDA_EXEC_WRAPPER`): $1 is the interpreter, the
+# rest the bootstrap and its arguments. A function's own wrapper still runs, around the launcher.
+_WRAPPER = r"""#!/bin/sh
+here=$(dirname "$0")
+py=$1; shift
+if [ -n "${_PYTEST_LAMBDA_EXEC_WRAPPER}" ]; then
+    w=${_PYTEST_LAMBDA_EXEC_WRAPPER}
+    if [ ! -f "$w" ]; then echo "$w: does not exist" 1>&2; exit 127; fi
+    if [ ! -x "$w" ]; then echo "$w: is not an executable" 1>&2; exit 126; fi
+    exec -- "$w" "$py" "$here/instrument.py" "$@"
+fi
+exec "$py" "$here/instrument.py" "$@"
+"""
+
+#: The distributions a tools directory may hold, by the import name they provide.
+_TOOLS = {"coverage": "coverage", "debugpy": "debugpy"}
+
+
+def available(tool: str) -> bool:
+    """Return whether the test environment has `tool` ("coverage", "debugpy") installed."""
+    from importlib import metadata
+
+    try:
+        return metadata.distribution(_TOOLS[tool]).files is not None
+    except metadata.PackageNotFoundError:
+        return False
+
+
+def _copy_distribution(name: str, target: Path) -> None:
+    """Copy the installed files of distribution `name` (modules only) into `target`."""
+    from importlib import metadata
+
+    dist = metadata.distribution(name)
+    for file in dist.files or []:
+        relative = PurePosixPath(str(file))
+        if relative.parts[:1] == ("..",) or "__pycache__" in relative.parts \
+                or relative.parts[0].endswith(".dist-info"):
+            continue
+        source = Path(str(dist.locate_file(file)))
+        if not source.is_file():
+            continue
+        destination = target / relative
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(source, destination)
+
+
+_tools_lock = threading.Lock()
+
+
+def tools_dir() -> Path:
+    """Return a directory holding the launcher, its wrapper and copies of the test environment's
+    coverage and debugpy (those installed), made once per content in the cache."""
+    from importlib import metadata
+
+    from pytest_lambda.images.bootstrap import PYTHON_INSTRUMENT
+    from pytest_lambda.system.paths import cache_dir
+
+    launcher = PYTHON_INSTRUMENT.read_bytes()
+    present = sorted(tool for tool in _TOOLS if available(tool))
+    what = ";".join(f"{t}=={metadata.version(_TOOLS[t])}" for t in present)
+    digest = hashlib.sha256(launcher + _WRAPPER.encode() + what.encode()).hexdigest()[:12]
+    root = cache_dir() / "env-tools"
+    final = root / digest
+    with _tools_lock:
+        if final.is_dir():
+            return final
+        root.mkdir(parents=True, exist_ok=True)
+        work = Path(tempfile.mkdtemp(dir=root, prefix=".tools-"))
+        try:
+            for tool in present:
+                _copy_distribution(_TOOLS[tool], work)
+            (work / "instrument.py").write_bytes(launcher)
+            (work / "wrapper").write_text(_WRAPPER)
+            os.chmod(work / "wrapper", 0o755)
+            # The container's user is not the host's: everything readable by all.
+            for path in [work, *work.rglob("*")]:
+                os.chmod(path, os.stat(path).st_mode | (0o755 if path.is_dir() else 0o444))
+            try:
+                work.rename(final)
+            except OSError:
+                if not final.is_dir():  # another session made it first: use theirs
+                    raise
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+    return final
+
+
+@dataclass(frozen=True)
+class CoverageRequest:
+    """Measure the code of Python functions, for the test process's coverage data."""
+
+    #: Measure branches (arcs) as the test process's coverage does.
+    branch: bool
+    #: Where each environment's state directory is made (removed with the service).
+    root: Path
+
+
+def new_coverage_root() -> Path:
+    """Make the directory under which environments' coverage state directories are made."""
+    return Path(tempfile.mkdtemp(prefix="pytest-lambda-coverage-"))
+
+
+def instrumented(config: FunctionConfig, coverage: CoverageRequest | None) -> bool:
+    """Return whether `config`'s environments start under the launcher."""
+    runtime = config.runtime
+    if config.image is not None or runtime is None or runtime.family != "python":
+        return False
+    return coverage is not None or config.debug_port is not None
+
+
+class Instruments:
+    """What one environment's launcher does, and the host side of it."""
+
+    def __init__(self, config: FunctionConfig, coverage: CoverageRequest | None) -> None:
+        self.config = config
+        self.coverage = coverage
+        root = coverage.root if coverage is not None else None
+        self.state = Path(tempfile.mkdtemp(prefix="env-", dir=root))
+        os.chmod(self.state, 0o777)  # the container's user writes here
+        self.tools = tools_dir()
+        if config.debug_port is not None and not (self.tools / "debugpy").is_dir():
+            raise ConfigurationError(
+                "debug_port= needs debugpy in the test environment (it is copied into the "
+                "function's environment): pip install debugpy."
+            )
+
+    def spec(self, *, tools: str, state: str, task_root: str, debug_host: str) -> str:
+        """Return the launcher's `_PYTEST_LAMBDA_INSTRUMENT` for the paths the runtime sees
+        (and note for `collect_coverage` where its `task_root` is on the host)."""
+        if self.coverage is not None and self.config.code_dir is not None:
+            (self.state / "paths.json").write_text(
+                json.dumps({task_root: str(self.config.code_dir)})
+            )
+        document: dict[str, Any] = {"tools": tools, "state": state, "coverage": None,
+                                    "debug": None}
+        if self.coverage is not None:
+            document["coverage"] = {"source": [task_root], "branch": self.coverage.branch}
+        if self.config.debug_port is not None:
+            document["debug"] = {"host": debug_host, "port": self.config.debug_port}
+        return json.dumps(document)
+
+    def debugger_attached(self) -> bool:
+        """Return whether the launcher says a debugger is attached or awaited (it lifts the
+        function's timeout)."""
+        if self.config.debug_port is None:
+            return False
+        try:
+            return (self.state / "debugger").read_text() != "0"
+        except OSError:
+            return True  # not written yet: the runtime is starting its debugger
+
+    def release(self) -> None:
+        """Remove the state directory, unless it holds coverage data still to be collected."""
+        if self.coverage is None:
+            shutil.rmtree(self.state, ignore_errors=True)
+
+
+def collect_coverage(root: Path, sources: list[str], target: Any) -> int:
+    """Merge the data files under `root` into the CoverageData `target`; return how many files.
+
+    Each environment's `paths.json` maps its task root ("/var/task") to the host's code
+    directory; only files whose host path lies under one of `sources` (all, when empty) are
+    kept. Each data file is removed once merged.
+    """
+    from coverage import CoverageData
+
+    merged = 0
+    for path in sorted(root.glob("env-*/.coverage.*")):
+        if path.name.endswith(("-journal", "-wal", "-shm")):
+            continue
+        try:
+            mappings = json.loads((path.parent / "paths.json").read_text())
+        except (OSError, ValueError):
+            continue
+        data = CoverageData(basename=str(path))
+        try:
+            data.read()
+        except Exception:
+            continue  # a file the environment was still writing when it was killed
+        mapped = CoverageData(no_disk=True)
+        arcs: dict[str, Any] = {}
+        lines: dict[str, Any] = {}
+        for name in data.measured_files():
+            host = _map_path(name, mappings)
+            if host is None or not _under(host, sources):
+                continue
+            if data.has_arcs():
+                arcs[host] = data.arcs(name) or []
+            else:
+                lines[host] = data.lines(name) or []
+        if arcs:
+            mapped.add_arcs(arcs)
+        if lines:
+            mapped.add_lines(lines)
+        if arcs or lines:
+            target.update(mapped)
+        merged += 1
+        path.unlink(missing_ok=True)
+    return merged
+
+
+def _map_path(name: str, mappings: dict[str, str]) -> str | None:
+    for inside, host in mappings.items():
+        if name == inside or name.startswith(inside.rstrip("/") + "/"):
+            return host.rstrip(os.sep) + os.sep + name[len(inside.rstrip("/")) + 1:]
+    return None
+
+
+def _under(path: str, sources: list[str]) -> bool:
+    if not sources:
+        return True
+    return any(path == s or path.startswith(s.rstrip(os.sep) + os.sep) for s in sources)
+
+
+def check_debug_port(port: int) -> None:
+    """Raise ConfigurationError unless `port` can be bound on this machine's loopback now."""
+    probe = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        probe.bind(("127.0.0.1", port))
+    except OSError as exc:
+        raise ConfigurationError(_port_problem(port, exc)) from None
+    finally:
+        probe.close()
+
+
+def _port_problem(port: int, exc: OSError) -> str:
+    if exc.errno == errno.EADDRINUSE:
+        return (f"debug_port={port} is in use on 127.0.0.1 (by another program, or another "
+                f"environment of a function debugged on it): pick a free port.")
+    return f"debug_port={port} cannot be listened on at 127.0.0.1 ({exc.strerror or exc})."
+
+
+class LoopbackForward:
+    """Listen on 127.0.0.1:`port` and forward each connection to `target()` (a container's
+    debugger, on an internal network, for which the engine publishes no ports)."""
+
+    def __init__(self, port: int, target: Callable[[], tuple[str, int]]) -> None:
+        self.target = target
+        self._listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            self._listener.bind(("127.0.0.1", port))
+        except OSError as exc:
+            self._listener.close()
+            raise ConfigurationError(_port_problem(port, exc)) from None
+        self._listener.listen(4)
+        self._closed = False
+        self._open: list[socket.socket] = []
+        self._lock = threading.Lock()
+        threading.Thread(target=self._accept, name="lambda-debug-forward", daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self._listener.accept()
+            except OSError:
+                return  # closed
+            try:
+                upstream = socket.create_connection(self.target(), timeout=10)
+                upstream.settimeout(None)
+            except OSError:
+                client.close()
+                continue
+            with self._lock:
+                if self._closed:
+                    client.close()
+                    upstream.close()
+                    return
+                self._open += [client, upstream]
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pump, args=(a, b), daemon=True,
+                                 name="lambda-debug-pump").start()
+
+    @staticmethod
+    def _pump(source: socket.socket, sink: socket.socket) -> None:
+        try:
+            while True:
+                chunk = source.recv(65536)
+                if not chunk:
+                    break
+                sink.sendall(chunk)
+        except OSError:
+            pass
+        try:
+            sink.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            conns, self._open = self._open, []
+        try:
+            self._listener.shutdown(socket.SHUT_RDWR)  # wakes the accepting thread
+        except OSError:
+            pass
+        self._listener.close()
+        for conn in conns:
+            try:
+                conn.close()
+            except OSError:
+                pass
