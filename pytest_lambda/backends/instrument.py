@@ -76,7 +76,7 @@ def _copy_distribution(name: str, target: Path) -> None:
     for file in dist.files or []:
         relative = PurePosixPath(str(file))
         if relative.parts[:1] == ("..",) or "__pycache__" in relative.parts \
-                or relative.parts[0].endswith(".dist-info"):
+                or relative.parts[0].endswith((".dist-info", ".pth")):
             continue
         source = Path(str(dist.locate_file(file)))
         if not source.is_file():
@@ -274,9 +274,10 @@ def _port_problem(port: int, exc: OSError) -> str:
 
 class LoopbackForward:
     """Listen on 127.0.0.1:`port` and forward each connection to `target()` (a container's
-    debugger, on an internal network, for which the engine publishes no ports)."""
+    debugger, on an internal network, for which the engine publishes no ports; None while the
+    container has no address yet)."""
 
-    def __init__(self, port: int, target: Callable[[], tuple[str, int]]) -> None:
+    def __init__(self, port: int, target: Callable[[], tuple[str, int] | None]) -> None:
         self.target = target
         self._listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -297,10 +298,8 @@ class LoopbackForward:
                 client, _ = self._listener.accept()
             except OSError:
                 return  # closed
-            try:
-                upstream = socket.create_connection(self.target(), timeout=10)
-                upstream.settimeout(None)
-            except OSError:
+            upstream = self._connect()
+            if upstream is None:
                 client.close()
                 continue
             with self._lock:
@@ -312,6 +311,26 @@ class LoopbackForward:
             for a, b in ((client, upstream), (upstream, client)):
                 threading.Thread(target=self._pump, args=(a, b), daemon=True,
                                  name="lambda-debug-pump").start()
+
+    def _connect(self) -> socket.socket | None:
+        """Connect to the debugger, which a client may beat to it (the runtime is starting)."""
+        import time
+
+        deadline = time.monotonic() + 60
+        while not self._closed:
+            target = self.target()  # None until the container has an address
+            try:
+                if target is None:
+                    raise OSError("no address yet")
+                upstream = socket.create_connection(target, timeout=5)
+            except OSError:
+                if time.monotonic() > deadline:
+                    return None
+                time.sleep(0.1)
+                continue
+            upstream.settimeout(None)
+            return upstream
+        return None
 
     @staticmethod
     def _pump(source: socket.socket, sink: socket.socket) -> None:

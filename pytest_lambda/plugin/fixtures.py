@@ -47,6 +47,9 @@ def lambda_function(lambda_service: LambdaService) -> FunctionFactory:
     - ``architecture``: ``"x86_64"`` or ``"arm64"`` (the host's by default; the other runs on
       Docker under QEMU); ``network``: ``"isolated"`` (only the plugin's own servers) or
       ``"open"``; ``backend``: ``"docker"`` or ``"process"`` instead of ``--lambda-backend``.
+    - ``debug_port``: start a Python runtime under debugpy, listening on that port of 127.0.0.1
+      and waiting for a debugger to attach before it runs anything; the function's timeouts
+      are lifted while one is awaited or attached (see docs/debugging.md).
 
     Bad configuration raises ``pytest_lambda.ConfigurationError`` at this call. Functions with
     the same configuration and code share warm environments across tests, so module state one

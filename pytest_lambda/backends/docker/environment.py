@@ -349,7 +349,9 @@ class DockerEnvironment(ExecutionEnvironment):
                 "with backend='process' instead."
             )
         if port is not None:  # taken before the container starts: a port in use fails first
-            self._forward = LoopbackForward(port, lambda: (self._container_ip(), port))
+            self._forward = LoopbackForward(
+                port, lambda: (self._address, port) if self._address else None
+            )
         self.instruments = tools = Instruments(self.config, self.coverage)
         mounts.append(Mount(TOOLS_PATH, str(tools.tools), type="bind", read_only=True))
         mounts.append(Mount(STATE_PATH, str(tools.state), type="bind"))
