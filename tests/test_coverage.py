@@ -1,0 +1,119 @@
+"""pytest-cov: lines run inside Docker and process environments join the report (pytester)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+APP = '''import os
+import sys
+
+
+def handler(event, context):
+    if event.get("probe"):
+        names = [k for k in os.environ if "PYTEST_LAMBDA" in k or k == "AWS_LAMBDA_EXEC_WRAPPER"]
+        return {"coverage": "coverage" in sys.modules, "env": sorted(names)}
+    if event.get("branch") == "a":
+        word = "took"
+        return {"result": word + " a"}
+    else:
+        word = "went"
+        return {"result": word + " b"}
+'''
+
+# The lines only the "b" branch runs (the `else:` line itself is not a statement).
+B_LINES = "13-14"
+
+UTIL = '''def double(x):
+    return 2 * x
+
+
+def never():
+    return 0
+'''
+
+TEST_A = '''
+from pathlib import Path
+
+import util
+
+RUNTIME = {runtime!r}
+
+
+def test_branch_a(lambda_function):
+    fn = lambda_function("app.handler", code=Path(__file__).parent / "src", runtime=RUNTIME)
+    assert fn.invoke({{"branch": "a"}}).payload == {{"result": "took a"}}
+    probe = fn.invoke({{"probe": True}}).payload
+    # The launcher's variables are gone before the function runs; coverage only with --cov.
+    assert probe == {{"coverage": {covered}, "env": []}}, probe
+    fn.reset()  # the environment (a container) is removed before the session ends
+
+
+def test_in_process():
+    assert util.double(2) == 4
+'''
+
+
+def _report_line(output: str, name: str) -> str:
+    for line in output.splitlines():
+        if line.startswith(name + " "):
+            return line
+    raise AssertionError(f"no line for {name} in the report:\n{output}")
+
+
+def _project(pytester: pytest.Pytester, runtime: str, covered: bool) -> None:
+    src = pytester.mkdir("src")
+    (src / "app.py").write_text(APP)
+    (src / "util.py").write_text(UTIL)
+    pytester.makeini("[pytest]\npythonpath = src\n")
+    pytester.makepyfile(test_a=TEST_A.format(runtime=runtime, covered=covered))
+
+
+def _run(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, backend: str,
+         *args: str) -> pytest.RunResult:
+    tmp = pytester.mkdir("tmp")
+    monkeypatch.setenv("TMPDIR", str(tmp))  # where the session's coverage directory goes
+    monkeypatch.delenv("PYTEST_ADDOPTS", raising=False)
+    monkeypatch.delenv("COV_CORE_SOURCE", raising=False)
+    return pytester.runpytest_subprocess(f"--lambda-backend={backend}", "-p", "no:cacheprovider",
+                                         *args, timeout=300)
+
+
+def _leftovers(root: Path) -> list[str]:
+    """Return coverage files other than pytest-cov's own .coverage, anywhere under `root`."""
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*")
+                  if (p.name.startswith(".coverage") and p != root / ".coverage")
+                  or p.name.startswith("pytest-lambda-coverage"))
+
+
+@pytest.mark.parametrize("workers", [None, "2"], ids=["serial", "xdist"])
+def test_function_lines_join_pytest_covs_report(
+        pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, backend: str,
+        python_runtime: str, workers: str | None) -> None:
+    _project(pytester, python_runtime, covered=True)
+    args = ["--cov=src", "--cov-report=term-missing"]
+    if workers:
+        args += ["-n", workers]
+    result = _run(pytester, monkeypatch, backend, *args)
+    result.assert_outcomes(passed=2)
+    output = result.stdout.str()
+    app = _report_line(output, "src/app.py")
+    # Only the other branch is missing: the handler's lines ran in the environment.
+    assert app.split("%", 1)[1].strip() == B_LINES, app
+    util = _report_line(output, "src/util.py")
+    assert util.split()[-1] == "6", util  # the in-process test's lines, in the same report
+    assert _leftovers(pytester.path) == []
+    assert sorted(p.name for p in (pytester.path / "src").iterdir()
+                  if p.name != "__pycache__") == ["app.py", "util.py"]
+
+
+def test_without_cov_nothing_is_measured(
+        pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, backend: str,
+        python_runtime: str) -> None:
+    _project(pytester, python_runtime, covered=False)
+    result = _run(pytester, monkeypatch, backend)
+    result.assert_outcomes(passed=2)  # the function's probe saw no coverage module
+    assert "coverage" not in result.stdout.str()
+    assert _leftovers(pytester.path) == []
+    assert not (pytester.path / ".coverage").exists()
