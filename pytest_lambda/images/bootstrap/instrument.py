@@ -46,8 +46,11 @@ def _start_coverage(spec, state):
     import warnings
 
     import coverage
-    from coverage.exceptions import CoverageWarning
 
+    try:
+        from coverage.exceptions import CoverageWarning
+    except ImportError:  # coverage before 6.2
+        from coverage.misc import CoverageWarning  # type: ignore
     # Coverage's warnings would land in the function's logs; the host's report says enough.
     warnings.filterwarnings("ignore", category=CoverageWarning)
     cov = coverage.Coverage(
@@ -58,7 +61,10 @@ def _start_coverage(spec, state):
         config_file=False,
         auto_data=True,  # saved at exit as well
     )
-    cov.set_option("run:core", _core(bool(spec.get("branch"))))
+    try:
+        cov.set_option("run:core", _core(bool(spec.get("branch"))))
+    except Exception:
+        pass  # coverage before 7.4 has no choice of core
     cov.start()
     _SAVERS.append(cov.save)
 
