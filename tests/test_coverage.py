@@ -117,3 +117,45 @@ def test_without_cov_nothing_is_measured(
     assert "coverage" not in result.stdout.str()
     assert _leftovers(pytester.path) == []
     assert not (pytester.path / ".coverage").exists()
+
+
+WRAPPED_APP = '''import os
+
+
+def handler(event, context):
+    return {"wrapped": os.environ.get("WRAPPED"),
+            "wrapper": os.environ.get("AWS_LAMBDA_EXEC_WRAPPER")}
+'''
+
+WRAPPER = '''#!/bin/sh
+export WRAPPED=yes
+exec "$@"
+'''
+
+
+@pytest.mark.parametrize("backend", ["docker"], indirect=True)  # Docker only: see below
+def test_a_functions_own_exec_wrapper_still_runs_around_the_measured_runtime(
+        tmp_path: Path, backend: str) -> None:
+    from coverage import CoverageData
+
+    from pytest_lambda import LambdaService
+    from pytest_lambda.backends.instrument import CoverageRequest, new_coverage_root
+
+    # (The process backend starts the bootstrap itself and has no exec wrapper to honour.)
+    code = tmp_path / "code"
+    code.mkdir()
+    (code / "app.py").write_text(WRAPPED_APP)
+    (code / "wrap.sh").write_text(WRAPPER)
+    (code / "wrap.sh").chmod(0o755)
+    code.chmod(0o755)
+    with LambdaService(backend="docker") as service:
+        service.coverage = CoverageRequest(branch=False, root=new_coverage_root())
+        fn = service.function("app.handler", code=code, runtime="python3.13",
+                              environment={"AWS_LAMBDA_EXEC_WRAPPER": "/var/task/wrap.sh"})
+        result = fn.invoke({})
+        assert result.payload == {"wrapped": "yes", "wrapper": "/var/task/wrap.sh"}, result.logs
+        data = CoverageData(no_disk=True)
+        assert service.collect_coverage([str(code)], data) == 1
+        assert {1, 4, 5} <= set(data.lines(str(code / "app.py")) or [])
+        root = service.coverage.root
+    assert not root.exists()  # the session's coverage directory goes with the service

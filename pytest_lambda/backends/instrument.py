@@ -257,6 +257,8 @@ def _under(path: str, sources: list[str]) -> bool:
 def check_debug_port(port: int) -> None:
     """Raise ConfigurationError unless `port` can be bound on this machine's loopback now."""
     probe = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    # As debugpy and the forward bind it: a listener fails, a last session's TIME_WAIT does not.
+    probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         probe.bind(("127.0.0.1", port))
     except OSError as exc:
