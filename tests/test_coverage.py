@@ -87,15 +87,16 @@ def _leftovers(root: Path) -> list[str]:
                   or p.name.startswith("pytest-lambda-coverage"))
 
 
-@pytest.mark.parametrize("workers", [None, "2"], ids=["serial", "xdist"])
+@pytest.mark.parametrize("options", [
+    ["--cov=src"],
+    ["--cov=src", "-n", "2"],
+    ["--cov=app", "--cov=util"],  # packages, not directories
+], ids=["serial", "xdist", "packages"])
 def test_function_lines_join_pytest_covs_report(
         pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, backend: str,
-        python_runtime: str, workers: str | None) -> None:
+        python_runtime: str, options: list[str]) -> None:
     _project(pytester, python_runtime, covered=True)
-    args = ["--cov=src", "--cov-report=term-missing"]
-    if workers:
-        args += ["-n", workers]
-    result = _run(pytester, monkeypatch, backend, *args)
+    result = _run(pytester, monkeypatch, backend, *options, "--cov-report=term-missing")
     result.assert_outcomes(passed=2)
     output = result.stdout.str()
     app = _report_line(output, "src/app.py")
@@ -103,6 +104,7 @@ def test_function_lines_join_pytest_covs_report(
     assert app.split("%", 1)[1].strip() == B_LINES, app
     util = _report_line(output, "src/util.py")
     assert util.split()[-1] == "6", util  # the in-process test's lines, in the same report
+    assert "never imported" not in output  # coverage.py is told the environment imported it
     assert _leftovers(pytester.path) == []
     assert sorted(p.name for p in (pytester.path / "src").iterdir()
                   if p.name != "__pycache__") == ["app.py", "util.py"]

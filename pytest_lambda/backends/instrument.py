@@ -87,21 +87,31 @@ def _copy_distribution(name: str, target: Path) -> None:
 
 
 _tools_lock = threading.Lock()
+_tools_made: dict[Path, Path] = {}
 
 
 def tools_dir() -> Path:
     """Return a directory holding the launcher, its wrapper and copies of the test environment's
     coverage and debugpy (those installed), made once per content in the cache."""
+    from pytest_lambda.system.paths import cache_dir
+
+    cache = cache_dir()
+    made = _tools_made.get(cache)
+    if made is None or not made.is_dir():
+        made = _tools_made[cache] = _make_tools_dir(cache)
+    return made
+
+
+def _make_tools_dir(cache: Path) -> Path:
     from importlib import metadata
 
     from pytest_lambda.images.bootstrap import PYTHON_INSTRUMENT
-    from pytest_lambda.system.paths import cache_dir
 
     launcher = PYTHON_INSTRUMENT.read_bytes()
     present = sorted(tool for tool in _TOOLS if available(tool))
     what = ";".join(f"{t}=={metadata.version(_TOOLS[t])}" for t in present)
     digest = hashlib.sha256(launcher + _WRAPPER.encode() + what.encode()).hexdigest()[:12]
-    root = cache_dir() / "env-tools"
+    root = cache / "env-tools"
     final = root / digest
     with _tools_lock:
         if final.is_dir():
@@ -156,8 +166,10 @@ class Instruments:
     def __init__(self, config: FunctionConfig, coverage: CoverageRequest | None) -> None:
         self.config = config
         self.coverage = coverage
-        root = coverage.root if coverage is not None else None
-        self.state = Path(tempfile.mkdtemp(prefix="env-", dir=root))
+        if coverage is not None:  # where `collect_coverage` looks
+            self.state = Path(tempfile.mkdtemp(prefix="env-", dir=coverage.root))
+        else:
+            self.state = Path(tempfile.mkdtemp(prefix="pytest-lambda-debug-"))
         os.chmod(self.state, 0o777)  # the container's user writes here
         self.tools = tools_dir()
         if config.debug_port is not None and not (self.tools / "debugpy").is_dir():
@@ -197,12 +209,14 @@ class Instruments:
             shutil.rmtree(self.state, ignore_errors=True)
 
 
-def collect_coverage(root: Path, sources: list[str], target: Any) -> int:
+def collect_coverage(root: Path, sources: list[str], target: Any,
+                     packages: list[str] | None = None) -> int:
     """Merge the data files under `root` into the CoverageData `target`; return how many files.
 
     Each environment's `paths.json` maps its task root ("/var/task") to the host's code
-    directory; only files whose host path lies under one of `sources` (all, when empty) are
-    kept. Each data file is removed once merged.
+    directory. As coverage.py's `source` does, only files under one of the directories
+    `sources`, or in one of the `packages` (dotted names, relative to the code directory), are
+    kept; all of them when both are empty. Each data file is removed once merged.
     """
     from coverage import CoverageData
 
@@ -224,7 +238,7 @@ def collect_coverage(root: Path, sources: list[str], target: Any) -> int:
         lines: dict[str, Any] = {}
         for name in data.measured_files():
             host = _map_path(name, mappings)
-            if host is None or not _under(host, sources):
+            if host is None or not _kept(host, mappings, sources, packages or []):
                 continue
             if data.has_arcs():
                 arcs[host] = data.arcs(name) or []
@@ -248,10 +262,24 @@ def _map_path(name: str, mappings: dict[str, str]) -> str | None:
     return None
 
 
-def _under(path: str, sources: list[str]) -> bool:
-    if not sources:
+def _under(path: str, directory: str) -> bool:
+    return path == directory or path.startswith(directory.rstrip(os.sep) + os.sep)
+
+
+def _kept(host: str, mappings: dict[str, str], sources: list[str], packages: list[str]) -> bool:
+    if not sources and not packages:
         return True
-    return any(path == s or path.startswith(s.rstrip(os.sep) + os.sep) for s in sources)
+    if any(_under(host, directory) for directory in sources):
+        return True
+    for code_dir in mappings.values():
+        if packages and _under(host, code_dir) and host.endswith(".py"):
+            parts = host[len(code_dir.rstrip(os.sep)) + 1:-3].split(os.sep)
+            if parts[-1] == "__init__":
+                parts.pop()
+            module = ".".join(parts)
+            if any(module == p or module.startswith(p + ".") for p in packages):
+                return True
+    return False
 
 
 def check_debug_port(port: int) -> None:

@@ -28,11 +28,23 @@ def _active_coverage() -> Any:
     return Coverage.current()
 
 
-def _sources(config: pytest.Config, cov: Any) -> list[str]:
-    """Return the directories the measurement is restricted to (`--cov=src`), absolute."""
+def _sources(config: pytest.Config, cov: Any) -> tuple[list[str], list[str]]:
+    """Return the directories (absolute) and packages the measurement is restricted to:
+    `--cov=src` names a directory, `--cov=app` a package unless a directory has that name (as
+    coverage.py's `source` reads them)."""
     base = str(config.invocation_params.dir)
-    sources = cov.get_option("run:source") or []
-    return [os.path.normpath(os.path.join(base, s)) for s in sources if isinstance(s, str)]
+    directories, packages = [], []
+    for source in cov.get_option("run:source") or []:
+        path = os.path.normpath(os.path.join(base, source))
+        if os.path.isdir(path):
+            directories.append(path)
+        else:
+            packages.append(source)
+    try:
+        packages += cov.get_option("run:source_pkgs") or []
+    except Exception:  # coverage before 5.3
+        pass
+    return directories, packages
 
 
 @pytest.hookimpl(wrapper=True, trylast=True)
@@ -57,6 +69,22 @@ def pytest_runtestloop(session: pytest.Session) -> Generator[None, object, objec
         with warnings.catch_warnings():
             # Said of the test process alone, before the environments' lines join its data.
             warnings.filterwarnings("ignore", message="No data was collected")
+            warnings.filterwarnings("ignore", message="Module .* was never imported")
             data = cov.get_data()
         # Environments saved their data when they last asked for an event: nothing is stopped.
-        service.collect_coverage(_sources(session.config, cov), data)
+        directories, packages = _sources(session.config, cov)
+        if service.collect_coverage(directories, data, packages):
+            _imported_elsewhere(cov, data, packages)
+
+
+def _imported_elsewhere(cov: Any, data: Any, packages: list[str]) -> None:
+    """Stop coverage.py warning that a `--cov=<package>` was never imported when an
+    environment imported it (it only knows the test process's imports)."""
+    unmatched = getattr(getattr(cov, "_inorout", None), "source_pkgs_unmatched", None)
+    if not isinstance(unmatched, list):
+        return  # another coverage.py: its warning stays, harmless
+    measured = [os.path.splitext(f)[0].replace(os.sep, ".") for f in data.measured_files()]
+    for package in packages:
+        if package in unmatched and any(m.endswith("." + package) or ("." + package + ".") in m
+                                        for m in measured):
+            unmatched.remove(package)

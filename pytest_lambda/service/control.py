@@ -158,15 +158,17 @@ class ControlPlane:
 
             shutil.rmtree(self.coverage.root, ignore_errors=True)
 
-    def collect_coverage(self, sources: list[str], target: Any) -> int:
+    def collect_coverage(self, sources: list[str], target: Any,
+                         packages: list[str] | None = None) -> int:
         """Merge what Python functions' environments measured so far into the CoverageData
-        `target`, their paths mapped back to the host's; keep files under `sources` (all when
-        empty). Return how many data files were merged."""
+        `target`, their paths mapped back to the host's; keep files under the directories
+        `sources` or in the `packages` (all when both are empty). Return how many data files
+        were merged."""
         if self.coverage is None:
             return 0
         from pytest_lambda.backends.instrument import collect_coverage
 
-        return collect_coverage(self.coverage.root, sources, target)
+        return collect_coverage(self.coverage.root, sources, target, packages)
 
     # -- invoking -----------------------------------------------------------------------------
 

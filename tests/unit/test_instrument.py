@@ -200,3 +200,17 @@ def test_an_init_held_by_a_debugger_outlives_the_init_limit(
     service.reset(config, "fake")
     cut = service.invoke(config, {"op": "echo"}, backend="fake")
     assert "INIT_REPORT" in cut.logs and "Status: timeout" in cut.logs, cut.logs
+
+
+def test_collect_keeps_the_packages_named_as_coverage_sources(tmp_path: Path) -> None:
+    _env_data(tmp_path, "env-a", {"/var/task": "/code"}, lines={
+        "/var/task/app.py": [1],
+        "/var/task/orders/__init__.py": [1],
+        "/var/task/orders/model.py": [2],
+        "/var/task/ordersx.py": [3],  # not the package "orders"
+        "/var/task/vendored/lib.py": [4],
+    })
+    target = CoverageData(no_disk=True)
+    instrument.collect_coverage(tmp_path, [], target, ["app", "orders"])
+    assert sorted(target.measured_files()) == [
+        "/code/app.py", "/code/orders/__init__.py", "/code/orders/model.py"]
