@@ -39,6 +39,8 @@ from pytest_lambda.errors import ConfigurationError
 TOOLS_PATH = "/var/pytest-lambda/tools"
 #: Where a container sees its state directory (coverage data, the debugger's flag).
 STATE_PATH = "/var/pytest-lambda/state"
+#: Where a container sees `pycache_dir()`.
+PYCACHE_PATH = "/var/pytest-lambda/pycache"
 
 # The wrapper Lambda's bootstrap runs (`AWS_LAMBDA_EXEC_WRAPPER`): $1 is the interpreter, the
 # rest the bootstrap and its arguments. A function's own wrapper still runs, around the launcher.
@@ -124,6 +126,11 @@ def _make_tools_dir(cache: Path) -> Path:
             (work / "instrument.py").write_bytes(launcher)
             (work / "wrapper").write_text(_WRAPPER)
             os.chmod(work / "wrapper", 0o755)
+            # Byte code for this Python (the process backend's, mostly); other versions cache
+            # theirs under `pycache_dir()`, since the tools are read-only in containers.
+            import compileall
+
+            compileall.compile_dir(str(work), quiet=2, workers=1)
             # The container's user is not the host's: everything readable by all.
             for path in [work, *work.rglob("*")]:
                 os.chmod(path, os.stat(path).st_mode | (0o755 if path.is_dir() else 0o444))
@@ -135,6 +142,19 @@ def _make_tools_dir(cache: Path) -> Path:
         finally:
             shutil.rmtree(work, ignore_errors=True)
     return final
+
+
+def pycache_dir() -> Path:
+    """Return the directory, writable by environments' users, where runtimes of another Python
+    version than the test's keep the tools' byte code (`sys.pycache_prefix`, while the launcher
+    imports them only), so that only the first cold start compiles them."""
+    from pytest_lambda.system.paths import cache_dir
+
+    path = cache_dir() / "env-tools" / "pycache"
+    if not path.is_dir():
+        path.mkdir(parents=True, exist_ok=True)
+        os.chmod(path, 0o1777)  # as /tmp: each writer owns its files
+    return path
 
 
 @dataclass(frozen=True)
@@ -178,7 +198,8 @@ class Instruments:
                 "function's environment): pip install debugpy."
             )
 
-    def spec(self, *, tools: str, state: str, task_root: str, debug_host: str) -> str:
+    def spec(self, *, tools: str, state: str, task_root: str, debug_host: str,
+             pycache: str | None = None) -> str:
         """Return the launcher's `_PYTEST_LAMBDA_INSTRUMENT` for the paths the runtime sees
         (and note for `collect_coverage` where its `task_root` is on the host)."""
         if self.coverage is not None and self.config.code_dir is not None:
@@ -186,7 +207,7 @@ class Instruments:
                 json.dumps({task_root: str(self.config.code_dir)})
             )
         document: dict[str, Any] = {"tools": tools, "state": state, "coverage": None,
-                                    "debug": None}
+                                    "debug": None, "pycache": pycache}
         if self.coverage is not None:
             document["coverage"] = {"source": [task_root], "branch": self.coverage.branch}
         if self.config.debug_port is not None:

@@ -35,11 +35,13 @@ from pytest_lambda.backends.docker.ephemeral import (
 )
 from pytest_lambda.backends.docker.tunnel import AGENT_RUNTIME_PORT, AGENT_TUNNEL_PORT, Tunnels
 from pytest_lambda.backends.instrument import (
+    PYCACHE_PATH,
     STATE_PATH,
     TOOLS_PATH,
     Instruments,
     LoopbackForward,
     instrumented,
+    pycache_dir,
 )
 from pytest_lambda.config import limits as _limits
 from pytest_lambda.config.arch import docker_platform, host_architecture
@@ -355,11 +357,13 @@ class DockerEnvironment(ExecutionEnvironment):
         self.instruments = tools = Instruments(self.config, self.coverage)
         mounts.append(Mount(TOOLS_PATH, str(tools.tools), type="bind", read_only=True))
         mounts.append(Mount(STATE_PATH, str(tools.state), type="bind"))
+        mounts.append(Mount(PYCACHE_PATH, str(pycache_dir()), type="bind"))
         if "AWS_LAMBDA_EXEC_WRAPPER" in env:  # the function's own: it runs around the launcher
             env["_PYTEST_LAMBDA_EXEC_WRAPPER"] = env["AWS_LAMBDA_EXEC_WRAPPER"]
         env["AWS_LAMBDA_EXEC_WRAPPER"] = f"{TOOLS_PATH}/wrapper"
         env["_PYTEST_LAMBDA_INSTRUMENT"] = tools.spec(
-            tools=TOOLS_PATH, state=STATE_PATH, task_root="/var/task", debug_host="0.0.0.0"
+            tools=TOOLS_PATH, state=STATE_PATH, task_root="/var/task", debug_host="0.0.0.0",
+            pycache=PYCACHE_PATH,
         )
 
     def _container_output(self) -> str:

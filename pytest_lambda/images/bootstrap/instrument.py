@@ -9,7 +9,8 @@ Docker through `AWS_LAMBDA_EXEC_WRAPPER`, Lambda's own hook for wrapping a runti
                copies win),
      "state": a directory shared with the host (coverage data files, the debugger's state),
      "coverage": {"source": [dirs to measure], "branch": bool} or null,
-     "debug": {"host": address, "port": port} or null}
+     "debug": {"host": address, "port": port} or null,
+     "pycache": a writable directory for the tools' byte code, or null}
 
 Coverage data are saved each time the runtime asks for its next event (so everything an
 invocation ran is on the host's disk once it has answered, whatever happens to the environment
@@ -152,11 +153,19 @@ def main():
         del os.environ["AWS_LAMBDA_EXEC_WRAPPER"]
     sys.path.append(spec["tools"])
     state = spec["state"]
-    if spec.get("coverage"):
-        _start_coverage(spec["coverage"], state)
-        sys.meta_path.insert(0, _AfterImport())
-    if spec.get("debug"):
-        _start_debugger(spec["debug"], state)
+    # The tools are read-only here: their byte code for this Python goes to a shared, writable
+    # place, only while they are imported (the function's own keeps Lambda's behaviour).
+    prefix = sys.pycache_prefix
+    if spec.get("pycache") and os.access(spec["pycache"], os.W_OK):
+        sys.pycache_prefix = spec["pycache"]
+    try:
+        if spec.get("coverage"):
+            _start_coverage(spec["coverage"], state)
+            sys.meta_path.insert(0, _AfterImport())
+        if spec.get("debug"):
+            _start_debugger(spec["debug"], state)
+    finally:
+        sys.pycache_prefix = prefix
     target = sys.argv[1]
     sys.argv = sys.argv[1:]
     # As if the bootstrap had been run directly: its own directory first on sys.path.
