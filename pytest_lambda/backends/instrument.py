@@ -167,9 +167,24 @@ class CoverageRequest:
     root: Path
 
 
+_ROOT_PREFIX = "pytest-lambda-coverage-"
+
+
 def new_coverage_root() -> Path:
-    """Make the directory under which environments' coverage state directories are made."""
-    return Path(tempfile.mkdtemp(prefix="pytest-lambda-coverage-"))
+    """Make the directory under which environments' coverage state directories are made (its
+    name carries this process's id), removing those of processes that died without removing
+    theirs."""
+    from pytest_lambda.system.children import pid_alive
+
+    base = Path(tempfile.gettempdir())
+    try:
+        for old in base.glob(f"{_ROOT_PREFIX}*-*"):
+            pid = old.name[len(_ROOT_PREFIX):].split("-", 1)[0]
+            if pid.isdigit() and not pid_alive(int(pid)):
+                shutil.rmtree(old, ignore_errors=True)
+    except OSError:
+        pass
+    return Path(tempfile.mkdtemp(prefix=f"{_ROOT_PREFIX}{os.getpid()}-", dir=base))
 
 
 def instrumented(config: FunctionConfig, coverage: CoverageRequest | None) -> bool:

@@ -361,8 +361,8 @@ class ControlPlane:
             output_sent = 0
         if runtime_over and extensions.by_id:
             # It ends when every INVOKE-subscribed extension has asked for its next event.
-            server.wait_for(lambda: extensions.idle() or env.exited.is_set(),
-                            timeout=max(0.0, deadline - _clock.perf()))
+            _wait_unless_debugged(env, lambda: extensions.idle() or env.exited.is_set(),
+                                  timeout=max(0.0, deadline - _clock.perf()))
         done = runtime_over and (not extensions.by_id or extensions.idle())
         ended = _clock.perf()
         output += env.take_logs()

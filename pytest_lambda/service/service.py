@@ -165,6 +165,15 @@ class LambdaService(ControlPlane):
                          and (backend or self.backend_choice().name) == "process")
         with self.dependency_builds():
             config = build_config(handler, _host_dependencies=host_deps, **options)
+        if config.debug_port is not None:
+            from pytest_lambda.backends.instrument import available
+
+            if not available("debugpy"):
+                raise ConfigurationError(
+                    "debug_port= needs debugpy in the test environment (it is copied into the "
+                    "function's environment): pip install debugpy, or "
+                    "'pytest-aws-lambda[debug]'."
+                )
         if config.image is not None:
             if backend == "process":
                 raise ConfigurationError(

@@ -217,3 +217,32 @@ def test_collect_keeps_the_packages_named_as_coverage_sources(tmp_path: Path) ->
     instrument.collect_coverage(tmp_path, [], target, ["app", "orders"])
     assert sorted(target.measured_files()) == [
         "/code/app.py", "/code/orders/__init__.py", "/code/orders/model.py"]
+
+
+def test_a_dead_sessions_coverage_directory_is_swept(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import subprocess
+    import sys
+    import tempfile
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    left = tmp_path / f"pytest-lambda-coverage-{dead}-abc"
+    (left / "env-x").mkdir(parents=True)
+    alive = tmp_path / f"pytest-lambda-coverage-{os.getpid()}-def"
+    alive.mkdir()
+    made = instrument.new_coverage_root()
+    assert made.parent == tmp_path and made.name.startswith(f"pytest-lambda-coverage-{os.getpid()}-")
+    assert not left.exists() and alive.exists()
+
+
+def test_debug_port_without_debugpy_is_one_sentence(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "app.py").write_text("def handler(e, c):\n    return e\n")
+    monkeypatch.setattr(instrument, "available", lambda tool: tool != "debugpy")
+    with LambdaService(backends={"fake": FakeBackend}) as svc:
+        with pytest.raises(ConfigurationError, match=r"^debug_port= needs debugpy in the test "
+                                                     r"environment .*: pip install debugpy"):
+            svc.function("app.handler", code=tmp_path, runtime="python3.13", backend="fake",
+                         debug_port=5678)
