@@ -233,7 +233,8 @@ def test_a_dead_sessions_coverage_directory_is_swept(
     alive = tmp_path / f"pytest-lambda-coverage-{os.getpid()}-def"
     alive.mkdir()
     made = instrument.new_coverage_root()
-    assert made.parent == tmp_path and made.name.startswith(f"pytest-lambda-coverage-{os.getpid()}-")
+    assert made.parent == tmp_path
+    assert made.name.startswith(f"pytest-lambda-coverage-{os.getpid()}-")
     assert not left.exists() and alive.exists()
 
 
@@ -241,8 +242,8 @@ def test_debug_port_without_debugpy_is_one_sentence(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     (tmp_path / "app.py").write_text("def handler(e, c):\n    return e\n")
     monkeypatch.setattr(instrument, "available", lambda tool: tool != "debugpy")
-    with LambdaService(backends={"fake": FakeBackend}) as svc:
-        with pytest.raises(ConfigurationError, match=r"^debug_port= needs debugpy in the test "
-                                                     r"environment .*: pip install debugpy"):
-            svc.function("app.handler", code=tmp_path, runtime="python3.13", backend="fake",
-                         debug_port=5678)
+    refused = pytest.raises(ConfigurationError, match=r"^debug_port= needs debugpy in the "
+                                                      r"test environment .*: pip install debugpy")
+    with LambdaService(backends={"fake": FakeBackend}) as svc, refused:
+        svc.function("app.handler", code=tmp_path, runtime="python3.13", backend="fake",
+                     debug_port=5678)
