@@ -161,3 +161,37 @@ def test_a_functions_own_exec_wrapper_still_runs_around_the_measured_runtime(
         assert {1, 4, 5} <= set(data.lines(str(code / "app.py")) or [])
         root = service.coverage.root
     assert not root.exists()  # the session's coverage directory goes with the service
+
+
+DEPS_APP = '''import pldeps_probe
+
+
+def handler(event, context):
+    return pldeps_probe.VALUE
+'''
+
+
+def test_code_merged_with_its_dependencies_is_reported_at_its_own_files(
+        tmp_path: Path, wheel_index: Path, backend: str, python_runtime: str) -> None:
+    from coverage import CoverageData
+
+    from pytest_lambda import LambdaService
+    from pytest_lambda.backends.instrument import CoverageRequest, new_coverage_root
+
+    code = tmp_path / "code"
+    code.mkdir()
+    (code / "app.py").write_text(DEPS_APP)
+    (code / "requirements.txt").write_text(
+        f"--no-index\n--find-links {wheel_index}\npldeps_probe==2.0\n")
+    code.chmod(0o755)
+    with LambdaService(backend=backend) as service:  # type: ignore[arg-type]
+        service.coverage = CoverageRequest(branch=False, root=new_coverage_root())
+        fn = service.function("app.handler", code=code, runtime=python_runtime,
+                              requirements=True)
+        assert fn.config.code_dir != code  # /var/task is the code over its dependencies
+        assert fn.invoke({}).payload == "two"
+        data = CoverageData(no_disk=True)
+        service.collect_coverage([], data)
+        # The function's own file, at its own path; not the dependency it imported.
+        assert sorted(data.measured_files()) == [str(code / "app.py")]
+        assert {1, 4, 5} <= set(data.lines(str(code / "app.py")) or [])

@@ -217,10 +217,14 @@ class Instruments:
              pycache: str | None = None) -> str:
         """Return the launcher's `_PYTEST_LAMBDA_INSTRUMENT` for the paths the runtime sees
         (and note for `collect_coverage` where its `task_root` is on the host)."""
-        if self.coverage is not None and self.config.code_dir is not None:
-            (self.state / "paths.json").write_text(
-                json.dumps({task_root: str(self.config.code_dir)})
-            )
+        config = self.config
+        if self.coverage is not None and config.code_dir is not None:
+            # Code merged with its dependencies is reported where its own files came from (the
+            # dependencies' files, found only in the merged tree, are dropped).
+            host = config.code_source or config.code_dir
+            (self.state / "paths.json").write_text(json.dumps(
+                {task_root: str(host), "only_existing": config.code_source is not None}
+            ))
         document: dict[str, Any] = {"tools": tools, "state": state, "coverage": None,
                                     "debug": None, "pycache": pycache}
         if self.coverage is not None:
@@ -264,6 +268,7 @@ def collect_coverage(root: Path, sources: list[str], target: Any,
             mappings = json.loads((path.parent / "paths.json").read_text())
         except (OSError, ValueError):
             continue
+        only_existing = bool(mappings.pop("only_existing", False))
         data = CoverageData(basename=str(path))
         try:
             data.read()
@@ -275,6 +280,8 @@ def collect_coverage(root: Path, sources: list[str], target: Any,
         for name in data.measured_files():
             host = _map_path(name, mappings)
             if host is None or not _kept(host, mappings, sources, packages or []):
+                continue
+            if only_existing and not os.path.isfile(host):
                 continue
             if data.has_arcs():
                 arcs[host] = data.arcs(name) or []

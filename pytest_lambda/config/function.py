@@ -243,6 +243,9 @@ class FunctionConfig:
     network: NetworkMode = "isolated"
     #: Start the Python runtime under debugpy listening on this port of 127.0.0.1 (None: no).
     debug_port: int | None = None
+    #: The user's code directory `code_dir` was made from (merged with its dependencies), where
+    #: coverage of the function's own files is reported; None when `code_dir` is that directory.
+    code_source: Path | None = None
 
     @property
     def runtime_name(self) -> str:

@@ -146,8 +146,10 @@ def build_config(
                   else packaging.Target(rt, code_arch))
         who = f"function {fn_name!r}" if fn_name else f"the function {handler_s!r}"
         name_hash = code_hash
+        own_code = code_dir
         code_dir, code_hash = _deps.with_code_dependencies(code_dir, code_hash, requirements,
                                                            target, who)
+        code_source = own_code if code_dir != own_code and not is_zip else None
         layers = _deps.resolve_layer_values(layers, target, who)
         # The layers' limit counts the code with its dependencies.
         merged = resolve_layers(layers, code_size=code_size(code_dir, False))
@@ -155,6 +157,7 @@ def build_config(
         merged = resolve_layers(layers, code_size=size)
         code_dir, code_hash = materialise(code_path, is_zip)
         name_hash = code_hash
+        code_source = None
     return FunctionConfig(
         handler=handler_s,
         runtime=rt,
@@ -165,6 +168,7 @@ def build_config(
         opt_dir=merged.root if merged else None,
         architecture=code_arch,
         debug_port=port,
+        code_source=code_source,
         **common,
     )
 
