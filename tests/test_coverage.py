@@ -195,3 +195,37 @@ def test_code_merged_with_its_dependencies_is_reported_at_its_own_files(
         # The function's own file, at its own path; not the dependency it imported.
         assert sorted(data.measured_files()) == [str(code / "app.py")]
         assert {1, 4, 5} <= set(data.lines(str(code / "app.py")) or [])
+
+
+SLOW_APP = '''import time
+
+
+def handler(event, context):
+    started = "yes"
+    time.sleep(event["sleep"])
+    return started
+'''
+
+
+def test_the_lines_of_an_invocation_that_times_out_are_kept(
+        tmp_path: Path, backend: str, python_runtime: str) -> None:
+    from coverage import CoverageData
+
+    from pytest_lambda import LambdaService
+    from pytest_lambda.backends.instrument import CoverageRequest, new_coverage_root
+
+    code = tmp_path / "code"
+    code.mkdir()
+    (code / "app.py").write_text(SLOW_APP)
+    code.chmod(0o755)
+    with LambdaService(backend=backend) as service:  # type: ignore[arg-type]
+        service.coverage = CoverageRequest(branch=False, root=new_coverage_root())
+        fn = service.function("app.handler", code=code, runtime=python_runtime, timeout=1,
+                              memory_size=1769)  # a whole CPU: the save is not throttled
+        late = fn.invoke({"sleep": 5})
+        assert late.error is not None and late.error["errorType"] == "Sandbox.Timedout"
+        data = CoverageData(no_disk=True)
+        service.collect_coverage([], data)
+        lines = set(data.lines(str(code / "app.py")) or [])
+    # The handler's lines up to the sleep ran before the environment was killed; not the return.
+    assert {5, 6} <= lines and 7 not in lines, lines

@@ -14,10 +14,12 @@ Docker through `AWS_LAMBDA_EXEC_WRAPPER`, Lambda's own hook for wrapping a runti
 
 Coverage data are saved each time the runtime asks for its next event (so everything an
 invocation ran is on the host's disk once it has answered, whatever happens to the environment
-next) and at a normal exit. The debugger listens before the runtime starts and waits for a
-client; `<state>/debugger` says "wait" until one attaches, then a thread keeps it saying whether
-one is attached ("1") or not any more ("0"). The harness reads it to lift the function's timeout
-while it is not "0".
+next), shortly before the deadline of an invocation still running then (the harness kills an
+environment whose invocation times out), and at a normal exit.
+
+The debugger listens before the runtime starts and waits for a client; `<state>/debugger` says
+"wait" until one attaches, then a thread keeps it saying whether one is attached ("1") or not
+any more ("0"). The harness reads it to lift the function's timeout while it is not "0".
 """
 
 import json
@@ -131,6 +133,28 @@ class _AfterImport:
         return spec
 
 
+#: Save this long before an invocation's deadline if it still runs then: the harness kills
+#: an environment whose invocation times out, and what it ran until then should count too.
+_BEFORE_DEADLINE_S = 0.15
+_timer = []
+
+
+def _arm(event):
+    """Save shortly before `event`'s deadline, from a thread, unless the next event comes first."""
+    import time
+
+    try:
+        deadline = int(getattr(event, "deadline_time_in_ms", None)) / 1000.0
+    except (TypeError, ValueError):
+        return
+    delay = deadline - time.time() - _BEFORE_DEADLINE_S
+    if delay > 0:
+        timer = threading.Timer(delay, _save)  # coverage.py saves safely beside its tracers
+        timer.daemon = True
+        timer.start()
+        _timer.append(timer)
+
+
 def _wrap_client(module):
     for cls in vars(module).values():
         if not isinstance(cls, type) or "wait_next_invocation" not in vars(cls):
@@ -138,8 +162,12 @@ def _wrap_client(module):
         original = vars(cls)["wait_next_invocation"]
 
         def wait_next_invocation(self, *args, _original=original, **kwargs):
+            while _timer:
+                _timer.pop().cancel()
             _save()  # what the last invocation (or the init) ran is on disk before the next
-            return _original(self, *args, **kwargs)
+            event = _original(self, *args, **kwargs)
+            _arm(event)
+            return event
 
         cls.wait_next_invocation = wait_next_invocation
 
