@@ -11,6 +11,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Protocol
 
+from pytest_lambda.backends.instrument import CoverageRequest, Instruments
 from pytest_lambda.backends.logs import LogPump
 from pytest_lambda.config import limits as _limits
 from pytest_lambda.config import names as _aws
@@ -168,6 +169,14 @@ class ExecutionEnvironment(ABC):
         self.lambda_endpoint_url: str | None = None
         #: "on-demand", or "provisioned-concurrency" for one initialised ahead of invocations.
         self.initialization_type = "on-demand"
+        #: Measure the code with coverage.py (set by the control plane before `start()`).
+        self.coverage: CoverageRequest | None = None
+        #: The launcher's host side, when the runtime starts under coverage or a debugger.
+        self.instruments: Instruments | None = None
+
+    def debugger_holds(self) -> bool:
+        """Return whether a debugger is attached or awaited: the function's timeouts wait."""
+        return self.instruments is not None and self.instruments.debugger_attached()
 
     def authorize_peer(self, peer: tuple[str, int]) -> bool | None:
         """Return whether a connection from `peer` (address, port) comes from this environment.

@@ -49,6 +49,7 @@ from pytest_lambda.backends.base import (
     ExitInfo,
     lambda_environment,
 )
+from pytest_lambda.backends.instrument import Instruments, check_debug_port, instrumented
 from pytest_lambda.backends.logs import LogPump
 from pytest_lambda.config import limits as _limits
 from pytest_lambda.config.function import FunctionConfig
@@ -456,6 +457,16 @@ class ProcessEnvironment(ExecutionEnvironment):
             if var not in config.env:
                 env[var] = value
         env.update(extra)
+        if instrumented(config, self.coverage):
+            # The launcher runs in front of the bootstrap, under the same interpreter.
+            if config.debug_port is not None:
+                check_debug_port(config.debug_port)
+            self.instruments = tools = Instruments(config, self.coverage)
+            argv = [*argv[:-1], str(tools.tools / "instrument.py"), argv[-1]]
+            env["_PYTEST_LAMBDA_INSTRUMENT"] = tools.spec(
+                tools=str(tools.tools), state=str(tools.state), task_root=str(config.code_dir),
+                debug_host="127.0.0.1",
+            )
         extensions = external_extensions(config.opt_dir)
         # One stream for the runtime and the extensions: its end (every writer gone) is the end
         # of the environment; the runtime's own exit is watched separately when extensions run.
@@ -612,6 +623,8 @@ class ProcessEnvironment(ExecutionEnvironment):
             self.logs.close()
         if self._tmp is not None:
             self._tmp.cleanup()
+        if self.instruments is not None:
+            self.instruments.release()
         if self._record is not None:
             self._record.remove()
 

@@ -243,6 +243,11 @@ class FunctionConfig:
     network: NetworkMode = "isolated"
     #: "$LATEST", or the number of a published version (its environments are its own).
     version: str = "$LATEST"
+    #: Start the Python runtime under debugpy listening on this port of 127.0.0.1 (None: no).
+    debug_port: int | None = None
+    #: The user's code directory `code_dir` was made from (merged with its dependencies), where
+    #: coverage of the function's own files is reported; None when `code_dir` is that directory.
+    code_source: Path | None = None
 
     @property
     def runtime_name(self) -> str:
@@ -264,7 +269,7 @@ class FunctionConfig:
             str(self.memory_size), str(self.timeout), str(self.ephemeral_storage),
             repr(self.environment), self.region, self.account_id,
             repr(self.layers), str(self.opt_dir), repr(self.image), self.architecture,
-            self.network,
+            self.network, str(self.debug_port),
         ]
         if self.version != "$LATEST":
             parts.append(self.version)
@@ -286,6 +291,18 @@ def validate_network(network: object) -> NetworkMode:
         f"network must be 'isolated' (the default: only the plugin's own servers) or "
         f"'open' (outbound connections allowed), not {network!r}."
     )
+
+
+def validate_debug_port(port: object) -> int | None:
+    """Return `port` if it is None or a TCP port number a test may listen on (1024-65535)."""
+    if port is None:
+        return None
+    if isinstance(port, bool) or not isinstance(port, int) or not 1024 <= port <= 65535:
+        raise ConfigurationError(
+            f"debug_port must be a TCP port number from 1024 to 65535 (5678 is debugpy's "
+            f"usual one), not {port!r}."
+        )
+    return port
 
 
 _REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-\d{1,2}")

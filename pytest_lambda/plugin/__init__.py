@@ -13,6 +13,7 @@ from pytest_lambda.plugin import aws_hooks as _aws_hooks
 from pytest_lambda.plugin import isolation as _isolation
 from pytest_lambda.plugin import report_logs as _report_logs
 from pytest_lambda.plugin import settings as _settings
+from pytest_lambda.plugin.coverage import pytest_runtestloop  # noqa: F401
 from pytest_lambda.plugin.fixtures import (  # noqa: F401  (registers the fixtures)
     lambda_api,
     lambda_api_aws,

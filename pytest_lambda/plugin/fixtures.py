@@ -52,6 +52,9 @@ def lambda_function(lambda_service: LambdaService) -> FunctionFactory:
       ``"open"``; ``backend``: ``"docker"`` or ``"process"`` instead of ``--lambda-backend``.
     - ``reserved_concurrency``: caps simultaneous invocations (over it: a
       ``TooManyRequestsException``; 0 throttles every invocation).
+    - ``debug_port``: start a Python runtime under debugpy, listening on that port of 127.0.0.1
+      and waiting for a debugger to attach before it runs anything; the function's timeouts
+      are lifted while one is awaited or attached (see docs/debugging.md).
 
     Bad configuration raises ``pytest_lambda.ConfigurationError`` at this call. Functions with
     the same configuration and code share warm environments across tests, so module state one

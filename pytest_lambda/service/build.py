@@ -22,6 +22,7 @@ from pytest_lambda.config.function import (
     FunctionConfig,
     default_function_name,
     validate_account_id,
+    validate_debug_port,
     validate_environment,
     validate_ephemeral_storage,
     validate_function_name,
@@ -56,6 +57,7 @@ def build_config(
     requirements: object = None,
     _host_dependencies: bool = False,
     network: object = "isolated",
+    debug_port: object = None,
     **more: Any,
 ) -> FunctionConfig:
     """Validate every argument of `lambda_function(...)` and return the configuration.
@@ -81,6 +83,13 @@ def build_config(
         "network": validate_network(network),
     }
     fn_name = None if name is None else validate_function_name(name)
+    port = validate_debug_port(debug_port)
+    if port is not None and (image is not None or not (isinstance(runtime, str)
+                                                       and runtime.startswith("python"))):
+        raise ConfigurationError(
+            "debug_port= applies to Python runtimes (runtime='python3.X'), which start under "
+            "debugpy: drop debug_port= for this function."
+        )
     if image is not None:
         from pytest_lambda.config.image import default_image_function_name
         from pytest_lambda.images.function_image import resolve_image_function
@@ -138,8 +147,10 @@ def build_config(
                   else packaging.Target(rt, code_arch))
         who = f"function {fn_name!r}" if fn_name else f"the function {handler_s!r}"
         name_hash = code_hash
+        own_code = code_dir
         code_dir, code_hash = _deps.with_code_dependencies(code_dir, code_hash, requirements,
                                                            target, who)
+        code_source = own_code if code_dir != own_code and not is_zip else None
         layers = _deps.resolve_layer_values(layers, target, who)
         # The layers' limit counts the code with its dependencies.
         merged = resolve_layers(layers, code_size=code_size(code_dir, False))
@@ -147,6 +158,7 @@ def build_config(
         merged = resolve_layers(layers, code_size=size)
         code_dir, code_hash = materialise(code_path, is_zip)
         name_hash = code_hash
+        code_source = None
     return FunctionConfig(
         handler=handler_s,
         runtime=rt,
@@ -156,6 +168,8 @@ def build_config(
         layers=merged.hashes if merged else (),
         opt_dir=merged.root if merged else None,
         architecture=code_arch,
+        debug_port=port,
+        code_source=code_source,
         **common,
     )
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from pytest_lambda.backends.base import Backend, ExecutionEnvironment
+from pytest_lambda.backends.instrument import CoverageRequest
 from pytest_lambda.config import limits as _limits
 from pytest_lambda.config import names as _aws
 from pytest_lambda.config.function import FunctionConfig
@@ -47,6 +48,19 @@ from pytest_lambda.system import clock as _clock
 if TYPE_CHECKING:
     from pytest_lambda.service.asynchronous import AsyncResult
     from pytest_lambda.service.function import Function
+
+
+def _wait_unless_debugged(env: ExecutionEnvironment, predicate: Callable[[], bool],
+                          timeout: float) -> bool:
+    """Wait up to `timeout` for `predicate`, and on while a debugger holds the environment:
+    a function stopped at a breakpoint is not timed out (docs/debugging.md)."""
+    server = env.server
+    if server.wait_for(predicate, timeout=timeout):
+        return True
+    while env.debugger_holds() and not env.exited.is_set():
+        if server.wait_for(predicate, timeout=0.2):
+            return True
+    return server.wait_for(predicate, timeout=0)
 
 
 @dataclass
@@ -93,6 +107,8 @@ class ControlPlane:
         #: Given the address an environment reaches this host at, returns the Lambda API's URL
         #: there (`AWS_ENDPOINT_URL_LAMBDA`), or None; the Lambda API sets it.
         self.lambda_endpoint: Callable[[str], str | None] | None = None
+        #: Measure Python functions' code for the caller's coverage data (see `collect_coverage`).
+        self.coverage: CoverageRequest | None = None
 
     # -- backends and pools -------------------------------------------------------------------
 
@@ -163,6 +179,22 @@ class ControlPlane:
         for backend in self._backends.values():
             backend.close()
         self._backends.clear()
+        if self.coverage is not None:
+            import shutil
+
+            shutil.rmtree(self.coverage.root, ignore_errors=True)
+
+    def collect_coverage(self, sources: list[str], target: Any,
+                         packages: list[str] | None = None) -> int:
+        """Merge what Python functions' environments measured so far into the CoverageData
+        `target`, their paths mapped back to the host's; keep files under the directories
+        `sources` or in the `packages` (all when both are empty). Return how many data files
+        were merged."""
+        if self.coverage is None:
+            return 0
+        from pytest_lambda.backends.instrument import collect_coverage
+
+        return collect_coverage(self.coverage.root, sources, target, packages)
 
     # -- invoking -----------------------------------------------------------------------------
 
@@ -234,6 +266,7 @@ class ControlPlane:
         env.initialization_type = initialization_type
         if self.lambda_endpoint is not None:
             env.lambda_endpoint_url = self.lambda_endpoint(env.server.host)
+        env.coverage = self.coverage
         started = _clock.perf()
         try:
             env.start()
@@ -241,7 +274,8 @@ class ControlPlane:
             env.destroy()
             raise
         server = env.server
-        server.wait_for(
+        _wait_unless_debugged(
+            env,
             lambda: server.ready_at is not None or server.init_error is not None
             or env.exited.is_set(),
             timeout=limit,
@@ -363,8 +397,8 @@ class ControlPlane:
         server.dispatch(invocation)
         # The runtime's part ends when it asks for its next event (Lambda counts what it does
         # after answering), or when it exits after answering.
-        server.wait_for(lambda: invocation.finished.is_set() or env.exited.is_set(),
-                        timeout=max(budget, 0.0))
+        _wait_unless_debugged(env, lambda: invocation.finished.is_set() or env.exited.is_set(),
+                              timeout=max(budget, 0.0))
         answered = invocation.done.is_set()
         runtime_over = invocation.finished.is_set() or (answered and env.exited.is_set())
         output = env.take_logs()
@@ -377,8 +411,8 @@ class ControlPlane:
             output_sent = 0
         if runtime_over and extensions.by_id:
             # It ends when every INVOKE-subscribed extension has asked for its next event.
-            server.wait_for(lambda: extensions.idle() or env.exited.is_set(),
-                            timeout=max(0.0, deadline - _clock.perf()))
+            _wait_unless_debugged(env, lambda: extensions.idle() or env.exited.is_set(),
+                                  timeout=max(0.0, deadline - _clock.perf()))
         done = runtime_over and (not extensions.by_id or extensions.idle())
         ended = _clock.perf()
         output += env.take_logs()

@@ -246,4 +246,5 @@ class FunctionFactory(Protocol):
         network: NetworkMode = "isolated",
         backend: BackendName | None = None,
         reserved_concurrency: int | None = None,
+        debug_port: int | None = None,
     ) -> Function: ...

@@ -125,6 +125,7 @@ class LambdaService(ControlPlane):
         network: NetworkMode = "isolated",
         backend: BackendName | None = None,
         reserved_concurrency: int | None = None,
+        debug_port: int | None = None,
     ) -> Function:
         """Make a Lambda function and return its `Function`; nothing starts until it is invoked.
 
@@ -139,6 +140,9 @@ class LambdaService(ControlPlane):
         (the plugin's own servers only) or "open". ``region`` and ``account_id`` make the ARN
         and ``AWS_REGION``. ``backend`` overrides the service's for this function.
         ``reserved_concurrency`` caps its simultaneous invocations (0 throttles every one).
+        ``debug_port``: start a Python runtime under debugpy listening on that port of
+        127.0.0.1 and waiting for a debugger before it runs anything (docs/debugging.md); the
+        function's timeouts are lifted while one is awaited or attached.
 
         Raises ConfigurationError (one sentence) for anything Lambda or the harness refuses.
         """
@@ -151,7 +155,7 @@ class LambdaService(ControlPlane):
                 ephemeral_storage=ephemeral_storage, environment=environment, name=name,
                 region=region, account_id=account_id, layers=layers,
                 requirements=requirements, network=network,
-                reserved_concurrency=reserved_concurrency,
+                reserved_concurrency=reserved_concurrency, debug_port=debug_port,
             )
         except LambdaHarnessError as exc:
             # The caller's arguments are at fault, not the validator: show their line and the
@@ -180,6 +184,15 @@ class LambdaService(ControlPlane):
                          and (backend or self.backend_choice().name) == "process")
         with self.dependency_builds():
             config = build_config(handler, _host_dependencies=host_deps, **options)
+        if config.debug_port is not None:
+            from pytest_lambda.backends.instrument import available
+
+            if not available("debugpy"):
+                raise ConfigurationError(
+                    "debug_port= needs debugpy in the test environment (it is copied into the "
+                    "function's environment): pip install debugpy, or "
+                    "'pytest-aws-lambda[debug]'."
+                )
         if config.image is not None:
             if backend == "process":
                 raise ConfigurationError(

@@ -35,12 +35,21 @@ from pytest_lambda.backends.docker.ephemeral import (
     unavailable_reason,
 )
 from pytest_lambda.backends.docker.tunnel import AGENT_RUNTIME_PORT, AGENT_TUNNEL_PORT, Tunnels
+from pytest_lambda.backends.instrument import (
+    PYCACHE_PATH,
+    STATE_PATH,
+    TOOLS_PATH,
+    Instruments,
+    LoopbackForward,
+    instrumented,
+    pycache_dir,
+)
 from pytest_lambda.config import limits as _limits
 from pytest_lambda.config.arch import docker_platform, host_architecture
 from pytest_lambda.config.function import FunctionConfig
 from pytest_lambda.containers.client import LABEL_FUNCTION, SessionLabels, SessionNetwork
 from pytest_lambda.containers.firewall import HostFirewall, HostPorts
-from pytest_lambda.errors import EnvironmentStartError
+from pytest_lambda.errors import ConfigurationError, EnvironmentStartError
 from pytest_lambda.runtime_api.extensions import external_extensions
 
 #: Where the in-container agent is mounted (`--lambda-connect=published`).
@@ -199,6 +208,7 @@ class DockerEnvironment(ExecutionEnvironment):
         self._lock = threading.Lock()
         #: The container's address on its network, once started: the one peer its server admits.
         self._address: str | None = None
+        self._forward: LoopbackForward | None = None
 
     def authorize_peer(self, peer: tuple[str, int]) -> bool | None:
         if self._agent is not None:
@@ -237,6 +247,7 @@ class DockerEnvironment(ExecutionEnvironment):
         if config.network != "open":  # names fail at once, but for an opted-in network
             mounts.append(Mount("/etc/resolv.conf", str(self._resolv_conf), type="bind",
                                 read_only=True))
+        self._instrument(env, mounts)
         if self._agent is not None:
             assert self._tunnels is not None
             mounts.append(Mount(AGENT_PATH, str(self._agent), type="bind", read_only=True))
@@ -319,6 +330,9 @@ class DockerEnvironment(ExecutionEnvironment):
             self.server.admit_waiting()
             if self._tunnels is not None:
                 self._tunnels.start(self._agent_address())
+        except ConfigurationError:
+            self.destroy()
+            raise
         except Exception as exc:
             tail = self._container_output()
             self.destroy()
@@ -331,6 +345,37 @@ class DockerEnvironment(ExecutionEnvironment):
                 f"{config.image.reference if config.image else self._image}: {exc}.{hint}"
                 + (f"\nContainer output:\n{tail}" if tail else "")
             ) from None
+
+    def _instrument(self, env: dict[str, str], mounts: list[Any]) -> None:
+        """Start a Python runtime under coverage and/or debugpy (see `backends/instrument.py`):
+        the tools read-only, a state directory writable, Lambda's exec-wrapper hook pointed at
+        the launcher, and the debugger's port forwarded from the host's loopback."""
+        from docker.types import Mount
+
+        if not instrumented(self.config, self.coverage):
+            return
+        port = self.config.debug_port
+        if port is not None and self._dial_published:
+            raise ConfigurationError(
+                "debug_port= needs a Docker engine on this machine (its containers' addresses "
+                "reachable from here), and this one is reached through published ports: debug "
+                "with backend='process' instead."
+            )
+        if port is not None:  # taken before the container starts: a port in use fails first
+            self._forward = LoopbackForward(
+                port, lambda: (self._address, port) if self._address else None
+            )
+        self.instruments = tools = Instruments(self.config, self.coverage)
+        mounts.append(Mount(TOOLS_PATH, str(tools.tools), type="bind", read_only=True))
+        mounts.append(Mount(STATE_PATH, str(tools.state), type="bind"))
+        mounts.append(Mount(PYCACHE_PATH, str(pycache_dir()), type="bind"))
+        if "AWS_LAMBDA_EXEC_WRAPPER" in env:  # the function's own: it runs around the launcher
+            env["_PYTEST_LAMBDA_EXEC_WRAPPER"] = env["AWS_LAMBDA_EXEC_WRAPPER"]
+        env["AWS_LAMBDA_EXEC_WRAPPER"] = f"{TOOLS_PATH}/wrapper"
+        env["_PYTEST_LAMBDA_INSTRUMENT"] = tools.spec(
+            tools=TOOLS_PATH, state=STATE_PATH, task_root="/var/task", debug_host="0.0.0.0",
+            pycache=PYCACHE_PATH,
+        )
 
     def _container_output(self) -> str:
         if self.container_id is None:
@@ -451,6 +496,8 @@ class DockerEnvironment(ExecutionEnvironment):
                 return
             self._destroyed = True
         self.server.close()
+        if self._forward is not None:
+            self._forward.close()
         if self._tunnels is not None:
             self._tunnels.close()
         elif self._host_ports is not None:
@@ -464,6 +511,8 @@ class DockerEnvironment(ExecutionEnvironment):
                 pass
         if self._tmp is not None:
             self._tmp.release()
+        if self.instruments is not None:
+            self.instruments.release()
 
 
 def engine_host() -> str:
