@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from pytest_lambda import BackendName, RuntimeName
+
 APP = '''import os
 import sys
 
@@ -70,7 +72,7 @@ def _project(pytester: pytest.Pytester, runtime: str, covered: bool) -> None:
     pytester.makepyfile(test_a=TEST_A.format(runtime=runtime, covered=covered))
 
 
-def _run(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, backend: str,
+def _run(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, backend: BackendName,
          *args: str) -> pytest.RunResult:
     tmp = pytester.mkdir("tmp")
     monkeypatch.setenv("TMPDIR", str(tmp))  # where the session's coverage directory goes
@@ -93,8 +95,8 @@ def _leftovers(root: Path) -> list[str]:
     ["--cov=app", "--cov=util"],  # packages, not directories
 ], ids=["serial", "xdist", "packages"])
 def test_function_lines_join_pytest_covs_report(
-        pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, backend: str,
-        python_runtime: str, options: list[str]) -> None:
+        pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, backend: BackendName,
+        python_runtime: RuntimeName, options: list[str]) -> None:
     _project(pytester, python_runtime, covered=True)
     result = _run(pytester, monkeypatch, backend, *options, "--cov-report=term-missing")
     result.assert_outcomes(passed=2)
@@ -111,8 +113,8 @@ def test_function_lines_join_pytest_covs_report(
 
 
 def test_without_cov_nothing_is_measured(
-        pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, backend: str,
-        python_runtime: str) -> None:
+        pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, backend: BackendName,
+        python_runtime: RuntimeName) -> None:
     _project(pytester, python_runtime, covered=False)
     result = _run(pytester, monkeypatch, backend)
     result.assert_outcomes(passed=2)  # the function's probe saw no coverage module
@@ -137,7 +139,7 @@ exec "$@"
 
 @pytest.mark.parametrize("backend", ["docker"], indirect=True)  # Docker only: see below
 def test_a_functions_own_exec_wrapper_still_runs_around_the_measured_runtime(
-        tmp_path: Path, backend: str) -> None:
+        tmp_path: Path, backend: BackendName) -> None:
     from coverage import CoverageData
 
     from pytest_lambda import LambdaService
@@ -172,7 +174,8 @@ def handler(event, context):
 
 
 def test_code_merged_with_its_dependencies_is_reported_at_its_own_files(
-        tmp_path: Path, wheel_index: Path, backend: str, python_runtime: str) -> None:
+        tmp_path: Path, wheel_index: Path, backend: BackendName,
+        python_runtime: RuntimeName) -> None:
     from coverage import CoverageData
 
     from pytest_lambda import LambdaService
@@ -184,7 +187,7 @@ def test_code_merged_with_its_dependencies_is_reported_at_its_own_files(
     (code / "requirements.txt").write_text(
         f"--no-index\n--find-links {wheel_index}\npldeps_probe==2.0\n")
     code.chmod(0o755)
-    with LambdaService(backend=backend) as service:  # type: ignore[arg-type]
+    with LambdaService(backend=backend) as service:
         service.coverage = CoverageRequest(branch=False, root=new_coverage_root())
         fn = service.function("app.handler", code=code, runtime=python_runtime,
                               requirements=True)
@@ -208,7 +211,7 @@ def handler(event, context):
 
 
 def test_the_lines_of_an_invocation_that_times_out_are_kept(
-        tmp_path: Path, backend: str, python_runtime: str) -> None:
+        tmp_path: Path, backend: BackendName, python_runtime: RuntimeName) -> None:
     from coverage import CoverageData
 
     from pytest_lambda import LambdaService
@@ -218,7 +221,7 @@ def test_the_lines_of_an_invocation_that_times_out_are_kept(
     code.mkdir()
     (code / "app.py").write_text(SLOW_APP)
     code.chmod(0o755)
-    with LambdaService(backend=backend) as service:  # type: ignore[arg-type]
+    with LambdaService(backend=backend) as service:
         service.coverage = CoverageRequest(branch=False, root=new_coverage_root())
         fn = service.function("app.handler", code=code, runtime=python_runtime, timeout=1,
                               memory_size=1769)  # a whole CPU: the save is not throttled

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from pytest_lambda import ConfigurationError, InvokeResult, LambdaService
+from pytest_lambda import BackendName, ConfigurationError, InvokeResult, LambdaService, RuntimeName
 
 APP = '''import time
 
@@ -97,7 +97,8 @@ def code(tmp_path: Path) -> Path:
 
 
 def test_a_debugger_attaches_stops_at_a_breakpoint_and_the_timeout_waits(
-        lambda_service: LambdaService, backend: str, python_runtime: str, code: Path) -> None:
+        lambda_service: LambdaService, backend: BackendName, python_runtime: RuntimeName,
+        code: Path) -> None:
     port = _free_port()
     fn = lambda_service.function("app.handler", code=code, runtime=python_runtime, timeout=1,
                                  backend=backend, debug_port=port)
@@ -158,7 +159,8 @@ def test_a_port_out_of_range_is_one_sentence(
 
 
 def test_a_port_in_use_is_one_sentence(
-        lambda_service: LambdaService, backend: str, python_runtime: str, code: Path) -> None:
+        lambda_service: LambdaService, backend: BackendName, python_runtime: RuntimeName,
+        code: Path) -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen(1)

@@ -22,7 +22,9 @@ from pytest_lambda.service.build import build_config
 from pytest_lambda.service.service import LambdaService
 
 
-def _env_data(root: Path, name: str, mapping: dict[str, str], *, lines=None, arcs=None) -> Path:
+def _env_data(root: Path, name: str, mapping: dict[str, str], *,
+              lines: dict[str, list[int]] | None = None,
+              arcs: dict[str, list[tuple[int, int]]] | None = None) -> Path:
     env = root / name
     env.mkdir()
     (env / "paths.json").write_text(json.dumps(mapping))
@@ -178,7 +180,8 @@ def service() -> Iterator[LambdaService]:
 
 def _config(tmp_path: Path, **options: object):  # type: ignore[no-untyped-def]
     (tmp_path / "app.py").write_text("def handler(event, context):\n    return event\n")
-    return build_config("app.handler", code=str(tmp_path), runtime="python3.13", **options)
+    return build_config("app.handler", code=str(tmp_path), runtime="python3.13",
+                        **options)  # type: ignore[arg-type]  # each test passes its own keywords
 
 
 def test_an_invocation_held_by_a_debugger_outlives_its_timeout(
@@ -245,5 +248,6 @@ def test_debug_port_without_debugpy_is_one_sentence(
     refused = pytest.raises(ConfigurationError, match=r"^debug_port= needs debugpy in the "
                                                       r"test environment .*: pip install debugpy")
     with LambdaService(backends={"fake": FakeBackend}) as svc, refused:
-        svc.function("app.handler", code=tmp_path, runtime="python3.13", backend="fake",
+        svc.function("app.handler", code=tmp_path, runtime="python3.13",
+                     backend="fake",  # type: ignore[arg-type]  # the fake backend's name
                      debug_port=5678)
