@@ -101,7 +101,12 @@ class ResourceConflictException(InvokeError):
 
 
 class TooManyRequestsException(InvokeError):
-    """The invocation was throttled (429); `.reason` says which limit, as Lambda's `Reason`."""
+    """The invocation was throttled (429).
+
+    `.reason` says which limit, as Lambda's `Reason` (for example
+    `ReservedFunctionConcurrentInvocationLimitExceeded`); `.limit` is the reserved concurrency
+    that throttled it, when that was the reason, else None.
+    """
 
     error_type = "TooManyRequestsException"
     status_code = 429
@@ -109,7 +114,6 @@ class TooManyRequestsException(InvokeError):
     def __init__(self, message: str, *, reason: str, limit: int | None = None) -> None:
         super().__init__(message)
         self.reason = reason
-        #: The reserved concurrency that throttled it, when that was the reason.
         self.limit = limit
 
 

@@ -25,10 +25,13 @@ if TYPE_CHECKING:
 
 
 class LambdaAPI:
-    """Serve Lambda's API for `service`'s functions.
+    """Serve Lambda's API for a service's functions: ``LambdaAPI(service, aws=None)``, or the
+    ``lambda_api`` fixture's, made for the session's ``lambda_service``.
 
-    ``aws``: the AWS endpoint (and credentials) where SQS, SNS and EventBridge destinations
-    and dead-letter queues live; without it, records for them fail to deliver (the failure is
+    It listens on port 0 of loopback, and of each address environments reach this host at
+    once one needs it. ``aws``: the AWS endpoint (and credentials) where SQS, SNS and
+    EventBridge destinations and dead-letter queues live; without it they go to the service's
+    AWS endpoint, and where there is none, records for them fail to deliver (the failure is
     on the result). Close it (or use it as a context manager) to stop listening.
     """
 
@@ -76,7 +79,8 @@ class LambdaAPI:
         return previous
 
     def client(self, region: str = _aws.DEFAULT_REGION, **kwargs: Any) -> Any:
-        """Return a boto3 `lambda` client bound to the API.
+        """Return a boto3 `lambda` client bound to the API, in `region` (us-east-1 by
+        default).
 
         It does not retry (a throttle reaches the test as `TooManyRequestsException`) and waits
         up to 15 minutes for an answer (Lambda's longest timeout); keywords go to

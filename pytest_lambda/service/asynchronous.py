@@ -42,50 +42,79 @@ Condition = Literal["Success", "RetriesExhausted", "EventAgeExceeded", "HarnessE
 
 @dataclass(frozen=True)
 class AsyncAttempt:
-    """One attempt at running an asynchronous event, in the service's record of attempts."""
+    """One attempt at running an asynchronous event, in the service's record of attempts
+    (`LambdaAPI.attempts`)."""
 
     request_id: str
+    """The event's request ID: the one `invoke_async` returned, or an `Event` invoke's
+    `RequestId`."""
     function_arn: str
-    #: The invocation count so far, throttled attempts included (1 for the first).
+    """The ARN of the function the event is for."""
     attempt: int
+    """The invocation count so far, throttled attempts included (1 for the first)."""
     outcome: AttemptOutcome
+    """How the attempt ended: `"success"`, `"error"` (a function error), `"throttled"`
+    (over a concurrency limit; it goes back to the queue) or `"harness-error"` (the harness
+    itself failed)."""
     function_error: str | None = None
-    #: The error document's `errorType` (a function error), the throttle's reason, or the
-    #: harness's exception.
+    """`"Unhandled"` for a function error, else `None`."""
     error_type: str | None = None
+    """The error document's `errorType` (a function error), the throttle's reason, or the
+    harness's exception's type."""
     error_message: str | None = None
+    """The error document's `errorMessage`, the throttle's message, or the harness's
+    exception's."""
     at: float = 0.0
+    """When the attempt ended, in seconds since the epoch."""
 
 
 @dataclass(frozen=True)
 class Delivery:
-    """A record sent (or not) to a destination or dead-letter queue."""
+    """A record sent (or not) to a destination or dead-letter queue (`AsyncResult.deliveries`)."""
 
     kind: Literal["on-success", "on-failure", "dead-letter"]
+    """Which of the function's settings it went to: `"on-success"`, `"on-failure"` (the
+    destinations) or `"dead-letter"` (the dead-letter queue)."""
     target: str
-    #: None when it was delivered, else why not.
+    """The ARN it was sent to."""
     error: str | None = None
+    """`None` when it was delivered, else why not."""
 
 
 @dataclass(frozen=True)
 class AsyncResult:
-    """How an asynchronous event's processing ended."""
+    """How an asynchronous event's processing ended (`LambdaAPI.wait_for_async`,
+    `LambdaAPI.result`, `LambdaAPI.results`)."""
 
     request_id: str
+    """The event's request ID: the one `invoke_async` returned, or an `Event` invoke's
+    `RequestId`."""
     function_arn: str
+    """The ARN of the function the event is for."""
     condition: Condition
-    #: How many times the function ran (throttled attempts not counted).
+    """Why processing ended, as destination records name it: `"Success"`,
+    `"RetriesExhausted"` (the function failed every attempt allowed, or was throttled at a
+    reserved concurrency of 0), `"EventAgeExceeded"` (the event was older than its maximum
+    age), or `"HarnessError"` when the harness itself failed."""
     invoke_count: int
+    """How many times the function ran (throttled attempts not counted)."""
     payload: bytes
+    """The event, as it was queued."""
     executed_version: str = LATEST
+    """The version that ran last (`$LATEST` when none ran)."""
     function_error: str | None = None
+    """`"Unhandled"` when the last run was a function error, else `None`."""
     response: bytes | None = None
+    """The last run's response (the error document for a function error); `None` when the
+    function never ran."""
     deliveries: tuple[Delivery, ...] = ()
-    #: The invocation record Lambda sends to a destination.
+    """The records sent to the destinations and dead-letter queue, and whether each arrived."""
     record: dict[str, Any] = field(default_factory=dict, repr=False)
+    """The invocation record Lambda sends to a destination."""
 
     @property
     def ok(self) -> bool:
+        """True when the event ended in `"Success"`."""
         return self.condition == "Success"
 
 

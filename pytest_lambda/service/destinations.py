@@ -28,12 +28,17 @@ from pytest_lambda.service.asynchronous import (
 
 @dataclass(frozen=True)
 class AwsTarget:
-    """An AWS endpoint and the credentials to use with it."""
+    """An AWS endpoint and the credentials to use with it: where the Lambda API sends
+    destination records and dead letters (`lambda_api_aws`, `LambdaAPI.use_aws`)."""
 
     url: str
+    """The endpoint's URL, as the test process reaches it (`http://127.0.0.1:5000`)."""
     access_key_id: str = "testing"
+    """The access key ID the records are signed with."""
     secret_access_key: str = "testing"
+    """The secret access key the records are signed with."""
     session_token: str | None = None
+    """The session token, for temporary credentials."""
 
 
 #: Queues an event for a Lambda function destination: (function ARN, payload).

@@ -184,8 +184,9 @@ class Function:
         """Set the function's asynchronous invocation settings, as PutFunctionEventInvokeConfig
         and the function's DeadLetterConfig do.
 
-        ``maximum_retry_attempts`` (0 to 2) after a function error; ``maximum_event_age`` (60 to
-        21,600 s) in the queue; ``on_success`` and ``on_failure``: the ARN of an SQS queue, SNS
+        ``maximum_retry_attempts`` (0 to 2; 2 by default) after a function error;
+        ``maximum_event_age`` (60 to 21,600 s; 21,600 by default) in the queue;
+        ``on_success`` and ``on_failure``: the ARN of an SQS queue, SNS
         topic, Lambda function or EventBridge bus for the invocation record;
         ``dead_letter_queue``: an SQS queue or SNS topic ARN for a failed event's payload.
         They hold for this function's name until a function of that name is made again.

@@ -7,10 +7,10 @@ import base64
 import json
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
+from pytest_lambda import BackendName, FunctionFactory, LambdaAPI, RuntimeName
 from pytest_lambda.service.destinations import AwsTarget
 
 
@@ -28,13 +28,15 @@ def moto_url() -> Iterator[str]:
 
 
 @pytest.fixture
-def fast_async(lambda_api: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+def fast_async(lambda_api: LambdaAPI, monkeypatch: pytest.MonkeyPatch) -> None:
     """Run Lambda's asynchronous timeline at 1/1000 (a minute is 60 ms)."""
     monkeypatch.setattr(lambda_api.service.async_queue(), "delay_scale", 0.001)
 
 
-def test_boto3_invokes_a_function_with_tail_logs(lambda_function, lambda_api, functions_dir: Path,
-                                                 backend, python_runtime):
+def test_boto3_invokes_a_function_with_tail_logs(
+    lambda_function: FunctionFactory, lambda_api: LambdaAPI, functions_dir: Path,
+    backend: BackendName, python_runtime: RuntimeName,
+) -> None:
     fn = lambda_function("app.echo", code=functions_dir / "lambda_api", runtime=python_runtime,
                          name=f"echo-{backend}", backend=backend)
     answer = lambda_api.client().invoke(FunctionName=fn.name, LogType="Tail",
@@ -52,8 +54,10 @@ def test_boto3_invokes_a_function_with_tail_logs(lambda_function, lambda_api, fu
     assert f"REPORT RequestId: {request_id}" in logs
 
 
-def test_a_function_invokes_another_through_boto3(lambda_function, lambda_api,
-                                                  functions_dir: Path, backend, python_runtime):
+def test_a_function_invokes_another_through_boto3(
+    lambda_function: FunctionFactory, lambda_api: LambdaAPI, functions_dir: Path,
+    backend: BackendName, python_runtime: RuntimeName,
+) -> None:
     code = functions_dir / "lambda_api"
     callee = lambda_function("app.echo", code=code, runtime=python_runtime,
                              name=f"callee-{backend}", backend=backend)
@@ -71,10 +75,10 @@ def test_a_function_invokes_another_through_boto3(lambda_function, lambda_api,
     assert queued.ok and json.loads(queued.response or b"{}")["event"] == {"async": True}
 
 
-def test_an_async_error_is_retried_twice_then_recorded_on_sqs(lambda_function, lambda_api,
-                                                              functions_dir: Path, moto_url,
-                                                              fast_async, backend,
-                                                              python_runtime):
+def test_an_async_error_is_retried_twice_then_recorded_on_sqs(
+    lambda_function: FunctionFactory, lambda_api: LambdaAPI, functions_dir: Path, moto_url: str,
+    fast_async: None, backend: BackendName, python_runtime: RuntimeName,
+) -> None:
     import boto3
 
     sqs = boto3.session.Session().client("sqs", region_name="us-east-1", endpoint_url=moto_url,
@@ -122,9 +126,10 @@ def test_an_async_error_is_retried_twice_then_recorded_on_sqs(lambda_function, l
     assert record["responsePayload"]["errorMessage"] == "cannot process order 42"
 
 
-def test_a_version_and_an_alias_as_the_function_sees_them(lambda_function, lambda_api,
-                                                          functions_dir: Path, backend,
-                                                          python_runtime):
+def test_a_version_and_an_alias_as_the_function_sees_them(
+    lambda_function: FunctionFactory, lambda_api: LambdaAPI, functions_dir: Path,
+    backend: BackendName, python_runtime: RuntimeName,
+) -> None:
     fn = lambda_function("app.echo", code=functions_dir / "lambda_api", runtime=python_runtime,
                          name=f"versioned-{backend}", backend=backend)
     v1 = fn.publish_version()
@@ -140,7 +145,9 @@ def test_a_version_and_an_alias_as_the_function_sees_them(lambda_function, lambd
 
 
 def test_provisioned_concurrency_runs_init_ahead_and_the_first_invoke_is_warm(
-        lambda_function, functions_dir: Path, backend, python_runtime):
+    lambda_function: FunctionFactory, functions_dir: Path, backend: BackendName,
+    python_runtime: RuntimeName,
+) -> None:
     fn = lambda_function("app.echo", code=functions_dir / "lambda_api", runtime=python_runtime,
                          name=f"provisioned-{backend}", backend=backend)
     version = fn.publish_version()
@@ -153,10 +160,10 @@ def test_provisioned_concurrency_runs_init_ahead_and_the_first_invoke_is_warm(
 
 
 @pytest.mark.parametrize("backend", ["docker"], indirect=True)  # Node.js runs in containers
-def test_a_nodejs_function_invokes_another_through_the_javascript_sdk(lambda_function,
-                                                                      lambda_api,
-                                                                      functions_dir: Path,
-                                                                      backend):
+def test_a_nodejs_function_invokes_another_through_the_javascript_sdk(
+    lambda_function: FunctionFactory, lambda_api: LambdaAPI, functions_dir: Path,
+    backend: BackendName,
+) -> None:
     callee = lambda_function("app.echo", code=functions_dir / "lambda_api",
                              runtime="python3.13", name="callee-for-node", backend=backend)
     caller = lambda_function("index.handler", code=functions_dir / "lambda_api_node",

@@ -101,7 +101,7 @@ def _settle(queue: AsyncQueue, count: int) -> None:
     raise AssertionError(f"only {len(queue.attempts)} attempts")
 
 
-def test_an_error_is_retried_after_one_minute_then_two(clock):
+def test_an_error_is_retried_after_one_minute_then_two(clock: FakeClock) -> None:
     script = Script(["error", "error", "ok"])
     queue = _queue(script, clock)
     try:
@@ -115,7 +115,8 @@ def test_an_error_is_retried_after_one_minute_then_two(clock):
         _advance(queue, clock, script, 119.0, expect_run=False)
         assert not script.ran.wait(timeout=0.3)
         _advance(queue, clock, script, 1.0)
-        (result,) = queue.wait(timeout=10) or queue.results
+        queue.wait(timeout=10)
+        (result,) = queue.results
         assert script.calls == [1000.0, 1060.0, 1180.0]
         assert result.condition == "Success" and result.invoke_count == 3
         assert [(a.attempt, a.outcome) for a in queue.attempts] == [
@@ -127,7 +128,7 @@ def test_an_error_is_retried_after_one_minute_then_two(clock):
 
 
 @pytest.mark.parametrize("retries", [0, 1, 2])
-def test_maximum_retry_attempts_bounds_the_invocations(clock, retries):
+def test_maximum_retry_attempts_bounds_the_invocations(clock: FakeClock, retries: int) -> None:
     script = Script(["error"] * 5)
     queue = _queue(script, clock, scale=0.0)
     try:
@@ -141,7 +142,9 @@ def test_maximum_retry_attempts_bounds_the_invocations(clock, retries):
         queue.close()
 
 
-def test_an_event_older_than_its_maximum_age_is_discarded_instead_of_retried(clock):
+def test_an_event_older_than_its_maximum_age_is_discarded_instead_of_retried(
+    clock: FakeClock,
+) -> None:
     script = Script(["error", "error", "error"])
     queue = _queue(script, clock)
     try:
@@ -159,7 +162,9 @@ def test_an_event_older_than_its_maximum_age_is_discarded_instead_of_retried(clo
         queue.close()
 
 
-def test_throttles_back_off_from_a_second_doubling_and_do_not_use_up_retries(clock):
+def test_throttles_back_off_from_a_second_doubling_and_do_not_use_up_retries(
+    clock: FakeClock,
+) -> None:
     script = Script(["throttle", "throttle", "throttle", "error", "ok"])
     queue = _queue(script, clock, scale=1.0)
     try:
@@ -183,7 +188,7 @@ def test_throttles_back_off_from_a_second_doubling_and_do_not_use_up_retries(clo
         queue.close()
 
 
-def test_the_delay_scale_shortens_every_wait(clock):
+def test_the_delay_scale_shortens_every_wait(clock: FakeClock) -> None:
     script = Script(["error", "error", "ok"])
     queue = _queue(script, clock, scale=0.01)
     try:
@@ -198,7 +203,7 @@ def test_the_delay_scale_shortens_every_wait(clock):
         queue.close()
 
 
-def test_wait_for_async_names_what_is_still_pending(clock):
+def test_wait_for_async_names_what_is_still_pending(clock: FakeClock) -> None:
     script = Script(["error", "ok"])
     queue = _queue(script, clock)
     try:
@@ -211,7 +216,7 @@ def test_wait_for_async_names_what_is_still_pending(clock):
         queue.close()
 
 
-def test_the_failure_record_has_the_shape_of_aws_documented_example():
+def test_the_failure_record_has_the_shape_of_aws_documented_example() -> None:
     # AWS's documented on-failure record (invocation-async-retain-records), field by field.
     documented = {
         "version": "1.0",
@@ -236,7 +241,7 @@ def test_the_failure_record_has_the_shape_of_aws_documented_example():
     assert list(record) == list(documented)
 
 
-def test_the_success_record_carries_the_response_and_no_function_error():
+def test_the_success_record_carries_the_response_and_no_function_error() -> None:
     event = _event()
     event.invocations = event.attempts = 1
     event.last = InvokeResult(raw_payload=b'{"ok": true}', request_id="req-1")
@@ -289,7 +294,7 @@ def _finished(outcomes: list[str], **settings: Any) -> tuple[QueuedEvent, AsyncR
         queue.close()
 
 
-def test_on_failure_and_dead_letter_queue_on_sqs(moto_url):
+def test_on_failure_and_dead_letter_queue_on_sqs(moto_url: str) -> None:
     sqs = _client(moto_url, "sqs")
     failures = sqs.create_queue(QueueName="failures")["QueueUrl"]
     dlq = sqs.create_queue(QueueName="dlq")["QueueUrl"]
@@ -316,7 +321,7 @@ def test_on_failure_and_dead_letter_queue_on_sqs(moto_url):
                           "ErrorMessage": ("String", "bad order")}
 
 
-def test_on_success_to_sns_and_eventbridge_and_a_lambda(moto_url):
+def test_on_success_to_sns_and_eventbridge_and_a_lambda(moto_url: str) -> None:
     sqs, sns, events = (_client(moto_url, s) for s in ("sqs", "sns", "events"))
     inbox = sqs.create_queue(QueueName="inbox")["QueueUrl"]
     inbox_arn = sqs.get_queue_attributes(QueueUrl=inbox, AttributeNames=["QueueArn"])[
@@ -351,7 +356,7 @@ def test_on_success_to_sns_and_eventbridge_and_a_lambda(moto_url):
     assert arn == target and json.loads(payload)["requestContext"]["condition"] == "Success"
 
 
-def test_a_destination_that_cannot_be_reached_is_on_the_result_not_raised(moto_url):
+def test_a_destination_that_cannot_be_reached_is_on_the_result_not_raised(moto_url: str) -> None:
     event, result = _finished(["error"], maximum_retry_attempts=0,
                               on_failure="arn:aws:sqs:us-east-1:123456789012:no-such-queue")
     (delivery,) = Destinations(lambda a, p: None, AwsTarget(moto_url)).deliver(event, result)
@@ -359,7 +364,7 @@ def test_a_destination_that_cannot_be_reached_is_on_the_result_not_raised(moto_u
     assert "NonExistentQueue" in delivery.error or "does not exist" in delivery.error
 
 
-def test_a_thousand_event_soak_accounts_for_every_event_exactly_once():
+def test_a_thousand_event_soak_accounts_for_every_event_exactly_once() -> None:
     """1,000 events at concurrency 8: a third succeed, a third always fail, a third are
     throttled twice first; every event finishes exactly once with the right count."""
     lock = threading.Lock()
@@ -389,8 +394,12 @@ def test_a_thousand_event_soak_accounts_for_every_event_exactly_once():
                 running -= 1
 
     delivered: list[str] = []
-    queue = AsyncQueue(run, lambda event, result: (delivered.append(event.request_id), ())[1],
-                       delay_scale=0.0, workers=8)
+
+    def deliver(event: QueuedEvent, result: AsyncResult) -> tuple[Delivery, ...]:
+        delivered.append(event.request_id)
+        return ()
+
+    queue = AsyncQueue(run, deliver, delay_scale=0.0, workers=8)
     try:
         for n in range(1000):
             queue.submit(QueuedEvent(request_id=str(n), function_arn=ARN, payload=b"{}",
@@ -411,7 +420,7 @@ def test_a_thousand_event_soak_accounts_for_every_event_exactly_once():
     assert outcomes.count("error") == 3 * len([n for n in range(1000) if n % 3 == 1])
 
 
-def test_a_new_endpoint_gets_new_clients():
+def test_a_new_endpoint_gets_new_clients() -> None:
     # Two moto servers in one process share one state, so the test looks at the clients.
     destinations = Destinations(lambda a, p: None, AwsTarget("http://127.0.0.1:1"))
     assert destinations._client("sqs", "us-east-1").meta.endpoint_url == "http://127.0.0.1:1"
@@ -419,7 +428,7 @@ def test_a_new_endpoint_gets_new_clients():
     assert destinations._client("sqs", "us-east-1").meta.endpoint_url == "http://127.0.0.1:2"
 
 
-def test_a_dead_letter_topic_on_sns_gets_the_event_and_its_attributes(moto_url):
+def test_a_dead_letter_topic_on_sns_gets_the_event_and_its_attributes(moto_url: str) -> None:
     sqs, sns = _client(moto_url, "sqs"), _client(moto_url, "sns")
     inbox = sqs.create_queue(QueueName="dlq-inbox")["QueueUrl"]
     inbox_arn = sqs.get_queue_attributes(QueueUrl=inbox, AttributeNames=["QueueArn"])[
@@ -438,7 +447,7 @@ def test_a_dead_letter_topic_on_sns_gets_the_event_and_its_attributes(moto_url):
     assert envelope["MessageAttributes"]["ErrorMessage"]["Value"] == "bad order"
 
 
-def test_result_waits_for_one_event_and_knows_unknown_ids(clock):
+def test_result_waits_for_one_event_and_knows_unknown_ids(clock: FakeClock) -> None:
     script = Script(["error", "ok"])
     queue = _queue(script, clock, scale=0.0)
     try:

@@ -7,20 +7,27 @@ from __future__ import annotations
 import base64
 import http.client
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import pytest
 from botocore.exceptions import ClientError
 from fake_backend import FakeBackend
 
 from pytest_lambda.lambda_api.api import LambdaAPI
+from pytest_lambda.runtime_api.lifecycle import Invocation
 from pytest_lambda.service.function import Function
 from pytest_lambda.service.registry import parse_function_name
 from pytest_lambda.service.service import LambdaService
 
 ACCOUNT = "123456789012"
+
+
+class MakeFunction(Protocol):
+    """The `make` fixture: a function of `name` on the fake backend (options: the service's)."""
+
+    def __call__(self, name: str = "orders", **options: Any) -> Function: ...
 
 
 @pytest.fixture
@@ -48,14 +55,15 @@ def client(api: LambdaAPI) -> Any:
 
 
 @pytest.fixture
-def make(service: LambdaService, tmp_path: Path):  # type: ignore[no-untyped-def]
+def make(service: LambdaService, tmp_path: Path) -> MakeFunction:
     code = tmp_path / "code"
     code.mkdir()
     (code / "app.py").write_text("def handler(event, context):\n    return event\n")
 
     def make(name: str = "orders", **options: Any) -> Function:
         options.setdefault("runtime", "python3.13")
-        return service.function("app.handler", code=str(code), name=name, backend="fake",
+        return service.function("app.handler", code=str(code), name=name,
+                                backend="fake",  # type: ignore[arg-type]  # a `backends=` one
                                 **options)
 
     return make
@@ -67,7 +75,9 @@ def _error(exc: pytest.ExceptionInfo[ClientError]) -> tuple[str, int, str, dict[
             response["Error"]["Message"], response)
 
 
-def test_invoke_by_name_arn_and_partial_arn_returns_the_payload(make, client, backend):
+def test_invoke_by_name_arn_and_partial_arn_returns_the_payload(
+    make: MakeFunction, client: Any, backend: FakeBackend,
+) -> None:
     fn = make()
     for identifier in ("orders", fn.arn, f"{ACCOUNT}:function:orders", "orders:$LATEST",
                        f"{fn.arn}:$LATEST"):
@@ -79,13 +89,17 @@ def test_invoke_by_name_arn_and_partial_arn_returns_the_payload(make, client, ba
     assert [event for _env, event in backend.received][-1] == {"id": f"{fn.arn}:$LATEST"}
 
 
-def test_invoke_without_a_payload_sends_an_empty_object(make, client, backend):
+def test_invoke_without_a_payload_sends_an_empty_object(
+    make: MakeFunction, client: Any, backend: FakeBackend,
+) -> None:
     make()
     answer = client.invoke(FunctionName="orders")
     assert json.loads(answer["Payload"].read()) == {}
 
 
-def test_the_request_id_is_the_one_the_function_saw_and_tail_has_its_logs(make, client):
+def test_the_request_id_is_the_one_the_function_saw_and_tail_has_its_logs(
+    make: MakeFunction, client: Any,
+) -> None:
     make()
     answer = client.invoke(FunctionName="orders", LogType="Tail", Payload=b'{"a": 1}')
     request_id = answer["ResponseMetadata"]["RequestId"]
@@ -96,7 +110,9 @@ def test_the_request_id_is_the_one_the_function_saw_and_tail_has_its_logs(make, 
     assert "LogResult" not in client.invoke(FunctionName="orders")
 
 
-def test_the_tail_is_the_last_4_kb_of_the_logs(make, client, service):
+def test_the_tail_is_the_last_4_kb_of_the_logs(
+    make: MakeFunction, client: Any, service: LambdaService,
+) -> None:
     fn = make()
     logs = fn.invoke({"a": 1}).logs
     assert len(logs.encode()) < 4096  # the fake runtime writes little; the cut is still applied
@@ -104,7 +120,7 @@ def test_the_tail_is_the_last_4_kb_of_the_logs(make, client, service):
     assert len(base64.b64decode(answer["LogResult"])) <= 4096
 
 
-def test_a_function_error_is_200_with_x_amz_function_error(make, client):
+def test_a_function_error_is_200_with_x_amz_function_error(make: MakeFunction, client: Any) -> None:
     make()
     answer = client.invoke(FunctionName="orders",
                            Payload=json.dumps({"op": "raise", "message": "boom"}))
@@ -113,7 +129,9 @@ def test_a_function_error_is_200_with_x_amz_function_error(make, client):
     assert json.loads(answer["Payload"].read())["errorMessage"] == "boom"
 
 
-def test_dry_run_checks_the_function_and_payload_and_runs_nothing(make, client, backend):
+def test_dry_run_checks_the_function_and_payload_and_runs_nothing(
+    make: MakeFunction, client: Any, backend: FakeBackend,
+) -> None:
     make()
     answer = client.invoke(FunctionName="orders", InvocationType="DryRun", Payload=b'{"a": 1}')
     assert answer["StatusCode"] == 204
@@ -126,7 +144,9 @@ def test_dry_run_checks_the_function_and_payload_and_runs_nothing(make, client, 
     assert _error(exc)[:2] == ("ResourceNotFoundException", 404)
 
 
-def test_unknown_function_and_qualifier_are_resource_not_found_in_lambdas_shape(make, client):
+def test_unknown_function_and_qualifier_are_resource_not_found_in_lambdas_shape(
+    make: MakeFunction, client: Any,
+) -> None:
     fn = make()
     with pytest.raises(ClientError) as exc:
         client.invoke(FunctionName="missing")
@@ -139,7 +159,7 @@ def test_unknown_function_and_qualifier_are_resource_not_found_in_lambdas_shape(
     assert _error(exc)[2] == f"Function not found: {fn.arn}:7"
 
 
-def test_a_function_is_found_only_in_its_own_region(make, api):
+def test_a_function_is_found_only_in_its_own_region(make: MakeFunction, api: LambdaAPI) -> None:
     make(region="eu-west-1")
     assert api.client(region="eu-west-1").invoke(FunctionName="orders")["StatusCode"] == 200
     with pytest.raises(ClientError) as exc:
@@ -147,7 +167,9 @@ def test_a_function_is_found_only_in_its_own_region(make, api):
     assert _error(exc)[0] == "ResourceNotFoundException"
 
 
-def test_bad_names_and_conflicting_qualifiers_get_lambdas_errors(make, client):
+def test_bad_names_and_conflicting_qualifiers_get_lambdas_errors(
+    make: MakeFunction, client: Any,
+) -> None:
     make()
     with pytest.raises(ClientError) as exc:
         client.invoke(FunctionName="orders:$LATEST", Qualifier="prod")
@@ -161,7 +183,7 @@ def test_bad_names_and_conflicting_qualifiers_get_lambdas_errors(make, client):
     assert _error(exc)[:2] == ("ValidationException", 400)
 
 
-def test_malformed_json_and_oversized_payloads_are_refused(make, client):
+def test_malformed_json_and_oversized_payloads_are_refused(make: MakeFunction, client: Any) -> None:
     make()
     with pytest.raises(ClientError) as exc:
         client.invoke(FunctionName="orders", Payload=b"{not json")
@@ -181,14 +203,16 @@ def test_malformed_json_and_oversized_payloads_are_refused(make, client):
     assert "Event" in _error(exc)[2]
 
 
-def test_an_unknown_invocation_type_is_a_validation_error(make, client):
+def test_an_unknown_invocation_type_is_a_validation_error(make: MakeFunction, client: Any) -> None:
     make()
     with pytest.raises(ClientError) as exc:
         client.invoke(FunctionName="orders", InvocationType="Sometimes")
     assert _error(exc)[:2] == ("ValidationException", 400)
 
 
-def test_get_function_and_configuration_describe_the_function(make, client):
+def test_get_function_and_configuration_describe_the_function(
+    make: MakeFunction, client: Any,
+) -> None:
     fn = make(memory_size=256, timeout=7, environment={"STAGE": "test"})
     config = client.get_function_configuration(FunctionName="orders")
     assert config["FunctionName"] == "orders"
@@ -204,7 +228,9 @@ def test_get_function_and_configuration_describe_the_function(make, client):
     assert whole["Code"]["RepositoryType"] == "S3"
 
 
-def test_list_functions_pages_through_the_regions_functions(make, client):
+def test_list_functions_pages_through_the_regions_functions(
+    make: MakeFunction, client: Any,
+) -> None:
     for i in range(5):
         make(name=f"fn-{i}")
     make(name="elsewhere", region="eu-west-1")
@@ -217,7 +243,9 @@ def test_list_functions_pages_through_the_regions_functions(make, client):
     assert names == [f"fn-{i}" for i in range(5)]
 
 
-def test_a_later_function_of_the_same_name_replaces_the_earlier(make, client, backend):
+def test_a_later_function_of_the_same_name_replaces_the_earlier(
+    make: MakeFunction, client: Any, backend: FakeBackend,
+) -> None:
     make(environment={"VER": "1"})
     make(environment={"VER": "2"})
     config = client.get_function_configuration(FunctionName="orders")
@@ -237,7 +265,9 @@ def _raw(api: LambdaAPI, method: str, path: str, body: bytes = b"",
         conn.close()
 
 
-def test_a_wrong_method_or_unknown_path_gets_an_aws_error_not_a_page(make, api):
+def test_a_wrong_method_or_unknown_path_gets_an_aws_error_not_a_page(
+    make: MakeFunction, api: LambdaAPI,
+) -> None:
     make()
     status, headers, body = _raw(api, "DELETE", "/2015-03-31/functions/orders/invocations")
     assert status == 404 and headers["X-Amzn-ErrorType"] == "UnknownOperationException"
@@ -246,7 +276,7 @@ def test_a_wrong_method_or_unknown_path_gets_an_aws_error_not_a_page(make, api):
     assert status == 404 and headers["X-Amzn-ErrorType"] == "UnknownOperationException"
 
 
-def test_unimplemented_operations_say_so(make, client):
+def test_unimplemented_operations_say_so(make: MakeFunction, client: Any) -> None:
     make()
     with pytest.raises(ClientError) as exc:
         client.get_policy(FunctionName="orders")
@@ -255,7 +285,9 @@ def test_unimplemented_operations_say_so(make, client):
     assert "does not implement" in message
 
 
-def test_huge_headers_and_bad_lengths_get_an_aws_error_and_the_server_goes_on(make, api, client):
+def test_huge_headers_and_bad_lengths_get_an_aws_error_and_the_server_goes_on(
+    make: MakeFunction, api: LambdaAPI, client: Any,
+) -> None:
     make()
     status, headers, body = _raw(api, "POST", "/2015-03-31/functions/orders/invocations",
                                  b"{}", {"X-Big": "x" * 70_000})
@@ -269,14 +301,17 @@ def test_huge_headers_and_bad_lengths_get_an_aws_error_and_the_server_goes_on(ma
     assert client.invoke(FunctionName="orders")["StatusCode"] == 200
 
 
-def test_client_context_reaches_the_function(make, client, backend):
+def test_client_context_reaches_the_function(
+    make: MakeFunction, client: Any, backend: FakeBackend,
+) -> None:
     make()
     context = base64.b64encode(json.dumps({"custom": {"k": "v"}}).encode()).decode()
     assert client.invoke(FunctionName="orders", ClientContext=context)["StatusCode"] == 200
 
 
-def test_event_invocation_is_202_and_runs_later_with_the_same_request_id(make, api, client,
-                                                                          backend):
+def test_event_invocation_is_202_and_runs_later_with_the_same_request_id(
+    make: MakeFunction, api: LambdaAPI, client: Any, backend: FakeBackend,
+) -> None:
     make()
     answer = client.invoke(FunctionName="orders", InvocationType="Event", Payload=b'{"e": 1}')
     assert answer["StatusCode"] == 202
@@ -288,7 +323,9 @@ def test_event_invocation_is_202_and_runs_later_with_the_same_request_id(make, a
     assert [(a.request_id, a.outcome) for a in api.attempts] == [(request_id, "success")]
 
 
-def test_a_failing_event_is_retried_twice_and_never_raises(make, api, client):
+def test_a_failing_event_is_retried_twice_and_never_raises(
+    make: MakeFunction, api: LambdaAPI, client: Any,
+) -> None:
     make()
     client.invoke(FunctionName="orders", InvocationType="Event",
                   Payload=json.dumps({"op": "raise", "message": "no"}))
@@ -298,7 +335,9 @@ def test_a_failing_event_is_retried_twice_and_never_raises(make, api, client):
     assert [a.attempt for a in api.attempts] == [1, 2, 3]
 
 
-def test_invoke_async_is_the_deprecated_operation_with_its_256_kb_limit(make, api, client):
+def test_invoke_async_is_the_deprecated_operation_with_its_256_kb_limit(
+    make: MakeFunction, api: LambdaAPI, client: Any,
+) -> None:
     make()
     answer = client.invoke_async(FunctionName="orders", InvokeArgs=b'{"old": true}')
     assert answer["Status"] == 202
@@ -309,7 +348,9 @@ def test_invoke_async_is_the_deprecated_operation_with_its_256_kb_limit(make, ap
     assert _error(exc)[:2] == ("RequestTooLargeException", 413)
 
 
-def test_event_invoke_config_through_the_api(make, api, client):
+def test_event_invoke_config_through_the_api(
+    make: MakeFunction, api: LambdaAPI, client: Any,
+) -> None:
     fn = make()
     with pytest.raises(ClientError) as exc:
         client.get_function_event_invoke_config(FunctionName="orders")
@@ -338,7 +379,9 @@ def test_event_invoke_config_through_the_api(make, api, client):
         client.get_function_event_invoke_config(FunctionName="orders")
 
 
-def test_environments_get_the_api_as_aws_endpoint_url_lambda(make, api, backend):
+def test_environments_get_the_api_as_aws_endpoint_url_lambda(
+    make: MakeFunction, api: LambdaAPI, backend: FakeBackend,
+) -> None:
     fn = make()
     fn.invoke({})
     (env,) = backend.created
@@ -354,12 +397,14 @@ def test_environments_get_the_api_as_aws_endpoint_url_lambda(make, api, backend)
     ("arn:aws:lambda:eu-west-1:210987654321:function:orders", None,
      ("orders", "eu-west-1", "210987654321", None)),
 ])
-def test_function_identifiers_are_taken_apart_as_lambda_does(identifier, qualifier, expected):
+def test_function_identifiers_are_taken_apart_as_lambda_does(
+    identifier: str, qualifier: str | None, expected: tuple[str, str, str, str | None],
+) -> None:
     ref = parse_function_name(identifier, qualifier)
     assert (ref.name, ref.region, ref.account_id, ref.qualifier) == expected
 
 
-def _wait_for(predicate, timeout: float = 10.0) -> None:  # type: ignore[no-untyped-def]
+def _wait_for(predicate: Callable[[], bool], timeout: float = 10.0) -> None:
     import time
 
     end = time.monotonic() + timeout
@@ -369,7 +414,9 @@ def _wait_for(predicate, timeout: float = 10.0) -> None:  # type: ignore[no-unty
         time.sleep(0.01)
 
 
-def test_reserved_concurrency_throttles_a_synchronous_invoke_over_it(make, client, backend):
+def test_reserved_concurrency_throttles_a_synchronous_invoke_over_it(
+    make: MakeFunction, client: Any, backend: FakeBackend,
+) -> None:
     import threading
 
     fn = make(reserved_concurrency=1)
@@ -391,7 +438,8 @@ def test_reserved_concurrency_throttles_a_synchronous_invoke_over_it(make, clien
 
 
 def test_zero_reserved_concurrency_throttles_everything_and_async_fails_without_retries(
-        make, api, client, backend):
+    make: MakeFunction, api: LambdaAPI, client: Any, backend: FakeBackend,
+) -> None:
     from pytest_lambda.errors import TooManyRequestsException
 
     fn = make()
@@ -410,7 +458,9 @@ def test_zero_reserved_concurrency_throttles_everything_and_async_fails_without_
     assert fn.invoke({"ok": 1}).payload == {"ok": 1}
 
 
-def test_a_throttled_async_event_waits_for_room_and_then_runs(make, api, backend, service):
+def test_a_throttled_async_event_waits_for_room_and_then_runs(
+    make: MakeFunction, api: LambdaAPI, backend: FakeBackend, service: LambdaService,
+) -> None:
     import threading
 
     fn = make(reserved_concurrency=1)
@@ -428,7 +478,7 @@ def test_a_throttled_async_event_waits_for_room_and_then_runs(make, api, backend
     assert outcomes[0] == "throttled" and outcomes[-1] == "success"
 
 
-def test_reserved_concurrency_is_checked_when_the_function_is_made(make):
+def test_reserved_concurrency_is_checked_when_the_function_is_made(make: MakeFunction) -> None:
     from pytest_lambda.errors import ConfigurationError
 
     with pytest.raises(ConfigurationError, match="UnreservedConcurrentExecution"):
@@ -437,8 +487,9 @@ def test_reserved_concurrency_is_checked_when_the_function_is_made(make):
         make(reserved_concurrency=-1)
 
 
-def test_published_versions_snapshot_the_configuration_and_latest_stays_mutable(make, client,
-                                                                                backend):
+def test_published_versions_snapshot_the_configuration_and_latest_stays_mutable(
+    make: MakeFunction, client: Any, backend: FakeBackend,
+) -> None:
     first = make(environment={"STAGE": "one"})
     v1 = first.publish_version("first")
     assert v1.version == "1"
@@ -461,7 +512,9 @@ def test_published_versions_snapshot_the_configuration_and_latest_stays_mutable(
     assert published["Version"] == "2"
 
 
-def test_an_alias_routes_by_weight_and_reports_the_version_that_ran(make, client):
+def test_an_alias_routes_by_weight_and_reports_the_version_that_ran(
+    make: MakeFunction, client: Any,
+) -> None:
     fn = make(environment={"STAGE": "one"})
     fn.publish_version()
     fn = make(environment={"STAGE": "two"})
@@ -484,11 +537,11 @@ def test_an_alias_routes_by_weight_and_reports_the_version_that_ran(make, client
     assert _error(exc)[0] == "ResourceNotFoundException"
 
 
-def test_aliases_are_checked_as_lambda_checks_them(make, client):
+def test_aliases_are_checked_as_lambda_checks_them(make: MakeFunction, client: Any) -> None:
     fn = make()
     fn.publish_version()
     fn.create_alias("prod", "1")
-    for kwargs, code in [
+    cases: list[tuple[dict[str, Any], str]] = [
         ({"Name": "prod", "FunctionVersion": "1"}, "ResourceConflictException"),
         ({"Name": "123", "FunctionVersion": "1"}, "ValidationException"),
         ({"Name": "beta", "FunctionVersion": "9"}, "ResourceNotFoundException"),
@@ -498,32 +551,37 @@ def test_aliases_are_checked_as_lambda_checks_them(make, client):
         ({"Name": "beta", "FunctionVersion": "$LATEST",
           "RoutingConfig": {"AdditionalVersionWeights": {"1": 0.5}}},
          "InvalidParameterValueException"),
-    ]:
+    ]
+    for kwargs, code in cases:
         with pytest.raises(ClientError) as exc:
             client.create_alias(FunctionName="orders", **kwargs)
         assert _error(exc)[0] == code, kwargs
 
 
-def test_the_invoked_arn_carries_the_qualifier(make, backend, service):
+def test_the_invoked_arn_carries_the_qualifier(
+    make: MakeFunction, backend: FakeBackend, service: LambdaService,
+) -> None:
     fn = make()
     fn.publish_version()
     fn.create_alias("prod", "1")
     seen: list[str] = []
     original = service._new_invocation
 
-    def spy(*args: Any, **kwargs: Any) -> Any:
+    def spy(*args: Any, **kwargs: Any) -> Invocation:
         invocation = original(*args, **kwargs)
         seen.append(invocation.function_arn)
         return invocation
 
-    service._new_invocation = spy  # type: ignore[method-assign]
+    service._new_invocation = spy  # type: ignore[method-assign]  # a spy for this test only
     fn.invoke({})
     fn.invoke({}, qualifier="1")
     fn.invoke({}, qualifier="prod")
     assert seen == [fn.arn, f"{fn.arn}:1", f"{fn.arn}:prod"]
 
 
-def test_provisioned_concurrency_initialises_environments_ahead(make, client, backend):
+def test_provisioned_concurrency_initialises_environments_ahead(
+    make: MakeFunction, client: Any, backend: FakeBackend,
+) -> None:
     fn = make()
     with pytest.raises(ClientError) as exc:
         client.put_provisioned_concurrency_config(FunctionName="orders", Qualifier="$LATEST",
@@ -545,7 +603,8 @@ def test_provisioned_concurrency_initialises_environments_ahead(make, client, ba
 
 
 def test_a_thousand_event_soak_through_the_service_with_throttles_and_an_sqs_destination(
-        make, service, api, backend):
+    make: MakeFunction, service: LambdaService, api: LambdaAPI, backend: FakeBackend,
+) -> None:
     """1,000 events at queue concurrency 8: a third fail every attempt, a third succeed, a third
     go to a function whose reserved concurrency is 0 (throttled, no retries); five more queue
     up behind a reserved concurrency of 1 and are throttled before they run. Every event ends
@@ -611,7 +670,9 @@ def test_a_thousand_event_soak_through_the_service_with_throttles_and_an_sqs_des
         server.stop()
 
 
-def test_a_lambda_destination_gets_the_record_as_an_asynchronous_event(make, api, backend):
+def test_a_lambda_destination_gets_the_record_as_an_asynchronous_event(
+    make: MakeFunction, api: LambdaAPI, backend: FakeBackend,
+) -> None:
     audit = make("audit")
     orders = make("orders")
     orders.configure_async(on_success=audit.arn, maximum_retry_attempts=0)
@@ -628,7 +689,7 @@ def test_a_lambda_destination_gets_the_record_as_an_asynchronous_event(make, api
     assert [event for _n, event in backend.received][-1] == record
 
 
-def test_configure_async_refuses_what_lambda_refuses(make):
+def test_configure_async_refuses_what_lambda_refuses(make: MakeFunction) -> None:
     from pytest_lambda.errors import InvalidParameterValueException, ValidationException
 
     fn = make()
@@ -642,7 +703,9 @@ def test_configure_async_refuses_what_lambda_refuses(make):
         fn.configure_async(dead_letter_queue=f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:x")
 
 
-def test_a_dead_letter_queue_through_update_function_configuration(make, api, client):
+def test_a_dead_letter_queue_through_update_function_configuration(
+    make: MakeFunction, api: LambdaAPI, client: Any,
+) -> None:
     make()
     queue = f"arn:aws:sqs:us-east-1:{ACCOUNT}:dead"
     answer = client.update_function_configuration(FunctionName="orders",
