@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from pytest_lambda.lambda_api.api import LambdaAPI
     from pytest_lambda.result import InvokeResult
     from pytest_lambda.service.asynchronous import AsyncAttempt, AsyncResult
+    from pytest_lambda.service.destinations import AwsTarget
     from pytest_lambda.service.function import Function, FunctionFactory
     from pytest_lambda.service.service import LambdaService
 
@@ -70,6 +71,7 @@ _WHERE = {
     "AwsEndpointError": "pytest_lambda.errors",
     "AwsEndpointWarning": "pytest_lambda.aws",
     "LambdaAPI": "pytest_lambda.lambda_api.api",
+    "AwsTarget": "pytest_lambda.service.destinations",
     "AsyncAttempt": "pytest_lambda.service.asynchronous",
     "AsyncResult": "pytest_lambda.service.asynchronous",
     "AsyncTimeoutError": "pytest_lambda.errors",
@@ -105,6 +107,7 @@ __all__ = [
     "AwsEndpointError",
     "AwsEndpointWarning",
     "LambdaAPI",
+    "AwsTarget",
     "AsyncAttempt",
     "AsyncResult",
     "AsyncTimeoutError",

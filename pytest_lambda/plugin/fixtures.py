@@ -73,7 +73,7 @@ def lambda_api_aws() -> AwsTarget | None:
     EventBridge), or None for the session's AWS endpoint (``lambda_aws``, the default).
 
     Override it in a ``conftest.py`` with a session fixture returning
-    ``pytest_lambda.service.destinations.AwsTarget(url, access_key_id, secret_access_key)`` to
+    ``pytest_lambda.AwsTarget(url, access_key_id, secret_access_key)`` to
     send asynchronous invocation records to another endpoint.
     """
     return None
