@@ -145,7 +145,7 @@ def servable(backend_name: str, runtime: RuntimeName) -> RuntimeName:
     process tests are about the harness, not the version, so they run on the host's.
     """
     if backend_name == "process" and runtime.startswith("python"):
-        from pytest_lambda.backends.process import find_python
+        from pytest_lambda.backends.host_python import find_python
 
         if find_python(runtime.removeprefix("python")) is None:
             return HOST_PYTHON

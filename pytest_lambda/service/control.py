@@ -8,9 +8,7 @@ concurrent invocations of one function get environments of their own, all reused
 
 from __future__ import annotations
 
-import hashlib
 import json
-import re
 import threading
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -22,7 +20,6 @@ from pytest_lambda.backends.instrument import CoverageRequest
 from pytest_lambda.config import limits as _limits
 from pytest_lambda.config import names as _aws
 from pytest_lambda.config.function import FunctionConfig
-from pytest_lambda.config.runtimes import init_start_line
 from pytest_lambda.result import InvokeResult
 from pytest_lambda.runtime_api.lifecycle import FAILURE, SPINDOWN, TIMEOUT, Invocation
 from pytest_lambda.service.asynchronous import AsyncQueue, Delivery, QueuedEvent
@@ -36,8 +33,6 @@ from pytest_lambda.service.payload import (
 from pytest_lambda.service.registry import EventInvokeConfig, Registry
 from pytest_lambda.service.reporting import (
     billed_ms,
-    exit_error,
-    exit_reason,
     invocation_logs,
     report_line,
     response_too_large,
@@ -48,19 +43,19 @@ from pytest_lambda.system import clock as _clock
 if TYPE_CHECKING:
     from pytest_lambda.service.asynchronous import AsyncResult
     from pytest_lambda.service.function import Function
-
-
-def _wait_unless_debugged(env: ExecutionEnvironment, predicate: Callable[[], bool],
-                          timeout: float) -> bool:
-    """Wait up to `timeout` for `predicate`, and on while a debugger holds the environment:
-    a function stopped at a breakpoint is not timed out (docs/debugging.md)."""
-    server = env.server
-    if server.wait_for(predicate, timeout=timeout):
-        return True
-    while env.debugger_holds() and not env.exited.is_set():
-        if server.wait_for(predicate, timeout=0.2):
-            return True
-    return server.wait_for(predicate, timeout=0)
+from pytest_lambda.service.environments import (
+    StaleEnvironment,
+    init_timed_out,
+    runtime_exit_error,
+    shut_down,
+    wait_unless_debugged,
+)
+from pytest_lambda.service.platform_events import (
+    init_start,
+    publish_init,
+    publish_report,
+    publish_runtime_done,
+)
 
 
 @dataclass
@@ -135,7 +130,7 @@ class ControlPlane:
     def _discard(self, env: ExecutionEnvironment, reason: str = SPINDOWN) -> None:
         if env.server.extensions.registered:
             # Lambda's shutdown phase (SIGTERM, SHUTDOWN events, up to 2 s) runs in the background.
-            self._pending.append(self._reaper.submit(_shut_down, env, reason))
+            self._pending.append(self._reaper.submit(shut_down, env, reason))
             return
         # Stop it answering at once; the slow part (removing a container) runs in the background.
         env.server.close()
@@ -235,7 +230,7 @@ class ControlPlane:
                     return self._invoke_warm(config, payload, context_text, pool, slot,
                                              trace=trace, request_id=request_id,
                                              invoked_arn=invoked_arn)
-                except _StaleEnvironment:
+                except StaleEnvironment:
                     pass  # it died between invocations: Lambda would start a new one
             return self._invoke_cold(config, payload, context_text, backend, pool, generation,
                                      trace=trace, request_id=request_id,
@@ -274,7 +269,7 @@ class ControlPlane:
             env.destroy()
             raise
         server = env.server
-        _wait_unless_debugged(
+        wait_unless_debugged(
             env,
             lambda: server.ready_at is not None or server.init_error is not None
             or env.exited.is_set(),
@@ -290,10 +285,10 @@ class ControlPlane:
         backend = self.backend(backend_name)
         init_limit = float(_limits.INIT_TIMEOUT_S)
         env, started = self._start_and_wait(backend, config, init_limit)
-        before = _init_start(config)
+        before = init_start(config)
         budget = float(config.timeout)
         retried = False
-        if _init_timed_out(env):
+        if init_timed_out(env):
             # Lambda cuts an init phase at 10 s and retries it within the first invocation,
             # under the function's timeout ("suppressed init").
             before += _ensure_newline(env.take_logs()) + (
@@ -302,7 +297,7 @@ class ControlPlane:
             )
             self._discard(env, TIMEOUT)
             env, started = self._start_and_wait(backend, config, budget)
-            before += _init_start(config)
+            before += init_start(config)
             init_limit = budget
             retried = True
         invocation = self._new_invocation(config, payload, context_text, trace, request_id,
@@ -331,7 +326,7 @@ class ControlPlane:
         if slot.env.exited.is_set() or (logs is not None and logs.eof.is_set()):
             # Its output stream just ended (the drain above saw it): it died idle.
             self._discard(slot.env, FAILURE)
-            raise _StaleEnvironment()
+            raise StaleEnvironment()
         return self._run(slot.env, config, invocation, pool, slot.generation, None, leftover)
 
     def _init_failed(
@@ -347,7 +342,7 @@ class ControlPlane:
             error_type, body, _ctype = server.init_error
             status = "error"
         elif env.exited.is_set():
-            document, _trailer = _exit_error(env, request_id)
+            document, _trailer = runtime_exit_error(env, request_id)
             error_type, body = document["errorType"], _json(document)
             status = "error"
         else:
@@ -358,7 +353,7 @@ class ControlPlane:
         memory = env.max_memory_used_mb()
         output = env.take_logs() or env.startup_problem()
         if server.telemetry.subscribers:  # before the discard, whose shutdown delivers them
-            self._publish_init(env, before + output, init_ms, status,
+            publish_init(env, before + output, init_ms, status,
                                error_type if status == "error" else "Sandbox.Timedout")
         self._discard(env, TIMEOUT if status == "timeout" else FAILURE)
         logs = (
@@ -388,7 +383,7 @@ class ControlPlane:
         publishing = bool(server.telemetry.subscribers)
         started_wall = _clock.wall() if publishing else 0.0
         if publishing and init_ms is not None:
-            self._publish_init(env, before, init_ms, "success", None)
+            publish_init(env, before, init_ms, "success", None)
         if publishing:
             server.telemetry.publish_start(request_id=request_id, wall=started_wall,
                                            trace_id=invocation.trace_id)
@@ -397,7 +392,7 @@ class ControlPlane:
         server.dispatch(invocation)
         # The runtime's part ends when it asks for its next event (Lambda counts what it does
         # after answering), or when it exits after answering.
-        _wait_unless_debugged(env, lambda: invocation.finished.is_set() or env.exited.is_set(),
+        wait_unless_debugged(env, lambda: invocation.finished.is_set() or env.exited.is_set(),
                               timeout=max(budget, 0.0))
         answered = invocation.done.is_set()
         runtime_over = invocation.finished.is_set() or (answered and env.exited.is_set())
@@ -405,13 +400,13 @@ class ControlPlane:
         if publishing and runtime_over:
             # Before the extensions are done: they may wait for it (the OpenTelemetry
             # collector's extension does).
-            self._publish_runtime_done(env, invocation, started, output, None, None)
+            publish_runtime_done(env, invocation, started, output, None, None)
             output_sent = len(output)
         else:
             output_sent = 0
         if runtime_over and extensions.by_id:
             # It ends when every INVOKE-subscribed extension has asked for its next event.
-            _wait_unless_debugged(env, lambda: extensions.idle() or env.exited.is_set(),
+            wait_unless_debugged(env, lambda: extensions.idle() or env.exited.is_set(),
                                   timeout=max(0.0, deadline - _clock.perf()))
         done = runtime_over and (not extensions.by_id or extensions.idle())
         ended = _clock.perf()
@@ -444,10 +439,10 @@ class ControlPlane:
         elif env.exited.is_set() and not answered:
             if not invocation.delivered and init_ms is None:
                 self._discard(env, FAILURE)
-                raise _StaleEnvironment()
+                raise StaleEnvironment()
             duration = (ended - started) * 1000
             function_error = "Unhandled"
-            document, trailer = _exit_error(env, request_id)
+            document, trailer = runtime_exit_error(env, request_id)
             error_type, body = document["errorType"], _json(document)
             status = "error"
         else:
@@ -465,9 +460,9 @@ class ControlPlane:
         if publishing:
             # Published before the environment may be discarded, so that its shutdown delivers it.
             if not runtime_over:
-                self._publish_runtime_done(env, invocation, started, output, status, error_type)
+                publish_runtime_done(env, invocation, started, output, status, error_type)
                 output_sent = len(output)
-            self._publish_report(env, invocation, output[output_sent:], status, error_type,
+            publish_report(env, invocation, output[output_sent:], status, error_type,
                                  duration, memory, init_ms)
         if keep and not self._closed:
             with pool.lock:
@@ -596,109 +591,9 @@ class ControlPlane:
         target = self.registry.find(parse_function_name(arn))
         self.invoke_async(target.function, payload, invoked_arn=target.invoked_arn)
 
-    @staticmethod
-    def _publish_init(env: ExecutionEnvironment, before: str, init_ms: float, status: str,
-                      error_type: str | None) -> None:
-        """Give the Logs and Telemetry subscribers the records of the init that just ended."""
-        server = env.server
-        ended_perf = server.ready_at if server.ready_at is not None else _clock.perf()
-        ended_wall = _clock.wall() - (_clock.perf() - ended_perf)
-        version, version_arn = _runtime_version(before, env.config)
-        output = "\n".join(line for line in before.splitlines()
-                           if not line.startswith(("INIT_START", "INIT_REPORT")))
-        server.telemetry.publish_init(
-            started_wall=ended_wall - init_ms / 1000, ended_wall=ended_wall, output=output,
-            status=status, error_type=error_type, init_ms=init_ms, runtime_version=version,
-            runtime_version_arn=version_arn, extensions=server.extensions.records(),
-        )
-
-    @staticmethod
-    def _publish_runtime_done(env: ExecutionEnvironment, invocation: Invocation, started: float,
-                              output: str, status: str | None, error_type: str | None) -> None:
-        """Give the subscribers the runtime's output and `platform.runtimeDone`."""
-        produced = 0
-        if status is None:  # the runtime answered
-            if invocation.outcome == "response":
-                status, produced = "success", len(invocation.body)
-            elif invocation.outcome == "error":
-                status, error_type = "error", invocation.error_type
-            else:
-                status, error_type = "error", "Function.ResponseSizeTooLarge"
-        elif status == "error":
-            status = "failure"
-        end = invocation.finished_at or _clock.perf()
-        env.server.telemetry.publish_runtime_done(
-            request_id=invocation.request_id, wall=_clock.wall() - (_clock.perf() - end),
-            output=output, status=status, error_type=error_type,
-            duration_ms=(end - started) * 1000, produced_bytes=produced,
-            trace_id=invocation.trace_id,
-        )
-
-    @staticmethod
-    def _publish_report(env: ExecutionEnvironment, invocation: Invocation, output: str,
-                        status: str | None, error_type: str | None, duration: float, memory: int,
-                        init_ms: float | None) -> None:
-        """Give the subscribers the invocation's `platform.report`."""
-        if status is None:
-            status = "error" if invocation.outcome == "error" else "success"
-            error_type = invocation.error_type if status == "error" else None
-        elif status == "error":
-            status = "failure" if invocation.outcome is None else "error"
-        env.server.telemetry.publish_report(
-            request_id=invocation.request_id, wall=_clock.wall(), output=output, status=status,
-            error_type=error_type, duration_ms=duration, billed_ms=billed_ms(duration),
-            memory_mb=env.config.memory_size, max_memory_mb=memory, init_ms=init_ms,
-            trace_id=invocation.trace_id,
-        )
-
-
-def _runtime_version(before: str, config: FunctionConfig) -> tuple[str | None, str | None]:
-    """Return the runtime version (and its ARN) the INIT_START line names, as telemetry does."""
-    match = re.search(r"INIT_START Runtime Version: (\S+)(?:\s+Runtime Version ARN: (\S+))?",
-                      before)
-    if match is None:
-        return None, None
-    version, arn = match[1], match[2]
-    if arn is None:
-        region = config.arn.split(":")[3]
-        arn = (f"arn:aws:lambda:{region}::runtime:"
-               f"{hashlib.sha256(version.encode()).hexdigest()}")
-    return version, arn
-
-
-def _shut_down(env: ExecutionEnvironment, reason: str) -> None:
-    """Run the environment's shutdown phase, then destroy it."""
-    try:
-        env.shutdown(reason)
-    finally:
-        env.destroy()
-
-
-def _init_timed_out(env: ExecutionEnvironment) -> bool:
-    server = env.server
-    return server.ready_at is None and server.init_error is None and not env.exited.is_set()
-
-
-def _init_start(config: FunctionConfig) -> str:
-    """Return the INIT_START line: managed runtimes name their version, images have none."""
-    if config.runtime is None:
-        return ""
-    return init_start_line(config.runtime.family, config.runtime.version, config.region)
-
 
 def _ensure_newline(text: str) -> str:
     return text + "\n" if text and not text.endswith("\n") else text
-
-
-class _StaleEnvironment(Exception):
-    """A warm environment exited before the runtime took the invocation."""
-
-
-def _exit_error(env: ExecutionEnvironment, request_id: str) -> tuple[dict[str, Any], str]:
-    """Return the document and log lines for a runtime that exited."""
-    info = env.exit_info()
-    error_type = "Runtime.OutOfMemory" if info.oom_killed else "Runtime.ExitError"
-    return exit_error(request_id, exit_reason(info.code, info.describe()), error_type)
 
 
 def _json(document: dict[str, Any]) -> bytes:

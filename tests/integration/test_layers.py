@@ -50,7 +50,7 @@ def opt(fn: Function, backend: BackendName) -> str:
 
 def python_version(backend: BackendName) -> str:
     """Return the runtime `make_fn` uses on `backend` (the `python_runtime` fixture's rule)."""
-    from pytest_lambda.backends.process import find_python
+    from pytest_lambda.backends.host_python import find_python
 
     if backend == "docker" or find_python(RUNTIME.removeprefix("python")) is not None:
         return RUNTIME

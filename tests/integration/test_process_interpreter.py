@@ -91,7 +91,7 @@ def test_a_runtime_whose_python_the_host_lacks_is_refused_in_one_sentence(
     lambda_function: FunctionFactory, functions_dir: Path, backend: BackendName,
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
 ) -> None:
-    from pytest_lambda.backends import process as _process_env
+    from pytest_lambda.backends import host_python as _process_env
 
     other: RuntimeName = "python3.13" if HOST != "python3.13" else "python3.11"
     # A PATH where no interpreter for it is found: only a python3.x that lies about its version.
@@ -118,7 +118,7 @@ def _other_interpreter() -> tuple[str, str] | None:
     import glob
     import shutil
 
-    from pytest_lambda.backends.process import find_python
+    from pytest_lambda.backends.host_python import find_python
     from pytest_lambda.config.runtimes import RUNTIMES
 
     for name, runtime in sorted(RUNTIMES.items()):
@@ -140,7 +140,7 @@ def test_a_runtime_found_on_path_runs_on_that_python(
     lambda_function: FunctionFactory, functions_dir: Path, backend: BackendName,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from pytest_lambda.backends import process as _process_env
+    from pytest_lambda.backends import host_python as _process_env
 
     other = _other_interpreter()
     if other is None:

@@ -80,7 +80,7 @@ def test_python_runtime_carries_the_pinned_boto3(
         # Where Lambda's Python runtimes keep what they carry: /var/runtime.
         assert folders == {"/var/runtime"} and six == "/var/runtime"
     else:
-        from pytest_lambda.backends.process import sdk_dir as process_sdk_dir
+        from pytest_lambda.backends.host_python import sdk_dir as process_sdk_dir
 
         where = str(process_sdk_dir(runtime.removeprefix("python")))
         assert folders == {where} and six == where

@@ -510,11 +510,11 @@ def test_init_start_gives_telemetry_its_runtime_version(
 ) -> None:
     from types import SimpleNamespace
 
-    from pytest_lambda.service.control import _runtime_version
+    from pytest_lambda.service.platform_events import runtime_version
 
     config = SimpleNamespace(arn="arn:aws:lambda:us-west-2:123456789012:function:f")
     # A stand-in with the one attribute read, not a whole FunctionConfig.
-    got_version, got_arn = _runtime_version(line + "some output\n", config)  # type: ignore[arg-type]
+    got_version, got_arn = runtime_version(line + "some output\n", config)  # type: ignore[arg-type]
     assert got_version == version
     if arn is not None:
         assert got_arn == arn

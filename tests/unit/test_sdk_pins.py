@@ -219,7 +219,7 @@ def test_npm_refuses_an_sdk_package_whose_integrity_is_not_the_pinned_one(
 
 def test_process_backend_sdk_dir_is_made_once_from_the_pinned_wheels(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from pytest_lambda.backends import process
+    from pytest_lambda.backends import host_python
 
     monkeypatch.setenv("PYTEST_LAMBDA_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))  # no default cache to copy
@@ -231,18 +231,18 @@ def test_process_backend_sdk_dir_is_made_once_from_the_pinned_wheels(
                 "pathlib.Path(sys.argv[1], 'boto3').mkdir()", str(target)]
 
     monkeypatch.setattr(image_build, "pip_target_command", fake_pip)
-    made = process.sdk_dir("3.13")
+    made = host_python.sdk_dir("3.13")
     assert (made / "boto3").is_dir()
     assert made.parent == tmp_path / "cache" / "process-runtime"
     assert made.name.startswith("python3.13-sdk-")
-    assert process.sdk_dir("3.13") == made  # made once
+    assert host_python.sdk_dir("3.13") == made  # made once
     assert len(calls) == 1 and calls[0][2:] == [str(recipes.python_sdk_requirements())]
-    assert process.sdk_dir("3.11") != made  # one per Python version
+    assert host_python.sdk_dir("3.11") != made  # one per Python version
 
 
 def test_process_backend_says_in_one_sentence_when_pip_cannot_install_boto3(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from pytest_lambda.backends import process
+    from pytest_lambda.backends import host_python
     from pytest_lambda.errors import EnvironmentStartError
 
     monkeypatch.setenv("PYTEST_LAMBDA_CACHE_DIR", str(tmp_path / "cache"))
@@ -253,22 +253,22 @@ def test_process_backend_says_in_one_sentence_when_pip_cannot_install_boto3(
             rf"^Could not install {re.escape(recipes.BOTO3_SPEC)} for Python 3\.13 into the "
             r"cache with pip \(.*\): ERROR: No matching distribution\. Let pip reach a package "
             r"index once, or use the docker backend\.$")):
-        process.sdk_dir("3.13")
+        host_python.sdk_dir("3.13")
     assert list((tmp_path / "cache" / "process-runtime").iterdir()) == []  # nothing half-made
 
 
 def test_a_cache_of_its_own_copies_the_default_caches_boto3(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from pytest_lambda.backends import process
+    from pytest_lambda.backends import host_python
 
     monkeypatch.delenv("PYTEST_LAMBDA_CACHE_DIR", raising=False)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
     monkeypatch.setattr(image_build, "pip_target_command", lambda *args: [
         sys.executable, "-c", "import pathlib, sys; "
         "pathlib.Path(sys.argv[1], 'boto3').mkdir()", str(args[2])])
-    seed = process.sdk_dir("3.13")  # made by pip in the default cache
+    seed = host_python.sdk_dir("3.13")  # made by pip in the default cache
     monkeypatch.setenv("PYTEST_LAMBDA_CACHE_DIR", str(tmp_path / "own"))
     monkeypatch.setattr(image_build, "pip_target_command", lambda *args: pytest.fail("pip ran"))
-    copied = process.sdk_dir("3.13")
+    copied = host_python.sdk_dir("3.13")
     assert copied == tmp_path / "own" / "process-runtime" / seed.name
     assert (copied / "boto3").is_dir()

@@ -1,0 +1,120 @@
+"""What a Lambda container is given besides its image: the bash wrapper in front of the runtime,
+the resolv.conf that fails lookups at once, the CPU share for its memory, the process and file
+limits, and where its cgroups are."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from pytest_lambda.config import limits as _limits
+
+#: The unprivileged user Lambda runs functions as (sbx_user1051).
+LAMBDA_UID = 993
+
+# Without extensions the wrapper execs the runtime. With files in /opt/extensions (Lambda's
+# rule: non-directory entries, unless /opt/disable-extensions-jwigqn8j exists) it starts each
+# with argv = its path and the extensions' environment (no `_*`, no AWS_XRAY_CONTEXT_MISSING),
+# having named them to the harness first (so that none registers as an internal extension),
+# reports each one's exit, waits for the harness's GO (every launched extension registered or
+# exited), then runs the runtime as its child: SIGTERM is passed on to the runtime, SIGUSR1
+# becomes the runtime's SIGKILL, and the runtime's exit is reported while the extensions live on
+# for their SHUTDOWN event. See `runtime_api/server.py` for the report lines.
+WRAPPER = r"""exec 1<>"/dev/tcp/$1/$2" 2>&1 || exit 121
+printf 'PYTEST-LAMBDA-LOGS %s\n' "$3"
+a="/dev/tcp/$1/$2"; t=$3; shift 3; x=()
+[ -e /opt/disable-extensions-jwigqn8j ] || for e in /opt/extensions/*; do
+  [ -e "$e" ] && [ ! -d "$e" ] && x+=("$e"); done
+[ ${#x[@]} -eq 0 ] && exec "$@"
+exec 3<>"$a"; printf 'PYTEST-LAMBDA-EXTENSIONS %s %s\n' "$t" "${x[*]##*/}" >&3
+for e in "${x[@]}"; do
+  ( exec 3<&-
+    for v in $(compgen -e); do case $v in _*|AWS_XRAY_CONTEXT_MISSING) unset "$v";; esac; done
+    env -u _ "$e"; c=$?
+    printf 'PYTEST-LAMBDA-EXTEXIT %s %s %s\n' "$t" "$c" "${e##*/}" >"$a" ) &
+done
+read -r r <&3; exec 3<&-
+[ "$r" = GO ] || exit 0
+"$@" & p=$!
+trap 'kill -TERM $p 2>/dev/null' TERM; trap 'kill -KILL $p 2>/dev/null' USR1
+while :; do wait $p; c=$?; kill -0 $p 2>/dev/null || break; done
+printf 'PYTEST-LAMBDA-EXIT %s %s\n' "$t" "$c" >"$a"
+while ! wait; do :; done
+"""
+
+_CGROUP_ROOT = Path("/sys/fs/cgroup")
+
+# The containers' /etc/resolv.conf. Docker's embedded resolver on an internal network waits
+# 10 s for upstream servers it cannot reach, so a stray lookup (a forgotten real-AWS call)
+# hangs until the timeout. A resolver on the container's own loopback, where nothing listens,
+# is refused at once (ICMP port unreachable), and the lookup fails in the function's own error
+# handling. /etc/hosts, which Docker still writes, answers localhost and the container's name.
+_RESOLV_CONF = "# pytest-aws-lambda: no name resolution inside Lambda environments\n" \
+    "nameserver 127.0.0.1\noptions attempts:1 timeout:1\n"
+
+
+def resolv_conf() -> Path:
+    """Return the host file bind-mounted over every container's /etc/resolv.conf."""
+    from pytest_lambda.system.paths import cache_dir
+
+    path = cache_dir() / "resolv.conf"
+    try:
+        if path.read_text() == _RESOLV_CONF:
+            return path
+    except OSError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".resolv.conf.")
+    with os.fdopen(fd, "w") as f:
+        f.write(_RESOLV_CONF)
+    os.chmod(tmp, 0o644)
+    os.replace(tmp, path)  # atomic: parallel sessions never mount a half-written file
+    return path
+
+
+def cpu_share(memory_mb: int) -> float:
+    """Return the vCPUs Lambda gives `memory_mb` (1,769 MB = one vCPU), capped at the host's."""
+    return min(memory_mb / _limits.MEMORY_PER_VCPU_MB, float(os.cpu_count() or 1))
+
+
+def cgroup_dirs(container_id: str) -> dict[str, Path]:
+    """Find the container's cgroup directories (v1 per controller, or the v2 unified one)."""
+    candidates = {
+        "memory": [
+            _CGROUP_ROOT / "memory" / "docker" / container_id,
+            _CGROUP_ROOT / "memory" / "system.slice" / f"docker-{container_id}.scope",
+        ],
+        "cpu": [
+            _CGROUP_ROOT / "cpu" / "docker" / container_id,
+            _CGROUP_ROOT / "cpu" / "system.slice" / f"docker-{container_id}.scope",
+            _CGROUP_ROOT / "cpu,cpuacct" / "docker" / container_id,
+            _CGROUP_ROOT / "cpu,cpuacct" / "system.slice" / f"docker-{container_id}.scope",
+        ],
+        "unified": [
+            _CGROUP_ROOT / "system.slice" / f"docker-{container_id}.scope",
+            _CGROUP_ROOT / "docker" / container_id,
+        ],
+    }
+    found = {}
+    for kind, paths in candidates.items():
+        for path in paths:
+            if path.is_dir():
+                found[kind] = path
+                break
+    return found
+
+
+def ulimits() -> list[Any]:
+    """Return Lambda's file-descriptor limit as the engine takes it.
+
+    Lambda's 1,024 processes and threads are the container's `pids_limit` (its own cgroup), not
+    an `RLIMIT_NPROC`: the kernel counts that per user across the host, and every environment
+    runs as uid 993, so one environment near its limit would stop all the others starting
+    threads. `getrlimit(RLIMIT_NPROC)` inside therefore shows the engine's default.
+    """
+    from docker.types import Ulimit
+
+    return [Ulimit(name="nofile", soft=_limits.FILE_DESCRIPTORS_MAX,
+                   hard=_limits.FILE_DESCRIPTORS_MAX)]
