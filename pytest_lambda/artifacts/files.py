@@ -301,6 +301,37 @@ def resolve_code(code: object) -> tuple[Path, str]:
     return materialise(path, is_zip)
 
 
+def snapshot_tree(path: Path) -> tuple[Path, str]:
+    """Return (directory, content hash) of a copy of the code directory `path` in the cache,
+    made once per content: code that must not follow later edits of `path` (a published
+    version's). Code already in the cache (an unpacked .zip, code merged with its
+    dependencies) is content-addressed there, and is its own snapshot.
+    """
+    from pytest_lambda.artifacts.cache import using  # it imports this module
+
+    digest = hash_tree(path)
+    if path.resolve().is_relative_to(cache_dir().resolve()):
+        return path, digest
+    with using("code", digest) as root:
+        if root.is_dir():
+            return root, digest
+        staging = root.with_name(f"{digest}.{os.getpid()}.{threading.get_ident()}.tmp")
+        import shutil
+
+        try:
+            shutil.copytree(path, staging, symlinks=True,
+                            ignore=shutil.ignore_patterns("__pycache__"))
+            try:
+                os.rename(staging, root)  # atomic: parallel workers race harmlessly
+            except OSError:
+                if not root.is_dir():
+                    raise
+        finally:
+            if staging.exists():
+                shutil.rmtree(staging, ignore_errors=True)
+    return root, digest
+
+
 def materialise(path: Path, is_zip: bool) -> tuple[Path, str]:
     """Return (directory, content hash) of located code, unpacking a .zip into the cache."""
     return unpack_zip(path) if is_zip else (path, hash_tree(path))

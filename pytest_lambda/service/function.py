@@ -124,7 +124,8 @@ class Function:
         nothing changed returns the latest version, as PublishVersion does.
 
         A version's environments are its own: `AWS_LAMBDA_FUNCTION_VERSION` is its number.
-        Its code is the directory the function was made from, read when it starts.
+        Its code is a copy of the function's code as it is now: later edits of the directory
+        do not reach it.
         """
         number = self._service.registry.publish(self, description)
         return self._target(number).function

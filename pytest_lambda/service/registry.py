@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
+from pytest_lambda.artifacts.files import snapshot_tree
 from pytest_lambda.config import limits as _limits
 from pytest_lambda.config import names as _aws
 from pytest_lambda.errors import (
@@ -326,15 +327,21 @@ class Registry:
         """Publish `function`'s current code and configuration as a new version, or return
         the latest version when nothing changed since (as PublishVersion does)."""
         entry = self._entry_of(function)
+        config = function.config
+        if config.code_dir is not None:
+            # A version keeps the code it was published with, whatever happens to the
+            # directory later: a copy in the cache, made once per content.
+            code_dir, code_hash = snapshot_tree(config.code_dir)
+            config = replace(config, code_dir=code_dir, code_hash=code_hash)
         with self._lock:
             if entry.last_version:
                 last = entry.versions[str(entry.last_version)]
-                if replace(last.config, version=LATEST) == function.config:
+                if replace(last.config, version=LATEST) == config:
                     return str(entry.last_version)
             entry.last_version += 1
             number = str(entry.last_version)
             entry.versions[number] = type(function)(function._service,
-                                               replace(function.config, version=number),
+                                               replace(config, version=number),
                                                function.backend)
             entry.descriptions[number] = description
             return number

@@ -173,3 +173,23 @@ def test_a_nodejs_function_invokes_another_through_the_javascript_sdk(
     assert result.ok, result.logs
     assert result.payload["status"] == 200 and result.payload["executedVersion"] == "$LATEST"
     assert result.payload["payload"]["event"] == {"from": "node"}
+
+
+def test_a_published_version_keeps_the_code_it_was_published_with(
+    lambda_function: FunctionFactory, tmp_path: Path, backend: BackendName,
+    python_runtime: RuntimeName,
+) -> None:
+    code = tmp_path / "code"
+    code.mkdir()
+    code.chmod(0o755)  # the container's user reads it
+    app = code / "app.py"
+    app.write_text("def handler(event, context):\n    return 'one'\n")
+    app.chmod(0o644)
+    fn = lambda_function("app.handler", code=code, runtime=python_runtime,
+                         name=f"snapshot-{backend}", backend=backend)
+    v1 = fn.publish_version()
+    app.write_text("def handler(event, context):\n    return 'two'\n")
+    latest = lambda_function("app.handler", code=code, runtime=python_runtime,
+                             name=f"snapshot-{backend}", backend=backend)
+    assert latest.invoke({}).payload == "two"
+    assert v1.invoke({}).payload == "one"  # PublishVersion snapshots the code
