@@ -270,7 +270,6 @@ class LambdaService(ControlPlane):
                 self._aws = AwsEndpoint(setting.value, setting.source)
             return self._aws
 
-
     def _destination_endpoint(self) -> AwsTarget | None:
         """Return the session's AWS endpoint as the test process reaches it, for asynchronous
         destinations and dead-letter queues (None under `--lambda-aws=off`)."""
@@ -281,6 +280,7 @@ class LambdaService(ControlPlane):
         credentials = aws.credentials
         return AwsTarget(view.url, credentials.access_key_id, credentials.secret_access_key,
                          credentials.session_token)
+
     def docker_backend_if_made(self) -> DockerBackend | None:
         """Return the Docker backend if something used it, else None."""
         from pytest_lambda.backends.docker.environment import DockerBackend
