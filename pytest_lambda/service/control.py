@@ -12,7 +12,7 @@ import json
 import threading
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from pytest_lambda.backends.base import Backend, ExecutionEnvironment
@@ -24,11 +24,24 @@ from pytest_lambda.result import InvokeResult
 from pytest_lambda.runtime_api.lifecycle import FAILURE, SPINDOWN, TIMEOUT, Invocation
 from pytest_lambda.service.asynchronous import AsyncQueue, Delivery, QueuedEvent
 from pytest_lambda.service.destinations import Destinations
+from pytest_lambda.service.environments import (
+    StaleEnvironment,
+    init_timed_out,
+    runtime_exit_error,
+    shut_down,
+    wait_unless_debugged,
+)
 from pytest_lambda.service.payload import (
     encode_async_payload,
     encode_client_context,
     encode_payload,
     encode_trace_id,
+)
+from pytest_lambda.service.platform_events import (
+    init_start,
+    publish_init,
+    publish_report,
+    publish_runtime_done,
 )
 from pytest_lambda.service.registry import EventInvokeConfig, Registry
 from pytest_lambda.service.reporting import (
@@ -43,25 +56,19 @@ from pytest_lambda.system import clock as _clock
 if TYPE_CHECKING:
     from pytest_lambda.service.asynchronous import AsyncResult
     from pytest_lambda.service.function import Function
-from pytest_lambda.service.environments import (
-    StaleEnvironment,
-    init_timed_out,
-    runtime_exit_error,
-    shut_down,
-    wait_unless_debugged,
-)
-from pytest_lambda.service.platform_events import (
-    init_start,
-    publish_init,
-    publish_report,
-    publish_runtime_done,
-)
+
+#: Idle environments the control plane keeps warm in all, across functions. Lambda reclaims
+#: idle environments too; here a long suite's hundreds of functions would otherwise each keep a
+#: runtime in memory and its /tmp's disk until the session ends.
+MAX_IDLE_ENVIRONMENTS = 48
 
 
 @dataclass
 class _Slot:
     env: ExecutionEnvironment
     generation: int
+    #: When it last became idle (real clock): the least recently used goes first.
+    idle_since: float = field(default_factory=_clock.perf)
 
 
 class _Pool:
@@ -89,6 +96,8 @@ class ControlPlane:
         self._reaper = ThreadPoolExecutor(max_workers=4, thread_name_prefix="lambda-teardown")
         self._pending: list[Future[None]] = []
         self._closed = False
+        #: Idle environments kept in all; beyond it the least recently used is shut down.
+        self.max_idle_environments = MAX_IDLE_ENVIRONMENTS
         #: The functions made, by ARN, as Lambda's API finds them.
         self.registry = Registry()
         #: Where asynchronous invocation records go (give it an AWS endpoint for SQS, SNS and
@@ -135,6 +144,28 @@ class ControlPlane:
         # Stop it answering at once; the slow part (removing a container) runs in the background.
         env.server.close()
         self._pending.append(self._reaper.submit(env.destroy))
+
+    def _reclaim_idle(self) -> None:
+        """Shut down the least recently used idle environments beyond `max_idle_environments`;
+        the functions they served start cold next time, as after Lambda reclaims them."""
+        with self._pools_lock:
+            pools = list(self._pools.values())
+        while True:
+            count, oldest = 0, None
+            for pool in pools:
+                with pool.lock:
+                    count += len(pool.idle)
+                    for slot in pool.idle:
+                        if oldest is None or slot.idle_since < oldest[1].idle_since:
+                            oldest = (pool, slot)
+            if count <= self.max_idle_environments or oldest is None:
+                return
+            pool, slot = oldest
+            with pool.lock:
+                if slot not in pool.idle:  # taken by an invocation meanwhile
+                    continue
+                pool.idle.remove(slot)
+            self._discard(slot.env)
 
     def reset(self, config: FunctionConfig, backend: str) -> None:
         """Discard the warm environments of `config`: the next invocation is a cold start."""
@@ -471,6 +502,8 @@ class ControlPlane:
                     keep = True
                 else:
                     keep = False
+            if keep:
+                self._reclaim_idle()
         if not keep:
             self._discard(env, TIMEOUT if status == "timeout" else
                           FAILURE if status == "error" or extensions.failed else SPINDOWN)
@@ -531,6 +564,7 @@ class ControlPlane:
             with pool.lock:
                 pool.idle.append(_Slot(env, pool.generation))
             durations.append(init_ms)
+        self._reclaim_idle()
         if failure is not None:
             raise failure
         return durations

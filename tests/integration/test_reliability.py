@@ -341,3 +341,17 @@ def test_disk_tmp_reserves_its_blocks(tmp_path: Path, monkeypatch: pytest.Monkey
         assert free.f_bavail * free.f_frsize >= 500 * 1024 * 1024
     finally:
         tmp.release()
+
+
+def test_disk_tmp_leaves_the_cache_disk_a_margin(tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    # Reservations that would leave the cache's disk nearly full are refused, so the
+    # environment gets a tmpfs (with a warning) instead of the session running out of disk.
+    from pytest_lambda.backends.docker import ephemeral
+
+    free = os.statvfs(tmp_path)
+    monkeypatch.setattr(ephemeral, "FREE_DISK_MARGIN", free.f_bavail * free.f_frsize)
+    with open(tmp_path / "img", "wb") as f, pytest.raises(ephemeral.NoRoomError,
+                                                         match="kept free"):
+        ephemeral._reserve(f.fileno(), 1024 * 1024, tmp_path)
+    assert (tmp_path / "img").stat().st_blocks == 0  # nothing was allocated

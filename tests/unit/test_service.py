@@ -232,3 +232,18 @@ def test_close_destroys_every_environment_and_the_backend(
     service.close()
     assert backend.closed
     assert all(env.destroyed for env in backend.created)
+
+
+def test_idle_environments_beyond_the_cap_are_reclaimed_least_recently_used_first(
+    service: LambdaService, backend: FakeBackend, make_config: Callable[..., FunctionConfig],
+) -> None:
+    # A long suite makes hundreds of functions; each idle environment holds memory and its
+    # /tmp's disk. Lambda reclaims idle environments too: beyond the cap, the oldest goes.
+    service.max_idle_environments = 2
+    one, two, three = (make_config(environment={"NTH": str(n)}) for n in (1, 2, 3))
+    for config in (one, two, three):
+        assert _invoke(service, config, {}).cold_start
+    assert [service.warm_count(c, "fake") for c in (one, two, three)] == [0, 1, 1]
+    assert not _invoke(service, two, {}).cold_start  # now the most recent
+    assert _invoke(service, one, {}).cold_start  # reclaimed: a cold start, and three goes
+    assert [service.warm_count(c, "fake") for c in (one, two, three)] == [1, 1, 0]

@@ -12,7 +12,9 @@ The file's blocks are reserved up front (`fallocate`, which allocates without wr
 function's writes cannot fail half-way because the cache disk filled up: a sparse file would
 report the whole size free and then lose page writes to ENOSPC. When the cache disk has no room
 for the reservation, that environment gets a tmpfs instead and the harness warns
-(`EphemeralStorageWarning`). The reservation lasts while the environment lives.
+(`EphemeralStorageWarning`); so does one that would leave less than `FREE_DISK_MARGIN` free.
+The reservation lasts while the environment lives (and the service keeps a bounded number of
+idle environments).
 """
 
 from __future__ import annotations
@@ -34,6 +36,12 @@ from pytest_lambda.system.paths import cache_dir
 _OWNER = "993:993"  # sbx_user1051, the user functions run as
 _probe_lock = threading.Lock()
 _probe_result: list[str | None] = []  # [] = not probed; [None] = available; [reason] = not
+
+
+#: Disk every reservation leaves free on the cache's file system, for everything else the
+#: session writes there: a reservation that would cut into it is refused (the environment's
+#: /tmp is then a tmpfs, with a warning).
+FREE_DISK_MARGIN = 2 * 1024**3
 
 
 class EphemeralStorageWarning(UserWarning):
@@ -62,7 +70,13 @@ def _fallocate() -> Any:
 
 def _reserve(fd: int, size: int, where: Path) -> None:
     """Allocate `size` bytes of disk to `fd` without writing them; NoRoomError if they are not
-    there. A file system without fallocate gets a free-space check instead."""
+    there, with `FREE_DISK_MARGIN` left over. A file system without fallocate gets a free-space
+    check instead."""
+    st = os.statvfs(fd)
+    if st.f_bavail * st.f_frsize - size < FREE_DISK_MARGIN:
+        raise NoRoomError(errno.ENOSPC, f"{st.f_bavail * st.f_frsize // (1024 * 1024)} MB free "
+                                        f"in {where}, {size // (1024 * 1024)} MB needed and "
+                                        f"{FREE_DISK_MARGIN // (1024 * 1024)} MB kept free")
     fallocate = _fallocate()
     if fallocate is not None:
         if fallocate(fd, 0, 0, size) == 0:
@@ -74,10 +88,6 @@ def _reserve(fd: int, size: int, where: Path) -> None:
             raise NoRoomError(err, f"{os.strerror(err)}: {size // (1024 * 1024)} MB in {where}")
         if err not in (errno.EOPNOTSUPP, errno.ENOSYS, errno.EINVAL):
             raise OSError(err, os.strerror(err))
-    st = os.statvfs(fd)
-    if st.f_bavail * st.f_frsize < size:
-        raise NoRoomError(errno.ENOSPC, f"{st.f_bavail * st.f_frsize // (1024 * 1024)} MB free "
-                                        f"in {where}, {size // (1024 * 1024)} MB needed")
     os.ftruncate(fd, size)
 
 
