@@ -100,8 +100,9 @@ def test_bundled_boto3_wins_over_a_layers_and_the_runtimes(
     pinned = pinned_python_sdk()["boto3"]
 
     def boto3_version(code_dir: Path, layers: list[Path]) -> str:
+        # One vCPU and time to spare: importing botocore at 128 MB's CPU share takes seconds.
         fn = lambda_function("app.handler", code=code_dir, runtime=runtime, backend=backend,
-                             layers=layers)
+                             layers=layers, memory_size=1769, timeout=60)
         return str(invoke(fn, {"modules": ["boto3"]})["boto3"]["version"])
 
     assert boto3_version(code, [layer]) == "0.0.0+code"  # /var/task first
