@@ -129,20 +129,27 @@ class HostPorts:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._ports: dict[int, str] = {}
+        self._owners: dict[int, object] = {}
         self._firewalls: list[HostFirewall] = []
 
-    def allow(self, port: int, purpose: str) -> None:
-        """Let the session's functions connect to `port` on their gateway address."""
+    def allow(self, port: int, purpose: str, *, owner: object = None) -> None:
+        """Let the session's functions connect to `port` on their gateway address, for
+        `owner` (the environment whose server listens there, if one does)."""
         with self._lock:
             self._ports[port] = purpose
+            self._owners[port] = owner
             firewalls = list(self._firewalls)
         for firewall in firewalls:
             firewall.allow(port)
 
-    def revoke(self, port: int) -> None:
+    def revoke(self, port: int, *, owner: object = None) -> None:
+        """Stop allowing `port`, unless another owner has it now: a port an environment freed
+        may be a new environment's by the time the first one's removal revokes it."""
         with self._lock:
-            if self._ports.pop(port, None) is None:
+            if port not in self._ports or self._owners.get(port) is not owner:
                 return
+            del self._ports[port]
+            del self._owners[port]
             firewalls = list(self._firewalls)
         for firewall in firewalls:
             firewall.revoke(port)

@@ -135,3 +135,19 @@ def test_network_option(tmp_path: Path) -> None:
     assert isolated.pool_key() != opened.pool_key()
     with pytest.raises(ConfigurationError, match="network must be 'isolated'"):
         build_config("app.handler", code=tmp_path, runtime="python3.13", network="internet")
+
+
+def test_a_port_reused_by_a_new_environment_stays_allowed_when_the_old_one_goes() -> None:
+    # An environment's Runtime API port is freed when it is discarded, and its removal (later,
+    # in the background) revokes the port: a new environment that got the same port number
+    # meanwhile must keep it, or its runtime's next connection is dropped.
+    from pytest_lambda.containers.firewall import HostPorts
+
+    ports = HostPorts()
+    old, new = object(), object()
+    ports.allow(40000, "Runtime API of old", owner=old)
+    ports.allow(40000, "Runtime API of new", owner=new)
+    ports.revoke(40000, owner=old)
+    assert ports.allowed() == {40000: "Runtime API of new"}
+    ports.revoke(40000, owner=new)
+    assert ports.allowed() == {}

@@ -206,7 +206,8 @@ class DockerEnvironment(ExecutionEnvironment):
             entrypoint.insert(0, AGENT_PATH)
             target = ["127.0.0.1", str(AGENT_RUNTIME_PORT)]
         elif self._host_ports is not None:
-            self._host_ports.allow(self.server.port, f"Runtime API of {config.name}")
+            self._host_ports.allow(self.server.port, f"Runtime API of {config.name}",
+                                   owner=self)
         try:
             created = api.create_container(
                 self._image,
@@ -400,7 +401,7 @@ class DockerEnvironment(ExecutionEnvironment):
         if self._tunnels is not None:
             self._tunnels.close()
         elif self._host_ports is not None:
-            self._host_ports.revoke(self.server.port)
+            self._host_ports.revoke(self.server.port, owner=self)
         if self.logs is not None:
             self.logs.close()
         if self.container_id is not None:
