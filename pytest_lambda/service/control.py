@@ -57,10 +57,11 @@ if TYPE_CHECKING:
     from pytest_lambda.service.asynchronous import AsyncResult
     from pytest_lambda.service.function import Function
 
-#: Idle environments the control plane keeps warm in all, across functions. Lambda reclaims
-#: idle environments too; here a long suite's hundreds of functions would otherwise each keep a
-#: runtime in memory and its /tmp's disk until the session ends.
-MAX_IDLE_ENVIRONMENTS = 48
+#: Idle environments the control plane keeps warm in all, across functions (None: no cap).
+#: Lambda reclaims idle environments too; with a cap a long suite's hundreds of functions do not
+#: each keep a runtime in memory and its /tmp's disk until the session ends. Off by default for
+#: now: reclaiming during a session made Docker functions time out in full runs (see the issue).
+MAX_IDLE_ENVIRONMENTS: int | None = None
 
 
 @dataclass
@@ -158,7 +159,8 @@ class ControlPlane:
                     for slot in pool.idle:
                         if oldest is None or slot.idle_since < oldest[1].idle_since:
                             oldest = (pool, slot)
-            if count <= self.max_idle_environments or oldest is None:
+            if (self.max_idle_environments is None or count <= self.max_idle_environments
+                    or oldest is None):
                 return
             pool, slot = oldest
             with pool.lock:
