@@ -236,19 +236,29 @@ def unpack_zip(archive: Path) -> tuple[Path, str]:
     Callers check `unzipped_size` against Lambda's limits first; extraction writes no more than
     that, and a refused archive leaves nothing in the cache.
     """
-    from pytest_lambda.artifacts.cache import using  # it imports this module
+    def extract(staging: Path) -> None:
+        staging.mkdir()
+        safe_extract(archive, staging, budget=unzipped_size(archive))
 
     digest = hash_file(archive)
+    return _code_entry(digest, extract), digest
+
+
+def _code_entry(digest: str, fill: Callable[[Path], object]) -> Path:
+    """Return the cache's code entry `digest`, made by `fill(staging directory)` when it is not
+    there yet and renamed into place: an interrupted fill leaves nothing a later session takes
+    for the entry, and parallel workers race harmlessly."""
+    from pytest_lambda.artifacts.cache import using  # it imports this module
+
     with using("code", digest) as root:  # leased to this session, safe from pruning
         if root.is_dir():
-            return root, digest
-        declared = unzipped_size(archive)
+            return root
         staging = root.with_name(f"{digest}.{os.getpid()}.{threading.get_ident()}.tmp")
-        staging.mkdir(parents=True, exist_ok=True)
+        staging.parent.mkdir(parents=True, exist_ok=True)
         try:
-            safe_extract(archive, staging, budget=declared)
+            fill(staging)
             try:
-                os.rename(staging, root)  # atomic: parallel workers race harmlessly
+                os.rename(staging, root)
             except OSError:
                 if not root.is_dir():
                     raise
@@ -257,7 +267,7 @@ def unpack_zip(archive: Path) -> tuple[Path, str]:
                 import shutil
 
                 shutil.rmtree(staging, ignore_errors=True)
-    return root, digest
+    return root
 
 
 def locate_code(code: object) -> tuple[Path, bool]:
@@ -307,29 +317,13 @@ def snapshot_tree(path: Path) -> tuple[Path, str]:
     version's). Code already in the cache (an unpacked .zip, code merged with its
     dependencies) is content-addressed there, and is its own snapshot.
     """
-    from pytest_lambda.artifacts.cache import using  # it imports this module
+    import shutil
 
     digest = hash_tree(path)
     if path.resolve().is_relative_to(cache_dir().resolve()):
         return path, digest
-    with using("code", digest) as root:
-        if root.is_dir():
-            return root, digest
-        staging = root.with_name(f"{digest}.{os.getpid()}.{threading.get_ident()}.tmp")
-        import shutil
-
-        try:
-            shutil.copytree(path, staging, symlinks=True,
-                            ignore=shutil.ignore_patterns("__pycache__"))
-            try:
-                os.rename(staging, root)  # atomic: parallel workers race harmlessly
-            except OSError:
-                if not root.is_dir():
-                    raise
-        finally:
-            if staging.exists():
-                shutil.rmtree(staging, ignore_errors=True)
-    return root, digest
+    return _code_entry(digest, lambda staging: shutil.copytree(
+        path, staging, symlinks=True, ignore=shutil.ignore_patterns("__pycache__"))), digest
 
 
 def materialise(path: Path, is_zip: bool) -> tuple[Path, str]:
