@@ -6,6 +6,7 @@ environment variables, so no two share warm environments) and invoking it M time
 
     python benchmarks/bench_suite.py                       # 20 tests x 10 invocations, docker
     python benchmarks/bench_suite.py --backend process --workers 0 2 --runs 3
+    python benchmarks/bench_suite.py --ready 0 2 --workers 0 2   # ready containers off and on
 """
 
 from __future__ import annotations
@@ -38,9 +39,11 @@ def test_function(lambda_function, i):
 """
 
 
-def run_once(directory: Path, backend: str, workers: int) -> float:
+def run_once(directory: Path, backend: str, workers: int, ready: str | None = None) -> float:
     command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
                f"--lambda-backend={backend}"]
+    if ready is not None:
+        command.append(f"--lambda-ready-containers={ready}")
     if workers:
         command += ["-n", str(workers)]
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
@@ -61,6 +64,8 @@ def main() -> None:
     parser.add_argument("--workers", type=int, nargs="+", default=[0, 2],
                         help="xdist worker counts to compare (0: no xdist)")
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--ready", nargs="+", default=[None],
+                        help="ready-container counts to compare (docker; default: the setting's)")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="bench-suite-") as tmp:
@@ -72,11 +77,15 @@ def main() -> None:
         run_once(directory, args.backend, 0)  # warm-up: images resolved, caches filled
         print(f"{args.tests} tests x {args.invocations} invocations, {args.backend} backend, "
               f"{args.runs} runs each, load average {os.getloadavg()[0]:.1f}")
-        for workers in args.workers:
-            times = [run_once(directory, args.backend, workers) for _ in range(args.runs)]
-            label = f"-n {workers}" if workers else "no xdist"
-            print(f"{label:>9}: median {statistics.median(times):.2f} s "
-                  f"(min {min(times):.2f}, max {max(times):.2f})")
+        for ready in args.ready:
+            for workers in args.workers:
+                times = [run_once(directory, args.backend, workers, ready)
+                         for _ in range(args.runs)]
+                label = f"-n {workers}" if workers else "no xdist"
+                if ready is not None:
+                    label += f", ready {ready}"
+                print(f"{label:>18}: median {statistics.median(times):.2f} s "
+                      f"(min {min(times):.2f}, max {max(times):.2f})")
 
 
 if __name__ == "__main__":

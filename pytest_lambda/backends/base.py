@@ -173,6 +173,9 @@ class ExecutionEnvironment(ABC):
         self.coverage: CoverageRequest | None = None
         #: The launcher's host side, when the runtime starts under coverage or a debugger.
         self.instruments: Instruments | None = None
+        #: When (`clock.perf()`) `start()` set the runtime going, if the backend knows better
+        #: than the call's start: a container's creation is not part of Lambda's init.
+        self.launched_at: float | None = None
 
     def debugger_holds(self) -> bool:
         """Return whether a debugger is attached or awaited: the function's timeouts wait."""

@@ -93,6 +93,13 @@ SETTINGS = (
         "network is on this machine)",
     ),
     Setting(
+        "ready_containers", (), "2",
+        "how many Docker containers of each kind the session keeps started ahead of need, so "
+        "a cold start pays for the runtime's init and not for the engine creating a container "
+        "(0 turns them off; root and a local engine only)",
+        check=lambda value: parse_count(value, "ready containers", 16),
+    ),
+    Setting(
         "aws", (), "moto",
         "the AWS endpoint functions and the lambda_aws fixture use: moto (moto's server in the "
         "pytest process, the default), off (none), or the URL of an endpoint you run (such as "
@@ -128,6 +135,16 @@ def check_aws(value: str) -> str:
         )
     del port  # parsed for its check only: a port outside 0-65535 raises above
     return "url"
+
+
+def parse_count(text: str, what: str, most: int) -> int:
+    """Return the whole number from 0 to `most` that `text` means."""
+    value = int(text) if text.strip().isdigit() else -1
+    if not 0 <= value <= most:
+        raise ConfigurationError(
+            f"{text!r} is not a number of {what}: write a whole number from 0 to {most}."
+        )
+    return value
 
 
 def parse_scale(text: str) -> float:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from pytest_lambda.config.settings import AUTO_RULE
+from pytest_lambda.config.settings import AUTO_RULE, Resolved
 from pytest_lambda.plugin import aws_hooks as _aws_hooks
 from pytest_lambda.plugin import isolation as _isolation
 from pytest_lambda.plugin import report_logs as _report_logs
@@ -74,6 +74,7 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
         disk = ("disk (a loop-mounted ext4 reserved in the cache directory; a tmpfs, with a "
                 "warning, for an environment that finds no room there)")
         lines.append(f"lambda: /tmp is {unavailable_reason() or disk}")
+        lines.append(_ready_line(state.settings["ready_containers"]))
         lines.append("lambda: sandbox: " + _docker_isolation())
     else:
         from pytest_lambda.backends.process import differences
@@ -83,6 +84,16 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     lines.append(async_line)
     lines.append(_aws_hooks.header_line(state))
     return [*(redact(line) for line in lines), cache_line]
+
+
+def _ready_line(setting: Resolved) -> str:
+    from pytest_lambda.system.mounts import available
+
+    why = f"from {setting.source}" if setting.value == "0" else available()
+    if why is not None:
+        return f"lambda: ready containers: off ({why}): each cold start creates its container"
+    return (f"lambda: ready containers: {setting.value} of each kind started ahead of need "
+            f"(from {setting.source})")
 
 
 @pytest.hookimpl(optionalhook=True)

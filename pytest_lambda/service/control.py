@@ -149,6 +149,8 @@ class ControlPlane:
     def _reclaim_idle(self) -> None:
         """Shut down the least recently used idle environments beyond `max_idle_environments`;
         the functions they served start cold next time, as after Lambda reclaims them."""
+        if self.max_idle_environments is None:  # the default: no walk over every pool
+            return
         with self._pools_lock:
             pools = list(self._pools.values())
         while True:
@@ -159,8 +161,7 @@ class ControlPlane:
                     for slot in pool.idle:
                         if oldest is None or slot.idle_since < oldest[1].idle_since:
                             oldest = (pool, slot)
-            if (self.max_idle_environments is None or count <= self.max_idle_environments
-                    or oldest is None):
+            if count <= self.max_idle_environments or oldest is None:
                 return
             pool, slot = oldest
             with pool.lock:
@@ -301,6 +302,7 @@ class ControlPlane:
         except BaseException:
             env.destroy()
             raise
+        started = env.launched_at or started
         server = env.server
         wait_unless_debugged(
             env,

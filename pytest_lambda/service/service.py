@@ -59,7 +59,8 @@ class LambdaService(ControlPlane):
     Keywords override the `PYTEST_LAMBDA_*` variables: `backend` ("auto", "docker",
     "process"), `image_policy` ("hermetic", "prefer-official", "official"), `connect` ("auto",
     "direct", "published"), `cache_max_size` (e.g. "5GiB", "off"), `aws` ("moto", "off", or an
-    endpoint's URL: what `aws()` gives the functions). `progress` receives the
+    endpoint's URL: what `aws()` gives the functions), `ready_containers` (Docker containers of
+    each kind started ahead of need, "0" to "16"). `progress` receives the
     lines that say what a long step (an image or dependency build) is doing; stderr by default.
     Close it (or use it as a context manager) to remove every environment it started.
     """
@@ -72,12 +73,15 @@ class LambdaService(ControlPlane):
         connect: ConnectMode | None = None,
         cache_max_size: str | None = None,
         aws: str | None = None,
+        ready_containers: int | str | None = None,
         settings: Mapping[str, Resolved] | None = None,
         progress: Callable[[str], None] | None = None,
         backends: Mapping[str, Callable[[], Backend]] | None = None,
     ) -> None:
         overrides = {"backend": backend, "image_policy": image_policy, "connect": connect,
-                     "cache_max_size": cache_max_size, "aws": aws}
+                     "cache_max_size": cache_max_size, "aws": aws,
+                     "ready_containers": (None if ready_containers is None
+                                          else str(ready_containers))}
         if settings is not None and any(v is not None for v in overrides.values()):
             raise ConfigurationError(
                 "LambdaService() takes either settings= or the setting keywords, not both."
@@ -252,6 +256,7 @@ class LambdaService(ControlPlane):
         return DockerBackend(
             image_policy=self.settings["image_policy"].value, progress=self.progress,
             connect=self.settings["connect"].value, aws=self.aws(),
+            ready=int(self.settings["ready_containers"].value),
         )
 
     def _process_backend(self) -> Backend:

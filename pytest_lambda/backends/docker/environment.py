@@ -14,8 +14,8 @@ from __future__ import annotations
 import os
 import secrets
 import threading
-import warnings
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -26,20 +26,16 @@ from pytest_lambda.backends.base import (
     ExitInfo,
     lambda_environment,
 )
-from pytest_lambda.backends.docker.ephemeral import (
-    DiskTmp,
-    EphemeralStorageWarning,
-    NoRoomError,
-    sweep_dead,
-    unavailable_reason,
-)
+from pytest_lambda.backends.docker import ready as _ready
+from pytest_lambda.backends.docker.ephemeral import DiskTmp, container_tmp, sweep_dead
+from pytest_lambda.backends.docker.ready import ReadyContainer, ReadyContainers, ReadyKey
 from pytest_lambda.backends.docker.sandbox import (
     LAMBDA_UID,
     WRAPPER,
     cgroup_dirs,
     cpu_share,
     resolv_conf,
-    ulimits,
+    sandbox_host_config,
 )
 from pytest_lambda.backends.docker.tunnel import AGENT_RUNTIME_PORT, AGENT_TUNNEL_PORT, Tunnels
 from pytest_lambda.backends.instrument import (
@@ -51,13 +47,14 @@ from pytest_lambda.backends.instrument import (
     instrumented,
     pycache_dir,
 )
-from pytest_lambda.config import limits as _limits
 from pytest_lambda.config.arch import docker_platform, host_architecture
 from pytest_lambda.config.function import FunctionConfig
 from pytest_lambda.containers.client import LABEL_FUNCTION, SessionLabels, SessionNetwork
 from pytest_lambda.containers.firewall import HostFirewall, HostPorts
 from pytest_lambda.errors import ConfigurationError, EnvironmentStartError
 from pytest_lambda.runtime_api.extensions import external_extensions
+from pytest_lambda.system import clock as _clock
+from pytest_lambda.system import mounts as _mounts
 
 #: Where the in-container agent is mounted (`--lambda-connect=published`).
 AGENT_PATH = "/pytest-lambda-agent"
@@ -83,6 +80,7 @@ class DockerEnvironment(ExecutionEnvironment):
         agent: Path | None = None,
         dial_published: bool = False,
         endpoint_url: str | None = None,
+        ready: ReadyContainers | None = None,
     ) -> None:
         # With an agent nothing in the container connects to the host: the server listens on
         # loopback for form's sake and admits only the tunnels the host opens (`adopt`).
@@ -108,6 +106,9 @@ class DockerEnvironment(ExecutionEnvironment):
         #: The container's address on its network, once started: the one peer its server admits.
         self._address: str | None = None
         self._forward: LoopbackForward | None = None
+        #: Where cold starts take a container made ahead of need, if they may (`ready.py`).
+        self._ready = ready
+        self._ready_container: ReadyContainer | None = None
 
     def authorize_peer(self, peer: tuple[str, int]) -> bool | None:
         if self._agent is not None:
@@ -117,7 +118,6 @@ class DockerEnvironment(ExecutionEnvironment):
         return peer[0] == self._address
 
     def start(self) -> None:
-        api = self._client.api
         config = self.config
         inside = f"127.0.0.1:{AGENT_RUNTIME_PORT}"
         env = lambda_environment(
@@ -134,58 +134,6 @@ class DockerEnvironment(ExecutionEnvironment):
             port = int(self.lambda_endpoint_url.rsplit(":", 1)[1])
             if port not in self._host_ports.allowed():
                 self._host_ports.allow(port, "the Lambda API")
-        from docker.types import Mount
-
-        memory = f"{config.memory_size}m"
-        # Mounts, not binds: a bind's "source:target:mode" string cannot carry a path with ":".
-        mounts = []
-        if config.code_dir is not None:  # a container image carries its own code
-            mounts.append(Mount("/var/task", str(config.code_dir), type="bind", read_only=True))
-        if config.opt_dir is not None:  # without layers the image's empty /opt stays
-            mounts.append(Mount("/opt", str(config.opt_dir), type="bind", read_only=True))
-        if config.network != "open":  # names fail at once, but for an opted-in network
-            mounts.append(Mount("/etc/resolv.conf", str(self._resolv_conf), type="bind",
-                                read_only=True))
-        self._instrument(env, mounts)
-        if self._agent is not None:
-            assert self._tunnels is not None
-            mounts.append(Mount(AGENT_PATH, str(self._agent), type="bind", read_only=True))
-            env["_PYTEST_LAMBDA_AGENT_SECRET"] = self._tunnels.secret
-        tmpfs = None
-        if unavailable_reason() is None:
-            try:
-                self._tmp = DiskTmp(config.ephemeral_storage)
-            except NoRoomError as exc:
-                warnings.warn(EphemeralStorageWarning(
-                    f"/tmp of {config.name} is a tmpfs counted against its memory, not disk: the "
-                    f"cache disk has no room for {config.ephemeral_storage} MB ({exc.strerror}). "
-                    f"Free some space, or point PYTEST_LAMBDA_CACHE_DIR at a larger disk."
-                ), stacklevel=2)
-            except OSError as exc:
-                raise EnvironmentStartError(
-                    f"Could not make the {config.ephemeral_storage} MB /tmp for {config.name}: "
-                    f"{exc}."
-                ) from None
-        if self._tmp is not None:
-            mounts.append(Mount("/tmp", str(self._tmp.mountpoint), type="bind"))
-        else:
-            tmpfs = {"/tmp": f"rw,nosuid,nodev,size={config.ephemeral_storage}m,mode=1777"}
-        host_config = api.create_host_config(
-            mounts=mounts,
-            tmpfs=tmpfs,
-            read_only=True,
-            mem_limit=memory,
-            memswap_limit=memory,
-            pids_limit=_limits.PROCESSES_MAX,
-            ulimits=ulimits(),
-            network_mode=self._network.name,
-            init=True,
-            cap_drop=["ALL"],
-            security_opt=["no-new-privileges"],
-            port_bindings=({AGENT_TUNNEL_PORT: ("127.0.0.1", None)} if self._dial_published
-                           else None),
-        )
-        labels = {**self._labels.as_dict(), LABEL_FUNCTION: config.name}
         # Extensions listen for Logs/Telemetry batches on sandbox.localdomain, as in Lambda. An
         # image's own /opt/extensions cannot be seen from here, so an image always gets the name.
         launched = [path.name for path in external_extensions(config.opt_dir)]
@@ -200,19 +148,92 @@ class DockerEnvironment(ExecutionEnvironment):
         if config.image is None and config.architecture != host_architecture():
             # A runtime image of the other architecture, which runs through binfmt_misc emulation.
             names["platform"] = docker_platform(config.architecture)
-        entrypoint = ["/bin/bash", "-c", WRAPPER, "pytest-lambda"]
-        target = [self.server.host, str(self.server.port)]
-        if self._agent is not None:
-            entrypoint.insert(0, AGENT_PATH)
-            target = ["127.0.0.1", str(AGENT_RUNTIME_PORT)]
-        elif self._host_ports is not None:
+        command = [self.server.host, str(self.server.port), self.server.log_token, *argv]
+        if self._agent is None and self._host_ports is not None:
             self._host_ports.allow(self.server.port, f"Runtime API of {config.name}",
                                    owner=self)
+        if (self._ready is not None and self._agent is None and config.image is None
+                and config.code_dir is not None and not instrumented(config, self.coverage)):
+            self._start_ready(env, names, ["/bin/bash", "-c", WRAPPER, "pytest-lambda", *command])
+            return
+        if self._agent is not None:
+            command[:2] = ["127.0.0.1", str(AGENT_RUNTIME_PORT)]
+        self._create_and_start(env, names, command, working_dir)
+
+    def ready_key(self, names: Mapping[str, str]) -> ReadyKey:
+        """Return the kind of ready container this environment can start in."""
+        config = self.config
+        return ReadyKey(
+            image=self._image, platform=names.get("platform"), network=self._network.name,
+            memory_mb=config.memory_size, tmp_mb=config.ephemeral_storage,
+            names=tuple(sorted((k, v) for k, v in names.items() if k != "platform")),
+            resolv_conf=config.network != "open",
+        )
+
+    def _start_ready(self, env: dict[str, str], names: Mapping[str, str],
+                     argv: list[str]) -> None:
+        """Start the runtime in a container made ahead of need (`ready.py`)."""
+        config = self.config
+        code_dir = config.code_dir
+        assert self._ready is not None and code_dir is not None
+        try:
+            ready = self._ready.take(self.ready_key(names))
+        except Exception as exc:
+            raise EnvironmentStartError(
+                f"Could not start a container for {config.name} from image {self._image}: "
+                f"{exc}."
+            ) from None
+        self._ready_container = ready
+        self.container_id, self._address, self._tmp = ready.container_id, ready.address, ready.tmp
+        try:
+            ready.launch(code_dir, config.opt_dir, env, argv)
+            self.launched_at = _clock.perf()
+        except Exception as exc:
+            self.destroy()
+            raise EnvironmentStartError(
+                f"Could not start {config.name} in a ready container of image {self._image}: "
+                f"{exc}."
+            ) from None
+
+    def _create_and_start(self, env: dict[str, str], names: dict[str, str],
+                          command: list[str], working_dir: str) -> None:
+        """Create the environment's own container and start it."""
+        from docker.types import Mount
+
+        api = self._client.api
+        config = self.config
+        # Mounts, not binds: a bind's "source:target:mode" string cannot carry a path with ":".
+        mounts = []
+        if config.code_dir is not None:  # a container image carries its own code
+            mounts.append(Mount("/var/task", str(config.code_dir), type="bind", read_only=True))
+        if config.opt_dir is not None:  # without layers the image's empty /opt stays
+            mounts.append(Mount("/opt", str(config.opt_dir), type="bind", read_only=True))
+        if config.network != "open":  # names fail at once, but for an opted-in network
+            mounts.append(Mount("/etc/resolv.conf", str(self._resolv_conf), type="bind",
+                                read_only=True))
+        self._instrument(env, mounts)
+        if self._agent is not None:
+            assert self._tunnels is not None
+            mounts.append(Mount(AGENT_PATH, str(self._agent), type="bind", read_only=True))
+            env["_PYTEST_LAMBDA_AGENT_SECRET"] = self._tunnels.secret
+        self._tmp, tmpfs = container_tmp(config.name, config.ephemeral_storage)
+        if self._tmp is not None:
+            mounts.append(Mount("/tmp", str(self._tmp.mountpoint), type="bind"))
+        host_config = sandbox_host_config(
+            api, mounts=mounts, tmpfs=tmpfs, memory_mb=config.memory_size,
+            network=self._network.name,
+            port_bindings=({AGENT_TUNNEL_PORT: ("127.0.0.1", None)} if self._dial_published
+                           else None),
+        )
+        labels = {**self._labels.as_dict(), LABEL_FUNCTION: config.name}
+        entrypoint = ["/bin/bash", "-c", WRAPPER, "pytest-lambda"]
+        if self._agent is not None:
+            entrypoint.insert(0, AGENT_PATH)
         try:
             created = api.create_container(
                 self._image,
                 entrypoint=entrypoint,
-                command=[*target, self.server.log_token, *argv],
+                command=command,
                 ports=[AGENT_TUNNEL_PORT] if self._dial_published else None,
                 environment=env,
                 user=f"{LAMBDA_UID}:{LAMBDA_UID}",
@@ -224,6 +245,7 @@ class DockerEnvironment(ExecutionEnvironment):
             )
             self.container_id = created["Id"]
             api.start(self.container_id)
+            self.launched_at = _clock.perf()
             self._address = self._inspect_address()
             if self._address is None:
                 raise RuntimeError("the engine gave the container no address on its network")
@@ -411,6 +433,8 @@ class DockerEnvironment(ExecutionEnvironment):
                 pass
         if self._tmp is not None:
             self._tmp.release()
+        if self._ready_container is not None:
+            self._ready_container.release()
         if self.instruments is not None:
             self.instruments.release()
 
@@ -433,13 +457,14 @@ class DockerBackend:
 
     def __init__(self, *, image_policy: str = "hermetic",
                  progress: Callable[[str], None] | None = None, connect: str = "auto",
-                 aws: AwsAccess | None = None) -> None:
+                 aws: AwsAccess | None = None, ready: int = 2) -> None:
         from pytest_lambda.containers.client import get_client, sweep
 
         self.client = get_client()
         self.labels = SessionLabels.current()
         self.swept = sweep(self.client, self.labels)
         sweep_dead()
+        _ready.sweep_dead()
         self.network = SessionNetwork(self.client, self.labels)
         #: Host ports the session's functions may reach; everything else on the host is
         #: filtered where `firewall.active` (see `containers/firewall.py`).
@@ -464,6 +489,98 @@ class DockerBackend:
         self._progress = progress
         self.images: dict[str, Any] = {}
         self._images_lock = threading.Lock()
+        #: Why cold starts create their own containers instead of taking ready ones (None:
+        #: they take ready ones, `ready` of each kind; see `ready.py`).
+        self.ready_off: str | None = self._ready_unavailable(ready)
+        self.ready_depth = ready
+        self._ready: ReadyContainers | None = None
+        self._ready_root: Path | None = None
+        self._ready_lock = threading.Lock()
+
+    def _ready_unavailable(self, depth: int) -> str | None:
+        if depth <= 0:
+            return "ready containers are off"
+        if self.connect != "direct":
+            return "the engine's containers are reached through published ports"
+        host = os.environ.get("DOCKER_HOST", "")
+        if host and not host.startswith("unix://"):
+            return "the Docker engine is remote, so it cannot see host mounts"
+        return _mounts.available()
+
+    def ready_containers(self) -> ReadyContainers | None:
+        """Return the session's ready containers (made on first need), or None when cold
+        starts create their own (`ready_off` says why)."""
+        if self.ready_off is not None:
+            return None
+        with self._ready_lock:
+            if self._ready is None:
+                try:
+                    self._ready_root = _ready.session_root()
+                except OSError as exc:
+                    self.ready_off = f"the session's shared mount could not be made ({exc})"
+                    return None
+                self._ready = ReadyContainers(self._make_ready, self._discard_ready,
+                                              depth=self.ready_depth)
+            return self._ready
+
+    def _make_ready(self, key: ReadyKey) -> ReadyContainer:
+        """Create and start a container for `key` that waits for its function (`ready.py`)."""
+        from docker.types import Mount
+
+        assert self._ready_root is not None
+        base = self._ready_root / uuid.uuid4().hex[:16]
+        (base / "stage").mkdir(parents=True)
+        os.chmod(base, 0o700)  # the waiting FIFO is reachable only by root on the host
+        for name in ("task", "opt"):
+            (base / name).mkdir()
+        os.mkfifo(base / "task" / _ready.GO, 0o644)
+        container = ReadyContainer(key, base, None)
+        api = self.client.api
+        try:
+            container.tmp, tmpfs = container_tmp("a ready container", key.tmp_mb)
+            mounts = [Mount(target, str(base / name), type="bind", read_only=True,
+                            propagation="rslave")
+                      for target, name in (("/var/task", "task"), ("/opt", "opt"))]
+            if key.resolv_conf:
+                mounts.append(Mount("/etc/resolv.conf", str(self.resolv_conf), type="bind",
+                                    read_only=True))
+            if container.tmp is not None:
+                mounts.append(Mount("/tmp", str(container.tmp.mountpoint), type="bind"))
+            names: dict[str, str] = dict(key.names)
+            if key.platform is not None:
+                names["platform"] = key.platform
+            created = api.create_container(
+                key.image,
+                entrypoint=["/bin/bash", "-c", _ready.WAITER, "pytest-lambda-ready", _ready.GO],
+                user=f"{LAMBDA_UID}:{LAMBDA_UID}",
+                working_dir="/var/task",
+                labels={**self.labels.as_dict(), LABEL_FUNCTION: ""},
+                host_config=sandbox_host_config(api, mounts=mounts, tmpfs=tmpfs,
+                                                memory_mb=key.memory_mb, network=key.network),
+                detach=True,
+                **names,
+            )
+            container.container_id = created["Id"]
+            api.start(container.container_id)
+            info = api.inspect_container(container.container_id)
+            container.address = info["NetworkSettings"]["Networks"][key.network]["IPAddress"]
+            if not container.address:
+                raise RuntimeError("the engine gave the container no address on its network")
+        except BaseException:
+            self._discard_ready(container)
+            raise
+        return container
+
+    def _discard_ready(self, container: ReadyContainer) -> None:
+        """Remove a ready container nobody took."""
+        if container.container_id is not None:
+            try:
+                self.client.api.remove_container(container.container_id, force=True)
+            except Exception:
+                pass
+        if container.tmp is not None:
+            container.tmp.release()
+        container.release()
 
     def image_for(self, runtime: str, architecture: str | None = None) -> Any:
         """Return the `ImageChoice` serving `runtime` on `architecture` (None: the host's),
@@ -519,6 +636,7 @@ class DockerBackend:
             agent=self._agent_for(config) if self.connect == "published" else None,
             dial_published=self.dial_published,
             endpoint_url=endpoint.url if endpoint is not None else None,
+            ready=self.ready_containers(),
         )
 
     def _agent_for(self, config: FunctionConfig) -> Path:
@@ -528,6 +646,8 @@ class DockerBackend:
 
     def close(self) -> None:
         """Remove what this session made: its containers, then its network."""
+        if self._ready is not None:
+            self._ready.close()
         api = self.client.api
         try:
             leftovers = api.containers(
@@ -544,3 +664,5 @@ class DockerBackend:
         if self._open_network is not None:
             self._open_network.remove()
         self.firewall.remove()
+        if self._ready_root is not None:
+            _ready.release_tree(self._ready_root)

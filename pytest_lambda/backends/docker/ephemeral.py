@@ -28,9 +28,11 @@ import subprocess
 import sys
 import threading
 import uuid
+import warnings
 from pathlib import Path
 from typing import Any
 
+from pytest_lambda.errors import EnvironmentStartError
 from pytest_lambda.system.paths import cache_dir
 
 _OWNER = "993:993"  # sbx_user1051, the user functions run as
@@ -150,6 +152,25 @@ class DiskTmp:
     def release(self) -> None:
         """Unmount and delete the file system."""
         release_dir(self.base)
+
+
+def container_tmp(name: str, size_mb: int) -> tuple[DiskTmp | None, dict[str, str] | None]:
+    """Return a container's /tmp: a `DiskTmp` to bind, or (where none can be made) the engine's
+    tmpfs options, with an `EphemeralStorageWarning` when the disk had no room for it."""
+    if unavailable_reason() is None:
+        try:
+            return DiskTmp(size_mb), None
+        except NoRoomError as exc:
+            warnings.warn(EphemeralStorageWarning(
+                f"/tmp of {name} is a tmpfs counted against its memory, not disk: the cache "
+                f"disk has no room for {size_mb} MB ({exc.strerror}). Free some space, or point "
+                f"PYTEST_LAMBDA_CACHE_DIR at a larger disk."
+            ), stacklevel=3)
+        except OSError as exc:
+            raise EnvironmentStartError(
+                f"Could not make the {size_mb} MB /tmp for {name}: {exc}."
+            ) from None
+    return None, {"/tmp": f"rw,nosuid,nodev,size={size_mb}m,mode=1777"}
 
 
 def _run(*argv: str) -> None:

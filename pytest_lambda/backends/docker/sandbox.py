@@ -106,6 +106,29 @@ def cgroup_dirs(container_id: str) -> dict[str, Path]:
     return found
 
 
+def sandbox_host_config(api: Any, *, mounts: list[Any], tmpfs: dict[str, str] | None,
+                        memory_mb: int, network: str,
+                        port_bindings: dict[int, Any] | None = None) -> Any:
+    """Return the engine's host configuration of every Lambda container: read-only root, the
+    memory limit without swap, Lambda's process and file limits, no capabilities, docker-init
+    as PID 1 (it passes signals on and reaps), on the session's network."""
+    memory = f"{memory_mb}m"
+    return api.create_host_config(
+        mounts=mounts,
+        tmpfs=tmpfs,
+        read_only=True,
+        mem_limit=memory,
+        memswap_limit=memory,
+        pids_limit=_limits.PROCESSES_MAX,
+        ulimits=ulimits(),
+        network_mode=network,
+        init=True,
+        cap_drop=["ALL"],
+        security_opt=["no-new-privileges"],
+        port_bindings=port_bindings,
+    )
+
+
 def ulimits() -> list[Any]:
     """Return Lambda's file-descriptor limit as the engine takes it.
 
