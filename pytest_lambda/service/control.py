@@ -58,10 +58,10 @@ if TYPE_CHECKING:
     from pytest_lambda.service.function import Function
 
 #: Idle environments the control plane keeps warm in all, across functions (None: no cap).
-#: Lambda reclaims idle environments too; with a cap a long suite's hundreds of functions do not
-#: each keep a runtime in memory and its /tmp's disk until the session ends. Off by default for
-#: now: reclaiming during a session made Docker functions time out in full runs (see the issue).
-MAX_IDLE_ENVIRONMENTS: int | None = None
+#: Lambda reclaims idle environments too; with the cap a long suite's hundreds of functions do
+#: not each keep a runtime in memory and its /tmp's disk (512 MB by default, reserved) until the
+#: session ends.
+MAX_IDLE_ENVIRONMENTS: int | None = 48
 
 
 @dataclass

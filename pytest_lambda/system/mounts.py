@@ -86,12 +86,12 @@ def unmount(path: Path) -> None:
         raise MountError(err, f"umount {path}: {os.strerror(err)}")
 
 
-def mounted_under(path: Path) -> list[Path]:
-    """Return the mount points at or under `path`, deepest first (from /proc/self/mountinfo)."""
+def mounted_under(path: Path, *, table: str = "/proc/self/mountinfo") -> list[Path]:
+    """Return the mount points at or under `path`, deepest first (from the mount `table`)."""
     root = os.path.realpath(path)
     found = []
     try:
-        with open("/proc/self/mountinfo", encoding="utf-8", errors="surrogateescape") as f:
+        with open(table, encoding="utf-8", errors="surrogateescape") as f:
             for line in f:
                 point = _OCTAL.sub(lambda m: chr(int(m.group(1), 8)), line.split()[4])
                 if point == root or point.startswith(root + "/"):

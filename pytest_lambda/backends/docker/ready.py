@@ -171,23 +171,31 @@ def sweep_dead() -> int:
 
 
 class ReadyContainers:
-    """Keep `depth` ready containers per kind the session has asked for.
+    """Keep up to `depth` ready containers of each of the `kinds` kinds taken last.
 
     `make(key)` creates and starts one (raising on failure), `discard(container)` removes one
     never taken. `take(key)` returns a ready one at once, waits for one being made, or makes
-    one itself; each take queues a replacement, made by background threads.
+    one itself; each take queues replacements, made by background threads. A kind gets as
+    many as it has been taken, up to `depth`, so one used once costs one container made in
+    vain; a kind that falls out of the last `kinds` taken loses its ready containers (each
+    holds a container and its `/tmp`'s disk).
     """
 
     def __init__(self, make: Callable[[ReadyKey], ReadyContainer],
                  discard: Callable[[ReadyContainer], None], *, depth: int,
-                 workers: int = 2) -> None:
+                 kinds: int = 2, workers: int = 2) -> None:
         self._make = make
         self._discard = discard
         self.depth = depth
+        self.kinds = kinds
+        #: The kinds taken last, the latest first.
+        self._recent: list[ReadyKey] = []
+        self._discarding: list[threading.Thread] = []
         self._cond = threading.Condition()
         self._ready: dict[ReadyKey, list[ReadyContainer]] = {}
         self._queued: deque[ReadyKey] = deque()
         self._making: Counter[ReadyKey] = Counter()
+        self._taken: Counter[ReadyKey] = Counter()
         self._closed = False
         self._threads = [threading.Thread(target=self._work, name=f"lambda-ready-{i}",
                                           daemon=True) for i in range(workers)]
@@ -196,27 +204,54 @@ class ReadyContainers:
 
     def take(self, key: ReadyKey) -> ReadyContainer:
         with self._cond:
-            while True:
-                ready = self._ready.get(key)
-                if ready:
-                    container = ready.pop(0)
-                    self._refill(key)
-                    return container
-                if self._making[key] == 0 or self._closed:
-                    break
-                self._cond.wait()
-            if key in self._queued:  # made here instead, at once
-                self._queued.remove(key)
-        try:
-            return self._make(key)
-        finally:
-            with self._cond:
+            self._taken[key] += 1
+            dropped = self._note_recent(key)
+            container = self._take_ready(key)
+        if dropped:  # off the cold start's path
+            thread = threading.Thread(target=lambda: [self._discard(c) for c in dropped],
+                                      name="lambda-ready-discard", daemon=True)
+            self._discarding.append(thread)
+            thread.start()
+        if container is not None:
+            return container
+        container = self._make(key)
+        with self._cond:
+            self._refill(key)
+        return container
+
+    def _note_recent(self, key: ReadyKey) -> list[ReadyContainer]:
+        """Put `key` first among the recent kinds; return the ready containers of the kinds
+        that fell out (to discard), their queued makes dropped."""
+        if key in self._recent:
+            self._recent.remove(key)
+        self._recent.insert(0, key)
+        dropped: list[ReadyContainer] = []
+        for old in self._recent[self.kinds:]:
+            dropped += self._ready.pop(old, [])
+            self._queued = deque(k for k in self._queued if k != old)
+        del self._recent[self.kinds:]
+        return dropped
+
+    def _take_ready(self, key: ReadyKey) -> ReadyContainer | None:
+        """Return a ready container for `key`, waiting for one being made; None when the
+        caller must make it (a queued make of `key` is then dropped)."""
+        while True:
+            ready = self._ready.get(key)
+            if ready:
+                container = ready.pop(0)
                 self._refill(key)
+                return container
+            if self._making[key] == 0 or self._closed:
+                break
+            self._cond.wait()
+        if key in self._queued:  # made by the caller instead, at once
+            self._queued.remove(key)
+        return None
 
     def _refill(self, key: ReadyKey) -> None:
         have = (len(self._ready.get(key, ())) + self._making[key]
                 + sum(1 for queued in self._queued if queued == key))
-        for _ in range(self.depth - have):
+        for _ in range(min(self.depth, self._taken[key]) - have):
             self._queued.append(key)
         self._cond.notify_all()
 
@@ -236,7 +271,7 @@ class ReadyContainers:
                 pass
             with self._cond:
                 self._making[key] -= 1
-                if made is not None and not self._closed:
+                if made is not None and not self._closed and key in self._recent:
                     self._ready.setdefault(key, []).append(made)
                     made = None
                 elif made is None:  # stop refilling this kind until a take succeeds again
@@ -255,7 +290,7 @@ class ReadyContainers:
             self._cond.notify_all()
         for container in left:
             self._discard(container)
-        for thread in self._threads:
+        for thread in self._threads + self._discarding:
             thread.join(timeout=30)
 
     def count(self, key: ReadyKey) -> int:

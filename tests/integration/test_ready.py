@@ -1,0 +1,137 @@
+"""Cold starts in containers started ahead of need (`backends/docker/ready.py`) see what a
+container created for the function sees: the same variables, mounts, limits and user.
+
+Docker only, and only where the harness may mount into running containers (root, a local
+engine): CI runs as root, so these never skip there.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pytest_lambda import LambdaService
+from pytest_lambda.system import mounts
+
+pytestmark = pytest.mark.skipif(
+    mounts.available() is not None and not os.environ.get("CI"),
+    reason=f"ready containers unavailable: {mounts.available()}",
+)
+
+PROBE = r'''
+import errno, os, resource
+
+def _try_write(path):
+    try:
+        with open(path, "w") as f:
+            f.write("x")
+        os.remove(path)
+        return "ok"
+    except OSError as exc:
+        return errno.errorcode[exc.errno]
+
+def _mounts():
+    seen = {}
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            fields = line.split()
+            if fields[4] in ("/var/task", "/opt", "/tmp", "/etc/resolv.conf"):
+                seen.setdefault(fields[4], []).append(fields[5].split(",")[0])
+    return seen
+
+def _memory_limit():
+    for path in ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"):
+        try:
+            return open(path).read().strip()
+        except OSError:
+            continue
+    return None
+
+def handler(event, context):
+    status = dict(line.split(":\t", 1) for line in open("/proc/self/status").read().splitlines()
+                  if ":\t" in line)
+    st = os.statvfs("/tmp")
+    # Left out: what differs by invocation, container or session (the ports, the credentials).
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("AWS_LAMBDA_RUNTIME_API", "AWS_LAMBDA_LOG_STREAM_NAME", "_X_AMZN_TRACE_ID",
+                        "HOSTNAME", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
+                        "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL")}
+    mount_table = _mounts()
+    return {
+        "env": env,
+        "task": sorted(os.listdir("/var/task")),
+        "opt": sorted(os.listdir("/opt")),
+        "tmp": sorted(os.listdir("/tmp")),
+        "write_task": _try_write("/var/task/x"),
+        "write_opt": _try_write("/opt/x"),
+        "write_tmp": _try_write("/tmp/x"),
+        "tmp_mb": round(st.f_blocks * st.f_frsize / 2**20 / 64),
+        "ids": [os.getuid(), os.getgid()],
+        "caps": status["CapEff"], "no_new_privs": status.get("NoNewPrivs"),
+        "nofile": list(resource.getrlimit(resource.RLIMIT_NOFILE)),
+        "memory": _memory_limit(),
+        "resolv": open("/etc/resolv.conf").read(),
+        "cwd": os.getcwd(),
+        "parent": open("/proc/%d/cmdline" % os.getppid(), "rb").read().split(b"\0")[0].decode(),
+        "mount_options": {k: v[-1] for k, v in mount_table.items()},
+        "task_mounts": len(mount_table.get("/var/task", [])),
+    }
+'''
+
+
+@pytest.fixture
+def code(tmp_path: Path) -> Path:
+    (tmp_path / "fn").mkdir()
+    (tmp_path / "fn" / "app.py").write_text(PROBE)
+    (tmp_path / "layer" / "bin").mkdir(parents=True)
+    (tmp_path / "layer" / "bin" / "tool").write_text("#!/bin/sh\n")
+    return tmp_path
+
+
+def _probe(ready: int, code: Path, count: int) -> list[dict[str, Any]]:
+    with LambdaService(backend="docker", ready_containers=ready) as service:
+        results = []
+        for i in range(count):
+            fn = service.function("app.handler", code=code / "fn", runtime="python3.13",
+                                  memory_size=256, layers=[code / "layer"],
+                                  environment={"PROBE_INDEX": str(i)})
+            result = fn.invoke({})
+            assert result.function_error is None, result.logs
+            assert result.cold_start
+            results.append(result.payload)
+        return results
+
+
+def test_a_ready_container_looks_like_a_created_one(code: Path) -> None:
+    created = _probe(0, code, 1)[0]
+    first, second, third = _probe(2, code, 3)
+    assert created["task_mounts"] == 1
+    # The first cold start of a kind makes its container there and then; the later ones took
+    # containers made ahead of need, whose code is mounted over an empty directory.
+    assert second["task_mounts"] == third["task_mounts"] == 2
+    for seen in (first, second, third):
+        assert seen["env"].pop("PROBE_INDEX") in "012"
+    created["env"].pop("PROBE_INDEX")
+    for seen in (second, third):
+        seen.pop("task_mounts")
+        expected = {k: v for k, v in created.items() if k != "task_mounts"}
+        assert seen == expected
+    assert created["task"] == ["app.py"]  # the handshake's FIFO is hidden under the code
+    assert created["opt"] == ["bin"]
+    assert created["write_task"] == created["write_opt"] == "EROFS"
+    assert created["write_tmp"] == "ok" and created["tmp"] == []
+    assert created["ids"] == [993, 993]
+    assert created["mount_options"]["/var/task"] == "ro"
+
+
+def test_the_setting_turns_them_off_and_the_header_says_so(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_x="def test_x():\n    pass\n")
+    on = pytester.runpytest_subprocess("--lambda-backend=docker")
+    on.stdout.fnmatch_lines(["lambda: ready containers: 2 of each kind started ahead of need "
+                             "(from default)"])
+    off = pytester.runpytest_subprocess("--lambda-backend=docker",
+                                        "--lambda-ready-containers=0")
+    off.stdout.fnmatch_lines(["lambda: ready containers: off (from --lambda-ready-containers)*"])
