@@ -145,6 +145,8 @@ class DiskTmp:
                  "-E", f"root_owner={_OWNER},nodiscard", str(self.image))
             _run("mount", "-o", "loop,nosuid,nodev", str(self.image), str(self.mountpoint))
             os.chmod(self.mountpoint, 0o1777)
+            # Lambda's /tmp starts empty; ext4 needs no lost+found to work (fsck makes one).
+            os.rmdir(self.mountpoint / "lost+found")
         except OSError:
             self.release()
             raise
