@@ -1,12 +1,14 @@
 """Measure invoke latency and cold starts of pytest-aws-lambda's backends.
 
     python benchmarks/bench_invoke.py [--backend docker|process|both] [--warm N] [--cold N]
-                                      [--connect auto|direct|published]
+                                      [--connect auto|direct|published] [--ready N] [--pause S]
 
 Uses the emulated service directly (as the plugin wires it, without pytest) on
 tests/functions/hello. Warm latency is the wall time around `service.invoke(...)` after a
 warm-up, at 1,769 MB (one vCPU); a cold start is the wall time of the first invocation after
-`service.reset(...)`, at 1,769 MB and at 128 MB.
+`service.reset(...)`, at 1,769 MB and at 128 MB. `--ready` sets the Docker backend's ready
+containers (0: each cold start creates its container); `--pause` waits between cold starts, as
+a suite's other work would, so that a ready container has been made again.
 """
 
 from __future__ import annotations
@@ -55,13 +57,14 @@ def warm_latency(service: LambdaService, backend: str, n: int) -> list[float]:
 
 
 def cold_starts(service: LambdaService, backend: str, memory: int,
-                n: int) -> tuple[list[float], list[float]]:
+                n: int, pause: float = 0.0) -> tuple[list[float], list[float]]:
     config = build_config("app.handler", code=HELLO, runtime=RUNTIME, memory_size=memory,
                           timeout=10, name=f"bench-cold-{backend}-{memory}")
     _check(service.invoke(config, {"name": "bench"}, backend=backend))  # image, caches
     walls, inits = [], []
     for _ in range(n):
         service.reset(config, backend)
+        time.sleep(pause)
         t0 = time.perf_counter()
         result = service.invoke(config, {"name": "bench"}, backend=backend)
         walls.append((time.perf_counter() - t0) * 1000)
@@ -74,16 +77,26 @@ def cold_starts(service: LambdaService, backend: str, memory: int,
 
 
 def main() -> int:
+    global RUNTIME
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--backend", choices=("docker", "process", "both"), default="both")
     parser.add_argument("--warm", type=int, default=500, help="warm invocations (default 500)")
     parser.add_argument("--cold", type=int, default=10, help="cold starts per memory size (10)")
     parser.add_argument("--connect", choices=("auto", "direct", "published"), default="auto",
                         help="how Docker environments reach the Runtime API (default auto)")
+    parser.add_argument("--ready", type=int, default=None,
+                        help="ready containers of each kind (default: the setting's)")
+    parser.add_argument("--runtime", default=RUNTIME,
+                        help=f"the function's runtime (default {RUNTIME}; the process backend "
+                             f"needs that Python on the host)")
+    parser.add_argument("--pause", type=float, default=0.0,
+                        help="seconds to wait before each cold start (default 0)")
     args = parser.parse_args()
+    RUNTIME = args.runtime
     backends = ["docker", "process"] if args.backend == "both" else [args.backend]
 
-    service = LambdaService(image_policy="hermetic", connect=args.connect)
+    service = LambdaService(image_policy="hermetic", connect=args.connect,
+                            ready_containers=args.ready)
     rows = []
     try:
         for backend in backends:
@@ -92,13 +105,13 @@ def main() -> int:
             colds = {}
             for memory in (1769, 128):
                 print(f"[{backend}] cold: {args.cold} starts at {memory} MB...", file=sys.stderr)
-                colds[memory] = cold_starts(service, backend, memory, args.cold)
+                colds[memory] = cold_starts(service, backend, memory, args.cold, args.pause)
             rows.append((backend, warm, colds))
     finally:
         service.close()
 
-    print(f"\nhello ({RUNTIME}), warm n={args.warm} after {WARMUP} warm-up, cold n={args.cold}; "
-          "times in ms\n")
+    print(f"\nhello ({RUNTIME}), warm n={args.warm} after {WARMUP} warm-up, cold n={args.cold}, "
+          f"ready={args.ready}, pause={args.pause} s; times in ms\n")
     header = ("| backend | warm p50 | warm p95 | warm p99 | memory | cold median | cold min "
               "| cold max | mean init_duration_ms |")
     print(header)
