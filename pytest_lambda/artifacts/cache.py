@@ -4,8 +4,8 @@ What the cache holds (see `system.paths.cache_dir`): `code/<hash>` (unpacked .zi
 `layers/<hash>` (merged layer trees), `deps/<key>` (dependency builds), `tasks/<key>` (code laid
 over its dependencies), `digests/` (remembered content hashes) and `build/` (image build
 contexts, removed after each build). Pruning removes whole entries, least recently used
-first, until the cache fits the maximum size; `ephemeral/` (the live `/tmp` file systems) is
-never touched here.
+first, until the cache fits the maximum size; `ephemeral/` (the live `/tmp` file systems) and
+`ready/` (the mounts of containers started ahead of need) are never touched here.
 
 "Recently used" is an entry's modification time: the trees are immutable once made, so each use
 sets it (`using`). "In use" is a lease: a session appends every entry it uses to its lease file,
