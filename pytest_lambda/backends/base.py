@@ -160,6 +160,7 @@ class ExecutionEnvironment(ABC):
             account_id=config.account_id, function_version=config.version,
         )
         self.logs: LogPump | None = None
+        self._logs_lock = threading.Lock()
         self.exited = threading.Event()
         #: The runtime's exit status as the wrapper reported it (environments with extensions).
         self.reported_exit: int | None = None
@@ -194,7 +195,12 @@ class ExecutionEnvironment(ABC):
         import socket
 
         assert isinstance(conn, socket.socket)
-        self.logs = LogPump(conn, initial=initial, on_eof=self._on_runtime_exit, name="lambda-logs")
+        with self._logs_lock:  # the runtime's stream first; each extension's joins it
+            if self.logs is None:
+                self.logs = LogPump(conn, initial=initial, on_eof=self._on_runtime_exit,
+                                    name="lambda-logs")
+            else:
+                self.logs.add(conn, initial)
 
     def _on_runtime_exit(self) -> None:
         self.exited.set()

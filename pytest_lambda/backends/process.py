@@ -21,9 +21,10 @@ custom-runtime images' /var/runtime/bootstrap (the code's first, then the layers
 runtimes are refused: their runtime interface client is compiled into the runtime images only.
 
 Extensions in the layers' `extensions/` directory are host processes too, started before the
-runtime by the same rule as on Docker. Everything writes into one pipe, the environment's log
-stream; the runtime waits at a gate (`_GATE`) until every launched extension has registered or
-exited, and each process leads its own process group, so that teardown kills what it spawned.
+runtime by the same rule as on Docker. Each writes into a pipe of its own, merged line by line
+into the environment's log stream; the runtime waits at a gate (`_GATE`) until every launched
+extension has registered or exited, and each process leads its own process group, so that
+teardown kills what it spawned.
 """
 
 from __future__ import annotations
@@ -265,12 +266,13 @@ class ProcessEnvironment(ExecutionEnvironment):
                 debug_host="127.0.0.1",
             )
         extensions = external_extensions(config.opt_dir)
-        # One stream for the runtime and the extensions: its end (every writer gone) is the end
-        # of the environment; the runtime's own exit is watched separately when extensions run.
+        # A pipe for the runtime and one for each extension, merged line by line: the end of
+        # them all is the end of the environment; the runtime's own exit is watched separately
+        # when extensions run.
         read_fd, write_fd = os.pipe()
         self.logs = LogPump(read_fd, on_eof=self._on_runtime_exit, name="lambda-process-logs")
         try:
-            if extensions and not self._launch_extensions(extensions, env, write_fd):
+            if extensions and not self._launch_extensions(extensions, env):
                 return  # one could not start: the init has failed, the runtime never runs
             if extensions:
                 argv = ["/bin/sh", "-c", _GATE, "pytest-lambda", *argv]
@@ -309,16 +311,22 @@ class ProcessEnvironment(ExecutionEnvironment):
             self._record.add_group(proc.pid)
         return proc
 
-    def _launch_extensions(self, paths: list[Path], env: dict[str, str], output: int) -> bool:
-        """Start every extension (argv = its path); False when one could not start."""
+    def _launch_extensions(self, paths: list[Path], env: dict[str, str]) -> bool:
+        """Start every extension (argv = its path, output on a pipe of its own); False when
+        one could not start."""
+        assert self.logs is not None
         ext_env = extension_environment(env)
         self.server.extensions.expect([path.name for path in paths])  # before one can register
         for path in paths:
+            read_fd, write_fd = os.pipe()
+            self.logs.add(read_fd)
             try:
-                proc = self._spawn([str(path)], ext_env, output)
+                proc = self._spawn([str(path)], ext_env, write_fd)
             except OSError as exc:
                 self.server.extensions.launch_failed(path.name, _launch_problem(path, exc))
                 return False
+            finally:
+                os.close(write_fd)
             self._extensions.append(proc)
             threading.Thread(target=self._watch_extension, args=(path.name, proc), daemon=True,
                              name="lambda-process-extension").start()

@@ -16,7 +16,8 @@ LAMBDA_UID = 993
 
 # Without extensions the wrapper execs the runtime. With files in /opt/extensions (Lambda's
 # rule: non-directory entries, unless /opt/disable-extensions-jwigqn8j exists) it starts each
-# with argv = its path and the extensions' environment (no `_*`, no AWS_XRAY_CONTEXT_MISSING),
+# with argv = its path, its output on a log stream of its own (merged by whole lines), and the
+# extensions' environment (no `_*`, no AWS_XRAY_CONTEXT_MISSING),
 # having named them to the harness first (so that none registers as an internal extension),
 # reports each one's exit, waits for the harness's GO (every launched extension registered or
 # exited), then runs the runtime as its child: SIGTERM is passed on to the runtime, SIGUSR1
@@ -30,7 +31,7 @@ a="/dev/tcp/$1/$2"; t=$3; shift 3; x=()
 [ ${#x[@]} -eq 0 ] && exec "$@"
 exec 3<>"$a"; printf 'PYTEST-LAMBDA-EXTENSIONS %s %s\n' "$t" "${x[*]##*/}" >&3
 for e in "${x[@]}"; do
-  ( exec 3<&-
+  ( exec 3<&- 1<>"$a" 2>&1; printf 'PYTEST-LAMBDA-LOGS %s\n' "$t"
     for v in $(compgen -e); do case $v in _*|AWS_XRAY_CONTEXT_MISSING) unset "$v";; esac; done
     env -u _ "$e"; c=$?
     printf 'PYTEST-LAMBDA-EXTEXIT %s %s %s\n' "$t" "$c" "${e##*/}" >"$a" ) &
