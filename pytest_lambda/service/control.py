@@ -140,11 +140,19 @@ class ControlPlane:
     def _discard(self, env: ExecutionEnvironment, reason: str = SPINDOWN) -> None:
         if env.server.extensions.registered:
             # Lambda's shutdown phase (SIGTERM, SHUTDOWN events, up to 2 s) runs in the background.
-            self._pending.append(self._reaper.submit(shut_down, env, reason))
+            self._in_background(shut_down, env, reason)
             return
         # Stop it answering at once; the slow part (removing a container) runs in the background.
         env.server.close()
-        self._pending.append(self._reaper.submit(env.destroy))
+        self._in_background(env.destroy)
+
+    def _in_background(self, work: Callable[..., None], *args: Any) -> None:
+        """Run teardown `work` on the reaper's threads, or here once the service has closed
+        (an invocation that was in flight then ends after the reaper stopped)."""
+        try:
+            self._pending.append(self._reaper.submit(work, *args))
+        except RuntimeError:  # the reaper has shut down
+            work(*args)
 
     def _reclaim_idle(self) -> None:
         """Shut down the least recently used idle environments beyond `max_idle_environments`;
@@ -499,7 +507,9 @@ class ControlPlane:
                 output_sent = len(output)
             publish_report(env, invocation, output[output_sent:], status, error_type,
                                  duration, memory, init_ms)
-        if keep and not self._closed:
+        if keep and self._closed:  # it was busy when the service closed: it goes now
+            keep = False
+        if keep:
             with pool.lock:
                 if generation == pool.generation:
                     pool.idle.append(_Slot(env, generation))

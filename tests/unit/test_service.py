@@ -247,3 +247,31 @@ def test_idle_environments_beyond_the_cap_are_reclaimed_least_recently_used_firs
     assert not _invoke(service, two, {}).cold_start  # now the most recent
     assert _invoke(service, one, {}).cold_start  # reclaimed: a cold start, and three goes
     assert [service.warm_count(c, "fake") for c in (one, two, three)] == [1, 1, 0]
+
+
+def test_an_invocation_in_flight_when_the_service_closes_ends_and_leaves_nothing(
+    backend: FakeBackend, make_config: Callable[..., FunctionConfig],
+) -> None:
+    service = LambdaService(backends={"fake": lambda: backend})
+    config = make_config(timeout=5)
+    _invoke(service, config, {})  # a warm environment, then a second one kept busy
+    outcome: list[object] = []
+
+    def slow() -> None:
+        try:
+            outcome.append(_invoke(service, config, {"op": "sleep", "seconds": 0.5}))
+        except Exception as exc:  # what the caller sees, kept for the assertion below
+            outcome.append(exc)
+
+    worker = threading.Thread(target=slow)
+    worker.start()
+    for _ in range(500):
+        if len(backend.received) == 2:
+            break
+        threading.Event().wait(0.01)
+    service.close()
+    worker.join(timeout=10)
+    assert len(outcome) == 1
+    result = outcome[0]
+    assert isinstance(result, InvokeResult) and result.payload == {"op": "sleep", "seconds": 0.5}
+    assert all(env.destroyed for env in backend.created)  # none left running
