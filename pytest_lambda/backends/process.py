@@ -46,7 +46,12 @@ from pytest_lambda.backends.base import (
     lambda_environment,
 )
 from pytest_lambda.backends.host_python import find_python, no_python, runtime_client_dir, sdk_dir
-from pytest_lambda.backends.instrument import Instruments, check_debug_port, instrumented
+from pytest_lambda.backends.instrument import (
+    Instruments,
+    check_debug_port,
+    instrumented,
+    pycache_dir,
+)
 from pytest_lambda.backends.logs import LogPump
 from pytest_lambda.config import limits as _limits
 from pytest_lambda.config.function import FunctionConfig
@@ -100,7 +105,11 @@ def _runtime_command(
         # -S: no site-packages at all (the test's virtualenv's, the system's, the user's). The
         # environment is Lambda's, not the test's, so PYTHON* variables are the function's own
         # (PYTHONPATH is honoured, as Lambda's runtimes honour it).
-        return [python, "-S", "-u", str(_BOOTSTRAP)], str(_BOOTSTRAP.parent), extra
+        # Lambda's /var/task is read-only: the byte code the runtime compiles goes to the cache
+        # (`sys.pycache_prefix`, set by -X so the environment shows no variable for it), never
+        # into the function's code or the layers.
+        return ([python, "-S", "-u", "-X", f"pycache_prefix={pycache_dir()}", str(_BOOTSTRAP)],
+                str(_BOOTSTRAP.parent), extra)
     if family == "provided":
         from pytest_lambda.images.recipes import runtime_images_dir
 

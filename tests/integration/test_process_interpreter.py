@@ -157,3 +157,19 @@ def test_a_runtime_found_on_path_runs_on_that_python(
     assert result.function_error is None, result.error
     assert "python" + result.payload["version"] == name
     assert result.payload["found"] == {"awslambdaric": True, "pytest": False}
+
+
+@process_only
+def test_the_functions_code_directory_gets_no_bytecode_written_into_it(
+    lambda_function: FunctionFactory, tmp_path: Path, backend: BackendName,
+) -> None:
+    """Lambda's /var/task is read-only: nothing is written into a function's code. The process
+    backend keeps the bytecode it compiles in the cache instead of the user's source tree."""
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg" / "__init__.py").write_text("VALUE = 7\n")
+    (tmp_path / "app.py").write_text("import pkg\n\ndef handler(event, context):\n"
+                                     "    return pkg.VALUE\n")
+    fn = lambda_function("app.handler", code=tmp_path, runtime=HOST, backend=backend)
+    assert fn.invoke({}).payload == 7
+    assert sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*")) == [
+        "app.py", "pkg", "pkg/__init__.py"]
