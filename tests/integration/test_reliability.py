@@ -106,13 +106,10 @@ def test_a_leak_ends_in_out_of_memory_not_in_a_fresh_environment(
 
 def _containers(lambda_service: LambdaService, name: str) -> list[Any]:
     from pytest_lambda.backends.docker.environment import DockerBackend
-    from pytest_lambda.containers.client import LABEL_FUNCTION, LABEL_SESSION
 
     backend = lambda_service.backend("docker")
     assert isinstance(backend, DockerBackend)
-    found: list[Any] = backend.client.containers.list(filters={"label": [
-        f"{LABEL_SESSION}={backend.labels.session}", f"{LABEL_FUNCTION}={name}"]})
-    return found
+    return [backend.client.containers.get(cid) for cid in backend.containers_of(name)]
 
 
 def _invoke_in_thread(

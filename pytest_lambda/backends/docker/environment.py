@@ -15,6 +15,7 @@ import os
 import secrets
 import threading
 import uuid
+import weakref
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -27,7 +28,12 @@ from pytest_lambda.backends.base import (
     lambda_environment,
 )
 from pytest_lambda.backends.docker import ready as _ready
-from pytest_lambda.backends.docker.ephemeral import DiskTmp, container_tmp, sweep_dead
+from pytest_lambda.backends.docker.ephemeral import (
+    DiskTmp,
+    container_tmp,
+    release_dir,
+    sweep_dead,
+)
 from pytest_lambda.backends.docker.ready import ReadyContainer, ReadyContainers, ReadyKey
 from pytest_lambda.backends.docker.sandbox import (
     LAMBDA_UID,
@@ -426,17 +432,24 @@ class DockerEnvironment(ExecutionEnvironment):
             self._host_ports.revoke(self.server.port, owner=self)
         if self.logs is not None:
             self.logs.close()
-        if self.container_id is not None:
-            try:
-                self._client.api.remove_container(self.container_id, force=True)
-            except Exception:
-                pass
-        if self._tmp is not None:
-            self._tmp.release()
-        if self._ready_container is not None:
-            self._ready_container.release()
+        remove_container(self._client, self.container_id, self._tmp, self._ready_container)
         if self.instruments is not None:
             self.instruments.release()
+
+
+def remove_container(client: Any, container_id: str | None, tmp: DiskTmp | None,
+                     ready: ReadyContainer | None) -> None:
+    """Remove a container (if it was made), then release its `/tmp` disk and, for a ready
+    container, its mounts."""
+    if container_id is not None:
+        try:
+            client.api.remove_container(container_id, force=True)
+        except Exception:
+            pass
+    if tmp is not None:
+        tmp.release()
+    if ready is not None:
+        ready.release()
 
 
 def engine_host() -> str:
@@ -496,6 +509,15 @@ class DockerBackend:
         self._ready: ReadyContainers | None = None
         self._ready_root: Path | None = None
         self._ready_lock = threading.Lock()
+        self._environments: weakref.WeakSet[DockerEnvironment] = weakref.WeakSet()
+
+    def containers_of(self, function_name: str) -> list[str]:
+        """Return the ids of the containers that environments of the function called
+        `function_name` run in now (a container started ahead of need carries no label naming
+        its function)."""
+        return [env.container_id for env in list(self._environments)
+                if env.config.name == function_name and env.container_id is not None
+                and not env._destroyed]
 
     def _ready_unavailable(self, depth: int) -> str | None:
         if depth <= 0:
@@ -573,14 +595,7 @@ class DockerBackend:
 
     def _discard_ready(self, container: ReadyContainer) -> None:
         """Remove a ready container nobody took."""
-        if container.container_id is not None:
-            try:
-                self.client.api.remove_container(container.container_id, force=True)
-            except Exception:
-                pass
-        if container.tmp is not None:
-            container.tmp.release()
-        container.release()
+        remove_container(self.client, container.container_id, container.tmp, container)
 
     def image_for(self, runtime: str, architecture: str | None = None) -> Any:
         """Return the `ImageChoice` serving `runtime` on `architecture` (None: the host's),
@@ -623,7 +638,7 @@ class DockerBackend:
                 and endpoint.host_port not in self.host_ports.allowed()):
             # Registered for the session: the endpoint outlives any one environment.
             self.host_ports.allow(endpoint.host_port, "the session's AWS endpoint")
-        return DockerEnvironment(
+        env = DockerEnvironment(
             config,
             client=self.client,
             image=image,
@@ -638,6 +653,8 @@ class DockerBackend:
             endpoint_url=endpoint.url if endpoint is not None else None,
             ready=self.ready_containers(),
         )
+        self._environments.add(env)
+        return env
 
     def _agent_for(self, config: FunctionConfig) -> Path:
         from pytest_lambda.backends.docker.agent import binary
@@ -665,4 +682,4 @@ class DockerBackend:
             self._open_network.remove()
         self.firewall.remove()
         if self._ready_root is not None:
-            _ready.release_tree(self._ready_root)
+            release_dir(self._ready_root)

@@ -19,6 +19,7 @@ idle environments).
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import functools
 import os
@@ -33,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_lambda.errors import EnvironmentStartError
+from pytest_lambda.system import mounts
 from pytest_lambda.system.paths import cache_dir
 
 _OWNER = "993:993"  # sbx_user1051, the user functions run as
@@ -182,15 +184,17 @@ def _run(*argv: str) -> None:
 
 
 def release_dir(base: Path) -> None:
-    mountpoint = base / "mnt"
-    if os.path.ismount(mountpoint):
-        subprocess.run(["umount", "-l", str(mountpoint)], capture_output=True, timeout=60)
+    """Detach every mount under `base` (the loop-mounted file system), then delete it."""
+    for point in mounts.mounted_under(base):
+        with contextlib.suppress(OSError):
+            mounts.unmount(point)
     shutil.rmtree(base, ignore_errors=True)
 
 
-def sweep_dead() -> int:
-    """Release the `/tmp` file systems that dead processes on this host left; return how many."""
-    root = _root()
+def sweep_dead(root: Path | None = None) -> int:
+    """Release the directories under `root` (default: the `/tmp` file systems') that dead
+    processes on this host left, named `<host>-<pid>-...`; return how many."""
+    root = _root() if root is None else root
     if not root.is_dir():
         return 0
     prefix = f"{socket.gethostname()}-"

@@ -24,7 +24,6 @@ the published connection and instrumented runtimes) each cold start creates its 
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import fcntl
 import os
@@ -38,6 +37,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from pytest_lambda.backends.docker import ephemeral
 from pytest_lambda.backends.docker.ephemeral import DiskTmp
 from pytest_lambda.system import mounts
 from pytest_lambda.system.paths import cache_dir
@@ -124,15 +124,7 @@ class ReadyContainer:
 
     def release(self) -> None:
         """Unmount and remove the container's directories (the container is its owner's)."""
-        release_tree(self.base)
-
-
-def release_tree(base: Path) -> None:
-    """Detach every mount under `base`, then delete it."""
-    for point in mounts.mounted_under(base):
-        with contextlib.suppress(OSError):
-            mounts.unmount(point)
-    shutil.rmtree(base, ignore_errors=True)
+        ephemeral.release_dir(self.base)
 
 
 def session_root() -> Path:
@@ -149,25 +141,7 @@ def session_root() -> Path:
 
 def sweep_dead() -> int:
     """Release the ready containers' directories that dead processes on this host left."""
-    root = cache_dir() / "ready"
-    if not root.is_dir():
-        return 0
-    prefix = f"{socket.gethostname()}-"
-    removed = 0
-    for entry in root.iterdir():
-        pid = entry.name[len(prefix):].split("-", 1)[0] if entry.name.startswith(prefix) else ""
-        if not pid.isdigit():
-            continue
-        try:
-            os.kill(int(pid), 0)
-            continue
-        except ProcessLookupError:
-            pass
-        except PermissionError:
-            continue
-        release_tree(entry)
-        removed += 1
-    return removed
+    return ephemeral.sweep_dead(cache_dir() / "ready")
 
 
 class ReadyContainers:
