@@ -375,3 +375,11 @@ def test_the_header_names_the_engine(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(_client, "get_client", lambda timeout=60: rootless)
     line = plugin._docker_isolation()
     assert _firewall.ROOTLESS in line and "remapped by the engine" in line
+
+
+def test_a_missing_podman_init_gets_what_to_do() -> None:
+    exc = RuntimeError('500 Server Error: ("container create: container-init binary not found '
+                       'on the host: stat /usr/libexec/podman/catatonit: no such file")')
+    assert _environment.podman_hint(exc).endswith("install catatonit, or point init_path in "
+                                                  "containers.conf at tini.")
+    assert _environment.podman_hint(RuntimeError("no such image")) == ""

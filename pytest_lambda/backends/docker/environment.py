@@ -201,7 +201,7 @@ class DockerEnvironment(ExecutionEnvironment):
         except Exception as exc:
             raise EnvironmentStartError(
                 f"Could not start a container for {config.name} from image {self._image}: "
-                f"{exc}."
+                f"{exc}.{podman_hint(exc) if self._podman else ''}"
             ) from None
         self._ready_container = ready
         self.container_id, self._address, self._tmp = ready.container_id, ready.address, ready.tmp
@@ -283,10 +283,8 @@ class DockerEnvironment(ExecutionEnvironment):
             if config.image is not None and "/bin/bash" in str(exc):
                 hint = (" The harness connects the function's output through /bin/bash, which "
                         "this image lacks: base it on an AWS Lambda base image or add bash.")
-            elif self._podman and "container-init" in str(exc):
-                hint = (" Podman runs each container under its init (catatonit), which is not "
-                        "installed: install catatonit, or point init_path in containers.conf "
-                        "at tini.")
+            elif self._podman:
+                hint = podman_hint(exc)
             raise EnvironmentStartError(
                 f"Could not start a container for {config.name} from image "
                 f"{config.image.reference if config.image else self._image}: {exc}.{hint}"
@@ -502,6 +500,14 @@ def remove_container(client: Any, container_id: str | None, tmp: DiskTmp | None,
         tmp.release()
     if ready is not None:
         ready.release()
+
+
+def podman_hint(exc: BaseException) -> str:
+    """Return what to do about a container Podman would not start, if the cause is known."""
+    if "container-init" in str(exc):
+        return (" Podman runs each container under its init (catatonit), which is not "
+                "installed: install catatonit, or point init_path in containers.conf at tini.")
+    return ""
 
 
 def engine_host() -> str:
