@@ -285,10 +285,20 @@ def test_a_holder_that_cannot_start_is_one_sentence() -> None:
     fake = FakeClient(PODMAN_VERSION, _info())
     fake.api.start_errors = [RuntimeError("no such image")]
     holder = _bridge.BridgeHolder(fake, _network(), _labels())
-    with pytest.raises(BackendUnavailableError, match=r"^Podman could not start the container "
-                                                      r"that keeps .*--lambda-connect=published"):
+    with pytest.raises(BackendUnavailableError, match=r"^Podman could not start a container "
+                                                      r"on .*--lambda-connect=published\.$"):
         holder.hold("img")
     assert len(fake.api.called("create_container")) == 1
+
+
+def test_an_engine_elsewhere_gets_its_process_limit_found_and_no_holder_kept() -> None:
+    fake = FakeClient(PODMAN_VERSION, _info())
+    fake.api.start_errors = [RuntimeError("error setting rlimit type 6: operation not permitted")]
+    holder = _bridge.BridgeHolder(fake, _network("plnothere0000"), _labels())
+    holder.hold("img", bridge_here=False)  # no wait for a bridge that is not here
+    holder.release()
+    assert holder.nproc == _sandbox.nproc_candidates()[1]
+    assert fake.api.removed == ["c1", "c2"]
 
 
 def test_a_bridge_that_never_appears_here_means_the_engine_is_elsewhere(

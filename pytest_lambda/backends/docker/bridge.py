@@ -42,10 +42,14 @@ class BridgeHolder:
         #: The RLIMIT_NPROC containers start with on this engine (None: the engine's default).
         self.nproc: int | None = None
 
-    def hold(self, image: str) -> None:
-        """Make sure the holder runs and the bridge is up; raise BackendUnavailableError (one
-        sentence) when the holder cannot start, or the bridge does not appear here (the engine
-        is on another machine)."""
+    def hold(self, image: str, *, bridge_here: bool = True) -> None:
+        """Make sure the holder runs and (`bridge_here`) the bridge is up; raise
+        BackendUnavailableError (one sentence) when the holder cannot start, or the bridge
+        does not appear here (the engine is on another machine).
+
+        For a rootful Podman elsewhere there is no bridge to hold here, but the process limit
+        must still be found: `bridge_here=False` only starts the holder, and `release` removes
+        it again."""
         with self._lock:
             if self.container_id is not None:
                 return
@@ -62,12 +66,13 @@ class BridgeHolder:
                 break
             if self.container_id is None:
                 raise BackendUnavailableError(
-                    f"Podman could not start the container that keeps the session network "
-                    f"{self._network.name}'s bridge up ({problem}): check that `podman run` "
-                    f"works for image {image}, or run with --lambda-connect=published."
+                    f"Podman could not start a container on the session network "
+                    f"{self._network.name} ({problem}): check that `podman run` works for "
+                    f"image {image}"
+                    + (", or run with --lambda-connect=published." if bridge_here else ".")
                 ) from None
             deadline = time.monotonic() + BRIDGE_WAIT_S
-            while not os.path.exists(f"/sys/class/net/{self._network.bridge}"):
+            while bridge_here and not os.path.exists(f"/sys/class/net/{self._network.bridge}"):
                 if time.monotonic() > deadline:
                     raise BackendUnavailableError(
                         f"Podman's bridge {self._network.bridge} for network "
@@ -98,3 +103,11 @@ class BridgeHolder:
                 pass
             raise
         return str(created["Id"])
+
+    def release(self) -> None:
+        """Remove the holder now (the session's cleanup would remove it anyway)."""
+        if self.container_id is not None:
+            try:
+                self._client.api.remove_container(self.container_id, force=True)
+            except Exception:
+                pass

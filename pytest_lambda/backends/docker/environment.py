@@ -547,6 +547,7 @@ class DockerBackend:
         self._lazy_bridge = (self.engine.podman
                              and self.engine.bridge_here(os.environ.get("DOCKER_HOST")))
         self._holders: dict[str, BridgeHolder] = {}
+        self._limits_probed = False
         #: What containers on this engine are given besides Lambda's limits (`EngineLimits`).
         self.limits = EngineLimits(cpu_at_create=self.engine.podman and not self._lazy_bridge)
         #: Host ports the session's functions may reach; everything else on the host is
@@ -708,6 +709,8 @@ class DockerBackend:
         network = self.network_for(config)
         if self._lazy_bridge:
             self._hold(network, image)  # before anything listens on its gateway
+        elif self.engine.podman and not self.engine.rootless and not self._limits_probed:
+            self._hold(network, image, bridge_here=False)  # for the process limit only
         endpoint = self.aws.endpoint_for(network.gateway) if self.aws is not None else None
         if (endpoint is not None and endpoint.host_port is not None
                 and endpoint.host_port not in self.host_ports.allowed()):
@@ -733,15 +736,19 @@ class DockerBackend:
         self._environments.add(env)
         return env
 
-    def _hold(self, network: SessionNetwork, image: str) -> None:
+    def _hold(self, network: SessionNetwork, image: str, *, bridge_here: bool = True) -> None:
         """Keep `network`'s bridge up with a holder container (`bridge.py`), whose start also
-        says what process limit this engine's containers get."""
+        says what process limit this engine's containers get; with `bridge_here=False` (an
+        engine elsewhere) only find that limit."""
         with self._network_lock:
             holder = self._holders.get(network.id)
             if holder is None:
                 holder = self._holders[network.id] = BridgeHolder(self.client, network,
                                                                   self.labels)
-        holder.hold(image)
+        holder.hold(image, bridge_here=bridge_here)
+        if not bridge_here:
+            holder.release()
+        self._limits_probed = True
         if holder.nproc != self.limits.nproc:
             self.limits = EngineLimits(nproc=holder.nproc,
                                        cpu_at_create=self.limits.cpu_at_create)
