@@ -80,16 +80,112 @@ def remaps_users(client: Any) -> bool:
                for option in options)
 
 
+@dataclass(frozen=True)
+class Engine:
+    """What answers the Docker API: Docker or Podman, its version, and how it runs.
+
+    Read from the engine's `version()` (Podman names a "Podman Engine" component) and `info()`
+    (`name=rootless` among Docker's security options, `Rootless` in Podman's; the cgroup
+    version and driver; the host name). See
+    docs/engines.md for what each kind changes.
+    """
+
+    product: str  #: "Docker" or "Podman"
+    version: str
+    #: Run by an unprivileged user: its bridge lives in the engine's own network namespace
+    #: (rootlesskit's, or Podman's), where this machine cannot route to container addresses.
+    rootless: bool = False
+    #: The engine maps container uids to other host uids (rootless, or `userns-remap`).
+    remaps_users: bool = False
+    cgroup_version: str = ""
+    cgroup_driver: str = ""
+    #: The engine's host name is this machine's: its bridge, if rootful, is here.
+    same_host: bool = True
+
+    @property
+    def podman(self) -> bool:
+        return self.product == "Podman"
+
+    def describe(self) -> str:
+        """Name the engine as the pytest header does ("Podman 4.3.1 (Docker API)")."""
+        if self.podman:
+            return f"Podman {self.version} (Docker API{', rootless' if self.rootless else ''})"
+        return f"Docker engine {self.version}" + (" (rootless)" if self.rootless else "")
+
+    def bridge_here(self, docker_host: str | None) -> bool:
+        """Return True when the engine's bridges are (or will be) network devices of this
+        machine: a rootful engine on this machine, reached through a unix socket."""
+        local_socket = not docker_host or docker_host.startswith("unix://")
+        return local_socket and self.same_host and not self.rootless
+
+    def limits_problem(self) -> str | None:
+        """Return one sentence saying why this engine cannot hold a function to its memory,
+        process and CPU limits, or None when it can.
+
+        A rootless engine sets limits only through cgroup v2 delegated by systemd; elsewhere
+        Docker discards them with a warning and Podman ignores them, and a function would run
+        with the host's memory instead of its MemorySize.
+        """
+        if not self.rootless:
+            return None
+        if self.cgroup_version == "2" and self.cgroup_driver == "systemd":
+            return None
+        driver = ("no cgroup driver" if self.cgroup_driver in ("", "none")
+                  else f"the {self.cgroup_driver} cgroup driver")
+        return (
+            f"{self.describe()} runs on cgroup v{self.cgroup_version or '?'} with {driver}, "
+            f"where a rootless engine cannot hold a container to Lambda's memory, process and "
+            f"CPU limits: run it on cgroup v2 with systemd's cgroup delegation (as Docker's and "
+            f"Podman's rootless guides describe), use a rootful engine, or run with "
+            f"--lambda-backend=process."
+        )
+
+
+def engine(client: Any) -> Engine:
+    """Return the `Engine` behind `client` (asked once per client)."""
+    known = getattr(client, "_pytest_lambda_engine", None)
+    if isinstance(known, Engine):
+        return known
+    try:
+        version = client.version() or {}
+    except Exception:
+        version = {}
+    try:
+        info = client.info() or {}
+    except Exception:
+        info = {}
+    components = [str(c.get("Name", "")) for c in version.get("Components") or []]
+    podman = any("podman" in name.lower() for name in components)
+    options = [str(option) for option in info.get("SecurityOptions") or []]
+    # Docker says so among its security options; Podman's Docker API in a field of its own.
+    rootless = info.get("Rootless") is True or any("name=rootless" in o for o in options)
+    found = Engine(
+        product="Podman" if podman else "Docker",
+        version=str(version.get("Version") or info.get("ServerVersion") or "?"),
+        rootless=rootless,
+        remaps_users=rootless or any("name=userns" in option for option in options),
+        cgroup_version=str(info.get("CgroupVersion") or ""),
+        cgroup_driver=str(info.get("CgroupDriver") or ""),
+        same_host=not info.get("Name") or info.get("Name") == socket.gethostname(),
+    )
+    try:
+        client._pytest_lambda_engine = found
+    except AttributeError:  # pragma: no cover - a client that takes no attributes
+        pass
+    return found
+
+
 def probe() -> tuple[bool, str]:
-    """Return (True, version) when a Docker engine answers, else (False, why not)."""
+    """Return (True, the engine's name and version) when a Docker API answers, else (False,
+    why not)."""
     try:
         client = get_client(timeout=5)
-        version = client.version().get("Version", "?")
+        client.version()
     except BackendUnavailableError as exc:
         return False, str(exc)
     except Exception as exc:  # an engine that answers ping but not version
         return False, _short(exc)
-    return True, f"Docker engine {version}"
+    return True, engine(client).describe()
 
 
 def _short(exc: BaseException) -> str:
@@ -195,17 +291,22 @@ class SessionNetwork:
     """A bridge network of the session: internal (containers reach the host's gateway address
     and nothing else), or, for functions that opt in with `network="open"`, routed outward."""
 
-    def __init__(self, client: Any, labels: SessionLabels, *, internal: bool = True) -> None:
+    def __init__(self, client: Any, labels: SessionLabels, *, internal: bool = True,
+                 name_bridge: bool = False) -> None:
         self._client = client
         self.internal = internal
         self.name = f"pytest-lambda-{labels.session}" + ("" if internal else "-open")
+        # Podman names its bridges podman1, podman2, ... and says which only through its own
+        # API; asked for a name through Docker's option, it takes it (so does Docker).
+        bridge = f"pl{labels.session[:12]}{'' if internal else 'o'}" if name_bridge else None
         net = client.api.create_network(
             self.name, driver="bridge", internal=internal, labels=labels.as_dict(),
             check_duplicate=True,
+            options={"com.docker.network.bridge.name": bridge} if bridge else None,
         )
         self.id: str = net["Id"]
         #: The host side of the network: Docker names a user network's bridge after its id.
-        self.bridge = f"br-{self.id[:12]}"
+        self.bridge = bridge or f"br-{self.id[:12]}"
         info = client.api.inspect_network(self.id)
         configs = (info.get("IPAM") or {}).get("Config") or []
         gateway = next((c.get("Gateway") for c in configs if c.get("Gateway")), None)

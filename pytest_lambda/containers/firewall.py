@@ -100,10 +100,17 @@ def _nft(script: str) -> str | None:
     return None
 
 
-def predicted_reason(docker_host: str | None) -> str | None:
+#: Why nothing is filtered for a rootless engine (Docker's or Podman's).
+ROOTLESS = ("the engine is rootless: its bridge is in the engine's own network namespace, "
+            "where this machine's nftables cannot filter it")
+
+
+def predicted_reason(docker_host: str | None, *, rootless: bool = False) -> str | None:
     """Return why the host will not be shielded, judged before any network exists (the header)."""
     if docker_host and not docker_host.startswith("unix://"):
         return f"the engine at {docker_host} may not be on this machine"
+    if rootless:
+        return ROOTLESS
     if os.geteuid() != 0:
         return "filtering needs root (CAP_NET_ADMIN) for nftables"
     if shutil.which("nft") is None:
@@ -111,9 +118,13 @@ def predicted_reason(docker_host: str | None) -> str | None:
     return None
 
 
-def unavailable_reason(bridge: str) -> str | None:
-    """Return why the host cannot be shielded from `bridge`, or None when it can."""
-    if not os.path.exists(f"/sys/class/net/{bridge}"):
+def unavailable_reason(bridge: str, *, expected: bool = False) -> str | None:
+    """Return why the host cannot be shielded from `bridge`, or None when it can.
+
+    `expected`: the bridge is not up yet but will be on this machine (Podman brings a
+    network's bridge up with its first container); the table matches it by name meanwhile.
+    """
+    if not expected and not os.path.exists(f"/sys/class/net/{bridge}"):
         return (f"the engine's bridge {bridge} is not on this machine (a VM or remote engine), "
                 f"so the plugin cannot filter what reaches the engine's host")
     if os.geteuid() != 0:
@@ -169,10 +180,11 @@ class HostPorts:
 class HostFirewall:
     """The nftables table that drops what a bridge sends the host, but the allowed ports."""
 
-    def __init__(self, session: str, bridge: str, gateway: str) -> None:
+    def __init__(self, session: str, bridge: str, gateway: str, *,
+                 expected: bool = False, reason: str | None = None) -> None:
         self.table = table_name(session)
         self.bridge = bridge
-        self.reason = unavailable_reason(bridge)
+        self.reason = reason or unavailable_reason(bridge, expected=expected)
         self.active = False
         if self.reason is not None:
             return

@@ -315,11 +315,11 @@ def _import_tarball(client: Any, tarball: Path, tag: str, foreign: str | None, *
     """Make the root file system `tarball` the one-layer image `tag`, recorded as `foreign`'s
     platform when it is another architecture's (so that `docker build --platform` takes it)."""
     if foreign is None:
-        repository, _, image_tag = tag.partition(":")
         changes = [" ".join(["LABEL", *(f"{k}={v}" for k, v in labels.items())]),
                    f"CMD {json.dumps(cmd)}"]
-        client.api.import_image_from_file(str(tarball), repository=repository, tag=image_tag,
-                                          changes=changes)
+        # The tag rides in `repo` ("name:tag", which the API allows): Podman's Docker API
+        # ignores a separate `tag` and would name the image "<name>:latest".
+        client.api.import_image_from_file(str(tarball), repository=tag, changes=changes)
         return
     # `docker import --platform` records the engine's own architecture on Docker 20.10 whatever
     # the platform says, so write the image archive `docker load` reads, with its config saying

@@ -6,6 +6,8 @@ use, so `pytest --version` and runs that never invoke a function pay nothing.
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from pytest_lambda.config.settings import AUTO_RULE, Resolved
@@ -69,6 +71,7 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
         from pytest_lambda.backends.docker.ephemeral import unavailable_reason
 
         lines.append(policy_line)
+        lines.append(f"lambda: engine: {_engine_name()}")
         connect = state.settings["connect"]
         lines.append(f"lambda: connect={connect.value} (from {connect.source})")
         disk = ("disk (a loop-mounted ext4 reserved in the cache directory; a tmpfs, with a "
@@ -106,20 +109,37 @@ def pytest_testnodedown(node: object, error: object) -> None:
         state.service().add_dependency_records(output["lambda_dependencies"])
 
 
+def _engine() -> Any:
+    """Return the `Engine` behind DOCKER_HOST, or None when none answers."""
+    from pytest_lambda.containers.client import engine, get_client
+
+    try:
+        return engine(get_client())
+    except Exception:
+        return None
+
+
+def _engine_name() -> str:
+    """Name the engine the Docker backend drives ("Podman 4.3.1 (Docker API)") and where."""
+    import os
+
+    found = _engine()
+    where = os.environ.get("DOCKER_HOST") or "the default socket"
+    return f"{found.describe()} at {where}" if found is not None else f"none answers at {where}"
+
+
 def _docker_isolation() -> str:
     """Say what isolates Docker functions here (see docs/security.md)."""
     import os
 
-    from pytest_lambda.containers.client import get_client, remaps_users
     from pytest_lambda.containers.firewall import predicted_reason
 
-    blocked = predicted_reason(os.environ.get("DOCKER_HOST"))
+    found = _engine()
+    blocked = predicted_reason(os.environ.get("DOCKER_HOST"),
+                               rootless=found is not None and found.rootless)
     host = ("host services blocked but the Runtime API (nftables)" if blocked is None
             else f"host services reachable on the gateway ({blocked})")
-    try:
-        remapped = remaps_users(get_client())
-    except Exception:
-        remapped = False
+    remapped = found is not None and found.remaps_users
     uid = ("uid 993 remapped by the engine (user namespaces)" if remapped
            else "uid 993 is host uid 993 (no userns-remap)")
     return f"Runtime API answers its own container only; {host}; {uid}"

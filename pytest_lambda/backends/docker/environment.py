@@ -28,6 +28,7 @@ from pytest_lambda.backends.base import (
     lambda_environment,
 )
 from pytest_lambda.backends.docker import ready as _ready
+from pytest_lambda.backends.docker.bridge import BridgeHolder
 from pytest_lambda.backends.docker.ephemeral import (
     DiskTmp,
     container_tmp,
@@ -38,8 +39,10 @@ from pytest_lambda.backends.docker.ready import ReadyContainer, ReadyContainers,
 from pytest_lambda.backends.docker.sandbox import (
     LAMBDA_UID,
     WRAPPER,
+    EngineLimits,
     cgroup_dirs,
     cpu_share,
+    process_cgroup_dirs,
     resolv_conf,
     sandbox_host_config,
 )
@@ -56,8 +59,12 @@ from pytest_lambda.backends.instrument import (
 from pytest_lambda.config.arch import docker_platform, host_architecture
 from pytest_lambda.config.function import FunctionConfig
 from pytest_lambda.containers.client import LABEL_FUNCTION, SessionLabels, SessionNetwork
-from pytest_lambda.containers.firewall import HostFirewall, HostPorts
-from pytest_lambda.errors import ConfigurationError, EnvironmentStartError
+from pytest_lambda.containers.firewall import ROOTLESS, HostFirewall, HostPorts
+from pytest_lambda.errors import (
+    BackendUnavailableError,
+    ConfigurationError,
+    EnvironmentStartError,
+)
 from pytest_lambda.runtime_api.extensions import external_extensions
 from pytest_lambda.system import clock as _clock
 from pytest_lambda.system import mounts as _mounts
@@ -87,6 +94,8 @@ class DockerEnvironment(ExecutionEnvironment):
         dial_published: bool = False,
         endpoint_url: str | None = None,
         ready: ReadyContainers | None = None,
+        podman: bool = False,
+        limits: EngineLimits | None = None,
     ) -> None:
         # With an agent nothing in the container connects to the host: the server listens on
         # loopback for form's sake and admits only the tunnels the host opens (`adopt`).
@@ -115,6 +124,11 @@ class DockerEnvironment(ExecutionEnvironment):
         #: Where cold starts take a container made ahead of need, if they may (`ready.py`).
         self._ready = ready
         self._ready_container: ReadyContainer | None = None
+        self._podman = podman
+        self._limits = limits or EngineLimits()
+        #: A rootful Podman on this machine: the container's cgroups are found through its
+        #: first process (see `after_init` for a Podman elsewhere).
+        self._podman_here = podman and not self._limits.cpu_at_create
 
     def authorize_peer(self, peer: tuple[str, int]) -> bool | None:
         if self._agent is not None:
@@ -187,7 +201,7 @@ class DockerEnvironment(ExecutionEnvironment):
         except Exception as exc:
             raise EnvironmentStartError(
                 f"Could not start a container for {config.name} from image {self._image}: "
-                f"{exc}."
+                f"{exc}.{podman_hint(exc) if self._podman else ''}"
             ) from None
         self._ready_container = ready
         self.container_id, self._address, self._tmp = ready.container_id, ready.address, ready.tmp
@@ -230,6 +244,7 @@ class DockerEnvironment(ExecutionEnvironment):
             network=self._network.name,
             port_bindings=({AGENT_TUNNEL_PORT: ("127.0.0.1", None)} if self._dial_published
                            else None),
+            limits=self._limits,
         )
         labels = {**self._labels.as_dict(), LABEL_FUNCTION: config.name}
         entrypoint = ["/bin/bash", "-c", WRAPPER, "pytest-lambda"]
@@ -268,6 +283,8 @@ class DockerEnvironment(ExecutionEnvironment):
             if config.image is not None and "/bin/bash" in str(exc):
                 hint = (" The harness connects the function's output through /bin/bash, which "
                         "this image lacks: base it on an AWS Lambda base image or add bash.")
+            elif self._podman:
+                hint = podman_hint(exc)
             raise EnvironmentStartError(
                 f"Could not start a container for {config.name} from image "
                 f"{config.image.reference if config.image else self._image}: {exc}.{hint}"
@@ -350,10 +367,23 @@ class DockerEnvironment(ExecutionEnvironment):
     def _cgroup(self, kind: str) -> Path | None:
         if self._cgroups is None and self.container_id is not None:
             self._cgroups = cgroup_dirs(self.container_id)
+            pid = self._pid() if not self._cgroups and self._podman_here else None
+            if pid:  # Podman's layout differs: ask the container's first process
+                self._cgroups = process_cgroup_dirs(pid)
         return (self._cgroups or {}).get(kind) or (self._cgroups or {}).get("unified")
+
+    def _pid(self) -> int | None:
+        """Return the container's first process on this machine, if the engine says."""
+        try:
+            pid = self._client.api.inspect_container(self.container_id)["State"]["Pid"]
+        except Exception:
+            return None
+        return int(pid) if pid else None
 
     def after_init(self) -> None:
         # Lambda gives the init phase the host's CPU; invocations get the share for their memory.
+        if self._limits.cpu_at_create:
+            return  # an engine that cannot update a running container: set when it was made
         share = cpu_share(self.config.memory_size)
         period = 100_000
         quota = max(1000, int(share * period))
@@ -369,6 +399,21 @@ class DockerEnvironment(ExecutionEnvironment):
         except OSError:
             pass  # not root: ask the engine instead
         self._client.api.update_container(self.container_id, cpu_period=period, cpu_quota=quota)
+
+    def _cgroup_oom_kills(self) -> int:
+        """Return how many processes the kernel killed for memory in the container's cgroup
+        (0 when it cannot be read, as after the engine removed it)."""
+        mem_dir = self._cgroup("memory")
+        for name in ("memory.oom_control", "memory.events"):  # cgroup v1, v2
+            try:
+                text = (mem_dir / name).read_text() if mem_dir is not None else ""
+            except OSError:
+                continue
+            for line in text.splitlines():
+                key, _, value = line.partition(" ")
+                if key == "oom_kill" and value.strip().isdigit():
+                    return int(value)
+        return 0
 
     def max_memory_used_mb(self) -> int:
         if self._oom_killed:  # it reached the limit; its cgroup is gone with the container
@@ -395,6 +440,11 @@ class DockerEnvironment(ExecutionEnvironment):
     def exit_info(self) -> ExitInfo:
         if self.container_id is None:
             return ExitInfo(code=-1)
+        if self._podman_here and self._cgroup_oom_kills() > 0:
+            # Podman's inspect does not always say OOMKilled (conmon may miss the event): the
+            # memory cgroup's own count, read before the engine removes it, does.
+            self._oom_killed = True
+            return ExitInfo(code=137, signal=9, oom_killed=True)
         if self.reported_exit is not None:  # the wrapper outlives the runtime (extensions)
             code = self.reported_exit
             try:
@@ -452,6 +502,14 @@ def remove_container(client: Any, container_id: str | None, tmp: DiskTmp | None,
         ready.release()
 
 
+def podman_hint(exc: BaseException) -> str:
+    """Return what to do about a container Podman would not start, if the cause is known."""
+    if "container-init" in str(exc):
+        return (" Podman runs each container under its init (catatonit), which is not "
+                "installed: install catatonit, or point init_path in containers.conf at tini.")
+    return ""
+
+
 def engine_host() -> str:
     """Return the address of the machine the engine publishes ports on (DOCKER_HOST's host for
     a TCP engine, else this machine's loopback, where Docker Desktop and Colima forward them)."""
@@ -471,26 +529,40 @@ class DockerBackend:
     def __init__(self, *, image_policy: str = "hermetic",
                  progress: Callable[[str], None] | None = None, connect: str = "auto",
                  aws: AwsAccess | None = None, ready: int = 2) -> None:
-        from pytest_lambda.containers.client import get_client, sweep
+        from pytest_lambda.containers.client import engine, get_client, sweep
 
         self.client = get_client()
+        #: Docker or Podman, rootful or rootless (docs/engines.md).
+        self.engine = engine(self.client)
+        problem = self.engine.limits_problem()
+        if problem is not None:
+            raise BackendUnavailableError(problem)
         self.labels = SessionLabels.current()
         self.swept = sweep(self.client, self.labels)
         sweep_dead()
         _ready.sweep_dead()
-        self.network = SessionNetwork(self.client, self.labels)
+        self.network = SessionNetwork(self.client, self.labels, name_bridge=self.engine.podman)
+        # A rootful Podman here brings a network's bridge up with its first container: a
+        # holder container keeps it up (`bridge.py`), and until then it is local all the same.
+        self._lazy_bridge = (self.engine.podman
+                             and self.engine.bridge_here(os.environ.get("DOCKER_HOST")))
+        self._holders: dict[str, BridgeHolder] = {}
+        self._limits_probed = False
+        #: What containers on this engine are given besides Lambda's limits (`EngineLimits`).
+        self.limits = EngineLimits(cpu_at_create=self.engine.podman and not self._lazy_bridge)
         #: Host ports the session's functions may reach; everything else on the host is
         #: filtered where `firewall.active` (see `containers/firewall.py`).
         self.host_ports = HostPorts()
         self.firewall = HostFirewall(self.labels.session, self.network.bridge,
-                                     self.network.gateway)
+                                     self.network.gateway, expected=self._lazy_bridge,
+                                     reason=ROOTLESS if self.engine.rootless else None)
         self.host_ports.attach(self.firewall)
         self._open_network: SessionNetwork | None = None
         self._network_lock = threading.Lock()
         # How environments reach the Runtime API (docs/security.md): directly, when the engine's
         # bridge is on this machine; else through the in-container agent and tunnels the host
         # opens, to the container's address or, for an engine elsewhere, to a published port.
-        local = os.path.exists(f"/sys/class/net/{self.network.bridge}")
+        local = self._lazy_bridge or os.path.exists(f"/sys/class/net/{self.network.bridge}")
         self.connect = connect if connect != "auto" else ("direct" if local else "published")
         #: Published ports need a routed network: Docker publishes none for internal ones.
         self.dial_published = self.connect == "published" and not local
@@ -578,7 +650,8 @@ class DockerBackend:
                 working_dir="/var/task",
                 labels={**self.labels.as_dict(), LABEL_FUNCTION: ""},
                 host_config=sandbox_host_config(api, mounts=mounts, tmpfs=tmpfs,
-                                                memory_mb=key.memory_mb, network=key.network),
+                                                memory_mb=key.memory_mb, network=key.network,
+                                                limits=self.limits),
                 detach=True,
                 **names,
             )
@@ -623,7 +696,8 @@ class DockerBackend:
             return self.network
         with self._network_lock:
             if self._open_network is None:
-                self._open_network = SessionNetwork(self.client, self.labels, internal=False)
+                self._open_network = SessionNetwork(self.client, self.labels, internal=False,
+                                                    name_bridge=self.engine.podman)
             return self._open_network
 
     def create(self, config: FunctionConfig, *, log_stream_name: str) -> DockerEnvironment:
@@ -633,6 +707,10 @@ class DockerBackend:
             assert config.runtime is not None
             image = self.image_for(config.runtime.name, config.architecture).tag
         network = self.network_for(config)
+        if self._lazy_bridge:
+            self._hold(network, image)  # before anything listens on its gateway
+        elif self.engine.podman and not self.engine.rootless and not self._limits_probed:
+            self._hold(network, image, bridge_here=False)  # for the process limit only
         endpoint = self.aws.endpoint_for(network.gateway) if self.aws is not None else None
         if (endpoint is not None and endpoint.host_port is not None
                 and endpoint.host_port not in self.host_ports.allowed()):
@@ -652,9 +730,28 @@ class DockerBackend:
             dial_published=self.dial_published,
             endpoint_url=endpoint.url if endpoint is not None else None,
             ready=self.ready_containers(),
+            podman=self.engine.podman,
+            limits=self.limits,
         )
         self._environments.add(env)
         return env
+
+    def _hold(self, network: SessionNetwork, image: str, *, bridge_here: bool = True) -> None:
+        """Keep `network`'s bridge up with a holder container (`bridge.py`), whose start also
+        says what process limit this engine's containers get; with `bridge_here=False` (an
+        engine elsewhere) only find that limit."""
+        with self._network_lock:
+            holder = self._holders.get(network.id)
+            if holder is None:
+                holder = self._holders[network.id] = BridgeHolder(self.client, network,
+                                                                  self.labels)
+        holder.hold(image, bridge_here=bridge_here)
+        if not bridge_here:
+            holder.release()
+        self._limits_probed = True
+        if holder.nproc != self.limits.nproc:
+            self.limits = EngineLimits(nproc=holder.nproc,
+                                       cpu_at_create=self.limits.cpu_at_create)
 
     def _agent_for(self, config: FunctionConfig) -> Path:
         from pytest_lambda.backends.docker.agent import binary

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -107,21 +108,54 @@ def cgroup_dirs(container_id: str) -> dict[str, Path]:
     return found
 
 
+def process_cgroup_dirs(pid: int) -> dict[str, Path]:
+    """Find the cgroup directories of process `pid` (a container's first process, as a rootful
+    engine on this machine reports it) from `/proc/<pid>/cgroup`: where Podman puts its
+    containers (`libpod_parent/libpod-<id>`, `machine.slice/libpod-<id>.scope`)."""
+    try:
+        lines = Path(f"/proc/{pid}/cgroup").read_text().splitlines()
+    except OSError:
+        return {}
+    found: dict[str, Path] = {}
+    for line in lines:
+        _, controllers, path = line.split(":", 2)
+        names = controllers.split(",")
+        if controllers == "":
+            kinds = {"unified": _CGROUP_ROOT}
+        else:
+            kinds = {kind: _CGROUP_ROOT / controllers
+                     for kind in ("memory", "cpu") if kind in names}
+        for kind, root in kinds.items():
+            directory = root / path.lstrip("/")
+            if directory.is_dir():
+                found[kind] = directory
+    return found
+
+
 def sandbox_host_config(api: Any, *, mounts: list[Any], tmpfs: dict[str, str] | None,
                         memory_mb: int, network: str,
-                        port_bindings: dict[int, Any] | None = None) -> Any:
+                        port_bindings: dict[int, Any] | None = None,
+                        limits: EngineLimits | None = None) -> Any:
     """Return the engine's host configuration of every Lambda container: read-only root, the
     memory limit without swap, Lambda's process and file limits, no capabilities, docker-init
-    as PID 1 (it passes signals on and reaps), on the session's network."""
+    as PID 1 (it passes signals on and reaps), on the session's network.
+
+    `limits` carries what an engine other than a rootful Docker needs (`EngineLimits`)."""
     memory = f"{memory_mb}m"
+    limits = limits or EngineLimits()
+    cpu = {}
+    if limits.cpu_at_create:
+        cpu = {"cpu_period": 100_000,
+               "cpu_quota": max(1000, int(cpu_share(memory_mb) * 100_000))}
     return api.create_host_config(
+        **cpu,
         mounts=mounts,
         tmpfs=tmpfs,
         read_only=True,
         mem_limit=memory,
         memswap_limit=memory,
         pids_limit=_limits.PROCESSES_MAX,
-        ulimits=ulimits(),
+        ulimits=ulimits(nproc=limits.nproc),
         network_mode=network,
         init=True,
         cap_drop=["ALL"],
@@ -130,15 +164,51 @@ def sandbox_host_config(api: Any, *, mounts: list[Any], tmpfs: dict[str, str] | 
     )
 
 
-def ulimits() -> list[Any]:
-    """Return Lambda's file-descriptor limit as the engine takes it.
+@dataclass(frozen=True)
+class EngineLimits:
+    """How an engine other than a rootful Docker on this machine is given Lambda's limits.
+
+    `nproc`: an RLIMIT_NPROC the engine can set, where its default cannot be
+    (`nproc_candidates`). `cpu_at_create`: the CPU share is set when the container is made,
+    for an engine that cannot change a running container's (Podman's Docker API has no
+    update), instead of after init.
+    """
+
+    nproc: int | None = None
+    cpu_at_create: bool = False
+
+
+def ulimits(*, nproc: int | None = None) -> list[Any]:
+    """Return Lambda's file-descriptor limit as the engine takes it (and `nproc`, if given).
 
     Lambda's 1,024 processes and threads are the container's `pids_limit` (its own cgroup), not
     an `RLIMIT_NPROC`: the kernel counts that per user across the host, and every environment
     runs as uid 993, so one environment near its limit would stop all the others starting
-    threads. `getrlimit(RLIMIT_NPROC)` inside therefore shows the engine's default.
+    threads. `getrlimit(RLIMIT_NPROC)` inside therefore shows the engine's default, unless the
+    engine cannot set its default (see `nproc_candidates`).
     """
     from docker.types import Ulimit
 
-    return [Ulimit(name="nofile", soft=_limits.FILE_DESCRIPTORS_MAX,
-                   hard=_limits.FILE_DESCRIPTORS_MAX)]
+    limits = [Ulimit(name="nofile", soft=_limits.FILE_DESCRIPTORS_MAX,
+                     hard=_limits.FILE_DESCRIPTORS_MAX)]
+    if nproc is not None:
+        limits.append(Ulimit(name="nproc", soft=nproc, hard=nproc))
+    return limits
+
+
+def nproc_candidates() -> list[int | None]:
+    """Return the RLIMIT_NPROC values to try on a rootful Podman, best first.
+
+    Docker's default is its own limit; rootful Podman's is a fixed 1,048,576, which a root
+    without CAP_SYS_RESOURCE (in a container, in a CI sandbox) may not set, so every container
+    fails to start ("error setting rlimit type 6"). Then this process's own limit, and failing
+    that a value no sane host refuses, are tried in turn.
+    """
+    import resource
+
+    hard = resource.getrlimit(resource.RLIMIT_NPROC)[1]
+    candidates: list[int | None] = [None]
+    if hard != resource.RLIM_INFINITY:
+        candidates.append(int(hard))
+    candidates += [n for n in (32768, 4096) if n not in candidates]
+    return candidates
