@@ -135,3 +135,18 @@ def test_the_setting_turns_them_off_and_the_header_says_so(pytester: pytest.Pyte
     off = pytester.runpytest_subprocess("--lambda-backend=docker",
                                         "--lambda-ready-containers=0")
     off.stdout.fnmatch_lines(["lambda: ready containers: off (from --lambda-ready-containers)*"])
+
+
+def test_an_engine_that_does_not_see_the_mounts_is_refused_in_one_sentence(
+    code: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """As where the engine runs in a mount namespace that takes no propagation from the test's:
+    the code never reaches the container. Seen here by not mounting it at all."""
+    from pytest_lambda import EnvironmentStartError
+
+    monkeypatch.setattr(mounts, "bind_read_only", lambda *args, **kwargs: None)
+    with LambdaService(backend="docker", ready_containers=2) as service:
+        fn = service.function("app.handler", code=code / "fn", runtime="python3.13")
+        with pytest.raises(EnvironmentStartError,
+                           match=r"does not see mounts .*--lambda-ready-containers=0"):
+            fn.invoke({})

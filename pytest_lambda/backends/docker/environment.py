@@ -659,6 +659,7 @@ class DockerBackend:
             api.start(container.container_id)
             info = api.inspect_container(container.container_id)
             container.address = info["NetworkSettings"]["Networks"][key.network]["IPAddress"]
+            container.pid = int(info["State"].get("Pid") or 0)
             if not container.address:
                 raise RuntimeError("the engine gave the container no address on its network")
         except BaseException:

@@ -82,6 +82,8 @@ class ReadyContainer:
         self.tmp = tmp
         self.container_id: str | None = None
         self.address: str | None = None
+        #: The container's first process, on this machine (0: the engine did not say).
+        self.pid = 0
 
     @property
     def task(self) -> Path:
@@ -101,6 +103,12 @@ class ReadyContainer:
             if opt_dir is not None:
                 mounts.bind_read_only(opt_dir, self.opt, stage=stage)
             mounts.bind_read_only(code_dir, self.task, stage=stage)
+            if self.pid and os.path.lexists(f"/proc/{self.pid}/root/var/task/{GO}"):
+                raise OSError(
+                    "the engine does not see mounts made on this machine after a container "
+                    "starts (its mount namespace takes no propagation from this one): run with "
+                    "--lambda-ready-containers=0"
+                )
             items = [str(len(env)), *(f"{k}={v}" for k, v in env.items()), *argv]
             data = b"".join(os.fsencode(item) + b"\0" for item in items)
             while data:
