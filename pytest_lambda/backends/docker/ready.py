@@ -49,9 +49,12 @@ READY_WAIT_S = 10.0
 GO = ".pytest-lambda-go"
 
 # The waiting shell: read NUL-terminated items (the number of variables, the variables, then
-# the command line) until the host closes the FIFO, export the variables, exec the command.
+# the command line) until the host closes the FIFO, enter /var/task again (the shell's working
+# directory is still the empty one the code was mounted over; `cd` leaves an OLDPWD that a
+# created container has not), export the variables, exec the command.
 WAITER = r"""a=(); while IFS= read -r -d '' v; do a+=("$v"); done < "/var/task/$1"
 n=${a[0]:-x}; case $n in ''|*[!0-9]*) exit 0;; esac
+cd /var/task || exit 1; unset OLDPWD
 for ((i = 1; i <= n; i++)); do export -- "${a[i]}"; done
 exec "${a[@]:n+1}"
 """
