@@ -272,19 +272,29 @@ def _code_entry(digest: str, fill: Callable[[Path], object]) -> Path:
 
 def locate_code(code: object) -> tuple[Path, bool]:
     """Return (resolved path, is_zip) of a `code=` argument, or raise ConfigurationError."""
-    if not isinstance(code, (str, os.PathLike)):
+    return locate_tree(code, argument="code", label="Code path",
+                       wanted="pass code= a directory or a .zip file with the function's code",
+                       neither="pass code= one of those")
+
+
+def locate_tree(value: object, *, argument: str, label: str, wanted: str,
+                neither: str) -> tuple[Path, bool]:
+    """Return (resolved path, is_zip) of an argument naming a directory or a .zip file (code,
+    a layer), or raise ConfigurationError saying what `argument` wants."""
+    if not isinstance(value, (str, os.PathLike)):
         raise ConfigurationError(
-            f"code must be a path to a directory or a .zip file, not {type(code).__name__}."
+            f"{argument} must be a path to a directory or a .zip file, not "
+            f"{type(value).__name__}."
         )
-    path = Path(code).expanduser()
+    path = Path(value).expanduser()
     try:
         exists = path.exists()
     except OSError:  # e.g. a name too long to stat
         exists = False
     if not exists:
         raise ConfigurationError(
-            f"Code path {str(path)!r} does not exist: pass code= a directory or a .zip file "
-            f"with the function's code (relative paths start at {os.getcwd()})."
+            f"{label} {str(path)!r} does not exist: {wanted} (relative paths start at "
+            f"{os.getcwd()})."
         )
     path = path.resolve()
     if path.is_dir():
@@ -292,7 +302,7 @@ def locate_code(code: object) -> tuple[Path, bool]:
     if zipfile.is_zipfile(path):
         return path, True
     raise ConfigurationError(
-        f"Code path {str(path)!r} is neither a directory nor a .zip file: pass code= one of those."
+        f"{label} {str(path)!r} is neither a directory nor a .zip file: {neither}."
     )
 
 

@@ -19,12 +19,17 @@ import os
 import shutil
 import stat
 import threading
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from pytest_lambda.artifacts.cache import using
-from pytest_lambda.artifacts.files import hash_tree, tree_size, unpack_zip, unzipped_size
+from pytest_lambda.artifacts.files import (
+    hash_tree,
+    locate_tree,
+    tree_size,
+    unpack_zip,
+    unzipped_size,
+)
 from pytest_lambda.config import limits as _limits
 from pytest_lambda.errors import ConfigurationError
 
@@ -42,30 +47,9 @@ class Layers:
 
 def _layer_path(layer: object, index: int) -> tuple[Path, bool]:
     """Return (resolved path, is_zip) of one layer argument, or raise ConfigurationError."""
-    if not isinstance(layer, (str, os.PathLike)):
-        raise ConfigurationError(
-            f"layers[{index}] must be a path to a directory or a .zip file, not "
-            f"{type(layer).__name__}."
-        )
-    path = Path(layer).expanduser()
-    try:
-        exists = path.exists()
-    except OSError:
-        exists = False
-    if not exists:
-        raise ConfigurationError(
-            f"Layer path {str(path)!r} does not exist: pass layers= directories or .zip files "
-            f"(relative paths start at {os.getcwd()})."
-        )
-    path = path.resolve()
-    if path.is_dir():
-        return path, False
-    if zipfile.is_zipfile(path):
-        return path, True
-    raise ConfigurationError(
-        f"Layer path {str(path)!r} is neither a directory nor a .zip file: pass layers= "
-        f"directories or .zip files."
-    )
+    return locate_tree(layer, argument=f"layers[{index}]", label="Layer path",
+                       wanted="pass layers= directories or .zip files",
+                       neither="pass layers= directories or .zip files")
 
 
 def resolve_layers(layers: object, *, code_size: int) -> Layers | None:

@@ -23,6 +23,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from pytest_lambda.plugin.markers import one_choice
+
 if TYPE_CHECKING:
     from pytest_lambda.plugin.state import PluginState
 
@@ -41,18 +43,7 @@ _NOT_SET = object()
 
 def marker_scope(marker: pytest.Mark) -> str:
     """Return the scope a `lambda_aws_state` marker names; raise ValueError when it is bad."""
-    args = list(marker.args)
-    if "scope" in marker.kwargs:
-        args.append(marker.kwargs["scope"])
-    extra = set(marker.kwargs) - {"scope"}
-    if len(args) != 1 or extra or args[0] not in SCOPES:
-        given = ", ".join([repr(a) for a in marker.args]
-                          + [f"{k}={v!r}" for k, v in marker.kwargs.items()])
-        raise ValueError(
-            f"@pytest.mark.{MARKER}({given}) is not valid: pass one of "
-            f"{', '.join(repr(s) for s in SCOPES)}."
-        )
-    return str(args[0])
+    return one_choice(marker, "scope", SCOPES)
 
 
 class AwsAroundTests:

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from pytest_lambda.plugin.markers import one_choice
 from pytest_lambda.service import observe as _observe
 
 if TYPE_CHECKING:
@@ -39,18 +40,7 @@ MARKER_HELP = (
 
 def marker_mode(marker: pytest.Mark) -> str:
     """Return the mode a `lambda_isolation` marker names; raise ValueError when it is bad."""
-    args = list(marker.args)
-    if "mode" in marker.kwargs:
-        args.append(marker.kwargs["mode"])
-    extra = set(marker.kwargs) - {"mode"}
-    if len(args) != 1 or extra or args[0] not in MODES:
-        given = ", ".join([repr(a) for a in marker.args]
-                          + [f"{k}={v!r}" for k, v in marker.kwargs.items()])
-        raise ValueError(
-            f"@pytest.mark.{MARKER}({given}) is not valid: pass one of "
-            f"{', '.join(repr(m) for m in MODES)}."
-        )
-    return str(args[0])
+    return one_choice(marker, "mode", MODES)
 
 
 class Isolation:
