@@ -155,7 +155,8 @@ def test_a_functions_own_exec_wrapper_still_runs_around_the_measured_runtime(
     with LambdaService(backend="docker") as service:
         service.coverage = CoverageRequest(branch=False, root=new_coverage_root())
         fn = service.function("app.handler", code=code, runtime="python3.13",
-                              environment={"AWS_LAMBDA_EXEC_WRAPPER": "/var/task/wrap.sh"})
+                              environment={"AWS_LAMBDA_EXEC_WRAPPER": "/var/task/wrap.sh"},
+                              memory_size=1769)  # coverage.py's start at 128 MB's share is slow
         result = fn.invoke({})
         assert result.payload == {"wrapped": "yes", "wrapper": "/var/task/wrap.sh"}, result.logs
         data = CoverageData(no_disk=True)
@@ -190,7 +191,7 @@ def test_code_merged_with_its_dependencies_is_reported_at_its_own_files(
     with LambdaService(backend=backend) as service:
         service.coverage = CoverageRequest(branch=False, root=new_coverage_root())
         fn = service.function("app.handler", code=code, runtime=python_runtime,
-                              requirements=True)
+                              requirements=True, memory_size=1769)  # a whole CPU, as above
         assert fn.config.code_dir != code  # /var/task is the code over its dependencies
         assert fn.invoke({}).payload == "two"
         data = CoverageData(no_disk=True)
@@ -223,9 +224,11 @@ def test_the_lines_of_an_invocation_that_times_out_are_kept(
     code.chmod(0o755)
     with LambdaService(backend=backend) as service:
         service.coverage = CoverageRequest(branch=False, root=new_coverage_root())
-        fn = service.function("app.handler", code=code, runtime=python_runtime, timeout=1,
-                              memory_size=1769)  # a whole CPU: the save is not throttled
-        late = fn.invoke({"sleep": 5})
+        # A whole CPU, so the save is not throttled; 3 s, so that a busy machine still reaches
+        # the sleep before the deadline.
+        fn = service.function("app.handler", code=code, runtime=python_runtime, timeout=3,
+                              memory_size=1769)
+        late = fn.invoke({"sleep": 10})
         assert late.error is not None and late.error["errorType"] == "Sandbox.Timedout"
         data = CoverageData(no_disk=True)
         service.collect_coverage([], data)

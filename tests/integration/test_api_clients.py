@@ -275,8 +275,10 @@ def test_each_invocation_gets_a_trace_id(
     python_runtime: RuntimeName, lambda_function: FunctionFactory, traced_code: Path,
     backend: BackendName,
 ) -> None:
+    # One vCPU: importing Powertools uncompiled (a read-only /var/task keeps no byte code) at
+    # 128 MB's share outlasts the timeout on a busy machine.
     fn = lambda_function("app.trace", code=traced_code, runtime=python_runtime,
-                         backend=backend, timeout=10)
+                         backend=backend, timeout=10, memory_size=1769)
     first, second = fn.invoke({}), fn.invoke({})
     assert re.fullmatch(TRACE_RE, first.payload["env"]), first.logs
     assert re.fullmatch(TRACE_RE, second.payload["env"])

@@ -195,7 +195,7 @@ def test_runtime_exit_is_an_exit_error(
 
 def test_sys_exit_in_a_handler(limits_fn: Callable[..., Function]) -> None:
     # awslambdaric turns SystemExit into a handled error document, as in Lambda.
-    result = limits_fn().invoke({"action": "sys_exit", "code": 2})
+    result = limits_fn(timeout=30).invoke({"action": "sys_exit", "code": 2})
     assert result.function_error == "Unhandled"
     assert result.error is not None
     assert result.error["errorType"] in ("SystemExit", "Runtime.ExitError")
@@ -220,7 +220,8 @@ def test_out_of_memory(limits_fn: Callable[..., Function]) -> None:
 # -- payload sizes -----------------------------------------------------------------------------
 
 def test_response_over_the_limit(limits_fn: Callable[..., Function]) -> None:
-    fn = limits_fn()
+    # One vCPU: serialising 6 MB at 128 MB's CPU share takes seconds on a busy machine.
+    fn = limits_fn(timeout=30, memory_size=1769)
     # A JSON string of N characters is N + 2 bytes.
     ok = fn.invoke({"action": "respond", "size": _limits.RESPONSE_MAX_BYTES - 2})
     assert ok.function_error is None and len(ok.raw_payload) == _limits.RESPONSE_MAX_BYTES

@@ -40,7 +40,8 @@ def where(fn: Function, backend: BackendName, place: str) -> str:
 def test_bootstrap_answers_invocations(
     lambda_function: FunctionFactory, custom_dir: Path, backend: BackendName, runtime: RuntimeName,
 ) -> None:
-    fn = lambda_function("function.handler", code=custom_dir, runtime=runtime, backend=backend)
+    fn = lambda_function("function.handler", code=custom_dir, runtime=runtime, backend=backend,
+                         timeout=30)
     first = fn.invoke({"n": 1})
     assert first.function_error is None, (first.payload, first.logs)
     assert first.payload["received"] == {"n": 1}
@@ -60,7 +61,8 @@ def test_bootstrap_answers_invocations(
 def test_bootstrap_reports_a_handler_error(
     lambda_function: FunctionFactory, custom_dir: Path, backend: BackendName, runtime: RuntimeName,
 ) -> None:
-    fn = lambda_function("function.fail", code=custom_dir, runtime=runtime, backend=backend)
+    fn = lambda_function("function.fail", code=custom_dir, runtime=runtime, backend=backend,
+                         timeout=30)
     failed = fn.invoke({})
     assert failed.function_error == "Unhandled"
     assert failed.error == {"errorMessage": "fail exited with status 3",
@@ -96,7 +98,7 @@ def test_bootstrap_from_a_layer(
     layer.mkdir()
     shutil.copy2(custom_dir / "bootstrap", layer / "bootstrap")
     fn = lambda_function("function.handler", code=code, runtime="provided.al2023",
-                         backend=backend, layers=[layer])
+                         backend=backend, layers=[layer], timeout=30)
     result = fn.invoke({"from": "layer"})
     assert result.function_error is None, (result.payload, result.logs)
     assert result.payload["bootstrap"] == where(fn, backend, "/opt") + "/bootstrap"
@@ -111,7 +113,7 @@ def test_the_codes_bootstrap_wins_over_a_layers(
     (layer / "bootstrap").write_text("#!/bin/bash\necho 'the layer bootstrap ran' >&2\nexit 9\n")
     (layer / "bootstrap").chmod(0o755)
     fn = lambda_function("function.handler", code=custom_dir, runtime="provided.al2023",
-                         backend=backend, layers=[layer])
+                         backend=backend, layers=[layer], timeout=30)
     result = fn.invoke({})
     assert result.function_error is None, (result.payload, result.logs)
     assert result.payload["bootstrap"] == where(fn, backend, "/var/task") + "/bootstrap"
@@ -124,7 +126,7 @@ def test_missing_bootstrap_fails_init_as_lambda_does(
     code.mkdir()
     shutil.copy2(custom_dir / "function.sh", code / "function.sh")
     fn = lambda_function("function.handler", code=code, runtime="provided.al2023",
-                         backend=backend)
+                         backend=backend, timeout=30)
     failed = fn.invoke({})
     assert failed.function_error == "Unhandled"
     task, opt = where(fn, backend, "/var/task"), "/opt"
@@ -146,7 +148,7 @@ def test_a_bootstrap_that_is_not_executable_fails_init(
     shutil.copytree(custom_dir, code)
     (code / "bootstrap").chmod(0o644)
     fn = lambda_function("function.handler", code=code, runtime="provided.al2",
-                         backend=backend)
+                         backend=backend, timeout=30)
     failed = fn.invoke({})
     assert failed.error == {
         "errorType": "Runtime.InvalidEntrypoint",
@@ -190,7 +192,7 @@ def test_a_static_binary_bootstrap(
     lambda_function: FunctionFactory, static_bootstrap: Path, backend: BackendName,
 ) -> None:
     fn = lambda_function("not.used", code=static_bootstrap, runtime="provided.al2023",
-                         backend=backend)
+                         backend=backend, timeout=30)
     first = fn.invoke({"n": [1, 2]})
     assert first.function_error is None, (first.payload, first.logs)
     assert first.payload == {"static": True, "event": {"n": [1, 2]}}
@@ -204,7 +206,7 @@ def test_aws_tutorial_bootstrap_runs_unchanged(
 ) -> None:
     # `#!/bin/sh` with `set -euo pipefail`: it needs Amazon Linux's /bin/sh, which is bash.
     fn = lambda_function("function.handler", code=functions_dir / "aws_tutorial", runtime=name,
-                         backend="docker")
+                         backend="docker", timeout=30)
     first = fn.invoke({"key1": "value1"})
     assert first.function_error is None, first.logs
     assert first.raw_payload == b"""Echoing request: '{"key1": "value1"}'"""

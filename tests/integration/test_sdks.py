@@ -135,7 +135,8 @@ def test_nodejs_runtimes_carry_the_javascript_sdk(
     lambda_function: FunctionFactory, sdk_dir: Path, backend: BackendName, handler: str,
     runtime: RuntimeName,
 ) -> None:
-    fn = lambda_function(handler, code=sdk_dir / "node", runtime=runtime, backend=backend)
+    fn = lambda_function(handler, code=sdk_dir / "node", runtime=runtime, backend=backend,
+                         memory_size=1769, timeout=60)
     result = fn.invoke({"packages": list(NODE_CLIENTS)})
     assert result.function_error is None, (result.payload, result.logs)
     assert "ExperimentalWarning" not in result.logs  # the ES module hook adds nothing to the log
