@@ -17,7 +17,7 @@ from pathlib import Path
 
 from pytest_lambda.config import limits as _limits
 from pytest_lambda.errors import ConfigurationError
-from pytest_lambda.system.paths import cache_dir
+from pytest_lambda.system.paths import cache_dir, make_dir_once
 
 _HASH_CACHE: dict[str, str] = {}
 _HASH_LOCK = threading.Lock()
@@ -237,7 +237,7 @@ def unpack_zip(archive: Path) -> tuple[Path, str]:
     that, and a refused archive leaves nothing in the cache.
     """
     def extract(staging: Path) -> None:
-        staging.mkdir()
+        os.chmod(staging, 0o755)  # /var/task, read by the function's user
         safe_extract(archive, staging, budget=unzipped_size(archive))
 
     digest = hash_file(archive)
@@ -246,28 +246,11 @@ def unpack_zip(archive: Path) -> tuple[Path, str]:
 
 def _code_entry(digest: str, fill: Callable[[Path], object]) -> Path:
     """Return the cache's code entry `digest`, made by `fill(staging directory)` when it is not
-    there yet and renamed into place: an interrupted fill leaves nothing a later session takes
-    for the entry, and parallel workers race harmlessly."""
+    there yet (`make_dir_once`), leased to this session."""
     from pytest_lambda.artifacts.cache import using  # it imports this module
 
     with using("code", digest) as root:  # leased to this session, safe from pruning
-        if root.is_dir():
-            return root
-        staging = root.with_name(f"{digest}.{os.getpid()}.{threading.get_ident()}.tmp")
-        staging.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            fill(staging)
-            try:
-                os.rename(staging, root)
-            except OSError:
-                if not root.is_dir():
-                    raise
-        finally:
-            if staging.exists():
-                import shutil
-
-                shutil.rmtree(staging, ignore_errors=True)
-    return root
+        return make_dir_once(root, fill, prefix=f"{digest}.")
 
 
 def locate_code(code: object) -> tuple[Path, bool]:
@@ -333,7 +316,8 @@ def snapshot_tree(path: Path) -> tuple[Path, str]:
     if path.resolve().is_relative_to(cache_dir().resolve()):
         return path, digest
     return _code_entry(digest, lambda staging: shutil.copytree(
-        path, staging, symlinks=True, ignore=shutil.ignore_patterns("__pycache__"))), digest
+        path, staging, symlinks=True, ignore=shutil.ignore_patterns("__pycache__"),
+        dirs_exist_ok=True)), digest
 
 
 def materialise(path: Path, is_zip: bool) -> tuple[Path, str]:

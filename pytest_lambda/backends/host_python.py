@@ -10,7 +10,6 @@ import platform
 import shutil
 import subprocess
 import sys
-import tempfile
 import threading
 from pathlib import Path, PurePosixPath
 
@@ -135,7 +134,7 @@ def runtime_client_dir(version: str) -> Path:
     is fetched); for another version pip installs the wheels once. Either way it is made once
     per content in the cache and shared by sessions (made aside, then renamed into place).
     """
-    from pytest_lambda.system.paths import cache_dir
+    from pytest_lambda.system.paths import cache_dir, make_dir_once
 
     dists = _installed_client() if version == _host_version() else None
     if dists is not None:
@@ -145,26 +144,16 @@ def runtime_client_dir(version: str) -> Path:
 
         what = f"pip:{AWSLAMBDARIC_SPEC}"
     key = hashlib.sha256(f"{version}\0{platform.machine()}\0{what}".encode()).hexdigest()[:12]
-    root = cache_dir() / "process-runtime"
-    final = root / f"python{version}-{key}"
+    final = cache_dir() / "process-runtime" / f"python{version}-{key}"
+
+    def fill(work: Path) -> None:
+        if dists is not None:
+            _copy_distributions(dists, work)
+        else:
+            _pip_install_client(version, work)
+
     with _client_lock:
-        if final.is_dir():
-            return final
-        root.mkdir(parents=True, exist_ok=True)
-        work = Path(tempfile.mkdtemp(dir=root, prefix=f".python{version}-"))
-        try:
-            if dists is not None:
-                _copy_distributions(dists, work)
-            else:
-                _pip_install_client(version, work)
-            try:
-                work.rename(final)
-            except OSError:
-                if not final.is_dir():  # another session made it first: use theirs
-                    raise
-        finally:
-            shutil.rmtree(work, ignore_errors=True)
-    return final
+        return make_dir_once(final, fill, prefix=f".python{version}-")
 
 
 def sdk_dir(version: str) -> Path:
@@ -178,40 +167,28 @@ def sdk_dir(version: str) -> Path:
     """
     from pytest_lambda.images.build import pip_target_command
     from pytest_lambda.images.recipes import BOTO3_SPEC, python_sdk_requirements
-    from pytest_lambda.system.paths import cache_dir, default_cache_dir
+    from pytest_lambda.system.paths import cache_dir, default_cache_dir, make_dir_once
 
     requirements = python_sdk_requirements()
     pins = requirements.read_bytes()
     key = hashlib.sha256(f"{version}\0{platform.machine()}\0".encode() + pins).hexdigest()[:12]
-    root = cache_dir() / "process-runtime"
-    final = root / f"python{version}-sdk-{key}"
+    final = cache_dir() / "process-runtime" / f"python{version}-sdk-{key}"
+    seed = default_cache_dir() / "process-runtime" / final.name
+
+    def fill(work: Path) -> None:
+        if seed != final and seed.is_dir():
+            shutil.copytree(seed, work, dirs_exist_ok=True)
+            return
+        cmd = pip_target_command(version, platform.machine(), work, [requirements])
+        done = subprocess.run(cmd, capture_output=True, text=True, stdin=subprocess.DEVNULL)
+        if done.returncode != 0:
+            tail = (done.stderr or done.stdout).strip().splitlines()[-3:]
+            raise EnvironmentStartError(
+                f"Could not install {BOTO3_SPEC} for Python {version} into the cache with "
+                f"pip (the process backend gives functions the runtime's boto3 from there): "
+                f"{' '.join(tail) or 'no output'}. Let pip reach a package index once, or "
+                f"use the docker backend."
+            )
+
     with _client_lock:
-        if final.is_dir():
-            return final
-        root.mkdir(parents=True, exist_ok=True)
-        work = Path(tempfile.mkdtemp(dir=root, prefix=f".python{version}-sdk-"))
-        seed = default_cache_dir() / "process-runtime" / final.name
-        try:
-            if seed != final and seed.is_dir():
-                shutil.copytree(seed, work, dirs_exist_ok=True)
-                done = None
-            else:
-                cmd = pip_target_command(version, platform.machine(), work, [requirements])
-                done = subprocess.run(cmd, capture_output=True, text=True,
-                                      stdin=subprocess.DEVNULL)
-            if done is not None and done.returncode != 0:
-                tail = (done.stderr or done.stdout).strip().splitlines()[-3:]
-                raise EnvironmentStartError(
-                    f"Could not install {BOTO3_SPEC} for Python {version} into the cache with "
-                    f"pip (the process backend gives functions the runtime's boto3 from there): "
-                    f"{' '.join(tail) or 'no output'}. Let pip reach a package index once, or "
-                    f"use the docker backend."
-                )
-            try:
-                work.rename(final)
-            except OSError:
-                if not final.is_dir():  # another session made it first: use theirs
-                    raise
-        finally:
-            shutil.rmtree(work, ignore_errors=True)
-    return final
+        return make_dir_once(final, fill, prefix=f".python{version}-sdk-")

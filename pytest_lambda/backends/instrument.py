@@ -113,35 +113,26 @@ def _make_tools_dir(cache: Path) -> Path:
     present = sorted(tool for tool in _TOOLS if available(tool))
     what = ";".join(f"{t}=={metadata.version(_TOOLS[t])}" for t in present)
     digest = hashlib.sha256(launcher + _WRAPPER.encode() + what.encode()).hexdigest()[:12]
-    root = cache / "env-tools"
-    final = root / digest
-    with _tools_lock:
-        if final.is_dir():
-            return final
-        root.mkdir(parents=True, exist_ok=True)
-        work = Path(tempfile.mkdtemp(dir=root, prefix=".tools-"))
-        try:
-            for tool in present:
-                _copy_distribution(_TOOLS[tool], work)
-            (work / "instrument.py").write_bytes(launcher)
-            (work / "wrapper").write_text(_WRAPPER)
-            os.chmod(work / "wrapper", 0o755)
-            # Byte code for this Python (the process backend's, mostly); other versions cache
-            # theirs under `pycache_dir()`, since the tools are read-only in containers.
-            import compileall
 
-            compileall.compile_dir(str(work), quiet=2, workers=1)
-            # The container's user is not the host's: everything readable by all.
-            for path in [work, *work.rglob("*")]:
-                os.chmod(path, os.stat(path).st_mode | (0o755 if path.is_dir() else 0o444))
-            try:
-                work.rename(final)
-            except OSError:
-                if not final.is_dir():  # another session made it first: use theirs
-                    raise
-        finally:
-            shutil.rmtree(work, ignore_errors=True)
-    return final
+    def fill(work: Path) -> None:
+        for tool in present:
+            _copy_distribution(_TOOLS[tool], work)
+        (work / "instrument.py").write_bytes(launcher)
+        (work / "wrapper").write_text(_WRAPPER)
+        os.chmod(work / "wrapper", 0o755)
+        # Byte code for this Python (the process backend's, mostly); other versions cache
+        # theirs under `pycache_dir()`, since the tools are read-only in containers.
+        import compileall
+
+        compileall.compile_dir(str(work), quiet=2, workers=1)
+        # The container's user is not the host's: everything readable by all.
+        for path in [work, *work.rglob("*")]:
+            os.chmod(path, os.stat(path).st_mode | (0o755 if path.is_dir() else 0o444))
+
+    from pytest_lambda.system.paths import make_dir_once
+
+    with _tools_lock:
+        return make_dir_once(cache / "env-tools" / digest, fill, prefix=".tools-")
 
 
 def pycache_dir() -> Path:

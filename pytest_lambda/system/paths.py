@@ -4,7 +4,10 @@ process is using it."""
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 
@@ -41,3 +44,25 @@ def let_go_of_cache() -> bool:
     with _holders_lock:
         _holders -= 1
         return _holders <= 0
+
+
+def make_dir_once(final: Path, fill: Callable[[Path], object], *, prefix: str) -> Path:
+    """Return the cache directory `final`, made by `fill(staging directory)` when it is not
+    there yet: the staging directory (`<prefix>...tmp` beside it: cache pruning takes a `.tmp`
+    name for a staging directory, not an entry) is renamed into place, so an
+    interrupted fill leaves nothing a later session takes for `final`, and when another process
+    made it first its copy stands. The caller serialises its own threads."""
+    if final.is_dir():
+        return final
+    final.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(dir=final.parent, prefix=prefix, suffix=".tmp"))
+    try:
+        fill(work)
+        try:
+            work.rename(final)
+        except OSError:
+            if not final.is_dir():  # another session made it first: use theirs
+                raise
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return final
