@@ -168,7 +168,7 @@ def test_bundled_javascript_sdk_wins_over_a_layers_and_the_runtimes(
 
     def s3(code_dir: Path, layers: list[Path]) -> tuple[str | None, str]:
         fn = lambda_function(handler, code=code_dir, runtime="nodejs22.x", backend=backend,
-                             layers=layers)
+                             layers=layers, memory_size=1769, timeout=60)
         found = invoke(fn, {"packages": ["@aws-sdk/client-s3"]})
         return found["marker"], found["where"]["@aws-sdk/client-s3"]["version"]
 
