@@ -65,12 +65,14 @@ def test_chaos(
             events.append({"id": str(i), "action": "ok", "seconds": rng.random() / 50})
 
     oom_running = threading.Event()
+    killing = threading.Lock()  # the OOM event waits out a kill already chosen
     finished = threading.Event()
     kills = 0
 
     def invoke(event: dict[str, Any]) -> Any:
         if event["action"] == "allocate":
-            oom_running.set()  # its error must be the OOM kill's, not ours
+            with killing:
+                oom_running.set()  # its error must be the OOM kill's, not ours
             try:
                 return fn.invoke(event)
             finally:
@@ -81,15 +83,16 @@ def test_chaos(
         nonlocal kills
         chooser = random.Random(7)
         while not finished.wait(chooser.uniform(0.1, 0.6)):
-            if oom_running.is_set():
-                continue
-            running = docker_backend.containers_of("chaos")
-            if running:
-                try:
-                    api.kill(chooser.choice(running))
-                    kills += 1
-                except Exception:
-                    pass  # it went away by itself meanwhile
+            with killing:
+                if oom_running.is_set():
+                    continue
+                running = docker_backend.containers_of("chaos")
+                if running:
+                    try:
+                        api.kill(chooser.choice(running))
+                        kills += 1
+                    except Exception:
+                        pass  # it went away by itself meanwhile
 
     thread = threading.Thread(target=killer, daemon=True)
     thread.start()

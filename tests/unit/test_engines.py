@@ -358,6 +358,24 @@ def test_oom_kills_are_read_from_the_memory_cgroup(tmp_path: Path, name: str, te
     assert _environment.DockerEnvironment._cgroup_oom_kills(env) == kills  # type: ignore[arg-type]
 
 
+@pytest.mark.parametrize("reported_exit", [137, None])
+def test_an_oom_kill_counted_by_the_cgroup_wins_over_a_late_engine_event(
+    tmp_path: Path, reported_exit: int | None,
+) -> None:
+    # Docker sets State.OOMKilled when its OOM event arrives, which can be after the wrapper
+    # reported the runtime's death (the chaos test saw Runtime.ExitError for an OOM kill); the
+    # kernel counts the kill in the memory cgroup before the process dies.
+    (tmp_path / "memory.events").write_text("low 0\nhigh 0\nmax 9\noom 1\noom_kill 1\n")
+    api = SimpleNamespace(inspect_container=lambda _id: {"State": {"OOMKilled": False}},
+                          wait=lambda _id, timeout: {"StatusCode": 137})
+    env = SimpleNamespace(container_id="c", _podman_here=False, reported_exit=reported_exit,
+                          _client=SimpleNamespace(api=api), _oom_killed=False,
+                          _cgroup=lambda kind: tmp_path)
+    env._cgroup_oom_kills = lambda: _environment.DockerEnvironment._cgroup_oom_kills(env)  # type: ignore[arg-type]
+    info = _environment.DockerEnvironment.exit_info(env)  # type: ignore[arg-type]
+    assert info.oom_killed and info.signal == 9
+
+
 def test_an_imported_base_keeps_its_tag_on_podman(tmp_path: Path) -> None:
     # Podman's Docker API ignores a separate `tag` on import; "name:tag" in `repo` is honoured
     # by both engines.

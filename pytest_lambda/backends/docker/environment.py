@@ -440,9 +440,10 @@ class DockerEnvironment(ExecutionEnvironment):
     def exit_info(self) -> ExitInfo:
         if self.container_id is None:
             return ExitInfo(code=-1)
-        if self._podman_here and self._cgroup_oom_kills() > 0:
-            # Podman's inspect does not always say OOMKilled (conmon may miss the event): the
-            # memory cgroup's own count, read before the engine removes it, does.
+        if self._cgroup_oom_kills() > 0:
+            # The kernel counts the kill in the memory cgroup before the process dies, while the
+            # engine's OOMKilled can come late (Docker sets it when its event arrives, after the
+            # wrapper may have reported the death) or never (Podman's conmon may miss it).
             self._oom_killed = True
             return ExitInfo(code=137, signal=9, oom_killed=True)
         if self.reported_exit is not None:  # the wrapper outlives the runtime (extensions)
