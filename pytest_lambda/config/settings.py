@@ -113,6 +113,13 @@ SETTINGS = (
         "own figures; 0.01 makes a minute 0.6 s)",
         check=lambda value: parse_scale(value),
     ),
+    Setting(
+        "account_concurrency", (), "1000",
+        "the account's concurrent executions in each region, which the functions without "
+        "reserved concurrency share and whose reservations must leave 100 unreserved (1000: "
+        "Lambda's default; a small number makes its throttling reachable in a test)",
+        check=lambda value: parse_account_concurrency(value),
+    ),
 )
 
 
@@ -143,6 +150,22 @@ def parse_count(text: str, what: str, most: int) -> int:
     if not 0 <= value <= most:
         raise ConfigurationError(
             f"{text!r} is not a number of {what}: write a whole number from 0 to {most}."
+        )
+    return value
+
+
+#: The largest account concurrency the setting takes (AWS raises accounts to tens of
+#: thousands on request).
+ACCOUNT_CONCURRENCY_MAX = 1_000_000
+
+
+def parse_account_concurrency(text: str) -> int:
+    """Return the account concurrency `text` means (a whole number, 1 or more)."""
+    value = int(text) if text.strip().isdigit() else 0
+    if not 1 <= value <= ACCOUNT_CONCURRENCY_MAX:
+        raise ConfigurationError(
+            f"{text!r} is not an account concurrency: write a whole number from 1 to "
+            f"{ACCOUNT_CONCURRENCY_MAX:,} (Lambda's default is 1000)."
         )
     return value
 
