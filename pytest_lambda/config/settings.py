@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Literal, get_args
 
+from pytest_lambda.config import limits as _limits
 from pytest_lambda.errors import ConfigurationError
 
 #: Where functions run, as a setting: "auto" picks docker when an engine answers.
@@ -114,7 +115,7 @@ SETTINGS = (
         check=lambda value: parse_scale(value),
     ),
     Setting(
-        "account_concurrency", (), "1000",
+        "account_concurrency", (), str(_limits.ACCOUNT_CONCURRENCY),
         "the account's concurrent executions in each region, which the functions without "
         "reserved concurrency share and whose reservations must leave 100 unreserved (1000: "
         "Lambda's default; a small number makes its throttling reachable in a test)",
@@ -165,7 +166,7 @@ def parse_account_concurrency(text: str) -> int:
     if not 1 <= value <= ACCOUNT_CONCURRENCY_MAX:
         raise ConfigurationError(
             f"{text!r} is not an account concurrency: write a whole number from 1 to "
-            f"{ACCOUNT_CONCURRENCY_MAX:,} (Lambda's default is 1000)."
+            f"{ACCOUNT_CONCURRENCY_MAX:,} (Lambda's default is {_limits.ACCOUNT_CONCURRENCY})."
         )
     return value
 
