@@ -49,9 +49,16 @@ DLQ_ERROR_MESSAGE_MAX_BYTES = 1024
 #: Response payload the Runtime API accepts from a runtime (bytes): 6 MiB plus 100.
 RESPONSE_MAX_BYTES = 6 * 1024 * 1024 + 100
 
-#: The account's concurrency, and what reserved concurrency must leave unreserved.
+#: The account's concurrency in a region (Lambda's default; the account_concurrency setting
+#: changes it), and what reserved concurrency must leave unreserved (all of it in an account
+#: of 100 or less).
 ACCOUNT_CONCURRENCY = 1_000
 UNRESERVED_CONCURRENCY_MIN = 100
+
+#: Code storage for every function version and layer of an account in a region (75 GB), and
+#: a deployment package uploaded directly (50 MB), as GetAccountSettings reports them.
+ACCOUNT_CODE_STORAGE_BYTES = 75 * 1024 * 1024 * 1024
+ZIPPED_CODE_MAX_BYTES = 50 * 1024 * 1024
 
 #: ClientContext of an Invoke request, base64-encoded (bytes).
 CLIENT_CONTEXT_MAX_BYTES = 3_583

@@ -12,6 +12,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Literal, get_args
 
+from pytest_lambda.config import limits as _limits
 from pytest_lambda.errors import ConfigurationError
 
 #: Where functions run, as a setting: "auto" picks docker when an engine answers.
@@ -113,6 +114,13 @@ SETTINGS = (
         "own figures; 0.01 makes a minute 0.6 s)",
         check=lambda value: parse_scale(value),
     ),
+    Setting(
+        "account_concurrency", (), str(_limits.ACCOUNT_CONCURRENCY),
+        "the account's concurrent executions in each region, which the functions without "
+        "reserved concurrency share and whose reservations must leave 100 unreserved (1000: "
+        "Lambda's default; a small number makes its throttling reachable in a test)",
+        check=lambda value: parse_account_concurrency(value),
+    ),
 )
 
 
@@ -143,6 +151,22 @@ def parse_count(text: str, what: str, most: int) -> int:
     if not 0 <= value <= most:
         raise ConfigurationError(
             f"{text!r} is not a number of {what}: write a whole number from 0 to {most}."
+        )
+    return value
+
+
+#: The largest account concurrency the setting takes (AWS raises accounts to tens of
+#: thousands on request).
+ACCOUNT_CONCURRENCY_MAX = 1_000_000
+
+
+def parse_account_concurrency(text: str) -> int:
+    """Return the account concurrency `text` means (a whole number, 1 or more)."""
+    value = int(text) if text.strip().isdigit() else 0
+    if not 1 <= value <= ACCOUNT_CONCURRENCY_MAX:
+        raise ConfigurationError(
+            f"{text!r} is not an account concurrency: write a whole number from 1 to "
+            f"{ACCOUNT_CONCURRENCY_MAX:,} (Lambda's default is {_limits.ACCOUNT_CONCURRENCY})."
         )
     return value
 

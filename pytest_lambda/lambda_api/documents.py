@@ -7,8 +7,15 @@ import hashlib
 import time
 from typing import TYPE_CHECKING, Any
 
+from pytest_lambda.config import limits as _limits
 from pytest_lambda.config import names as _aws
-from pytest_lambda.service.registry import LATEST, Alias, EventInvokeConfig
+from pytest_lambda.service.registry import (
+    LATEST,
+    AccountUsage,
+    Alias,
+    EventInvokeConfig,
+    code_size,
+)
 
 if TYPE_CHECKING:
     from pytest_lambda.service.function import Function
@@ -24,7 +31,7 @@ def configuration(function: Function, version: str = LATEST, *,
         "FunctionName": config.name,
         "FunctionArn": config.arn if version == LATEST else f"{config.arn}:{version}",
         "Role": f"arn:aws:iam::{config.account_id}:role/{config.name}-role",
-        "CodeSize": 0,
+        "CodeSize": code_size(function),
         "Description": "",
         "Timeout": config.timeout,
         "MemorySize": config.memory_size,
@@ -89,8 +96,9 @@ def alias_document(function: Function, alias: Alias) -> dict[str, Any]:
     return document
 
 
-def event_invoke_document(function: Function, settings: EventInvokeConfig) -> dict[str, Any]:
-    """Return the FunctionEventInvokeConfig document."""
+def event_invoke_document(function: Function, qualifier: str,
+                          settings: EventInvokeConfig) -> dict[str, Any]:
+    """Return the FunctionEventInvokeConfig document of `function`'s `qualifier`."""
     destinations: dict[str, Any] = {}
     if settings.on_success is not None:
         destinations["OnSuccess"] = {"Destination": settings.on_success}
@@ -98,10 +106,26 @@ def event_invoke_document(function: Function, settings: EventInvokeConfig) -> di
         destinations["OnFailure"] = {"Destination": settings.on_failure}
     return {
         "LastModified": settings.last_modified,
-        "FunctionArn": f"{function.arn}:{LATEST}",
+        "FunctionArn": f"{function.arn}:{qualifier}",
         "MaximumRetryAttempts": settings.maximum_retry_attempts,
         "MaximumEventAgeInSeconds": settings.maximum_event_age,
         "DestinationConfig": destinations,
+    }
+
+
+def account_settings(usage: AccountUsage) -> dict[str, Any]:
+    """Return GetAccountSettings' document: the account's limits (Lambda's fixed ones for
+    code storage and package sizes) and what its functions use."""
+    return {
+        "AccountLimit": {
+            "TotalCodeSize": _limits.ACCOUNT_CODE_STORAGE_BYTES,
+            "CodeSizeUnzipped": _limits.UNZIPPED_CODE_MAX_BYTES,
+            "CodeSizeZipped": _limits.ZIPPED_CODE_MAX_BYTES,
+            "ConcurrentExecutions": usage.limit,
+            "UnreservedConcurrentExecutions": usage.unreserved,
+        },
+        "AccountUsage": {"TotalCodeSize": usage.code_size,
+                         "FunctionCount": usage.function_count},
     }
 
 

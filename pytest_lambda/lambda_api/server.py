@@ -27,11 +27,14 @@ from pytest_lambda.errors import (
     InvokeError,
     LambdaHarnessError,
     RequestTooLargeException,
+    ResourceNotFoundException,
     TooManyRequestsException,
     ValidationException,
 )
 from pytest_lambda.lambda_api import documents
 from pytest_lambda.service.registry import (
+    LATEST,
+    EventInvokeConfig,
     FunctionEntry,
     Target,
     parse_function_name,
@@ -73,6 +76,9 @@ _ROUTES: list[Route] = [
         ("GET", r"/2015-03-31/functions/?", "list_functions"),
         ("GET", r"/2015-03-31/functions/(?P<fn>[^/]+)/?", "get_function"),
         ("GET", r"/2015-03-31/functions/(?P<fn>[^/]+)/configuration/?", "get_configuration"),
+        ("GET", r"/2016-08-19/account-settings/?", "get_account_settings"),
+        ("GET", r"/2019-09-25/functions/(?P<fn>[^/]+)/event-invoke-config/list/?",
+         "list_event_invoke_configs"),
         ("PUT", r"/2019-09-25/functions/(?P<fn>[^/]+)/event-invoke-config/?",
          "put_event_invoke_config"),
         ("POST", r"/2019-09-25/functions/(?P<fn>[^/]+)/event-invoke-config/?",
@@ -355,7 +361,7 @@ class _Handler(BaseHTTPRequestHandler):
                 f"The provided target arn {target} is invalid: a dead-letter queue is an SQS "
                 f"queue or an SNS topic."
             )
-        entry.event_invoke.dead_letter = validate_destination(target, "DeadLetterConfig")
+        entry.dead_letter = validate_destination(target, "DeadLetterConfig")
         return 200, _json(documents.configuration(entry.function, dead_letter=target)), {}
 
     def op_put_concurrency(self, fn: str) -> tuple[int, bytes, dict[str, str]]:
@@ -384,7 +390,7 @@ class _Handler(BaseHTTPRequestHandler):
         target = self._target(fn, self.query.get("Qualifier"))
         return 200, _json(documents.configuration(
             target.function, target.version,
-            dead_letter=target.entry.event_invoke.dead_letter)), {}
+            dead_letter=target.entry.dead_letter)), {}
 
     def op_put_provisioned(self, fn: str) -> tuple[int, bytes, dict[str, str]]:
         qualifier = self.query.get("Qualifier")
@@ -403,8 +409,6 @@ class _Handler(BaseHTTPRequestHandler):
         entry, _version = self._find(fn)
         count = entry.provisioned.get(qualifier)
         if count is None:
-            from pytest_lambda.errors import ResourceNotFoundException
-
             raise ResourceNotFoundException(
                 f"No Provisioned Concurrency Config found for this function: "
                 f"{entry.function.arn}:{qualifier}"
@@ -452,8 +456,6 @@ class _Handler(BaseHTTPRequestHandler):
         entry, _version = self._find(fn)
         alias = entry.aliases.get(name)
         if alias is None:
-            from pytest_lambda.errors import ResourceNotFoundException
-
             raise ResourceNotFoundException(f"Alias not found: {entry.function.arn}:{name}")
         return 200, _json(documents.alias_document(entry.function, alias)), {}
 
@@ -494,53 +496,108 @@ class _Handler(BaseHTTPRequestHandler):
             document["NextMarker"] = page[-1].name
         return 200, _json(document), {}
 
+    # -- asynchronous settings, by qualifier ---------------------------------------------------
+
+    def _event_invoke_target(self, fn: str, *, missing: str
+                             ) -> tuple[FunctionEntry, str]:
+        """Return the entry and qualifier (`$LATEST` when none is given) an event-invoke-config
+        operation names; for an unknown function, `missing` says which error: "function" (The
+        function doesn't exist) or "config" (it doesn't have an EventInvokeConfig)."""
+        registry = self.server.service.registry
+        ref = parse_function_name(fn, self.query.get("Qualifier"), region=self._region())
+        key = ref.qualifier or LATEST
+        entry = registry.entry(_aws.function_arn(ref.name, ref.region, ref.account_id))
+        try:
+            if entry is None:
+                raise ResourceNotFoundException("The function doesn't exist.")
+            return registry.event_invoke_key(entry.function, key)
+        except ResourceNotFoundException:
+            if missing == "function":
+                raise
+            raise _no_event_invoke_config(ref.arn if ref.qualifier else f"{ref.arn}:{key}"
+                                          ) from None
+
     def op_put_event_invoke_config(self, fn: str, *, update: bool = False
                                    ) -> tuple[int, bytes, dict[str, str]]:
-        entry, _version = self._find(fn, self.query.get("Qualifier"))
+        registry = self.server.service.registry
+        entry, key = self._event_invoke_target(fn, missing="function")
         request = self._json_body()
-        current = entry.event_invoke
+        if not {"MaximumRetryAttempts", "MaximumEventAgeInSeconds",
+                "DestinationConfig"} & set(request):
+            raise InvalidParameterValueException(
+                "You must specify at least one of error handling or destination setting."
+            )
+        current = registry.event_invoke(entry, key)
+        if update and current is None:
+            raise _no_event_invoke_config(f"{entry.function.arn}:{key}")
+        base = current if update and current is not None else EventInvokeConfig()
         retries, age = validate_event_invoke_config(
-            request.get("MaximumRetryAttempts",
-                        current.maximum_retry_attempts if update
-                        else _limits.ASYNC_RETRY_ATTEMPTS_MAX),
-            request.get("MaximumEventAgeInSeconds",
-                        current.maximum_event_age if update else _limits.ASYNC_EVENT_AGE_MAX_S),
+            request.get("MaximumRetryAttempts", base.maximum_retry_attempts),
+            request.get("MaximumEventAgeInSeconds", base.maximum_event_age),
         )
         destinations = request.get("DestinationConfig") or {}
+        if not isinstance(destinations, dict):
+            raise InvalidRequestContentException("DestinationConfig must be an object.")
         on_success = (destinations.get("OnSuccess") or {}).get("Destination")
         on_failure = (destinations.get("OnFailure") or {}).get("Destination")
         if update:
-            on_success = on_success if "OnSuccess" in destinations else current.on_success
-            on_failure = on_failure if "OnFailure" in destinations else current.on_failure
-        current.on_success = validate_destination(on_success, "OnSuccess")
-        current.on_failure = validate_destination(on_failure, "OnFailure")
-        current.maximum_retry_attempts, current.maximum_event_age = retries, age
-        import time
-
-        current.last_modified = time.time()
-        return 200, _json(documents.event_invoke_document(entry.function, current)), {}
+            on_success = on_success if "OnSuccess" in destinations else base.on_success
+            on_failure = on_failure if "OnFailure" in destinations else base.on_failure
+        settings = registry.set_event_invoke(entry, key, EventInvokeConfig(
+            maximum_retry_attempts=retries, maximum_event_age=age,
+            on_success=validate_destination(on_success, "OnSuccess"),
+            on_failure=validate_destination(on_failure, "OnFailure"),
+        ))
+        return 200, _json(documents.event_invoke_document(entry.function, key, settings)), {}
 
     def op_update_event_invoke_config(self, fn: str) -> tuple[int, bytes, dict[str, str]]:
         return self.op_put_event_invoke_config(fn, update=True)
 
     def op_get_event_invoke_config(self, fn: str) -> tuple[int, bytes, dict[str, str]]:
-        entry, _version = self._find(fn, self.query.get("Qualifier"))
-        if entry.event_invoke.last_modified == 0.0:
-            from pytest_lambda.errors import ResourceNotFoundException
-
-            raise ResourceNotFoundException(
-                f"The function {entry.function.arn} doesn't have an EventInvokeConfig"
-            )
-        return 200, _json(documents.event_invoke_document(entry.function,
-                                                          entry.event_invoke)), {}
+        entry, key = self._event_invoke_target(fn, missing="config")
+        settings = self.server.service.registry.event_invoke(entry, key)
+        if settings is None:
+            raise _no_event_invoke_config(f"{entry.function.arn}:{key}")
+        return 200, _json(documents.event_invoke_document(entry.function, key, settings)), {}
 
     def op_delete_event_invoke_config(self, fn: str) -> tuple[int, bytes, dict[str, str]]:
-        entry, _version = self._find(fn, self.query.get("Qualifier"))
-        dead_letter = entry.event_invoke.dead_letter
-        from pytest_lambda.service.registry import EventInvokeConfig
-
-        entry.event_invoke = EventInvokeConfig(dead_letter=dead_letter)
+        entry, key = self._event_invoke_target(fn, missing="config")
+        if not self.server.service.registry.delete_event_invoke(entry, key):
+            raise _no_event_invoke_config(f"{entry.function.arn}:{key}")
         return 204, b"", {}
+
+    def op_list_event_invoke_configs(self, fn: str) -> tuple[int, bytes, dict[str, str]]:
+        text = self.query.get("MaxItems", "50")
+        max_items = int(text) if text.isdigit() else 0
+        if not 1 <= max_items <= 50:
+            raise ValidationException(
+                f"1 validation error detected: Value '{text}' at 'maxItems' failed to satisfy "
+                f"constraint: Member must have value "
+                f"{'greater than or equal to 1' if max_items < 1 else 'less than or equal to 50'}"
+            )
+        entry, _key = self._event_invoke_target(fn, missing="function")
+        configs = self.server.service.registry.event_invokes(entry)
+        start = 0
+        marker = self.query.get("Marker")
+        if marker:
+            keys = [key for key, _settings in configs]
+            if marker not in keys:
+                raise InvalidParameterValueException(f"Invalid marker {marker!r}.")
+            start = keys.index(marker) + 1
+        page = configs[start:start + max_items]
+        document: dict[str, Any] = {"FunctionEventInvokeConfigs": [
+            documents.event_invoke_document(entry.function, key, settings)
+            for key, settings in page
+        ]}
+        if start + max_items < len(configs):
+            document["NextMarker"] = page[-1][0]
+        return 200, _json(document), {}
+
+    # -- the account --------------------------------------------------------------------------
+
+    def op_get_account_settings(self) -> tuple[int, bytes, dict[str, str]]:
+        usage = self.server.service.registry.account_usage(self._region())
+        return 200, _json(documents.account_settings(usage)), {}
 
     # -- request parts ------------------------------------------------------------------------
 
@@ -595,6 +652,10 @@ def _error(exc: InvokeError, *, kind: str = "User",
         document["Reason"] = exc.reason
         headers["Retry-After"] = "1"
     return status, _json(document), headers
+
+
+def _no_event_invoke_config(arn: str) -> ResourceNotFoundException:
+    return ResourceNotFoundException(f"The function {arn} doesn't have an EventInvokeConfig")
 
 
 def _provisioned(count: object) -> dict[str, Any]:

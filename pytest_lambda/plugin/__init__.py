@@ -60,12 +60,17 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     scale = state.settings["async_delay_scale"]
     async_line = (f"lambda: asynchronous retry waits and event ages at {scale.value} of "
                   f"Lambda's (from {scale.source})")
+    account = state.settings["account_concurrency"]
+    account_lines = ([] if account.source == "default" else [
+        f"lambda: account concurrency={account.value} (from {account.source}): the functions "
+        f"without reserved concurrency share what reservations leave"])
     choice = state.backend_choice(probe=False)
     if choice is None:
         # `auto` asks the engine when a function first needs a backend, not here: a session of
         # in-process tests never waits on an engine. What it chose is said at the session's end.
         return [f"lambda: backend=auto (not probed yet: {AUTO_RULE})", policy_line,
-                settings_line, async_line, _aws_hooks.header_line(state), cache_line]
+                settings_line, async_line, *account_lines, _aws_hooks.header_line(state),
+                cache_line]
     lines = [f"lambda: backend={choice.name} ({choice.reason})"]
     if choice.name == "docker":
         from pytest_lambda.backends.docker.ephemeral import unavailable_reason
@@ -85,6 +90,7 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
         lines.append("lambda: process backend differs from Lambda: " + "; ".join(differences()))
     lines.append(settings_line)
     lines.append(async_line)
+    lines.extend(account_lines)
     lines.append(_aws_hooks.header_line(state))
     return [*(redact(line) for line in lines), cache_line]
 

@@ -12,7 +12,7 @@ import json
 import threading
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from pytest_lambda.backends.base import Backend, ExecutionEnvironment
@@ -43,7 +43,7 @@ from pytest_lambda.service.platform_events import (
     publish_report,
     publish_runtime_done,
 )
-from pytest_lambda.service.registry import EventInvokeConfig, Registry
+from pytest_lambda.service.registry import Registry
 from pytest_lambda.service.reporting import (
     billed_ms,
     invocation_logs,
@@ -597,11 +597,7 @@ class ControlPlane:
         import uuid
 
         payload = encode_async_payload(event, limit, operation)
-        entry = self.registry.entry(function.arn)
-        known = entry is not None and (entry.function.config == function.config
-                                       or function.version != "$LATEST")
-        settings = replace(entry.event_invoke) if entry is not None and known \
-            else EventInvokeConfig()
+        settings = self.registry.async_settings(function, invoked_arn)
         queued = QueuedEvent(request_id=str(uuid.uuid4()), function_arn=function.arn,
                              payload=payload, config=settings,
                              target=(function, invoked_arn))

@@ -98,7 +98,10 @@ class Function:
         """Reserve `reserved` concurrent executions for the function (None: remove the
         reservation), as PutFunctionConcurrency does: an invocation over it is throttled
         (`TooManyRequestsException`, reason `ReservedFunctionConcurrentInvocationLimitExceeded`)
-        and an asynchronous one goes back to the queue; 0 throttles everything."""
+        and an asynchronous one goes back to the queue; 0 throttles everything. The
+        reservations of all the account's functions must leave 100 of its concurrency
+        unreserved (`InvalidParameterValueException` otherwise; an account of 100 or less can
+        only reserve 0)."""
         from pytest_lambda.service.registry import validate_reserved_concurrency
 
         self._service.registry.set_reserved(self, validate_reserved_concurrency(reserved))
@@ -111,6 +114,8 @@ class Function:
         `configure_async` sets. Function errors never raise here: they show in the service's
         record (`lambda_api.attempts`, `lambda_api.results`) and the destinations. Wait for the
         queue with `lambda_api.wait_for_async()` or `lambda_service.wait_for_async()`.
+        The event runs with the asynchronous settings of `qualifier` (unqualified: this
+        handle's version, `$LATEST` for the function), as Lambda's do.
         Raises `RequestTooLargeException` over 1 MB (Lambda's limit for `Event`).
         """
         if qualifier is None:
@@ -181,33 +186,54 @@ class Function:
         on_success: str | None = None,
         on_failure: str | None = None,
         dead_letter_queue: str | None = None,
+        qualifier: str | None = None,
     ) -> None:
-        """Set the function's asynchronous invocation settings, as PutFunctionEventInvokeConfig
-        and the function's DeadLetterConfig do.
+        """Set the asynchronous invocation settings of one qualifier of the function, as
+        PutFunctionEventInvokeConfig does, and the function's dead-letter queue, as its
+        DeadLetterConfig does.
 
         ``maximum_retry_attempts`` (0 to 2; 2 by default) after a function error;
         ``maximum_event_age`` (60 to 21,600 s; 21,600 by default) in the queue;
         ``on_success`` and ``on_failure``: the ARN of an SQS queue, SNS
         topic, Lambda function or EventBridge bus for the invocation record;
         ``dead_letter_queue``: an SQS queue or SNS topic ARN for a failed event's payload.
-        They hold for this function's name until a function of that name is made again.
+        ``qualifier``: "$LATEST", a published version or an alias (by default this handle's
+        own version: "$LATEST" for the function). Each qualifier has its own settings, and an
+        event runs with those of the qualifier it was invoked by (Lambda's defaults when it
+        has none). The dead-letter queue is the function's, for every qualifier: set it
+        without a qualifier (or with "$LATEST"). The settings of `$LATEST` and the
+        dead-letter queue hold until a function of this name is made again; those of versions
+        and aliases stay with them.
         """
         from pytest_lambda.service.registry import (
+            LATEST,
+            EventInvokeConfig,
             validate_destination,
             validate_event_invoke_config,
         )
 
+        registry = self._service.registry
+        entry, key = registry.event_invoke_key(self, qualifier)
         retries, age = validate_event_invoke_config(maximum_retry_attempts, maximum_event_age)
-        settings = self._service.registry.event_invoke_config(self)
-        settings.maximum_retry_attempts, settings.maximum_event_age = retries, age
-        settings.on_success = validate_destination(on_success, "on_success")
-        settings.on_failure = validate_destination(on_failure, "on_failure")
-        if dead_letter_queue is not None and dead_letter_queue.split(":")[2:3] not in (
-                ["sqs"], ["sns"]):
+        settings = EventInvokeConfig(
+            maximum_retry_attempts=retries, maximum_event_age=age,
+            on_success=validate_destination(on_success, "on_success"),
+            on_failure=validate_destination(on_failure, "on_failure"),
+        )
+        if key != LATEST and dead_letter_queue is not None:
             raise InvalidParameterValueException(
-                f"dead_letter_queue {dead_letter_queue!r} is not an SQS queue or SNS topic ARN."
+                f"A dead-letter queue is the function's, not {key!r}'s: call "
+                f"configure_async(dead_letter_queue=...) without a qualifier."
             )
-        settings.dead_letter = validate_destination(dead_letter_queue, "dead_letter_queue")
+        if key == LATEST:
+            if dead_letter_queue is not None and dead_letter_queue.split(":")[2:3] not in (
+                    ["sqs"], ["sns"]):
+                raise InvalidParameterValueException(
+                    f"dead_letter_queue {dead_letter_queue!r} is not an SQS queue or SNS topic "
+                    f"ARN."
+                )
+            entry.dead_letter = validate_destination(dead_letter_queue, "dead_letter_queue")
+        registry.set_event_invoke(entry, key, settings)
 
     def reset(self) -> None:
         """Discard the function's warm environments: the next invocation is a cold start."""

@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
-from pytest_lambda.artifacts.files import snapshot_tree
+from pytest_lambda.artifacts.files import snapshot_tree, tree_size
 from pytest_lambda.config import limits as _limits
 from pytest_lambda.config import names as _aws
 from pytest_lambda.errors import (
@@ -109,8 +109,9 @@ def parse_function_name(identifier: str, qualifier: str | None = None, *,
 
 @dataclass
 class EventInvokeConfig:
-    """A function's asynchronous invocation settings (PutFunctionEventInvokeConfig), and its
-    dead-letter queue (the function's DeadLetterConfig)."""
+    """The asynchronous invocation settings of one qualifier of a function
+    (PutFunctionEventInvokeConfig); an event in the queue carries a copy, with the function's
+    dead-letter queue (its DeadLetterConfig) filled in."""
 
     maximum_retry_attempts: int = _limits.ASYNC_RETRY_ATTEMPTS_MAX
     maximum_event_age: int = _limits.ASYNC_EVENT_AGE_MAX_S
@@ -177,7 +178,11 @@ class FunctionEntry:
     aliases and settings."""
 
     function: Function
-    event_invoke: EventInvokeConfig = field(default_factory=EventInvokeConfig)
+    #: Asynchronous settings by qualifier ("$LATEST", a version number or an alias name); a
+    #: qualifier without any runs with Lambda's defaults.
+    event_invokes: dict[str, EventInvokeConfig] = field(default_factory=dict)
+    #: The function's dead-letter queue (DeadLetterConfig), for every qualifier.
+    dead_letter: str | None = None
     #: Reserved concurrency (None: the account's unreserved pool), and invocations under way.
     reserved: int | None = None
     in_flight: int = 0
@@ -203,80 +208,248 @@ class Target:
 
 
 def validate_reserved_concurrency(value: object) -> int | None:
-    """Return `value` if PutFunctionConcurrency would take it (None: no reservation)."""
+    """Return `value` if it is a reservation at all (None: no reservation); whether the
+    account has room for it is the registry's to say (`Registry.set_reserved`)."""
     if value is None:
         return None
-    most = _limits.ACCOUNT_CONCURRENCY - _limits.UNRESERVED_CONCURRENCY_MIN
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
         raise InvalidParameterValueException(
-            f"reserved_concurrency must be a whole number from 0 to {most}, not {value!r}."
-        )
-    if value > most:
-        raise InvalidParameterValueException(
-            f"Specified ReservedConcurrentExecutions for function decreases account's "
-            f"UnreservedConcurrentExecution below its minimum value of "
-            f"[{_limits.UNRESERVED_CONCURRENCY_MIN}] (reserve at most {most} of the "
-            f"account's {_limits.ACCOUNT_CONCURRENCY})."
+            f"reserved_concurrency must be a whole number, 0 or more, not {value!r}."
         )
     return value
 
 
-class Registry:
-    """The service's functions, by unqualified ARN."""
+def unreserved_minimum(account_concurrency: int) -> int:
+    """Return what reservations must leave unreserved in an account of that concurrency:
+    100, or the whole account when it has 100 or less (so it can reserve nothing)."""
+    return min(_limits.UNRESERVED_CONCURRENCY_MIN, account_concurrency)
 
-    def __init__(self) -> None:
+
+@dataclass(frozen=True)
+class AccountUsage:
+    """The concurrency and code of one account in one region (GetAccountSettings)."""
+
+    #: The account's concurrency (`ConcurrentExecutions`).
+    limit: int
+    #: What the functions with a reservation hold, all together.
+    reserved: int
+    #: Invocations under way in the unreserved pool.
+    in_flight: int
+    #: The functions, and the bytes of their code (every published version's included).
+    function_count: int
+    code_size: int
+
+    @property
+    def unreserved(self) -> int:
+        """`UnreservedConcurrentExecutions`: the pool the functions without a reservation
+        share."""
+        return max(self.limit - self.reserved, 0)
+
+
+_CODE_SIZES: dict[tuple[str, str], int] = {}
+_CODE_SIZES_LOCK = threading.Lock()
+
+
+def code_size(function: Function) -> int:
+    """Return the bytes of `function`'s code as it is deployed (its files unpacked: the
+    harness never zips them); 0 for a container image, whose code is stored elsewhere."""
+    config = function.config
+    if config.code_dir is None or config.image is not None:
+        return 0
+    key = (str(config.code_dir), config.code_hash)
+    with _CODE_SIZES_LOCK:
+        size = _CODE_SIZES.get(key)
+    if size is None:
+        try:
+            size = tree_size(config.code_dir)
+        except OSError:
+            return 0  # the directory went away: nothing stored
+        with _CODE_SIZES_LOCK:
+            _CODE_SIZES[key] = size
+    return size
+
+
+class Registry:
+    """The service's functions, by unqualified ARN, and the account's concurrency.
+
+    Each account has `account_concurrency` concurrent executions in each region (Lambda's
+    `ConcurrentExecutions`). A function with reserved concurrency runs at most that many at
+    once; the functions without one share what the reservations leave (the unreserved
+    pool), and the reservations together must leave at least 100 of it (all of it, in an
+    account of 100 or less).
+    """
+
+    def __init__(self, account_concurrency: int = _limits.ACCOUNT_CONCURRENCY) -> None:
         self._lock = threading.Lock()
         self._entries: dict[str, FunctionEntry] = {}
+        #: The account's concurrency in each region (the account_concurrency setting).
+        self.account_concurrency = account_concurrency
+        #: Invocations under way in each (account, region)'s unreserved pool.
+        self._pooled: dict[tuple[str, str], int] = {}
 
     def register(self, function: Function, reserved: int | None = None) -> None:
-        """Make `function` the one its ARN names (its asynchronous settings start afresh)."""
+        """Make `function` the one its ARN names (its `$LATEST` asynchronous settings and its
+        dead-letter queue start afresh), or raise Lambda's InvalidParameterValueException
+        when the account has no room for `reserved`."""
         with self._lock:
+            self._check_reservation(function, reserved)
             previous = self._entries.get(function.arn)
             entry = self._entries[function.arn] = FunctionEntry(function, reserved=reserved)
             if previous is not None:
-                # $LATEST changes; what was published stays, as in Lambda.
-                entry.in_flight = previous.in_flight
-                entry.versions, entry.descriptions = previous.versions, previous.descriptions
-                entry.aliases, entry.last_version = previous.aliases, previous.last_version
-                entry.provisioned = previous.provisioned
+                _carry_over(previous, entry)
 
     def set_reserved(self, function: Function, reserved: int | None) -> None:
-        """Set (None: remove) `function`'s reserved concurrency."""
+        """Set (None: remove) `function`'s reserved concurrency, as PutFunctionConcurrency
+        does: InvalidParameterValueException when the reservations would leave less than the
+        account's minimum unreserved (the function's own earlier reservation not counted)."""
         with self._lock:
-            entry = self._entries.get(function.arn)
-            if entry is None or entry.function.config != function.config:
-                entry = self._entries[function.arn] = FunctionEntry(function)
-            entry.reserved = reserved
+            self._check_reservation(function, reserved)
+            self._current(function).reserved = reserved
+
+    def _check_reservation(self, function: Function, reserved: int | None) -> None:
+        if not reserved:
+            return  # no reservation, or 0: nothing is taken from the pool
+        limit = self.account_concurrency
+        minimum = unreserved_minimum(limit)
+        others = self._reserved_in(_pool_of(function), but=function.arn)
+        if limit - others - reserved < minimum:
+            room = max(limit - minimum - others, 0)
+            raise InvalidParameterValueException(
+                f"Specified ReservedConcurrentExecutions for function decreases account's "
+                f"UnreservedConcurrentExecution below its minimum value of [{minimum}] (the "
+                f"account's {limit} concurrent executions, less {minimum} unreserved and "
+                f"{others} reserved by other functions, leave {room} to reserve)."
+            )
+
+    def _reserved_in(self, pool: tuple[str, str], but: str | None = None) -> int:
+        return sum(entry.reserved for arn, entry in self._entries.items()
+                   if entry.reserved is not None and arn != but
+                   and _pool_of(entry.function) == pool)
 
     @contextmanager
     def admit(self, function: Function) -> Iterator[None]:
-        """Count an invocation of `function` while it runs, or raise Lambda's throttle when
-        its reserved concurrency is used up."""
+        """Count an invocation of `function` while it runs, or raise Lambda's throttle: over
+        its reserved concurrency, or, without a reservation, over the account's unreserved
+        pool (reason `ConcurrentInvocationLimitExceeded`)."""
+        pool = _pool_of(function)
+        pooled = False
         with self._lock:
             entry = self._entries.get(function.arn)
-            if entry is not None and entry.reserved is not None \
-                    and entry.in_flight >= entry.reserved:
-                raise TooManyRequestsException(
-                    "Rate Exceeded.", reason="ReservedFunctionConcurrentInvocationLimitExceeded",
-                    limit=entry.reserved,
-                )
+            if entry is not None and entry.reserved is not None:
+                if entry.in_flight >= entry.reserved:
+                    raise TooManyRequestsException(
+                        "Rate Exceeded.",
+                        reason="ReservedFunctionConcurrentInvocationLimitExceeded",
+                        limit=entry.reserved,
+                    )
+            else:
+                unreserved = self.account_concurrency - self._reserved_in(pool)
+                if self._pooled.get(pool, 0) >= unreserved:
+                    raise TooManyRequestsException(
+                        "Rate Exceeded.", reason="ConcurrentInvocationLimitExceeded",
+                    )
+                self._pooled[pool] = self._pooled.get(pool, 0) + 1
+                pooled = True
             if entry is not None:
                 entry.in_flight += 1
         try:
             yield
         finally:
-            if entry is not None:
-                with self._lock:
+            with self._lock:
+                if entry is not None:
                     entry.in_flight -= 1
+                if pooled:
+                    self._pooled[pool] -= 1
 
-    def event_invoke_config(self, function: Function) -> EventInvokeConfig:
-        """Return `function`'s asynchronous settings to change (registering it if needed)."""
+    def account_usage(self, region: str = _aws.DEFAULT_REGION,
+                      account_id: str = _aws.DEFAULT_ACCOUNT_ID) -> AccountUsage:
+        """Return the concurrency and code of `account_id` in `region`."""
+        pool = (account_id, region)
+        with self._lock:
+            entries = [e for e in self._entries.values() if _pool_of(e.function) == pool]
+            reserved = self._reserved_in(pool)
+            in_flight = self._pooled.get(pool, 0)
+            functions = [f for e in entries for f in (e.function, *e.versions.values())]
+        return AccountUsage(limit=self.account_concurrency, reserved=reserved,
+                            in_flight=in_flight, function_count=len(entries),
+                            code_size=sum(code_size(f) for f in functions))
+
+    # -- asynchronous settings, by qualifier --------------------------------------------------
+
+    def event_invoke_key(self, function: Function, qualifier: str | None = None
+                         ) -> tuple[FunctionEntry, str]:
+        """Return the entry and the qualifier whose asynchronous settings `function` (a
+        handle of `$LATEST` or of a version) and `qualifier` name: `qualifier` if given, else
+        the handle's own version. Raises Lambda's ResourceNotFoundException for a version or
+        alias the function does not have."""
+        with self._lock:
+            entry = self._current(function)
+            key = qualifier if qualifier is not None else function.version
+            if key != LATEST and key not in entry.versions and key not in entry.aliases:
+                raise ResourceNotFoundException("The function doesn't exist.")
+            return entry, key
+
+    def event_invoke(self, entry: FunctionEntry, key: str) -> EventInvokeConfig | None:
+        """Return the asynchronous settings of `entry`'s qualifier `key`, if it has any."""
+        with self._lock:
+            return entry.event_invokes.get(key)
+
+    def set_event_invoke(self, entry: FunctionEntry, key: str,
+                         settings: EventInvokeConfig) -> EventInvokeConfig:
+        """Give `entry`'s qualifier `key` these settings, stamped now."""
+        settings.last_modified = _clock.wall()
+        with self._lock:
+            entry.event_invokes[key] = settings
+        return settings
+
+    def delete_event_invoke(self, entry: FunctionEntry, key: str) -> bool:
+        """Remove the settings of `entry`'s qualifier `key`; False when it had none."""
+        with self._lock:
+            return entry.event_invokes.pop(key, None) is not None
+
+    def event_invokes(self, entry: FunctionEntry) -> list[tuple[str, EventInvokeConfig]]:
+        """Return every qualifier's settings: `$LATEST`, versions by number, then aliases."""
+        with self._lock:
+            items = list(entry.event_invokes.items())
+
+        def order(item: tuple[str, EventInvokeConfig]) -> tuple[int, int, str]:
+            key = item[0]
+            if key == LATEST:
+                return (0, 0, key)
+            return (1, int(key), key) if key.isdigit() else (2, 0, key)
+
+        return sorted(items, key=order)
+
+    def async_settings(self, function: Function, invoked_arn: str | None = None
+                       ) -> EventInvokeConfig:
+        """Return a copy of the settings an asynchronous event of `function` runs with: those
+        of the qualifier it was invoked by (`invoked_arn`'s; unqualified: the handle's own
+        version, `$LATEST` for a function's handle), with the function's dead-letter queue;
+        Lambda's defaults for a qualifier without any, and for a handle a later function of
+        its name has replaced."""
         with self._lock:
             entry = self._entries.get(function.arn)
-            if entry is None or entry.function.config != function.config:
-                entry = self._entries[function.arn] = FunctionEntry(function)
-            entry.event_invoke.last_modified = _clock.wall()
-            return entry.event_invoke
+            if entry is None or (function.version == LATEST
+                                 and entry.function.config != function.config):
+                return EventInvokeConfig()
+            key = function.version
+            if invoked_arn is not None and invoked_arn != function.arn:
+                key = invoked_arn.rsplit(":", 1)[1]
+            settings = entry.event_invokes.get(key) or EventInvokeConfig()
+            return replace(settings, dead_letter=entry.dead_letter)
+
+    def _current(self, function: Function) -> FunctionEntry:
+        """Return `function`'s entry (under the lock), making a `$LATEST` handle the current
+        one again if a later function of its name replaced it."""
+        entry = self._entries.get(function.arn)
+        if entry is None or (function.version == LATEST
+                             and entry.function.config != function.config):
+            previous = entry
+            entry = self._entries[function.arn] = FunctionEntry(
+                function, reserved=previous.reserved if previous is not None else None)
+            if previous is not None:
+                _carry_over(previous, entry)
+        return entry
 
     def entry(self, arn: str) -> FunctionEntry | None:
         with self._lock:
@@ -391,6 +564,22 @@ class Registry:
             if entry is None:
                 entry = self._entries[function.arn] = FunctionEntry(function)
             return entry
+
+
+def _pool_of(function: Function) -> tuple[str, str]:
+    """The (account, region) whose concurrency `function` uses."""
+    return function.config.account_id, function.config.region
+
+
+def _carry_over(previous: FunctionEntry, entry: FunctionEntry) -> None:
+    """Keep what a new `$LATEST` does not change: invocations under way, published versions,
+    aliases, and the settings of those (as in Lambda)."""
+    entry.in_flight = previous.in_flight
+    entry.versions, entry.descriptions = previous.versions, previous.descriptions
+    entry.aliases, entry.last_version = previous.aliases, previous.last_version
+    entry.provisioned = previous.provisioned
+    entry.event_invokes = {key: settings for key, settings in previous.event_invokes.items()
+                           if key != LATEST}
 
 
 def _check_routing(arn: str, version: str, routing: dict[str, float],

@@ -60,8 +60,11 @@ class LambdaService(ControlPlane):
     "process"), `image_policy` ("hermetic", "prefer-official", "official"), `connect` ("auto",
     "direct", "published"), `cache_max_size` (e.g. "5GiB", "off"), `aws` ("moto", "off", or an
     endpoint's URL: what `aws()` gives the functions), `ready_containers` (Docker containers of
-    each kind started ahead of need, "0" to "16"). `progress` receives the
-    lines that say what a long step (an image or dependency build) is doing; stderr by default.
+    each kind started ahead of need, "0" to "16"), `account_concurrency` (the account's
+    concurrent executions in each region, 1000 by default: the functions without reserved
+    concurrency share what the reservations leave, and are throttled past it). `progress`
+    receives the lines that say what a long step (an image or dependency build) is doing;
+    stderr by default.
     Close it (or use it as a context manager) to remove every environment it started.
     """
 
@@ -74,6 +77,7 @@ class LambdaService(ControlPlane):
         cache_max_size: str | None = None,
         aws: str | None = None,
         ready_containers: int | str | None = None,
+        account_concurrency: int | str | None = None,
         settings: Mapping[str, Resolved] | None = None,
         progress: Callable[[str], None] | None = None,
         backends: Mapping[str, Callable[[], Backend]] | None = None,
@@ -81,7 +85,9 @@ class LambdaService(ControlPlane):
         overrides = {"backend": backend, "image_policy": image_policy, "connect": connect,
                      "cache_max_size": cache_max_size, "aws": aws,
                      "ready_containers": (None if ready_containers is None
-                                          else str(ready_containers))}
+                                          else str(ready_containers)),
+                     "account_concurrency": (None if account_concurrency is None
+                                             else str(account_concurrency))}
         if settings is not None and any(v is not None for v in overrides.values()):
             raise ConfigurationError(
                 "LambdaService() takes either settings= or the setting keywords, not both."
@@ -101,6 +107,9 @@ class LambdaService(ControlPlane):
         scale = self.settings.get("async_delay_scale")
         if scale is not None:
             self.async_delay_scale = float(scale.value)
+        account = self.settings.get("account_concurrency")
+        if account is not None:
+            self.registry.account_concurrency = int(account.value)
         self.destinations.default_endpoint = self._destination_endpoint
         hold_cache()
 
@@ -221,7 +230,10 @@ class LambdaService(ControlPlane):
             # Known before any image is looked up: only AWS's image serves this runtime.
             raise ConfigurationError(runtime.no_hermetic_image())
         function = Function(self, config, backend)
-        self.registry.register(function, reserved)
+        try:
+            self.registry.register(function, reserved)
+        except InvokeError as exc:  # no room in the account for its reservation
+            raise ConfigurationError(exc.message) from None
         return function
 
     # -- backends -----------------------------------------------------------------------------

@@ -10,11 +10,13 @@ import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, Protocol
+from unittest.mock import ANY
 
 import pytest
 from botocore.exceptions import ClientError
 from fake_backend import FakeBackend
 
+from pytest_lambda.errors import InvalidParameterValueException, TooManyRequestsException
 from pytest_lambda.lambda_api.api import LambdaAPI
 from pytest_lambda.runtime_api.lifecycle import Invocation
 from pytest_lambda.service.function import Function
@@ -36,8 +38,15 @@ def backend() -> FakeBackend:
 
 
 @pytest.fixture
-def service(backend: FakeBackend) -> Iterator[LambdaService]:
-    svc = LambdaService(backends={"fake": lambda: backend}, aws="off")  # no moto
+def account_concurrency() -> int | None:
+    """The account's concurrency (None: Lambda's default); a test parametrizes it."""
+    return None
+
+
+@pytest.fixture
+def service(backend: FakeBackend, account_concurrency: int | None) -> Iterator[LambdaService]:
+    svc = LambdaService(backends={"fake": lambda: backend}, aws="off",  # no moto
+                        account_concurrency=account_concurrency)
     svc.async_delay_scale = 0.0
     yield svc
     svc.close()
@@ -725,3 +734,225 @@ def test_a_dead_letter_queue_through_update_function_configuration(
             FunctionName="orders",
             DeadLetterConfig={"TargetArn": f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:x"})
     assert _error(exc)[:2] == ("InvalidParameterValueException", 400)
+
+
+# -- the account: its concurrency and settings --------------------------------------------------
+
+_FIXED_LIMITS = {"TotalCodeSize": 80_530_636_800, "CodeSizeUnzipped": 262_144_000,
+                 "CodeSizeZipped": 52_428_800}
+
+
+def test_get_account_settings_answers_the_limits_and_the_usage(
+    make: MakeFunction, client: Any, api: LambdaAPI,
+) -> None:
+    settings = client.get_account_settings()
+    assert settings["AccountLimit"] == {**_FIXED_LIMITS, "ConcurrentExecutions": 1000,
+                                        "UnreservedConcurrentExecutions": 1000}
+    assert settings["AccountUsage"] == {"TotalCodeSize": 0, "FunctionCount": 0}
+    orders = make(reserved_concurrency=100)
+    make("audit")
+    client.put_function_concurrency(FunctionName="audit", ReservedConcurrentExecutions=200)
+    make("elsewhere", region="eu-west-1", reserved_concurrency=300)  # another region's pool
+    orders.publish_version()  # a version's code is stored too
+    code_size = len("def handler(event, context):\n    return event\n")
+    settings = client.get_account_settings()
+    assert settings["AccountLimit"]["UnreservedConcurrentExecutions"] == 700
+    assert settings["AccountUsage"] == {"TotalCodeSize": 3 * code_size, "FunctionCount": 2}
+    assert client.get_function_configuration(FunctionName="orders")["CodeSize"] == code_size
+    other = api.client("eu-west-1").get_account_settings()
+    assert other["AccountLimit"]["UnreservedConcurrentExecutions"] == 700
+    assert other["AccountUsage"]["FunctionCount"] == 1
+
+
+def test_put_function_concurrency_keeps_a_hundred_unreserved_across_functions(
+    make: MakeFunction, client: Any,
+) -> None:
+    make("big", reserved_concurrency=600)
+    make("small")
+    client.put_function_concurrency(FunctionName="small", ReservedConcurrentExecutions=300)
+    with pytest.raises(ClientError) as exc:
+        client.put_function_concurrency(FunctionName="small", ReservedConcurrentExecutions=301)
+    code, status, message, _response = _error(exc)
+    assert (code, status) == ("InvalidParameterValueException", 400)
+    assert message.startswith(
+        "Specified ReservedConcurrentExecutions for function decreases account's "
+        "UnreservedConcurrentExecution below its minimum value of [100]")
+    assert client.get_function_concurrency(FunctionName="small") == {
+        "ReservedConcurrentExecutions": 300, "ResponseMetadata": ANY}
+    client.delete_function_concurrency(FunctionName="big")
+    client.put_function_concurrency(FunctionName="small", ReservedConcurrentExecutions=900)
+    assert client.get_account_settings()["AccountLimit"]["UnreservedConcurrentExecutions"] == 100
+
+
+@pytest.mark.parametrize("account_concurrency", [100])
+def test_an_account_of_a_hundred_can_only_switch_a_function_off(
+    make: MakeFunction, client: Any,
+) -> None:
+    make()
+    with pytest.raises(ClientError) as exc:
+        client.put_function_concurrency(FunctionName="orders", ReservedConcurrentExecutions=1)
+    assert _error(exc)[0] == "InvalidParameterValueException"
+    client.put_function_concurrency(FunctionName="orders", ReservedConcurrentExecutions=0)
+    limit = client.get_account_settings()["AccountLimit"]
+    assert (limit["ConcurrentExecutions"], limit["UnreservedConcurrentExecutions"]) == (100, 100)
+
+
+@pytest.mark.parametrize("account_concurrency", [2])
+def test_the_unreserved_pool_throttles_sync_and_requeues_async_invocations(
+    make: MakeFunction, client: Any, api: LambdaAPI, backend: FakeBackend,
+    service: LambdaService,
+) -> None:
+    import threading
+
+    slow, other = make("slow"), make("other")
+    service.async_queue().delay_scale = 0.001
+    busy = [threading.Thread(target=slow.invoke, args=({"op": "sleep", "seconds": 1.0},))
+            for _ in range(2)]
+    for thread in busy:
+        thread.start()
+    try:
+        _wait_for(lambda: len(backend.received) == 2)
+        with pytest.raises(ClientError) as exc:
+            client.invoke(FunctionName="other")
+        code, status, message, response = _error(exc)
+        assert (code, status, message) == ("TooManyRequestsException", 429, "Rate Exceeded.")
+        assert response["Reason"] == "ConcurrentInvocationLimitExceeded"
+        with pytest.raises(TooManyRequestsException):
+            other.invoke({})
+        other.invoke_async({"later": True})
+        (result,) = api.wait_for_async(timeout=30)
+    finally:
+        for thread in busy:
+            thread.join()
+    assert result.ok and result.invoke_count == 1
+    throttled = [a for a in api.attempts if a.outcome == "throttled"]
+    assert throttled and throttled[0].error_type == "ConcurrentInvocationLimitExceeded"
+    assert api.attempts[-1].outcome == "success"
+    assert client.invoke(FunctionName="other")["StatusCode"] == 200
+
+
+# -- asynchronous settings per qualifier ---------------------------------------------------------
+
+def test_each_qualifier_has_its_own_event_invoke_config(make: MakeFunction, client: Any) -> None:
+    fn = make()
+    fn.publish_version()
+    fn.create_alias("live", "1")
+    queue = f"arn:aws:sqs:us-east-1:{ACCOUNT}:failures"
+    latest = client.put_function_event_invoke_config(FunctionName="orders",
+                                                      MaximumRetryAttempts=0)
+    assert latest["FunctionArn"] == f"{fn.arn}:$LATEST"
+    version = client.put_function_event_invoke_config(FunctionName="orders", Qualifier="1",
+                                                       MaximumEventAgeInSeconds=600)
+    assert version["FunctionArn"] == f"{fn.arn}:1"
+    assert version["MaximumRetryAttempts"] == 2
+    alias = client.put_function_event_invoke_config(
+        FunctionName="orders:live", MaximumRetryAttempts=1,
+        DestinationConfig={"OnFailure": {"Destination": queue}})
+    assert alias["FunctionArn"] == f"{fn.arn}:live"
+    assert client.get_function_event_invoke_config(
+        FunctionName="orders", Qualifier="$LATEST")["MaximumRetryAttempts"] == 0
+    assert client.get_function_event_invoke_config(
+        FunctionName="orders", Qualifier="1")["MaximumEventAgeInSeconds"] == 600
+    got = client.get_function_event_invoke_config(FunctionName=f"{fn.arn}:live")
+    assert got["MaximumRetryAttempts"] == 1
+    assert got["DestinationConfig"] == {"OnFailure": {"Destination": queue}}
+    updated = client.update_function_event_invoke_config(FunctionName="orders", Qualifier="live",
+                                                         MaximumEventAgeInSeconds=120)
+    assert (updated["MaximumRetryAttempts"], updated["MaximumEventAgeInSeconds"]) == (1, 120)
+    listed = client.list_function_event_invoke_configs(FunctionName="orders")
+    assert sorted(c["FunctionArn"] for c in listed["FunctionEventInvokeConfigs"]) == [
+        f"{fn.arn}:$LATEST", f"{fn.arn}:1", f"{fn.arn}:live"]
+    page = client.list_function_event_invoke_configs(FunctionName="orders", MaxItems=2)
+    assert len(page["FunctionEventInvokeConfigs"]) == 2 and page["NextMarker"]
+    rest = client.list_function_event_invoke_configs(FunctionName="orders",
+                                                     Marker=page["NextMarker"])
+    assert len(rest["FunctionEventInvokeConfigs"]) == 1 and "NextMarker" not in rest
+    client.delete_function_event_invoke_config(FunctionName="orders", Qualifier="1")
+    with pytest.raises(ClientError) as exc:
+        client.get_function_event_invoke_config(FunctionName="orders", Qualifier="1")
+    code, status, message, _response = _error(exc)
+    assert (code, status) == ("ResourceNotFoundException", 404)
+    assert message == f"The function {fn.arn}:1 doesn't have an EventInvokeConfig"
+    assert client.get_function_event_invoke_config(FunctionName="orders:live")
+    assert len(client.list_function_event_invoke_configs(
+        FunctionName="orders")["FunctionEventInvokeConfigs"]) == 2
+
+
+def test_event_invoke_configs_of_unknown_qualifiers_get_lambdas_errors(
+    make: MakeFunction, client: Any,
+) -> None:
+    fn = make()
+    for call in (client.put_function_event_invoke_config,
+                 client.update_function_event_invoke_config):
+        with pytest.raises(ClientError) as exc:
+            call(FunctionName="orders", Qualifier="nope", MaximumRetryAttempts=1)
+        assert _error(exc)[:3] == ("ResourceNotFoundException", 404,
+                                   "The function doesn't exist.")
+    with pytest.raises(ClientError) as exc:
+        client.update_function_event_invoke_config(FunctionName="orders", MaximumRetryAttempts=1)
+    assert _error(exc)[:3] == ("ResourceNotFoundException", 404,
+                               f"The function {fn.arn}:$LATEST doesn't have an "
+                               f"EventInvokeConfig")
+    with pytest.raises(ClientError) as exc:
+        client.put_function_event_invoke_config(FunctionName="orders")
+    assert _error(exc)[:3] == (
+        "InvalidParameterValueException", 400,
+        "You must specify at least one of error handling or destination setting.")
+    with pytest.raises(ClientError) as exc:
+        client.delete_function_event_invoke_config(FunctionName="orders", Qualifier="7")
+    assert _error(exc)[:2] == ("ResourceNotFoundException", 404)
+    with pytest.raises(ClientError) as exc:
+        client.list_function_event_invoke_configs(FunctionName="missing")
+    assert _error(exc)[:2] == ("ResourceNotFoundException", 404)
+    with pytest.raises(ClientError) as exc:
+        client.list_function_event_invoke_configs(FunctionName="orders", MaxItems=51)
+    assert _error(exc)[:2] == ("ValidationException", 400)
+
+
+def test_an_event_runs_with_the_settings_of_the_qualifier_it_was_invoked_by(
+    make: MakeFunction, client: Any, api: LambdaAPI,
+) -> None:
+    fn = make()
+    fn.publish_version()
+    fn.create_alias("live", "1")
+    client.put_function_event_invoke_config(FunctionName="orders", MaximumRetryAttempts=0)
+    client.put_function_event_invoke_config(FunctionName="orders", Qualifier="live",
+                                            MaximumRetryAttempts=1)
+    failing = json.dumps({"op": "raise"})
+    counts = {}
+    for qualifier in ("$LATEST", "live", "1"):
+        answer = client.invoke(FunctionName="orders", Qualifier=qualifier,
+                               InvocationType="Event", Payload=failing)
+        counts[qualifier] = api.result(answer["ResponseMetadata"]["RequestId"],
+                                       timeout=30).invoke_count
+    unqualified = client.invoke(FunctionName="orders", InvocationType="Event", Payload=failing)
+    counts["unqualified"] = api.result(unqualified["ResponseMetadata"]["RequestId"],
+                                       timeout=30).invoke_count
+    # $LATEST: no retry; the alias: one; version 1 has none of its own: Lambda's two.
+    assert counts == {"$LATEST": 1, "live": 2, "1": 3, "unqualified": 1}
+
+
+def test_configure_async_takes_a_qualifier(make: MakeFunction, client: Any,
+                                           api: LambdaAPI) -> None:
+    from pytest_lambda.errors import ResourceNotFoundException
+
+    fn = make()
+    version = fn.publish_version()
+    fn.create_alias("live", "1")
+    fn.configure_async(maximum_retry_attempts=0, qualifier="live")
+    got = client.get_function_event_invoke_config(FunctionName="orders", Qualifier="live")
+    assert got["MaximumRetryAttempts"] == 0 and got["FunctionArn"] == f"{fn.arn}:live"
+    with pytest.raises(ClientError):
+        client.get_function_event_invoke_config(FunctionName="orders")
+    result = api.result(fn.invoke_async({"op": "raise"}, qualifier="live"), timeout=30)
+    assert result.invoke_count == 1
+    assert api.result(fn.invoke_async({"op": "raise"}), timeout=30).invoke_count == 3
+    version.configure_async(maximum_retry_attempts=1)  # a version's handle: its own settings
+    assert client.get_function_event_invoke_config(
+        FunctionName="orders", Qualifier="1")["MaximumRetryAttempts"] == 1
+    assert api.result(version.invoke_async({"op": "raise"}), timeout=30).invoke_count == 2
+    with pytest.raises(ResourceNotFoundException):
+        fn.configure_async(maximum_retry_attempts=0, qualifier="nope")
+    with pytest.raises(InvalidParameterValueException, match="dead-letter queue"):
+        fn.configure_async(dead_letter_queue=f"arn:aws:sqs:us-east-1:{ACCOUNT}:dlq",
+                           qualifier="live")
