@@ -7,7 +7,11 @@ engine): CI runs as root, so these never skip there.
 
 from __future__ import annotations
 
+import json
 import os
+import socket
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -280,3 +284,65 @@ def test_under_cov_cold_starts_take_ready_containers_and_their_lines_are_reporte
     result.assert_outcomes(passed=1)
     line = next(line for line in result.stdout.lines if line.startswith("src/app.py "))
     assert line.split("%", 1)[1].strip() == "5", line  # only the other branch is missing
+
+
+DEBUGGED_APP = '''import time
+
+
+def handler(event, context):
+    time.sleep(event.get("sleep", 0))
+    with open("/proc/self/mountinfo") as f:
+        points = [line.split()[4] for line in f]
+    return {"task": points.count("/var/task"), "state": points.count("/var/pytest-lambda/state")}
+'''
+
+
+def _attach_debugger(port: int) -> socket.socket:
+    """Attach as a DAP client does (debugpy lets the runtime go on at `configurationDone`)."""
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            sock = socket.create_connection(("127.0.0.1", port), timeout=5)
+            break
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+    requests = [("initialize", {"clientID": "pytest", "adapterID": "debugpy"}),
+                ("attach", {"justMyCode": False}), ("configurationDone", {})]
+    for seq, (command, arguments) in enumerate(requests, 1):
+        body = json.dumps({"seq": seq, "type": "request", "command": command,
+                           "arguments": arguments}).encode()
+        sock.sendall(b"Content-Length: %d\r\n\r\n" % len(body) + body)
+    return sock
+
+
+def test_a_debugged_runtime_takes_a_ready_container_and_its_state_reaches_the_host(
+        code: Path) -> None:
+    (code / "fn" / "app.py").write_text(DEBUGGED_APP)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    with LambdaService(backend="docker", ready_containers=2) as service:
+        fn = service.function("app.handler", code=code / "fn", runtime="python3.13", timeout=1,
+                              memory_size=1769, debug_port=port)
+        results: list[Any] = []
+        invoker = threading.Thread(target=lambda: results.append(fn.invoke({"sleep": 2})))
+        invoker.start()
+        client = _attach_debugger(port)  # through the forward, to the ready container's address
+        try:
+            invoker.join(timeout=120)
+            [result] = results
+            # Past the 1 s timeout: lifted while the debugger is attached.
+            assert (result.function_error, result.payload) == (None, {"task": 2, "state": 2}), (
+                result.logs)
+        finally:
+            client.close()
+        # Detached: the launcher's "0", written in the container, reaches the host through the
+        # state directory mounted in, and the timeout holds again.
+        for _ in range(5):
+            late = fn.invoke({"sleep": 3})
+            assert not late.cold_start
+            if late.function_error is not None:
+                break
+        assert "Task timed out after 1.00 seconds" in late.payload["errorMessage"], late.logs
