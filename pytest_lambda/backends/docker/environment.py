@@ -632,7 +632,7 @@ class DockerBackend:
         base = self._ready_root / uuid.uuid4().hex[:16]
         (base / "stage").mkdir(parents=True)
         os.chmod(base, 0o700)  # the waiting FIFO is reachable only by root on the host
-        for name in ("task", "opt", "state"):
+        for name in ("task", "opt", "state") if key.tools is not None else ("task", "opt"):
             (base / name).mkdir()
         os.mkfifo(base / "task" / _ready.GO, 0o644)
         container = ReadyContainer(key, base, None)
