@@ -1,12 +1,14 @@
 """Bind mounts made with mount(2) directly (Linux, root): the ready containers' code and layers
-(`backends/docker/spares.py`) are mounted into containers that are already running, through
-mount propagation, in well under a millisecond each.
+(`backends/docker/ready.py`), and an instrumented runtime's state directory, are mounted into
+containers that are already running, through mount propagation, in well under a millisecond each.
 
 A directory becomes a *shared* mount (`make_shared`); a container bind-mounts a subdirectory of
 it with `rslave` propagation; a mount made later on that subdirectory on the host then appears
 at the same place inside the container. `bind_read_only` makes the mount read-only before it is
 propagated (a remount's flags do not propagate, a new mount's do), so the container sees a
-read-only file system (EROFS), as Lambda's `/var/task` and `/opt` are.
+read-only file system (EROFS), as Lambda's `/var/task` and `/opt` are; `bind` leaves the mount
+writable (the container's own mount point may be read-only: a mount propagated onto it carries
+its own flags).
 """
 
 from __future__ import annotations
@@ -77,6 +79,11 @@ def bind_read_only(source: Path, target: Path, *, stage: Path) -> None:
         _mount(str(stage), target, _MS_BIND | _MS_REC)
     finally:
         unmount(stage)
+
+
+def bind(source: Path, target: Path) -> None:
+    """Mount `source` on `target`, writable."""
+    _mount(str(source), target, _MS_BIND | _MS_REC)
 
 
 def unmount(path: Path) -> None:

@@ -7,7 +7,11 @@ engine): CI runs as root, so these never skip there.
 
 from __future__ import annotations
 
+import json
 import os
+import socket
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -151,3 +155,194 @@ def test_an_engine_that_does_not_see_the_mounts_is_refused_in_one_sentence(
         with pytest.raises(EnvironmentStartError,
                            match=r"does not see mounts .*--lambda-ready-containers=0"):
             fn.invoke({})
+
+
+# The probe, run under the launcher: it also reports the paths the launcher's mounts give.
+MEASURED_PROBE = PROBE + r'''
+
+def measured(event, context):
+    seen = handler(event, context)
+    table = {}
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            fields = line.split()
+            if fields[4].startswith("/var/pytest-lambda/"):
+                table.setdefault(fields[4], []).append(fields[5].split(",")[0])
+    seen["launcher_mounts"] = {k: v[-1] for k, v in table.items()}
+    seen["state_mounts"] = len(table.get("/var/pytest-lambda/state", []))
+    seen["write_state"] = _try_write("/var/pytest-lambda/state/probe")
+    seen["write_tools"] = _try_write("/var/pytest-lambda/tools/probe")
+    seen["write_pycache"] = _try_write("/var/pytest-lambda/pycache/probe-%d" % os.getpid())
+    seen["tools"] = sorted(n for n in os.listdir("/var/pytest-lambda/tools")
+                           if n in ("coverage", "instrument.py", "wrapper"))
+    import sys
+    seen["coverage"] = "coverage" in sys.modules
+    return seen
+'''
+
+
+def _probe_measured(ready: int, code: Path, count: int) -> tuple[list[dict[str, Any]], Any, int]:
+    """Run `count` cold starts of the probe under coverage; return what each saw, the lines
+    collected and how many data files were."""
+    from coverage import CoverageData
+
+    from pytest_lambda.backends.instrument import CoverageRequest, new_coverage_root
+
+    (code / "fn" / "app.py").write_text(MEASURED_PROBE)
+    data = CoverageData(no_disk=True)
+    with LambdaService(backend="docker", ready_containers=ready) as service:
+        service.coverage = CoverageRequest(branch=False, root=new_coverage_root())
+        results = []
+        for i in range(count):
+            # A whole CPU: coverage.py's start at a small share is slow on a busy machine.
+            fn = service.function("app.measured", code=code / "fn", runtime="python3.13",
+                                  memory_size=1769, layers=[code / "layer"],
+                                  environment={"PROBE_INDEX": str(i)})
+            result = fn.invoke({})
+            assert result.function_error is None, result.logs
+            assert result.cold_start
+            results.append(result.payload)
+        files = service.collect_coverage([str(code / "fn")], data)
+    return results, data, files
+
+
+def test_a_measured_runtime_takes_a_ready_container_that_looks_like_a_created_one(
+        code: Path) -> None:
+    """Under coverage (and so under a debugger: the same launcher, mounts and variables) cold
+    starts take ready containers too, with the launcher's tools and state in place."""
+    [created], created_data, created_files = _probe_measured(0, code, 1)
+    (first, second, third), data, files = _probe_measured(2, code, 3)
+    assert created["task_mounts"] == created["state_mounts"] == 1
+    # The later cold starts took containers made ahead of need, their code and state directory
+    # mounted in at the cold start (over the empty directories the container was made with).
+    for seen in (second, third):
+        assert (seen["task_mounts"], seen["state_mounts"]) == (2, 2), seen
+    for seen in (created, first, second, third):
+        assert seen["env"].pop("PROBE_INDEX") in "012"
+    for seen in (second, third):
+        for key in ("task_mounts", "state_mounts"):
+            seen.pop(key)
+        expected = {k: v for k, v in created.items() if k not in ("task_mounts", "state_mounts")}
+        assert seen == expected
+    assert created["coverage"] is True
+    assert not any("PYTEST_LAMBDA" in k or k == "AWS_LAMBDA_EXEC_WRAPPER"
+                   for k in created["env"])  # the launcher's own variables are gone
+    assert created["launcher_mounts"] == {"/var/pytest-lambda/tools": "ro",
+                                          "/var/pytest-lambda/state": "rw",
+                                          "/var/pytest-lambda/pycache": "rw"}
+    assert (created["write_state"], created["write_tools"], created["write_pycache"]) == (
+        "ok", "EROFS", "ok")
+    assert created["tools"] == ["coverage", "instrument.py", "wrapper"]
+    # Every environment's lines reach the host, mapped back to the code's own path.
+    assert (created_files, files) == (1, 3)
+    app = str(code / "fn" / "app.py")
+    assert set(data.lines(app) or []) == set(created_data.lines(app) or []) != set()
+
+
+COUNTED_APP = '''def handler(event, context):
+    if event.get("branch") == "a":
+        word = "took"
+    else:
+        word = "went"
+    with open("/proc/self/mountinfo") as f:
+        task = sum(1 for line in f if line.split()[4] == "/var/task")
+    return {"word": word, "task_mounts": task}
+'''
+
+COUNTED_TEST = '''
+from pathlib import Path
+
+
+def test_cold_starts(lambda_function):
+    seen = []
+    for i in range(3):
+        fn = lambda_function("app.handler", code=Path(__file__).parent / "src",
+                             runtime="python3.13", memory_size=1769,
+                             environment={"RUN_INDEX": str(i)})
+        result = fn.invoke({"branch": "a"})
+        assert result.cold_start and result.function_error is None, result.logs
+        seen.append(result.payload)
+        fn.reset()
+    assert [s["word"] for s in seen] == ["took"] * 3
+    # Each ran in a ready container (the first made at once for it, the others ahead of need):
+    # its code mounted over the empty directory the container was made with.
+    assert [s["task_mounts"] for s in seen] == [2, 2, 2], seen
+'''
+
+
+def test_under_cov_cold_starts_take_ready_containers_and_their_lines_are_reported(
+        pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    src = pytester.mkdir("src")
+    (src / "app.py").write_text(COUNTED_APP)
+    pytester.makepyfile(test_counted=COUNTED_TEST)
+    monkeypatch.setenv("TMPDIR", str(pytester.mkdir("tmp")))
+    monkeypatch.delenv("PYTEST_ADDOPTS", raising=False)
+    monkeypatch.delenv("COV_CORE_SOURCE", raising=False)
+    result = pytester.runpytest_subprocess(
+        "--lambda-backend=docker", "--lambda-ready-containers=2", "-p", "no:cacheprovider",
+        "--cov=src", "--cov-report=term-missing", timeout=300)
+    result.assert_outcomes(passed=1)
+    line = next(line for line in result.stdout.lines if line.startswith("src/app.py "))
+    assert line.split("%", 1)[1].strip() == "5", line  # only the other branch is missing
+
+
+DEBUGGED_APP = '''import time
+
+
+def handler(event, context):
+    time.sleep(event.get("sleep", 0))
+    with open("/proc/self/mountinfo") as f:
+        points = [line.split()[4] for line in f]
+    return {"task": points.count("/var/task"), "state": points.count("/var/pytest-lambda/state")}
+'''
+
+
+def _attach_debugger(port: int) -> socket.socket:
+    """Attach as a DAP client does (debugpy lets the runtime go on at `configurationDone`)."""
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            sock = socket.create_connection(("127.0.0.1", port), timeout=5)
+            break
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+    requests = [("initialize", {"clientID": "pytest", "adapterID": "debugpy"}),
+                ("attach", {"justMyCode": False}), ("configurationDone", {})]
+    for seq, (command, arguments) in enumerate(requests, 1):
+        body = json.dumps({"seq": seq, "type": "request", "command": command,
+                           "arguments": arguments}).encode()
+        sock.sendall(b"Content-Length: %d\r\n\r\n" % len(body) + body)
+    return sock
+
+
+def test_a_debugged_runtime_takes_a_ready_container_and_its_state_reaches_the_host(
+        code: Path) -> None:
+    (code / "fn" / "app.py").write_text(DEBUGGED_APP)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    with LambdaService(backend="docker", ready_containers=2) as service:
+        fn = service.function("app.handler", code=code / "fn", runtime="python3.13", timeout=1,
+                              memory_size=1769, debug_port=port)
+        results: list[Any] = []
+        invoker = threading.Thread(target=lambda: results.append(fn.invoke({"sleep": 2})))
+        invoker.start()
+        client = _attach_debugger(port)  # through the forward, to the ready container's address
+        try:
+            invoker.join(timeout=120)
+            [result] = results
+            # Past the 1 s timeout: lifted while the debugger is attached.
+            assert (result.function_error, result.payload) == (None, {"task": 2, "state": 2}), (
+                result.logs)
+        finally:
+            client.close()
+        # Detached: the launcher's "0", written in the container, reaches the host through the
+        # state directory mounted in, and the timeout holds again.
+        for _ in range(5):
+            late = fn.invoke({"sleep": 3})
+            assert not late.cold_start
+            if late.function_error is not None:
+                break
+        assert "Task timed out after 1.00 seconds" in late.payload["errorMessage"], late.logs

@@ -178,3 +178,53 @@ def test_only_the_kinds_taken_last_keep_ready_containers() -> None:
         assert pool.count(_key(128)) == 0 and pool.count(_key(256)) == 1
     finally:
         pool.close()
+
+
+def _measured_key(memory: int = 128) -> ReadyKey:
+    return ReadyKey(image="img", platform=None, network="net", memory_mb=memory, tmp_mb=512,
+                    names=(), resolv_conf=True, tools="/cache/env-tools/abc")
+
+
+def test_instrumented_and_plain_kinds_are_kept_apart() -> None:
+    assert _key() != _measured_key() and _key().tools is None
+    maker = _Maker()
+    pool = ReadyContainers(maker.make, maker.discard, depth=1)
+    try:
+        pool.take(_key())
+        _settle(pool, _key(), 1)
+        assert pool.count(_measured_key()) == 0
+        measured = pool.take(_measured_key())  # not the plain one waiting
+        assert measured.key.tools == "/cache/env-tools/abc"
+        _settle(pool, _measured_key(), 1)
+        assert pool.count(_key()) == 1
+    finally:
+        pool.close()
+
+
+def test_a_state_directory_goes_with_an_instrumented_kind_only(tmp_path: Path) -> None:
+    """Checked before anything is mounted or handed over: a plain container has no mount point
+    for it, and an instrumented runtime without one would write its data nowhere."""
+    plain = ReadyContainer(_key(), tmp_path, None)
+    with pytest.raises(ValueError, match="state directory"):
+        plain.launch(tmp_path, None, {}, ["true"], state_dir=tmp_path)
+    measured = ReadyContainer(_measured_key(), tmp_path, None)
+    with pytest.raises(ValueError, match="state directory"):
+        measured.launch(tmp_path, None, {}, ["true"])
+    assert measured.state == tmp_path / "state"
+
+
+@pytest.mark.skipif(mounts.available() is not None, reason=f"{mounts.available()}")
+def test_a_writable_bind_shows_the_source_and_writes_through(tmp_path: Path) -> None:
+    source, target = tmp_path / "source", tmp_path / "target"
+    source.mkdir()
+    target.mkdir()
+    (source / "seen").write_text("yes")
+    mounts.bind(source, target)
+    try:
+        assert (target / "seen").read_text() == "yes"
+        (target / "written").write_text("through")
+        assert target in mounts.mounted_under(tmp_path)
+    finally:
+        mounts.unmount(target)
+    assert (source / "written").read_text() == "through"
+    assert list(target.iterdir()) == []

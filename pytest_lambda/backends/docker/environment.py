@@ -173,7 +173,8 @@ class DockerEnvironment(ExecutionEnvironment):
             self._host_ports.allow(self.server.port, f"Runtime API of {config.name}",
                                    owner=self)
         if (self._ready is not None and self._agent is None and config.image is None
-                and config.code_dir is not None and not instrumented(config, self.coverage)):
+                and config.code_dir is not None):
+            self._instrument(env, None)  # the tools are the ready container's; the state, below
             self._start_ready(env, names, ["/bin/bash", "-c", WRAPPER, "pytest-lambda", *command])
             return
         if self._agent is not None:
@@ -188,6 +189,7 @@ class DockerEnvironment(ExecutionEnvironment):
             memory_mb=config.memory_size, tmp_mb=config.ephemeral_storage,
             names=tuple(sorted((k, v) for k, v in names.items() if k != "platform")),
             resolv_conf=config.network != "open",
+            tools=str(self.instruments.tools) if self.instruments is not None else None,
         )
 
     def _start_ready(self, env: dict[str, str], names: Mapping[str, str],
@@ -206,7 +208,8 @@ class DockerEnvironment(ExecutionEnvironment):
         self._ready_container = ready
         self.container_id, self._address, self._tmp = ready.container_id, ready.address, ready.tmp
         try:
-            ready.launch(code_dir, config.opt_dir, env, argv)
+            ready.launch(code_dir, config.opt_dir, env, argv,
+                         state_dir=self.instruments.state if self.instruments else None)
             self.launched_at = _clock.perf()
         except Exception as exc:
             self.destroy()
@@ -291,10 +294,12 @@ class DockerEnvironment(ExecutionEnvironment):
                 + (f"\nContainer output:\n{tail}" if tail else "")
             ) from None
 
-    def _instrument(self, env: dict[str, str], mounts: list[Any]) -> None:
+    def _instrument(self, env: dict[str, str], mounts: list[Any] | None) -> None:
         """Start a Python runtime under coverage and/or debugpy (see `backends/instrument.py`):
         the tools read-only, a state directory writable, Lambda's exec-wrapper hook pointed at
-        the launcher, and the debugger's port forwarded from the host's loopback."""
+        the launcher, and the debugger's port forwarded from the host's loopback. `mounts` gets
+        the container's mounts; None for a ready container, which carries the tools and takes
+        the state directory at launch (`ready.py`)."""
         from docker.types import Mount
 
         if not instrumented(self.config, self.coverage):
@@ -311,9 +316,10 @@ class DockerEnvironment(ExecutionEnvironment):
                 port, lambda: (self._address, port) if self._address else None
             )
         self.instruments = tools = Instruments(self.config, self.coverage)
-        mounts.append(Mount(TOOLS_PATH, str(tools.tools), type="bind", read_only=True))
-        mounts.append(Mount(STATE_PATH, str(tools.state), type="bind"))
-        mounts.append(Mount(PYCACHE_PATH, str(pycache_dir()), type="bind"))
+        if mounts is not None:
+            mounts.append(Mount(TOOLS_PATH, str(tools.tools), type="bind", read_only=True))
+            mounts.append(Mount(STATE_PATH, str(tools.state), type="bind"))
+            mounts.append(Mount(PYCACHE_PATH, str(pycache_dir()), type="bind"))
         if "AWS_LAMBDA_EXEC_WRAPPER" in env:  # the function's own: it runs around the launcher
             env["_PYTEST_LAMBDA_EXEC_WRAPPER"] = env["AWS_LAMBDA_EXEC_WRAPPER"]
         env["AWS_LAMBDA_EXEC_WRAPPER"] = f"{TOOLS_PATH}/wrapper"
@@ -626,7 +632,7 @@ class DockerBackend:
         base = self._ready_root / uuid.uuid4().hex[:16]
         (base / "stage").mkdir(parents=True)
         os.chmod(base, 0o700)  # the waiting FIFO is reachable only by root on the host
-        for name in ("task", "opt"):
+        for name in ("task", "opt", "state") if key.tools is not None else ("task", "opt"):
             (base / name).mkdir()
         os.mkfifo(base / "task" / _ready.GO, 0o644)
         container = ReadyContainer(key, base, None)
@@ -639,6 +645,11 @@ class DockerBackend:
             if key.resolv_conf:
                 mounts.append(Mount("/etc/resolv.conf", str(self.resolv_conf), type="bind",
                                     read_only=True))
+            if key.tools is not None:  # the launcher's (`_instrument`); the state comes at launch
+                mounts += [Mount(TOOLS_PATH, key.tools, type="bind", read_only=True),
+                           Mount(STATE_PATH, str(base / "state"), type="bind", read_only=True,
+                                 propagation="rslave"),
+                           Mount(PYCACHE_PATH, str(pycache_dir()), type="bind")]
             if container.tmp is not None:
                 mounts.append(Mount("/tmp", str(container.tmp.mountpoint), type="bind"))
             names: dict[str, str] = dict(key.names)

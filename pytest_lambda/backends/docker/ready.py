@@ -3,9 +3,10 @@
 Creating and starting a container costs the engine a few hundred milliseconds (its file
 system, network namespace and cgroups), which Lambda does not charge to a function's cold start.
 So for each kind of environment the session has started (runtime image, architecture, network,
-memory, `/tmp` size, host name), the backend keeps a few containers created and started ahead
-of need (`ReadyContainers`), each with nothing running but a waiting shell: no function code, no
-variables, no runtime. A cold start takes one and, in well under a millisecond:
+memory, `/tmp` size, host name, whether the runtime is instrumented), the backend keeps a few
+containers created and started ahead of need (`ReadyContainers`), each with nothing running but
+a waiting shell: no function code, no variables, no runtime. A cold start takes one and, in well
+under a millisecond:
 
 1. mounts the function's code on the container's `/var/task` and its layers on `/opt`, both
    read-only, through mount propagation (`system/mounts.py`): the container bind-mounts empty
@@ -15,11 +16,19 @@ variables, no runtime. A cold start takes one and, in well under a millisecond:
    variables and the command line every container runs (the wrapper in front of
    `/lambda-entrypoint.sh <handler>`); the shell exports them and `exec`s it.
 
+A Python runtime under coverage or a debugger (`backends/instrument.py`) starts under the
+launcher, which needs three more mounts. Two are the session's, the same for every environment:
+the tools (read-only) and the byte-code cache (writable), which a ready container of an
+instrumented kind (`ReadyKey.tools`) carries from its creation. The third, the environment's own
+state directory (coverage data, the debugger's flag), is mounted at the cold start like the code,
+but writable. The launcher's variables travel with the others, and the debugger's forward on
+the host's loopback reaches the container's address, known since it was made.
+
 From there the environment is the one a freshly created container gives: the same image, user,
 mounts, limits, network and process tree, with the runtime started at that moment, and `Init
 Duration` counted from then. A taken container is replaced in the background. Only a local
-engine run by root can be given mounts this way; elsewhere (and for container-image functions,
-the published connection and instrumented runtimes) each cold start creates its container.
+engine run by root can be given mounts this way; elsewhere (and for container-image functions
+and the published connection) each cold start creates its container.
 """
 
 from __future__ import annotations
@@ -74,6 +83,10 @@ class ReadyKey:
     names: tuple[tuple[str, str], ...]
     #: Whether /etc/resolv.conf is the harness's (every network but the open one).
     resolv_conf: bool
+    #: For a runtime started under the launcher (coverage, a debugger), the host's tools
+    #: directory the container carries, with the byte-code cache; None for every other. So
+    #: instrumented and plain environments never share a kind.
+    tools: str | None = None
 
 
 class ReadyContainer:
@@ -96,13 +109,24 @@ class ReadyContainer:
     def opt(self) -> Path:
         return self.base / "opt"
 
+    @property
+    def state(self) -> Path:
+        """Where an instrumented runtime's state directory is mounted (see the module's
+        docstring)."""
+        return self.base / "state"
+
     def launch(self, code_dir: Path, opt_dir: Path | None, env: Mapping[str, str],
-               argv: Iterable[str]) -> None:
-        """Mount the code and layers and start `argv` with `env` in the container."""
+               argv: Iterable[str], *, state_dir: Path | None = None) -> None:
+        """Mount the code, the layers and (for an instrumented kind) `state_dir`, writable, and
+        start `argv` with `env` in the container."""
+        if (state_dir is None) != (self.key.tools is None):
+            raise ValueError("a state directory goes with, and only with, an instrumented kind")
         fd = self._open_go()
         try:
             fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) & ~os.O_NONBLOCK)
             stage = self.base / "stage"
+            if state_dir is not None:
+                mounts.bind(state_dir, self.state)
             if opt_dir is not None:
                 mounts.bind_read_only(opt_dir, self.opt, stage=stage)
             mounts.bind_read_only(code_dir, self.task, stage=stage)
