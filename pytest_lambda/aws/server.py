@@ -48,7 +48,10 @@ class MotoServer:
             sock.close()  # werkzeug holds its own duplicate of the descriptor
         self.address = address
         self.port: int = self._server.port
+        # shutdown() waits for the loop's next poll: werkzeug's default half second, paid by
+        # every session at close for each listening address.
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True,
+                                        kwargs={"poll_interval": 0.05},
                                         name=f"lambda-aws-moto-{address}")
         self._thread.start()
 

@@ -119,7 +119,7 @@ class LambdaAPIServer(ThreadingHTTPServer):
         self.service = service
         super().__init__((host, 0), _Handler)
         self.thread = threading.Thread(target=self.serve_forever, name=f"lambda-api-{host}",
-                                       kwargs={"poll_interval": 0.2}, daemon=True)
+                                       kwargs={"poll_interval": 0.05}, daemon=True)
         self.thread.start()
 
     @property
