@@ -7,6 +7,11 @@ environment variables, so no two share warm environments) and invoking it M time
     python benchmarks/bench_suite.py                       # 20 tests x 10 invocations, docker
     python benchmarks/bench_suite.py --backend process --workers 0 2 --runs 3
     python benchmarks/bench_suite.py --ready 0 2 --workers 0 2   # ready containers off and on
+    python benchmarks/bench_suite.py --workers 0 --python /path/to/user-venv/bin/python
+
+`--python` runs pytest with another interpreter: a virtualenv holding only this package and its
+dependencies, as a user's does. The development environment's own plugins are not free: hypothesis
+alone adds about 2 s to every pytest run (its import and its terminal summary).
 """
 
 from __future__ import annotations
@@ -39,8 +44,9 @@ def test_function(lambda_function, i):
 """
 
 
-def run_once(directory: Path, backend: str, workers: int, ready: str | None = None) -> float:
-    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+def run_once(directory: Path, backend: str, workers: int, ready: str | None = None,
+             python: str = sys.executable) -> float:
+    command = [python, "-m", "pytest", "-q", "-p", "no:cacheprovider",
                f"--lambda-backend={backend}"]
     if ready is not None:
         command.append(f"--lambda-ready-containers={ready}")
@@ -66,6 +72,8 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--ready", nargs="+", default=[None],
                         help="ready-container counts to compare (docker; default: the setting's)")
+    parser.add_argument("--python", default=sys.executable,
+                        help="the interpreter that runs pytest (default: this one)")
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="bench-suite-") as tmp:
@@ -74,12 +82,13 @@ def main() -> None:
         (directory / "fn" / "app.py").write_text(HANDLER)
         (directory / "test_suite.py").write_text(
             SUITE.format(tests=args.tests, invocations=args.invocations))
-        run_once(directory, args.backend, 0)  # warm-up: images resolved, caches filled
+        # A warm-up: images resolved, caches filled.
+        run_once(directory, args.backend, 0, python=args.python)
         print(f"{args.tests} tests x {args.invocations} invocations, {args.backend} backend, "
               f"{args.runs} runs each, load average {os.getloadavg()[0]:.1f}")
         for ready in args.ready:
             for workers in args.workers:
-                times = [run_once(directory, args.backend, workers, ready)
+                times = [run_once(directory, args.backend, workers, ready, args.python)
                          for _ in range(args.runs)]
                 label = f"-n {workers}" if workers else "no xdist"
                 if ready is not None:
