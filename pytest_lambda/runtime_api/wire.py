@@ -311,9 +311,13 @@ def serve_http(
 
 
 def peer_closed(conn: socket.socket) -> bool:
-    """Return True when the other end of `conn` has closed it (without waiting)."""
+    """Return True when the other end of `conn` has closed it (without waiting), or this end
+    has (the environment was discarded while its runtime waited)."""
     poller = select.poll()
-    poller.register(conn, select.POLLIN)
+    try:
+        poller.register(conn, select.POLLIN)
+    except ValueError:  # its descriptor is gone: closed here
+        return True
     events = poller.poll(0)
     if not events:
         return False

@@ -116,3 +116,20 @@ def test_shutdown_records_its_reason() -> None:
     with life.cond:
         life.begin_shutdown("spindown")
     assert life.shutdown_reason == "spindown"
+
+
+def test_a_connection_closed_on_this_side_counts_as_closed() -> None:
+    # The chaos test under load saw a /next whose connection the server had already closed
+    # (the environment was discarded while the runtime waited): poll() refused its fd of -1
+    # and the connection's thread died with a ValueError.
+    import socket
+
+    from pytest_lambda.runtime_api.wire import peer_closed
+
+    ours, theirs = socket.socketpair()
+    try:
+        assert not peer_closed(ours)
+        ours.close()
+        assert peer_closed(ours)
+    finally:
+        theirs.close()
