@@ -117,13 +117,19 @@ def _pip_install_client(version: str, target: Path) -> None:
         f"--platform=manylinux2014_{machine}", f"--platform=manylinux_2_28_{machine}",
         f"--python-version={version}", "--implementation=cp", AWSLAMBDARIC_SPEC,
     ]
+    _run_pip(cmd, f"{AWSLAMBDARIC_SPEC} for Python {version}", "runs it from there")
+
+
+def _run_pip(cmd: list[str], what: str, why: str) -> None:
+    """Run a pip command that installs `what` into the cache, or raise EnvironmentStartError
+    saying so (`why`: what the process backend does with it) with pip's last lines."""
     done = subprocess.run(cmd, capture_output=True, text=True, stdin=subprocess.DEVNULL)
     if done.returncode != 0:
         tail = (done.stderr or done.stdout).strip().splitlines()[-3:]
         raise EnvironmentStartError(
-            f"Could not install {AWSLAMBDARIC_SPEC} for Python {version} into the cache with "
-            f"pip (the process backend runs it from there): {' '.join(tail) or 'no output'}. "
-            f"Let pip reach a package index once, or use the docker backend."
+            f"Could not install {what} into the cache with pip (the process backend {why}): "
+            f"{' '.join(tail) or 'no output'}. Let pip reach a package index once, or use the "
+            f"docker backend."
         )
 
 
@@ -179,16 +185,9 @@ def sdk_dir(version: str) -> Path:
         if seed != final and seed.is_dir():
             shutil.copytree(seed, work, dirs_exist_ok=True)
             return
-        cmd = pip_target_command(version, platform.machine(), work, [requirements])
-        done = subprocess.run(cmd, capture_output=True, text=True, stdin=subprocess.DEVNULL)
-        if done.returncode != 0:
-            tail = (done.stderr or done.stdout).strip().splitlines()[-3:]
-            raise EnvironmentStartError(
-                f"Could not install {BOTO3_SPEC} for Python {version} into the cache with "
-                f"pip (the process backend gives functions the runtime's boto3 from there): "
-                f"{' '.join(tail) or 'no output'}. Let pip reach a package index once, or "
-                f"use the docker backend."
-            )
+        _run_pip(pip_target_command(version, platform.machine(), work, [requirements]),
+                 f"{BOTO3_SPEC} for Python {version}",
+                 "gives functions the runtime's boto3 from there")
 
     with _client_lock:
         return make_dir_once(final, fill, prefix=f".python{version}-sdk-")

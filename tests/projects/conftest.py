@@ -20,10 +20,8 @@ from __future__ import annotations
 import hashlib
 import os
 import platform
-import shutil
 import subprocess
 import sys
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -41,19 +39,14 @@ def _pip_target(requirements: tuple[str, ...], python_version: str) -> Path:
     """Return a layer directory whose `python/` holds `requirements` installed for CPython
     `python_version` on this machine's architecture (Linux wheels only), installing them on
     first use."""
-    from pytest_lambda.system.paths import cache_dir
+    from pytest_lambda.system.paths import cache_dir, make_dir_once
 
     machine = platform.machine()
     key = hashlib.sha256(
         "\0".join((python_version, machine, *sorted(requirements))).encode()
     ).hexdigest()[:16]
-    root = cache_dir() / "test-projects"
-    final = root / f"python{python_version}-{key}"
-    if final.is_dir():
-        return final
-    root.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(dir=root, prefix=".build-"))
-    try:
+
+    def fill(work: Path) -> None:
         command = [
             sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
             "--no-input", "--no-compile", "--target", str(work / "python"), "--only-binary=:all:",
@@ -64,14 +57,10 @@ def _pip_target(requirements: tuple[str, ...], python_version: str) -> Path:
         if done.returncode != 0:
             pytest.fail(f"pip could not install {' '.join(requirements)} for Python "
                         f"{python_version}:\n{done.stderr[-2000:]}", pytrace=False)
-        try:
-            work.rename(final)
-        except OSError:
-            if not final.is_dir():  # another worker made it first: use theirs
-                raise
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-    return final
+
+    # Another xdist worker may make it at the same time: its copy then stands.
+    return make_dir_once(cache_dir() / "test-projects" / f"python{python_version}-{key}", fill,
+                         prefix=".build-")
 
 
 def _compile_in_runtime(tree: Path, lambda_service: LambdaService, python_version: str) -> None:
