@@ -8,9 +8,11 @@ import os
 import shutil
 import sys
 import tempfile
+import time
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 import pytest
 from hypothesis import settings
@@ -105,6 +107,29 @@ def make_wheel(directory: Path, name: str, version: str, source: str) -> Path:
         for path, data in files.items():
             zf.writestr(path, data)
     return wheel
+
+
+LeftOnEngine = Callable[[Any, str], tuple[list[Any], list[Any]]]
+
+
+@pytest.fixture
+def left_on_engine() -> LeftOnEngine:
+    """Return `left(client, label)`: the containers and networks labelled `label` (e.g.
+    "pytest-lambda.session=...") still on the engine `client` (a DockerClient or its low-level
+    API), once none are or after 60 s. A session that ended hands their removal to its reaper,
+    which finishes a second or two after pytest returns."""
+
+    def left(client: Any, label: str) -> tuple[list[Any], list[Any]]:
+        api = getattr(client, "api", client)
+        deadline = time.monotonic() + 60
+        while True:
+            found = (api.containers(all=True, filters={"label": label}),
+                     api.networks(filters={"label": label}))
+            if found == ([], []) or time.monotonic() > deadline:
+                return found
+            time.sleep(0.2)
+
+    return left
 
 
 @pytest.fixture

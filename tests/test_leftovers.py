@@ -16,6 +16,8 @@ import pytest
 if TYPE_CHECKING:
     import docker
 
+    from tests.conftest import LeftOnEngine
+
 #: The process backend runs a Python runtime on an interpreter of its version: the host's.
 HOST_PYTHON = "python{}.{}".format(*sys.version_info[:2])
 
@@ -145,22 +147,21 @@ XDIST_CONFTEST = """
 import os
 from pathlib import Path
 
-import docker
 import pytest
+
+from pytest_lambda.plugin.state import STATE_KEY
 
 
 @pytest.hookimpl(hookwrapper=True, tryfirst=True)
 def pytest_sessionfinish(session):
     yield
     # After every sessionfinish implementation: the moment the worker has told the controller
-    # it finished, after which execnet may interrupt it. Nothing of its own may be left here.
+    # it finished, after which execnet may interrupt it. Its service must be closed by now, the
+    # engine's removals handed to its reaper.
     marker = Path(__file__).parent / f"session-{os.getpid()}.txt"
     if hasattr(session.config, "workerinput") and marker.exists():
-        client = docker.from_env()
-        label = f"pytest-lambda.session={marker.read_text()}"
-        left = client.containers.list(all=True, filters={"label": label})
-        (marker.parent / f"left-{os.getpid()}.txt").write_text(str(len(left)))
-        client.close()
+        state = session.config.stash[STATE_KEY]
+        (marker.parent / f"closed-{os.getpid()}.txt").write_text(str(state._closed))
 """
 
 XDIST_TEST = """
@@ -193,7 +194,7 @@ def test_concurrent(lambda_function, lambda_service, n):
 @pytest.mark.slow
 @pytest.mark.docker
 def test_an_xdist_run_closes_in_the_workers_and_leaves_nothing(
-    pytester: pytest.Pytester, docker_client: docker.DockerClient,
+    pytester: pytest.Pytester, docker_client: docker.DockerClient, left_on_engine: LeftOnEngine,
 ) -> None:
     pytest.importorskip("xdist")
     pytester.mkdir("fn")
@@ -205,13 +206,11 @@ def test_an_xdist_run_closes_in_the_workers_and_leaves_nothing(
     result.assert_outcomes(passed=4)
     workers = sorted(int(p.stem.split("-")[1]) for p in pytester.path.glob("session-*.txt"))
     assert workers
-    # Each worker had removed its containers before it reported that it had finished.
-    assert [p.read_text() for p in pytester.path.glob("left-*.txt")] == ["0"] * len(workers)
+    # Each worker had closed its service before it reported that it had finished, and its
+    # reaper, which execnet cannot interrupt, removed what the engine held.
+    assert [p.read_text() for p in pytester.path.glob("closed-*.txt")] == ["True"] * len(workers)
     run = (pytester.path / "run.txt").read_text()
-    containers = docker_client.containers.list(all=True,
-                                               filters={"label": f"pytest-lambda.run={run}"})
-    networks = docker_client.networks.list(filters={"label": f"pytest-lambda.run={run}"})
-    assert containers == [] and networks == []
+    assert left_on_engine(docker_client, f"pytest-lambda.run={run}") == ([], [])
     mounts = Path("/proc/mounts").read_text() if Path("/proc/mounts").exists() else ""
     assert not [line for line in mounts.splitlines() for pid in workers
                 if f"-{pid}-" in line and "/ephemeral/" in line]

@@ -17,6 +17,8 @@ from pytest_lambda.containers.client import remove_network
 if TYPE_CHECKING:
     import docker
 
+    from tests.conftest import LeftOnEngine
+
 #: The process backend runs a Python runtime on an interpreter of its version: the host's.
 HOST_PYTHON = "python{}.{}".format(*sys.version_info[:2])
 
@@ -494,7 +496,7 @@ def test_hello(lambda_function, lambda_service):
 
 @pytest.mark.docker
 def test_docker_session_leaves_nothing_behind(
-    pytester: pytest.Pytester, docker_client: docker.DockerClient,
+    pytester: pytest.Pytester, docker_client: docker.DockerClient, left_on_engine: LeftOnEngine,
 ) -> None:
     _write_function(pytester)
     pytester.makepyfile(DOCKER_USER_TEST)
@@ -502,8 +504,7 @@ def test_docker_session_leaves_nothing_behind(
     result.assert_outcomes(passed=1)
     session = (pytester.path / "session.txt").read_text()
     # Other pytest sessions may be running on this engine: look at this session's labels only.
-    containers, networks = _labelled(docker_client, f"{SESSION}={session}")
-    assert containers == [] and networks == []
+    assert left_on_engine(docker_client, f"{SESSION}={session}") == ([], [])
 
 
 @pytest.mark.docker

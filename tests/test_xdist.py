@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
+
+if TYPE_CHECKING:
+    from tests.conftest import LeftOnEngine
 
 APP = "def handler(event, context):\n    return {'n': event.get('n')}\n"
 
@@ -68,7 +71,8 @@ def client(request: pytest.FixtureRequest) -> Any:
 
 @pytest.mark.docker
 def test_two_workers_build_once_and_leave_nothing(
-    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, client: Any
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, client: Any,
+    left_on_engine: LeftOnEngine,
 ) -> None:
     from pytest_lambda.images import recipes
     from pytest_lambda.images import resolve as image_resolve
@@ -98,9 +102,7 @@ def test_two_workers_build_once_and_leave_nothing(
         assert set(sessions) == {"gw0", "gw1"}, sessions  # both workers ran functions
         for worker, session in sessions.items():
             label = f"pytest-lambda.session={session}"
-            containers = client.containers.list(all=True, filters={"label": label})
-            networks = client.networks.list(filters={"label": label})
-            assert (containers, networks) == ([], []), worker
+            assert left_on_engine(client, label) == ([], []), worker
     finally:
         try:
             client.images.remove(new_tag)  # the tag only: the image keeps its own

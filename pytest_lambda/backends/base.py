@@ -298,4 +298,10 @@ class Backend(Protocol):
 
     def create(self, config: FunctionConfig, *, log_stream_name: str) -> ExecutionEnvironment: ...
 
+    def closing(self, *, hand_off: bool) -> None:
+        """The service has begun to close: start nothing new. With `hand_off` (the process is
+        about to exit), what is left to remove may be removed by a process that outlives this
+        one, after `close` returns."""
+        ...
+
     def close(self) -> None: ...

@@ -466,5 +466,8 @@ class ProcessBackend:
                                   log_stream_name=log_stream_name,
                                   endpoint_url=endpoint.url if endpoint is not None else None)
 
+    def closing(self, *, hand_off: bool) -> None:
+        """Nothing to do: ending a process costs no engine's time."""
+
     def close(self) -> None:
         """Nothing outlives the environments themselves."""

@@ -98,7 +98,7 @@ class PluginState:
         if api is not None:
             api.close()
         if service is not None:
-            finish_despite_interrupts(service.close)
+            finish_despite_interrupts(lambda: service.close(wait=False))
         if not closed and let_go_of_cache():
             # In-process tests may have used the cache without a service.
             cache = sys.modules.get("pytest_lambda.artifacts.cache")  # never imported: unused

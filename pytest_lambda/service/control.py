@@ -193,9 +193,13 @@ class ControlPlane:
         with pool.lock:
             return len(pool.idle)
 
-    def close(self) -> None:
-        """Destroy every environment and backend (session end)."""
+    def close(self, *, wait: bool = True) -> None:
+        """Destroy every environment and backend (session end). With `wait=False`, a backend
+        may leave its engine's share of the removal to a process that outlives this one (see
+        `Backend.closing`)."""
         self._closed = True
+        for backend in list(self._backends.values()):
+            backend.closing(hand_off=not wait)
         if self._async is not None:
             self._async.close()
         with self._pools_lock:

@@ -335,12 +335,17 @@ class LambdaService(ControlPlane):
 
     # -- the end ------------------------------------------------------------------------------
 
-    def close(self) -> None:
+    def close(self, *, wait: bool = True) -> None:
         """Remove every environment the service started; the last user of the cache in the
-        process to close also prunes it to `cache_max_size`."""
+        process to close also prunes it to `cache_max_size`.
+
+        With `wait=False` (what the pytest plugin does at the session's end, since the process
+        exits next) the Docker engine's removal of the containers, their networks and disks is
+        handed to a process of its own once every environment has been shut down, and `close`
+        returns without waiting for it; the containers are gone a second or two later."""
         with self._state_lock:
             closed, self._service_closed = self._service_closed, True
-        super().close()
+        super().close(wait=wait)
         if self._aws is not None:  # after the environments that used it
             self._aws.close()
         if closed:

@@ -15,6 +15,7 @@ endpoint, then the run must leave no container or network of its own behind in P
 from __future__ import annotations
 
 import os
+import time
 from typing import Any
 
 import pytest
@@ -140,4 +141,7 @@ def test_a_suite_runs_on_podman_and_leaves_nothing_behind(
                                            "-p", "no:randomly", "-v")
     result.stdout.fnmatch_lines(["lambda: engine: Podman * (Docker API) at *"])
     result.assert_outcomes(passed=6)
+    deadline = time.monotonic() + 60  # the session's reaper removes its containers
+    while _own(podman) != before and time.monotonic() < deadline:
+        time.sleep(0.2)
     assert _own(podman) == before

@@ -41,6 +41,8 @@ class FakeBackend:
     created: list[FakeEnvironment] = field(default_factory=list)
     received: list[tuple[int, object]] = field(default_factory=list)
     closed: bool = False
+    #: What `closing` was told, and how many environments had been destroyed then.
+    closing_seen: tuple[bool, int] | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def create(self, config: FunctionConfig, *, log_stream_name: str) -> FakeEnvironment:
@@ -52,6 +54,9 @@ class FakeBackend:
     def record(self, number: int, event: object) -> None:
         with self._lock:
             self.received.append((number, event))
+
+    def closing(self, *, hand_off: bool) -> None:
+        self.closing_seen = (hand_off, len(self.destroyed))
 
     def close(self) -> None:
         self.closed = True

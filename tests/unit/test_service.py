@@ -49,6 +49,17 @@ def _invoke(service: LambdaService, config: FunctionConfig, event: object) -> In
     return service.invoke(config, event, backend="fake")
 
 
+@pytest.mark.parametrize("wait", [True, False])
+def test_closing_tells_the_backends_whether_they_may_hand_off_before_ending_anything(
+    backend: FakeBackend, make_config: Callable[..., FunctionConfig], wait: bool,
+) -> None:
+    service = LambdaService(backends={"fake": lambda: backend})
+    _invoke(service, make_config(), {})
+    service.close(wait=wait)
+    assert backend.closing_seen == (not wait, 0)
+    assert len(backend.destroyed) == 1 and backend.closed
+
+
 def test_first_invocation_is_cold_and_the_next_reuses_the_environment(
     service: LambdaService, backend: FakeBackend, make_config: Callable[..., FunctionConfig],
 ) -> None:

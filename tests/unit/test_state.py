@@ -17,8 +17,10 @@ class _SlowService:
 
     def __init__(self) -> None:
         self.finished = False
+        self.waited: bool | None = None
 
-    def close(self) -> None:
+    def close(self, *, wait: bool = True) -> None:
+        self.waited = wait
         os.kill(os.getpid(), signal.SIGINT)
         for _ in range(20):
             time.sleep(0.01)
@@ -34,6 +36,7 @@ def test_close_finishes_through_a_keyboard_interrupt_then_raises_it() -> None:
     with pytest.raises(KeyboardInterrupt):
         state.close()
     assert service.finished
+    assert service.waited is False  # the process exits next: the engine's part is handed off
 
 
 def test_errors_of_the_work_reach_the_caller() -> None:

@@ -32,10 +32,10 @@ from pytest_lambda.backends.docker.bridge import BridgeHolder
 from pytest_lambda.backends.docker.ephemeral import (
     DiskTmp,
     container_tmp,
-    release_dir,
     sweep_dead,
 )
 from pytest_lambda.backends.docker.ready import ReadyContainer, ReadyContainers, ReadyKey
+from pytest_lambda.backends.docker.reaper import Removals, hand_off
 from pytest_lambda.backends.docker.sandbox import (
     LAMBDA_UID,
     WRAPPER,
@@ -96,6 +96,7 @@ class DockerEnvironment(ExecutionEnvironment):
         ready: ReadyContainers | None = None,
         podman: bool = False,
         limits: EngineLimits | None = None,
+        removals: Removals | None = None,
     ) -> None:
         # With an agent nothing in the container connects to the host: the server listens on
         # loopback for form's sake and admits only the tunnels the host opens (`adopt`).
@@ -107,6 +108,7 @@ class DockerEnvironment(ExecutionEnvironment):
         self._tunnels = (Tunnels(self.server, secrets.token_hex(32)) if agent is not None
                          else None)
         self._client = client
+        self._removals = removals or Removals(client)
         self._image = image
         self._network = network
         self._labels = labels
@@ -489,24 +491,9 @@ class DockerEnvironment(ExecutionEnvironment):
             self._host_ports.revoke(self.server.port, owner=self)
         if self.logs is not None:
             self.logs.close()
-        remove_container(self._client, self.container_id, self._tmp, self._ready_container)
+        self._removals.remove(self.container_id, self._tmp, self._ready_container)
         if self.instruments is not None:
             self.instruments.release()
-
-
-def remove_container(client: Any, container_id: str | None, tmp: DiskTmp | None,
-                     ready: ReadyContainer | None) -> None:
-    """Remove a container (if it was made), then release its `/tmp` disk and, for a ready
-    container, its mounts."""
-    if container_id is not None:
-        try:
-            client.api.remove_container(container_id, force=True)
-        except Exception:
-            pass
-    if tmp is not None:
-        tmp.release()
-    if ready is not None:
-        ready.release()
 
 
 def podman_hint(exc: BaseException) -> str:
@@ -545,6 +532,8 @@ class DockerBackend:
         if problem is not None:
             raise BackendUnavailableError(problem)
         self.labels = SessionLabels.current()
+        #: Removes containers, at once or (from `closing(hand_off=True)`) through the reaper.
+        self.removals = Removals(self.client)
         self.swept = sweep(self.client, self.labels)
         sweep_dead()
         _ready.sweep_dead()
@@ -681,7 +670,7 @@ class DockerBackend:
 
     def _discard_ready(self, container: ReadyContainer) -> None:
         """Remove a ready container nobody took."""
-        remove_container(self.client, container.container_id, container.tmp, container)
+        self.removals.remove(container.container_id, container.tmp, container)
 
     def image_for(self, runtime: str, architecture: str | None = None) -> Any:
         """Return the `ImageChoice` serving `runtime` on `architecture` (None: the host's),
@@ -745,6 +734,7 @@ class DockerBackend:
             ready=self.ready_containers(),
             podman=self.engine.podman,
             limits=self.limits,
+            removals=self.removals,
         )
         self._environments.add(env)
         return env
@@ -771,25 +761,32 @@ class DockerBackend:
 
         return binary(config.architecture)
 
-    def close(self) -> None:
-        """Remove what this session made: its containers, then its network."""
+    def closing(self, *, hand_off: bool) -> None:
+        """Make no more ready containers; with `hand_off`, leave what is removed from now on
+        to the reaper (`reaper.py`) that `close` starts."""
+        if hand_off:
+            self.removals.hold()
         if self._ready is not None:
             self._ready.close()
-        api = self.client.api
+
+    def close(self) -> None:
+        """Remove what this session made: its containers, then its networks and firewall table;
+        after `closing(hand_off=True)`, through a reaper, when one can start."""
+        if self._ready is not None:
+            self._ready.close()
+        handing_off = self.removals.holding
+        leftovers = self.removals.take()
         try:
-            leftovers = api.containers(
+            listed = self.client.api.containers(
                 all=True, filters={"label": f"pytest-lambda.session={self.labels.session}"}
             )
         except Exception:
-            leftovers = []
-        for c in leftovers:
-            try:
-                api.remove_container(c["Id"], force=True)
-            except Exception:
-                pass
-        self.network.remove()
-        if self._open_network is not None:
-            self._open_network.remove()
-        self.firewall.remove()
+            listed = []
+        leftovers.containers += [c["Id"] for c in listed if c["Id"] not in leftovers.containers]
         if self._ready_root is not None:
-            release_dir(self._ready_root)
+            leftovers.directories.append(str(self._ready_root))
+        leftovers.networks = [n.id for n in (self.network, self._open_network) if n is not None]
+        if self.firewall.active:
+            leftovers.firewall_table, self.firewall.active = self.firewall.table, False
+        if not (handing_off and hand_off(leftovers)):
+            leftovers.remove(self.client)

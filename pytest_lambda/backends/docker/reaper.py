@@ -1,0 +1,149 @@
+"""Removing what a session made, after the session: the engine's part of a close.
+
+Removing a container costs the engine about 100 ms on a small machine (its exit, its network
+endpoint, its file system), so a session that started twenty environments spent two seconds of
+its end waiting for the engine, after its last test had finished. When the pytest session
+closes, nothing will use those containers again; so, once every environment has been shut down
+and its Runtime API server closed, the session hands the rest to a process of its own, the
+reaper (`python -m pytest_lambda.backends.docker.reaper`, started in a new session so that
+Ctrl-C and xdist's ending of a worker do not reach it), and pytest exits. The reaper removes,
+in order: the containers (which stops whatever still ran in them), their `/tmp` disks and the
+ready containers' directories, the session's networks, and its firewall table, as the session
+itself would have.
+
+Until then the containers are stopped but present, for a second or two; a reaper that dies
+leaves them to the next session's sweep (their session's process is dead by then), as a killed
+session does. Where the reaper cannot start, the session removes everything itself, as before.
+`LambdaService.close(wait=True)`, the default outside pytest, waits for it all.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pytest_lambda.backends.docker.ephemeral import DiskTmp, release_dir
+from pytest_lambda.backends.docker.ready import ReadyContainer
+
+#: How many containers the engine is asked to remove at once.
+THREADS = 4
+
+
+@dataclass
+class Leftovers:
+    """What remains to remove at a session's end, in the order it goes."""
+
+    containers: list[str] = field(default_factory=list)
+    #: Loop-mounted `/tmp` disks and ready containers' directories (unmounted, then deleted).
+    directories: list[str] = field(default_factory=list)
+    networks: list[str] = field(default_factory=list)
+    #: The session's firewall table (`containers/firewall.py`), if it made one.
+    firewall_table: str | None = None
+
+    def remove(self, client: Any) -> None:
+        """Remove all of it, here and now."""
+        from pytest_lambda.containers.client import remove_network
+        from pytest_lambda.containers.firewall import remove_table
+
+        def remove_container(container_id: str) -> None:
+            try:
+                client.api.remove_container(container_id, force=True)
+            except Exception:  # gone already; a later session's sweep sees to the rest
+                pass
+
+        with ThreadPoolExecutor(THREADS, thread_name_prefix="lambda-reaper") as pool:
+            list(pool.map(remove_container, self.containers))
+        for directory in self.directories:
+            release_dir(Path(directory))
+        for network in self.networks:
+            remove_network(client, network)
+        if self.firewall_table is not None:
+            remove_table(self.firewall_table)
+
+
+class Removals:
+    """Remove containers with their `/tmp` disks and ready directories: at once, or, between
+    `hold()` and `take()`, by adding them to the `Leftovers` the reaper gets."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+        self._lock = threading.Lock()
+        self._held: Leftovers | None = None
+
+    @property
+    def holding(self) -> bool:
+        with self._lock:
+            return self._held is not None
+
+    def hold(self) -> None:
+        """Add what is removed from now on to the leftovers instead."""
+        with self._lock:
+            if self._held is None:
+                self._held = Leftovers()
+
+    def take(self) -> Leftovers:
+        """Return what was held (empty if nothing was), and remove at once again from now on."""
+        with self._lock:
+            held, self._held = self._held, None
+        return held or Leftovers()
+
+    def remove(self, container_id: str | None, tmp: DiskTmp | None,
+               ready: ReadyContainer | None) -> None:
+        """Remove a container (if it was made), then release its `/tmp` disk and, for a ready
+        container, its mounts."""
+        directories = [str(d.base) for d in (tmp, ready) if d is not None]
+        with self._lock:
+            if self._held is not None:
+                if container_id is not None:
+                    self._held.containers.append(container_id)
+                self._held.directories += directories
+                return
+        if container_id is not None:
+            try:
+                self._client.api.remove_container(container_id, force=True)
+            except Exception:
+                pass
+        for directory in directories:
+            release_dir(Path(directory))
+
+
+def hand_off(leftovers: Leftovers) -> bool:
+    """Start a reaper that removes `leftovers`; return False when none could start (the caller
+    then removes them itself).
+
+    A shell starts it in the background and exits, so the reaper is nobody's child here: no
+    process of this session waits for it, or is kept from exiting by it.
+    """
+    try:
+        shell = subprocess.Popen(
+            ["/bin/sh", "-c", 'exec 3<&0; "$@" <&3 3<&- &', "pytest-lambda-reaper", sys.executable, "-m",
+             __name__],
+            stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            cwd="/", start_new_session=True, close_fds=True,
+        )
+    except OSError:
+        return False
+    try:
+        shell.communicate(json.dumps(asdict(leftovers)).encode(), timeout=30)
+    except (OSError, subprocess.TimeoutExpired):  # the reaper died at once, or never read
+        shell.kill()
+        shell.wait()
+        return False
+    return shell.returncode == 0
+
+
+def main() -> None:
+    from pytest_lambda.containers.client import get_client
+
+    leftovers = Leftovers(**json.load(sys.stdin))
+    leftovers.remove(get_client())
+
+
+if __name__ == "__main__":
+    main()
