@@ -8,6 +8,7 @@ environment variables, so no two share warm environments) and invoking it M time
     python benchmarks/bench_suite.py --backend process --workers 0 2 --runs 3
     python benchmarks/bench_suite.py --ready 0 2 --workers 0 2   # ready containers off and on
     python benchmarks/bench_suite.py --workers 0 --python /path/to/user-venv/bin/python
+    python benchmarks/bench_suite.py --pause 5    # a pause before each run, as between edits
 
 `--python` runs pytest with another interpreter: a virtualenv holding only this package and its
 dependencies, as a user's does. The development environment's own plugins are not free: hypothesis
@@ -72,6 +73,9 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--ready", nargs="+", default=[None],
                         help="ready-container counts to compare (docker; default: the setting's)")
+    parser.add_argument("--pause", type=float, default=0.0,
+                        help="seconds to wait before each timed run, as a developer's edit "
+                             "between runs does (the engine finishes the last run's removals)")
     parser.add_argument("--python", default=sys.executable,
                         help="the interpreter that runs pytest (default: this one)")
     args = parser.parse_args()
@@ -85,11 +89,14 @@ def main() -> None:
         # A warm-up: images resolved, caches filled.
         run_once(directory, args.backend, 0, python=args.python)
         print(f"{args.tests} tests x {args.invocations} invocations, {args.backend} backend, "
-              f"{args.runs} runs each, load average {os.getloadavg()[0]:.1f}")
+              f"{args.runs} runs each, {args.pause:g} s pause before each, "
+              f"load average {os.getloadavg()[0]:.1f}")
         for ready in args.ready:
             for workers in args.workers:
-                times = [run_once(directory, args.backend, workers, ready, args.python)
-                         for _ in range(args.runs)]
+                times = []
+                for _ in range(args.runs):
+                    time.sleep(args.pause)
+                    times.append(run_once(directory, args.backend, workers, ready, args.python))
                 label = f"-n {workers}" if workers else "no xdist"
                 if ready is not None:
                     label += f", ready {ready}"
