@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import socket
 import subprocess
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -106,3 +107,38 @@ def test_a_waiting_close_removes_everything_before_it_returns(
     assert client.api.containers(all=True, filters=label) == []
     assert client.api.networks(filters=label) == []
     assert not _mounts() - before
+
+
+LATE_MAKE = """
+import sys
+from pathlib import Path
+
+from pytest_lambda import LambdaService
+
+service = LambdaService(backend="docker", ready_containers=1)
+fn = service.function("app.handler", code=Path(sys.argv[1]), runtime="python3.13",
+                      memory_size=1769)
+assert fn.invoke({"n": 1}).payload == {"n": 1}
+backend = service.backend("docker")
+image = backend.image_for("python3.13").tag
+service.close(wait=False)
+# The engine finishes making a container after the session handed off (as a ready container
+# being made at that moment is): nobody told the reaper about it.
+late = backend.client.api.create_container(image, entrypoint=["/bin/sleep", "300"],
+                                           labels=backend.labels.as_dict())
+backend.client.api.start(late["Id"])
+print(backend.labels.session)
+"""
+
+
+def test_once_its_session_has_exited_the_reaper_sweeps_what_was_made_after_the_hand_off(
+        client: Any, tmp_path: Path, left_on_engine: LeftOnEngine) -> None:
+    (tmp_path / "fn").mkdir()
+    (tmp_path / "fn" / "app.py").write_text(APP)
+    script = tmp_path / "late_make.py"
+    script.write_text(LATE_MAKE)
+    done = subprocess.run([sys.executable, str(script), str(tmp_path / "fn")],
+                          capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr
+    session = done.stdout.split()[-1]
+    assert left_on_engine(client, f"pytest-lambda.session={session}") == ([], [])

@@ -767,14 +767,14 @@ class DockerBackend:
         if hand_off:
             self.removals.hold()
         if self._ready is not None:
-            self._ready.close()
+            self._ready.close(wait=not hand_off)
 
     def close(self) -> None:
         """Remove what this session made: its containers, then its networks and firewall table;
         after `closing(hand_off=True)`, through a reaper, when one can start."""
-        if self._ready is not None:
-            self._ready.close()
         handing_off = self.removals.holding
+        if self._ready is not None:
+            self._ready.close(wait=not handing_off)
         leftovers = self.removals.take()
         try:
             listed = self.client.api.containers(
@@ -788,5 +788,6 @@ class DockerBackend:
         leftovers.networks = [n.id for n in (self.network, self._open_network) if n is not None]
         if self.firewall.active:
             leftovers.firewall_table, self.firewall.active = self.firewall.table, False
+        leftovers.owner_pid = os.getpid()
         if not (handing_off and hand_off(leftovers)):
             leftovers.remove(self.client)

@@ -289,8 +289,10 @@ class ReadyContainers:
             if made is not None:
                 self._discard(made)
 
-    def close(self) -> None:
-        """Stop making containers and discard the ready ones."""
+    def close(self, *, wait: bool = True) -> None:
+        """Stop making containers and discard the ready ones; with `wait=False`, do not wait
+        for the containers the engine is still making (each is discarded when it is made, or,
+        if this process has exited by then, swept by the session's reaper)."""
         with self._cond:
             self._closed = True
             self._queued.clear()
@@ -300,7 +302,7 @@ class ReadyContainers:
         for container in left:
             self._discard(container)
         for thread in self._threads + self._discarding:
-            thread.join(timeout=30)
+            thread.join(timeout=30 if wait else 0)
 
     def count(self, key: ReadyKey) -> int:
         """Return how many containers for `key` are ready now."""

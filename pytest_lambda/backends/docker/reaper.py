@@ -11,28 +11,42 @@ in order: the containers (which stops whatever still ran in them), their `/tmp` 
 ready containers' directories, the session's networks, and its firewall table, as the session
 itself would have.
 
-Until then the containers are stopped but present, for a second or two; a reaper that dies
-leaves them to the next session's sweep (their session's process is dead by then), as a killed
-session does. Where the reaper cannot start, the session removes everything itself, as before.
-`LambdaService.close(wait=True)`, the default outside pytest, waits for it all.
+Until then the containers are there, idle (their Runtime API servers are closed), for a second
+or two. The session does not wait for the containers the engine is still making ahead of need
+either: once the session's process has exited, the reaper sweeps what dead sessions on this
+host left, as a session's start does, which catches those. A reaper that dies leaves the rest
+to the next session's sweep, as a killed session does. Where no reaper can start, the session
+removes everything itself. `LambdaService.close()` (`wait=True`, the default outside pytest)
+waits for it all.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pytest_lambda.backends.docker import ephemeral, ready
 from pytest_lambda.backends.docker.ephemeral import DiskTmp, release_dir
 from pytest_lambda.backends.docker.ready import ReadyContainer
 
 #: How many containers the engine is asked to remove at once.
 THREADS = 4
+
+# The shell that starts the reaper in the background and exits. A command run with `&` gets
+# /dev/null for its standard input, so the pipe (the leftovers) goes to it through fd 3.
+START = 'exec 3<&0; "$@" <&3 3<&- &'
+
+#: How long the reaper waits for its session's process to exit before its last sweep (a
+#: session run in a process that goes on, as pytester's in-process runs are, gets none).
+OWNER_EXIT_S = 10.0
 
 
 @dataclass
@@ -45,6 +59,9 @@ class Leftovers:
     networks: list[str] = field(default_factory=list)
     #: The session's firewall table (`containers/firewall.py`), if it made one.
     firewall_table: str | None = None
+    #: The process whose session this was: once it has exited, the reaper sweeps what dead
+    #: sessions left (a container the engine finished making after the hand-off, its disk).
+    owner_pid: int | None = None
 
     def remove(self, client: Any) -> None:
         """Remove all of it, here and now."""
@@ -122,8 +139,7 @@ def hand_off(leftovers: Leftovers) -> bool:
     """
     try:
         shell = subprocess.Popen(
-            ["/bin/sh", "-c", 'exec 3<&0; "$@" <&3 3<&- &', "pytest-lambda-reaper", sys.executable, "-m",
-             __name__],
+            ["/bin/sh", "-c", START, "pytest-lambda-reaper", sys.executable, "-m", __name__],
             stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             cwd="/", start_new_session=True, close_fds=True,
         )
@@ -139,10 +155,30 @@ def hand_off(leftovers: Leftovers) -> bool:
 
 
 def main() -> None:
-    from pytest_lambda.containers.client import get_client
+    from pytest_lambda.containers.client import SessionLabels, get_client, sweep
 
     leftovers = Leftovers(**json.load(sys.stdin))
-    leftovers.remove(get_client())
+    client = get_client()
+    leftovers.remove(client)
+    if leftovers.owner_pid is not None and _exited(leftovers.owner_pid, OWNER_EXIT_S):
+        # What a later session's start would sweep, without waiting for one.
+        sweep(client, SessionLabels.current())
+        ephemeral.sweep_dead()
+        ready.sweep_dead()
+
+
+def _exited(pid: int, timeout: float) -> bool:
+    """Wait up to `timeout` s for process `pid` to exit; return whether it has."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return True
+        except PermissionError:
+            return False
+        time.sleep(0.1)
+    return False
 
 
 if __name__ == "__main__":
