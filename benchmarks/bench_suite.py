@@ -9,6 +9,7 @@ environment variables, so no two share warm environments) and invoking it M time
     python benchmarks/bench_suite.py --ready 0 2 --workers 0 2   # ready containers off and on
     python benchmarks/bench_suite.py --workers 0 --python /path/to/user-venv/bin/python
     python benchmarks/bench_suite.py --pause 5    # a pause before each run, as between edits
+    python benchmarks/bench_suite.py --handler-ms 20   # each invocation waits 20 ms
 
 `--python` runs pytest with another interpreter: a virtualenv holding only this package and its
 dependencies, as a user's does. The development environment's own plugins are not free: hypothesis
@@ -26,7 +27,18 @@ import tempfile
 import time
 from pathlib import Path
 
-HANDLER = "def handler(event, context):\n    return {'n': event.get('n')}\n"
+HANDLER = """\
+import os
+import time
+
+WORK_S = float(os.environ.get("HANDLER_MS", "0")) / 1000
+
+
+def handler(event, context):
+    if WORK_S:
+        time.sleep(WORK_S)  # waiting on something, as a handler calling a service does
+    return {'n': event.get('n')}
+"""
 
 SUITE = """\
 from pathlib import Path
@@ -39,7 +51,7 @@ FN = Path(__file__).parent / "fn"
 @pytest.mark.parametrize("i", range({tests}))
 def test_function(lambda_function, i):
     fn = lambda_function("app.handler", code=FN, runtime="python3.13",
-                         environment={{"TEST_INDEX": str(i)}})
+                         environment={{"TEST_INDEX": str(i), "HANDLER_MS": "{handler_ms}"}})
     for n in range({invocations}):
         assert fn.invoke({{"n": n}}).payload == {{"n": n}}
 """
@@ -73,6 +85,8 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--ready", nargs="+", default=[None],
                         help="ready-container counts to compare (docker; default: the setting's)")
+    parser.add_argument("--handler-ms", type=float, default=0,
+                        help="milliseconds each invocation waits in the handler (default 0)")
     parser.add_argument("--pause", type=float, default=0.0,
                         help="seconds to wait before each timed run, as a developer's edit "
                              "between runs does (the engine finishes the last run's removals)")
@@ -85,10 +99,12 @@ def main() -> None:
         (directory / "fn").mkdir()
         (directory / "fn" / "app.py").write_text(HANDLER)
         (directory / "test_suite.py").write_text(
-            SUITE.format(tests=args.tests, invocations=args.invocations))
+            SUITE.format(tests=args.tests, invocations=args.invocations,
+                         handler_ms=args.handler_ms))
         # A warm-up: images resolved, caches filled.
         run_once(directory, args.backend, 0, python=args.python)
-        print(f"{args.tests} tests x {args.invocations} invocations, {args.backend} backend, "
+        print(f"{args.tests} tests x {args.invocations} invocations of {args.handler_ms:g} ms, "
+              f"{args.backend} backend, "
               f"{args.runs} runs each, {args.pause:g} s pause before each, "
               f"load average {os.getloadavg()[0]:.1f}")
         for ready in args.ready:
