@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from pathlib import Path
+from typing import Any
 
-from pytest_lambda.backends.docker.reaper import Leftovers, Removals
+import pytest
+
+import pytest_lambda
+from pytest_lambda.backends.docker.reaper import Leftovers, Removals, hand_off
 
 
 class _Api:
@@ -47,3 +55,27 @@ def test_removals_are_immediate_until_held_and_again_after_they_are_taken(
 
     removals.remove("c3", None, None)
     assert client.api.removed == ["c1", "c3"]
+
+
+def test_the_reaper_runs_this_interpreter_and_finds_this_package_from_anywhere(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    started: list[tuple[list[str], dict[str, Any]]] = []
+
+    class _Shell:
+        returncode = 0
+
+        def communicate(self, data: bytes, timeout: float) -> None:
+            assert json.loads(data)["containers"] == ["c1"]
+
+    def popen(argv: list[str], **kwargs: Any) -> _Shell:
+        started.append((argv, kwargs))
+        return _Shell()
+
+    monkeypatch.setattr(subprocess, "Popen", popen)
+    monkeypatch.setenv("PYTHONPATH", "/elsewhere")
+    assert hand_off(Leftovers(containers=["c1"]))
+    (argv, kwargs), = started
+    assert argv[-3:] == [sys.executable, "-m", "pytest_lambda.backends.docker.reaper"]
+    package_parent = str(Path(pytest_lambda.__file__).resolve().parent.parent)
+    assert kwargs["env"]["PYTHONPATH"].split(os.pathsep) == [package_parent, "/elsewhere"]
+    assert kwargs["cwd"] == "/" and kwargs["start_new_session"]

@@ -95,6 +95,7 @@ class Removals:
 
     @property
     def holding(self) -> bool:
+        """Whether removals are being held for the reaper."""
         with self._lock:
             return self._held is not None
 
@@ -135,13 +136,20 @@ def hand_off(leftovers: Leftovers) -> bool:
     then removes them itself).
 
     A shell starts it in the background and exits, so the reaper is nobody's child here: no
-    process of this session waits for it, or is kept from exiting by it.
+    process of this session waits for it, or is kept from exiting by it. It runs this
+    interpreter, and finds this package where this process found it (a checkout run in place
+    too, though it starts elsewhere).
     """
+    import pytest_lambda
+
+    here = str(Path(pytest_lambda.__file__).resolve().parent.parent)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        [here, *filter(None, [os.environ.get("PYTHONPATH")])])}
     try:
         shell = subprocess.Popen(
             ["/bin/sh", "-c", START, "pytest-lambda-reaper", sys.executable, "-m", __name__],
             stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            cwd="/", start_new_session=True, close_fds=True,
+            cwd="/", env=env, start_new_session=True, close_fds=True,
         )
     except OSError:
         return False
