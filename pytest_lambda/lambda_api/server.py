@@ -390,7 +390,7 @@ class _Handler(BaseHTTPRequestHandler):
         target = self._target(fn, self.query.get("Qualifier"))
         return 200, _json(documents.configuration(
             target.function, target.version,
-            dead_letter=target.entry.dead_letter)), {}
+            dead_letter=target.entry.dead_letter_of(target.version))), {}
 
     def op_put_provisioned(self, fn: str) -> tuple[int, bytes, dict[str, str]]:
         qualifier = self.query.get("Qualifier")
@@ -421,14 +421,16 @@ class _Handler(BaseHTTPRequestHandler):
         entry, _version = self._find(fn)
         description = self._json_body().get("Description") or ""
         published = entry.function.publish_version(str(description))
-        document = documents.configuration(published, published.version)
+        document = documents.configuration(
+            published, published.version,
+            dead_letter=entry.dead_letter_of(published.version))
         document["Description"] = entry.descriptions.get(published.version, "")
         return 201, _json(document), {}
 
     def op_list_versions(self, fn: str) -> tuple[int, bytes, dict[str, str]]:
         entry, _version = self._find(fn)
-        listed = [documents.configuration(entry.function)] + [
-            documents.configuration(function, number)
+        listed = [documents.configuration(entry.function, dead_letter=entry.dead_letter)] + [
+            documents.configuration(function, number, dead_letter=entry.dead_letter_of(number))
             for number, function in sorted(entry.versions.items(), key=lambda kv: int(kv[0]))
         ]
         return 200, _json({"Versions": listed}), {}

@@ -189,7 +189,7 @@ class Function:
         qualifier: str | None = None,
     ) -> None:
         """Set the asynchronous invocation settings of one qualifier of the function, as
-        PutFunctionEventInvokeConfig does, and the function's dead-letter queue, as its
+        PutFunctionEventInvokeConfig does, and `$LATEST`'s dead-letter queue, as its
         DeadLetterConfig does.
 
         ``maximum_retry_attempts`` (0 to 2; 2 by default) after a function error;
@@ -200,10 +200,12 @@ class Function:
         ``qualifier``: "$LATEST", a published version or an alias (by default this handle's
         own version: "$LATEST" for the function). Each qualifier has its own settings, and an
         event runs with those of the qualifier it was invoked by (Lambda's defaults when it
-        has none). The dead-letter queue is the function's, for every qualifier: set it
-        without a qualifier (or with "$LATEST"). The settings of `$LATEST` and the
-        dead-letter queue hold until a function of this name is made again; those of versions
-        and aliases stay with them.
+        has none). The dead-letter queue is part of the version's configuration, as in Lambda:
+        set it on `$LATEST` (without a qualifier, or with "$LATEST"); `publish_version()`
+        freezes it into the version, and an event that runs a version (itself or through an
+        alias) goes to that version's. The settings of `$LATEST` and its dead-letter queue
+        hold until a function of this name is made again; those of versions and aliases stay
+        with them.
         """
         from pytest_lambda.service.registry import (
             LATEST,
@@ -222,8 +224,9 @@ class Function:
         )
         if key != LATEST and dead_letter_queue is not None:
             raise InvalidParameterValueException(
-                f"A dead-letter queue is the function's, not {key!r}'s: call "
-                f"configure_async(dead_letter_queue=...) without a qualifier."
+                f"A published version keeps the dead-letter queue it was published with, so "
+                f"{key!r} cannot get another: set it on $LATEST (configure_async("
+                f"dead_letter_queue=...) without a qualifier) and publish a new version."
             )
         if key == LATEST:
             if dead_letter_queue is not None and dead_letter_queue.split(":")[2:3] not in (

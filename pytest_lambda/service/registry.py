@@ -110,8 +110,8 @@ def parse_function_name(identifier: str, qualifier: str | None = None, *,
 @dataclass
 class EventInvokeConfig:
     """The asynchronous invocation settings of one qualifier of a function
-    (PutFunctionEventInvokeConfig); an event in the queue carries a copy, with the function's
-    dead-letter queue (its DeadLetterConfig) filled in."""
+    (PutFunctionEventInvokeConfig); an event in the queue carries a copy, with the dead-letter
+    queue of the version that runs (its DeadLetterConfig) filled in."""
 
     maximum_retry_attempts: int = _limits.ASYNC_RETRY_ATTEMPTS_MAX
     maximum_event_age: int = _limits.ASYNC_EVENT_AGE_MAX_S
@@ -181,8 +181,10 @@ class FunctionEntry:
     #: Asynchronous settings by qualifier ("$LATEST", a version number or an alias name); a
     #: qualifier without any runs with Lambda's defaults.
     event_invokes: dict[str, EventInvokeConfig] = field(default_factory=dict)
-    #: The function's dead-letter queue (DeadLetterConfig), for every qualifier.
+    #: `$LATEST`'s dead-letter queue (DeadLetterConfig); a published version keeps the one it
+    #: was published with (`version_dead_letters`).
     dead_letter: str | None = None
+    version_dead_letters: dict[str, str | None] = field(default_factory=dict)
     #: Reserved concurrency (None: the account's unreserved pool), and invocations under way.
     reserved: int | None = None
     in_flight: int = 0
@@ -191,8 +193,14 @@ class FunctionEntry:
     descriptions: dict[str, str] = field(default_factory=dict)
     aliases: dict[str, Alias] = field(default_factory=dict)
     last_version: int = 0
-    #: Provisioned concurrency by qualifier (a version or an alias).
+    #: Provisioned concurrency by qualifier (a version or an alias), and when each was set.
     provisioned: dict[str, int] = field(default_factory=dict)
+    provisioned_at: dict[str, float] = field(default_factory=dict)
+
+    def dead_letter_of(self, version: str) -> str | None:
+        """The dead-letter queue of `version`: `$LATEST`'s now, or a published version's as it
+        was published."""
+        return self.dead_letter if version == LATEST else self.version_dead_letters.get(version)
 
 
 @dataclass(frozen=True)
@@ -424,7 +432,8 @@ class Registry:
                        ) -> EventInvokeConfig:
         """Return a copy of the settings an asynchronous event of `function` runs with: those
         of the qualifier it was invoked by (`invoked_arn`'s; unqualified: the handle's own
-        version, `$LATEST` for a function's handle), with the function's dead-letter queue;
+        version, `$LATEST` for a function's handle), with the dead-letter queue of the version
+        that runs (`$LATEST`'s, or the one a published version was published with);
         Lambda's defaults for a qualifier without any, and for a handle a later function of
         its name has replaced."""
         with self._lock:
@@ -436,7 +445,7 @@ class Registry:
             if invoked_arn is not None and invoked_arn != function.arn:
                 key = invoked_arn.rsplit(":", 1)[1]
             settings = entry.event_invokes.get(key) or EventInvokeConfig()
-            return replace(settings, dead_letter=entry.dead_letter)
+            return replace(settings, dead_letter=entry.dead_letter_of(function.version))
 
     def _current(self, function: Function) -> FunctionEntry:
         """Return `function`'s entry (under the lock), making a `$LATEST` handle the current
@@ -497,8 +506,9 @@ class Registry:
             return Target(entry, function, version, f"{arn}:{qualifier}", alias=alias.name)
 
     def publish(self, function: Function, description: str = "") -> str:
-        """Publish `function`'s current code and configuration as a new version, or return
-        the latest version when nothing changed since (as PublishVersion does)."""
+        """Publish `function`'s current code and configuration (its dead-letter queue
+        included) as a new version, or return the latest version when nothing changed since
+        (as PublishVersion does)."""
         entry = self._entry_of(function)
         config = function.config
         if config.code_dir is not None:
@@ -509,7 +519,8 @@ class Registry:
         with self._lock:
             if entry.last_version:
                 last = entry.versions[str(entry.last_version)]
-                if replace(last.config, version=LATEST) == config:
+                if replace(last.config, version=LATEST) == config and entry.dead_letter_of(
+                        str(entry.last_version)) == entry.dead_letter:
                     return str(entry.last_version)
             entry.last_version += 1
             number = str(entry.last_version)
@@ -517,6 +528,7 @@ class Registry:
                                                replace(config, version=number),
                                                function.backend)
             entry.descriptions[number] = description
+            entry.version_dead_letters[number] = entry.dead_letter
             return number
 
     def put_alias(self, function: Function, name: str, version: str | None,
@@ -577,7 +589,8 @@ def _carry_over(previous: FunctionEntry, entry: FunctionEntry) -> None:
     entry.in_flight = previous.in_flight
     entry.versions, entry.descriptions = previous.versions, previous.descriptions
     entry.aliases, entry.last_version = previous.aliases, previous.last_version
-    entry.provisioned = previous.provisioned
+    entry.version_dead_letters = previous.version_dead_letters
+    entry.provisioned, entry.provisioned_at = previous.provisioned, previous.provisioned_at
     entry.event_invokes = {key: settings for key, settings in previous.event_invokes.items()
                            if key != LATEST}
 
