@@ -140,26 +140,57 @@ class Function:
         alias) now and keep them warm, as PutProvisionedConcurrencyConfig does: their init runs
         here with `AWS_LAMBDA_INITIALIZATION_TYPE=provisioned-concurrency`, and the
         invocations they serve start warm (no `Init Duration` in `REPORT`). `$LATEST` has no
-        provisioned concurrency in Lambda: publish a version first.
+        provisioned concurrency in Lambda: publish a version first. Setting it again changes
+        the count: more environments are initialised, or the surplus is shut down.
 
-        Raises EnvironmentStartError when an init fails (its output in the message).
+        As in Lambda it counts against concurrency: with a reserved concurrency, the
+        provisioned concurrency of all the function's versions and aliases together may not
+        exceed it; without one, it comes out of the account's unreserved pool, which must keep
+        its minimum (100). An alias and the version it points at cannot both have some
+        (`ResourceConflictException`). Raises `InvalidParameterValueException` with Lambda's
+        sentence otherwise, and EnvironmentStartError when an init fails (its output in the
+        message; the previous count stays).
         """
-        target = self._target(qualifier) if qualifier is not None else None
-        function = target.function if target is not None else self
-        if function.version == "$LATEST":
-            raise InvalidParameterValueException(
-                "Provisioned Concurrency Configs cannot be applied to unpublished function "
-                "versions: publish_version() first and use the version or an alias."
-            )
         if isinstance(count, bool) or not isinstance(count, int) or count < 1:
             raise InvalidParameterValueException(
                 f"provisioned concurrency must be a whole number of environments, 1 or more, "
-                f"not {count!r}."
+                f"not {count!r} (remove_provisioned_concurrency() removes it)."
             )
-        self._service.provision(function.config, function.backend, count)
-        entry = self._service.registry.entry(self.arn)
-        if entry is not None:
-            entry.provisioned[qualifier or function.version] = count
+        registry = self._service.registry
+        entry, key, version = registry.provisioned_target(self, qualifier)
+        previous = registry.claim_provisioned(entry, key, count)
+        service, config, backend = self._service, version.config, version.backend
+        if count > previous:
+            before = service.provisioned_count(config, backend)
+            try:
+                service.provision(config, backend, count - previous)
+            except BaseException:
+                # Back to the previous count: those that did start before the failure go too.
+                registry.release_provisioned(entry, key, restore=previous)
+                service.deprovision(config, backend,
+                                    service.provisioned_count(config, backend) - before)
+                raise
+        elif count < previous:
+            service.deprovision(config, backend, previous - count)
+
+    def remove_provisioned_concurrency(self, *, qualifier: str | None = None) -> None:
+        """Stop keeping this version's (or `qualifier`'s) provisioned environments, as
+        DeleteProvisionedConcurrencyConfig does: idle ones shut down now, busy ones when their
+        invocation ends, and later invocations start on-demand environments
+        (`AWS_LAMBDA_INITIALIZATION_TYPE=on-demand`). Raises `ResourceNotFoundException`
+        (Lambda's `ProvisionedConcurrencyConfigNotFoundException`) when it has none."""
+        from pytest_lambda.errors import ResourceNotFoundException
+
+        registry = self._service.registry
+        entry, key, version = registry.provisioned_target(self, qualifier)
+        previous = registry.release_provisioned(entry, key)
+        if previous is None:
+            raise ResourceNotFoundException(
+                f"No Provisioned Concurrency Config found for this function "
+                f"({self.arn}:{key} has none).",
+                error_type="ProvisionedConcurrencyConfigNotFoundException",
+            )
+        self._service.deprovision(version.config, version.backend, previous)
 
     def create_alias(self, name: str, version: str, *, routing: Mapping[str, float] | None = None,
                      description: str = "") -> None:

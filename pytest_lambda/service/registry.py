@@ -315,19 +315,132 @@ class Registry:
             self._current(function).reserved = reserved
 
     def _check_reservation(self, function: Function, reserved: int | None) -> None:
+        if reserved is None:
+            return
+        current = self._entries.get(function.arn)
+        provisioned = sum(current.provisioned.values()) if current is not None else 0
+        if reserved < provisioned:
+            raise InvalidParameterValueException(
+                f"Specified ReservedConcurrentExecutions for function is less than the "
+                f"provisioned concurrency of its versions and aliases [{provisioned}] (reserve "
+                f"at least {provisioned}, or lower their provisioned concurrency first)."
+            )
         if not reserved:
-            return  # no reservation, or 0: nothing is taken from the pool
+            return  # 0: nothing is taken from the pool
         limit = self.account_concurrency
         minimum = unreserved_minimum(limit)
-        others = self._reserved_in(_pool_of(function), but=function.arn)
-        if limit - others - reserved < minimum:
-            room = max(limit - minimum - others, 0)
+        pool = _pool_of(function)
+        others = self._reserved_in(pool, but=function.arn)
+        # Reserving moves the function's own provisioned concurrency into its reservation;
+        # that of the other functions without a reservation stays in the unreserved pool.
+        claimed = self._provisioned_unreserved_in(pool, but=function.arn)
+        if limit - others - claimed - reserved < minimum:
+            room = max(limit - minimum - others - claimed, 0)
+            provisioned_part = (f", {claimed} provisioned for functions without a reservation"
+                                if claimed else "")
             raise InvalidParameterValueException(
                 f"Specified ReservedConcurrentExecutions for function decreases account's "
                 f"UnreservedConcurrentExecution below its minimum value of [{minimum}] (the "
                 f"account's {limit} concurrent executions, less {minimum} unreserved and "
-                f"{others} reserved by other functions, leave {room} to reserve)."
+                f"{others} reserved by other functions{provisioned_part}, leave {room} to "
+                f"reserve)."
             )
+
+    def _provisioned_unreserved_in(self, pool: tuple[str, str], but: str | None = None) -> int:
+        """The provisioned concurrency of the functions without a reservation: Lambda takes it
+        out of the unreserved pool."""
+        return sum(sum(entry.provisioned.values()) for arn, entry in self._entries.items()
+                   if entry.reserved is None and arn != but
+                   and _pool_of(entry.function) == pool)
+
+    # -- provisioned concurrency --------------------------------------------------------------
+
+    def provisioned_target(self, function: Function, qualifier: str | None
+                           ) -> tuple[FunctionEntry, str, Function]:
+        """Return the entry, the qualifier (`qualifier`, else the handle's own version) and the
+        published version whose environments provisioned concurrency on it keeps (an alias's
+        own version, never its weighted second one). Raises Lambda's errors for `$LATEST` and
+        for a version or alias the function does not have."""
+        key = qualifier if qualifier is not None else function.version
+        with self._lock:
+            entry = self._current(function)
+            if key == LATEST:
+                raise InvalidParameterValueException(
+                    "Provisioned Concurrency Configs cannot be applied to unpublished function "
+                    "versions (publish_version() first, and use the version or an alias)."
+                )
+            alias = entry.aliases.get(key)
+            version = alias.version if alias is not None else key
+            if version == LATEST:
+                raise InvalidParameterValueException(
+                    f"Provisioned Concurrency Configs cannot be applied to unpublished function "
+                    f"versions (alias {key} points at $LATEST: point it at a published "
+                    f"version)."
+                )
+            published = entry.versions.get(version)
+            if published is None:
+                raise ResourceNotFoundException(f"Function not found: {function.arn}:{key}")
+            return entry, key, published
+
+    def claim_provisioned(self, entry: FunctionEntry, key: str, count: int) -> int:
+        """Record `count` provisioned concurrency on `entry`'s qualifier `key` and return what
+        it had (0: none), or raise Lambda's error: over the function's reservation (its
+        versions and aliases together), or, without one, taking the account's unreserved pool
+        below its minimum; an alias and the version it points at cannot both have some."""
+        with self._lock:
+            conflict = _provisioned_conflict(entry, key)
+            if conflict is not None:
+                raise ResourceConflictException(conflict)
+            others = sum(n for qualifier, n in entry.provisioned.items() if qualifier != key)
+            if entry.reserved is not None:
+                if others + count > entry.reserved:
+                    raise InvalidParameterValueException(
+                        f"Requested Provisioned Concurrency should not be greater than the "
+                        f"reservedConcurrentExecution for function (it reserves "
+                        f"{entry.reserved}, and its versions and aliases would have "
+                        f"{others + count} provisioned: lower the provisioned concurrency or "
+                        f"raise the reservation)."
+                    )
+            else:
+                limit = self.account_concurrency
+                minimum = unreserved_minimum(limit)
+                pool = _pool_of(entry.function)
+                claimed = (self._reserved_in(pool)
+                           + self._provisioned_unreserved_in(pool, but=entry.function.arn)
+                           + others)
+                if limit - claimed - count < minimum:
+                    raise InvalidParameterValueException(
+                        f"Specified ConcurrentExecutions for function decreases account's "
+                        f"UnreservedConcurrentExecution below its minimum value of [{minimum}] "
+                        f"(the account's {limit} concurrent executions, less {minimum} "
+                        f"unreserved and {claimed} reserved or provisioned already, leave "
+                        f"{max(limit - minimum - claimed, 0)} to provision)."
+                    )
+            previous = entry.provisioned.get(key, 0)
+            entry.provisioned[key] = count
+            entry.provisioned_at[key] = _clock.wall()
+            return previous
+
+    def release_provisioned(self, entry: FunctionEntry, key: str,
+                            restore: int = 0) -> int | None:
+        """Remove the provisioned concurrency of `entry`'s qualifier `key` (or, with
+        `restore`, put that count back) and return what it had; None when it had none."""
+        with self._lock:
+            previous = entry.provisioned.pop(key, None)
+            if restore:
+                entry.provisioned[key] = restore
+            else:
+                entry.provisioned_at.pop(key, None)
+            return previous
+
+    def provisioned_configs(self, entry: FunctionEntry) -> list[tuple[str, int, float]]:
+        """Return every qualifier's provisioned concurrency and when it was set: versions by
+        number, then aliases by name."""
+        with self._lock:
+            items = [(key, count, entry.provisioned_at.get(key, 0.0))
+                     for key, count in entry.provisioned.items()]
+        return sorted(items, key=lambda item: (0, int(item[0]), "") if item[0].isdigit()
+                      else (1, 0, item[0]))
 
     def _reserved_in(self, pool: tuple[str, str], but: str | None = None) -> int:
         return sum(entry.reserved for arn, entry in self._entries.items()
@@ -593,6 +706,23 @@ def _carry_over(previous: FunctionEntry, entry: FunctionEntry) -> None:
     entry.provisioned, entry.provisioned_at = previous.provisioned, previous.provisioned_at
     entry.event_invokes = {key: settings for key, settings in previous.event_invokes.items()
                            if key != LATEST}
+
+
+def _provisioned_conflict(entry: FunctionEntry, key: str) -> str | None:
+    """Lambda's refusal when an alias and the version it points at would both have provisioned
+    concurrency (they would share the same environments), else None."""
+    alias = entry.aliases.get(key)
+    if alias is not None:
+        if entry.provisioned.get(alias.version):
+            return ("Alias can't be used for Provisioned Concurrency configuration on an "
+                    f"already Provisioned version (version {alias.version} has some: delete "
+                    f"its configuration first).")
+        return None
+    for other in entry.aliases.values():
+        if other.version == key and entry.provisioned.get(other.name):
+            return (f"Version is pointed by a Provisioned Concurrency alias ({other.name}: "
+                    f"delete its configuration first).")
+    return None
 
 
 def _check_routing(arn: str, version: str, routing: dict[str, float],
