@@ -255,9 +255,10 @@ class Function:
         )
         if key != LATEST and dead_letter_queue is not None:
             raise InvalidParameterValueException(
-                f"A published version keeps the dead-letter queue it was published with, so "
-                f"{key!r} cannot get another: set it on $LATEST (configure_async("
-                f"dead_letter_queue=...) without a qualifier) and publish a new version."
+                f"A dead-letter queue is part of a version's configuration (a published "
+                f"version keeps the one it was published with), so {key!r} cannot get one of "
+                f"its own: set it on $LATEST (configure_async(dead_letter_queue=...) without "
+                f"a qualifier) and publish a new version."
             )
         if key == LATEST:
             if dead_letter_queue is not None and dead_letter_queue.split(":")[2:3] not in (
