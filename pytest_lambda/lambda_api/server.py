@@ -502,10 +502,10 @@ class _Handler(BaseHTTPRequestHandler):
     def op_update_alias(self, fn: str, name: str) -> tuple[int, bytes, dict[str, str]]:
         entry, _version = self._find(fn)
         request = self._json_body()
-        alias = self.server.service.registry.put_alias(
-            entry.function, name, request.get("FunctionVersion"),
+        alias = entry.function._update_alias(
+            name, request.get("FunctionVersion"),
             _weights(request) if "RoutingConfig" in request else None,
-            request.get("Description"), create=False,
+            request.get("Description"),
         )
         return 200, _json(documents.alias_document(entry.function, alias)), {}
 

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from pytest_lambda.config.function import FunctionConfig
     from pytest_lambda.result import InvokeResult
     from pytest_lambda.service.control import ControlPlane
-    from pytest_lambda.service.registry import Target
+    from pytest_lambda.service.registry import Alias, Target
 
 
 class Function:
@@ -204,10 +204,52 @@ class Function:
                      routing: Mapping[str, float] | None = None,
                      description: str | None = None) -> None:
         """Point alias `name` at another version or change its weights (None: unchanged;
-        ``routing={}`` removes the second version)."""
-        self._service.registry.put_alias(self, name, version,
-                                         None if routing is None else dict(routing),
-                                         description, create=False)
+        ``routing={}`` removes the second version). An alias with provisioned concurrency
+        takes it along, as in Lambda: the new version's environments are initialised before
+        this returns, and the old version's shut down."""
+        self._update_alias(name, version, None if routing is None else dict(routing),
+                           description)
+
+    def _update_alias(self, name: str, version: str | None, routing: dict[str, float] | None,
+                      description: str | None) -> Alias:
+        """`update_alias`, and UpdateAlias: return the alias as it is now."""
+        from pytest_lambda.errors import ResourceConflictException
+
+        registry = self._service.registry
+        entry = registry.entry(self.arn)
+        previous = entry.aliases.get(name) if entry is not None else None
+        count = entry.provisioned.get(name) if entry is not None else None
+        moving = (entry is not None and previous is not None and count is not None
+                  and version is not None and version != previous.version)
+        if moving:
+            assert entry is not None
+            if version == "$LATEST":
+                raise InvalidParameterValueException(
+                    f"Provisioned Concurrency Configs cannot be applied to unpublished function "
+                    f"versions (alias {name} has provisioned concurrency: point it at a "
+                    f"published version, or remove_provisioned_concurrency first)."
+                )
+            if entry.provisioned.get(str(version)):
+                raise ResourceConflictException(
+                    f"Alias can't be used for Provisioned Concurrency configuration on an "
+                    f"already Provisioned version (version {version} has some: delete its "
+                    f"configuration first)."
+                )
+        alias = registry.put_alias(self, name, version, routing, description, create=False)
+        if moving and count and previous is not None and entry is not None:
+            old, new = entry.versions[previous.version], entry.versions[alias.version]
+            service = self._service
+            before = service.provisioned_count(new.config, new.backend)
+            try:
+                service.provision(new.config, new.backend, count)
+            except BaseException:
+                service.deprovision(new.config, new.backend,
+                                    service.provisioned_count(new.config, new.backend) - before)
+                registry.put_alias(self, name, previous.version, dict(previous.routing),
+                                   previous.description, create=False)
+                raise
+            service.deprovision(old.config, old.backend, count)
+        return alias
 
     def configure_async(
         self,

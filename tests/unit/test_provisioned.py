@@ -79,6 +79,12 @@ def _error(exc: pytest.ExceptionInfo[ClientError]) -> tuple[str, int, str]:
             error["Error"]["Message"])
 
 
+def _shut(envs: list[Any]) -> list[bool]:
+    """Whether each environment was given up: its Runtime API stops answering at once (its
+    removal finishes in the background)."""
+    return [env.server.closed for env in envs]
+
+
 def _queue(name: str) -> str:
     return f"arn:aws:sqs:us-east-1:{ACCOUNT}:{name}"
 
@@ -311,7 +317,7 @@ def test_deleting_a_provisioned_concurrency_config_gives_its_environments_up(
     answer = client.delete_provisioned_concurrency_config(FunctionName="orders",
                                                           Qualifier="live")
     assert answer["ResponseMetadata"]["HTTPStatusCode"] == 204
-    assert all(env.destroyed for env in provisioned)
+    assert _shut(provisioned) == [True, True]
     result = fn.invoke({}, qualifier="live")
     assert result.cold_start and "Init Duration" in result.logs
     assert backend.created[-1].initialization_type == "on-demand"
@@ -345,12 +351,12 @@ def test_a_busy_provisioned_environment_goes_when_its_invocation_ends(
     (v1,) = _versions(fn, 1)
     v1.set_provisioned_concurrency(1)
     (env,) = backend.created
-    running = threading.Thread(target=v1.invoke, args=({"op": "sleep", "seconds": 0.5},))
+    running = threading.Thread(target=v1.invoke, args=({"op": "sleep", "seconds": 2},))
     running.start()
     while not backend.received:  # the invocation reached the provisioned environment
         threading.Event().wait(0.01)
     v1.remove_provisioned_concurrency()
-    assert not env.destroyed  # busy: it finishes its invocation
+    assert _shut([env]) == [False]  # busy: it finishes its invocation
     running.join()
     fn._service.close()  # waits for the teardown of discarded environments
     assert env.destroyed
@@ -366,9 +372,9 @@ def test_a_lower_count_shuts_the_surplus_down_and_a_higher_one_adds(
     assert len(backend.created) == 3
     client.put_provisioned_concurrency_config(FunctionName="orders", Qualifier="1",
                                               ProvisionedConcurrentExecutions=1)
-    assert len(backend.created) == 3 and len(backend.destroyed) == 2
+    assert _shut(backend.created) == [True, True, False]
     v1.set_provisioned_concurrency(2)
-    assert len(backend.created) == 4 and len(backend.destroyed) == 2
+    assert _shut(backend.created) == [True, True, False, False]
     assert fn._service.provisioned_count(v1.config, v1.backend) == 2
 
 
@@ -380,7 +386,7 @@ def test_deleting_an_alias_deletes_its_provisioned_concurrency(
     fn.create_alias("live", "1")
     fn.set_provisioned_concurrency(1, qualifier="live")
     client.delete_alias(FunctionName="orders", Name="live")
-    assert [env.destroyed for env in backend.created] == [True]
+    assert _shut(backend.created) == [True]
     assert client.list_provisioned_concurrency_configs(
         FunctionName="orders")["ProvisionedConcurrencyConfigs"] == []
     client.put_function_concurrency(FunctionName="orders", ReservedConcurrentExecutions=0)
@@ -447,3 +453,33 @@ def test_the_registry_orders_and_releases_provisioned_configs(
     assert registry.release_provisioned(entry, "1") is None
     assert registry.release_provisioned(entry, "a", restore=3) == 1
     assert entry.provisioned == {"a": 3}
+
+
+def test_an_alias_takes_its_provisioned_concurrency_to_the_version_it_is_pointed_at(
+    make: MakeFunction, backend: FakeBackend, client: Any,
+) -> None:
+    fn = make()
+    _versions(fn, 3)
+    fn.create_alias("live", "1")
+    fn.set_provisioned_concurrency(2, qualifier="live")
+    first = list(backend.created)
+    assert [env.config.version for env in first] == ["1", "1"]
+    answer = client.update_alias(FunctionName="orders", Name="live", FunctionVersion="2")
+    assert answer["FunctionVersion"] == "2"
+    assert _shut(first) == [True, True]
+    moved = backend.created[2:]
+    assert [(env.config.version, env.initialization_type) for env in moved] == [
+        ("2", "provisioned-concurrency")] * 2
+    result = fn.invoke({}, qualifier="live")
+    assert (result.executed_version, result.cold_start) == ("2", False)
+    # Not onto $LATEST, nor onto a version that has provisioned concurrency of its own.
+    with pytest.raises(InvalidParameterValueException, match="unpublished"):
+        fn.update_alias("live", "$LATEST")
+    fn.set_provisioned_concurrency(1, qualifier="3")
+    with pytest.raises(ClientError) as exc:
+        client.update_alias(FunctionName="orders", Name="live", FunctionVersion="3")
+    assert _error(exc)[:2] == ("ResourceConflictException", 409)
+    assert client.get_alias(FunctionName="orders", Name="live")["FunctionVersion"] == "2"
+    # Other changes of the alias leave its environments where they are.
+    fn.update_alias("live", description="the live one")
+    assert _shut(backend.created) == [True, True, False, False, False]
