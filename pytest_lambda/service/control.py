@@ -171,6 +171,8 @@ class ControlPlane:
                 with pool.lock:
                     count += len(pool.idle)
                     for slot in pool.idle:
+                        if slot.env in pool.provisioned:
+                            continue  # kept by provisioned concurrency, as in Lambda
                         if oldest is None or slot.idle_since < oldest[1].idle_since:
                             oldest = (pool, slot)
             if count <= self.max_idle_environments or oldest is None:
@@ -618,9 +620,12 @@ class ControlPlane:
         return len(idle) + len(busy)
 
     def provisioned_count(self, config: FunctionConfig, backend: str) -> int:
-        """Return how many environments provisioned concurrency keeps for `config` now."""
+        """Return how many environments provisioned concurrency keeps for `config` now (one
+        that died, or that `reset` discarded, no longer counts)."""
         pool = self._pool(config, backend)
         with pool.lock:
+            pool.provisioned = {env for env in pool.provisioned
+                                if not env.exited.is_set() and not env.server.closed}
             return len(pool.provisioned)
 
     # -- asynchronous invocation --------------------------------------------------------------

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from pytest_lambda.config.function import FunctionConfig
     from pytest_lambda.result import InvokeResult
     from pytest_lambda.service.control import ControlPlane
-    from pytest_lambda.service.registry import Alias, Target
+    from pytest_lambda.service.registry import Alias, FunctionEntry, Target
 
 
 class Function:
@@ -159,19 +159,32 @@ class Function:
         registry = self._service.registry
         entry, key, version = registry.provisioned_target(self, qualifier)
         previous = registry.claim_provisioned(entry, key, count)
-        service, config, backend = self._service, version.config, version.backend
-        if count > previous:
-            before = service.provisioned_count(config, backend)
-            try:
-                service.provision(config, backend, count - previous)
-            except BaseException:
-                # Back to the previous count: those that did start before the failure go too.
-                registry.release_provisioned(entry, key, restore=previous)
-                service.deprovision(config, backend,
-                                    service.provisioned_count(config, backend) - before)
-                raise
-        elif count < previous:
-            service.deprovision(config, backend, previous - count)
+        try:
+            self._keep_provisioned(entry, version)
+        except BaseException:
+            registry.release_provisioned(entry, key, restore=previous)
+            raise
+
+    def _keep_provisioned(self, entry: FunctionEntry, *versions: Function) -> None:
+        """Bring the environments kept for each of `versions` to what its provisioned
+        concurrency asks (its own and its aliases' together): initialise the missing ones
+        (also those a reset or a crash took), shut the surplus down. When an init fails, those
+        started for this call are shut down again before the error goes on."""
+        registry, service = self._service.registry, self._service
+        for version in versions:
+            config, backend = version.config, version.backend
+            wanted = registry.provisioned_for(entry, version.version)
+            have = service.provisioned_count(config, backend)
+            if wanted > have:
+                try:
+                    service.provision(config, backend, wanted - have)
+                except BaseException:
+                    surplus = service.provisioned_count(config, backend) - have
+                    if surplus > 0:
+                        service.deprovision(config, backend, surplus)
+                    raise
+            elif have > wanted:
+                service.deprovision(config, backend, have - wanted)
 
     def remove_provisioned_concurrency(self, *, qualifier: str | None = None) -> None:
         """Stop keeping this version's (or `qualifier`'s) provisioned environments, as
@@ -183,14 +196,13 @@ class Function:
 
         registry = self._service.registry
         entry, key, version = registry.provisioned_target(self, qualifier)
-        previous = registry.release_provisioned(entry, key)
-        if previous is None:
+        if registry.release_provisioned(entry, key) is None:
             raise ResourceNotFoundException(
                 f"No Provisioned Concurrency Config found for this function "
                 f"({self.arn}:{key} has none).",
                 error_type="ProvisionedConcurrencyConfigNotFoundException",
             )
-        self._service.deprovision(version.config, version.backend, previous)
+        self._keep_provisioned(entry, version)
 
     def create_alias(self, name: str, version: str, *, routing: Mapping[str, float] | None = None,
                      description: str = "") -> None:
@@ -236,19 +248,14 @@ class Function:
                     f"configuration first)."
                 )
         alias = registry.put_alias(self, name, version, routing, description, create=False)
-        if moving and count and previous is not None and entry is not None:
-            old, new = entry.versions[previous.version], entry.versions[alias.version]
-            service = self._service
-            before = service.provisioned_count(new.config, new.backend)
+        if moving and previous is not None and entry is not None:
             try:
-                service.provision(new.config, new.backend, count)
+                self._keep_provisioned(entry, entry.versions[alias.version])
             except BaseException:
-                service.deprovision(new.config, new.backend,
-                                    service.provisioned_count(new.config, new.backend) - before)
                 registry.put_alias(self, name, previous.version, dict(previous.routing),
                                    previous.description, create=False)
                 raise
-            service.deprovision(old.config, old.backend, count)
+            self._keep_provisioned(entry, entry.versions[previous.version])
         return alias
 
     def configure_async(

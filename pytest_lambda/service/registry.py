@@ -433,6 +433,14 @@ class Registry:
                 entry.provisioned_at.pop(key, None)
             return previous
 
+    def provisioned_for(self, entry: FunctionEntry, version: str) -> int:
+        """Return the provisioned concurrency `entry`'s published `version` has: its own and
+        that of the aliases that point at it, together."""
+        with self._lock:
+            return sum(count for key, count in entry.provisioned.items()
+                       if key == version or (key in entry.aliases
+                                             and entry.aliases[key].version == version))
+
     def provisioned_configs(self, entry: FunctionEntry) -> list[tuple[str, int, float]]:
         """Return every qualifier's provisioned concurrency and when it was set: versions by
         number, then aliases by name."""

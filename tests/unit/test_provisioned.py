@@ -483,3 +483,30 @@ def test_an_alias_takes_its_provisioned_concurrency_to_the_version_it_is_pointed
     # Other changes of the alias leave its environments where they are.
     fn.update_alias("live", description="the live one")
     assert _shut(backend.created) == [True, True, False, False, False]
+
+
+def test_putting_the_same_count_again_replaces_environments_a_reset_took(
+    make: MakeFunction, backend: FakeBackend, service: LambdaService,
+) -> None:
+    fn = make()
+    (v1,) = _versions(fn, 1)
+    v1.set_provisioned_concurrency(2)
+    v1.reset()  # as per-test isolation does between tests
+    assert service.provisioned_count(v1.config, v1.backend) == 0
+    v1.set_provisioned_concurrency(2)
+    assert len(backend.created) == 4
+    assert not v1.invoke({}).cold_start
+    v1.set_provisioned_concurrency(2)  # nothing missing: nothing new
+    assert len(backend.created) == 4
+
+
+def test_the_idle_cap_never_reclaims_provisioned_environments(
+    make: MakeFunction, backend: FakeBackend, service: LambdaService,
+) -> None:
+    service.max_idle_environments = 1
+    fn = make()
+    (v1,) = _versions(fn, 1)
+    v1.set_provisioned_concurrency(2)
+    make("billing").invoke({})  # a third idle environment: the cap reclaims it, not these
+    assert _shut(backend.created) == [False, False, True]
+    assert service.provisioned_count(v1.config, v1.backend) == 2
