@@ -94,6 +94,8 @@ _ROUTES: list[Route] = [
          "put_provisioned"),
         ("GET", r"/2019-09-30/functions/(?P<fn>[^/]+)/provisioned-concurrency/?",
          "get_provisioned"),
+        ("DELETE", r"/2019-09-30/functions/(?P<fn>[^/]+)/provisioned-concurrency/?",
+         "delete_provisioned"),
         ("POST", r"/2015-03-31/functions/(?P<fn>[^/]+)/versions/?", "publish_version"),
         ("GET", r"/2015-03-31/functions/(?P<fn>[^/]+)/versions/?", "list_versions"),
         ("POST", r"/2015-03-31/functions/(?P<fn>[^/]+)/aliases/?", "create_alias"),
@@ -390,30 +392,83 @@ class _Handler(BaseHTTPRequestHandler):
         target = self._target(fn, self.query.get("Qualifier"))
         return 200, _json(documents.configuration(
             target.function, target.version,
-            dead_letter=target.entry.dead_letter)), {}
+            dead_letter=target.entry.dead_letter_of(target.version))), {}
 
-    def op_put_provisioned(self, fn: str) -> tuple[int, bytes, dict[str, str]]:
+    def _provisioned_qualifier(self) -> str:
         qualifier = self.query.get("Qualifier")
-        entry, _version = self._find(fn)
-        count = self._json_body().get("ProvisionedConcurrentExecutions")
-        if qualifier is None:
+        if not qualifier:
             raise ValidationException(
                 "1 validation error detected: Value null at 'qualifier' failed to satisfy "
                 "constraint: Member must not be null"
             )
-        entry.function.set_provisioned_concurrency(count, qualifier=qualifier)  # type: ignore[arg-type]
-        return 202, _json(_provisioned(count)), {}
+        return qualifier
+
+    def op_put_provisioned(self, fn: str) -> tuple[int, bytes, dict[str, str]]:
+        entry, _version = self._find(fn)
+        qualifier = self._provisioned_qualifier()
+        count = self._json_body().get("ProvisionedConcurrentExecutions")
+        if count is None:
+            raise ValidationException(
+                "1 validation error detected: Value null at 'provisionedConcurrentExecutions' "
+                "failed to satisfy constraint: Member must not be null"
+            )
+        if isinstance(count, int) and not isinstance(count, bool) and count < 1:
+            raise ValidationException(
+                f"1 validation error detected: Value '{count}' at "
+                f"'provisionedConcurrentExecutions' failed to satisfy constraint: Member must "
+                f"have value greater than or equal to 1"
+            )
+        entry.function.set_provisioned_concurrency(count, qualifier=qualifier)
+        return 202, _json(_provisioned(count, entry.provisioned_at.get(qualifier, 0.0))), {}
 
     def op_get_provisioned(self, fn: str) -> tuple[int, bytes, dict[str, str]]:
-        qualifier = self.query.get("Qualifier") or ""
+        if "List" in self.query:
+            return self._list_provisioned(fn)
         entry, _version = self._find(fn)
+        qualifier = self._provisioned_qualifier()
+        self.server.service.registry.provisioned_target(entry.function, qualifier)
         count = entry.provisioned.get(qualifier)
         if count is None:
-            raise ResourceNotFoundException(
-                f"No Provisioned Concurrency Config found for this function: "
-                f"{entry.function.arn}:{qualifier}"
+            raise _no_provisioned_config(f"{entry.function.arn}:{qualifier}")
+        return 200, _json(_provisioned(count, entry.provisioned_at.get(qualifier, 0.0))), {}
+
+    def op_delete_provisioned(self, fn: str) -> tuple[int, bytes, dict[str, str]]:
+        entry, _version = self._find(fn)
+        qualifier = self._provisioned_qualifier()
+        if qualifier == LATEST:
+            raise InvalidParameterValueException(
+                "The function resource provided must be an alias or a published version."
             )
-        return 200, _json(_provisioned(count)), {}
+        entry.function.remove_provisioned_concurrency(qualifier=qualifier)
+        return 204, b"", {}
+
+    def _list_provisioned(self, fn: str) -> tuple[int, bytes, dict[str, str]]:
+        """ListProvisionedConcurrencyConfigs (`GET ...?List=ALL`)."""
+        text = self.query.get("MaxItems", "50")
+        max_items = int(text) if text.isdigit() else 0
+        if not 1 <= max_items <= 50:
+            raise ValidationException(
+                f"1 validation error detected: Value '{text}' at 'maxItems' failed to satisfy "
+                f"constraint: Member must have value "
+                f"{'greater than or equal to 1' if max_items < 1 else 'less than or equal to 50'}"
+            )
+        entry, _version = self._find(fn)
+        configs = self.server.service.registry.provisioned_configs(entry)
+        start = 0
+        marker = self.query.get("Marker")
+        if marker:
+            keys = [key for key, _count, _at in configs]
+            if marker not in keys:
+                raise InvalidParameterValueException(f"Invalid marker {marker!r}.")
+            start = keys.index(marker) + 1
+        page = configs[start:start + max_items]
+        document: dict[str, Any] = {"ProvisionedConcurrencyConfigs": [
+            {"FunctionArn": f"{entry.function.arn}:{key}", **_provisioned(count, at)}
+            for key, count, at in page
+        ]}
+        if start + max_items < len(configs):
+            document["NextMarker"] = page[-1][0]
+        return 200, _json(document), {}
 
     # -- versions and aliases -----------------------------------------------------------------
 
@@ -421,14 +476,16 @@ class _Handler(BaseHTTPRequestHandler):
         entry, _version = self._find(fn)
         description = self._json_body().get("Description") or ""
         published = entry.function.publish_version(str(description))
-        document = documents.configuration(published, published.version)
+        document = documents.configuration(
+            published, published.version,
+            dead_letter=entry.dead_letter_of(published.version))
         document["Description"] = entry.descriptions.get(published.version, "")
         return 201, _json(document), {}
 
     def op_list_versions(self, fn: str) -> tuple[int, bytes, dict[str, str]]:
         entry, _version = self._find(fn)
-        listed = [documents.configuration(entry.function)] + [
-            documents.configuration(function, number)
+        listed = [documents.configuration(entry.function, dead_letter=entry.dead_letter)] + [
+            documents.configuration(function, number, dead_letter=entry.dead_letter_of(number))
             for number, function in sorted(entry.versions.items(), key=lambda kv: int(kv[0]))
         ]
         return 200, _json({"Versions": listed}), {}
@@ -445,10 +502,10 @@ class _Handler(BaseHTTPRequestHandler):
     def op_update_alias(self, fn: str, name: str) -> tuple[int, bytes, dict[str, str]]:
         entry, _version = self._find(fn)
         request = self._json_body()
-        alias = self.server.service.registry.put_alias(
-            entry.function, name, request.get("FunctionVersion"),
+        alias = entry.function._update_alias(
+            name, request.get("FunctionVersion"),
             _weights(request) if "RoutingConfig" in request else None,
-            request.get("Description"), create=False,
+            request.get("Description"),
         )
         return 200, _json(documents.alias_document(entry.function, alias)), {}
 
@@ -461,6 +518,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def op_delete_alias(self, fn: str, name: str) -> tuple[int, bytes, dict[str, str]]:
         entry, _version = self._find(fn)
+        if name in entry.provisioned:  # its provisioned concurrency goes with it, as in Lambda
+            entry.function.remove_provisioned_concurrency(qualifier=name)
         self.server.service.registry.delete_alias(entry.function, name)
         return 204, b"", {}
 
@@ -658,13 +717,22 @@ def _no_event_invoke_config(arn: str) -> ResourceNotFoundException:
     return ResourceNotFoundException(f"The function {arn} doesn't have an EventInvokeConfig")
 
 
-def _provisioned(count: object) -> dict[str, Any]:
+def _no_provisioned_config(arn: str) -> ResourceNotFoundException:
+    return ResourceNotFoundException(
+        f"No Provisioned Concurrency Config found for this function ({arn} has none).",
+        error_type="ProvisionedConcurrencyConfigNotFoundException",
+    )
+
+
+def _provisioned(count: object, last_modified: float) -> dict[str, Any]:
+    """The provisioned concurrency document: the environments are initialised before the put
+    returns, so all of them are allocated and available (`READY`)."""
     import time
 
     return {"RequestedProvisionedConcurrentExecutions": count,
             "AvailableProvisionedConcurrentExecutions": count,
             "AllocatedProvisionedConcurrentExecutions": count, "Status": "READY",
-            "LastModified": time.strftime("%Y-%m-%dT%H:%M:%S+0000", time.gmtime())}
+            "LastModified": time.strftime("%Y-%m-%dT%H:%M:%S+0000", time.gmtime(last_modified))}
 
 
 def _weights(request: dict[str, Any]) -> dict[str, float]:

@@ -80,6 +80,10 @@ class _Pool:
         self.idle: list[_Slot] = []
         self.busy = 0
         self.generation = 0
+        #: The environments provisioned concurrency keeps (idle or busy), and those a smaller
+        #: or deleted provisioned concurrency gave up: each is shut down when it is next idle.
+        self.provisioned: set[ExecutionEnvironment] = set()
+        self.retiring: set[ExecutionEnvironment] = set()
 
 
 class ControlPlane:
@@ -167,6 +171,8 @@ class ControlPlane:
                 with pool.lock:
                     count += len(pool.idle)
                     for slot in pool.idle:
+                        if slot.env in pool.provisioned:
+                            continue  # kept by provisioned concurrency, as in Lambda
                         if oldest is None or slot.idle_since < oldest[1].idle_since:
                             oldest = (pool, slot)
             if count <= self.max_idle_environments or oldest is None:
@@ -184,6 +190,7 @@ class ControlPlane:
         with pool.lock:
             pool.generation += 1
             idle, pool.idle = pool.idle, []
+            pool.provisioned.difference_update(slot.env for slot in idle)
         for slot in idle:
             self._discard(slot.env)
 
@@ -515,7 +522,7 @@ class ControlPlane:
             keep = False
         if keep:
             with pool.lock:
-                if generation == pool.generation:
+                if generation == pool.generation and env not in pool.retiring:
                     pool.idle.append(_Slot(env, generation))
                     keep = True
                 else:
@@ -523,6 +530,9 @@ class ControlPlane:
             if keep:
                 self._reclaim_idle()
         if not keep:
+            with pool.lock:
+                pool.provisioned.discard(env)
+                pool.retiring.discard(env)
             self._discard(env, TIMEOUT if status == "timeout" else
                           FAILURE if status == "error" or extensions.failed else SPINDOWN)
         logs = invocation_logs(
@@ -581,11 +591,42 @@ class ControlPlane:
                 continue
             with pool.lock:
                 pool.idle.append(_Slot(env, pool.generation))
+                pool.provisioned.add(env)
             durations.append(init_ms)
         self._reclaim_idle()
         if failure is not None:
             raise failure
         return durations
+
+    def deprovision(self, config: FunctionConfig, backend: str, count: int | None = None) -> int:
+        """Stop keeping `count` (None: all) of the environments `provision` made for `config`,
+        as a smaller or deleted provisioned concurrency does: idle ones are shut down now, busy
+        ones when their invocation ends; later invocations start on-demand environments.
+        Return how many were given up."""
+        pool = self._pool(config, backend)
+        with pool.lock:
+            wanted = len(pool.provisioned) if count is None else count
+            idle = [slot for slot in pool.idle if slot.env in pool.provisioned][:wanted]
+            for slot in idle:
+                pool.idle.remove(slot)
+                pool.provisioned.discard(slot.env)
+            busy = [env for env in pool.provisioned
+                    if not env.exited.is_set()][:max(wanted - len(idle), 0)]
+            for env in busy:
+                pool.provisioned.discard(env)
+                pool.retiring.add(env)
+        for slot in idle:
+            self._discard(slot.env)
+        return len(idle) + len(busy)
+
+    def provisioned_count(self, config: FunctionConfig, backend: str) -> int:
+        """Return how many environments provisioned concurrency keeps for `config` now (one
+        that died, or that `reset` discarded, no longer counts)."""
+        pool = self._pool(config, backend)
+        with pool.lock:
+            pool.provisioned = {env for env in pool.provisioned
+                                if not env.exited.is_set() and not env.server.closed}
+            return len(pool.provisioned)
 
     # -- asynchronous invocation --------------------------------------------------------------
 

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from pytest_lambda.config.function import FunctionConfig
     from pytest_lambda.result import InvokeResult
     from pytest_lambda.service.control import ControlPlane
-    from pytest_lambda.service.registry import Target
+    from pytest_lambda.service.registry import Alias, FunctionEntry, Target
 
 
 class Function:
@@ -140,26 +140,69 @@ class Function:
         alias) now and keep them warm, as PutProvisionedConcurrencyConfig does: their init runs
         here with `AWS_LAMBDA_INITIALIZATION_TYPE=provisioned-concurrency`, and the
         invocations they serve start warm (no `Init Duration` in `REPORT`). `$LATEST` has no
-        provisioned concurrency in Lambda: publish a version first.
+        provisioned concurrency in Lambda: publish a version first. Setting it again changes
+        the count: more environments are initialised, or the surplus is shut down.
 
-        Raises EnvironmentStartError when an init fails (its output in the message).
+        As in Lambda it counts against concurrency: with a reserved concurrency, the
+        provisioned concurrency of all the function's versions and aliases together may not
+        exceed it; without one, it comes out of the account's unreserved pool, which must keep
+        its minimum (100). An alias and the version it points at cannot both have some
+        (`ResourceConflictException`). Raises `InvalidParameterValueException` with Lambda's
+        sentence otherwise, and EnvironmentStartError when an init fails (its output in the
+        message; the previous count stays).
         """
-        target = self._target(qualifier) if qualifier is not None else None
-        function = target.function if target is not None else self
-        if function.version == "$LATEST":
-            raise InvalidParameterValueException(
-                "Provisioned Concurrency Configs cannot be applied to unpublished function "
-                "versions: publish_version() first and use the version or an alias."
-            )
         if isinstance(count, bool) or not isinstance(count, int) or count < 1:
             raise InvalidParameterValueException(
                 f"provisioned concurrency must be a whole number of environments, 1 or more, "
-                f"not {count!r}."
+                f"not {count!r} (remove_provisioned_concurrency() removes it)."
             )
-        self._service.provision(function.config, function.backend, count)
-        entry = self._service.registry.entry(self.arn)
-        if entry is not None:
-            entry.provisioned[qualifier or function.version] = count
+        registry = self._service.registry
+        entry, key, version = registry.provisioned_target(self, qualifier)
+        previous = registry.claim_provisioned(entry, key, count)
+        try:
+            self._keep_provisioned(entry, version)
+        except BaseException:
+            registry.release_provisioned(entry, key, restore=previous)
+            raise
+
+    def _keep_provisioned(self, entry: FunctionEntry, *versions: Function) -> None:
+        """Bring the environments kept for each of `versions` to what its provisioned
+        concurrency asks (its own and its aliases' together): initialise the missing ones
+        (also those a reset or a crash took), shut the surplus down. When an init fails, those
+        started for this call are shut down again before the error goes on."""
+        registry, service = self._service.registry, self._service
+        for version in versions:
+            config, backend = version.config, version.backend
+            wanted = registry.provisioned_for(entry, version.version)
+            have = service.provisioned_count(config, backend)
+            if wanted > have:
+                try:
+                    service.provision(config, backend, wanted - have)
+                except BaseException:
+                    surplus = service.provisioned_count(config, backend) - have
+                    if surplus > 0:
+                        service.deprovision(config, backend, surplus)
+                    raise
+            elif have > wanted:
+                service.deprovision(config, backend, have - wanted)
+
+    def remove_provisioned_concurrency(self, *, qualifier: str | None = None) -> None:
+        """Stop keeping this version's (or `qualifier`'s) provisioned environments, as
+        DeleteProvisionedConcurrencyConfig does: idle ones shut down now, busy ones when their
+        invocation ends, and later invocations start on-demand environments
+        (`AWS_LAMBDA_INITIALIZATION_TYPE=on-demand`). Raises `ResourceNotFoundException`
+        (Lambda's `ProvisionedConcurrencyConfigNotFoundException`) when it has none."""
+        from pytest_lambda.errors import ResourceNotFoundException
+
+        registry = self._service.registry
+        entry, key, version = registry.provisioned_target(self, qualifier)
+        if registry.release_provisioned(entry, key) is None:
+            raise ResourceNotFoundException(
+                f"No Provisioned Concurrency Config found for this function "
+                f"({self.arn}:{key} has none).",
+                error_type="ProvisionedConcurrencyConfigNotFoundException",
+            )
+        self._keep_provisioned(entry, version)
 
     def create_alias(self, name: str, version: str, *, routing: Mapping[str, float] | None = None,
                      description: str = "") -> None:
@@ -173,10 +216,47 @@ class Function:
                      routing: Mapping[str, float] | None = None,
                      description: str | None = None) -> None:
         """Point alias `name` at another version or change its weights (None: unchanged;
-        ``routing={}`` removes the second version)."""
-        self._service.registry.put_alias(self, name, version,
-                                         None if routing is None else dict(routing),
-                                         description, create=False)
+        ``routing={}`` removes the second version). An alias with provisioned concurrency
+        takes it along, as in Lambda: the new version's environments are initialised before
+        this returns, and the old version's shut down."""
+        self._update_alias(name, version, None if routing is None else dict(routing),
+                           description)
+
+    def _update_alias(self, name: str, version: str | None, routing: dict[str, float] | None,
+                      description: str | None) -> Alias:
+        """`update_alias`, and UpdateAlias: return the alias as it is now."""
+        from pytest_lambda.errors import ResourceConflictException
+
+        registry = self._service.registry
+        entry = registry.entry(self.arn)
+        previous = entry.aliases.get(name) if entry is not None else None
+        count = entry.provisioned.get(name) if entry is not None else None
+        moving = (entry is not None and previous is not None and count is not None
+                  and version is not None and version != previous.version)
+        if moving:
+            assert entry is not None
+            if version == "$LATEST":
+                raise InvalidParameterValueException(
+                    f"Provisioned Concurrency Configs cannot be applied to unpublished function "
+                    f"versions (alias {name} has provisioned concurrency: point it at a "
+                    f"published version, or remove_provisioned_concurrency first)."
+                )
+            if entry.provisioned.get(str(version)):
+                raise ResourceConflictException(
+                    f"Alias can't be used for Provisioned Concurrency configuration on an "
+                    f"already Provisioned version (version {version} has some: delete its "
+                    f"configuration first)."
+                )
+        alias = registry.put_alias(self, name, version, routing, description, create=False)
+        if moving and previous is not None and entry is not None:
+            try:
+                self._keep_provisioned(entry, entry.versions[alias.version])
+            except BaseException:
+                registry.put_alias(self, name, previous.version, dict(previous.routing),
+                                   previous.description, create=False)
+                raise
+            self._keep_provisioned(entry, entry.versions[previous.version])
+        return alias
 
     def configure_async(
         self,
@@ -189,7 +269,7 @@ class Function:
         qualifier: str | None = None,
     ) -> None:
         """Set the asynchronous invocation settings of one qualifier of the function, as
-        PutFunctionEventInvokeConfig does, and the function's dead-letter queue, as its
+        PutFunctionEventInvokeConfig does, and `$LATEST`'s dead-letter queue, as its
         DeadLetterConfig does.
 
         ``maximum_retry_attempts`` (0 to 2; 2 by default) after a function error;
@@ -200,10 +280,12 @@ class Function:
         ``qualifier``: "$LATEST", a published version or an alias (by default this handle's
         own version: "$LATEST" for the function). Each qualifier has its own settings, and an
         event runs with those of the qualifier it was invoked by (Lambda's defaults when it
-        has none). The dead-letter queue is the function's, for every qualifier: set it
-        without a qualifier (or with "$LATEST"). The settings of `$LATEST` and the
-        dead-letter queue hold until a function of this name is made again; those of versions
-        and aliases stay with them.
+        has none). The dead-letter queue is part of the version's configuration, as in Lambda:
+        set it on `$LATEST` (without a qualifier, or with "$LATEST"); `publish_version()`
+        freezes it into the version, and an event that runs a version (itself or through an
+        alias) goes to that version's. The settings of `$LATEST` and its dead-letter queue
+        hold until a function of this name is made again; those of versions and aliases stay
+        with them.
         """
         from pytest_lambda.service.registry import (
             LATEST,
@@ -222,8 +304,10 @@ class Function:
         )
         if key != LATEST and dead_letter_queue is not None:
             raise InvalidParameterValueException(
-                f"A dead-letter queue is the function's, not {key!r}'s: call "
-                f"configure_async(dead_letter_queue=...) without a qualifier."
+                f"A dead-letter queue is part of a version's configuration (a published "
+                f"version keeps the one it was published with), so {key!r} cannot get one of "
+                f"its own: set it on $LATEST (configure_async(dead_letter_queue=...) without "
+                f"a qualifier) and publish a new version."
             )
         if key == LATEST:
             if dead_letter_queue is not None and dead_letter_queue.split(":")[2:3] not in (

@@ -110,8 +110,8 @@ def parse_function_name(identifier: str, qualifier: str | None = None, *,
 @dataclass
 class EventInvokeConfig:
     """The asynchronous invocation settings of one qualifier of a function
-    (PutFunctionEventInvokeConfig); an event in the queue carries a copy, with the function's
-    dead-letter queue (its DeadLetterConfig) filled in."""
+    (PutFunctionEventInvokeConfig); an event in the queue carries a copy, with the dead-letter
+    queue of the version that runs (its DeadLetterConfig) filled in."""
 
     maximum_retry_attempts: int = _limits.ASYNC_RETRY_ATTEMPTS_MAX
     maximum_event_age: int = _limits.ASYNC_EVENT_AGE_MAX_S
@@ -181,8 +181,10 @@ class FunctionEntry:
     #: Asynchronous settings by qualifier ("$LATEST", a version number or an alias name); a
     #: qualifier without any runs with Lambda's defaults.
     event_invokes: dict[str, EventInvokeConfig] = field(default_factory=dict)
-    #: The function's dead-letter queue (DeadLetterConfig), for every qualifier.
+    #: `$LATEST`'s dead-letter queue (DeadLetterConfig); a published version keeps the one it
+    #: was published with (`version_dead_letters`).
     dead_letter: str | None = None
+    version_dead_letters: dict[str, str | None] = field(default_factory=dict)
     #: Reserved concurrency (None: the account's unreserved pool), and invocations under way.
     reserved: int | None = None
     in_flight: int = 0
@@ -191,8 +193,14 @@ class FunctionEntry:
     descriptions: dict[str, str] = field(default_factory=dict)
     aliases: dict[str, Alias] = field(default_factory=dict)
     last_version: int = 0
-    #: Provisioned concurrency by qualifier (a version or an alias).
+    #: Provisioned concurrency by qualifier (a version or an alias), and when each was set.
     provisioned: dict[str, int] = field(default_factory=dict)
+    provisioned_at: dict[str, float] = field(default_factory=dict)
+
+    def dead_letter_of(self, version: str) -> str | None:
+        """The dead-letter queue of `version`: `$LATEST`'s now, or a published version's as it
+        was published."""
+        return self.dead_letter if version == LATEST else self.version_dead_letters.get(version)
 
 
 @dataclass(frozen=True)
@@ -307,19 +315,140 @@ class Registry:
             self._current(function).reserved = reserved
 
     def _check_reservation(self, function: Function, reserved: int | None) -> None:
+        if reserved is None:
+            return
+        current = self._entries.get(function.arn)
+        provisioned = sum(current.provisioned.values()) if current is not None else 0
+        if reserved < provisioned:
+            raise InvalidParameterValueException(
+                f"Specified ReservedConcurrentExecutions for function is less than the "
+                f"provisioned concurrency of its versions and aliases [{provisioned}] (reserve "
+                f"at least {provisioned}, or lower their provisioned concurrency first)."
+            )
         if not reserved:
-            return  # no reservation, or 0: nothing is taken from the pool
+            return  # 0: nothing is taken from the pool
         limit = self.account_concurrency
         minimum = unreserved_minimum(limit)
-        others = self._reserved_in(_pool_of(function), but=function.arn)
-        if limit - others - reserved < minimum:
-            room = max(limit - minimum - others, 0)
+        pool = _pool_of(function)
+        others = self._reserved_in(pool, but=function.arn)
+        # Reserving moves the function's own provisioned concurrency into its reservation;
+        # that of the other functions without a reservation stays in the unreserved pool.
+        claimed = self._provisioned_unreserved_in(pool, but=function.arn)
+        if limit - others - claimed - reserved < minimum:
+            room = max(limit - minimum - others - claimed, 0)
+            provisioned_part = (f", {claimed} provisioned for functions without a reservation"
+                                if claimed else "")
             raise InvalidParameterValueException(
                 f"Specified ReservedConcurrentExecutions for function decreases account's "
                 f"UnreservedConcurrentExecution below its minimum value of [{minimum}] (the "
                 f"account's {limit} concurrent executions, less {minimum} unreserved and "
-                f"{others} reserved by other functions, leave {room} to reserve)."
+                f"{others} reserved by other functions{provisioned_part}, leave {room} to "
+                f"reserve)."
             )
+
+    def _provisioned_unreserved_in(self, pool: tuple[str, str], but: str | None = None) -> int:
+        """The provisioned concurrency of the functions without a reservation: Lambda takes it
+        out of the unreserved pool."""
+        return sum(sum(entry.provisioned.values()) for arn, entry in self._entries.items()
+                   if entry.reserved is None and arn != but
+                   and _pool_of(entry.function) == pool)
+
+    # -- provisioned concurrency --------------------------------------------------------------
+
+    def provisioned_target(self, function: Function, qualifier: str | None
+                           ) -> tuple[FunctionEntry, str, Function]:
+        """Return the entry, the qualifier (`qualifier`, else the handle's own version) and the
+        published version whose environments provisioned concurrency on it keeps (an alias's
+        own version, never its weighted second one). Raises Lambda's errors for `$LATEST` and
+        for a version or alias the function does not have."""
+        key = qualifier if qualifier is not None else function.version
+        with self._lock:
+            entry = self._current(function)
+            if key == LATEST:
+                raise InvalidParameterValueException(
+                    "Provisioned Concurrency Configs cannot be applied to unpublished function "
+                    "versions (publish_version() first, and use the version or an alias)."
+                )
+            alias = entry.aliases.get(key)
+            version = alias.version if alias is not None else key
+            if version == LATEST:
+                raise InvalidParameterValueException(
+                    f"Provisioned Concurrency Configs cannot be applied to unpublished function "
+                    f"versions (alias {key} points at $LATEST: point it at a published "
+                    f"version)."
+                )
+            published = entry.versions.get(version)
+            if published is None:
+                raise ResourceNotFoundException(f"Function not found: {function.arn}:{key}")
+            return entry, key, published
+
+    def claim_provisioned(self, entry: FunctionEntry, key: str, count: int) -> int:
+        """Record `count` provisioned concurrency on `entry`'s qualifier `key` and return what
+        it had (0: none), or raise Lambda's error: over the function's reservation (its
+        versions and aliases together), or, without one, taking the account's unreserved pool
+        below its minimum; an alias and the version it points at cannot both have some."""
+        with self._lock:
+            conflict = _provisioned_conflict(entry, key)
+            if conflict is not None:
+                raise ResourceConflictException(conflict)
+            others = sum(n for qualifier, n in entry.provisioned.items() if qualifier != key)
+            if entry.reserved is not None:
+                if others + count > entry.reserved:
+                    raise InvalidParameterValueException(
+                        f"Requested Provisioned Concurrency should not be greater than the "
+                        f"reservedConcurrentExecution for function (it reserves "
+                        f"{entry.reserved}, and its versions and aliases would have "
+                        f"{others + count} provisioned: lower the provisioned concurrency or "
+                        f"raise the reservation)."
+                    )
+            else:
+                limit = self.account_concurrency
+                minimum = unreserved_minimum(limit)
+                pool = _pool_of(entry.function)
+                claimed = (self._reserved_in(pool)
+                           + self._provisioned_unreserved_in(pool, but=entry.function.arn)
+                           + others)
+                if limit - claimed - count < minimum:
+                    raise InvalidParameterValueException(
+                        f"Specified ConcurrentExecutions for function decreases account's "
+                        f"UnreservedConcurrentExecution below its minimum value of [{minimum}] "
+                        f"(the account's {limit} concurrent executions, less {minimum} "
+                        f"unreserved and {claimed} reserved or provisioned already, leave "
+                        f"{max(limit - minimum - claimed, 0)} to provision)."
+                    )
+            previous = entry.provisioned.get(key, 0)
+            entry.provisioned[key] = count
+            entry.provisioned_at[key] = _clock.wall()
+            return previous
+
+    def release_provisioned(self, entry: FunctionEntry, key: str,
+                            restore: int = 0) -> int | None:
+        """Remove the provisioned concurrency of `entry`'s qualifier `key` (or, with
+        `restore`, put that count back) and return what it had; None when it had none."""
+        with self._lock:
+            previous = entry.provisioned.pop(key, None)
+            if restore:
+                entry.provisioned[key] = restore
+            else:
+                entry.provisioned_at.pop(key, None)
+            return previous
+
+    def provisioned_for(self, entry: FunctionEntry, version: str) -> int:
+        """Return the provisioned concurrency `entry`'s published `version` has: its own and
+        that of the aliases that point at it, together."""
+        with self._lock:
+            return sum(count for key, count in entry.provisioned.items()
+                       if key == version or (key in entry.aliases
+                                             and entry.aliases[key].version == version))
+
+    def provisioned_configs(self, entry: FunctionEntry) -> list[tuple[str, int, float]]:
+        """Return every qualifier's provisioned concurrency and when it was set: versions by
+        number, then aliases by name."""
+        with self._lock:
+            items = [(key, count, entry.provisioned_at.get(key, 0.0))
+                     for key, count in entry.provisioned.items()]
+        return sorted(items, key=lambda item: (0, int(item[0]), "") if item[0].isdigit()
+                      else (1, 0, item[0]))
 
     def _reserved_in(self, pool: tuple[str, str], but: str | None = None) -> int:
         return sum(entry.reserved for arn, entry in self._entries.items()
@@ -424,7 +553,8 @@ class Registry:
                        ) -> EventInvokeConfig:
         """Return a copy of the settings an asynchronous event of `function` runs with: those
         of the qualifier it was invoked by (`invoked_arn`'s; unqualified: the handle's own
-        version, `$LATEST` for a function's handle), with the function's dead-letter queue;
+        version, `$LATEST` for a function's handle), with the dead-letter queue of the version
+        that runs (`$LATEST`'s, or the one a published version was published with);
         Lambda's defaults for a qualifier without any, and for a handle a later function of
         its name has replaced."""
         with self._lock:
@@ -436,7 +566,7 @@ class Registry:
             if invoked_arn is not None and invoked_arn != function.arn:
                 key = invoked_arn.rsplit(":", 1)[1]
             settings = entry.event_invokes.get(key) or EventInvokeConfig()
-            return replace(settings, dead_letter=entry.dead_letter)
+            return replace(settings, dead_letter=entry.dead_letter_of(function.version))
 
     def _current(self, function: Function) -> FunctionEntry:
         """Return `function`'s entry (under the lock), making a `$LATEST` handle the current
@@ -497,8 +627,9 @@ class Registry:
             return Target(entry, function, version, f"{arn}:{qualifier}", alias=alias.name)
 
     def publish(self, function: Function, description: str = "") -> str:
-        """Publish `function`'s current code and configuration as a new version, or return
-        the latest version when nothing changed since (as PublishVersion does)."""
+        """Publish `function`'s current code and configuration (its dead-letter queue
+        included) as a new version, or return the latest version when nothing changed since
+        (as PublishVersion does)."""
         entry = self._entry_of(function)
         config = function.config
         if config.code_dir is not None:
@@ -509,7 +640,8 @@ class Registry:
         with self._lock:
             if entry.last_version:
                 last = entry.versions[str(entry.last_version)]
-                if replace(last.config, version=LATEST) == config:
+                if replace(last.config, version=LATEST) == config and entry.dead_letter_of(
+                        str(entry.last_version)) == entry.dead_letter:
                     return str(entry.last_version)
             entry.last_version += 1
             number = str(entry.last_version)
@@ -517,6 +649,7 @@ class Registry:
                                                replace(config, version=number),
                                                function.backend)
             entry.descriptions[number] = description
+            entry.version_dead_letters[number] = entry.dead_letter
             return number
 
     def put_alias(self, function: Function, name: str, version: str | None,
@@ -577,9 +710,27 @@ def _carry_over(previous: FunctionEntry, entry: FunctionEntry) -> None:
     entry.in_flight = previous.in_flight
     entry.versions, entry.descriptions = previous.versions, previous.descriptions
     entry.aliases, entry.last_version = previous.aliases, previous.last_version
-    entry.provisioned = previous.provisioned
+    entry.version_dead_letters = previous.version_dead_letters
+    entry.provisioned, entry.provisioned_at = previous.provisioned, previous.provisioned_at
     entry.event_invokes = {key: settings for key, settings in previous.event_invokes.items()
                            if key != LATEST}
+
+
+def _provisioned_conflict(entry: FunctionEntry, key: str) -> str | None:
+    """Lambda's refusal when an alias and the version it points at would both have provisioned
+    concurrency (they would share the same environments), else None."""
+    alias = entry.aliases.get(key)
+    if alias is not None:
+        if entry.provisioned.get(alias.version):
+            return ("Alias can't be used for Provisioned Concurrency configuration on an "
+                    f"already Provisioned version (version {alias.version} has some: delete "
+                    f"its configuration first).")
+        return None
+    for other in entry.aliases.values():
+        if other.version == key and entry.provisioned.get(other.name):
+            return (f"Version is pointed by a Provisioned Concurrency alias ({other.name}: "
+                    f"delete its configuration first).")
+    return None
 
 
 def _check_routing(arn: str, version: str, routing: dict[str, float],
