@@ -151,3 +151,32 @@ def test_a_bad_marker_says_what_to_pass(pytester: pytest.Pytester) -> None:
         "'per-test'.",
     ])
     assert "Traceback" not in result.stdout.str()
+
+
+PROVISIONED_SUITE = """
+import os
+from pathlib import Path
+
+FN = Path(__file__).parent / "fn"
+
+
+def test_provisioned_environments_made_in_the_test_serve_it(lambda_function):
+    fn = lambda_function("app.handler", code=FN, runtime="python3.13", timeout=60)
+    fn.invoke({"set": "left by an earlier invocation"})
+    version = fn.publish_version()
+    version.set_provisioned_concurrency(1)
+    result = version.invoke({})
+    # The environment provisioned here serves the invocation: warm, and not an earlier one's.
+    assert not result.cold_start and result.payload == {"value": None}, result.logs
+"""
+
+
+def test_per_test_keeps_the_provisioned_environments_the_test_made(
+        pytester: pytest.Pytester) -> None:
+    pytester.mkdir("fn")
+    (pytester.path / "fn" / "app.py").write_text(COUNTER_APP)
+    pytester.makepyfile(test_user=PROVISIONED_SUITE)
+    _on_backend(pytester, "process")
+    result = pytester.runpytest_subprocess("--lambda-backend=process", "--lambda-isolation",
+                                           "per-test", "-p", "no:cacheprovider", timeout=300)
+    result.assert_outcomes(passed=1)

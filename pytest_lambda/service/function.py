@@ -176,6 +176,10 @@ class Function:
             wanted = registry.provisioned_for(entry, version.version)
             have = service.provisioned_count(config, backend)
             if wanted > have:
+                # Environments about to be used, as an invocation's are: a per-test test
+                # discards the warm ones earlier tests left first, not the ones made here.
+                _observe.invoking(version)
+                have = service.provisioned_count(config, backend)
                 try:
                     service.provision(config, backend, wanted - have)
                 except BaseException:

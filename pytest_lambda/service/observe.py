@@ -16,7 +16,8 @@ if TYPE_CHECKING:
 
 
 class Watcher(Protocol):
-    """Told about each invocation, before it starts and when it has a result."""
+    """Told about each invocation, before it starts and when it has a result, and before a
+    function's environments are provisioned (`invoking` alone)."""
 
     def invoking(self, function: Function) -> None: ...
 
@@ -41,7 +42,7 @@ def remove(watcher: Watcher) -> None:
 
 
 def invoking(function: Function) -> None:
-    """Report that `function` is about to be invoked."""
+    """Report that `function` is about to be invoked, or to have environments provisioned."""
     for watcher in list(_watchers):
         watcher.invoking(function)
 
