@@ -287,6 +287,27 @@ def remove_network(client: Any, network_id: str) -> bool:
         return False
 
 
+def _no_address_pool(client: Any, me: SessionLabels) -> str:
+    """Say that the engine has no address range left for a network, and what holds them.
+
+    Each bridge network takes one of the engine's address pools (about 30 by default). Now and then
+    the engine keeps a removed container's endpoint on a network ("has active endpoints", with
+    no container attached), refuses to remove that network, and keeps its pool until it
+    restarts; the sweep cannot remove such networks either.
+    """
+    try:
+        networks = client.api.networks()
+    except Exception:
+        networks = []
+    ended = sum(1 for n in networks if LABEL_SESSION in (n.get("Labels") or {})
+                and _is_orphan(n.get("Labels") or {}, me))
+    return (f"The Docker engine has no address range left for a new network ({len(networks)} "
+            f"networks exist, {ended} of them left by pytest-aws-lambda sessions that have "
+            f"ended, which the engine will not remove while it holds stale endpoints on them): "
+            f"remove the networks you no longer need (docker network prune), or restart the "
+            f"engine, which clears stale endpoints.")
+
+
 class SessionNetwork:
     """A bridge network of the session: internal (containers reach the host's gateway address
     and nothing else), or, for functions that opt in with `network="open"`, routed outward."""
@@ -299,11 +320,16 @@ class SessionNetwork:
         # Podman names its bridges podman1, podman2, ... and says which only through its own
         # API; asked for a name through Docker's option, it takes it (so does Docker).
         bridge = f"pl{labels.session[:12]}{'' if internal else 'o'}" if name_bridge else None
-        net = client.api.create_network(
-            self.name, driver="bridge", internal=internal, labels=labels.as_dict(),
-            check_duplicate=True,
-            options={"com.docker.network.bridge.name": bridge} if bridge else None,
-        )
+        try:
+            net = client.api.create_network(
+                self.name, driver="bridge", internal=internal, labels=labels.as_dict(),
+                check_duplicate=True,
+                options={"com.docker.network.bridge.name": bridge} if bridge else None,
+            )
+        except Exception as exc:
+            if "address pool" not in str(exc):
+                raise
+            raise BackendUnavailableError(_no_address_pool(client, labels)) from None
         self.id: str = net["Id"]
         #: The host side of the network: Docker names a user network's bridge after its id.
         self.bridge = bridge or f"br-{self.id[:12]}"
