@@ -16,7 +16,7 @@ import threading
 import uuid
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from pytest_lambda.config import limits as _limits
@@ -69,6 +69,8 @@ class NotImplementedOperation(InvokeError):
 
 
 Route = tuple[str, "re.Pattern[str]", str]
+_T = TypeVar("_T")
+
 _ROUTES: list[Route] = [
     (method, re.compile(pattern), name) for method, pattern, name in (
         ("POST", r"/2015-03-31/functions/(?P<fn>[^/]+)/invocations/?", "invoke"),
@@ -442,8 +444,8 @@ class _Handler(BaseHTTPRequestHandler):
         entry.function.remove_provisioned_concurrency(qualifier=qualifier)
         return 204, b"", {}
 
-    def _list_provisioned(self, fn: str) -> tuple[int, bytes, dict[str, str]]:
-        """ListProvisionedConcurrencyConfigs (`GET ...?List=ALL`)."""
+    def _max_items_of_50(self) -> int:
+        """The request's `MaxItems` (50 by default), which must be 1 to 50."""
         text = self.query.get("MaxItems", "50")
         max_items = int(text) if text.isdigit() else 0
         if not 1 <= max_items <= 50:
@@ -452,22 +454,21 @@ class _Handler(BaseHTTPRequestHandler):
                 f"constraint: Member must have value "
                 f"{'greater than or equal to 1' if max_items < 1 else 'less than or equal to 50'}"
             )
+        return max_items
+
+    def _list_provisioned(self, fn: str) -> tuple[int, bytes, dict[str, str]]:
+        """ListProvisionedConcurrencyConfigs (`GET ...?List=ALL`)."""
+        max_items = self._max_items_of_50()
         entry, _version = self._find(fn)
         configs = self.server.service.registry.provisioned_configs(entry)
-        start = 0
-        marker = self.query.get("Marker")
-        if marker:
-            keys = [key for key, _count, _at in configs]
-            if marker not in keys:
-                raise InvalidParameterValueException(f"Invalid marker {marker!r}.")
-            start = keys.index(marker) + 1
-        page = configs[start:start + max_items]
+        page, next_marker = _paged(configs, [key for key, _count, _at in configs],
+                                   self.query.get("Marker"), max_items)
         document: dict[str, Any] = {"ProvisionedConcurrencyConfigs": [
             {"FunctionArn": f"{entry.function.arn}:{key}", **_provisioned(count, at)}
             for key, count, at in page
         ]}
-        if start + max_items < len(configs):
-            document["NextMarker"] = page[-1][0]
+        if next_marker is not None:
+            document["NextMarker"] = next_marker
         return 200, _json(document), {}
 
     # -- versions and aliases -----------------------------------------------------------------
@@ -542,17 +543,11 @@ class _Handler(BaseHTTPRequestHandler):
             )
         max_items = min(max_items, 50)
         functions = self.server.service.registry.functions(self._region())
-        marker = self.query.get("Marker")
-        start = 0
-        if marker:
-            names = [f.name for f in functions]
-            if marker not in names:
-                raise InvalidParameterValueException(f"Invalid marker {marker!r}.")
-            start = names.index(marker) + 1
-        page = functions[start:start + max_items]
+        page, next_marker = _paged(functions, [f.name for f in functions],
+                                   self.query.get("Marker"), max_items)
         document: dict[str, Any] = {"Functions": [documents.configuration(f) for f in page]}
-        if start + max_items < len(functions):
-            document["NextMarker"] = page[-1].name
+        if next_marker is not None:
+            document["NextMarker"] = next_marker
         return 200, _json(document), {}
 
     # -- asynchronous settings, by qualifier ---------------------------------------------------
@@ -626,30 +621,17 @@ class _Handler(BaseHTTPRequestHandler):
         return 204, b"", {}
 
     def op_list_event_invoke_configs(self, fn: str) -> tuple[int, bytes, dict[str, str]]:
-        text = self.query.get("MaxItems", "50")
-        max_items = int(text) if text.isdigit() else 0
-        if not 1 <= max_items <= 50:
-            raise ValidationException(
-                f"1 validation error detected: Value '{text}' at 'maxItems' failed to satisfy "
-                f"constraint: Member must have value "
-                f"{'greater than or equal to 1' if max_items < 1 else 'less than or equal to 50'}"
-            )
+        max_items = self._max_items_of_50()
         entry, _key = self._event_invoke_target(fn, missing="function")
         configs = self.server.service.registry.event_invokes(entry)
-        start = 0
-        marker = self.query.get("Marker")
-        if marker:
-            keys = [key for key, _settings in configs]
-            if marker not in keys:
-                raise InvalidParameterValueException(f"Invalid marker {marker!r}.")
-            start = keys.index(marker) + 1
-        page = configs[start:start + max_items]
+        page, next_marker = _paged(configs, [key for key, _settings in configs],
+                                   self.query.get("Marker"), max_items)
         document: dict[str, Any] = {"FunctionEventInvokeConfigs": [
             documents.event_invoke_document(entry.function, key, settings)
             for key, settings in page
         ]}
-        if start + max_items < len(configs):
-            document["NextMarker"] = page[-1][0]
+        if next_marker is not None:
+            document["NextMarker"] = next_marker
         return 200, _json(document), {}
 
     # -- the account --------------------------------------------------------------------------
@@ -715,6 +697,20 @@ def _error(exc: InvokeError, *, kind: str = "User",
 
 def _no_event_invoke_config(arn: str) -> ResourceNotFoundException:
     return ResourceNotFoundException(f"The function {arn} doesn't have an EventInvokeConfig")
+
+
+def _paged(items: list[_T], names: list[str], marker: str | None,
+           max_items: int) -> tuple[list[_T], str | None]:
+    """Return the page of `items` (named `names`, in the same order) that follows the one
+    named `marker` (from the first without one), at most `max_items` long, and the marker of
+    the page after it (None: this is the last)."""
+    start = 0
+    if marker:
+        if marker not in names:
+            raise InvalidParameterValueException(f"Invalid marker {marker!r}.")
+        start = names.index(marker) + 1
+    page = items[start:start + max_items]
+    return page, (names[start + len(page) - 1] if start + max_items < len(items) else None)
 
 
 def _no_provisioned_config(arn: str) -> ResourceNotFoundException:
