@@ -24,9 +24,13 @@ import json
 import threading
 import time
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
 
 from pytest_lambda.backends.base import ExecutionEnvironment, ExitInfo
 from pytest_lambda.config.function import FunctionConfig
+
+if TYPE_CHECKING:
+    from pytest_lambda.service.function import Function
 
 
 class _Died(Exception):
@@ -175,3 +179,9 @@ class FakeEnvironment(ExecutionEnvironment):
     def destroy(self) -> None:
         self.destroyed = True
         self.server.close()
+
+
+class MakeFunction(Protocol):
+    """The `make` fixture: a function of `name` on the fake backend (options: the service's)."""
+
+    def __call__(self, name: str = "orders", **options: Any) -> Function: ...

@@ -24,11 +24,6 @@ from pytest_lambda.service.service import LambdaService
 
 
 @pytest.fixture
-def account_concurrency() -> int | None:
-    return None
-
-
-@pytest.fixture
 def service(account_concurrency: int | None) -> Iterator[LambdaService]:
     backend = FakeBackend()
     with LambdaService(backends={"fake": lambda: backend}, aws="off",

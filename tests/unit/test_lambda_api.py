@@ -7,75 +7,21 @@ from __future__ import annotations
 import base64
 import http.client
 import json
-from collections.abc import Callable, Iterator
-from pathlib import Path
-from typing import Any, Protocol
+from collections.abc import Callable
+from typing import Any
 from unittest.mock import ANY
 
 import pytest
 from botocore.exceptions import ClientError
-from fake_backend import FakeBackend
+from fake_backend import FakeBackend, MakeFunction
 
 from pytest_lambda.errors import InvalidParameterValueException, TooManyRequestsException
 from pytest_lambda.lambda_api.api import LambdaAPI
 from pytest_lambda.runtime_api.lifecycle import Invocation
-from pytest_lambda.service.function import Function
 from pytest_lambda.service.registry import parse_function_name
 from pytest_lambda.service.service import LambdaService
 
 ACCOUNT = "123456789012"
-
-
-class MakeFunction(Protocol):
-    """The `make` fixture: a function of `name` on the fake backend (options: the service's)."""
-
-    def __call__(self, name: str = "orders", **options: Any) -> Function: ...
-
-
-@pytest.fixture
-def backend() -> FakeBackend:
-    return FakeBackend()
-
-
-@pytest.fixture
-def account_concurrency() -> int | None:
-    """The account's concurrency (None: Lambda's default); a test parametrizes it."""
-    return None
-
-
-@pytest.fixture
-def service(backend: FakeBackend, account_concurrency: int | None) -> Iterator[LambdaService]:
-    svc = LambdaService(backends={"fake": lambda: backend}, aws="off",  # no moto
-                        account_concurrency=account_concurrency)
-    svc.async_delay_scale = 0.0
-    yield svc
-    svc.close()
-
-
-@pytest.fixture
-def api(service: LambdaService) -> Iterator[LambdaAPI]:
-    with LambdaAPI(service) as lambda_api:
-        yield lambda_api
-
-
-@pytest.fixture
-def client(api: LambdaAPI) -> Any:
-    return api.client()
-
-
-@pytest.fixture
-def make(service: LambdaService, tmp_path: Path) -> MakeFunction:
-    code = tmp_path / "code"
-    code.mkdir()
-    (code / "app.py").write_text("def handler(event, context):\n    return event\n")
-
-    def make(name: str = "orders", **options: Any) -> Function:
-        options.setdefault("runtime", "python3.13")
-        return service.function("app.handler", code=str(code), name=name,
-                                backend="fake",  # type: ignore[arg-type]  # a `backends=` one
-                                **options)
-
-    return make
 
 
 def _error(exc: pytest.ExceptionInfo[ClientError]) -> tuple[str, int, str, dict[str, Any]]:

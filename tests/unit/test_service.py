@@ -21,11 +21,6 @@ from pytest_lambda.service.build import build_config
 
 
 @pytest.fixture
-def backend() -> FakeBackend:
-    return FakeBackend()
-
-
-@pytest.fixture
 def service(backend: FakeBackend) -> Iterator[LambdaService]:
     svc = LambdaService(backends={"fake": lambda: backend})
     yield svc
