@@ -68,20 +68,24 @@ class Leftovers:
         from pytest_lambda.containers.client import remove_network
         from pytest_lambda.containers.firewall import remove_table
 
-        def remove_container(container_id: str) -> None:
-            try:
-                client.api.remove_container(container_id, force=True)
-            except Exception:  # gone already; a later session's sweep sees to the rest
-                pass
-
         with ThreadPoolExecutor(THREADS, thread_name_prefix="lambda-reaper") as pool:
-            list(pool.map(remove_container, self.containers))
+            list(pool.map(lambda container_id: _remove_container(client, container_id),
+                          self.containers))
         for directory in self.directories:
             release_dir(Path(directory))
         for network in self.networks:
             remove_network(client, network)
         if self.firewall_table is not None:
             remove_table(self.firewall_table)
+
+
+def _remove_container(client: Any, container_id: str) -> None:
+    """Remove a container, running or not; one already gone (or that the engine will not
+    remove) is left to a later session's sweep."""
+    try:
+        client.api.remove_container(container_id, force=True)
+    except Exception:
+        pass
 
 
 class Removals:
@@ -123,10 +127,7 @@ class Removals:
                 self._held.directories += directories
                 return
         if container_id is not None:
-            try:
-                self._client.api.remove_container(container_id, force=True)
-            except Exception:
-                pass
+            _remove_container(self._client, container_id)
         for directory in directories:
             release_dir(Path(directory))
 
