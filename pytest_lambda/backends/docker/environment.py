@@ -32,10 +32,9 @@ from pytest_lambda.backends.docker.bridge import BridgeHolder
 from pytest_lambda.backends.docker.ephemeral import (
     DiskTmp,
     container_tmp,
-    sweep_dead,
 )
 from pytest_lambda.backends.docker.ready import ReadyContainer, ReadyContainers, ReadyKey
-from pytest_lambda.backends.docker.reaper import Removals, hand_off
+from pytest_lambda.backends.docker.reaper import Removals, hand_off, sweep_dead_sessions
 from pytest_lambda.backends.docker.sandbox import (
     LAMBDA_UID,
     WRAPPER,
@@ -523,7 +522,7 @@ class DockerBackend:
     def __init__(self, *, image_policy: str = "hermetic",
                  progress: Callable[[str], None] | None = None, connect: str = "auto",
                  aws: AwsAccess | None = None, ready: int = 2) -> None:
-        from pytest_lambda.containers.client import engine, get_client, sweep
+        from pytest_lambda.containers.client import engine, get_client
 
         self.client = get_client()
         #: Docker or Podman, rootful or rootless (docs/engines.md).
@@ -534,9 +533,7 @@ class DockerBackend:
         self.labels = SessionLabels.current()
         #: Removes containers, at once or (from `closing(hand_off=True)`) through the reaper.
         self.removals = Removals(self.client)
-        self.swept = sweep(self.client, self.labels)
-        sweep_dead()
-        _ready.sweep_dead()
+        self.swept = sweep_dead_sessions(self.client, self.labels)
         self.network = SessionNetwork(self.client, self.labels, name_bridge=self.engine.podman)
         # A rootful Podman here brings a network's bridge up with its first container: a
         # holder container keeps it up (`bridge.py`), and until then it is local all the same.

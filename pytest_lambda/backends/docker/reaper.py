@@ -31,11 +31,14 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pytest_lambda.backends.docker import ephemeral, ready
 from pytest_lambda.backends.docker.ephemeral import DiskTmp, release_dir
 from pytest_lambda.backends.docker.ready import ReadyContainer
+
+if TYPE_CHECKING:
+    from pytest_lambda.containers.client import SessionLabels
 
 #: How many containers the engine is asked to remove at once.
 THREADS = 4
@@ -164,16 +167,25 @@ def hand_off(leftovers: Leftovers) -> bool:
 
 
 def main() -> None:
-    from pytest_lambda.containers.client import SessionLabels, get_client, sweep
+    from pytest_lambda.containers.client import SessionLabels, get_client
 
     leftovers = Leftovers(**json.load(sys.stdin))
     client = get_client()
     leftovers.remove(client)
     if leftovers.owner_pid is not None and _exited(leftovers.owner_pid, OWNER_EXIT_S):
         # What a later session's start would sweep, without waiting for one.
-        sweep(client, SessionLabels.current())
-        ephemeral.sweep_dead()
-        ready.sweep_dead()
+        sweep_dead_sessions(client, SessionLabels.current())
+
+
+def sweep_dead_sessions(client: Any, me: SessionLabels) -> tuple[int, int]:
+    """Remove what sessions on this host whose process is dead left behind: their containers
+    and networks (how many of each is returned), `/tmp` disks and ready directories."""
+    from pytest_lambda.containers.client import sweep
+
+    swept = sweep(client, me)
+    ephemeral.sweep_dead()
+    ready.sweep_dead()
+    return swept
 
 
 def _exited(pid: int, timeout: float) -> bool:
