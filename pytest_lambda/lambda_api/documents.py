@@ -14,6 +14,7 @@ from pytest_lambda.service.registry import (
     AccountUsage,
     Alias,
     EventInvokeConfig,
+    FunctionEntry,
     code_size,
 )
 
@@ -21,9 +22,10 @@ if TYPE_CHECKING:
     from pytest_lambda.service.function import Function
 
 
-def configuration(function: Function, version: str = LATEST, *,
-                  dead_letter: str | None = None) -> dict[str, Any]:
-    """Return GetFunctionConfiguration's document for `function`."""
+def configuration(entry: FunctionEntry, version: str = LATEST) -> dict[str, Any]:
+    """Return GetFunctionConfiguration's document for `version` of `entry`'s function."""
+    function = entry.function_of(version)
+    dead_letter = entry.dead_letter_of(version)
     config = function.config
     digest = (bytes.fromhex(config.code_hash) if _is_hex(config.code_hash)
               else hashlib.sha256(config.code_hash.encode()).digest())
@@ -35,7 +37,7 @@ def configuration(function: Function, version: str = LATEST, *,
         "Description": "",
         "Timeout": config.timeout,
         "MemorySize": config.memory_size,
-        "LastModified": _timestamp(getattr(function, "created_at", time.time())),
+        "LastModified": _timestamp(entry.modified_at_of(version)),
         "CodeSha256": base64.b64encode(digest).decode(),
         "Version": version,
         "TracingConfig": {"Mode": "PassThrough"},
@@ -70,16 +72,16 @@ def configuration(function: Function, version: str = LATEST, *,
     return document
 
 
-def function_document(function: Function, version: str = LATEST) -> dict[str, Any]:
+def function_document(entry: FunctionEntry, version: str = LATEST) -> dict[str, Any]:
     """Return GetFunction's document: the configuration and where the code is."""
-    config = function.config
+    config = entry.function_of(version).config
     if config.image is not None:
         code = {"RepositoryType": "ECR", "ImageUri": config.image.reference,
                 "ResolvedImageUri": config.image.reference}
     else:
         code = {"RepositoryType": "S3", "Location": (config.code_dir.as_uri()
                                                      if config.code_dir is not None else "")}
-    return {"Configuration": configuration(function, version), "Code": code, "Tags": {}}
+    return {"Configuration": configuration(entry, version), "Code": code, "Tags": {}}
 
 
 def alias_document(function: Function, alias: Alias) -> dict[str, Any]:

@@ -344,7 +344,7 @@ class _Handler(BaseHTTPRequestHandler):
     def op_get_function(self, fn: str) -> tuple[int, bytes, dict[str, str]]:
         target = self._target(fn, self.query.get("Qualifier"))
         entry = target.entry
-        document = documents.function_document(target.function, target.version)
+        document = documents.function_document(entry, target.version)
         if entry.reserved is not None:
             document["Concurrency"] = {"ReservedConcurrentExecutions": entry.reserved}
         return 200, _json(document), {}
@@ -365,8 +365,8 @@ class _Handler(BaseHTTPRequestHandler):
                 f"The provided target arn {target} is invalid: a dead-letter queue is an SQS "
                 f"queue or an SNS topic."
             )
-        entry.dead_letter = validate_destination(target, "DeadLetterConfig")
-        return 200, _json(documents.configuration(entry.function, dead_letter=target)), {}
+        entry.set_dead_letter(validate_destination(target, "DeadLetterConfig"))
+        return 200, _json(documents.configuration(entry)), {}
 
     def op_put_concurrency(self, fn: str) -> tuple[int, bytes, dict[str, str]]:
         entry, _version = self._find(fn)
@@ -392,9 +392,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def op_get_configuration(self, fn: str) -> tuple[int, bytes, dict[str, str]]:
         target = self._target(fn, self.query.get("Qualifier"))
-        return 200, _json(documents.configuration(
-            target.function, target.version,
-            dead_letter=target.entry.dead_letter_of(target.version))), {}
+        return 200, _json(documents.configuration(target.entry, target.version)), {}
 
     def _provisioned_qualifier(self) -> str:
         qualifier = self.query.get("Qualifier")
@@ -477,18 +475,14 @@ class _Handler(BaseHTTPRequestHandler):
         entry, _version = self._find(fn)
         description = self._json_body().get("Description") or ""
         published = entry.function.publish_version(str(description))
-        document = documents.configuration(
-            published, published.version,
-            dead_letter=entry.dead_letter_of(published.version))
+        document = documents.configuration(entry, published.version)
         document["Description"] = entry.descriptions.get(published.version, "")
         return 201, _json(document), {}
 
     def op_list_versions(self, fn: str) -> tuple[int, bytes, dict[str, str]]:
         entry, _version = self._find(fn)
-        listed = [documents.configuration(entry.function, dead_letter=entry.dead_letter)] + [
-            documents.configuration(function, number, dead_letter=entry.dead_letter_of(number))
-            for number, function in sorted(entry.versions.items(), key=lambda kv: int(kv[0]))
-        ]
+        listed = [documents.configuration(entry, version) for version in
+                  [LATEST, *sorted(entry.versions, key=int)]]
         return 200, _json({"Versions": listed}), {}
 
     def op_create_alias(self, fn: str) -> tuple[int, bytes, dict[str, str]]:
@@ -542,10 +536,10 @@ class _Handler(BaseHTTPRequestHandler):
                 f"and 10000"
             )
         max_items = min(max_items, 50)
-        functions = self.server.service.registry.functions(self._region())
-        page, next_marker = _paged(functions, [f.name for f in functions],
+        entries = self.server.service.registry.entries(self._region())
+        page, next_marker = _paged(entries, [e.function.name for e in entries],
                                    self.query.get("Marker"), max_items)
-        document: dict[str, Any] = {"Functions": [documents.configuration(f) for f in page]}
+        document: dict[str, Any] = {"Functions": [documents.configuration(e) for e in page]}
         if next_marker is not None:
             document["NextMarker"] = next_marker
         return 200, _json(document), {}

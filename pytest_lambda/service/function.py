@@ -320,7 +320,7 @@ class Function:
                     f"dead_letter_queue {dead_letter_queue!r} is not an SQS queue or SNS topic "
                     f"ARN."
                 )
-            entry.dead_letter = validate_destination(dead_letter_queue, "dead_letter_queue")
+            entry.set_dead_letter(validate_destination(dead_letter_queue, "dead_letter_queue"))
         registry.set_event_invoke(entry, key, settings)
 
     def reset(self) -> None:

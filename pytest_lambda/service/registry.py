@@ -196,11 +196,30 @@ class FunctionEntry:
     #: Provisioned concurrency by qualifier (a version or an alias), and when each was set.
     provisioned: dict[str, int] = field(default_factory=dict)
     provisioned_at: dict[str, float] = field(default_factory=dict)
+    #: When `$LATEST`'s configuration last changed, and when each version was published
+    #: (LastModified), in seconds since the epoch.
+    modified_at: float = field(default_factory=lambda: _clock.wall())
+    version_modified_at: dict[str, float] = field(default_factory=dict)
 
     def dead_letter_of(self, version: str) -> str | None:
         """The dead-letter queue of `version`: `$LATEST`'s now, or a published version's as it
         was published."""
         return self.dead_letter if version == LATEST else self.version_dead_letters.get(version)
+
+    def function_of(self, version: str) -> Function:
+        """`$LATEST`'s function, or a published version's."""
+        return self.function if version == LATEST else self.versions[version]
+
+    def modified_at_of(self, version: str) -> float:
+        """When `version` last changed: `$LATEST`'s configuration, or a version's publishing."""
+        return (self.modified_at if version == LATEST
+                else self.version_modified_at.get(version, self.modified_at))
+
+    def set_dead_letter(self, target: str | None) -> None:
+        """Set `$LATEST`'s dead-letter queue (a change of its configuration)."""
+        if target != self.dead_letter:
+            self.dead_letter = target
+            self.modified_at = _clock.wall()
 
 
 @dataclass(frozen=True)
@@ -585,13 +604,13 @@ class Registry:
         with self._lock:
             return self._entries.get(arn)
 
-    def functions(self, region: str | None = None) -> list[Function]:
-        """Return the registered functions (of `region`), by name."""
+    def entries(self, region: str | None = None) -> list[FunctionEntry]:
+        """Return the registered functions' entries (of `region`), by name."""
         with self._lock:
             entries = list(self._entries.values())
-        return sorted((e.function for e in entries
+        return sorted((e for e in entries
                        if region is None or e.function.config.region == region),
-                      key=lambda f: f.name)
+                      key=lambda e: e.function.name)
 
     def find(self, ref: FunctionRef) -> Target:
         """Return what `ref` names (an alias picks its version by its weights), or raise
@@ -650,6 +669,7 @@ class Registry:
                                                function.backend)
             entry.descriptions[number] = description
             entry.version_dead_letters[number] = entry.dead_letter
+            entry.version_modified_at[number] = _clock.wall()
             return number
 
     def put_alias(self, function: Function, name: str, version: str | None,
@@ -712,6 +732,9 @@ def _carry_over(previous: FunctionEntry, entry: FunctionEntry) -> None:
     entry.aliases, entry.last_version = previous.aliases, previous.last_version
     entry.version_dead_letters = previous.version_dead_letters
     entry.provisioned, entry.provisioned_at = previous.provisioned, previous.provisioned_at
+    entry.version_modified_at = previous.version_modified_at
+    if previous.function.config == entry.function.config and previous.dead_letter is None:
+        entry.modified_at = previous.modified_at  # the same function made again
     entry.event_invokes = {key: settings for key, settings in previous.event_invokes.items()
                            if key != LATEST}
 

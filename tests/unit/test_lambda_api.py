@@ -902,3 +902,56 @@ def test_configure_async_takes_a_qualifier(make: MakeFunction, client: Any,
     with pytest.raises(InvalidParameterValueException, match="dead-letter queue"):
         fn.configure_async(dead_letter_queue=f"arn:aws:sqs:us-east-1:{ACCOUNT}:dlq",
                            qualifier="live")
+
+
+class _Wall:
+    """A settable stand-in for the registry's wall clock."""
+
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def wall(self) -> float:
+        return self.now
+
+
+def test_last_modified_is_when_the_function_last_changed(
+    make: MakeFunction, client: Any, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    clock = _Wall(1_800_000_000.0)  # 2027-01-15T08:00:00Z
+    monkeypatch.setattr("pytest_lambda.service.registry._clock", clock)
+
+    def modified(**query: str) -> str:
+        return str(client.get_function_configuration(FunctionName="orders", **query)
+                   ["LastModified"])
+
+    make(timeout=7)
+    made = modified()
+    assert made == "2027-01-15T08:00:00.000+0000"
+    clock.now += 60
+    assert modified() == made  # reading it again changes nothing
+    assert client.get_function(FunctionName="orders")["Configuration"]["LastModified"] == made
+    make(timeout=7)  # the same function made again by a later test
+    assert modified() == made
+    published = client.publish_version(FunctionName="orders")
+    assert published["LastModified"] == "2027-01-15T08:01:00.000+0000"
+    clock.now += 60
+    make(timeout=8)  # a changed configuration
+    assert modified() == "2027-01-15T08:02:00.000+0000"
+    assert modified(Qualifier="1") == published["LastModified"]
+    clock.now += 60
+    client.update_function_configuration(
+        FunctionName="orders", DeadLetterConfig={"TargetArn": "arn:aws:sqs:us-east-1:"
+                                                              "123456789012:dlq"})
+    assert modified() == "2027-01-15T08:03:00.000+0000"
+    listed = client.list_functions()["Functions"]
+    assert [f["LastModified"] for f in listed] == ["2027-01-15T08:03:00.000+0000"]
+
+
+def test_every_configuration_document_carries_the_dead_letter_queue(
+    make: MakeFunction, client: Any,
+) -> None:
+    make()
+    dlq = {"TargetArn": "arn:aws:sqs:us-east-1:123456789012:dlq"}
+    client.update_function_configuration(FunctionName="orders", DeadLetterConfig=dlq)
+    assert client.get_function(FunctionName="orders")["Configuration"]["DeadLetterConfig"] == dlq
+    assert client.list_functions()["Functions"][0]["DeadLetterConfig"] == dlq
