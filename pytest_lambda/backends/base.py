@@ -178,6 +178,17 @@ class ExecutionEnvironment(ABC):
         #: than the call's start: a container's creation is not part of Lambda's init.
         self.launched_at: float | None = None
 
+    def coverage_unsaved(self) -> bool:
+        """Return whether the launcher is still saving what the runtime ran (coverage): its
+        runtime must not be stopped or cut off from its Runtime API before."""
+        return (self.instruments is not None and not self.exited.is_set()
+                and self.instruments.unsaved())
+
+    def _let_coverage_save(self) -> None:
+        """Before the runtime is stopped: let the launcher finish saving (coverage)."""
+        if self.instruments is not None and self.coverage_unsaved():
+            self.instruments.settle()
+
     def debugger_holds(self) -> bool:
         """Return whether a debugger is attached or awaited: the function's timeouts wait."""
         return self.instruments is not None and self.instruments.debugger_attached()
@@ -223,6 +234,7 @@ class ExecutionEnvironment(ABC):
         extensions = self.server.extensions
         if not extensions.registered or self.server.closed:
             return
+        self._let_coverage_save()
         started = time.monotonic()
         end = started + _limits.SHUTDOWN_MAX_MS / 1000
         extensions.flush_subscribers(timeout=0.5)

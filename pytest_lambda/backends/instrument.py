@@ -27,7 +27,8 @@ import shutil
 import socket
 import tempfile
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -234,10 +235,41 @@ class Instruments:
         except OSError:
             return True  # not written yet: the runtime is starting its debugger
 
+    def unsaved(self) -> bool:
+        """Return whether the launcher is saving coverage data the runtime has not yet seen
+        saved (the runtime must live until it is done)."""
+        return self.coverage is not None and (self.state / UNSAVED).exists()
+
+    def settle(self) -> None:
+        """Wait (up to `SAVE_WAIT_S`) until the launcher has saved what the runtime ran."""
+        wait_saved([self.state])
+
     def release(self) -> None:
-        """Remove the state directory, unless it holds coverage data still to be collected."""
+        """Remove the state directory, unless it holds coverage data still to be collected
+        (the runtime is gone: a save it had not finished never will)."""
         if self.coverage is None:
             shutil.rmtree(self.state, ignore_errors=True)
+        else:
+            (self.state / UNSAVED).unlink(missing_ok=True)
+
+
+#: The launcher's mark in a state directory while coverage data are not yet saved.
+UNSAVED = "unsaved"
+#: How long the harness waits for a launcher to save (it saves in a thread, off the function's
+#: clock, under the function's CPU share).
+SAVE_WAIT_S = 10.0
+
+
+def wait_saved(states: Iterable[Path], timeout: float = SAVE_WAIT_S) -> None:
+    """Wait until none of the state directories `states` is marked unsaved, for at most
+    `timeout` seconds."""
+    end = time.monotonic() + timeout
+    pending = [state / UNSAVED for state in states]
+    while True:
+        pending = [mark for mark in pending if mark.exists()]
+        if not pending or time.monotonic() >= end:
+            return
+        time.sleep(0.01)
 
 
 def collect_coverage(root: Path, sources: list[str], target: Any,
@@ -251,6 +283,7 @@ def collect_coverage(root: Path, sources: list[str], target: Any,
     """
     from coverage import CoverageData
 
+    wait_saved(root.glob("env-*"))
     merged = 0
     for path in sorted(root.glob("env-*/.coverage.*")):
         if path.name.endswith(("-journal", "-wal", "-shm")):

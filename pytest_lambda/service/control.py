@@ -147,7 +147,10 @@ class ControlPlane:
             self._in_background(shut_down, env, reason)
             return
         # Stop it answering at once; the slow part (removing a container) runs in the background.
-        env.server.close()
+        # A runtime whose launcher is still saving coverage data keeps its Runtime API (without
+        # it the runtime exits) until `destroy` has let the saving end.
+        if not env.coverage_unsaved():
+            env.server.close()
         self._in_background(env.destroy)
 
     def _in_background(self, work: Callable[..., None], *args: Any) -> None:

@@ -3,12 +3,15 @@ tools directory, and the control plane's lifted timeouts (through the fake backe
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import socket
 import threading
+import types
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from coverage import CoverageData
@@ -18,6 +21,7 @@ from pytest_lambda import ConfigurationError
 from pytest_lambda.backends import instrument
 from pytest_lambda.config import limits as _limits
 from pytest_lambda.config.function import validate_debug_port
+from pytest_lambda.images.bootstrap import PYTHON_INSTRUMENT
 from pytest_lambda.service.build import build_config
 from pytest_lambda.service.service import LambdaService
 
@@ -251,3 +255,51 @@ def test_debug_port_without_debugpy_is_one_sentence(
         svc.function("app.handler", code=tmp_path, runtime="python3.13",
                      backend="fake",  # type: ignore[arg-type]  # the fake backend's name
                      debug_port=5678)
+
+
+def _launcher() -> Any:
+    """The launcher, loaded as the runtime's interpreter loads it (a file of its own)."""
+    spec = importlib.util.spec_from_file_location("pytest_lambda_launcher", PYTHON_INSTRUMENT)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_runtime_asks_for_its_next_event_while_the_launcher_saves(tmp_path: Path) -> None:
+    """Saving coverage data is the harness's work: it must not hold the runtime (an
+    invocation lasts until the runtime asks for its next event, under the function's timeout
+    and CPU share), and the harness sees it is done when `unsaved` goes."""
+    launcher = _launcher()
+    saving, release = threading.Event(), threading.Event()
+    saves: list[str] = []
+
+    def slow_save() -> None:
+        saves.append(threading.current_thread().name)
+        if len(saves) > 1:  # after the init's
+            saving.set()
+            release.wait(timeout=30)
+
+    launcher._SAVERS.append(slow_save)
+    launcher._saver.append(launcher._Saver(str(tmp_path)))
+    asked = threading.Event()
+
+    class RuntimeClient:  # awslambdaric's, as far as the launcher wraps it
+        def wait_next_invocation(self) -> object:
+            asked.set()
+            return object()
+
+    client = types.ModuleType("awslambdaric.lambda_runtime_client")
+    client.LambdaRuntimeClient = RuntimeClient  # type: ignore[attr-defined]
+    launcher._wrap_client(client)
+    RuntimeClient().wait_next_invocation()  # the init's end: saved there and then
+    assert saves == [threading.current_thread().name] and asked.is_set()
+    asked.clear()
+    runtime = threading.Thread(target=RuntimeClient().wait_next_invocation, daemon=True)
+    runtime.start()
+    assert saving.wait(timeout=30)
+    assert asked.wait(timeout=30), "the runtime waited for the save before asking"
+    assert (tmp_path / instrument.UNSAVED).exists()
+    release.set()
+    instrument.wait_saved([tmp_path], timeout=30)
+    assert not (tmp_path / instrument.UNSAVED).exists()

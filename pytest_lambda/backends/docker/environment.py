@@ -481,6 +481,7 @@ class DockerEnvironment(ExecutionEnvironment):
             if self._destroyed:
                 return
             self._destroyed = True
+        self._let_coverage_save()
         self.server.close()
         if self._forward is not None:
             self._forward.close()

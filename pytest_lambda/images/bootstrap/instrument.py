@@ -12,10 +12,14 @@ Docker through `AWS_LAMBDA_EXEC_WRAPPER`, Lambda's own hook for wrapping a runti
      "debug": {"host": address, "port": port} or null,
      "pycache": a writable directory for the tools' byte code, or null}
 
-Coverage data are saved each time the runtime asks for its next event (so everything an
-invocation ran is on the host's disk once it has answered, whatever happens to the environment
-next), shortly before the deadline of an invocation still running then (the harness kills an
-environment whose invocation times out), and at a normal exit.
+Coverage data are saved each time the runtime asks for its next event, shortly before the
+deadline of an invocation still running then (the harness kills an environment whose invocation
+times out), and at a normal exit. The init's are saved at once, as its end (the init phase has
+the host's CPU); after an invocation, a thread of the launcher's own saves while the runtime
+waits for its next event. Saving is the harness's work, so it is kept off the invocation's clock
+(an invocation lasts until the runtime asks for its next event). `<state>/unsaved` exists from
+the moment the runtime asks until what it ran is on disk; the harness waits for it to go before
+it stops the runtime, removes the environment or reads the data.
 
 The debugger listens before the runtime starts and waits for a client; `<state>/debugger` says
 "wait" until one attaches, then a thread keeps it saying whether one is attached ("1") or not
@@ -70,6 +74,7 @@ def _start_coverage(spec, state):
         pass  # coverage before 7.4 has no choice of core
     cov.start()
     _SAVERS.append(cov.save)
+    _saver.append(_Saver(state))
 
 
 def _write_state(path, value):
@@ -109,6 +114,44 @@ def _save():
             sys.stderr.write("pytest-lambda: could not save coverage data: %s\n" % exc)
 
 
+class _Saver:
+    """Save the coverage data from a thread of its own whenever `request()` asks, and keep
+    `<state>/unsaved` while a request is not yet saved."""
+
+    def __init__(self, state):
+        self._marker = os.path.join(state, "unsaved")
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._requested = 0
+        threading.Thread(target=self._run, name="pytest-lambda-coverage", daemon=True).start()
+
+    def request(self):
+        with self._lock:
+            self._requested += 1
+            try:
+                os.close(os.open(self._marker, os.O_WRONLY | os.O_CREAT, 0o666))
+            except OSError:
+                pass
+        self._wake.set()
+
+    def _run(self):
+        while True:
+            self._wake.wait()
+            self._wake.clear()
+            with self._lock:
+                requested = self._requested
+            _save()
+            with self._lock:
+                if self._requested == requested:  # nothing asked meanwhile: all on disk
+                    try:
+                        os.unlink(self._marker)
+                    except OSError:
+                        pass
+
+
+_saver = []
+
+
 class _AfterImport:
     """Wrap the runtime client's `wait_next_invocation` once awslambdaric loads it."""
 
@@ -137,6 +180,7 @@ class _AfterImport:
 #: an environment whose invocation times out, and what it ran until then should count too.
 _BEFORE_DEADLINE_S = 0.15
 _timer = []
+_invoked = []
 
 
 def _arm(event):
@@ -149,7 +193,7 @@ def _arm(event):
         return
     delay = deadline - time.time() - _BEFORE_DEADLINE_S
     if delay > 0:
-        timer = threading.Timer(delay, _save)  # coverage.py saves safely beside its tracers
+        timer = threading.Timer(delay, _saver[0].request)
         timer.daemon = True
         timer.start()
         _timer.append(timer)
@@ -164,7 +208,11 @@ def _wrap_client(module):
         def wait_next_invocation(self, *args, _original=original, **kwargs):
             while _timer:
                 _timer.pop().cancel()
-            _save()  # what the last invocation (or the init) ran is on disk before the next
+            if _invoked:
+                _saver[0].request()  # what the last invocation ran, saved meanwhile
+            else:
+                _save()  # the init's, at once: the init phase has the host's CPU
+                _invoked.append(True)
             event = _original(self, *args, **kwargs)
             _arm(event)
             return event
