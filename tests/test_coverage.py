@@ -235,3 +235,39 @@ def test_the_lines_of_an_invocation_that_times_out_are_kept(
         lines = set(data.lines(str(code / "app.py")) or [])
     # The handler's lines up to the sleep ran before the environment was killed; not the return.
     assert {5, 6} <= lines and 7 not in lines, lines
+
+
+COUNTING_APP = '''import os
+
+
+def handler(event, context):
+    for path in ("/sys/fs/cgroup/cpu/cpu.cfs_quota_us", "/sys/fs/cgroup/cpu.max"):
+        if os.path.exists(path):
+            with open(path) as f:
+                return f.read().split()[0]
+'''
+
+
+@pytest.mark.parametrize("backend", ["docker"], indirect=True)
+def test_each_measured_invocation_runs_under_its_cpu_share_and_counts(
+        tmp_path: Path, backend: BackendName) -> None:
+    """The launcher saves between invocations with the host's CPU (lifted only while it saves),
+    so every invocation still runs under its memory's share, and every one's lines count."""
+    from coverage import CoverageData
+
+    from pytest_lambda import LambdaService
+    from pytest_lambda.backends.docker.sandbox import cpu_quota
+    from pytest_lambda.backends.instrument import CoverageRequest, new_coverage_root
+
+    code = tmp_path / "code"
+    code.mkdir()
+    (code / "app.py").write_text(COUNTING_APP)
+    code.chmod(0o755)
+    with LambdaService(backend="docker") as service:
+        service.coverage = CoverageRequest(branch=False, root=new_coverage_root())
+        fn = service.function("app.handler", code=code, runtime="python3.13", memory_size=128)
+        quotas = [fn.invoke({}).payload for _ in range(4)]
+        data = CoverageData(no_disk=True)
+        assert service.collect_coverage([str(code)], data) == 1
+    assert quotas == [str(cpu_quota(128))] * 4
+    assert {4, 5, 6, 7, 8} <= set(data.lines(str(code / "app.py")) or [])

@@ -177,6 +177,7 @@ class ExecutionEnvironment(ABC):
         #: When (`clock.perf()`) `start()` set the runtime going, if the backend knows better
         #: than the call's start: a container's creation is not part of Lambda's init.
         self.launched_at: float | None = None
+        self._cpu_share_lifted = False
 
     def coverage_unsaved(self) -> bool:
         """Return whether the launcher is still saving what the runtime ran (coverage): its
@@ -184,10 +185,26 @@ class ExecutionEnvironment(ABC):
         return (self.instruments is not None and not self.exited.is_set()
                 and self.instruments.unsaved())
 
-    def _let_coverage_save(self) -> None:
-        """Before the runtime is stopped: let the launcher finish saving (coverage)."""
+    def invocation_over(self) -> None:
+        """The runtime has asked for its next event. A launcher saving coverage data then
+        works with the host's CPU where the backend can lift the function's share cheaply
+        (`settle_coverage` sets it again): that work is the harness's, not the function's."""
+        if self.coverage_unsaved() and self.set_cpu_share(False):
+            self._cpu_share_lifted = True
+
+    def settle_coverage(self) -> None:
+        """Wait (up to 10 s) until the launcher has saved what the runtime ran (coverage):
+        before the runtime is stopped, and before its next invocation starts."""
         if self.instruments is not None and self.coverage_unsaved():
             self.instruments.settle()
+        if self._cpu_share_lifted:
+            self._cpu_share_lifted = False
+            self.set_cpu_share(True)
+
+    def set_cpu_share(self, on: bool) -> bool:
+        """Apply (or lift) the memory-proportional CPU share of invocations, if this backend
+        can do it without a round trip to an engine; return whether it did."""
+        return False
 
     def debugger_holds(self) -> bool:
         """Return whether a debugger is attached or awaited: the function's timeouts wait."""
@@ -234,7 +251,7 @@ class ExecutionEnvironment(ABC):
         extensions = self.server.extensions
         if not extensions.registered or self.server.closed:
             return
-        self._let_coverage_save()
+        self.settle_coverage()
         started = time.monotonic()
         end = started + _limits.SHUTDOWN_MAX_MS / 1000
         extensions.flush_subscribers(timeout=0.5)

@@ -269,7 +269,7 @@ def wait_saved(states: Iterable[Path], timeout: float = SAVE_WAIT_S) -> None:
         pending = [mark for mark in pending if mark.exists()]
         if not pending or time.monotonic() >= end:
             return
-        time.sleep(0.01)
+        time.sleep(0.002)
 
 
 def collect_coverage(root: Path, sources: list[str], target: Any,

@@ -417,7 +417,7 @@ class ProcessEnvironment(ExecutionEnvironment):
             if self._destroyed:
                 return
             self._destroyed = True
-        self._let_coverage_save()
+        self.settle_coverage()
         self.server.close()
         procs = [p for p in (self._proc, *self._extensions) if p is not None]
         for proc in procs:

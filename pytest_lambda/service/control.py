@@ -374,6 +374,9 @@ class ControlPlane:
         slot: _Slot, *, trace: str | None = None, request_id: str | None = None,
         invoked_arn: str | None = None,
     ) -> InvokeResult:
+        # The launcher saving the last invocation's coverage data is the harness's work between
+        # invocations: it ends before this one's clock starts.
+        slot.env.settle_coverage()
         invocation = self._new_invocation(config, payload, context_text, trace, request_id,
                                           invoked_arn)
         # Output written between invocations (background threads) belongs to no invocation's
@@ -467,6 +470,8 @@ class ControlPlane:
                                   timeout=max(0.0, deadline - _clock.perf()))
         done = runtime_over and (not extensions.by_id or extensions.idle())
         ended = _clock.perf()
+        if done:
+            env.invocation_over()
         output += env.take_logs()
         status: str | None = None
         error_type: str | None = None

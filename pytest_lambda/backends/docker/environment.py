@@ -36,11 +36,12 @@ from pytest_lambda.backends.docker.ephemeral import (
 from pytest_lambda.backends.docker.ready import ReadyContainer, ReadyContainers, ReadyKey
 from pytest_lambda.backends.docker.reaper import Removals, hand_off, sweep_dead_sessions
 from pytest_lambda.backends.docker.sandbox import (
+    CPU_PERIOD_US,
     LAMBDA_UID,
     WRAPPER,
     EngineLimits,
     cgroup_dirs,
-    cpu_share,
+    cpu_quota,
     process_cgroup_dirs,
     resolv_conf,
     sandbox_host_config,
@@ -391,21 +392,27 @@ class DockerEnvironment(ExecutionEnvironment):
         # Lambda gives the init phase the host's CPU; invocations get the share for their memory.
         if self._limits.cpu_at_create:
             return  # an engine that cannot update a running container: set when it was made
-        share = cpu_share(self.config.memory_size)
-        period = 100_000
-        quota = max(1000, int(share * period))
+        if not self.set_cpu_share(True):  # not root: ask the engine instead
+            self._client.api.update_container(self.container_id, cpu_period=CPU_PERIOD_US,
+                                              cpu_quota=cpu_quota(self.config.memory_size))
+
+    def set_cpu_share(self, on: bool) -> bool:
+        """Write the share into the container's cgroup (v1 or v2) directly."""
+        if self._limits.cpu_at_create:
+            return False
         cpu_dir = self._cgroup("cpu")
+        quota = cpu_quota(self.config.memory_size) if on else None
         try:
             if cpu_dir is not None and (cpu_dir / "cpu.cfs_quota_us").exists():
-                (cpu_dir / "cpu.cfs_period_us").write_text(str(period))
-                (cpu_dir / "cpu.cfs_quota_us").write_text(str(quota))
-                return
+                (cpu_dir / "cpu.cfs_period_us").write_text(str(CPU_PERIOD_US))
+                (cpu_dir / "cpu.cfs_quota_us").write_text(str(quota or -1))
+                return True
             if cpu_dir is not None and (cpu_dir / "cpu.max").exists():
-                (cpu_dir / "cpu.max").write_text(f"{quota} {period}")
-                return
+                (cpu_dir / "cpu.max").write_text(f"{quota or 'max'} {CPU_PERIOD_US}")
+                return True
         except OSError:
-            pass  # not root: ask the engine instead
-        self._client.api.update_container(self.container_id, cpu_period=period, cpu_quota=quota)
+            pass
+        return False
 
     def _cgroup_oom_kills(self) -> int:
         """Return how many processes the kernel killed for memory in the container's cgroup
@@ -481,7 +488,7 @@ class DockerEnvironment(ExecutionEnvironment):
             if self._destroyed:
                 return
             self._destroyed = True
-        self._let_coverage_save()
+        self.settle_coverage()
         self.server.close()
         if self._forward is not None:
             self._forward.close()

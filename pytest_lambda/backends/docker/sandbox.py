@@ -81,6 +81,15 @@ def cpu_share(memory_mb: int) -> float:
     return min(memory_mb / _limits.MEMORY_PER_VCPU_MB, float(os.cpu_count() or 1))
 
 
+#: The CFS period the CPU share is a quota of.
+CPU_PERIOD_US = 100_000
+
+
+def cpu_quota(memory_mb: int) -> int:
+    """Return the CFS quota (microseconds per `CPU_PERIOD_US`) of `memory_mb`'s CPU share."""
+    return max(1000, int(cpu_share(memory_mb) * CPU_PERIOD_US))
+
+
 def cgroup_dirs(container_id: str) -> dict[str, Path]:
     """Find the container's cgroup directories (v1 per controller, or the v2 unified one)."""
     candidates = {
@@ -145,8 +154,7 @@ def sandbox_host_config(api: Any, *, mounts: list[Any], tmpfs: dict[str, str] | 
     limits = limits or EngineLimits()
     cpu = {}
     if limits.cpu_at_create:
-        cpu = {"cpu_period": 100_000,
-               "cpu_quota": max(1000, int(cpu_share(memory_mb) * 100_000))}
+        cpu = {"cpu_period": CPU_PERIOD_US, "cpu_quota": cpu_quota(memory_mb)}
     return api.create_host_config(
         **cpu,
         mounts=mounts,
