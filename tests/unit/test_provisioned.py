@@ -25,6 +25,12 @@ def _error(exc: pytest.ExceptionInfo[ClientError]) -> tuple[str, int, str]:
             error["Error"]["Message"])
 
 
+def _put(client: Any, qualifier: str, count: int, name: str = "orders") -> Any:
+    """PutProvisionedConcurrencyConfig of `name`'s `qualifier` through boto3's client."""
+    return client.put_provisioned_concurrency_config(
+        FunctionName=name, Qualifier=qualifier, ProvisionedConcurrentExecutions=count)
+
+
 def _shut(envs: list[Any]) -> list[bool]:
     """Whether each environment was given up: its Runtime API stops answering at once (its
     removal finishes in the background)."""
@@ -118,11 +124,9 @@ def test_provisioned_concurrency_of_all_versions_and_aliases_fits_in_the_reserva
     fn = make(reserved_concurrency=5)
     v1, v2 = _versions(fn, 2)
     fn.create_alias("live", v2.version)
-    client.put_provisioned_concurrency_config(FunctionName="orders", Qualifier="1",
-                                              ProvisionedConcurrentExecutions=3)
+    _put(client, "1", 3)
     with pytest.raises(ClientError) as exc:
-        client.put_provisioned_concurrency_config(FunctionName="orders", Qualifier="live",
-                                                  ProvisionedConcurrentExecutions=3)
+        _put(client, "live", 3)
     code, status, message = _error(exc)
     assert (code, status) == ("InvalidParameterValueException", 400)
     assert message.startswith(RESERVED_SENTENCE)
@@ -132,11 +136,9 @@ def test_provisioned_concurrency_of_all_versions_and_aliases_fits_in_the_reserva
         client.get_provisioned_concurrency_config(FunctionName="orders", Qualifier="live")
     assert _error(exc)[:2] == ("ProvisionedConcurrencyConfigNotFoundException", 404)
     # Exactly the reservation is allowed; so is raising one qualifier's within it.
-    client.put_provisioned_concurrency_config(FunctionName="orders", Qualifier="live",
-                                              ProvisionedConcurrentExecutions=2)
+    _put(client, "live", 2)
     with pytest.raises(ClientError):
-        client.put_provisioned_concurrency_config(FunctionName="orders", Qualifier="1",
-                                                  ProvisionedConcurrentExecutions=4)
+        _put(client, "1", 4)
     # The reservation cannot go below what the versions and aliases have provisioned.
     with pytest.raises(ClientError) as exc:
         client.put_function_concurrency(FunctionName="orders", ReservedConcurrentExecutions=4)
@@ -161,11 +163,9 @@ def test_provisioned_concurrency_without_a_reservation_comes_out_of_the_unreserv
     other = make("billing")
     (v1,) = _versions(fn, 1)
     (b1,) = _versions(other, 1)
-    client.put_provisioned_concurrency_config(FunctionName="orders", Qualifier="1",
-                                              ProvisionedConcurrentExecutions=3)
+    _put(client, "1", 3)
     with pytest.raises(ClientError) as exc:
-        client.put_provisioned_concurrency_config(FunctionName="billing", Qualifier="1",
-                                                  ProvisionedConcurrentExecutions=3)
+        _put(client, "1", 3, name="billing")
     code, status, message = _error(exc)
     assert (code, status) == ("InvalidParameterValueException", 400)
     assert message.startswith(UNRESERVED_SENTENCE)
@@ -187,8 +187,7 @@ def test_provisioned_concurrency_without_a_reservation_comes_out_of_the_unreserv
     # Changing one qualifier's count replaces it, not adds to it.
     v1.set_provisioned_concurrency(3)
     v1.set_provisioned_concurrency(1)
-    client.put_provisioned_concurrency_config(FunctionName="orders", Qualifier="1",
-                                              ProvisionedConcurrentExecutions=3)
+    _put(client, "1", 3)
 
 
 @pytest.mark.parametrize("account_concurrency", [100])
@@ -208,11 +207,9 @@ def test_an_alias_and_its_version_cannot_both_be_provisioned(
     fn = make()
     (v1,) = _versions(fn, 1)
     fn.create_alias("live", "1")
-    client.put_provisioned_concurrency_config(FunctionName="orders", Qualifier="1",
-                                              ProvisionedConcurrentExecutions=1)
+    _put(client, "1", 1)
     with pytest.raises(ClientError) as exc:
-        client.put_provisioned_concurrency_config(FunctionName="orders", Qualifier="live",
-                                                  ProvisionedConcurrentExecutions=1)
+        _put(client, "live", 1)
     code, status, message = _error(exc)
     assert (code, status) == ("ResourceConflictException", 409)
     assert message.startswith("Alias can't be used for Provisioned Concurrency configuration "
@@ -220,8 +217,7 @@ def test_an_alias_and_its_version_cannot_both_be_provisioned(
     client.delete_provisioned_concurrency_config(FunctionName="orders", Qualifier="1")
     fn.set_provisioned_concurrency(1, qualifier="live")
     with pytest.raises(ClientError) as exc:
-        client.put_provisioned_concurrency_config(FunctionName="orders", Qualifier="1",
-                                                  ProvisionedConcurrentExecutions=1)
+        _put(client, "1", 1)
     code, status, message = _error(exc)
     assert (code, status) == ("ResourceConflictException", 409)
     assert message.startswith("Version is pointed by a Provisioned Concurrency alias")
@@ -236,8 +232,7 @@ def test_put_provisioned_concurrency_refuses_what_lambda_refuses(
                             ("9", "ResourceNotFoundException"),
                             ("nope", "ResourceNotFoundException")):
         with pytest.raises(ClientError) as exc:
-            client.put_provisioned_concurrency_config(
-                FunctionName="orders", Qualifier=qualifier, ProvisionedConcurrentExecutions=1)
+            _put(client, qualifier, 1)
         assert _error(exc)[0] == code, qualifier
     with pytest.raises(InvalidParameterValueException, match="1 or more"):
         fn.set_provisioned_concurrency(0, qualifier="1")
@@ -255,8 +250,7 @@ def test_deleting_a_provisioned_concurrency_config_gives_its_environments_up(
     fn = make()
     _versions(fn, 1)
     fn.create_alias("live", "1")
-    client.put_provisioned_concurrency_config(FunctionName="orders", Qualifier="live",
-                                              ProvisionedConcurrentExecutions=2)
+    _put(client, "live", 2)
     provisioned = list(backend.created)
     assert [env.initialization_type for env in provisioned] == ["provisioned-concurrency"] * 2
     assert not fn.invoke({}, qualifier="live").cold_start
@@ -316,8 +310,7 @@ def test_a_lower_count_shuts_the_surplus_down_and_a_higher_one_adds(
     (v1,) = _versions(fn, 1)
     v1.set_provisioned_concurrency(3)
     assert len(backend.created) == 3
-    client.put_provisioned_concurrency_config(FunctionName="orders", Qualifier="1",
-                                              ProvisionedConcurrentExecutions=1)
+    _put(client, "1", 1)
     # Two of the three go, whichever: they were made side by side, in no set order.
     shut = _shut(backend.created)
     assert sorted(shut) == [False, True, True]
@@ -349,8 +342,7 @@ def test_list_provisioned_concurrency_configs_pages_with_marker_and_max_items(
     _versions(fn, 3)
     fn.create_alias("live", "3")
     for qualifier, count in (("2", 2), ("1", 1), ("live", 3)):
-        client.put_provisioned_concurrency_config(FunctionName="orders", Qualifier=qualifier,
-                                                  ProvisionedConcurrentExecutions=count)
+        _put(client, qualifier, count)
     first = client.list_provisioned_concurrency_configs(FunctionName="orders", MaxItems=2)
     assert [c["FunctionArn"] for c in first["ProvisionedConcurrencyConfigs"]] == [
         f"{fn.arn}:1", f"{fn.arn}:2"]
