@@ -642,7 +642,7 @@ class Registry:
                     version = other
                     break
                 draw -= weight
-            function = entry.function if version == LATEST else entry.versions[version]
+            function = entry.function_of(version)
             return Target(entry, function, version, f"{arn}:{qualifier}", alias=alias.name)
 
     def publish(self, function: Function, description: str = "") -> str:
